@@ -1,1 +1,147 @@
+//! Roster's storage: capability traits, and one implementation of each on SQLite (the embedded
+//! default) and on PostgreSQL (production, many processes). Every call names the organisation
+//! first; nothing here decides anything, it stores what the domain decided.
 
+#[macro_use]
+mod common;
+mod model;
+pub mod postgres;
+pub mod sqlite;
+
+pub use model::*;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_core::query::PersonQuery;
+use roster_core::reconcile::Snapshot;
+use roster_core::{Email, Org, OrgId, Person, Plan, RunId, Team, TeamId, UserId};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (a taken slug or e-mail). The message names what.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A plan referred to something that is not there (a person or team of another organisation).
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait OrgStore {
+    /// `Conflict` when the slug is taken.
+    async fn create_org(&self, org: &Org) -> StoreResult<()>;
+    async fn org_by_slug(&self, slug: &str) -> StoreResult<Option<Org>>;
+    async fn org_by_id(&self, id: OrgId) -> StoreResult<Option<Org>>;
+    async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
+}
+
+#[async_trait]
+pub trait PeopleStore {
+    /// Everyone in the organisation and all its teams: what the reconciler starts from.
+    async fn snapshot(&self, org: OrgId) -> StoreResult<Snapshot>;
+    async fn person(&self, org: OrgId, id: UserId) -> StoreResult<Option<Person>>;
+    async fn person_by_email(&self, org: OrgId, email: &Email) -> StoreResult<Option<Person>>;
+    /// One page of people matching the filter, sorted by name then id.
+    async fn search_people(&self, org: OrgId, query: &PersonQuery) -> StoreResult<PersonPage>;
+    async fn count_people(&self, org: OrgId) -> StoreResult<PeopleCounts>;
+}
+
+#[async_trait]
+pub trait TeamStore {
+    /// All teams with their member counts, sorted by name.
+    async fn teams(&self, org: OrgId) -> StoreResult<Vec<TeamSummary>>;
+    async fn team(&self, org: OrgId, id: TeamId) -> StoreResult<Option<Team>>;
+}
+
+#[async_trait]
+pub trait PlanStore {
+    /// Apply every change of the plan, its audit rows and its outbox rows in one transaction:
+    /// all or nothing. Fails with `Conflict` (changing nothing) when the plan no longer fits,
+    /// e.g. an e-mail was taken meanwhile; the caller plans again.
+    async fn apply(&self, plan: &Plan, now: DateTime<Utc>) -> StoreResult<RunId>;
+}
+
+#[async_trait]
+pub trait AuditStore {
+    /// Newest first.
+    async fn audit_for_person(&self, org: OrgId, person: UserId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    /// Newest first.
+    async fn recent_audit(&self, org: OrgId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+}
+
+#[async_trait]
+pub trait OutboxStore {
+    /// Queue an e-mail outside a plan (a password reset).
+    async fn enqueue_email(&self, org: OrgId, email: &OutgoingEmail, now: DateTime<Utc>) -> StoreResult<()>;
+    /// The organisation's e-mails, newest first: the outbox page of the embedded default.
+    async fn emails(&self, org: OrgId, limit: u32) -> StoreResult<Vec<OutboxEmail>>;
+    /// Lease up to `limit` unsent e-mails of any organisation whose next attempt is due, so
+    /// that no other process sends them until `lease_until`.
+    async fn claim_emails(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> StoreResult<Vec<OutboxEmail>>;
+    async fn mark_email_sent(&self, id: uuid::Uuid, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Record a failed attempt; the e-mail is tried again at `retry_at`.
+    async fn mark_email_failed(&self, id: uuid::Uuid, error: &str, retry_at: DateTime<Utc>) -> StoreResult<()>;
+    /// Outbound events (`user.created`, ...) after `after_seq`, oldest first: the replayable feed.
+    async fn events(&self, org: OrgId, after_seq: i64, limit: u32) -> StoreResult<Vec<OutboundEvent>>;
+}
+
+#[async_trait]
+pub trait AuthStore {
+    /// The person with this e-mail and their password hash, if they have set one.
+    async fn credentials(&self, org: OrgId, email: &Email) -> StoreResult<Option<Credentials>>;
+    /// Set a password hash; marks the person activated (and active, if invited). Audited.
+    async fn set_password(&self, org: OrgId, person: UserId, hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn store_token(&self, token: &NewToken) -> StoreResult<()>;
+    /// The person a valid, unused, unexpired token belongs to, without using it up.
+    async fn peek_token(&self, org: OrgId, purpose: TokenPurpose, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<UserId>>;
+    /// Use a token up: only one caller ever gets `Some`.
+    async fn consume_token(&self, org: OrgId, purpose: TokenPurpose, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<UserId>>;
+
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    /// A live session by the digest of its cookie value.
+    async fn session(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<SessionRecord>>;
+    async fn delete_session(&self, digest: &str) -> StoreResult<()>;
+    /// Sign a person out everywhere (deactivation, password change).
+    async fn delete_sessions_of(&self, org: OrgId, person: UserId) -> StoreResult<()>;
+
+    async fn create_api_key(&self, key: &NewApiKey) -> StoreResult<ApiKeyInfo>;
+    /// A live key by its digest; records its last use.
+    async fn api_key(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<ApiKeyInfo>>;
+    async fn api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKeyInfo>>;
+    async fn revoke_api_key(&self, org: OrgId, id: uuid::Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+}
+
+/// Everything Roster stores, behind one handle.
+#[async_trait]
+pub trait Store: OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + Send + Sync {
+    /// Bring the schema up to date (forward-only migrations).
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Is the database reachable? For `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+    /// `sqlite` or `postgres`, for logs and metrics.
+    fn backend(&self) -> &'static str;
+}
+
+/// Where the database is: a data directory for SQLite, or a PostgreSQL URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    DataDir(std::path::PathBuf),
+    Postgres(String),
+}
+
+/// Open (and create, for SQLite) the store at `location`. Does not migrate.
+pub async fn open(location: &Location) -> StoreResult<Arc<dyn Store>> {
+    match location {
+        Location::DataDir(dir) => Ok(Arc::new(sqlite::SqliteStore::open(dir).await?)),
+        Location::Postgres(url) => Ok(Arc::new(postgres::PgStore::connect(url).await?)),
+    }
+}

@@ -1,0 +1,140 @@
+//! What both backends share. Plain helpers and the filter compiler are ordinary generic code;
+//! the store implementations themselves are `macro_rules!` templates (`reads`, `writes`,
+//! `apply`) that each backend instantiates with its own pool, row and timestamp types, because
+//! sqlx's generic bounds for "any database" grow unwieldy while the SQL text is the same.
+//!
+//! A template expects these items in the module that invokes it:
+//! - `type Db`, `type DbRow`, `type DbPool`, `type DbTx = sqlx::Transaction<'static, Db>`;
+//! - `fn ts(DateTime<Utc>) -> impl Encode`: how a timestamp is bound;
+//! - `async fn begin_write(&DbPool) -> StoreResult<DbTx>` and `async fn lock_org(&mut DbTx, OrgId)`;
+//! - `const MAX_BINDS: usize`: bind parameters allowed in one statement.
+
+pub(crate) mod filter;
+#[macro_use]
+pub(crate) mod reads;
+#[macro_use]
+pub(crate) mod writes;
+#[macro_use]
+pub(crate) mod apply;
+
+use crate::StoreError;
+use roster_core::{Change, Email, Profile, Role, Status};
+
+/// The sort key of a person: their lower-cased display name, or their e-mail when they have no
+/// name. Lower-cased in Rust (not SQL), so both backends and every query agree on it.
+pub(crate) fn sort_key(profile: &Profile, email: &Email) -> String {
+    let name = profile.display_name();
+    if name.is_empty() {
+        email.as_str().to_owned()
+    } else {
+        name.to_lowercase()
+    }
+}
+
+pub(crate) fn last_key(profile: &Profile) -> String {
+    profile.last_name.trim().to_lowercase()
+}
+
+/// The smallest string greater than every string that starts with `prefix`, so that
+/// `col >= prefix AND col < bound` is a prefix match any B-tree index can serve. None when
+/// there is no such string (the prefix is all U+10FFFF); the range is then open-ended.
+pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=0x10FFFF).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// The change as the audit log and the event feed show it: everything but secrets.
+pub(crate) fn redacted(change: &Change) -> serde_json::Value {
+    let mut value = serde_json::to_value(change).unwrap_or(serde_json::Value::Null);
+    if let (Change::Invite { token, .. }, serde_json::Value::Object(map)) = (change, &mut value) {
+        map.remove("token");
+        map.insert("expires_at".into(), serde_json::json!(token.expires_at));
+    }
+    value
+}
+
+pub(crate) fn parse_status(raw: &str) -> Result<Status, StoreError> {
+    raw.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))
+}
+
+pub(crate) fn parse_role(raw: &str) -> Result<Role, StoreError> {
+    raw.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))
+}
+
+pub(crate) fn corrupt(what: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// Turn a constraint violation into the error the caller can act on: a uniqueness rule into
+/// `Conflict` naming what is taken, a broken reference into `NotFound` with `context`.
+pub(crate) fn classify(error: sqlx::Error, context: &str) -> StoreError {
+    let sqlx::Error::Database(db) = &error else {
+        return StoreError::Database(error);
+    };
+    // PostgreSQL names the constraint; SQLite names the columns in its message.
+    let subject = db.constraint().unwrap_or_else(|| db.message()).to_owned();
+    let detail = pg_detail(db.as_ref()).map(|d| format!(" ({d})")).unwrap_or_default();
+    if db.is_unique_violation() {
+        let what = if subject.contains("email") {
+            "that e-mail address already belongs to another person in this organisation"
+        } else if subject.contains("source") {
+            "that external id of this connection is already linked to another person"
+        } else if subject.contains("name_key") {
+            "a team with that name already exists in this organisation"
+        } else if subject.contains("slug") {
+            "that organisation slug is taken"
+        } else {
+            "a record with that key already exists"
+        };
+        return StoreError::Conflict(format!("{context}: {what}{detail}"));
+    }
+    if db.is_foreign_key_violation() {
+        return StoreError::NotFound(format!("{context}: it refers to a person or team that is not in this organisation{detail}"));
+    }
+    StoreError::Database(error)
+}
+
+fn pg_detail(db: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().and_then(|e| e.detail()).map(str::to_owned)
+}
+
+/// Rows per multi-row statement for a table of `columns` columns, under the backend's limit.
+pub(crate) const fn rows_per_statement(max_binds: usize, columns: usize) -> usize {
+    let rows = max_binds / columns;
+    if rows > 2000 {
+        2000
+    } else {
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upper_bounds_close_the_prefix_range() {
+        assert_eq!(prefix_upper_bound("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_upper_bound("a%").as_deref(), Some("a&"));
+        assert_eq!(prefix_upper_bound("z\u{10FFFF}").as_deref(), Some("{"));
+        assert_eq!(prefix_upper_bound("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
+        assert_eq!(prefix_upper_bound(""), None);
+    }
+
+    #[test]
+    fn nameless_people_sort_by_email() {
+        let email = Email::parse("Zed@Example.com").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(sort_key(&Profile::default(), &email), "zed@example.com");
+        let profile = Profile { first_name: "Émile".into(), last_name: "Zola".into(), ..Profile::default() };
+        assert_eq!(sort_key(&profile, &email), "émile zola");
+        assert_eq!(last_key(&profile), "zola");
+    }
+}

@@ -1,0 +1,151 @@
+//! Records the store reads and writes that are not domain types.
+
+use chrono::{DateTime, Utc};
+use roster_core::{Email, OrgId, Person, Role, RunId, Status, Team, TeamId, UserId};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonPage {
+    pub people: Vec<Person>,
+    /// Every match, when the query asked for it.
+    pub total: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PeopleCounts {
+    pub total: u64,
+    pub active: u64,
+    pub invited: u64,
+    pub deactivated: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeamSummary {
+    pub team: Team,
+    /// People whose primary team this is.
+    pub primary_members: u64,
+    pub secondary_members: u64,
+}
+
+/// One row of the audit trail: who, what, before and after, when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub org: OrgId,
+    pub at: DateTime<Utc>,
+    pub run: Option<RunId>,
+    /// `Actor::label()` of whoever caused it.
+    pub actor: String,
+    /// `Change::action()`, e.g. `user.created`.
+    pub action: String,
+    pub person: Option<UserId>,
+    pub team: Option<TeamId>,
+    /// The change itself, serialized (before and after values); secrets are never in it.
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutgoingEmail {
+    Invitation { to: Email, name: String, token: String },
+    PasswordReset { to: Email, name: String, token: String },
+}
+
+impl OutgoingEmail {
+    pub fn to(&self) -> &Email {
+        match self {
+            OutgoingEmail::Invitation { to, .. } | OutgoingEmail::PasswordReset { to, .. } => to,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEmail {
+    pub id: Uuid,
+    pub org: OrgId,
+    pub email: OutgoingEmail,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// An entry of the outbound event feed; `seq` increases within an organisation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboundEvent {
+    pub seq: i64,
+    pub org: OrgId,
+    pub id: Uuid,
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub person: UserId,
+    pub status: Status,
+    pub role: Role,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPurpose {
+    Invitation,
+    PasswordReset,
+}
+
+impl TokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Invitation => "invitation",
+            TokenPurpose::PasswordReset => "password_reset",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub org: OrgId,
+    pub person: UserId,
+    pub purpose: TokenPurpose,
+    /// `roster_core::secret::token_digest` of the mailed secret.
+    pub digest: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Digest of the cookie value; the value itself is never stored.
+    pub digest: String,
+    pub org: OrgId,
+    pub person: UserId,
+    /// The session's CSRF token, embedded in every form.
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub org: OrgId,
+    pub name: String,
+    pub digest: String,
+    /// The first characters of the key, shown so admins can tell keys apart.
+    pub prefix: String,
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKeyInfo {
+    pub id: Uuid,
+    pub org: OrgId,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,84 @@
+//! Production: PostgreSQL, shared by any number of processes. Plans of one organisation are
+//! applied one at a time (a transaction-scoped advisory lock), and e-mails are claimed with
+//! `FOR UPDATE SKIP LOCKED`, so no two processes send the same one.
+
+use crate::common::apply::RowLimits;
+use crate::StoreResult;
+use chrono::{DateTime, Utc};
+use roster_core::OrgId;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+
+type Db = sqlx::Postgres;
+type DbRow = PgRow;
+type DbPool = PgPool;
+type DbTx = sqlx::Transaction<'static, Db>;
+
+/// The protocol's limit on bind parameters in one statement.
+const MAX_BINDS: usize = 65_535;
+const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS);
+const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+
+/// The first key of the advisory lock that serialises plans of one organisation.
+const APPLY_LOCK_CLASS: i32 = 0x524F_5354;
+
+fn ts(t: DateTime<Utc>) -> DateTime<Utc> {
+    t
+}
+
+async fn begin_write(pool: &DbPool) -> StoreResult<DbTx> {
+    Ok(pool.begin().await?)
+}
+
+/// People, teams and memberships of the same moment, for a snapshot.
+async fn begin_read(pool: &DbPool) -> StoreResult<DbTx> {
+    Ok(pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?)
+}
+
+/// One plan per organisation at a time: plans never interleave, and event sequence numbers
+/// of an organisation commit in order, so a feed reader never skips one.
+async fn lock_org(tx: &mut DbTx, org: OrgId) -> StoreResult<()> {
+    let (high, low) = org.as_uuid().as_u64_pair();
+    let folded = high ^ low;
+    // Fold 128 bits into the lock's 32-bit second key; a collision only serialises two orgs.
+    let key = i32::from_ne_bytes(((folded >> 32) as u32 ^ folded as u32).to_ne_bytes());
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)").bind(APPLY_LOCK_CLASS).bind(key).execute(&mut **tx).await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+impl_reads!(PgStore);
+impl_writes!(PgStore);
+impl_apply!(PgStore);
+
+#[async_trait::async_trait]
+impl crate::Store for PgStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("./migrations/postgres").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}

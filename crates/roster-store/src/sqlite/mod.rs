@@ -1,0 +1,93 @@
+//! The embedded default: SQLite in a data directory, in WAL mode, one process. Writers take
+//! the database lock up front (`BEGIN IMMEDIATE`), so a transaction never fails half-way to
+//! upgrade its lock; the busy timeout makes other writers wait instead of failing.
+
+use crate::common::apply::RowLimits;
+use crate::{StoreError, StoreResult};
+use chrono::{DateTime, SecondsFormat, Utc};
+use roster_core::OrgId;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::Row;
+use std::path::Path;
+use std::time::Duration;
+
+type Db = sqlx::Sqlite;
+type DbRow = SqliteRow;
+type DbPool = SqlitePool;
+type DbTx = sqlx::Transaction<'static, Db>;
+
+/// SQLite's default limit on bind parameters in one statement.
+const MAX_BINDS: usize = 32_766;
+const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS);
+/// One writer at a time already, so claiming needs no row locks.
+const CLAIM_LOCK: &str = "";
+
+/// Timestamps are text with a fixed six-digit fraction and a `Z`, so that comparing the text
+/// compares the times (sqlx's own encoding drops trailing zeros, which breaks that).
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+async fn begin_write(pool: &DbPool) -> StoreResult<DbTx> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
+/// In WAL mode a deferred transaction reads one consistent snapshot.
+async fn begin_read(pool: &DbPool) -> StoreResult<DbTx> {
+    Ok(pool.begin().await?)
+}
+
+/// `BEGIN IMMEDIATE` already serialises writers.
+async fn lock_org(_tx: &mut DbTx, _org: OrgId) -> StoreResult<()> {
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating when missing) `roster.db` in `data_dir`, creating the directory too.
+    pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        tokio::fs::create_dir_all(data_dir).await.map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join("roster.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true)
+            // 32 MB of page cache per connection keeps the people indexes in memory during
+            // large imports.
+            .pragma("cache_size", "-32000")
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+impl_reads!(SqliteStore);
+impl_writes!(SqliteStore);
+impl_apply!(SqliteStore);
+
+#[async_trait::async_trait]
+impl crate::Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
