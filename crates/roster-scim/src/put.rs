@@ -1,0 +1,85 @@
+//! PUT (RFC 7644 §3.5.1): replace a resource with the client's full representation.
+//!
+//! Choices, each allowed by the RFC and what Okta's "PUT everything" update expects:
+//! - omitted read-write attributes are cleared: the incoming body is the new resource;
+//! - read-only input (`id`, `meta`, `groups`, `manager.displayName`) is ignored and the
+//!   stored values are kept;
+//! - an immutable attribute that has a value may be repeated but not changed or dropped
+//!   (`mutability`); one without a value may be set;
+//! - `password` is discarded.
+
+use crate::coerce::{check_required, normalize_resource, set_schemas, strip_mutability};
+use crate::error::ScimError;
+use crate::schema::{get_ci, AttributeDef, Mutability, Schema};
+use serde_json::{Map, Value};
+
+pub fn apply_put(existing: &Value, incoming: &Value, schema: &Schema) -> Result<Value, ScimError> {
+    let Value::Object(old) = existing else {
+        return Err(ScimError::internal("the stored resource is not a JSON object"));
+    };
+    let mut new = normalize_resource(incoming, schema)?;
+    strip_mutability(&mut new, schema, Mutability::ReadOnly);
+    strip_mutability(&mut new, schema, Mutability::WriteOnly);
+    let Value::Object(new_map) = &mut new else {
+        return Err(ScimError::internal("normalisation returned a non-object"));
+    };
+    carry_over(old, new_map, schema.top_level())?;
+    for ext in &schema.extensions {
+        let old_ext = get_ci(old, ext.def.id).and_then(Value::as_object).cloned().unwrap_or_default();
+        let slot = new_map.entry(ext.def.id.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(new_ext) = slot {
+            carry_over(&old_ext, new_ext, ext.def.attributes.iter())?;
+        }
+    }
+    set_schemas(&mut new, schema);
+    check_required(&new, schema, "PUT")?;
+    Ok(new)
+}
+
+/// Restores read-only values from `old` and enforces immutability.
+fn carry_over<'a>(
+    old: &Map<String, Value>,
+    new: &mut Map<String, Value>,
+    attributes: impl Iterator<Item = &'a AttributeDef>,
+) -> Result<(), ScimError> {
+    for attr in attributes {
+        let before = get_ci(old, attr.name);
+        match attr.mutability {
+            Mutability::ReadOnly => {
+                if let Some(v) = before {
+                    new.insert(attr.name.to_owned(), v.clone());
+                }
+            }
+            Mutability::Immutable => match (before, new.get(attr.name)) {
+                (Some(b), Some(n)) if b != n => {
+                    return Err(ScimError::mutability(format!("\"{}\" is immutable and cannot change", attr.name)))
+                }
+                (Some(b), None) => {
+                    new.insert(attr.name.to_owned(), b.clone());
+                }
+                _ => {}
+            },
+            Mutability::ReadWrite | Mutability::WriteOnly => {}
+        }
+        if attr.is_complex() && !attr.multi_valued {
+            keep_read_only_subs(attr, before, new);
+        }
+    }
+    Ok(())
+}
+
+/// `manager.displayName` and the like: kept from the stored value while the complex
+/// attribute still points at the same `value`.
+fn keep_read_only_subs(attr: &AttributeDef, before: Option<&Value>, new: &mut Map<String, Value>) {
+    let (Some(Value::Object(before)), Some(Value::Object(after))) = (before, new.get_mut(attr.name)) else {
+        return;
+    };
+    if get_ci(before, "value") != get_ci(after, "value") {
+        return;
+    }
+    for sub in attr.sub_attributes.iter().filter(|s| s.mutability == Mutability::ReadOnly) {
+        if let Some(v) = get_ci(before, sub.name) {
+            after.insert(sub.name.to_owned(), v.clone());
+        }
+    }
+}
