@@ -1,0 +1,148 @@
+//! Faults a test can inject. Each queued fault fires on the next matching Graph request and is
+//! then used up, so a test states exactly how many failures the client has to ride out.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use super::throttle::{RetryAfter, RetryAfterStyle};
+use super::{lock, SimState};
+
+#[derive(Debug, Clone, Default)]
+pub struct FaultState {
+    /// Statuses (with an optional Retry-After) for the next Graph requests, in order.
+    pub next: VecDeque<(u16, RetryAfter)>,
+    /// Statuses for the next requests that carry a `$skiptoken` (pages after the first).
+    pub next_page: VecDeque<u16>,
+    /// Statuses for the next token-endpoint requests.
+    pub token_endpoint: VecDeque<u16>,
+    /// Serve an empty page (that still carries a nextLink) before every non-empty one after the first.
+    pub empty_pages: bool,
+    pub throttling: ThrottleConfig,
+}
+
+/// The RU bucket of the reference, off by default so functional tests are not throttled.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleConfig {
+    pub enabled: bool,
+    /// Replaces the S/M/L limit (RU per 10 s), to reach throttling with few requests in tests.
+    pub limit_override: Option<u32>,
+    pub retry_after: RetryAfterStyle,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self { enabled: false, limit_override: None, retry_after: RetryAfterStyle::Fractional }
+    }
+}
+
+/// The fault-injection handle returned by `EntraSim::faults()`.
+#[derive(Clone)]
+pub struct Faults {
+    pub(crate) state: Arc<Mutex<SimState>>,
+}
+
+impl Faults {
+    fn with<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
+        let mut state = lock(&self.state);
+        f(&mut state)
+    }
+
+    /// The next `n` Graph requests get 429 `TooManyRequests` with this Retry-After.
+    pub fn throttle_next(&self, n: usize, retry_after: RetryAfter) {
+        self.with(|s| s.faults.next.extend(std::iter::repeat_n((429, retry_after), n)));
+    }
+
+    /// The next `n` Graph requests get 503 `serviceNotAvailable` without Retry-After.
+    pub fn service_unavailable(&self, n: usize) {
+        self.with(|s| s.faults.next.extend(std::iter::repeat_n((503, RetryAfter::Missing), n)));
+    }
+
+    /// The next `n` Graph requests get 503 with the given Retry-After.
+    pub fn service_unavailable_retry_after(&self, n: usize, retry_after: RetryAfter) {
+        self.with(|s| s.faults.next.extend(std::iter::repeat_n((503, retry_after), n)));
+    }
+
+    /// The next `n` Graph requests get 504.
+    pub fn gateway_timeout(&self, n: usize) {
+        self.with(|s| s.faults.next.extend(std::iter::repeat_n((504, RetryAfter::Missing), n)));
+    }
+
+    /// The next `n` Graph requests fail with `status` (500, 502, 400 ...).
+    pub fn fail_next(&self, n: usize, status: u16) {
+        self.with(|s| s.faults.next.extend(std::iter::repeat_n((status, RetryAfter::Missing), n)));
+    }
+
+    /// The next request for a follow-up page (one carrying a `$skiptoken`) fails once with `status`.
+    pub fn fail_next_page(&self, status: u16) {
+        self.with(|s| s.faults.next_page.push_back(status));
+    }
+
+    /// The next `n` token requests get `status` (500, 503 ...).
+    pub fn token_endpoint_fails(&self, n: usize, status: u16) {
+        self.with(|s| s.faults.token_endpoint.extend(std::iter::repeat_n(status, n)));
+    }
+
+    /// Every access token issued so far is expired from now on (401 `InvalidAuthenticationToken`).
+    pub fn expire_tokens_now(&self) {
+        self.with(|s| {
+            // Kept rather than dropped, so the 401 says "expired" and not "malformed".
+            let past = std::time::Instant::now().checked_sub(std::time::Duration::from_secs(1));
+            for token in s.tokens.values_mut() {
+                token.expires_at = past.unwrap_or(token.expires_at);
+            }
+        });
+    }
+
+    /// Withdraws an application permission. Takes effect at once, as if the token were new.
+    pub fn revoke_permission(&self, name: &str) {
+        self.with(|s| {
+            s.tenant.app.granted.remove(name);
+        });
+    }
+
+    pub fn grant_permission(&self, name: &str) {
+        self.with(|s| {
+            s.tenant.app.granted.insert(name.to_string());
+        });
+    }
+
+    /// The client secret is past its end date (AADSTS7000222).
+    pub fn expire_secret(&self) {
+        self.with(|s| s.tenant.app.secret_expired = true);
+    }
+
+    /// Interleave empty pages that still carry a nextLink.
+    pub fn empty_pages(&self, on: bool) {
+        self.with(|s| s.faults.empty_pages = on);
+    }
+
+    /// Switches the RU bucket on with the S/M/L limit of the tenant's size.
+    pub fn enable_throttling(&self, retry_after: RetryAfterStyle) {
+        self.with(|s| {
+            s.faults.throttling = ThrottleConfig { enabled: true, limit_override: None, retry_after };
+            s.buckets.clear();
+        });
+    }
+
+    /// Switches the RU bucket on with a custom limit per 10 s.
+    pub fn enable_throttling_with_limit(&self, ru_per_10s: u32, retry_after: RetryAfterStyle) {
+        self.with(|s| {
+            s.faults.throttling = ThrottleConfig { enabled: true, limit_override: Some(ru_per_10s), retry_after };
+            s.buckets.clear();
+        });
+    }
+
+    pub fn disable_throttling(&self) {
+        self.with(|s| s.faults.throttling.enabled = false);
+    }
+
+    /// Drops every queued fault (throttling settings stay).
+    pub fn clear(&self) {
+        self.with(|s| {
+            s.faults.next.clear();
+            s.faults.next_page.clear();
+            s.faults.token_endpoint.clear();
+            s.faults.empty_pages = false;
+        });
+    }
+}

@@ -1,0 +1,12 @@
+//! A faithful local stand-in for Microsoft Entra ID's login endpoints and Microsoft Graph v1.0.
+//!
+//! Roster's tests, `roster sim entra` and `roster demo` mount [`EntraSim::router`] on loopback
+//! and point the Graph client at it; the behaviours follow the Graph reference Roster is built
+//! against (paging, throttling, error bodies, batching), including the awkward ones.
+
+pub mod entra;
+
+pub use entra::{
+    serve, spawn_loopback, AdminDecision, Change, ChangeKind, EntraSim, Faults, NoPhotoStyle, ObjectKind, RequestRecord,
+    RetryAfter, RetryAfterStyle, RunningSim, SimError, TenantInfo, TenantSize, TenantSpec, ThrottleConfig,
+};
