@@ -85,8 +85,8 @@ pub struct Policy {
 /// The clock and randomness a plan may use, passed in.
 pub struct PlanContext<'a> {
     pub now: DateTime<Utc>,
-    pub ids: &'a mut dyn IdSource,
-    pub tokens: &'a mut dyn TokenSource,
+    pub ids: &'a mut (dyn IdSource + Send),
+    pub tokens: &'a mut (dyn TokenSource + Send),
 }
 
 impl PlanContext<'_> {

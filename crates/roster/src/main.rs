@@ -1,1 +1,106 @@
-fn main() {}
+//! `roster`: the service and its command line. Every command finds the database the same way:
+//! `--data-dir` / `ROSTER_DATA_DIR` for SQLite, or `ROSTER_DATABASE_URL` for PostgreSQL.
+
+mod commands;
+mod demo;
+mod keys;
+mod logging;
+mod settings;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "roster", version, about = "People directory and identity integration for a learning platform")]
+struct Cli {
+    /// A TOML file of settings (environment variables override it).
+    #[arg(long, global = true, env = "ROSTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where SQLite keeps its data (ignored when ROSTER_DATABASE_URL is set).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the pages, the API and the background work.
+    Serve(ServeArgs),
+    /// Try Roster: a seeded organisation `acme` on the embedded database, served locally.
+    Demo(ServeArgs),
+    /// Bring the database schema up to date.
+    Migrate,
+    /// Organisations.
+    #[command(subcommand)]
+    Org(commands::OrgCommand),
+    /// API keys for the REST API.
+    #[command(subcommand)]
+    Apikey(commands::ApiKeyCommand),
+    /// People.
+    #[command(subcommand)]
+    User(commands::UserCommand),
+    /// Teams.
+    #[command(subcommand)]
+    Team(commands::TeamCommand),
+    /// Import people.
+    #[command(subcommand)]
+    Import(commands::ImportCommand),
+    /// E-mails queued for an organisation.
+    #[command(subcommand)]
+    Outbox(commands::OutboxCommand),
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("roster: cannot start: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("roster: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = settings::Settings::load(cli.config.as_deref())?;
+    if let Some(dir) = cli.data_dir {
+        settings.data_dir = Some(dir);
+    }
+    logging::init(&settings.log, &settings.log_format);
+    match cli.command {
+        Command::Serve(args) => {
+            if let Some(listen) = args.listen {
+                settings.listen = listen;
+            }
+            commands::serve(&settings, None).await
+        }
+        Command::Demo(args) => {
+            if let Some(listen) = args.listen {
+                settings.listen = listen;
+            }
+            demo::run(settings).await
+        }
+        Command::Migrate => commands::migrate(&settings).await,
+        Command::Org(cmd) => commands::org(&settings, cmd).await,
+        Command::Apikey(cmd) => commands::apikey(&settings, cmd).await,
+        Command::User(cmd) => commands::user(&settings, cmd).await,
+        Command::Team(cmd) => commands::team(&settings, cmd).await,
+        Command::Import(cmd) => commands::import(&settings, cmd).await,
+        Command::Outbox(cmd) => commands::outbox(&settings, cmd).await,
+    }
+}

@@ -1,0 +1,111 @@
+//! The HTTP application: routes, security headers, metrics, and the organisation resolver in
+//! front of everything.
+
+use crate::routing::resolve_org;
+use crate::state::AppState;
+use crate::{api, pages};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::time::Instant;
+use tower::Layer;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+fn org_routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::auth::home))
+        .route("/login", get(pages::auth::show_login).post(pages::auth::login))
+        .route("/logout", post(pages::auth::logout))
+        .route("/password/forgot", get(pages::auth::show_forgot).post(pages::auth::forgot))
+        .route("/password/set", get(pages::auth::show_set_password).post(pages::auth::set_password))
+        .route("/me", get(pages::me::show))
+        .route("/people", get(pages::people::list))
+        .route("/people/{id}", get(pages::people::show))
+        .route("/people/{id}/invite", post(pages::people::invite))
+        .route("/teams", get(pages::teams::list).post(pages::teams::create))
+        .route("/teams/{id}", post(pages::teams::update))
+        .route("/import", get(pages::import::show).post(pages::import::upload))
+        .route("/outbox", get(pages::outbox::list))
+        .route("/settings", get(pages::settings::show))
+        .route("/settings/api-keys", post(pages::settings::create_key))
+        .route("/settings/api-keys/{id}/revoke", post(pages::settings::revoke_key))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/users", get(api::users::list))
+        .route("/api/v1/users/{id}", get(api::users::get))
+        .route("/api/v1/teams", get(api::teams::list))
+}
+
+/// The whole service, ready to serve.
+pub fn app(state: AppState) -> axum::routing::IntoMakeService<impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send> + Clone + Send> {
+    let body_limit = state.config.max_body_bytes;
+    let router = Router::new()
+        .route("/", get(|| async { Html(include_str!("../templates/index.html")) }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/assets/{name}", get(asset))
+        .nest("/o/{slug}", org_routes())
+        .fallback(|| async { crate::error::PageError::NotFound })
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(observe))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state.clone());
+    // Resolving the organisation rewrites subdomain requests, so it must run before routing.
+    let service = middleware::from_fn_with_state(state, resolve_org).layer(router);
+    axum::ServiceExt::<Request>::into_make_service(service)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match &state.metrics {
+        Some(handle) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
+}
+
+async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let (body, kind): (&'static [u8], &str) = match name.as_str() {
+        "htmx.min.js" => (include_bytes!("../assets/htmx.min.js"), "text/javascript"),
+        "roster.css" => (include_bytes!("../assets/roster.css"), "text/css"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
+    response
+}
+
+/// Count and time every request by its route template. Only the template is logged, never the
+/// raw address: links carry single-use tokens in their query.
+async fn observe(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
+    let method = request.method().clone();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    metrics::counter!("roster_http_requests_total", "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("roster_http_request_seconds", "route" => route.clone()).record(elapsed.as_secs_f64());
+    tracing::info!(%method, %route, status, micros = elapsed.as_micros() as u64, "request");
+    response
+}

@@ -1,0 +1,56 @@
+//! What the web surfaces need to know about where they are served.
+
+use url::Url;
+
+#[derive(Clone)]
+pub struct WebConfig {
+    /// The address people reach Roster at, used in e-mailed links when no base domain is set.
+    pub public_url: Url,
+    /// With a base domain (`roster.example`), organisations live on subdomains
+    /// (`acme.roster.example`); without one, under `/o/<slug>/`.
+    pub base_domain: Option<String>,
+    /// Mark cookies `Secure`. On whenever the public URL is HTTPS.
+    pub secure_cookies: bool,
+    pub smtp: Option<SmtpConfig>,
+    /// Largest accepted request body, in bytes (CSV uploads are the largest).
+    pub max_body_bytes: usize,
+}
+
+impl WebConfig {
+    pub fn local(public_url: Url) -> Self {
+        let secure_cookies = public_url.scheme() == "https";
+        Self { public_url, base_domain: None, secure_cookies, smtp: None, max_body_bytes: 64 * 1024 * 1024 }
+    }
+
+    /// The absolute address of a page of an organisation, for e-mails.
+    pub fn org_url(&self, slug: &str, path: &str) -> String {
+        match &self.base_domain {
+            Some(domain) => {
+                let port = self.public_url.port().map(|p| format!(":{p}")).unwrap_or_default();
+                format!("{}://{slug}.{domain}{port}{path}", self.public_url.scheme())
+            }
+            None => format!("{}/o/{slug}{path}", self.public_url.as_str().trim_end_matches('/')),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("from", &self.from)
+            .finish()
+    }
+}

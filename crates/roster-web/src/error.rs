@@ -1,0 +1,111 @@
+//! One error type per surface: pages answer with an HTML page, the API with a JSON problem
+//! (RFC 9457). Internal details are logged, never shown.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use roster_store::StoreError;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    BadRequest(String),
+    /// The form was stale or forged; the person reloads the page.
+    #[error("the form expired; reload the page and try again")]
+    Csrf,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for PageError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(_) => PageError::NotFound,
+            StoreError::Conflict(msg) => PageError::BadRequest(msg),
+            other => PageError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    title: &'static str,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match &self {
+            PageError::NotFound => (StatusCode::NOT_FOUND, "Not found", "There is nothing at this address.".to_owned()),
+            PageError::Forbidden(why) => (StatusCode::FORBIDDEN, "Not allowed", (*why).to_owned()),
+            PageError::BadRequest(msg) => (StatusCode::BAD_REQUEST, "That did not work", msg.clone()),
+            PageError::Csrf => (StatusCode::FORBIDDEN, "Form expired", self.to_string()),
+            PageError::Internal(detail) => {
+                tracing::error!(%detail, "page failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "The error was logged; try again in a moment.".into())
+            }
+        };
+        (status, ErrorPage { status: status.as_u16(), title, message }).into_response()
+    }
+}
+
+/// A JSON problem (RFC 9457) for the REST API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(_) => ApiError::NotFound,
+            StoreError::Conflict(msg) => ApiError::BadRequest(msg),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, title, detail) = match &self {
+            ApiError::Unauthorized(why) => (StatusCode::UNAUTHORIZED, "Unauthorized", (*why).to_owned()),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "Not Found", "no such resource in this organisation".into()),
+            ApiError::BadRequest(msg) => (StatusCode::BAD_REQUEST, "Bad Request", msg.clone()),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "api call failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "the error was logged".into())
+            }
+        };
+        let body = Problem { kind: "about:blank", title, status: status.as_u16(), detail };
+        let mut response = (status, axum::Json(body)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,244 @@
+//! The actions the pages, the API and the command line share. Each builds a plan (through the
+//! reconciler for sources, directly for admin edits) and hands it to the store, so every change
+//! is applied, audited and announced the same way.
+
+use crate::password::{generate_password, hash_password, random_token, OsTokens};
+use crate::state::AppState;
+use roster_core::csv_import::{self, CsvError};
+use roster_core::plan::{Change, NewPerson, RecordIssue};
+use roster_core::reconcile::{self, Invitations, PlanContext, Policy, Scope};
+use roster_core::secret::token_digest;
+use roster_core::team::creates_cycle;
+use roster_core::{Actor, Email, Org, OrgId, OrgSlug, Person, Plan, Profile, RandomIds, Role, RunReport, Status, TeamId, TeamName, UserId};
+use roster_store::{ApiKeyInfo, NewApiKey, StoreError};
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for OpsError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(msg) => OpsError::Conflict(msg),
+            StoreError::NotFound(_) => OpsError::NotFound,
+            other => OpsError::Store(other),
+        }
+    }
+}
+
+impl From<OpsError> for crate::error::PageError {
+    fn from(err: OpsError) -> Self {
+        use crate::error::PageError;
+        match err {
+            OpsError::Invalid(msg) | OpsError::Conflict(msg) => PageError::BadRequest(msg),
+            OpsError::Csv(e) => PageError::BadRequest(e.to_string()),
+            OpsError::NotFound => PageError::NotFound,
+            OpsError::Store(e) => PageError::from(e),
+        }
+    }
+}
+
+/// Apply a plan now; a plan with nothing in it writes nothing.
+async fn apply(state: &AppState, plan: &Plan) -> Result<(), OpsError> {
+    if !plan.is_empty() {
+        state.store.apply(plan, state.clock.now()).await?;
+    }
+    Ok(())
+}
+
+pub struct NewOrg {
+    pub org: Org,
+    pub owner: Person,
+    /// Shown once to whoever created the organisation.
+    pub owner_password: String,
+}
+
+/// Create an organisation with its first owner, who can sign in with the returned password.
+pub async fn create_org(state: &AppState, slug: &str, name: &str, owner_email: &str) -> Result<NewOrg, OpsError> {
+    let slug = OrgSlug::parse(slug).map_err(|e| OpsError::Invalid(e.to_string()))?;
+    let email = Email::parse(owner_email).map_err(|e| OpsError::Invalid(e.to_string()))?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(OpsError::Invalid("an organisation name needs 1 to 200 characters".into()));
+    }
+    let now = state.clock.now();
+    let org = Org { id: OrgId::from_uuid(uuid::Uuid::now_v7()), slug, name: name.to_owned(), created_at: now };
+    state.store.create_org(&org).await?;
+
+    let id = UserId::from_uuid(uuid::Uuid::now_v7());
+    let local = email.as_str().split('@').next().unwrap_or_default();
+    let profile = Profile { first_name: capitalise(local), last_name: String::new(), ..Profile::default() };
+    let mut plan = Plan::new(org.id, Actor::Cli);
+    plan.changes.push(Change::CreatePerson {
+        person: NewPerson { id, email, profile, role: Role::Owner, status: Status::Invited, primary_team: None, source: None },
+    });
+    apply(state, &plan).await?;
+    let owner_password = generate_password();
+    let hash = hash_password(&owner_password).map_err(|e| OpsError::Invalid(e.to_string()))?;
+    state.store.set_password(org.id, id, &hash, now).await?;
+    let owner = state.store.person(org.id, id).await?.ok_or(OpsError::NotFound)?;
+    Ok(NewOrg { org, owner, owner_password })
+}
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Give an existing owner a new password (the demo prints it on every start).
+pub async fn reset_password(state: &AppState, org: OrgId, person: UserId) -> Result<String, OpsError> {
+    let password = generate_password();
+    let hash = hash_password(&password).map_err(|e| OpsError::Invalid(e.to_string()))?;
+    state.store.set_password(org, person, &hash, state.clock.now()).await?;
+    Ok(password)
+}
+
+pub struct ImportOutcome {
+    pub report: RunReport,
+    pub applied: bool,
+}
+
+/// Import a CSV file: every row checked, then one plan applied (or only shown, for a dry run).
+/// Any row error, or any problem the reconciler finds, and nothing is applied.
+pub async fn import_csv(
+    state: &AppState,
+    org: OrgId,
+    actor: Actor,
+    bytes: &[u8],
+    invitations: Invitations,
+    dry_run: bool,
+) -> Result<ImportOutcome, OpsError> {
+    let rows = csv_import::parse(bytes)?;
+    let snapshot = state.store.snapshot(org).await?;
+    let by_email: HashMap<&Email, &Person> = snapshot.people.iter().map(|p| (&p.email, p)).collect();
+    let mut desired = rows.people.clone();
+    for wanted in &mut desired {
+        if let Some(current) = by_email.get(&wanted.email) {
+            rows.merge_into(wanted, &current.profile);
+        }
+    }
+    drop(by_email);
+    let policy = Policy { connection: None, scope: Scope::Partial, invitations, manage_managers: true };
+    let (mut ids, mut tokens) = (RandomIds, OsTokens);
+    let mut ctx = PlanContext { now: state.clock.now(), ids: &mut ids, tokens: &mut tokens };
+    let plan = reconcile::reconcile(org, actor, &snapshot, &desired, &policy, &mut ctx);
+    drop(snapshot);
+    if !plan.report.issues.is_empty() {
+        return Err(OpsError::Csv(CsvError::Rows(plan.report.issues)));
+    }
+    if !dry_run {
+        apply(state, &plan).await?;
+    }
+    Ok(ImportOutcome { report: plan.report, applied: !dry_run })
+}
+
+/// Send (or resend) a person's invitation. Deactivated people and people who already set a
+/// password are not invited.
+pub async fn invite(state: &AppState, org: OrgId, actor: Actor, person: UserId) -> Result<(), OpsError> {
+    let person = state.store.person(org, person).await?.ok_or(OpsError::NotFound)?;
+    if person.status == Status::Deactivated {
+        return Err(OpsError::Invalid(format!("{} is deactivated; reactivate them before inviting", person.email)));
+    }
+    if person.activated {
+        return Err(OpsError::Invalid(format!("{} has already set a password", person.email)));
+    }
+    let mut tokens = OsTokens;
+    let mut ids = RandomIds;
+    let mut ctx = PlanContext { now: state.clock.now(), ids: &mut ids, tokens: &mut tokens };
+    let mut plan = Plan::new(org, actor);
+    plan.changes.push(Change::Invite { id: person.id, email: person.email.clone(), name: person.display_name(), token: ctx.invitation_token() });
+    apply(state, &plan).await
+}
+
+fn team_name(raw: &str) -> Result<TeamName, OpsError> {
+    TeamName::parse(raw).map_err(|e| OpsError::Invalid(e.to_string()))
+}
+
+pub async fn create_team(state: &AppState, org: OrgId, actor: Actor, name: &str, parent: Option<TeamId>) -> Result<TeamId, OpsError> {
+    let name = team_name(name)?;
+    let teams = state.store.teams(org).await?;
+    if teams.iter().any(|t| t.team.name.key() == name.key()) {
+        return Err(OpsError::Conflict(format!("a team named '{name}' exists already")));
+    }
+    if parent.is_some_and(|p| !teams.iter().any(|t| t.team.id == p)) {
+        return Err(OpsError::Invalid("the parent team does not exist".into()));
+    }
+    let id = TeamId::from_uuid(uuid::Uuid::now_v7());
+    let mut plan = Plan::new(org, actor);
+    plan.changes.push(Change::CreateTeam { id, name });
+    if parent.is_some() {
+        plan.changes.push(Change::SetTeamParent { id, before: None, after: parent });
+    }
+    apply(state, &plan).await?;
+    Ok(id)
+}
+
+/// Rename a team and set its parent; a parent that would make a loop is refused.
+pub async fn update_team(state: &AppState, org: OrgId, actor: Actor, id: TeamId, name: &str, parent: Option<TeamId>) -> Result<(), OpsError> {
+    let name = team_name(name)?;
+    let teams = state.store.teams(org).await?;
+    let team = teams.iter().find(|t| t.team.id == id).ok_or(OpsError::NotFound)?.team.clone();
+    if teams.iter().any(|t| t.team.id != id && t.team.name.key() == name.key()) {
+        return Err(OpsError::Conflict(format!("a team named '{name}' exists already")));
+    }
+    if let Some(parent) = parent {
+        if !teams.iter().any(|t| t.team.id == parent) {
+            return Err(OpsError::Invalid("the parent team does not exist".into()));
+        }
+        let parents: HashMap<TeamId, TeamId> = teams.iter().filter_map(|t| t.team.parent.map(|p| (t.team.id, p))).collect();
+        if creates_cycle(id, parent, |t| parents.get(&t).copied()) {
+            return Err(OpsError::Invalid(format!("'{name}' cannot sit below one of its own sub-teams")));
+        }
+    }
+    let mut plan = Plan::new(org, actor);
+    if team.name != name {
+        plan.changes.push(Change::RenameTeam { id, before: team.name.clone(), after: name });
+    }
+    if team.parent != parent {
+        plan.changes.push(Change::SetTeamParent { id, before: team.parent, after: parent });
+    }
+    apply(state, &plan).await
+}
+
+pub struct CreatedKey {
+    pub info: ApiKeyInfo,
+    /// Shown once; only its digest is stored.
+    pub raw: String,
+}
+
+pub async fn create_api_key(state: &AppState, org: OrgId, name: &str, by: Option<UserId>) -> Result<CreatedKey, OpsError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(OpsError::Invalid("an API key's name needs 1 to 100 characters".into()));
+    }
+    let raw = format!("rk_{}", random_token());
+    let key = NewApiKey {
+        org,
+        name: name.to_owned(),
+        digest: token_digest(&raw),
+        prefix: raw.chars().take(10).collect(),
+        created_by: by,
+        created_at: state.clock.now(),
+    };
+    let info = state.store.create_api_key(&key).await?;
+    Ok(CreatedKey { info, raw })
+}
+
+/// The issues of a failed import, for display.
+pub fn import_issues(err: &OpsError) -> Vec<RecordIssue> {
+    match err {
+        OpsError::Csv(CsvError::Rows(issues)) => issues.clone(),
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,250 @@
+//! Sign-in, sign-out, and choosing a password from an invitation or reset link.
+
+use super::Chrome;
+use crate::error::PageError;
+use crate::password::{decoy_hash, hash_password, random_token, verify_password};
+use crate::routing::OrgCtx;
+use crate::session::{cookie_value, same_secret, set_cookie, start_session, CurrentUser, FORM_COOKIE, SESSION_COOKIE};
+use crate::state::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::Duration;
+use roster_core::secret::token_digest;
+use roster_core::{Email, Status};
+use roster_store::{NewToken, OutgoingEmail, TokenPurpose};
+use serde::Deserialize;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    form_token: String,
+    email: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+/// Pages before sign-in protect their forms with a double-submit cookie.
+fn with_form_cookie(state: &AppState, ctx: &OrgCtx, page: impl IntoResponse, token: &str) -> Response {
+    let mut response = page.into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(state, ctx, FORM_COOKIE, token, 3600));
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+fn check_form_cookie(headers: &HeaderMap, submitted: &str) -> Result<(), PageError> {
+    match cookie_value(headers, FORM_COOKIE) {
+        Some(cookie) if !submitted.is_empty() && same_secret(&cookie, submitted) => Ok(()),
+        _ => Err(PageError::Csrf),
+    }
+}
+
+fn login_page(state: &AppState, ctx: &OrgCtx, email: String, error: Option<String>, notice: Option<String>) -> Response {
+    let token = random_token();
+    let page = LoginPage { chrome: Chrome::anonymous(ctx), form_token: token.clone(), email, error, notice };
+    with_form_cookie(state, ctx, page, &token)
+}
+
+pub async fn show_login(State(state): State<AppState>, ctx: OrgCtx, user: Option<CurrentUser>) -> Response {
+    if user.is_some() {
+        return Redirect::to(&format!("{}/", ctx.base)).into_response();
+    }
+    login_page(&state, &ctx, String::new(), None, None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn login(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
+    check_form_cookie(&headers, &form.csrf)?;
+    let refused = |msg: &str| Ok(login_page(&state, &ctx, form.email.clone(), Some(msg.to_owned()), None));
+    let Ok(email) = Email::parse(&form.email) else {
+        return refused("Enter the email address you were invited with.");
+    };
+    let credentials = state.store.credentials(ctx.org.id, &email).await?;
+    let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
+    // Always run one hash check, so unknown addresses take as long as known ones.
+    let password = form.password.clone();
+    let hash = stored.clone().unwrap_or_else(|| decoy_hash().to_owned());
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+    let Some(credentials) = credentials.filter(|_| matches && stored.is_some()) else {
+        metrics::counter!("roster_sign_ins_total", "result" => "refused").increment(1);
+        return refused("Email or password is incorrect.");
+    };
+    if credentials.status == Status::Deactivated {
+        return refused("This account is deactivated. Ask an admin of your organisation to reactivate it.");
+    }
+    let Some(person) = state.store.person(ctx.org.id, credentials.person).await? else {
+        return refused("Email or password is incorrect.");
+    };
+    let cookie = start_session(&state, &ctx, &person).await?;
+    metrics::counter!("roster_sign_ins_total", "result" => "ok").increment(1);
+    let mut response = Redirect::to(&format!("{}/", ctx.base)).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+pub async fn logout(State(state): State<AppState>, ctx: OrgCtx, user: CurrentUser, Form(form): Form<super::CsrfOnly>) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    state.store.delete_session(&user.session_digest).await?;
+    let mut response = Redirect::to(&format!("{}/login", ctx.base)).into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, &ctx, SESSION_COOKIE, "", 0));
+    Ok(response)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "forgot.html")]
+struct ForgotPage {
+    chrome: Chrome,
+    form_token: String,
+    sent: bool,
+}
+
+pub async fn show_forgot(State(state): State<AppState>, ctx: OrgCtx) -> Response {
+    let token = random_token();
+    let page = ForgotPage { chrome: Chrome::anonymous(&ctx), form_token: token.clone(), sent: false };
+    with_form_cookie(&state, &ctx, page, &token)
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// Queue a reset link when the address is known; the answer is the same either way.
+pub async fn forgot(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMap, Form(form): Form<ForgotForm>) -> Result<Response, PageError> {
+    check_form_cookie(&headers, &form.csrf)?;
+    if let Ok(email) = Email::parse(&form.email) {
+        if let Some(person) = state.store.person_by_email(ctx.org.id, &email).await? {
+            if person.status != Status::Deactivated {
+                let raw = random_token();
+                let now = state.clock.now();
+                let token = NewToken {
+                    org: ctx.org.id,
+                    person: person.id,
+                    purpose: TokenPurpose::PasswordReset,
+                    digest: token_digest(&raw),
+                    expires_at: now + Duration::hours(1),
+                };
+                state.store.store_token(&token).await?;
+                let mail = OutgoingEmail::PasswordReset { to: person.email.clone(), name: person.display_name(), token: raw };
+                state.store.enqueue_email(ctx.org.id, &mail, now).await?;
+            }
+        }
+    }
+    Ok(ForgotPage { chrome: Chrome::anonymous(&ctx), form_token: String::new(), sent: true }.into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "set_password.html")]
+struct SetPasswordPage {
+    chrome: Chrome,
+    form_token: String,
+    token: String,
+    purpose: &'static str,
+    invitation: bool,
+    valid: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    purpose: String,
+}
+
+fn purpose_of(raw: &str) -> TokenPurpose {
+    if raw == "password_reset" {
+        TokenPurpose::PasswordReset
+    } else {
+        TokenPurpose::Invitation
+    }
+}
+
+fn set_password_page(state: &AppState, ctx: &OrgCtx, token: String, purpose: TokenPurpose, valid: bool, error: Option<String>) -> Response {
+    let form_token = random_token();
+    let page = SetPasswordPage {
+        chrome: Chrome::anonymous(ctx),
+        form_token: form_token.clone(),
+        token,
+        purpose: purpose.as_str(),
+        invitation: purpose == TokenPurpose::Invitation,
+        valid,
+        error,
+    };
+    with_form_cookie(state, ctx, page, &form_token)
+}
+
+pub async fn show_set_password(State(state): State<AppState>, ctx: OrgCtx, Query(q): Query<TokenQuery>) -> Result<Response, PageError> {
+    let purpose = purpose_of(&q.purpose);
+    let valid = state.store.peek_token(ctx.org.id, purpose, &token_digest(&q.token), state.clock.now()).await?.is_some();
+    Ok(set_password_page(&state, &ctx, q.token, purpose, valid, None))
+}
+
+#[derive(Deserialize)]
+pub struct SetPasswordForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    purpose: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub async fn set_password(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMap, Form(form): Form<SetPasswordForm>) -> Result<Response, PageError> {
+    check_form_cookie(&headers, &form.csrf)?;
+    let purpose = purpose_of(&form.purpose);
+    let again = |msg: String| Ok(set_password_page(&state, &ctx, form.token.clone(), purpose, true, Some(msg)));
+    if form.password != form.confirm {
+        return again("The two passwords differ.".into());
+    }
+    let password = form.password.clone();
+    let hash = match tokio::task::spawn_blocking(move || hash_password(&password)).await {
+        Ok(Ok(hash)) => hash,
+        Ok(Err(err)) => return again(err.to_string()),
+        Err(_) => return Err(PageError::Internal("password hashing stopped".into())),
+    };
+    let now = state.clock.now();
+    let Some(person_id) = state.store.consume_token(ctx.org.id, purpose, &token_digest(&form.token), now).await? else {
+        return Ok(set_password_page(&state, &ctx, String::new(), purpose, false, None));
+    };
+    let person = state.store.person(ctx.org.id, person_id).await?.ok_or(PageError::NotFound)?;
+    if person.status == Status::Deactivated {
+        return Err(PageError::Forbidden("This account is deactivated. Ask an admin of your organisation to reactivate it."));
+    }
+    state.store.delete_sessions_of(ctx.org.id, person.id).await?;
+    state.store.set_password(ctx.org.id, person.id, &hash, now).await?;
+    let cookie = start_session(&state, &ctx, &person).await?;
+    let mut response = Redirect::to(&format!("{}/", ctx.base)).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// The organisation's front door: people for admins, one's own page for everyone else.
+pub async fn home(ctx: OrgCtx, user: Option<CurrentUser>) -> Redirect {
+    match user {
+        Some(u) if u.person.role.can_administer() => Redirect::to(&format!("{}/people", ctx.base)),
+        Some(_) => Redirect::to(&format!("{}/me", ctx.base)),
+        None => Redirect::to(&format!("{}/login", ctx.base)),
+    }
+}

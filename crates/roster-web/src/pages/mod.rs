@@ -1,0 +1,55 @@
+//! Server-rendered pages. Each handler extracts, authorises, calls one action and renders.
+
+pub mod auth;
+pub mod import;
+pub mod me;
+pub mod outbox;
+pub mod people;
+pub mod settings;
+pub mod teams;
+
+use crate::routing::OrgCtx;
+use crate::session::CurrentUser;
+use chrono::{DateTime, Utc};
+
+/// The frame around every page: the organisation, who is signed in, the CSRF token for forms.
+pub struct Chrome {
+    pub base: String,
+    pub org_name: String,
+    pub user_name: String,
+    pub csrf: String,
+    pub is_admin: bool,
+    pub nav: &'static str,
+}
+
+impl Chrome {
+    pub fn signed_in(ctx: &OrgCtx, user: &CurrentUser, nav: &'static str) -> Self {
+        Self {
+            base: ctx.base.clone(),
+            org_name: ctx.org.name.clone(),
+            user_name: user.person.display_name(),
+            csrf: user.csrf.clone(),
+            is_admin: user.person.role.can_administer(),
+            nav,
+        }
+    }
+
+    pub fn anonymous(ctx: &OrgCtx) -> Self {
+        Self { base: ctx.base.clone(), org_name: ctx.org.name.clone(), user_name: String::new(), csrf: String::new(), is_admin: false, nav: "" }
+    }
+}
+
+pub fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M").to_string()
+}
+
+pub fn or_dash(value: Option<&str>) -> String {
+    value.filter(|v| !v.is_empty()).unwrap_or("—").to_owned()
+}
+
+/// Forms post `_csrf`; this names it once.
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+}

@@ -1,0 +1,250 @@
+//! Individuals: the searchable list, a person's page, and sending their invitation.
+
+use super::{or_dash, when, Chrome, CsrfOnly};
+use crate::error::PageError;
+use crate::ops;
+use crate::routing::OrgCtx;
+use crate::session::AdminUser;
+use crate::state::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use roster_core::query::{PersonFilter, PersonQuery};
+use roster_core::{Actor, Role, Status, TeamId, UserId};
+use roster_store::PeopleCounts;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+pub const PAGE_SIZE: u32 = 50;
+
+#[derive(Deserialize, Default, Clone)]
+pub struct PeopleFilter {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub team: String,
+    #[serde(default)]
+    pub page: Option<u64>,
+}
+
+impl PeopleFilter {
+    /// The shared filter shape; values that do not parse are ignored rather than refused, as
+    /// they can only come from an edited address.
+    pub fn to_filter(&self) -> Option<PersonFilter> {
+        let mut parts = Vec::new();
+        let q = self.q.trim();
+        if !q.is_empty() {
+            parts.push(PersonFilter::TextPrefix(q.to_owned()));
+        }
+        if let Ok(status) = self.status.parse::<Status>() {
+            parts.push(PersonFilter::Status(status));
+        }
+        if let Ok(role) = self.role.parse::<Role>() {
+            parts.push(PersonFilter::Role(role));
+        }
+        if let Ok(team) = self.team.parse::<TeamId>() {
+            parts.push(PersonFilter::Team(team));
+        }
+        PersonFilter::all(parts)
+    }
+
+    fn href(&self, base: &str, page: u64) -> String {
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        format!("{base}/people?q={}&status={}&role={}&team={}&page={page}", enc(&self.q), enc(&self.status), enc(&self.role), enc(&self.team))
+    }
+}
+
+pub struct Row {
+    pub id: UserId,
+    pub name: String,
+    pub email: String,
+    pub job_title: String,
+    pub team: String,
+    pub role: Role,
+    pub status: Status,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "people.html")]
+struct PeoplePage {
+    chrome: Chrome,
+    filter: PeopleFilter,
+    counts: PeopleCounts,
+    statuses: Vec<&'static str>,
+    roles: Vec<&'static str>,
+    teams: Vec<(String, String)>,
+    rows: Vec<Row>,
+    total: u64,
+    page: u64,
+    pages: u64,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "people_results.html")]
+struct PeopleResults {
+    chrome: Chrome,
+    rows: Vec<Row>,
+    total: u64,
+    page: u64,
+    pages: u64,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+}
+
+pub async fn list(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, headers: HeaderMap, Query(filter): Query<PeopleFilter>) -> Result<Response, PageError> {
+    let org = ctx.org.id;
+    let page = filter.page.unwrap_or(1).max(1);
+    let query = PersonQuery::new(filter.to_filter(), (page - 1) * u64::from(PAGE_SIZE), PAGE_SIZE);
+    let found = state.store.search_people(org, &query).await?;
+    let teams = state.store.teams(org).await?;
+    let team_names: HashMap<TeamId, String> = teams.iter().map(|t| (t.team.id, t.team.name.to_string())).collect();
+    let total = found.total.unwrap_or(0);
+    let pages = total.div_ceil(u64::from(PAGE_SIZE)).max(1);
+    let rows = found
+        .people
+        .into_iter()
+        .map(|p| Row {
+            id: p.id,
+            name: p.display_name(),
+            email: p.email.to_string(),
+            job_title: or_dash(p.profile.job_title.as_deref()),
+            team: or_dash(p.primary_team.and_then(|t| team_names.get(&t)).map(String::as_str)),
+            role: p.role,
+            status: p.status,
+        })
+        .collect();
+    let prev_href = (page > 1).then(|| filter.href(&ctx.base, page - 1));
+    let next_href = (page < pages).then(|| filter.href(&ctx.base, page + 1));
+    let chrome = Chrome::signed_in(&ctx, &user, "people");
+    // htmx asks for the results only; a normal request gets the whole page.
+    if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
+        return Ok(PeopleResults { chrome, rows, total, page, pages, prev_href, next_href }.into_response());
+    }
+    let counts = state.store.count_people(org).await?;
+    let teams = teams.into_iter().map(|t| (t.team.id.to_string(), t.team.name.to_string())).collect();
+    Ok(PeoplePage {
+        chrome,
+        filter,
+        counts,
+        statuses: vec!["invited", "active", "deactivated"],
+        roles: vec!["learner", "manager", "admin", "owner"],
+        teams,
+        rows,
+        total,
+        page,
+        pages,
+        prev_href,
+        next_href,
+    }
+    .into_response())
+}
+
+pub struct Field {
+    pub label: &'static str,
+    pub value: String,
+    pub synced: bool,
+}
+
+pub struct AuditRow {
+    pub at: String,
+    pub action: String,
+    pub actor: String,
+    pub detail: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "person.html")]
+struct PersonPage {
+    chrome: Chrome,
+    id: UserId,
+    name: String,
+    status: Status,
+    notice: Option<String>,
+    source: Option<String>,
+    fields: Vec<Field>,
+    manager: Option<(UserId, String)>,
+    primary_team: String,
+    secondary_teams: Vec<String>,
+    can_invite: bool,
+    invited_before: bool,
+    invite_note: &'static str,
+    audit: Vec<AuditRow>,
+}
+
+#[derive(Deserialize)]
+pub struct PersonPath {
+    id: UserId,
+}
+
+#[derive(Deserialize, Default)]
+pub struct Notice {
+    #[serde(default)]
+    invited: Option<String>,
+}
+
+pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<PersonPath>, Query(notice): Query<Notice>) -> Result<Response, PageError> {
+    let org = ctx.org.id;
+    let person = state.store.person(org, path.id).await?.ok_or(PageError::NotFound)?;
+    let teams = state.store.teams(org).await?;
+    let team_name = |id: TeamId| teams.iter().find(|t| t.team.id == id).map(|t| t.team.name.to_string());
+    let manager = match person.manager {
+        Some(m) => state.store.person(org, m).await?.map(|mp| (mp.id, mp.display_name())),
+        None => None,
+    };
+    let audit = state.store.audit_for_person(org, person.id, 200).await?;
+    let invited_before = audit.iter().any(|a| a.action == "user.invited");
+    let synced = person.source.is_some();
+    let p = &person.profile;
+    let mut fields = vec![
+        Field { label: "Email", value: person.email.to_string(), synced },
+        Field { label: "First name", value: or_dash(Some(&p.first_name)), synced },
+        Field { label: "Last name", value: or_dash(Some(&p.last_name)), synced },
+        Field { label: "Job title", value: or_dash(p.job_title.as_deref()), synced },
+        Field { label: "Department", value: or_dash(p.department.as_deref()), synced },
+        Field { label: "Location", value: or_dash(p.location.as_deref()), synced },
+        Field { label: "Language", value: or_dash(p.language.as_deref()), synced },
+        Field { label: "Hire date", value: p.hire_date.map(|d| d.to_string()).unwrap_or_else(|| "—".into()), synced },
+        Field { label: "Role", value: person.role.to_string(), synced: false },
+    ];
+    fields.extend(p.custom_fields.iter().map(|(k, v)| Field { label: "Custom field", value: format!("{k}: {v}"), synced }));
+    let (can_invite, invite_note) = match (person.status, person.activated) {
+        (Status::Deactivated, _) => (false, "Deactivated people are not invited."),
+        (_, true) => (false, "This person has set a password and signs in."),
+        _ => (true, ""),
+    };
+    Ok(PersonPage {
+        chrome: Chrome::signed_in(&ctx, &user, "people"),
+        id: person.id,
+        name: person.display_name(),
+        status: person.status,
+        notice: notice.invited.map(|_| format!("An invitation to {} is in the outbox.", person.email)),
+        source: person.source.as_ref().map(|s| format!("connection {}", s.connection)),
+        fields,
+        manager,
+        primary_team: or_dash(person.primary_team.and_then(team_name).as_deref()),
+        secondary_teams: person.secondary_teams.iter().filter_map(|t| team_name(*t)).collect(),
+        can_invite,
+        invited_before,
+        invite_note,
+        audit: audit
+            .into_iter()
+            .map(|a| AuditRow { at: when(a.at), action: a.action, actor: a.actor, detail: a.detail.to_string() })
+            .collect(),
+    }
+    .into_response())
+}
+
+pub async fn invite(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<PersonPath>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    ops::invite(&state, ctx.org.id, Actor::Person { id: user.person.id }, path.id).await?;
+    Ok(Redirect::to(&format!("{}/people/{}?invited=1", ctx.base, path.id)).into_response())
+}

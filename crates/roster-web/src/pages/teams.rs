@@ -1,0 +1,119 @@
+//! Teams: the list with its hierarchy, creating, renaming and moving teams.
+
+use super::Chrome;
+use crate::error::PageError;
+use crate::ops::{self, OpsError};
+use crate::routing::OrgCtx;
+use crate::session::{AdminUser, CurrentUser};
+use crate::state::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use roster_core::{Actor, TeamId};
+use roster_store::TeamSummary;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+pub struct TeamRow {
+    pub id: String,
+    pub name: String,
+    /// `Parent › Child`, so the hierarchy reads in a flat list.
+    pub path: String,
+    pub parent: String,
+    pub primary: u64,
+    pub secondary: u64,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "teams.html")]
+struct TeamsPage {
+    chrome: Chrome,
+    teams: Vec<TeamRow>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn rows(teams: &[TeamSummary]) -> Vec<TeamRow> {
+    let by_id: HashMap<TeamId, &TeamSummary> = teams.iter().map(|t| (t.team.id, t)).collect();
+    let path_of = |t: &TeamSummary| {
+        let mut names = vec![t.team.name.to_string()];
+        let mut cursor = t.team.parent;
+        while let Some(parent) = cursor.and_then(|id| by_id.get(&id)) {
+            if names.len() > 32 {
+                break;
+            }
+            names.push(parent.team.name.to_string());
+            cursor = parent.team.parent;
+        }
+        names.reverse();
+        names.join(" › ")
+    };
+    let mut rows: Vec<TeamRow> = teams
+        .iter()
+        .map(|t| TeamRow {
+            id: t.team.id.to_string(),
+            name: t.team.name.to_string(),
+            path: path_of(t),
+            parent: t.team.parent.map(|p| p.to_string()).unwrap_or_default(),
+            primary: t.primary_members,
+            secondary: t.secondary_members,
+        })
+        .collect();
+    rows.sort_by_key(|r| r.path.to_lowercase());
+    rows
+}
+
+async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, notice: Option<String>, error: Option<String>) -> Result<Response, PageError> {
+    let teams = state.store.teams(ctx.org.id).await?;
+    Ok(TeamsPage { chrome: Chrome::signed_in(ctx, user, "teams"), teams: rows(&teams), notice, error }.into_response())
+}
+
+pub async fn list(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser) -> Result<Response, PageError> {
+    render(&state, &ctx, &user, None, None).await
+}
+
+#[derive(Deserialize)]
+pub struct TeamForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    parent: String,
+}
+
+impl TeamForm {
+    fn parent(&self) -> Option<TeamId> {
+        self.parent.parse().ok()
+    }
+}
+
+/// Bad input is shown on the page, which stays as it was.
+async fn outcome(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, result: Result<String, OpsError>) -> Result<Response, PageError> {
+    match result {
+        Ok(notice) => render(state, ctx, user, Some(notice), None).await,
+        Err(OpsError::Invalid(msg) | OpsError::Conflict(msg)) => render(state, ctx, user, None, Some(msg)).await,
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn create(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<TeamForm>) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let actor = Actor::Person { id: user.person.id };
+    let result = ops::create_team(&state, ctx.org.id, actor, &form.name, form.parent()).await.map(|_| format!("Team '{}' created.", form.name.trim()));
+    outcome(&state, &ctx, &user, result).await
+}
+
+#[derive(Deserialize)]
+pub struct TeamPath {
+    id: TeamId,
+}
+
+pub async fn update(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<TeamPath>, Form(form): Form<TeamForm>) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let actor = Actor::Person { id: user.person.id };
+    let result = ops::update_team(&state, ctx.org.id, actor, path.id, &form.name, form.parent()).await.map(|()| format!("Team '{}' saved.", form.name.trim()));
+    outcome(&state, &ctx, &user, result).await
+}

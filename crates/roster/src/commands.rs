@@ -1,0 +1,327 @@
+//! The command-line actions. Each opens the store the same way and calls the same actions the
+//! pages use, so anything an admin clicks can be scripted.
+
+use crate::keys;
+use crate::settings::Settings;
+use anyhow::{anyhow, bail, Context};
+use clap::Subcommand;
+use roster_core::query::{PersonFilter, PersonQuery};
+use roster_core::reconcile::Invitations;
+use roster_core::{Actor, Email, Org, Status, TeamId};
+use roster_web::clock::SystemClock;
+use roster_web::config::{SmtpConfig, WebConfig};
+use roster_web::{mail, ops, AppState};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Open the store, migrate it, and build what the actions need.
+pub async fn state(settings: &Settings, with_metrics: bool) -> anyhow::Result<AppState> {
+    let location = settings.location();
+    let store = roster_store::open(&location).await.with_context(|| format!("opening the database ({location:?})"))?;
+    store.migrate().await.context("migrating the database")?;
+    let public_url = settings.public_url()?;
+    let mut config = WebConfig::local(public_url);
+    config.base_domain = settings.base_domain.clone().filter(|d| !d.is_empty());
+    config.smtp = settings.smtp_host.clone().filter(|h| !h.is_empty()).map(|host| SmtpConfig {
+        host,
+        port: settings.smtp_port,
+        username: settings.smtp_username.clone(),
+        password: settings.smtp_password.clone(),
+        from: settings.smtp_from.clone(),
+    });
+    let metrics = if with_metrics {
+        Some(metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?)
+    } else {
+        None
+    };
+    Ok(AppState { store, config: Arc::new(config), clock: Arc::new(SystemClock), metrics, master_key: keys::load(settings)? })
+}
+
+pub async fn serve(settings: &Settings, ready: Option<tokio::sync::oneshot::Sender<()>>) -> anyhow::Result<()> {
+    let state = state(settings, true).await?;
+    serve_state(settings, state, ready).await
+}
+
+pub async fn serve_state(settings: &Settings, state: AppState, ready: Option<tokio::sync::oneshot::Sender<()>>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
+    tracing::info!(listen = %settings.listen, backend = state.store.backend(), "serving");
+    mail::spawn_delivery(state.clone());
+    if let Some(ready) = ready {
+        let _ = ready.send(());
+    }
+    axum::serve(listener, roster_web::app(state)).with_graceful_shutdown(shutdown()).await.context("serving")
+}
+
+async fn shutdown() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}
+
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let location = settings.location();
+    let store = roster_store::open(&location).await?;
+    store.migrate().await?;
+    println!("The {} database is up to date.", store.backend());
+    Ok(())
+}
+
+async fn org_by_slug(state: &AppState, slug: &str) -> anyhow::Result<Org> {
+    state.store.org_by_slug(slug).await?.ok_or_else(|| anyhow!("there is no organisation '{slug}' (see `roster org list`)"))
+}
+
+#[derive(Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation and its first owner; prints the owner's password once.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner: String,
+    },
+    /// List organisations.
+    List,
+}
+
+pub async fn org(settings: &Settings, cmd: OrgCommand) -> anyhow::Result<()> {
+    let state = state(settings, false).await?;
+    match cmd {
+        OrgCommand::Create { slug, name, owner } => {
+            let created = ops::create_org(&state, &slug, &name, &owner).await?;
+            println!("Created {} ({}).", created.org.name, created.org.slug);
+            println!("  Sign in:   {}", state.config.org_url(created.org.slug.as_str(), "/login"));
+            println!("  Email:     {}", created.owner.email);
+            println!("  Password:  {}", created.owner_password);
+        }
+        OrgCommand::List => {
+            for org in state.store.list_orgs().await? {
+                println!("{}\t{}\t{}", org.slug, org.name, org.id);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key; prints it once.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List an organisation's API keys.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke an API key by its id.
+    Revoke {
+        #[arg(long)]
+        org: String,
+        id: uuid::Uuid,
+    },
+}
+
+pub async fn apikey(settings: &Settings, cmd: ApiKeyCommand) -> anyhow::Result<()> {
+    let state = state(settings, false).await?;
+    match cmd {
+        ApiKeyCommand::Create { org, name } => {
+            let org = org_by_slug(&state, &org).await?;
+            let created = ops::create_api_key(&state, org.id, &name, None).await?;
+            eprintln!("Created API key '{}' ({}). It is shown only now:", created.info.name, created.info.id);
+            println!("{}", created.raw);
+        }
+        ApiKeyCommand::List { org } => {
+            let org = org_by_slug(&state, &org).await?;
+            for key in state.store.api_keys(org.id).await? {
+                let revoked = if key.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{}\t{}\t{}…\t{}", key.id, key.name, key.prefix, revoked);
+            }
+        }
+        ApiKeyCommand::Revoke { org, id } => {
+            let org = org_by_slug(&state, &org).await?;
+            if !state.store.revoke_api_key(org.id, id, state.clock.now()).await? {
+                bail!("{org} has no API key {id}", org = org.slug);
+            }
+            println!("Revoked.");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// List people, sorted by name.
+    List {
+        #[arg(long)]
+        org: String,
+        /// invited, active or deactivated.
+        #[arg(long)]
+        status: Option<String>,
+        /// Name or email prefix.
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send (or resend) a person's invitation e-mail.
+    Invite {
+        #[arg(long)]
+        org: String,
+        email: String,
+    },
+}
+
+pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
+    let state = state(settings, false).await?;
+    match cmd {
+        UserCommand::List { org, status, search, limit, json } => {
+            let org = org_by_slug(&state, &org).await?;
+            let mut filters = Vec::new();
+            if let Some(status) = status {
+                filters.push(PersonFilter::Status(status.parse::<Status>()?));
+            }
+            if let Some(search) = search {
+                filters.push(PersonFilter::TextPrefix(search));
+            }
+            let page = state.store.search_people(org.id, &PersonQuery::new(PersonFilter::all(filters), 0, limit)).await?;
+            if json {
+                let people: Vec<_> = page.people.into_iter().map(roster_web::api::users::UserDto::from).collect();
+                println!("{}", serde_json::to_string_pretty(&people)?);
+            } else {
+                for p in &page.people {
+                    println!("{}\t{}\t{}\t{}\t{}", p.id, p.email, p.display_name(), p.role, p.status);
+                }
+                eprintln!("{} of {} people", page.people.len(), page.total.unwrap_or(0));
+            }
+        }
+        UserCommand::Invite { org, email } => {
+            let org = org_by_slug(&state, &org).await?;
+            let email = Email::parse(&email)?;
+            let person = state.store.person_by_email(org.id, &email).await?.ok_or_else(|| anyhow!("nobody in {} has the address {email}", org.slug))?;
+            ops::invite(&state, org.id, Actor::Cli, person.id).await?;
+            println!("Invitation for {email} queued.");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum TeamCommand {
+    /// List teams with their parents and member counts.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Create a team.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// The parent team's id.
+        #[arg(long)]
+        parent: Option<TeamId>,
+    },
+    /// Rename a team or move it under another parent (omit --parent for a top-level team).
+    Update {
+        #[arg(long)]
+        org: String,
+        id: TeamId,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        parent: Option<TeamId>,
+    },
+}
+
+pub async fn team(settings: &Settings, cmd: TeamCommand) -> anyhow::Result<()> {
+    let state = state(settings, false).await?;
+    match cmd {
+        TeamCommand::List { org } => {
+            let org = org_by_slug(&state, &org).await?;
+            for t in state.store.teams(org.id).await? {
+                let parent = t.team.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+                println!("{}\t{}\tparent {}\t{} primary\t{} secondary", t.team.id, t.team.name, parent, t.primary_members, t.secondary_members);
+            }
+        }
+        TeamCommand::Create { org, name, parent } => {
+            let org = org_by_slug(&state, &org).await?;
+            let id = ops::create_team(&state, org.id, Actor::Cli, &name, parent).await?;
+            println!("{id}");
+        }
+        TeamCommand::Update { org, id, name, parent } => {
+            let org = org_by_slug(&state, &org).await?;
+            ops::update_team(&state, org.id, Actor::Cli, id, &name, parent).await?;
+            println!("Saved.");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Import people from a CSV file (see the Import page for the columns).
+    Csv {
+        #[arg(long)]
+        org: String,
+        file: PathBuf,
+        /// Show what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send invitations to the people it creates.
+        #[arg(long)]
+        invite: bool,
+    },
+}
+
+pub async fn import(settings: &Settings, cmd: ImportCommand) -> anyhow::Result<()> {
+    let ImportCommand::Csv { org, file, dry_run, invite } = cmd;
+    let state = state(settings, false).await?;
+    let org = org_by_slug(&state, &org).await?;
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let invitations = if invite { Invitations::Immediately } else { Invitations::Hold };
+    match ops::import_csv(&state, org.id, Actor::CsvImport { by: None }, &bytes, invitations, dry_run).await {
+        Ok(outcome) => {
+            let r = &outcome.report;
+            let verb = if outcome.applied { "Imported" } else { "Dry run, nothing changed" };
+            println!(
+                "{verb}: {} created, {} updated, {} reactivated, {} unchanged, {} teams created, {} invited.",
+                r.created, r.updated, r.reactivated, r.unchanged, r.teams_created, r.invited
+            );
+            Ok(())
+        }
+        Err(err) => {
+            for issue in ops::import_issues(&err) {
+                eprintln!("{}: {}", issue.record, issue.message);
+            }
+            bail!("{err}; nothing was imported")
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum OutboxCommand {
+    /// Show the e-mails queued for an organisation, newest first, with their text.
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+pub async fn outbox(settings: &Settings, cmd: OutboxCommand) -> anyhow::Result<()> {
+    let OutboxCommand::List { org, limit } = cmd;
+    let state = state(settings, false).await?;
+    let org = org_by_slug(&state, &org).await?;
+    for queued in state.store.emails(org.id, limit).await? {
+        let rendered = mail::render(&queued.email, &org.name, org.slug.as_str(), &state.config);
+        println!("--- {} to {} ({})\nSubject: {}\n\n{}", queued.created_at, queued.email.to(), mail::describe(&queued), rendered.subject, rendered.body);
+    }
+    Ok(())
+}

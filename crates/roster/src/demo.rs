@@ -1,0 +1,134 @@
+//! `roster demo`: the embedded default with a seeded organisation, so a newcomer can look
+//! around without any cloud account. Seeding goes through the reconciler like any other source.
+
+use crate::commands;
+use crate::settings::Settings;
+use anyhow::Context;
+use chrono::NaiveDate;
+use roster_core::reconcile::{self, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope};
+use roster_core::{Actor, Email, Profile, RandomIds, Role};
+use roster_web::password::OsTokens;
+use roster_web::{ops, AppState};
+use std::path::PathBuf;
+
+pub const SLUG: &str = "acme";
+pub const OWNER: &str = "owner@acme.example";
+const PEOPLE: usize = 300;
+
+const FIRST: &[&str] = &[
+    "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Donald", "Frances", "Niklaus", "Margaret", "Dennis", "Radia", "Ken",
+    "Hedy", "Tim", "Karen", "John", "Sophie", "Linus", "Shafi", "Leslie",
+];
+const LAST: &[&str] = &[
+    "Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Knuth", "Allen", "Wirth", "Hamilton", "Ritchie", "Perlman", "Thompson",
+    "Lamarr", "Berners-Lee", "Sparck Jones", "McCarthy", "Wilson", "Torvalds", "Goldwasser", "Lamport", "Floyd", "Kay",
+];
+const DEPARTMENTS: &[&str] = &["Engineering", "Platform", "Mobile", "Sales", "Marketing", "People", "Finance", "Support", "Research"];
+const TITLES: &[&str] = &["Specialist", "Senior Specialist", "Associate", "Lead", "Analyst"];
+const LOCATIONS: &[&str] = &["London", "Copenhagen", "Lisbon", "Remote"];
+
+/// A deterministic sample organisation: one person per department heads it, heads report to
+/// the chief executive, everyone else to their department head.
+pub fn sample_people() -> Result<Vec<DesiredPerson>, roster_core::email::EmailError> {
+    let email = |s: String| Email::parse(&s);
+    let mut people = Vec::with_capacity(PEOPLE);
+    let ceo = email("ada.lovelace@acme.example".into())?;
+    people.push(desired(ceo.clone(), "Ada", "Lovelace", "Research", "Chief Executive", ManagerField::Clear, 0));
+    for (d, dept) in DEPARTMENTS.iter().enumerate() {
+        let first = FIRST[d % FIRST.len()];
+        let last = LAST[(d * 7) % LAST.len()];
+        let head = email(format!("{}.{}.head@acme.example", first.to_lowercase(), last.to_lowercase().replace(' ', "")))?;
+        people.push(desired(head, first, last, dept, &format!("Head of {dept}"), ManagerField::Set(ManagerRef::Email(ceo.clone())), d + 1));
+    }
+    let mut n = 0usize;
+    while people.len() < PEOPLE {
+        let first = FIRST[n % FIRST.len()];
+        let last = LAST[(n / FIRST.len() + n) % LAST.len()];
+        let d = n % DEPARTMENTS.len();
+        let head = people[d + 1].email.clone();
+        let addr = email(format!("{}.{}{}@acme.example", first.to_lowercase(), last.to_lowercase().replace(' ', ""), n))?;
+        let title = TITLES[n % TITLES.len()];
+        people.push(desired(addr, first, last, DEPARTMENTS[d], title, ManagerField::Set(ManagerRef::Email(head)), n));
+        n += 1;
+    }
+    Ok(people)
+}
+
+fn desired(email: Email, first: &str, last: &str, dept: &str, title: &str, manager: ManagerField, n: usize) -> DesiredPerson {
+    let hire_date = NaiveDate::from_ymd_opt(2015 + (n % 10) as i32, 1 + (n % 12) as u32, 1 + (n % 28) as u32);
+    DesiredPerson {
+        record: email.to_string(),
+        external_id: None,
+        email,
+        profile: Profile {
+            first_name: first.into(),
+            last_name: last.into(),
+            job_title: Some(title.into()),
+            department: Some(dept.into()),
+            location: Some(LOCATIONS[n % LOCATIONS.len()].into()),
+            language: Some(if n % 3 == 0 { "da" } else { "en" }.into()),
+            hire_date,
+            custom_fields: Default::default(),
+        },
+        active: true,
+        role: Some(if manager == ManagerField::Clear { Role::Admin } else { Role::Learner }),
+        manager,
+    }
+}
+
+async fn seed(state: &AppState) -> anyhow::Result<(roster_core::Org, String)> {
+    if let Some(org) = state.store.org_by_slug(SLUG).await? {
+        let owner = state.store.person_by_email(org.id, &Email::parse(OWNER)?).await?.context("the demo owner is missing")?;
+        let password = ops::reset_password(state, org.id, owner.id).await?;
+        return Ok((org, password));
+    }
+    let created = ops::create_org(state, SLUG, "Acme Ltd", OWNER).await?;
+    let org = created.org;
+    let snapshot = state.store.snapshot(org.id).await?;
+    let policy = Policy { connection: None, scope: Scope::Partial, invitations: Invitations::Hold, manage_managers: true };
+    let (mut ids, mut tokens) = (RandomIds, OsTokens);
+    let plan = {
+        let mut ctx = PlanContext { now: state.clock.now(), ids: &mut ids, tokens: &mut tokens };
+        reconcile::reconcile(org.id, Actor::System, &snapshot, &sample_people()?, &policy, &mut ctx)
+    };
+    state.store.apply(&plan, state.clock.now()).await?;
+    // Admins build hierarchies by hand; show one.
+    let teams = state.store.teams(org.id).await?;
+    let id_of = |name: &str| teams.iter().find(|t| t.team.name.as_str() == name).map(|t| t.team.id);
+    if let Some(engineering) = id_of("Engineering") {
+        for child in ["Platform", "Mobile"] {
+            if let Some(id) = id_of(child) {
+                ops::update_team(state, org.id, Actor::System, id, child, Some(engineering)).await?;
+            }
+        }
+    }
+    Ok((org, created.owner_password))
+}
+
+pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
+    if settings.database_url.is_none() && settings.data_dir.is_none() {
+        settings.data_dir = Some(PathBuf::from("roster-demo"));
+    }
+    let state = commands::state(&settings, true).await?;
+    let (org, password) = seed(&state).await?;
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let login = state.config.org_url(org.slug.as_str(), "/login");
+    let data = match settings.location() {
+        roster_store::Location::DataDir(dir) => dir.display().to_string(),
+        roster_store::Location::Postgres(_) => "PostgreSQL".into(),
+    };
+    let server = tokio::spawn({
+        let settings = settings.clone();
+        let state = state.clone();
+        async move { commands::serve_state(&settings, state, Some(ready_tx)).await }
+    });
+    if ready_rx.await.is_ok() {
+        println!("Roster demo is running (data in {data}).");
+        println!("  Sign in:   {login}");
+        println!("  Email:     {OWNER}");
+        println!("  Password:  {password}");
+        println!("  Outbox:    {}", state.config.org_url(org.slug.as_str(), "/outbox"));
+        println!("Press Ctrl+C to stop.");
+    }
+    server.await.context("the server stopped")?
+}

@@ -1,0 +1,81 @@
+//! Settings: defaults, then an optional TOML file, then `ROSTER_*` environment variables, then
+//! command-line flags. The README has the table of every setting.
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use roster_store::Location;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// SQLite lives in this directory (the embedded default).
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite.
+    pub database_url: Option<String>,
+    pub listen: String,
+    /// The address people use; links in e-mails start with it.
+    pub public_url: Option<String>,
+    /// Serve organisations on subdomains of this domain.
+    pub base_domain: Option<String>,
+    /// Base64 of 32 bytes. Without it, `master_key_file` (or `<data_dir>/master.key`) is used.
+    pub master_key: Option<String>,
+    pub master_key_file: Option<PathBuf>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    pub smtp_from: String,
+    /// A tracing filter, e.g. `info` or `roster_web=debug`.
+    pub log: String,
+    /// `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            database_url: None,
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            base_domain: None,
+            master_key: None,
+            master_key_file: None,
+            smtp_host: None,
+            smtp_port: 25,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: "Roster <roster@localhost>".into(),
+            log: "info,sqlx=warn".into(),
+            log_format: "text".into(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = config_file {
+            if !file.exists() {
+                bail!("the configuration file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment.merge(Env::prefixed("ROSTER_")).extract().context("reading settings")
+    }
+
+    /// Where the data is. PostgreSQL when a URL is set; otherwise SQLite in the data directory.
+    pub fn location(&self) -> Location {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => Location::Postgres(url.clone()),
+            _ => Location::DataDir(self.data_dir.clone().unwrap_or_else(|| PathBuf::from("roster-data"))),
+        }
+    }
+
+    pub fn public_url(&self) -> anyhow::Result<url::Url> {
+        let raw = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
+        url::Url::parse(&raw).with_context(|| format!("public_url '{raw}' is not a URL"))
+    }
+}
