@@ -83,6 +83,23 @@ fn is_bare_value_char(c: char) -> bool {
     !c.is_whitespace() && !matches!(c, '(' | ')' | '[' | ']' | '"')
 }
 
+/// A JSON number (RFC 8259 grammar). Floats go through the standard library's correctly
+/// rounded parser: serde_json's default one can be off by one unit in the last place,
+/// which would break printing and re-parsing a filter.
+fn json_number(word: &str) -> Option<Number> {
+    if !word.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return None;
+    }
+    serde_json::from_str::<Number>(word).ok()?;
+    if let Ok(i) = word.parse::<i64>() {
+        return Some(Number::from(i));
+    }
+    if let Ok(u) = word.parse::<u64>() {
+        return Some(Number::from(u));
+    }
+    word.parse::<f64>().ok().and_then(Number::from_f64)
+}
+
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Self {
         Parser { src, pos: 0, depth: 0, terms: 0 }
@@ -375,12 +392,7 @@ impl<'a> Parser<'a> {
             "true" => CompValue::Bool(true),
             "false" => CompValue::Bool(false),
             "null" => CompValue::Null,
-            _ => match serde_json::from_str::<Number>(word) {
-                Ok(n) if word.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => {
-                    CompValue::Number(n)
-                }
-                _ => CompValue::Str(word.to_owned()),
-            },
+            _ => json_number(word).map_or_else(|| CompValue::Str(word.to_owned()), CompValue::Number),
         })
     }
 

@@ -162,8 +162,13 @@ fn whole_attribute(
         for new_item in new_items {
             match items.iter().position(|item| same_value(item, &new_item, attr)) {
                 Some(i) => {
+                    // Re-adding is a no-op; only sub-attributes the value lacked are filled in.
                     if let (Some(Value::Object(old)), Value::Object(new)) = (items.get_mut(i), new_item) {
-                        old.extend(new);
+                        for (k, v) in new {
+                            if crate::schema::key_ci(old, &k).is_none() {
+                                old.insert(k, v);
+                            }
+                        }
                     }
                     touched.push(i);
                 }
