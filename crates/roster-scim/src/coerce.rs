@@ -22,7 +22,9 @@ use serde_json::{Map, Value};
 /// Coerces a whole resource body (POST or PUT).
 pub fn normalize_resource(body: &Value, schema: &Schema) -> Result<Value, ScimError> {
     let Value::Object(input) = body else {
-        return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
+        return Err(ScimError::invalid_syntax(
+            "the request body must be a JSON object",
+        ));
     };
     let mut out = Map::new();
     for (key, value) in input {
@@ -34,7 +36,9 @@ pub fn normalize_resource(body: &Value, schema: &Schema) -> Result<Value, ScimEr
                 if value.is_null() {
                     continue;
                 }
-                return Err(ScimError::invalid_value(format!("\"{key}\" must be an object")));
+                return Err(ScimError::invalid_value(format!(
+                    "\"{key}\" must be an object"
+                )));
             };
             let coerced = normalize_attributes(fields, &ext.def)?;
             if !coerced.is_empty() {
@@ -42,7 +46,10 @@ pub fn normalize_resource(body: &Value, schema: &Schema) -> Result<Value, ScimEr
             }
             continue;
         }
-        let Some(def) = schema.top_level().find(|a| a.name.eq_ignore_ascii_case(key)) else {
+        let Some(def) = schema
+            .top_level()
+            .find(|a| a.name.eq_ignore_ascii_case(key))
+        else {
             continue;
         };
         if let Some(v) = coerce_attribute(value, def)? {
@@ -54,7 +61,10 @@ pub fn normalize_resource(body: &Value, schema: &Schema) -> Result<Value, ScimEr
     Ok(resource)
 }
 
-fn normalize_attributes(fields: &Map<String, Value>, def: &SchemaDef) -> Result<Map<String, Value>, ScimError> {
+fn normalize_attributes(
+    fields: &Map<String, Value>,
+    def: &SchemaDef,
+) -> Result<Map<String, Value>, ScimError> {
     let mut out = Map::new();
     for (key, value) in fields {
         let Some(attr) = def.attribute(key) else {
@@ -111,7 +121,9 @@ pub fn coerce_single(value: &Value, def: &AttributeDef) -> Result<Option<Value>,
 fn coerce_complex(value: &Value, def: &AttributeDef) -> Result<Option<Value>, ScimError> {
     let fields = match value {
         Value::Object(fields) => fields,
-        Value::String(_) | Value::Number(_) | Value::Bool(_) if def.sub_attribute("value").is_some() => {
+        Value::String(_) | Value::Number(_) | Value::Bool(_)
+            if def.sub_attribute("value").is_some() =>
+        {
             let mut wrapped = Map::new();
             wrapped.insert("value".to_owned(), value.clone());
             return coerce_complex(&Value::Object(wrapped), def);
@@ -161,12 +173,14 @@ fn coerce_simple(value: &Value, def: &AttributeDef) -> Result<Value, ScimError> 
                 .ok_or_else(wrong),
             _ => Err(wrong()),
         },
-        AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary => match value {
-            Value::String(_) => Ok(value.clone()),
-            Value::Number(n) => Ok(Value::String(n.to_string())),
-            Value::Bool(b) => Ok(Value::String(b.to_string())),
-            _ => Err(wrong()),
-        },
+        AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary => {
+            match value {
+                Value::String(_) => Ok(value.clone()),
+                Value::Number(n) => Ok(Value::String(n.to_string())),
+                Value::Bool(b) => Ok(Value::String(b.to_string())),
+                _ => Err(wrong()),
+            }
+        }
         AttrType::Complex => Err(wrong()),
     }
 }
@@ -178,7 +192,10 @@ pub fn set_schemas(resource: &mut Value, schema: &Schema) {
     };
     let mut ids = vec![Value::String(schema.core.id.to_owned())];
     for ext in &schema.extensions {
-        if map.get(ext.def.id).is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty())) {
+        if map
+            .get(ext.def.id)
+            .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+        {
             ids.push(Value::String(ext.def.id.to_owned()));
         } else {
             map.remove(ext.def.id);
@@ -225,9 +242,15 @@ fn strip_in(map: &mut Map<String, Value>, attr: &AttributeDef, mutability: Mutab
 }
 
 /// Checks that every required attribute has a value; `what` names the operation.
-pub(crate) fn check_required(resource: &Value, schema: &Schema, what: &str) -> Result<(), ScimError> {
+pub(crate) fn check_required(
+    resource: &Value,
+    schema: &Schema,
+    what: &str,
+) -> Result<(), ScimError> {
     let Value::Object(map) = resource else {
-        return Err(ScimError::invalid_syntax("the resource must be a JSON object"));
+        return Err(ScimError::invalid_syntax(
+            "the resource must be a JSON object",
+        ));
     };
     for attr in schema.core.attributes.iter().filter(|a| a.required) {
         let present = get_ci(map, attr.name).is_some_and(|v| match v {
@@ -236,7 +259,10 @@ pub(crate) fn check_required(resource: &Value, schema: &Schema, what: &str) -> R
             _ => true,
         });
         if !present {
-            return Err(ScimError::invalid_value(format!("{what}: \"{}\" is required", attr.name)));
+            return Err(ScimError::invalid_value(format!(
+                "{what}: \"{}\" is required",
+                attr.name
+            )));
         }
     }
     Ok(())
@@ -251,4 +277,90 @@ pub fn prepare_create(body: &Value, schema: &Schema) -> Result<Value, ScimError>
     strip_mutability(&mut resource, schema, Mutability::WriteOnly);
     check_required(&resource, schema, "create")?;
     Ok(resource)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{ENTERPRISE_USER_URN, USER_URN};
+    use crate::ScimType;
+    use serde_json::json;
+
+    #[test]
+    fn entra_create_body_is_tolerated() {
+        let body = json!({
+            "schemas": [USER_URN, ENTERPRISE_USER_URN],
+            "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
+            "UserName": "OMalley@contoso.com",
+            "active": "True",
+            "displayName": "Kathy O'Malley",
+            "title": null,
+            "roles": [],
+            "meta": {"resourceType": "User"},
+            "name": {"formatted": "Kathy O'Malley", "familyName": "O'Malley", "givenName": "Kathy", "middleName": null},
+            "emails": [{"Primary": true, "type": "work", "value": "OMalley@contoso.com"}],
+            ENTERPRISE_USER_URN: {"employeeNumber": 701984, "department": null, "manager": null}
+        });
+        let out = normalize_resource(&body, Schema::user()).unwrap();
+        assert_eq!(out["userName"], "OMalley@contoso.com");
+        assert_eq!(out["active"], true);
+        assert!(out.get("title").is_none() && out.get("roles").is_none());
+        assert_eq!(out["meta"], json!({"resourceType": "User"}));
+        assert_eq!(
+            out["name"],
+            json!({"formatted": "Kathy O'Malley", "familyName": "O'Malley", "givenName": "Kathy"})
+        );
+        assert_eq!(out["emails"][0]["primary"], true);
+        assert_eq!(
+            out[ENTERPRISE_USER_URN],
+            json!({"employeeNumber": "701984"})
+        );
+        assert_eq!(out["schemas"], json!([USER_URN, ENTERPRISE_USER_URN]));
+    }
+
+    #[test]
+    fn okta_create_drops_password_groups_and_read_only_input() {
+        let body = json!({
+            "schemas": [USER_URN],
+            "id": "client-chosen",
+            "userName": "test.user@okta.local",
+            "name": {"givenName": "Test", "familyName": "User"},
+            "emails": [{"primary": true, "value": "test.user@okta.local", "type": "work"}],
+            "displayName": "Test User",
+            "locale": "en-US",
+            "externalId": "00ujl29u0le5T6Aj10h7",
+            "groups": [],
+            "password": "1mz050nq",
+            "active": true
+        });
+        let out = prepare_create(&body, Schema::user()).unwrap();
+        assert!(
+            out.get("password").is_none() && out.get("id").is_none() && out.get("groups").is_none()
+        );
+        assert_eq!(out["externalId"], "00ujl29u0le5T6Aj10h7");
+        assert_eq!(out["active"], true);
+    }
+
+    #[test]
+    fn create_needs_a_user_name_and_a_json_object() {
+        let e = prepare_create(&json!({"displayName": "x"}), Schema::user()).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        let e = prepare_create(&json!("x"), Schema::user()).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        let e = prepare_create(&json!({"members": []}), Schema::group()).unwrap_err();
+        assert!(e.detail.contains("displayName"));
+    }
+
+    #[test]
+    fn wrong_types_are_invalid_value() {
+        for body in [
+            json!({"userName": "a", "active": "yes"}),
+            json!({"userName": "a", "name": "Alice"}),
+            json!({"userName": {"x": 1}}),
+            json!({"userName": "a", ENTERPRISE_USER_URN: "x"}),
+        ] {
+            let e = normalize_resource(&body, Schema::user()).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{body}");
+        }
+    }
 }

@@ -55,12 +55,20 @@ impl ListResponse {
     /// One page: `resources` is cut to `paging.count` should storage return more.
     pub fn page(total_results: usize, paging: Paging, mut resources: Vec<Value>) -> Self {
         resources.truncate(paging.count);
-        ListResponse { total_results, start_index: paging.start_index, resources }
+        ListResponse {
+            total_results,
+            start_index: paging.start_index,
+            resources,
+        }
     }
 
     /// Everything in one page (discovery endpoints).
     pub fn complete(resources: Vec<Value>) -> Self {
-        ListResponse { total_results: resources.len(), start_index: 1, resources }
+        ListResponse {
+            total_results: resources.len(),
+            start_index: 1,
+            resources,
+        }
     }
 
     pub fn to_json(&self) -> Value {
@@ -111,17 +119,24 @@ pub fn parse_sort(
     let parsed = parse_patch_path(sort_by)
         .map_err(|e| ScimError::invalid_value(format!("sortBy: {}", e.detail)))?;
     if parsed.filter.is_some() {
-        return Err(ScimError::invalid_value("sortBy cannot contain a value filter"));
+        return Err(ScimError::invalid_value(
+            "sortBy cannot contain a value filter",
+        ));
     }
     let Some(resolved) = schema.resolve(&parsed.path) else {
-        return Err(ScimError::invalid_value(format!("sortBy names an unknown attribute \"{sort_by}\"")));
+        return Err(ScimError::invalid_value(format!(
+            "sortBy names an unknown attribute \"{sort_by}\""
+        )));
     };
     if resolved.leaf().is_complex() {
         return Err(ScimError::invalid_value(format!(
             "sortBy \"{sort_by}\" is a complex attribute; name one of its sub-attributes"
         )));
     }
-    Ok(Some(Sort { by: parsed.path, order }))
+    Ok(Some(Sort {
+        by: parsed.path,
+        order,
+    }))
 }
 
 #[cfg(test)]
@@ -130,22 +145,51 @@ mod tests {
 
     #[test]
     fn paging_normalises_start_index_and_count() {
-        assert_eq!(Paging::from_query(Some(0), Some(10), 100), Paging { start_index: 1, count: 10 });
-        assert_eq!(Paging::from_query(Some(-5), None, 100), Paging { start_index: 1, count: 100 });
-        assert_eq!(Paging::from_query(None, Some(-3), 100), Paging { start_index: 1, count: 0 });
-        assert_eq!(Paging::from_query(Some(7), Some(500), 200), Paging { start_index: 7, count: 200 });
+        assert_eq!(
+            Paging::from_query(Some(0), Some(10), 100),
+            Paging {
+                start_index: 1,
+                count: 10
+            }
+        );
+        assert_eq!(
+            Paging::from_query(Some(-5), None, 100),
+            Paging {
+                start_index: 1,
+                count: 100
+            }
+        );
+        assert_eq!(
+            Paging::from_query(None, Some(-3), 100),
+            Paging {
+                start_index: 1,
+                count: 0
+            }
+        );
+        assert_eq!(
+            Paging::from_query(Some(7), Some(500), 200),
+            Paging {
+                start_index: 7,
+                count: 200
+            }
+        );
     }
 
     #[test]
     fn list_response_fields_are_true_integers() {
         let paging = Paging::from_query(Some(1), Some(1), 100);
-        let body = ListResponse::page(3, paging, vec![json!({"id":"a"}), json!({"id":"b"})]).to_json();
+        let body =
+            ListResponse::page(3, paging, vec![json!({"id":"a"}), json!({"id":"b"})]).to_json();
         assert_eq!(
             body,
             json!({"schemas":[LIST_RESPONSE_URN],"totalResults":3,"startIndex":1,"itemsPerPage":1,
                    "Resources":[{"id":"a"}]})
         );
-        assert!(body["totalResults"].is_u64() && body["itemsPerPage"].is_u64() && body["startIndex"].is_u64());
+        assert!(
+            body["totalResults"].is_u64()
+                && body["itemsPerPage"].is_u64()
+                && body["startIndex"].is_u64()
+        );
     }
 
     #[test]
@@ -159,7 +203,8 @@ mod tests {
 
     #[test]
     fn a_miss_is_an_empty_list_not_an_error() {
-        let body = ListResponse::page(0, Paging::from_query(Some(1), Some(100), 100), vec![]).to_json();
+        let body =
+            ListResponse::page(0, Paging::from_query(Some(1), Some(100), 100), vec![]).to_json();
         assert_eq!(body["totalResults"], 0);
         assert_eq!(body["itemsPerPage"], 0);
     }
@@ -185,11 +230,24 @@ mod tests {
     fn sort_parsing() {
         let user = Schema::user();
         assert_eq!(parse_sort(None, Some("descending"), user).unwrap(), None);
-        let sort = parse_sort(Some("name.familyName"), Some("Descending"), user).unwrap().unwrap();
+        let sort = parse_sort(Some("name.familyName"), Some("Descending"), user)
+            .unwrap()
+            .unwrap();
         assert_eq!(sort.by, AttrPath::new(None, "name", Some("familyname")));
         assert_eq!(sort.order, SortOrder::Descending);
-        assert_eq!(parse_sort(Some("userName"), None, user).unwrap().unwrap().order, SortOrder::Ascending);
-        assert_eq!(parse_sort(Some("userName"), Some("up"), user).unwrap_err().status, 400);
+        assert_eq!(
+            parse_sort(Some("userName"), None, user)
+                .unwrap()
+                .unwrap()
+                .order,
+            SortOrder::Ascending
+        );
+        assert_eq!(
+            parse_sort(Some("userName"), Some("up"), user)
+                .unwrap_err()
+                .status,
+            400
+        );
         assert!(parse_sort(Some("shoeSize"), None, user).is_err());
         assert!(parse_sort(Some("name"), None, user).is_err());
         assert!(parse_sort(Some("emails[type eq \"work\"]"), None, user).is_err());

@@ -9,7 +9,11 @@ use serde_json::{Map, Value};
 enum Selected<'s> {
     /// A whole extension, by its URN.
     Extension(&'static str),
-    Attribute { extension: Option<&'static str>, attr: &'s AttributeDef, sub: Option<&'s AttributeDef> },
+    Attribute {
+        extension: Option<&'static str>,
+        attr: &'s AttributeDef,
+        sub: Option<&'s AttributeDef>,
+    },
 }
 
 /// The resource as the client asked to see it. `attributes` and `excludedAttributes` are
@@ -51,7 +55,11 @@ pub fn project(
     Ok(Value::Object(out))
 }
 
-fn parse_list<'s>(raw: Option<&str>, schema: &'s Schema, param: &str) -> Result<Option<Vec<Selected<'s>>>, ScimError> {
+fn parse_list<'s>(
+    raw: Option<&str>,
+    schema: &'s Schema,
+    param: &str,
+) -> Result<Option<Vec<Selected<'s>>>, ScimError> {
     let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
         return Ok(None);
     };
@@ -64,10 +72,16 @@ fn parse_list<'s>(raw: Option<&str>, schema: &'s Schema, param: &str) -> Result<
         let parsed = parse_patch_path(name)
             .map_err(|e| ScimError::invalid_syntax(format!("{param}: {}", e.detail)))?;
         if parsed.filter.is_some() {
-            return Err(ScimError::invalid_syntax(format!("{param} takes attribute names, not filters")));
+            return Err(ScimError::invalid_syntax(format!(
+                "{param} takes attribute names, not filters"
+            )));
         }
         if let Some(r) = schema.resolve(&parsed.path) {
-            selected.push(Selected::Attribute { extension: r.extension, attr: r.attr, sub: r.sub });
+            selected.push(Selected::Attribute {
+                extension: r.extension,
+                attr: r.attr,
+                sub: r.sub,
+            });
         } else if let Some(ext) = whole_extension(&parsed.path, schema) {
             selected.push(Selected::Extension(ext));
         }
@@ -77,10 +91,16 @@ fn parse_list<'s>(raw: Option<&str>, schema: &'s Schema, param: &str) -> Result<
 
 fn whole_extension(path: &AttrPath, schema: &Schema) -> Option<&'static str> {
     let urn = path.urn.as_deref()?;
-    schema.extension(&format!("{urn}:{}", path.attr)).map(|e| e.def.id)
+    schema
+        .extension(&format!("{urn}:{}", path.attr))
+        .map(|e| e.def.id)
 }
 
-fn drop_by_returned(map: &mut Map<String, Value>, schema: &Schema, drop: impl Fn(Returned) -> bool) {
+fn drop_by_returned(
+    map: &mut Map<String, Value>,
+    schema: &Schema,
+    drop: impl Fn(Returned) -> bool,
+) {
     for attr in schema.top_level() {
         drop_attr(map, attr, &drop);
     }
@@ -119,9 +139,16 @@ fn remove_sub(value: &mut Value, sub: &str) {
     }
 }
 
-fn include_only(source: &Map<String, Value>, selected: &[Selected<'_>], schema: &Schema) -> Map<String, Value> {
+fn include_only(
+    source: &Map<String, Value>,
+    selected: &[Selected<'_>],
+    schema: &Schema,
+) -> Map<String, Value> {
     let mut out = Map::new();
-    for attr in schema.top_level().filter(|a| a.returned == Returned::Always) {
+    for attr in schema
+        .top_level()
+        .filter(|a| a.returned == Returned::Always)
+    {
         if let Some(v) = get_ci(source, attr.name) {
             out.insert(attr.name.to_owned(), v.clone());
         }
@@ -133,7 +160,11 @@ fn include_only(source: &Map<String, Value>, selected: &[Selected<'_>], schema: 
                     out.insert((*urn).to_owned(), v.clone());
                 }
             }
-            Selected::Attribute { extension, attr, sub } => {
+            Selected::Attribute {
+                extension,
+                attr,
+                sub,
+            } => {
                 let from = match extension {
                     Some(urn) => get_ci(source, urn).and_then(Value::as_object),
                     None => Some(source),
@@ -142,7 +173,10 @@ fn include_only(source: &Map<String, Value>, selected: &[Selected<'_>], schema: 
                     continue;
                 };
                 let to = match extension {
-                    Some(urn) => match out.entry((*urn).to_owned()).or_insert_with(|| Value::Object(Map::new())) {
+                    Some(urn) => match out
+                        .entry((*urn).to_owned())
+                        .or_insert_with(|| Value::Object(Map::new()))
+                    {
                         Value::Object(m) => m,
                         _ => continue,
                     },
@@ -169,7 +203,10 @@ fn copy_sub(value: &Value, to: &mut Map<String, Value>, name: &str, sub: &str) {
             let Some(v) = get_ci(inner, sub) else {
                 return;
             };
-            if let Value::Object(target) = to.entry(name.to_owned()).or_insert_with(|| Value::Object(Map::new())) {
+            if let Value::Object(target) = to
+                .entry(name.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()))
+            {
                 target.insert(sub.to_owned(), v.clone());
             }
         }
@@ -181,7 +218,9 @@ fn copy_sub(value: &Value, to: &mut Map<String, Value>, name: &str, sub: &str) {
                 return;
             };
             for (item, target) in items.iter().zip(targets.iter_mut()) {
-                if let (Some(v), Value::Object(target)) = (item.as_object().and_then(|o| get_ci(o, sub)), target) {
+                if let (Some(v), Value::Object(target)) =
+                    (item.as_object().and_then(|o| get_ci(o, sub)), target)
+                {
                     target.insert(sub.to_owned(), v.clone());
                 }
             }
@@ -196,7 +235,11 @@ fn exclude(map: &mut Map<String, Value>, item: &Selected<'_>) {
             remove_ci(map, urn);
         }
         Selected::Attribute { attr, .. } if attr.returned == Returned::Always => {}
-        Selected::Attribute { extension, attr, sub } => {
+        Selected::Attribute {
+            extension,
+            attr,
+            sub,
+        } => {
             let container = match extension {
                 Some(urn) => match map.get_mut(*urn) {
                     Some(Value::Object(inner)) => inner,
@@ -232,4 +275,106 @@ fn drop_empty(map: &mut Map<String, Value>) {
         Value::Object(o) => !o.is_empty(),
         _ => true,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{ENTERPRISE_USER_URN, USER_URN};
+    use crate::ScimType;
+    use serde_json::json;
+
+    fn user() -> Value {
+        json!({
+            "schemas": [USER_URN, ENTERPRISE_USER_URN],
+            "id": "u-1",
+            "userName": "alice",
+            "password": "never shown",
+            "name": {"givenName": "Alice", "familyName": "Hara"},
+            "emails": [{"value": "a@x", "type": "work"}, {"value": "a@y", "type": "home"}],
+            "active": true,
+            "meta": {"resourceType": "User"},
+            ENTERPRISE_USER_URN: {"department": "R&D", "manager": {"value": "m-1", "displayName": "Boss"}}
+        })
+    }
+
+    fn run(attributes: Option<&str>, excluded: Option<&str>) -> Value {
+        project(&user(), attributes, excluded, Schema::user()).unwrap()
+    }
+
+    #[test]
+    fn default_view_hides_the_password_only() {
+        let mut expected = user();
+        expected.as_object_mut().unwrap().remove("password");
+        assert_eq!(run(None, None), expected);
+    }
+
+    #[test]
+    fn attributes_keeps_id_and_schemas_and_what_was_asked() {
+        let out = run(Some("userName, name.givenName,emails.value,password"), None);
+        assert_eq!(
+            out,
+            json!({
+                "schemas": [USER_URN, ENTERPRISE_USER_URN],
+                "id": "u-1",
+                "userName": "alice",
+                "name": {"givenName": "Alice"},
+                "emails": [{"value": "a@x"}, {"value": "a@y"}]
+            })
+        );
+    }
+
+    #[test]
+    fn attributes_accepts_urn_paths_and_whole_extensions() {
+        let out = run(
+            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
+            None,
+        );
+        assert_eq!(out[ENTERPRISE_USER_URN], json!({"department": "R&D"}));
+        let out = run(Some(ENTERPRISE_USER_URN), None);
+        assert_eq!(out[ENTERPRISE_USER_URN]["manager"]["value"], "m-1");
+        assert!(out.get("userName").is_none());
+    }
+
+    #[test]
+    fn excluded_attributes_removes_but_never_id() {
+        let out = run(None, Some("emails,id,name.familyName,manager"));
+        assert!(out.get("emails").is_none());
+        assert_eq!(out["id"], "u-1");
+        assert_eq!(out["name"], json!({"givenName": "Alice"}));
+        assert_eq!(out[ENTERPRISE_USER_URN], json!({"department": "R&D"}));
+    }
+
+    #[test]
+    fn entra_excludes_members_from_groups() {
+        let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g", "displayName": "G",
+                           "members": [{"value": "u1"}]});
+        let out = project(&group, None, Some("members"), Schema::group()).unwrap();
+        assert_eq!(
+            out,
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g", "displayName": "G"})
+        );
+    }
+
+    #[test]
+    fn both_parameters_at_once_is_an_error() {
+        let e = project(&user(), Some("userName"), Some("emails"), Schema::user()).unwrap_err();
+        assert_eq!(
+            (e.status, e.scim_type),
+            (400, Some(ScimType::InvalidSyntax))
+        );
+    }
+
+    #[test]
+    fn unknown_names_are_ignored_and_filters_refused() {
+        let out = run(Some("shoeSize,userName"), None);
+        assert_eq!(out["userName"], "alice");
+        assert!(project(
+            &user(),
+            Some("emails[type eq \"work\"]"),
+            None,
+            Schema::user()
+        )
+        .is_err());
+    }
 }

@@ -15,7 +15,9 @@ use serde_json::{Map, Value};
 
 pub fn apply_put(existing: &Value, incoming: &Value, schema: &Schema) -> Result<Value, ScimError> {
     let Value::Object(old) = existing else {
-        return Err(ScimError::internal("the stored resource is not a JSON object"));
+        return Err(ScimError::internal(
+            "the stored resource is not a JSON object",
+        ));
     };
     let mut new = normalize_resource(incoming, schema)?;
     strip_mutability(&mut new, schema, Mutability::ReadOnly);
@@ -25,8 +27,13 @@ pub fn apply_put(existing: &Value, incoming: &Value, schema: &Schema) -> Result<
     };
     carry_over(old, new_map, schema.top_level())?;
     for ext in &schema.extensions {
-        let old_ext = get_ci(old, ext.def.id).and_then(Value::as_object).cloned().unwrap_or_default();
-        let slot = new_map.entry(ext.def.id.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        let old_ext = get_ci(old, ext.def.id)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let slot = new_map
+            .entry(ext.def.id.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(new_ext) = slot {
             carry_over(&old_ext, new_ext, ext.def.attributes.iter())?;
         }
@@ -52,7 +59,10 @@ fn carry_over<'a>(
             }
             Mutability::Immutable => match (before, new.get(attr.name)) {
                 (Some(b), Some(n)) if b != n => {
-                    return Err(ScimError::mutability(format!("\"{}\" is immutable and cannot change", attr.name)))
+                    return Err(ScimError::mutability(format!(
+                        "\"{}\" is immutable and cannot change",
+                        attr.name
+                    )))
                 }
                 (Some(b), None) => {
                     new.insert(attr.name.to_owned(), b.clone());
@@ -71,15 +81,128 @@ fn carry_over<'a>(
 /// `manager.displayName` and the like: kept from the stored value while the complex
 /// attribute still points at the same `value`.
 fn keep_read_only_subs(attr: &AttributeDef, before: Option<&Value>, new: &mut Map<String, Value>) {
-    let (Some(Value::Object(before)), Some(Value::Object(after))) = (before, new.get_mut(attr.name)) else {
+    let (Some(Value::Object(before)), Some(Value::Object(after))) =
+        (before, new.get_mut(attr.name))
+    else {
         return;
     };
     if get_ci(before, "value") != get_ci(after, "value") {
         return;
     }
-    for sub in attr.sub_attributes.iter().filter(|s| s.mutability == Mutability::ReadOnly) {
+    for sub in attr
+        .sub_attributes
+        .iter()
+        .filter(|s| s.mutability == Mutability::ReadOnly)
+    {
         if let Some(v) = get_ci(before, sub.name) {
             after.insert(sub.name.to_owned(), v.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{AttributeDef, SchemaDef, ENTERPRISE_USER_URN, USER_URN};
+    use crate::ScimType;
+    use serde_json::json;
+
+    fn stored() -> Value {
+        json!({
+            "schemas": [USER_URN, ENTERPRISE_USER_URN],
+            "id": "u-1",
+            "externalId": "00u1",
+            "userName": "alice",
+            "title": "Engineer",
+            "active": true,
+            "groups": [{"value": "g-1", "display": "Eng"}],
+            "meta": {"resourceType": "User", "version": "W/\"3\""},
+            ENTERPRISE_USER_URN: {"department": "R&D", "manager": {"value": "m-1", "displayName": "Boss"}}
+        })
+    }
+
+    #[test]
+    fn read_only_input_is_ignored_and_stored_values_kept() {
+        let incoming = json!({
+            "schemas": [USER_URN],
+            "id": "evil", "meta": {"version": "forged"}, "groups": [{"value": "g-admin"}],
+            "userName": "alice", "active": true,
+            ENTERPRISE_USER_URN: {"department": "R&D", "manager": {"value": "m-1", "displayName": "Someone"}}
+        });
+        let out = apply_put(&stored(), &incoming, Schema::user()).unwrap();
+        assert_eq!(out["id"], "u-1");
+        assert_eq!(out["meta"], stored()["meta"]);
+        assert_eq!(out["groups"], stored()["groups"]);
+        assert_eq!(out[ENTERPRISE_USER_URN]["manager"]["displayName"], "Boss");
+    }
+
+    #[test]
+    fn omitted_read_write_attributes_are_cleared() {
+        let out = apply_put(
+            &stored(),
+            &json!({"userName": "alice", "active": false}),
+            Schema::user(),
+        )
+        .unwrap();
+        assert!(out.get("title").is_none());
+        assert!(out.get("externalId").is_none());
+        assert!(out.get(ENTERPRISE_USER_URN).is_none());
+        assert_eq!(out["schemas"], json!([USER_URN]));
+        assert_eq!(out["active"], false);
+    }
+
+    #[test]
+    fn password_is_stripped_and_string_booleans_coerced() {
+        let out = apply_put(
+            &stored(),
+            &json!({"userName": "alice", "password": "x", "active": "False"}),
+            Schema::user(),
+        )
+        .unwrap();
+        assert!(out.get("password").is_none());
+        assert_eq!(out["active"], false);
+    }
+
+    #[test]
+    fn user_name_is_required() {
+        let e = apply_put(&stored(), &json!({"active": true}), Schema::user()).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn a_changed_manager_loses_the_old_display_name() {
+        let incoming =
+            json!({"userName": "alice", ENTERPRISE_USER_URN: {"manager": {"value": "m-2"}}});
+        let out = apply_put(&stored(), &incoming, Schema::user()).unwrap();
+        assert_eq!(out[ENTERPRISE_USER_URN]["manager"], json!({"value": "m-2"}));
+    }
+
+    #[test]
+    fn immutable_attributes_cannot_change() {
+        let schema = Schema {
+            name: "Badge",
+            endpoint: "/Badges",
+            description: "",
+            common: Vec::new(),
+            core: SchemaDef {
+                id: "urn:example:Badge",
+                name: "Badge",
+                description: "",
+                attributes: vec![
+                    AttributeDef::string("serial").mutability(Mutability::Immutable),
+                    AttributeDef::string("label"),
+                ],
+            },
+            extensions: Vec::new(),
+        };
+        let existing = json!({"serial": "S1", "label": "a"});
+        let same = apply_put(&existing, &json!({"serial": "S1", "label": "b"}), &schema).unwrap();
+        assert_eq!(same["label"], "b");
+        let omitted = apply_put(&existing, &json!({"label": "b"}), &schema).unwrap();
+        assert_eq!(omitted["serial"], "S1");
+        let e = apply_put(&existing, &json!({"serial": "S2"}), &schema).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::Mutability));
+        let fresh = apply_put(&json!({"label": "a"}), &json!({"serial": "S9"}), &schema).unwrap();
+        assert_eq!(fresh["serial"], "S9");
     }
 }

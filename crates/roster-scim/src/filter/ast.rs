@@ -86,12 +86,17 @@ impl CompareOp {
 
     /// Case-insensitive, as RFC 7644 §3.4.2.2 requires.
     pub fn parse(word: &str) -> Option<CompareOp> {
-        CompareOp::ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
+        CompareOp::ALL
+            .into_iter()
+            .find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 
     /// `gt`, `ge`, `lt`, `le`: meaningless on booleans and binary data.
     pub fn is_ordering(self) -> bool {
-        matches!(self, CompareOp::Gt | CompareOp::Lt | CompareOp::Ge | CompareOp::Le)
+        matches!(
+            self,
+            CompareOp::Gt | CompareOp::Lt | CompareOp::Ge | CompareOp::Le
+        )
     }
 
     /// `co`, `sw`, `ew`: defined on strings only.
@@ -144,11 +149,18 @@ pub enum Filter {
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
     Present(AttrPath),
-    Compare { path: AttrPath, op: CompareOp, value: CompValue },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: CompValue,
+    },
     /// `attr[filter]`: one value of the multi-valued `attr` must satisfy all of `filter`.
     /// Entra's `emails[type eq "work"].value eq "x"` parses to
     /// `emails[type eq "work" and value eq "x"]`, which means the same.
-    ValuePath { attr: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        attr: AttrPath,
+        filter: Box<Filter>,
+    },
 }
 
 impl Filter {
@@ -160,7 +172,10 @@ impl Filter {
         Filter::Or(Box::new(left), Box::new(right))
     }
 
-    #[expect(clippy::should_implement_trait, reason = "a constructor, not negation of a value")]
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "a constructor, not negation of a value"
+    )]
     pub fn not(inner: Filter) -> Filter {
         Filter::Not(Box::new(inner))
     }
@@ -194,7 +209,11 @@ impl fmt::Display for Filter {
         match self {
             Filter::And(l, r) | Filter::Or(l, r) => {
                 let own = self.precedence();
-                let word = if matches!(self, Filter::And(..)) { "and" } else { "or" };
+                let word = if matches!(self, Filter::And(..)) {
+                    "and"
+                } else {
+                    "or"
+                };
                 l.write_operand(f, l.precedence() < own)?;
                 write!(f, " {word} ")?;
                 r.write_operand(f, r.precedence() <= own)

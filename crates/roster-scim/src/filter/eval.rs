@@ -57,17 +57,26 @@ fn eval(filter: &Filter, target: &Value, scope: Scope<'_>) -> bool {
         }
         Filter::ValuePath { attr, filter } => {
             let (values, def) = lookup(target, attr, scope, false);
-            values.iter().any(|element| eval(filter, element, Scope::Element(def)))
+            values
+                .iter()
+                .any(|element| eval(filter, element, Scope::Element(def)))
         }
     }
 }
 
-fn compare_values(values: &[&Value], op: CompareOp, expected: &CompValue, def: Option<&AttributeDef>) -> bool {
+fn compare_values(
+    values: &[&Value],
+    op: CompareOp,
+    expected: &CompValue,
+    def: Option<&AttributeDef>,
+) -> bool {
     let present: Vec<&Value> = values.iter().copied().filter(|v| !v.is_null()).collect();
     match (op, expected) {
         (CompareOp::Eq, CompValue::Null) => present.is_empty(),
         (CompareOp::Ne, CompValue::Null) => !present.is_empty(),
-        (CompareOp::Ne, _) => !present.iter().any(|v| compare_one(v, CompareOp::Eq, expected, def)),
+        (CompareOp::Ne, _) => !present
+            .iter()
+            .any(|v| compare_one(v, CompareOp::Eq, expected, def)),
         _ => present.iter().any(|v| compare_one(v, op, expected, def)),
     }
 }
@@ -108,12 +117,17 @@ fn lookup<'v, 's>(
                     return (vec![target], parent);
                 }
                 let def = parent.and_then(|p| p.sub_attribute(&path.attr));
-                let sub = def.zip(path.sub_attr.as_deref()).and_then(|(d, s)| d.sub_attribute(s));
+                let sub = def
+                    .zip(path.sub_attr.as_deref())
+                    .and_then(|(d, s)| d.sub_attribute(s));
                 (Some(target), def, sub)
             }
         };
     let attr_name = attr_def.map_or(path.attr.as_str(), |d| d.name);
-    let Some(found) = base.and_then(Value::as_object).and_then(|o| get_ci(o, attr_name)) else {
+    let Some(found) = base
+        .and_then(Value::as_object)
+        .and_then(|o| get_ci(o, attr_name))
+    else {
         return (Vec::new(), sub_def.or(attr_def));
     };
     let elements: Vec<&Value> = match found {
@@ -122,7 +136,9 @@ fn lookup<'v, 's>(
     };
     let sub_name = match (&path.sub_attr, attr_def) {
         (Some(sub), _) => Some(sub_def.map_or(sub.as_str(), |d| d.name)),
-        (None, Some(def)) if default_to_value && def.is_complex() && def.multi_valued => Some("value"),
+        (None, Some(def)) if default_to_value && def.is_complex() && def.multi_valued => {
+            Some("value")
+        }
         _ => None,
     };
     match sub_name {
@@ -153,7 +169,12 @@ fn string_boolean(s: &str) -> Option<bool> {
     }
 }
 
-fn compare_one(actual: &Value, op: CompareOp, expected: &CompValue, def: Option<&AttributeDef>) -> bool {
+fn compare_one(
+    actual: &Value,
+    op: CompareOp,
+    expected: &CompValue,
+    def: Option<&AttributeDef>,
+) -> bool {
     let case_exact = def.is_some_and(|d| d.case_exact);
     match expected {
         CompValue::Null => false,
@@ -173,7 +194,9 @@ fn compare_one(actual: &Value, op: CompareOp, expected: &CompValue, def: Option<
             (Some(have), Some(want)) => match op {
                 CompareOp::Eq => have == want,
                 CompareOp::Ne => have != want,
-                _ => have.partial_cmp(&want).is_some_and(|ord| ordering_holds(op, ord)),
+                _ => have
+                    .partial_cmp(&want)
+                    .is_some_and(|ord| ordering_holds(op, ord)),
             },
             _ => false,
         },
@@ -266,18 +289,28 @@ fn resolve_for_filter<'s>(
 ) -> Result<(&'s AttributeDef, &'s AttributeDef), ScimError> {
     let found = match scope {
         Scope::Resource(schema) => schema.resolve(path).map(|r| (r.attr, r.leaf())),
-        Scope::Element(Some(parent)) if !parent.is_complex() && path.attr == "value" => Some((parent, parent)),
-        Scope::Element(Some(parent)) => parent.sub_attribute(&path.attr).and_then(|attr| match &path.sub_attr {
-            Some(sub) => attr.sub_attribute(sub).map(|leaf| (attr, leaf)),
-            None => Some((attr, attr)),
-        }),
+        Scope::Element(Some(parent)) if !parent.is_complex() && path.attr == "value" => {
+            Some((parent, parent))
+        }
+        Scope::Element(Some(parent)) => {
+            parent
+                .sub_attribute(&path.attr)
+                .and_then(|attr| match &path.sub_attr {
+                    Some(sub) => attr.sub_attribute(sub).map(|leaf| (attr, leaf)),
+                    None => Some((attr, attr)),
+                })
+        }
         Scope::Element(None) => None,
     };
     let Some((attr, leaf)) = found else {
-        return Err(ScimError::invalid_filter(format!("the filter names an unknown attribute \"{path}\"")));
+        return Err(ScimError::invalid_filter(format!(
+            "the filter names an unknown attribute \"{path}\""
+        )));
     };
     if attr.mutability == Mutability::WriteOnly {
-        return Err(ScimError::invalid_filter(format!("\"{path}\" is write-only and cannot be filtered on")));
+        return Err(ScimError::invalid_filter(format!(
+            "\"{path}\" is write-only and cannot be filtered on"
+        )));
     }
     Ok((attr, leaf))
 }

@@ -102,7 +102,12 @@ fn json_number(word: &str) -> Option<Number> {
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Self {
-        Parser { src, pos: 0, depth: 0, terms: 0 }
+        Parser {
+            src,
+            pos: 0,
+            depth: 0,
+            terms: 0,
+        }
     }
 
     fn rest(&self) -> &'a str {
@@ -114,7 +119,10 @@ impl<'a> Parser<'a> {
     }
 
     fn error<T>(&self, message: impl Into<String>) -> Parsed<T> {
-        Err(ParseError { pos: self.pos, message: message.into() })
+        Err(ParseError {
+            pos: self.pos,
+            message: message.into(),
+        })
     }
 
     fn skip_ws(&mut self) -> bool {
@@ -151,7 +159,12 @@ impl<'a> Parser<'a> {
     }
 
     fn describe_next(&self) -> String {
-        let word: String = self.rest().chars().take_while(|c| !c.is_whitespace()).take(20).collect();
+        let word: String = self
+            .rest()
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .take(20)
+            .collect();
         if word.is_empty() {
             "nothing".to_owned()
         } else {
@@ -173,7 +186,9 @@ impl<'a> Parser<'a> {
     fn enter(&mut self) -> Parsed<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return self.error(format!("the filter is nested more than {MAX_DEPTH} levels deep"));
+            return self.error(format!(
+                "the filter is nested more than {MAX_DEPTH} levels deep"
+            ));
         }
         Ok(())
     }
@@ -269,7 +284,10 @@ impl<'a> Parser<'a> {
     /// `not` is the keyword only when '(' follows, so an attribute called `not` still works.
     fn at_not(&self) -> bool {
         self.peek_keyword("not")
-            && self.rest().get(3..).is_some_and(|tail| tail.trim_start().starts_with('('))
+            && self
+                .rest()
+                .get(3..)
+                .is_some_and(|tail| tail.trim_start().starts_with('('))
     }
 
     fn attr_expr_or_value_path(&mut self, in_value_path: bool) -> Parsed<Filter> {
@@ -292,7 +310,10 @@ impl<'a> Parser<'a> {
         } else {
             inner
         };
-        Ok(Filter::ValuePath { attr: path, filter: Box::new(filter) })
+        Ok(Filter::ValuePath {
+            attr: path,
+            filter: Box::new(filter),
+        })
     }
 
     fn value_filter(&mut self) -> Parsed<Filter> {
@@ -349,7 +370,9 @@ impl<'a> Parser<'a> {
         self.count_term()?;
         if !self.skip_ws() {
             let found = self.describe_next();
-            return self.error(format!("expected an operator after \"{path}\", found {found}"));
+            return self.error(format!(
+                "expected an operator after \"{path}\", found {found}"
+            ));
         }
         let op_start = self.pos;
         let word = self.take_while(|c| c.is_ascii_alphanumeric());
@@ -358,7 +381,11 @@ impl<'a> Parser<'a> {
         }
         let Some(op) = CompareOp::parse(word) else {
             self.pos = op_start;
-            let found = if word.is_empty() { self.describe_next() } else { format!("'{word}'") };
+            let found = if word.is_empty() {
+                self.describe_next()
+            } else {
+                format!("'{word}'")
+            };
             return self.error(format!(
                 "the operator {found} is not supported; use eq, ne, co, sw, ew, gt, lt, ge, le or pr"
             ));
@@ -392,7 +419,9 @@ impl<'a> Parser<'a> {
             "true" => CompValue::Bool(true),
             "false" => CompValue::Bool(false),
             "null" => CompValue::Null,
-            _ => json_number(word).map_or_else(|| CompValue::Str(word.to_owned()), CompValue::Number),
+            _ => {
+                json_number(word).map_or_else(|| CompValue::Str(word.to_owned()), CompValue::Number)
+            }
         })
     }
 

@@ -31,7 +31,10 @@ fn operators_and_attribute_names_are_case_insensitive() {
 fn every_operator_parses() {
     for op in CompareOp::ALL {
         let f = parse(&format!(r#"title {} "x""#, op.as_str().to_uppercase()));
-        assert_eq!(f, Filter::compare(AttrPath::attr("title"), op, CompValue::Str("x".into())));
+        assert_eq!(
+            f,
+            Filter::compare(AttrPath::attr("title"), op, CompValue::Str("x".into()))
+        );
     }
     assert_eq!(parse("title pr"), Filter::Present(AttrPath::attr("title")));
     assert_eq!(parse("title PR"), Filter::Present(AttrPath::attr("title")));
@@ -42,21 +45,41 @@ fn precedence_is_not_then_and_then_or() {
     let a = || Filter::Present(AttrPath::attr("a"));
     let b = || Filter::Present(AttrPath::attr("b"));
     let c = || Filter::Present(AttrPath::attr("c"));
-    assert_eq!(parse("a pr or b pr and c pr"), Filter::or(a(), Filter::and(b(), c())));
-    assert_eq!(parse("a pr and b pr or c pr"), Filter::or(Filter::and(a(), b()), c()));
-    assert_eq!(parse("(a pr or b pr) and c pr"), Filter::and(Filter::or(a(), b()), c()));
-    assert_eq!(parse("not (a pr) and b pr"), Filter::and(Filter::not(a()), b()));
-    assert_eq!(parse("a pr and b pr and c pr"), Filter::and(Filter::and(a(), b()), c()));
+    assert_eq!(
+        parse("a pr or b pr and c pr"),
+        Filter::or(a(), Filter::and(b(), c()))
+    );
+    assert_eq!(
+        parse("a pr and b pr or c pr"),
+        Filter::or(Filter::and(a(), b()), c())
+    );
+    assert_eq!(
+        parse("(a pr or b pr) and c pr"),
+        Filter::and(Filter::or(a(), b()), c())
+    );
+    assert_eq!(
+        parse("not (a pr) and b pr"),
+        Filter::and(Filter::not(a()), b())
+    );
+    assert_eq!(
+        parse("a pr and b pr and c pr"),
+        Filter::and(Filter::and(a(), b()), c())
+    );
 }
 
 #[test]
 fn reference_example_with_grouping_and_value_path() {
-    let f = parse(r#"userName eq "b@x" and (emails[type eq "work" and value co "@x"] or title pr)"#);
+    let f =
+        parse(r#"userName eq "b@x" and (emails[type eq "work" and value co "@x"] or title pr)"#);
     let value_path = Filter::ValuePath {
         attr: AttrPath::attr("emails"),
         filter: Box::new(Filter::and(
             eq(AttrPath::attr("type"), "work"),
-            Filter::compare(AttrPath::attr("value"), CompareOp::Co, CompValue::Str("@x".into())),
+            Filter::compare(
+                AttrPath::attr("value"),
+                CompareOp::Co,
+                CompValue::Str("@x".into()),
+            ),
         )),
     };
     assert_eq!(
@@ -71,22 +94,44 @@ fn reference_example_with_grouping_and_value_path() {
 #[test]
 fn urn_paths_split_at_the_last_colon() {
     let f = parse(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#);
-    let Filter::Compare { path, .. } = f else { panic!("expected a comparison") };
-    assert_eq!(path.urn.as_deref(), Some("urn:ietf:params:scim:schemas:core:2.0:user"));
+    let Filter::Compare { path, .. } = f else {
+        panic!("expected a comparison")
+    };
+    assert_eq!(
+        path.urn.as_deref(),
+        Some("urn:ietf:params:scim:schemas:core:2.0:user")
+    );
     assert_eq!(path.attr, "username");
-    let f = parse(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m1""#);
-    let Filter::Compare { path, .. } = f else { panic!("expected a comparison") };
-    assert_eq!(path.urn.as_deref(), Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"));
-    assert_eq!((path.attr.as_str(), path.sub_attr.as_deref()), ("manager", Some("value")));
+    let f = parse(
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m1""#,
+    );
+    let Filter::Compare { path, .. } = f else {
+        panic!("expected a comparison")
+    };
+    assert_eq!(
+        path.urn.as_deref(),
+        Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:user")
+    );
+    assert_eq!(
+        (path.attr.as_str(), path.sub_attr.as_deref()),
+        ("manager", Some("value"))
+    );
 }
 
 #[test]
 fn sub_attributes_and_dollar_ref() {
     assert_eq!(
         parse(r#"name.familyName co "O'Malley""#),
-        Filter::compare(AttrPath::new(None, "name", Some("familyName")), CompareOp::Co, CompValue::Str("O'Malley".into()))
+        Filter::compare(
+            AttrPath::new(None, "name", Some("familyName")),
+            CompareOp::Co,
+            CompValue::Str("O'Malley".into())
+        )
     );
-    assert_eq!(parse("manager.$ref pr"), Filter::Present(AttrPath::new(None, "manager", Some("$ref"))));
+    assert_eq!(
+        parse("manager.$ref pr"),
+        Filter::Present(AttrPath::new(None, "manager", Some("$ref")))
+    );
 }
 
 #[test]
@@ -99,9 +144,18 @@ fn comp_values_cover_every_json_literal() {
     assert_eq!(value("false"), CompValue::Bool(false));
     assert_eq!(value("null"), CompValue::Null);
     assert_eq!(value("42"), CompValue::Number(42.into()));
-    assert_eq!(value("-1.5e2"), CompValue::Number(serde_json::Number::from_f64(-150.0).unwrap()));
-    assert_eq!(value(r#""a \"quoted\" \\ \u00e9 \n""#), CompValue::Str("a \"quoted\" \\ é \n".into()));
-    assert_eq!(value(r#""with ) and ] inside""#), CompValue::Str("with ) and ] inside".into()));
+    assert_eq!(
+        value("-1.5e2"),
+        CompValue::Number(serde_json::Number::from_f64(-150.0).unwrap())
+    );
+    assert_eq!(
+        value(r#""a \"quoted\" \\ \u00e9 \n""#),
+        CompValue::Str("a \"quoted\" \\ é \n".into())
+    );
+    assert_eq!(
+        value(r#""with ) and ] inside""#),
+        CompValue::Str("with ) and ] inside".into())
+    );
 }
 
 #[test]
@@ -111,7 +165,10 @@ fn entra_value_path_with_trailing_sub_attribute_parses() {
         f,
         Filter::ValuePath {
             attr: AttrPath::attr("emails"),
-            filter: Box::new(Filter::and(eq(AttrPath::attr("type"), "work"), eq(AttrPath::attr("value"), "u@x"))),
+            filter: Box::new(Filter::and(
+                eq(AttrPath::attr("type"), "work"),
+                eq(AttrPath::attr("value"), "u@x")
+            )),
         }
     );
     // It composes like any other term.
@@ -120,11 +177,21 @@ fn entra_value_path_with_trailing_sub_attribute_parses() {
 
 #[test]
 fn unquoted_values_are_taken_as_strings() {
-    assert_eq!(parse("externalId eq jyoung"), eq(AttrPath::attr("externalid"), "jyoung"));
-    assert_eq!(parse("(userName eq a@b.com)"), eq(AttrPath::attr("username"), "a@b.com"));
+    assert_eq!(
+        parse("externalId eq jyoung"),
+        eq(AttrPath::attr("externalid"), "jyoung")
+    );
+    assert_eq!(
+        parse("(userName eq a@b.com)"),
+        eq(AttrPath::attr("username"), "a@b.com")
+    );
     assert_eq!(
         parse("active eq True"),
-        Filter::compare(AttrPath::attr("active"), CompareOp::Eq, CompValue::Bool(true))
+        Filter::compare(
+            AttrPath::attr("active"),
+            CompareOp::Eq,
+            CompValue::Bool(true)
+        )
     );
 }
 
@@ -136,8 +203,15 @@ fn an_attribute_called_not_is_still_an_attribute() {
 #[test]
 fn unknown_operator_is_invalid_filter_with_a_helpful_detail() {
     let e = parse_err(r#"userName regex "x""#);
-    assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidFilter)));
-    assert!(e.detail.contains("'regex' is not supported"), "{}", e.detail);
+    assert_eq!(
+        (e.status, e.scim_type),
+        (400, Some(ScimType::InvalidFilter))
+    );
+    assert!(
+        e.detail.contains("'regex' is not supported"),
+        "{}",
+        e.detail
+    );
 }
 
 #[test]
@@ -178,7 +252,11 @@ fn malformed_filters_are_refused() {
 #[test]
 fn trailing_garbage_detail_names_the_garbage() {
     let e = parse_err(r#"userName eq "x" garbage"#);
-    assert!(e.detail.contains("garbage") && e.detail.contains("position 17"), "{}", e.detail);
+    assert!(
+        e.detail.contains("garbage") && e.detail.contains("position 17"),
+        "{}",
+        e.detail
+    );
 }
 
 #[test]
@@ -194,10 +272,20 @@ fn patch_paths() {
     let p = parse_patch_path(r#"members[value eq "2819c223"].displayName"#).unwrap();
     assert_eq!(p.path, AttrPath::new(None, "members", Some("displayName")));
     assert_eq!(p.filter, Some(eq(AttrPath::attr("value"), "2819c223")));
-    let p = parse_patch_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber").unwrap();
+    let p = parse_patch_path(
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+    )
+    .unwrap();
     assert_eq!(p.path.attr, "employeenumber");
     assert!(p.filter.is_none());
-    assert_eq!(parse_patch_path("name.givenName").unwrap().path.sub_attr.as_deref(), Some("givenname"));
+    assert_eq!(
+        parse_patch_path("name.givenName")
+            .unwrap()
+            .path
+            .sub_attr
+            .as_deref(),
+        Some("givenname")
+    );
     let e = parse_patch_path("members[value eq").unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
     assert!(parse_patch_path("emails[type eq \"work\"] junk").is_err());
@@ -240,9 +328,15 @@ fn multi_valued_attributes_match_if_any_value_does() {
     assert!(matches(r#"emails co "home.org""#));
     assert!(matches(r#"emails.value ew "@example.com""#));
     assert!(matches(r#"emails[type eq "work" and value co "@example"]"#));
-    assert!(!matches(r#"emails[type eq "home" and value co "@example"]"#));
-    assert!(matches(r#"emails[type eq "work"].value eq "ALICE@example.com""#));
-    assert!(!matches(r#"emails[type eq "home"].value eq "alice@example.com""#));
+    assert!(!matches(
+        r#"emails[type eq "home" and value co "@example"]"#
+    ));
+    assert!(matches(
+        r#"emails[type eq "work"].value eq "ALICE@example.com""#
+    ));
+    assert!(!matches(
+        r#"emails[type eq "home"].value eq "alice@example.com""#
+    ));
 }
 
 #[test]
@@ -250,16 +344,27 @@ fn evaluation_covers_operators_types_and_logic() {
     assert!(matches("title pr"));
     assert!(!matches("nickName pr"));
     assert!(matches(r#"name.familyName co "o'h""#));
-    assert!(matches(r#"userName sw "alice" and not (title eq "Manager")"#));
+    assert!(matches(
+        r#"userName sw "alice" and not (title eq "Manager")"#
+    ));
     assert!(matches(r#"title eq "nobody" or active eq true"#));
     assert!(matches("active eq true") && !matches("active eq false") && matches("active ne false"));
     assert!(matches(r#"meta.lastModified gt "2011-05-13T04:42:34Z""#));
     assert!(!matches(r#"meta.lastModified lt "2011-05-13T04:42:34Z""#));
     assert!(matches(r#"employeeNumber eq "701984""#));
-    assert!(matches(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m-1""#));
-    assert!(matches(r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#));
-    assert!(matches(r#"nickName ne "x""#) && matches("nickName eq null") && !matches("title eq null"));
-    assert!(!matches(r#"active eq "true""#), "a string never equals a boolean attribute");
+    assert!(matches(
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m-1""#
+    ));
+    assert!(matches(
+        r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#
+    ));
+    assert!(
+        matches(r#"nickName ne "x""#) && matches("nickName eq null") && !matches("title eq null")
+    );
+    assert!(
+        !matches(r#"active eq "true""#),
+        "a string never equals a boolean attribute"
+    );
     assert!(matches("externalId eq 00uAbC"));
 }
 
@@ -274,7 +379,10 @@ fn validate_rejects_what_the_schema_rules_out() {
     let user = Schema::user();
     let check = |s: &str| parse(s).validate(user);
     assert!(check(r#"userName eq "x" and emails[type eq "work"].value eq "y""#).is_ok());
-    assert!(check(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1""#).is_ok());
+    assert!(check(
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1""#
+    )
+    .is_ok());
     for bad in [
         r#"active gt "x""#,
         r#"shoeSize eq "9""#,
@@ -286,8 +394,12 @@ fn validate_rejects_what_the_schema_rules_out() {
         let e = check(bad).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{bad}");
     }
-    assert!(parse(r#"displayName eq "Admins""#).validate(Schema::group()).is_ok());
-    assert!(parse(r#"members[value eq "u1"]"#).validate(Schema::group()).is_ok());
+    assert!(parse(r#"displayName eq "Admins""#)
+        .validate(Schema::group())
+        .is_ok());
+    assert!(parse(r#"members[value eq "u1"]"#)
+        .validate(Schema::group())
+        .is_ok());
 }
 
 fn name_strategy() -> impl Strategy<Value = String> {
@@ -297,11 +409,20 @@ fn name_strategy() -> impl Strategy<Value = String> {
 fn path_strategy() -> impl Strategy<Value = AttrPath> {
     let urn = prop_oneof![
         Just(None),
-        Just(Some("urn:ietf:params:scim:schemas:core:2.0:user".to_owned())),
-        Just(Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:user".to_owned())),
+        Just(Some(
+            "urn:ietf:params:scim:schemas:core:2.0:user".to_owned()
+        )),
+        Just(Some(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user".to_owned()
+        )),
     ];
-    (urn, name_strategy(), proptest::option::of(name_strategy()))
-        .prop_map(|(urn, attr, sub_attr)| AttrPath { urn, attr, sub_attr })
+    (urn, name_strategy(), proptest::option::of(name_strategy())).prop_map(
+        |(urn, attr, sub_attr)| AttrPath {
+            urn,
+            attr,
+            sub_attr,
+        },
+    )
 }
 
 fn value_strategy() -> impl Strategy<Value = CompValue> {
@@ -309,7 +430,8 @@ fn value_strategy() -> impl Strategy<Value = CompValue> {
         Just(CompValue::Null),
         any::<bool>().prop_map(CompValue::Bool),
         any::<i64>().prop_map(|n| CompValue::Number(n.into())),
-        (-1.0e12f64..1.0e12).prop_filter_map("finite", |f| serde_json::Number::from_f64(f).map(CompValue::Number)),
+        (-1.0e12f64..1.0e12).prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+            .map(CompValue::Number)),
         any::<String>().prop_map(CompValue::Str),
     ]
 }
@@ -317,17 +439,21 @@ fn value_strategy() -> impl Strategy<Value = CompValue> {
 fn leaf_strategy(path: BoxedStrategy<AttrPath>) -> impl Strategy<Value = Filter> {
     prop_oneof![
         path.clone().prop_map(Filter::Present),
-        (path, proptest::sample::select(CompareOp::ALL.to_vec()), value_strategy()).prop_filter_map(
-            "operator must suit the value",
-            |(path, op, value)| {
+        (
+            path,
+            proptest::sample::select(CompareOp::ALL.to_vec()),
+            value_strategy()
+        )
+            .prop_filter_map("operator must suit the value", |(path, op, value)| {
                 let allowed = match &value {
-                    CompValue::Null | CompValue::Bool(_) => matches!(op, CompareOp::Eq | CompareOp::Ne),
+                    CompValue::Null | CompValue::Bool(_) => {
+                        matches!(op, CompareOp::Eq | CompareOp::Ne)
+                    }
                     CompValue::Number(_) => !op.is_substring(),
                     CompValue::Str(_) => true,
                 };
                 allowed.then_some(Filter::compare(path, op, value))
-            }
-        ),
+            }),
     ]
 }
 
@@ -345,13 +471,20 @@ fn logic_strategy(leaf: BoxedStrategy<Filter>, depth: u32) -> BoxedStrategy<Filt
 fn filter_strategy() -> BoxedStrategy<Filter> {
     let top_leaf = leaf_strategy(path_strategy().boxed()).boxed();
     let inner_path = (name_strategy(), proptest::option::of(name_strategy()))
-        .prop_map(|(attr, sub_attr)| AttrPath { urn: None, attr, sub_attr })
+        .prop_map(|(attr, sub_attr)| AttrPath {
+            urn: None,
+            attr,
+            sub_attr,
+        })
         .boxed();
     let inner = logic_strategy(leaf_strategy(inner_path).boxed(), 2);
     let value_path = (path_strategy(), inner)
         .prop_map(|(mut attr, filter)| {
             attr.sub_attr = None;
-            Filter::ValuePath { attr, filter: Box::new(filter) }
+            Filter::ValuePath {
+                attr,
+                filter: Box::new(filter),
+            }
         })
         .boxed();
     logic_strategy(prop_oneof![3 => top_leaf, 1 => value_path].boxed(), 3)

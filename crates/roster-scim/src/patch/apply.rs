@@ -30,11 +30,21 @@ pub(super) fn apply_path_op(
     mode: PatchMode,
 ) -> Result<(), ScimError> {
     let Some(resolved) = schema.resolve(&path.path) else {
-        return Err(ScimError::invalid_path(format!("\"{}\" is not an attribute of {}", path.path, schema.name)));
+        return Err(ScimError::invalid_path(format!(
+            "\"{}\" is not an attribute of {}",
+            path.path, schema.name
+        )));
     };
     let attr = resolved.attr;
-    if attr.mutability == Mutability::ReadOnly || resolved.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly) {
-        return Err(ScimError::mutability(format!("\"{}\" is read-only", path.path)));
+    if attr.mutability == Mutability::ReadOnly
+        || resolved
+            .sub
+            .is_some_and(|s| s.mutability == Mutability::ReadOnly)
+    {
+        return Err(ScimError::mutability(format!(
+            "\"{}\" is read-only",
+            path.path
+        )));
     }
     if attr.mutability == Mutability::WriteOnly {
         // The password: accepted so the client's request succeeds, never kept.
@@ -43,10 +53,17 @@ pub(super) fn apply_path_op(
     let value = match (kind, value) {
         (OpKind::Remove, v) => v,
         (_, Some(v)) => Some(v),
-        (_, None) => return Err(ScimError::invalid_value(format!("\"{}\" needs a \"value\"", path.path))),
+        (_, None) => {
+            return Err(ScimError::invalid_value(format!(
+                "\"{}\" needs a \"value\"",
+                path.path
+            )))
+        }
     };
     let Value::Object(root) = doc else {
-        return Err(ScimError::internal("the stored resource is not a JSON object"));
+        return Err(ScimError::internal(
+            "the stored resource is not a JSON object",
+        ));
     };
     let container = match resolved.extension {
         None => root,
@@ -78,12 +95,21 @@ pub(super) fn apply_path_op(
         (None, Some(sub)) => sub_of_single(container, kind, attr, sub, value)?,
         (Some(filter), sub) => value_path(container, kind, attr, filter, sub, value, mode)?,
     }
-    if attr.mutability == Mutability::Immutable && before.is_some() && container.get(attr.name) != before.as_ref() {
-        return Err(ScimError::mutability(format!("\"{}\" is immutable once set", attr.name)));
+    if attr.mutability == Mutability::Immutable
+        && before.is_some()
+        && container.get(attr.name) != before.as_ref()
+    {
+        return Err(ScimError::mutability(format!(
+            "\"{}\" is immutable once set",
+            attr.name
+        )));
     }
     if let Some(urn) = resolved.extension {
         if let Value::Object(root) = doc {
-            if root.get(urn).is_some_and(|v| v.as_object().is_some_and(Map::is_empty)) {
+            if root
+                .get(urn)
+                .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
+            {
                 root.remove(urn);
             }
         }
@@ -102,7 +128,10 @@ fn normalise_key(container: &mut Map<String, Value>, name: &str) {
 }
 
 fn drop_read_only_subs(value: &mut Value, attr: &AttributeDef) {
-    let read_only = |name: &str| attr.sub_attribute(name).is_some_and(|s| s.mutability == Mutability::ReadOnly);
+    let read_only = |name: &str| {
+        attr.sub_attribute(name)
+            .is_some_and(|s| s.mutability == Mutability::ReadOnly)
+    };
     match value {
         Value::Object(map) => map.retain(|k, _| !read_only(k)),
         Value::Array(items) => items.iter_mut().for_each(|item| {
@@ -141,7 +170,11 @@ fn whole_attribute(
         }
         return Ok(());
     }
-    let Some(mut coerced) = value.map(|v| coerce_attribute(v, attr)).transpose()?.flatten() else {
+    let Some(mut coerced) = value
+        .map(|v| coerce_attribute(v, attr))
+        .transpose()?
+        .flatten()
+    else {
         // `replace` with null or `[]` unassigns (Okta pushes `members: []`); `add` of
         // nothing changes nothing.
         if kind == OpKind::Replace {
@@ -152,7 +185,9 @@ fn whole_attribute(
     drop_read_only_subs(&mut coerced, attr);
     if attr.multi_valued {
         let Value::Array(new_items) = coerced else {
-            return Err(ScimError::internal("multi-valued coercion returned a single value"));
+            return Err(ScimError::internal(
+                "multi-valued coercion returned a single value",
+            ));
         };
         let mut items = match (kind, container.remove(name)) {
             (OpKind::Add, Some(Value::Array(existing))) => existing,
@@ -160,10 +195,15 @@ fn whole_attribute(
         };
         let mut touched = Vec::new();
         for new_item in new_items {
-            match items.iter().position(|item| same_value(item, &new_item, attr)) {
+            match items
+                .iter()
+                .position(|item| same_value(item, &new_item, attr))
+            {
                 Some(i) => {
                     // Re-adding is a no-op; only sub-attributes the value lacked are filled in.
-                    if let (Some(Value::Object(old)), Value::Object(new)) = (items.get_mut(i), new_item) {
+                    if let (Some(Value::Object(old)), Value::Object(new)) =
+                        (items.get_mut(i), new_item)
+                    {
                         for (k, v) in new {
                             if crate::schema::key_ci(old, &k).is_none() {
                                 old.insert(k, v);
@@ -215,7 +255,9 @@ fn sub_of_single(
             }
         }
         Some(v) => {
-            let slot = container.entry(attr.name.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+            let slot = container
+                .entry(attr.name.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !slot.is_object() {
                 *slot = Value::Object(Map::new());
             }
@@ -255,7 +297,10 @@ fn value_path(
     result
 }
 
-#[expect(clippy::too_many_arguments, reason = "one call site; a struct would only rename them")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; a struct would only rename them"
+)]
 fn edit_matches(
     items: &mut Vec<Value>,
     matched: &[usize],
@@ -300,7 +345,10 @@ fn edit_matches(
     };
     if matched.is_empty() {
         if kind == OpKind::Replace && !mode.add_missing_value_path_target {
-            return Err(ScimError::no_target(format!("no value of \"{}\" matches [{filter}]", attr.name)));
+            return Err(ScimError::no_target(format!(
+                "no value of \"{}\" matches [{filter}]",
+                attr.name
+            )));
         }
         let Some(mut seed) = seed_from_filter(filter, attr) else {
             return Err(ScimError::no_target(format!(
@@ -354,7 +402,11 @@ fn edit_matches(
 /// else (`or`, `not`, `co`) describes no single value.
 fn seed_from_filter(filter: &Filter, attr: &AttributeDef) -> Option<Map<String, Value>> {
     match filter {
-        Filter::Compare { path, op: CompareOp::Eq, value } if path.urn.is_none() && path.sub_attr.is_none() => {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value,
+        } if path.urn.is_none() && path.sub_attr.is_none() => {
             let sub = attr.sub_attribute(&path.attr)?;
             let json = value.to_json();
             if json.is_null() {
@@ -379,7 +431,9 @@ fn seed_from_filter(filter: &Filter, attr: &AttributeDef) -> Option<Map<String, 
 /// or an email is a no-op whatever `display` says.
 fn same_value(a: &Value, b: &Value, attr: &AttributeDef) -> bool {
     let text_eq = |x: &Value, y: &Value, case_exact: bool| match (x, y) {
-        (Value::String(x), Value::String(y)) if !case_exact => x.eq_ignore_ascii_case(y) || x.to_lowercase() == y.to_lowercase(),
+        (Value::String(x), Value::String(y)) if !case_exact => {
+            x.eq_ignore_ascii_case(y) || x.to_lowercase() == y.to_lowercase()
+        }
         _ => x == y,
     };
     match (a, b) {

@@ -43,12 +43,16 @@ pub struct PatchMode {
 impl PatchMode {
     /// RFC 7644 to the letter where it matters.
     pub fn strict() -> Self {
-        PatchMode { add_missing_value_path_target: false }
+        PatchMode {
+            add_missing_value_path_target: false,
+        }
     }
 
     /// For Microsoft Entra ID connections.
     pub fn entra() -> Self {
-        PatchMode { add_missing_value_path_target: true }
+        PatchMode {
+            add_missing_value_path_target: true,
+        }
     }
 }
 
@@ -79,34 +83,51 @@ pub fn apply_patch(
     mode: PatchMode,
 ) -> Result<Value, ScimError> {
     let Value::Object(body) = request else {
-        return Err(ScimError::invalid_syntax("the PATCH body must be a JSON object"));
+        return Err(ScimError::invalid_syntax(
+            "the PATCH body must be a JSON object",
+        ));
     };
     if let Some(schemas) = get_ci(body, "schemas") {
-        let names_patch_op = schemas
-            .as_array()
-            .is_some_and(|ids| ids.iter().any(|id| id.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_URN))));
+        let names_patch_op = schemas.as_array().is_some_and(|ids| {
+            ids.iter().any(|id| {
+                id.as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_URN))
+            })
+        });
         if !names_patch_op {
-            return Err(ScimError::invalid_syntax(format!("\"schemas\" must contain \"{PATCH_OP_URN}\"")));
+            return Err(ScimError::invalid_syntax(format!(
+                "\"schemas\" must contain \"{PATCH_OP_URN}\""
+            )));
         }
     }
     let Some(Value::Array(operations)) = get_ci(body, "Operations") else {
-        return Err(ScimError::invalid_syntax("the PATCH body needs an \"Operations\" array"));
+        return Err(ScimError::invalid_syntax(
+            "the PATCH body needs an \"Operations\" array",
+        ));
     };
     let mut working = resource.clone();
     for (index, operation) in operations.iter().enumerate() {
-        apply_operation(&mut working, operation, schema, mode)
-            .map_err(|e| ScimError { detail: format!("Operations[{index}]: {}", e.detail), ..e })?;
+        apply_operation(&mut working, operation, schema, mode).map_err(|e| ScimError {
+            detail: format!("Operations[{index}]: {}", e.detail),
+            ..e
+        })?;
     }
     strip_mutability(&mut working, schema, Mutability::WriteOnly);
     set_schemas(&mut working, schema);
-    check_required(&working, schema, "after PATCH")
-        .map_err(|e| ScimError::mutability(e.detail))?;
+    check_required(&working, schema, "after PATCH").map_err(|e| ScimError::mutability(e.detail))?;
     Ok(working)
 }
 
-fn apply_operation(doc: &mut Value, operation: &Value, schema: &Schema, mode: PatchMode) -> Result<(), ScimError> {
+fn apply_operation(
+    doc: &mut Value,
+    operation: &Value,
+    schema: &Schema,
+    mode: PatchMode,
+) -> Result<(), ScimError> {
     let Value::Object(op) = operation else {
-        return Err(ScimError::invalid_syntax("each operation must be a JSON object"));
+        return Err(ScimError::invalid_syntax(
+            "each operation must be a JSON object",
+        ));
     };
     let op_name = get_ci(op, "op").and_then(Value::as_str).unwrap_or("");
     let Some(kind) = OpKind::parse(op_name) else {
@@ -118,11 +139,17 @@ fn apply_operation(doc: &mut Value, operation: &Value, schema: &Schema, mode: Pa
         None | Some(Value::Null) => None,
         Some(Value::String(p)) if p.trim().is_empty() => None,
         Some(Value::String(p)) => Some(parse_patch_path(p)?),
-        Some(other) => return Err(ScimError::invalid_path(format!("\"path\" must be a string, not {other}"))),
+        Some(other) => {
+            return Err(ScimError::invalid_path(format!(
+                "\"path\" must be a string, not {other}"
+            )))
+        }
     };
     let value = get_ci(op, "value");
     match (kind, path) {
-        (OpKind::Remove, None) => Err(ScimError::no_target("\"remove\" needs a \"path\" naming what to remove")),
+        (OpKind::Remove, None) => Err(ScimError::no_target(
+            "\"remove\" needs a \"path\" naming what to remove",
+        )),
         (_, Some(path)) => {
             check_path_filter(&path, schema)?;
             apply_path_op(doc, kind, &path, value, schema, mode)
@@ -136,10 +163,16 @@ fn check_path_filter(path: &PatchPath, schema: &Schema) -> Result<(), ScimError>
     let Some(filter) = &path.filter else {
         return Ok(());
     };
-    let attr = AttrPath { sub_attr: None, ..path.path.clone() };
-    Filter::ValuePath { attr, filter: Box::new(filter.clone()) }
-        .validate(schema)
-        .map_err(|e| ScimError::invalid_path(e.detail))
+    let attr = AttrPath {
+        sub_attr: None,
+        ..path.path.clone()
+    };
+    Filter::ValuePath {
+        attr,
+        filter: Box::new(filter.clone()),
+    }
+    .validate(schema)
+    .map_err(|e| ScimError::invalid_path(e.detail))
 }
 
 /// `add`/`replace` without `path`: each key of `value` is an attribute, a dotted or
@@ -164,7 +197,14 @@ fn apply_without_path(
             match v {
                 Value::Object(inner) => {
                     for (k, inner_v) in inner {
-                        apply_keyed(doc, kind, &format!("{}:{k}", ext.def.id), inner_v, schema, mode)?;
+                        apply_keyed(
+                            doc,
+                            kind,
+                            &format!("{}:{k}", ext.def.id),
+                            inner_v,
+                            schema,
+                            mode,
+                        )?;
                     }
                 }
                 Value::Null if kind == OpKind::Replace => {
@@ -173,7 +213,11 @@ fn apply_without_path(
                     }
                 }
                 Value::Null => {}
-                _ => return Err(ScimError::invalid_value(format!("\"{key}\" must be an object"))),
+                _ => {
+                    return Err(ScimError::invalid_value(format!(
+                        "\"{key}\" must be an object"
+                    )))
+                }
             }
             continue;
         }
@@ -195,10 +239,14 @@ fn apply_keyed(
         // Unknown keys (Entra's `roles`, unmapped custom attributes) are tolerated.
         return Ok(());
     };
-    if resolved.attr.mutability == Mutability::ReadOnly || resolved.leaf().mutability == Mutability::ReadOnly {
+    if resolved.attr.mutability == Mutability::ReadOnly
+        || resolved.leaf().mutability == Mutability::ReadOnly
+    {
         let current = apply::current_value(doc, &resolved);
         if resolved.attr.name == "id" && current.is_some_and(|c| c != value) {
-            return Err(ScimError::mutability("\"id\" is assigned by the server and cannot change"));
+            return Err(ScimError::mutability(
+                "\"id\" is assigned by the server and cannot change",
+            ));
         }
         return Ok(());
     }

@@ -19,25 +19,35 @@ fn common_attributes() -> Vec<A> {
             .returned(Returned::Always)
             .uniqueness(Uniqueness::Server)
             .describe("Issued by the service provider; stable and never reused."),
-        A::string("externalId")
-            .case_exact()
-            .describe("The client's identifier for the resource (Okta's user id, Entra's objectId)."),
-        A::reference("schemas", &["uri"]).multi().returned(Returned::Always),
+        A::string("externalId").case_exact().describe(
+            "The client's identifier for the resource (Okta's user id, Entra's objectId).",
+        ),
+        A::reference("schemas", &["uri"])
+            .multi()
+            .returned(Returned::Always),
         A::complex(
             "meta",
             vec![
-                A::string("resourceType").case_exact().mutability(Mutability::ReadOnly),
+                A::string("resourceType")
+                    .case_exact()
+                    .mutability(Mutability::ReadOnly),
                 A::new("created", AttrType::DateTime).mutability(Mutability::ReadOnly),
                 A::new("lastModified", AttrType::DateTime).mutability(Mutability::ReadOnly),
                 A::reference("location", &["uri"]).mutability(Mutability::ReadOnly),
-                A::string("version").case_exact().mutability(Mutability::ReadOnly),
+                A::string("version")
+                    .case_exact()
+                    .mutability(Mutability::ReadOnly),
             ],
         )
         .mutability(Mutability::ReadOnly),
     ]
 }
 
-fn typed_values(name: &'static str, types: &'static [&'static str], description: &'static str) -> A {
+fn typed_values(
+    name: &'static str,
+    types: &'static [&'static str],
+    description: &'static str,
+) -> A {
     A::complex(
         name,
         vec![
@@ -60,7 +70,9 @@ fn user_core() -> SchemaDef {
             A::string("userName")
                 .required()
                 .uniqueness(Uniqueness::Server)
-                .describe("Unique identifier for the User, typically used to sign in. Case-insensitive."),
+                .describe(
+                    "Unique identifier for the User, typically used to sign in. Case-insensitive.",
+                ),
             A::complex(
                 "name",
                 vec![
@@ -86,7 +98,11 @@ fn user_core() -> SchemaDef {
                 .mutability(Mutability::WriteOnly)
                 .returned(Returned::Never)
                 .describe("Accepted and discarded: Roster never stores passwords."),
-            typed_values("emails", &["work", "home", "other"], "Email addresses for the user."),
+            typed_values(
+                "emails",
+                &["work", "home", "other"],
+                "Email addresses for the user.",
+            ),
             typed_values(
                 "phoneNumbers",
                 &["work", "home", "mobile", "fax", "pager", "other"],
@@ -138,7 +154,9 @@ fn enterprise_user() -> SchemaDef {
             A::complex(
                 "manager",
                 vec![
-                    A::string("value").case_exact().describe("The manager's SCIM id."),
+                    A::string("value")
+                        .case_exact()
+                        .describe("The manager's SCIM id."),
                     A::reference("$ref", &["User"]),
                     A::string("displayName").mutability(Mutability::ReadOnly),
                 ],
@@ -154,7 +172,10 @@ pub(super) fn user() -> Schema {
         description: "User Account",
         common: common_attributes(),
         core: user_core(),
-        extensions: vec![SchemaExtension { def: enterprise_user(), required: false }],
+        extensions: vec![SchemaExtension {
+            def: enterprise_user(),
+            required: false,
+        }],
     }
 }
 
@@ -165,11 +186,15 @@ fn group_core() -> SchemaDef {
         description: "Group",
         attributes: vec![
             // Entra requires a unique displayName to match groups, so Roster enforces it.
-            A::string("displayName").required().uniqueness(Uniqueness::Server),
+            A::string("displayName")
+                .required()
+                .uniqueness(Uniqueness::Server),
             A::complex(
                 "members",
                 vec![
-                    A::string("value").case_exact().mutability(Mutability::Immutable),
+                    A::string("value")
+                        .case_exact()
+                        .mutability(Mutability::Immutable),
                     A::reference("$ref", &["User", "Group"]).mutability(Mutability::Immutable),
                     A::string("display"),
                     A::string("type")

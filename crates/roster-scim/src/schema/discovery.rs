@@ -79,8 +79,10 @@ fn resource_types() -> [&'static Schema; 2] {
 pub fn resource_types_json(base_url: &str, name: Option<&str>) -> Result<Value, ScimError> {
     match name {
         None => {
-            let all: Vec<Value> =
-                resource_types().iter().map(|s| resource_type_json(base_url, s)).collect();
+            let all: Vec<Value> = resource_types()
+                .iter()
+                .map(|s| resource_type_json(base_url, s))
+                .collect();
             Ok(ListResponse::complete(all).to_json())
         }
         Some(name) => resource_types()
@@ -140,7 +142,9 @@ fn all_schema_defs() -> impl Iterator<Item = &'static SchemaDef> {
 pub fn schemas_json(base_url: &str, id: Option<&str>) -> Result<Value, ScimError> {
     match id {
         None => {
-            let all: Vec<Value> = all_schema_defs().map(|d| schema_json(base_url, d)).collect();
+            let all: Vec<Value> = all_schema_defs()
+                .map(|d| schema_json(base_url, d))
+                .collect();
             Ok(ListResponse::complete(all).to_json())
         }
         Some(id) => all_schema_defs()
