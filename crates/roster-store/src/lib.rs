@@ -145,3 +145,7 @@ pub async fn open(location: &Location) -> StoreResult<Arc<dyn Store>> {
         Location::Postgres(url) => Ok(Arc::new(postgres::PgStore::connect(url).await?)),
     }
 }
+
+/// Throwaway databases for tests (feature `testing`).
+#[cfg(feature = "testing")]
+pub mod testing;
