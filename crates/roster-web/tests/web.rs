@@ -1,0 +1,17 @@
+//! The pages and the API, driven over HTTP against SQLite and PostgreSQL.
+
+#[path = "web/support.rs"]
+pub mod support;
+
+#[path = "web/api.rs"]
+mod api;
+#[path = "web/import.rs"]
+mod import;
+#[path = "web/isolation.rs"]
+mod isolation;
+#[path = "web/mail.rs"]
+mod mail;
+#[path = "web/signin.rs"]
+mod signin;
+#[path = "web/teams.rs"]
+mod teams;

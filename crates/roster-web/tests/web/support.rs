@@ -1,0 +1,125 @@
+//! A running Roster on a fresh database, and a browser-like client.
+
+use roster_core::Org;
+use roster_store::testing::{Backend, TestDb};
+use roster_web::clock::SystemClock;
+use roster_web::config::WebConfig;
+use roster_web::crypto::MasterKey;
+use roster_web::{ops, AppState};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub const BASE_DOMAIN: &str = "roster.test";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    db: Option<TestDb>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+pub struct TestOrg {
+    pub org: Org,
+    pub owner_email: String,
+    pub owner_password: String,
+}
+
+impl TestApp {
+    /// None when the backend is not available here (PostgreSQL outside CI without a server).
+    pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut WebConfig)) -> Option<Self> {
+        let db = TestDb::new(backend).await.expect("a test database")?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let mut config = WebConfig::local(format!("http://{addr}").parse().expect("url"));
+        config.base_domain = Some(BASE_DOMAIN.into());
+        configure(&mut config);
+        let key = MasterKey::from_base64(&MasterKey::generate_base64()).expect("key");
+        let state = AppState { store: db.store.clone(), config: Arc::new(config), clock: Arc::new(SystemClock), metrics: None, master_key: key };
+        let app = roster_web::app(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        Some(Self { addr, state, db: Some(db), server })
+    }
+
+    pub fn url(&self, slug: &str, path: &str) -> String {
+        format!("http://{}/o/{slug}{path}", self.addr)
+    }
+
+    pub async fn org(&self, slug: &str) -> TestOrg {
+        let created = ops::create_org(&self.state, slug, &format!("{slug} Inc"), &format!("owner@{slug}.example")).await.expect("create org");
+        TestOrg { org: created.org, owner_email: created.owner.email.to_string(), owner_password: created.owner_password }
+    }
+
+    /// A client that keeps cookies, like a browser, and does not follow redirects.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve(&format!("acme.{BASE_DOMAIN}"), self.addr)
+            .build()
+            .expect("client")
+    }
+
+    /// Sign in through the login form; returns the signed-in client.
+    pub async fn signed_in(&self, slug: &str, email: &str, password: &str) -> reqwest::Client {
+        let client = self.client();
+        let response = self.login(&client, slug, email, password).await;
+        assert_eq!(response.status(), 303, "sign-in should redirect");
+        client
+    }
+
+    pub async fn login(&self, client: &reqwest::Client, slug: &str, email: &str, password: &str) -> reqwest::Response {
+        let page = client.get(self.url(slug, "/login")).send().await.expect("login page").text().await.expect("body");
+        let token = form_token(&page);
+        client
+            .post(self.url(slug, "/login"))
+            .form(&[("_csrf", token.as_str()), ("email", email), ("password", password)])
+            .send()
+            .await
+            .expect("login post")
+    }
+
+    pub async fn finish(mut self) {
+        self.server.abort();
+        if let Some(db) = self.db.take() {
+            db.finish().await;
+        }
+    }
+}
+
+/// The `_csrf` value of the first form on a page.
+pub fn form_token(html: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html.find(marker).map(|i| i + marker.len()).expect("a form with a CSRF token");
+    let end = html[start..].find('"').expect("end of token") + start;
+    html[start..end].to_owned()
+}
+
+/// Run a test body on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use roster_store::testing::Backend;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = $crate::support::TestApp::start(Backend::Sqlite).await {
+                    super::$body(&app).await;
+                    app.finish().await;
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::support::TestApp::start(Backend::Postgres).await {
+                    super::$body(&app).await;
+                    app.finish().await;
+                }
+            }
+        }
+    };
+}
