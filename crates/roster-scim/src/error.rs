@@ -194,6 +194,8 @@ mod tests {
             ScimError::payload_too_large("big"),
             ScimError::too_many_requests("slow down"),
             ScimError::not_implemented("no /Me"),
+            ScimError::unauthorized("bad token"),
+            ScimError::uniqueness("taken"),
         ] {
             let body = err.to_json();
             assert_eq!(body["status"], Value::String(err.status.to_string()));

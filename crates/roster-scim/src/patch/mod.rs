@@ -150,12 +150,46 @@ fn apply_operation(
         (OpKind::Remove, None) => Err(ScimError::no_target(
             "\"remove\" needs a \"path\" naming what to remove",
         )),
-        (_, Some(path)) => {
-            check_path_filter(&path, schema)?;
-            apply_path_op(doc, kind, &path, value, schema, mode)
-        }
+        (_, Some(path)) => match whole_extension(&path, schema) {
+            Some(urn) => apply_to_extension(doc, kind, urn, value, schema, mode),
+            None => {
+                check_path_filter(&path, schema)?;
+                apply_path_op(doc, kind, &path, value, schema, mode)
+            }
+        },
         (_, None) => apply_without_path(doc, kind, value, schema, mode),
     }
+}
+
+/// A path that is an extension's URN alone (`urn:...:enterprise:2.0:User`) names the
+/// whole extension object; the URN parser reads its last segment as an attribute.
+fn whole_extension(path: &PatchPath, schema: &Schema) -> Option<&'static str> {
+    if path.filter.is_some() || path.path.sub_attr.is_some() {
+        return None;
+    }
+    let urn = path.path.urn.as_deref()?;
+    schema
+        .extension(&format!("{urn}:{}", path.path.attr))
+        .map(|e| e.def.id)
+}
+
+fn apply_to_extension(
+    doc: &mut Value,
+    kind: OpKind,
+    urn: &'static str,
+    value: Option<&Value>,
+    schema: &Schema,
+    mode: PatchMode,
+) -> Result<(), ScimError> {
+    if kind == OpKind::Remove {
+        if let Value::Object(map) = doc {
+            crate::schema::remove_ci(map, urn);
+        }
+        return Ok(());
+    }
+    let mut wrapped = serde_json::Map::new();
+    wrapped.insert(urn.to_owned(), value.cloned().unwrap_or(Value::Null));
+    apply_without_path(doc, kind, Some(&Value::Object(wrapped)), schema, mode)
 }
 
 /// A filter in a path must name sub-attributes that exist; reported as `invalidPath`.

@@ -527,3 +527,102 @@ fn immutable_attributes_may_be_set_once_but_not_changed() {
     .unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::Mutability));
 }
+
+#[test]
+fn a_path_naming_the_whole_extension() {
+    let out = patch_user(json!([{
+        "op":"add",
+        "path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        "value":{"costCenter":"42","manager":"m-1"}
+    }]))
+    .unwrap();
+    assert_eq!(
+        out[ENTERPRISE_USER_URN],
+        json!({"costCenter":"42","manager":{"value":"m-1"}})
+    );
+    let out = apply_patch(
+        &out,
+        &ops(json!([{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}])),
+        Schema::user(),
+        PatchMode::strict(),
+    )
+    .unwrap();
+    assert!(out.get(ENTERPRISE_USER_URN).is_none());
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|n| json!(n)),
+            prop::sample::select(vec!["True", "false", "x@y", "u1", "", "work"])
+                .prop_map(|s| json!(s)),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "value",
+                        "type",
+                        "primary",
+                        "givenName",
+                        "display",
+                        "active",
+                        "x"
+                    ]),
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| json!(m)),
+            ]
+        })
+    }
+
+    fn operation() -> impl Strategy<Value = Value> {
+        let op = prop::sample::select(vec!["add", "Remove", "REPLACE", "move"]);
+        let path = proptest::option::of(prop::sample::select(vec![
+            "active",
+            "name",
+            "name.givenName",
+            "emails",
+            "emails[type eq \"work\"]",
+            "emails[type eq \"work\"].value",
+            "emails[value co \"x\" or primary eq true].primary",
+            "members",
+            "members[value eq \"u1\"]",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+            "manager.value",
+            "meta",
+            "bogus[",
+        ]));
+        (op, path, proptest::option::of(json_value())).prop_map(|(op, path, value)| {
+            let mut o = json!({"op": op});
+            if let Some(p) = path {
+                o["path"] = json!(p);
+            }
+            if let Some(v) = value {
+                o["value"] = v;
+            }
+            o
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_operations_return_ok_or_a_scim_error(operations in prop::collection::vec(operation(), 0..5)) {
+            let original = user();
+            let request = ops(Value::Array(operations));
+            if let Ok(out) = apply_patch(&original, &request, Schema::user(), PatchMode::entra()) {
+                prop_assert!(out.get("password").is_none());
+                prop_assert!(out["userName"].is_string());
+            }
+            let _ = apply_patch(&group(), &request, Schema::group(), PatchMode::strict());
+            prop_assert_eq!(original, user());
+        }
+    }
+}
