@@ -3,8 +3,9 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use super::throttle::{RetryAfter, RetryAfterStyle};
+use super::throttle::{RetryAfter, RetryAfterStyle, WINDOW};
 use super::{lock, SimState};
 
 #[derive(Debug, Clone, Default)]
@@ -17,6 +18,8 @@ pub struct FaultState {
     pub token_endpoint: VecDeque<u16>,
     /// Serve an empty page (that still carries a nextLink) before every non-empty one after the first.
     pub empty_pages: bool,
+    /// Expire every token after this many more Graph requests.
+    pub expire_tokens_after: Option<usize>,
     pub throttling: ThrottleConfig,
 }
 
@@ -27,11 +30,18 @@ pub struct ThrottleConfig {
     /// Replaces the S/M/L limit (RU per 10 s), to reach throttling with few requests in tests.
     pub limit_override: Option<u32>,
     pub retry_after: RetryAfterStyle,
+    /// The budget's window: 10 s in Graph; shorter in tests so refills take milliseconds.
+    pub window: Duration,
 }
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
-        Self { enabled: false, limit_override: None, retry_after: RetryAfterStyle::Fractional }
+        Self {
+            enabled: false,
+            limit_override: None,
+            retry_after: RetryAfterStyle::Fractional,
+            window: WINDOW,
+        }
     }
 }
 
@@ -49,27 +59,47 @@ impl Faults {
 
     /// The next `n` Graph requests get 429 `TooManyRequests` with this Retry-After.
     pub fn throttle_next(&self, n: usize, retry_after: RetryAfter) {
-        self.with(|s| s.faults.next.extend(std::iter::repeat_n((429, retry_after), n)));
+        self.with(|s| {
+            s.faults
+                .next
+                .extend(std::iter::repeat_n((429, retry_after), n))
+        });
     }
 
     /// The next `n` Graph requests get 503 `serviceNotAvailable` without Retry-After.
     pub fn service_unavailable(&self, n: usize) {
-        self.with(|s| s.faults.next.extend(std::iter::repeat_n((503, RetryAfter::Missing), n)));
+        self.with(|s| {
+            s.faults
+                .next
+                .extend(std::iter::repeat_n((503, RetryAfter::Missing), n))
+        });
     }
 
     /// The next `n` Graph requests get 503 with the given Retry-After.
     pub fn service_unavailable_retry_after(&self, n: usize, retry_after: RetryAfter) {
-        self.with(|s| s.faults.next.extend(std::iter::repeat_n((503, retry_after), n)));
+        self.with(|s| {
+            s.faults
+                .next
+                .extend(std::iter::repeat_n((503, retry_after), n))
+        });
     }
 
     /// The next `n` Graph requests get 504.
     pub fn gateway_timeout(&self, n: usize) {
-        self.with(|s| s.faults.next.extend(std::iter::repeat_n((504, RetryAfter::Missing), n)));
+        self.with(|s| {
+            s.faults
+                .next
+                .extend(std::iter::repeat_n((504, RetryAfter::Missing), n))
+        });
     }
 
     /// The next `n` Graph requests fail with `status` (500, 502, 400 ...).
     pub fn fail_next(&self, n: usize, status: u16) {
-        self.with(|s| s.faults.next.extend(std::iter::repeat_n((status, RetryAfter::Missing), n)));
+        self.with(|s| {
+            s.faults
+                .next
+                .extend(std::iter::repeat_n((status, RetryAfter::Missing), n))
+        });
     }
 
     /// The next request for a follow-up page (one carrying a `$skiptoken`) fails once with `status`.
@@ -79,7 +109,11 @@ impl Faults {
 
     /// The next `n` token requests get `status` (500, 503 ...).
     pub fn token_endpoint_fails(&self, n: usize, status: u16) {
-        self.with(|s| s.faults.token_endpoint.extend(std::iter::repeat_n(status, n)));
+        self.with(|s| {
+            s.faults
+                .token_endpoint
+                .extend(std::iter::repeat_n(status, n))
+        });
     }
 
     /// Every access token issued so far is expired from now on (401 `InvalidAuthenticationToken`).
@@ -91,6 +125,11 @@ impl Faults {
                 token.expires_at = past.unwrap_or(token.expires_at);
             }
         });
+    }
+
+    /// Every token expires after `n` more Graph requests (a token running out mid-listing).
+    pub fn expire_tokens_after(&self, n: usize) {
+        self.with(|s| s.faults.expire_tokens_after = Some(n));
     }
 
     /// Withdraws an application permission. Takes effect at once, as if the token were new.
@@ -119,15 +158,36 @@ impl Faults {
     /// Switches the RU bucket on with the S/M/L limit of the tenant's size.
     pub fn enable_throttling(&self, retry_after: RetryAfterStyle) {
         self.with(|s| {
-            s.faults.throttling = ThrottleConfig { enabled: true, limit_override: None, retry_after };
+            s.faults.throttling = ThrottleConfig {
+                enabled: true,
+                limit_override: None,
+                retry_after,
+                window: WINDOW,
+            };
             s.buckets.clear();
         });
     }
 
     /// Switches the RU bucket on with a custom limit per 10 s.
     pub fn enable_throttling_with_limit(&self, ru_per_10s: u32, retry_after: RetryAfterStyle) {
+        self.enable_throttling_custom(ru_per_10s, WINDOW, retry_after);
+    }
+
+    /// A custom limit per custom window: `(40, 50 ms)` gives real 429 storms that clear in
+    /// milliseconds, so tests can honour Retry-After without slowing down.
+    pub fn enable_throttling_custom(
+        &self,
+        limit: u32,
+        window: Duration,
+        retry_after: RetryAfterStyle,
+    ) {
         self.with(|s| {
-            s.faults.throttling = ThrottleConfig { enabled: true, limit_override: Some(ru_per_10s), retry_after };
+            s.faults.throttling = ThrottleConfig {
+                enabled: true,
+                limit_override: Some(limit),
+                retry_after,
+                window,
+            };
             s.buckets.clear();
         });
     }
@@ -143,6 +203,7 @@ impl Faults {
             s.faults.next_page.clear();
             s.faults.token_endpoint.clear();
             s.faults.empty_pages = false;
+            s.faults.expire_tokens_after = None;
         });
     }
 }

@@ -9,21 +9,55 @@ use super::tenant::ObjectKind;
 use super::users::{is_user_property, project_user};
 use super::SimState;
 
-const DEFAULT_GROUP_PROPERTIES: &[&str] =
-    &["id", "createdDateTime", "description", "displayName", "groupTypes", "mail", "mailEnabled", "mailNickname", "securityEnabled"];
-
-const GROUP_PROPERTIES: &[&str] = &[
-    "id", "classification", "createdDateTime", "description", "displayName", "groupTypes", "mail", "mailEnabled",
-    "mailNickname", "membershipRule", "securityEnabled", "visibility",
+const DEFAULT_GROUP_PROPERTIES: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "description",
+    "displayName",
+    "groupTypes",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "securityEnabled",
 ];
 
-const OTHER_PROPERTIES: &[&str] = &["id", "displayName", "mail", "accountEnabled", "deviceId", "operatingSystem"];
+const GROUP_PROPERTIES: &[&str] = &[
+    "id",
+    "classification",
+    "createdDateTime",
+    "description",
+    "displayName",
+    "groupTypes",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "membershipRule",
+    "securityEnabled",
+    "visibility",
+];
+
+const OTHER_PROPERTIES: &[&str] = &[
+    "id",
+    "displayName",
+    "mail",
+    "accountEnabled",
+    "deviceId",
+    "operatingSystem",
+];
 
 fn is_group_property(name: &str) -> bool {
-    GROUP_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(name))
+    GROUP_PROPERTIES
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(name))
 }
 
-fn project_props(id: &str, props: &std::collections::BTreeMap<String, Value>, known: &[&str], default: &[&str], select: Option<&[String]>) -> Map<String, Value> {
+fn project_props(
+    id: &str,
+    props: &std::collections::BTreeMap<String, Value>,
+    known: &[&str],
+    default: &[&str],
+    select: Option<&[String]>,
+) -> Map<String, Value> {
     let names: Vec<&str> = match select {
         Some(list) => list.iter().map(String::as_str).collect(),
         None => default.to_vec(),
@@ -31,8 +65,14 @@ fn project_props(id: &str, props: &std::collections::BTreeMap<String, Value>, kn
     let mut out = Map::new();
     for name in names {
         // On a mixed list, a property the type does not have is simply not there.
-        let Some(canonical) = known.iter().find(|p| p.eq_ignore_ascii_case(name)).copied() else { continue };
-        let value = if canonical == "id" { json!(id) } else { props.get(canonical).cloned().unwrap_or(Value::Null) };
+        let Some(canonical) = known.iter().find(|p| p.eq_ignore_ascii_case(name)).copied() else {
+            continue;
+        };
+        let value = if canonical == "id" {
+            json!(id)
+        } else {
+            props.get(canonical).cloned().unwrap_or(Value::Null)
+        };
         out.insert(canonical.to_string(), value);
     }
     out
@@ -55,12 +95,25 @@ pub fn get_group(s: &mut SimState, call: &Call, id: &str) -> GraphResponse {
     let select = call.query.select();
     for name in select.as_deref().unwrap_or_default() {
         if !is_group_property(name) {
-            return bad_request(&format!("Could not find a property named '{name}' on type 'microsoft.graph.group'."));
+            return bad_request(&format!(
+                "Could not find a property named '{name}' on type 'microsoft.graph.group'."
+            ));
         }
     }
-    let Some(group) = s.tenant.groups.get(id) else { return not_found(id) };
-    let mut obj = project_props(&group.id, &group.props, GROUP_PROPERTIES, DEFAULT_GROUP_PROPERTIES, select.as_deref());
-    obj.insert("@odata.context".into(), json!(format!("{}/$metadata#groups/$entity", call.base)));
+    let Some(group) = s.tenant.groups.get(id) else {
+        return not_found(id);
+    };
+    let mut obj = project_props(
+        &group.id,
+        &group.props,
+        GROUP_PROPERTIES,
+        DEFAULT_GROUP_PROPERTIES,
+        select.as_deref(),
+    );
+    obj.insert(
+        "@odata.context".into(),
+        json!(format!("{}/$metadata#groups/$entity", call.base)),
+    );
     GraphResponse::json(200, Value::Object(obj))
 }
 
@@ -83,7 +136,15 @@ pub fn list_groups(s: &mut SimState, call: &Call) -> GraphResponse {
         state.tenant.group_order[window]
             .iter()
             .filter_map(|id| state.tenant.groups.get(id))
-            .map(|g| Value::Object(project_props(&g.id, &g.props, GROUP_PROPERTIES, DEFAULT_GROUP_PROPERTIES, select.as_deref())))
+            .map(|g| {
+                Value::Object(project_props(
+                    &g.id,
+                    &g.props,
+                    GROUP_PROPERTIES,
+                    DEFAULT_GROUP_PROPERTIES,
+                    select.as_deref(),
+                ))
+            })
             .collect()
     });
     match rendered {
@@ -124,11 +185,23 @@ fn project_member(s: &SimState, id: &str, select: Option<&[String]>) -> Option<V
         }
         ObjectKind::Group => {
             let g = s.tenant.groups.get(id)?;
-            project_props(&g.id, &g.props, GROUP_PROPERTIES, DEFAULT_GROUP_PROPERTIES, select)
+            project_props(
+                &g.id,
+                &g.props,
+                GROUP_PROPERTIES,
+                DEFAULT_GROUP_PROPERTIES,
+                select,
+            )
         }
         ObjectKind::OrgContact | ObjectKind::Device => {
             let o = s.tenant.others.get(id)?;
-            project_props(&o.id, &o.props, OTHER_PROPERTIES, &["id", "displayName"], select)
+            project_props(
+                &o.id,
+                &o.props,
+                OTHER_PROPERTIES,
+                &["id", "displayName"],
+                select,
+            )
         }
     };
     obj.insert("@odata.type".into(), json!(kind.odata_type()));
@@ -136,7 +209,13 @@ fn project_member(s: &SimState, id: &str, select: Option<&[String]>) -> Option<V
 }
 
 /// `GET /groups/{id}/members[/{cast}]` and `GET /groups/{id}/transitiveMembers[/{cast}]`.
-pub fn list_members(s: &mut SimState, call: &Call, id: &str, transitive: bool, cast: Option<&str>) -> GraphResponse {
+pub fn list_members(
+    s: &mut SimState,
+    call: &Call,
+    id: &str,
+    transitive: bool,
+    cast: Option<&str>,
+) -> GraphResponse {
     if !has_any(s, GROUP_MEMBER_READ) {
         return forbidden();
     }
@@ -147,7 +226,9 @@ pub fn list_members(s: &mut SimState, call: &Call, id: &str, transitive: bool, c
         None => None,
         Some((_, Some(kind))) => Some(kind),
         Some((raw, None)) => {
-            return unsupported_query(&format!("The specified cast '{raw}' is not supported on this navigation property."))
+            return unsupported_query(&format!(
+                "The specified cast '{raw}' is not supported on this navigation property."
+            ))
         }
     };
     // Casts on transitive lists and $count are advanced queries: both need the header, and the
@@ -165,15 +246,28 @@ pub fn list_members(s: &mut SimState, call: &Call, id: &str, transitive: bool, c
     }
     let select = call.query.select();
     for name in select.as_deref().unwrap_or_default() {
-        let known = is_user_property(name) || is_group_property(name) || OTHER_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(name));
+        let known = is_user_property(name)
+            || is_group_property(name)
+            || OTHER_PROPERTIES
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(name));
         if !known {
             return bad_request(&format!("Could not find a property named '{name}' on type 'microsoft.graph.directoryObject'."));
         }
     }
-    let Some(group) = s.tenant.groups.get(id) else { return not_found(id) };
-    let members: Vec<String> = if transitive { s.tenant.transitive_members(id) } else { group.members.clone() };
+    let Some(group) = s.tenant.groups.get(id) else {
+        return not_found(id);
+    };
+    let members: Vec<String> = if transitive {
+        s.tenant.transitive_members(id)
+    } else {
+        group.members.clone()
+    };
     let keep = |m: &String| cast.is_none_or(|k| s.tenant.kind_of(m) == Some(k));
-    let count = call.query.count().then(|| members.iter().filter(|m| keep(m)).count());
+    let count = call
+        .query
+        .count()
+        .then(|| members.iter().filter(|m| keep(m)).count());
     let ctx = PageCtx {
         base: &call.base,
         path: &call.path,
@@ -186,7 +280,11 @@ pub fn list_members(s: &mut SimState, call: &Call, id: &str, transitive: bool, c
     // The cast is applied after windowing, so a window of only groups yields an empty page
     // that still links to the next one.
     let rendered = page(&state.page_key, &ctx, members.len(), |window| {
-        members[window].iter().filter(|m| keep(m)).filter_map(|m| project_member(state, m, select.as_deref())).collect()
+        members[window]
+            .iter()
+            .filter(|m| keep(m))
+            .filter_map(|m| project_member(state, m, select.as_deref()))
+            .collect()
     });
     match rendered {
         Ok(body) => GraphResponse::json(200, body),
