@@ -76,6 +76,23 @@ fn split_members(values: Vec<Value>, extras: &[String], count: Option<u64>) -> G
     out
 }
 
+/// Without a user permission Graph still lists user members, but with every property null
+/// (a user always has a userPrincipalName). Syncing that would blank everyone, so it is an error.
+fn limited_check(members: GroupMembers) -> Result<GroupMembers, GraphError> {
+    if !members.users.is_empty()
+        && members
+            .users
+            .iter()
+            .all(|u| u.user_principal_name.is_none())
+    {
+        return Err(GraphError::MissingPermission {
+            needed: USER_PERMISSION.into(),
+            action: "read the people in the sync group".into(),
+        });
+    }
+    Ok(members)
+}
+
 impl GraphClient {
     fn page_size(&self) -> String {
         self.config().page_size.clamp(1, 999).to_string()
@@ -96,7 +113,7 @@ impl GraphClient {
         let (values, count) = self
             .get_all_pages(url, false, &members_purpose(group_id))
             .await?;
-        Ok(split_members(values, &extras, count))
+        limited_check(split_members(values, &extras, count))
     }
 
     /// Users only, through the advanced-query cast (`ConsistencyLevel: eventual` on every page,
@@ -123,7 +140,7 @@ impl GraphClient {
         let (values, count) = self
             .get_all_pages(url, true, &members_purpose(group_id))
             .await?;
-        Ok(split_members(values, &extras, count))
+        limited_check(split_members(values, &extras, count))
     }
 
     /// The manager's object id, or `None` when the user has none (Graph answers 404).

@@ -125,6 +125,23 @@ async fn missing_member_permission_is_named() {
 }
 
 #[tokio::test]
+async fn members_without_user_permission_are_not_synced_blank() {
+    let h = harness(5, 999).await;
+    h.sim.faults().revoke_permission("User.Read.All");
+    // Graph still lists the members, with only their ids; that must not pass as data.
+    let err = h
+        .client
+        .transitive_member_users(&h.info.top_group_id, &[])
+        .await
+        .expect_err("limited");
+    assert!(
+        matches!(&err, GraphError::MissingPermission { needed, .. } if needed == "User.Read.All"),
+        "{err:?}"
+    );
+    assert!(h.sim.requests().iter().all(|r| r.status == 200));
+}
+
+#[tokio::test]
 async fn unknown_group_is_named() {
     let h = harness(5, 999).await;
     let missing = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";

@@ -672,3 +672,60 @@ async fn admin_consent_redirects() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn members_without_user_permission_carry_ids_only() {
+    let sim = sim(10);
+    let t = token(&sim).await;
+    sim.faults().revoke_permission("User.Read.All");
+    let g = sim.info().top_group_id;
+    let body = get(
+        &sim,
+        &t,
+        &format!("/v1.0/groups/{g}/members?$select=id,userPrincipalName"),
+        &[],
+    )
+    .await
+    .json();
+    let user = body["value"]
+        .as_array()
+        .and_then(|v| {
+            v.iter()
+                .find(|m| m["@odata.type"] == "#microsoft.graph.user")
+        })
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert!(user["id"].is_string(), "{user}");
+    assert!(user["userPrincipalName"].is_null(), "{user}");
+}
+
+#[tokio::test]
+async fn expand_manager_is_omitted_when_absent() {
+    let sim = sim(10);
+    let t = token(&sim).await;
+    let info = sim.info();
+    let body = get(
+        &sim,
+        &t,
+        "/v1.0/users?$select=id&$expand=manager($select=id)&$top=999",
+        &[],
+    )
+    .await
+    .json();
+    let values = body["value"].as_array().cloned().unwrap_or_default();
+    let first = values
+        .iter()
+        .find(|u| u["id"] == info.member_user_ids[0].as_str())
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert!(first.get("manager").is_none(), "{first}");
+    let second = values
+        .iter()
+        .find(|u| u["id"] == info.member_user_ids[1].as_str())
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(
+        second["manager"]["id"].as_str(),
+        sim.manager_of(&info.member_user_ids[1]).as_deref()
+    );
+}
