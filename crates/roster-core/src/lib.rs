@@ -1,9 +1,11 @@
 //! Roster's domain: the directory's types and the rules that change it. Nothing here performs
 //! I/O; storage, HTTP and identity providers live in other crates and call in.
 
+pub mod connection;
 pub mod csv_import;
 pub mod email;
 pub mod ids;
+pub mod mapping;
 pub mod person;
 pub mod plan;
 pub mod query;
@@ -12,6 +14,7 @@ pub mod secret;
 pub mod slug;
 pub mod team;
 
+pub use connection::{Connection, ConnectionKind};
 pub use email::Email;
 pub use ids::{ConnectionId, IdSource, OrgId, RandomIds, RunId, TeamId, UserId};
 pub use person::{Person, Profile, Role, SourceLink, Status};
