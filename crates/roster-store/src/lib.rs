@@ -4,10 +4,12 @@
 
 #[macro_use]
 mod common;
+mod integrations;
 mod model;
 pub mod postgres;
 pub mod sqlite;
 
+pub use integrations::*;
 pub use model::*;
 
 use async_trait::async_trait;
@@ -122,7 +124,9 @@ pub trait AuthStore {
 
 /// Everything Roster stores, behind one handle.
 #[async_trait]
-pub trait Store: OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + Send + Sync {
+pub trait Store:
+    OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + ConnectionStore + Send + Sync
+{
     /// Bring the schema up to date (forward-only migrations).
     async fn migrate(&self) -> StoreResult<()>;
     /// Is the database reachable? For `/readyz`.

@@ -8,6 +8,8 @@ mod support;
 mod apply;
 #[path = "store/auth.rs"]
 mod auth;
+#[path = "store/connections.rs"]
+mod connections;
 #[path = "store/bulk.rs"]
 mod bulk;
 #[path = "store/isolation.rs"]
@@ -64,6 +66,7 @@ on_both_backends!(
     outbox::failed_emails_are_retried_later,
     bulk::a_two_thousand_person_import_round_trips_and_replans_to_nothing,
     bulk::counts_and_team_summaries_add_up,
+    connections::connections_are_one_tenant_per_org_and_audited_without_secrets,
 );
 
 #[test]

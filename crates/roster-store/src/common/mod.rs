@@ -16,6 +16,8 @@ pub(crate) mod reads;
 pub(crate) mod writes;
 #[macro_use]
 pub(crate) mod apply;
+#[macro_use]
+pub(crate) mod connections;
 
 use crate::StoreError;
 use roster_core::{Change, Email, Profile, Role, Status};

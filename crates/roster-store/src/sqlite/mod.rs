@@ -42,6 +42,17 @@ async fn lock_org(_tx: &mut DbTx, _org: OrgId) -> StoreResult<()> {
     Ok(())
 }
 
+/// SQLite plans by statistics that only ANALYZE gathers; without them it assumes an
+/// organisation has a handful of people and picks scans that are slow for a large one.
+/// `optimize` analyses only what changed much, within a bounded effort.
+const OPTIMIZE: &str = "PRAGMA optimize = 0x10002";
+
+async fn refresh_statistics(pool: &DbPool) {
+    if let Err(error) = sqlx::query(OPTIMIZE).execute(pool).await {
+        tracing::warn!(%error, "could not refresh the query planner's statistics");
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -62,7 +73,16 @@ impl SqliteStore {
             // large imports.
             .pragma("cache_size", "-32000")
             .pragma("temp_store", "memory");
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query(OPTIMIZE).execute(conn).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
         Ok(Self { pool })
     }
 
@@ -74,6 +94,7 @@ impl SqliteStore {
 impl_reads!(SqliteStore);
 impl_writes!(SqliteStore);
 impl_apply!(SqliteStore);
+impl_connections!(SqliteStore);
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {

@@ -47,7 +47,14 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, new_key: Opt
         })
         .collect();
     let api_base = state.config.org_url(ctx.org.slug.as_str(), "/api/v1");
-    let mut response = SettingsPage { chrome: Chrome::signed_in(ctx, user, "settings"), integrations: vec![], api_base, keys, new_key }.into_response();
+    let integrations = state
+        .store
+        .connections(ctx.org.id)
+        .await?
+        .into_iter()
+        .map(|c| (format!("{}: {}", c.kind.label(), c.name), if c.enabled { "enabled" } else { "disabled" }.to_owned()))
+        .collect();
+    let mut response = SettingsPage { chrome: Chrome::signed_in(ctx, user, "settings"), integrations, api_base, keys, new_key }.into_response();
     // The page may carry a new key: keep it out of caches.
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     Ok(response)
