@@ -166,6 +166,10 @@ impl RowLimits {
     }
 }
 
+/// After a plan this large the planner's statistics are refreshed, so that searches keep
+/// using the right indexes once an organisation has grown by an import.
+pub(crate) const LARGE_PLAN: usize = 5_000;
+
 pub(crate) const TEAM_BINDS: usize = 5;
 pub(crate) const PERSON_BINDS: usize = 20;
 
@@ -189,10 +193,10 @@ pub(crate) fn repeated_email<'a>(emails: &[&'a str]) -> Option<&'a str> {
 }
 
 /// Instantiates `PlanStore` for `$store`; the backend provides `MAX_BINDS`, `ROW_LIMITS`,
-/// `begin_write` and `lock_org`.
+/// `begin_write`, `lock_org` and `refresh_statistics`.
 macro_rules! impl_apply {
     ($store:ident) => {
-        use $crate::common::apply::{Logged, Pending, UpdateKind, UpdateRun};
+        use $crate::common::apply::{Logged, Pending, UpdateKind, UpdateRun, LARGE_PLAN};
         use roster_core::Change;
 
         type Ts = chrono::DateTime<chrono::Utc>;
@@ -633,6 +637,9 @@ macro_rules! impl_apply {
                 match apply_changes(&mut tx, &run).await {
                     Ok(()) => {
                         tx.commit().await?;
+                        if plan.changes.len() >= LARGE_PLAN {
+                            refresh_statistics(&self.pool).await;
+                        }
                         Ok(run_id)
                     }
                     Err(error) => {

@@ -228,8 +228,13 @@ macro_rules! impl_reads {
                         return Err(too_deep());
                     }
                 }
-                qb.push(" ORDER BY p.sort_key, p.id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-                let rows = qb.build().fetch_all(&self.pool).await?;
+                // `|| ''` hides the name index from the ORDER BY, so that the matches are sorted.
+                let by_text = query.filter.as_ref().is_some_and($crate::common::filter::narrows_by_text);
+                qb.push(if by_text { " ORDER BY p.sort_key || '', p.id" } else { " ORDER BY p.sort_key, p.id" });
+                qb.push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+                // Not kept prepared: a cached generic plan cannot see how wide a prefix range or
+                // how large a team is, and picks a scan that suits none of them.
+                let rows = qb.build().persistent(false).fetch_all(&self.pool).await?;
                 let mut people = rows.iter().map(person_from_row).collect::<$crate::StoreResult<Vec<_>>>()?;
                 fill_secondary_teams(&self.pool, org, &mut people).await?;
 
@@ -241,7 +246,7 @@ macro_rules! impl_reads {
                             return Err(too_deep());
                         }
                     }
-                    let count: i64 = qb.build().fetch_one(&self.pool).await?.try_get(0)?;
+                    let count: i64 = qb.build().persistent(false).fetch_one(&self.pool).await?.try_get(0)?;
                     Some(u64::try_from(count).unwrap_or_default())
                 } else {
                     None
