@@ -69,6 +69,14 @@ impl TestDb {
         Ok(Some(Self { store: Arc::new(store), cleanup: Cleanup::Postgres { server_url, database } }))
     }
 
+    /// The URL of this test's own PostgreSQL database, so other processes can share it.
+    pub fn postgres_url(&self) -> Option<String> {
+        match &self.cleanup {
+            Cleanup::Postgres { server_url, database } => Some(with_database(server_url, database)),
+            Cleanup::Dir { .. } => None,
+        }
+    }
+
     pub async fn finish(self) {
         let TestDb { store, cleanup } = self;
         drop(store);

@@ -17,12 +17,34 @@ fn smtp_server() -> Option<(String, u16, PathBuf)> {
     Some((host.to_owned(), port.parse().expect("port"), PathBuf::from(maildir)))
 }
 
+/// Undo quoted-printable (soft line breaks and `=XX` escapes), which mail uses for long lines.
+fn unquote(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let mut out = Vec::with_capacity(joined.len());
+    let bytes = joined.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (other, _) => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn delivered_to(maildir: &PathBuf, address: &str) -> Vec<String> {
     let mut found = Vec::new();
     for sub in ["new", "cur"] {
         let Ok(entries) = std::fs::read_dir(maildir.join(sub)) else { continue };
         for entry in entries.flatten() {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let text = unquote(&std::fs::read_to_string(entry.path()).unwrap_or_default());
             if text.contains(&format!("To: {address}")) {
                 found.push(text);
             }
