@@ -5,12 +5,16 @@
 #[macro_use]
 mod common;
 mod integrations;
+mod jobs;
 mod model;
 pub mod postgres;
+mod runs;
 pub mod sqlite;
 
 pub use integrations::*;
+pub use jobs::*;
 pub use model::*;
+pub use runs::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -125,7 +129,7 @@ pub trait AuthStore {
 /// Everything Roster stores, behind one handle.
 #[async_trait]
 pub trait Store:
-    OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + ConnectionStore + Send + Sync
+    OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + ConnectionStore + JobStore + RunStore + Send + Sync
 {
     /// Bring the schema up to date (forward-only migrations).
     async fn migrate(&self) -> StoreResult<()>;

@@ -14,6 +14,8 @@ mod connections;
 mod bulk;
 #[path = "store/isolation.rs"]
 mod isolation;
+#[path = "store/jobs.rs"]
+mod jobs;
 #[path = "store/outbox.rs"]
 mod outbox;
 #[path = "store/search.rs"]
@@ -67,6 +69,10 @@ on_both_backends!(
     bulk::a_two_thousand_person_import_round_trips_and_replans_to_nothing,
     bulk::counts_and_team_summaries_add_up,
     connections::connections_are_one_tenant_per_org_and_audited_without_secrets,
+    jobs::claimed_jobs_are_never_handed_out_twice,
+    jobs::jobs_are_deduplicated_while_live_and_retried_on_failure,
+    jobs::one_holder_leads_until_its_lease_runs_out,
+    jobs::runs_record_progress_and_reports_and_avatars_are_audited,
 );
 
 #[test]

@@ -18,6 +18,10 @@ pub(crate) mod writes;
 pub(crate) mod apply;
 #[macro_use]
 pub(crate) mod connections;
+#[macro_use]
+pub(crate) mod jobs;
+#[macro_use]
+pub(crate) mod runs;
 
 use crate::StoreError;
 use roster_core::{Change, Email, Profile, Role, Status};

@@ -78,6 +78,8 @@ impl_reads!(PgStore);
 impl_writes!(PgStore);
 impl_apply!(PgStore);
 impl_connections!(PgStore);
+impl_jobs!(PgStore);
+impl_runs!(PgStore);
 
 #[async_trait::async_trait]
 impl crate::Store for PgStore {

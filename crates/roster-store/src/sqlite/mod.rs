@@ -95,6 +95,8 @@ impl_reads!(SqliteStore);
 impl_writes!(SqliteStore);
 impl_apply!(SqliteStore);
 impl_connections!(SqliteStore);
+impl_jobs!(SqliteStore);
+impl_runs!(SqliteStore);
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {

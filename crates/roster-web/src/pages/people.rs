@@ -201,6 +201,13 @@ pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
         None => None,
     };
     let audit = state.store.audit_for_person(org, person.id, 200).await?;
+    let source = match &person.source {
+        Some(link) => Some(match state.store.connection(org, link.connection).await? {
+            Some(c) => format!("{} ({}), as {}", c.kind.label(), c.name, link.external_id),
+            None => format!("a removed connection, as {}", link.external_id),
+        }),
+        None => None,
+    };
     let invited_before = audit.iter().any(|a| a.action == "user.invited");
     let synced = person.source.is_some();
     let p = &person.profile;
@@ -227,7 +234,7 @@ pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
         name: person.display_name(),
         status: person.status,
         notice: notice.invited.map(|_| format!("An invitation to {} is in the outbox.", person.email)),
-        source: person.source.as_ref().map(|s| format!("connection {}", s.connection)),
+        source,
         fields,
         manager,
         primary_team: or_dash(person.primary_team.and_then(team_name).as_deref()),

@@ -1,0 +1,196 @@
+//! Sync runs and avatars, written once for both backends.
+
+pub(crate) const RUN_COLUMNS: &str =
+    "id, org_id, connection_id, trigger, status, queued_at, started_at, finished_at, progress, report, error, graph_requests";
+
+/// Instantiates `RunStore` for `$store`.
+macro_rules! impl_runs {
+    ($store:ident) => {
+        use $crate::common::runs::RUN_COLUMNS;
+
+        fn sync_run_from_row(row: &DbRow) -> $crate::StoreResult<$crate::SyncRun> {
+            let status: String = row.try_get("status")?;
+            let progress: sqlx::types::Json<serde_json::Value> = row.try_get("progress").map_err($crate::common::corrupt("run progress"))?;
+            let report: Option<sqlx::types::Json<roster_core::RunReport>> =
+                row.try_get("report").map_err($crate::common::corrupt("run report"))?;
+            let graph_requests: i64 = row.try_get("graph_requests")?;
+            Ok($crate::SyncRun {
+                id: roster_core::RunId::from_uuid(row.try_get("id")?),
+                org: roster_core::OrgId::from_uuid(row.try_get("org_id")?),
+                connection: roster_core::ConnectionId::from_uuid(row.try_get("connection_id")?),
+                trigger: row.try_get("trigger")?,
+                status: status.parse().map_err($crate::StoreError::Corrupt)?,
+                queued_at: row.try_get("queued_at")?,
+                started_at: row.try_get("started_at")?,
+                finished_at: row.try_get("finished_at")?,
+                progress: progress.0,
+                report: report.map(|r| r.0),
+                error: row.try_get("error")?,
+                graph_requests: u64::try_from(graph_requests).unwrap_or_default(),
+            })
+        }
+
+        async fn audit_avatar(
+            tx: &mut DbTx,
+            org: roster_core::OrgId,
+            person: roster_core::UserId,
+            actor: &str,
+            action: &str,
+            detail: serde_json::Value,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::StoreResult<()> {
+            sqlx::query("INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) VALUES ($1, $2, $3, NULL, $4, $5, $6, NULL, $7)")
+                .bind(uuid::Uuid::now_v7())
+                .bind(org.as_uuid())
+                .bind(ts(at))
+                .bind(actor)
+                .bind(action)
+                .bind(person.as_uuid())
+                .bind(sqlx::types::Json(detail))
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::RunStore for $store {
+            async fn create_run(&self, run: &$crate::SyncRun) -> $crate::StoreResult<()> {
+                sqlx::query(&format!("INSERT INTO sync_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
+                    .bind(run.id.as_uuid())
+                    .bind(run.org.as_uuid())
+                    .bind(run.connection.as_uuid())
+                    .bind(&run.trigger)
+                    .bind(run.status.as_str())
+                    .bind(ts(run.queued_at))
+                    .bind(run.started_at.map(ts))
+                    .bind(run.finished_at.map(ts))
+                    .bind(sqlx::types::Json(&run.progress))
+                    .bind(run.report.as_ref().map(sqlx::types::Json))
+                    .bind(&run.error)
+                    .bind(i64::try_from(run.graph_requests).unwrap_or(i64::MAX))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::common::classify(e, "sync run"))?;
+                Ok(())
+            }
+
+            async fn start_run(&self, org: roster_core::OrgId, id: roster_core::RunId, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<bool> {
+                let done = sqlx::query("UPDATE sync_runs SET status = 'running', started_at = $3 WHERE org_id = $1 AND id = $2 AND status = 'queued'")
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(ts(now))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn set_run_progress(&self, org: roster_core::OrgId, id: roster_core::RunId, progress: &serde_json::Value) -> $crate::StoreResult<()> {
+                sqlx::query("UPDATE sync_runs SET progress = $3 WHERE org_id = $1 AND id = $2")
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(sqlx::types::Json(progress))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn finish_run(&self, org: roster_core::OrgId, id: roster_core::RunId, end: &$crate::RunEnd<'_>) -> $crate::StoreResult<()> {
+                sqlx::query(
+                    "UPDATE sync_runs SET status = $3, report = $4, error = $5, graph_requests = $6, finished_at = $7, \
+                     started_at = COALESCE(started_at, $7) WHERE org_id = $1 AND id = $2",
+                )
+                .bind(org.as_uuid())
+                .bind(id.as_uuid())
+                .bind(end.status.as_str())
+                .bind(end.report.map(sqlx::types::Json))
+                .bind(end.error)
+                .bind(i64::try_from(end.graph_requests).unwrap_or(i64::MAX))
+                .bind(ts(end.at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn sync_run(&self, org: roster_core::OrgId, id: roster_core::RunId) -> $crate::StoreResult<Option<$crate::SyncRun>> {
+                let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE org_id = $1 AND id = $2"))
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(sync_run_from_row).transpose()
+            }
+
+            async fn sync_runs(&self, org: roster_core::OrgId, connection: roster_core::ConnectionId, limit: u32) -> $crate::StoreResult<Vec<$crate::SyncRun>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {RUN_COLUMNS} FROM sync_runs WHERE org_id = $1 AND connection_id = $2 ORDER BY queued_at DESC, id DESC LIMIT $3"
+                ))
+                .bind(org.as_uuid())
+                .bind(connection.as_uuid())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(sync_run_from_row).collect()
+            }
+
+            async fn avatar_etags(&self, org: roster_core::OrgId) -> $crate::StoreResult<std::collections::HashMap<roster_core::UserId, String>> {
+                let rows = sqlx::query("SELECT person_id, etag FROM avatars WHERE org_id = $1").bind(org.as_uuid()).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| Ok((roster_core::UserId::from_uuid(row.try_get("person_id")?), row.try_get("etag")?)))
+                    .collect()
+            }
+
+            async fn avatar(&self, org: roster_core::OrgId, person: roster_core::UserId) -> $crate::StoreResult<Option<$crate::Avatar>> {
+                let row = sqlx::query("SELECT etag, content_type, bytes, updated_at FROM avatars WHERE org_id = $1 AND person_id = $2")
+                    .bind(org.as_uuid())
+                    .bind(person.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|row| {
+                    Ok($crate::Avatar {
+                        etag: row.try_get("etag")?,
+                        content_type: row.try_get("content_type")?,
+                        bytes: row.try_get("bytes")?,
+                        updated_at: row.try_get("updated_at")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn put_avatar(&self, org: roster_core::OrgId, person: roster_core::UserId, avatar: &$crate::Avatar, actor: &str) -> $crate::StoreResult<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                sqlx::query(
+                    "INSERT INTO avatars (org_id, person_id, etag, content_type, bytes, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (org_id, person_id) DO UPDATE SET etag = excluded.etag, content_type = excluded.content_type, \
+                     bytes = excluded.bytes, updated_at = excluded.updated_at",
+                )
+                .bind(org.as_uuid())
+                .bind(person.as_uuid())
+                .bind(&avatar.etag)
+                .bind(&avatar.content_type)
+                .bind(&avatar.bytes)
+                .bind(ts(avatar.updated_at))
+                .execute(&mut *tx)
+                .await?;
+                let detail = serde_json::json!({ "etag": avatar.etag, "content_type": avatar.content_type, "bytes": avatar.bytes.len() });
+                audit_avatar(&mut tx, org, person, actor, "user.avatar_changed", detail, avatar.updated_at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn remove_avatar(&self, org: roster_core::OrgId, person: roster_core::UserId, actor: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<bool> {
+                let mut tx = begin_write(&self.pool).await?;
+                let removed = sqlx::query("DELETE FROM avatars WHERE org_id = $1 AND person_id = $2")
+                    .bind(org.as_uuid())
+                    .bind(person.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                if removed.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                audit_avatar(&mut tx, org, person, actor, "user.avatar_removed", serde_json::json!({}), now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+        }
+    };
+}

@@ -1,0 +1,133 @@
+//! Provisioning runs (one row per sync of a connection, with its live progress and final
+//! report) and the profile photos a sync brings in.
+
+use crate::StoreResult;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_core::{ConnectionId, OrgId, RunId, RunReport, UserId};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    /// Nothing was applied; `error` says why.
+    Failed,
+    /// Planned but not applied, waiting for an admin (the deactivation guard's state).
+    Held,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Held => "held",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Held)
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "queued" => Ok(RunStatus::Queued),
+            "running" => Ok(RunStatus::Running),
+            "succeeded" => Ok(RunStatus::Succeeded),
+            "failed" => Ok(RunStatus::Failed),
+            "held" => Ok(RunStatus::Held),
+            other => Err(format!("unknown run status '{other}'")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncRun {
+    pub id: RunId,
+    pub org: OrgId,
+    pub connection: ConnectionId,
+    /// What started it: `manual`, `schedule`, `cli`.
+    pub trigger: String,
+    pub status: RunStatus,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Phase and counts while running, for pages that poll.
+    pub progress: Value,
+    pub report: Option<RunReport>,
+    pub error: Option<String>,
+    pub graph_requests: u64,
+}
+
+impl SyncRun {
+    pub fn queued(id: RunId, org: OrgId, connection: ConnectionId, trigger: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            org,
+            connection,
+            trigger: trigger.to_owned(),
+            status: RunStatus::Queued,
+            queued_at: now,
+            started_at: None,
+            finished_at: None,
+            progress: serde_json::json!({ "phase": "queued" }),
+            report: None,
+            error: None,
+            graph_requests: 0,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEnd<'a> {
+    pub status: RunStatus,
+    pub report: Option<&'a RunReport>,
+    pub error: Option<&'a str>,
+    pub graph_requests: u64,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Avatar {
+    pub etag: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait RunStore {
+    async fn create_run(&self, run: &SyncRun) -> StoreResult<()>;
+    /// Queued → running. False when the run is not queued (another worker has it).
+    async fn start_run(&self, org: OrgId, id: RunId, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn set_run_progress(&self, org: OrgId, id: RunId, progress: &Value) -> StoreResult<()>;
+    async fn finish_run(&self, org: OrgId, id: RunId, end: &RunEnd<'_>) -> StoreResult<()>;
+    async fn sync_run(&self, org: OrgId, id: RunId) -> StoreResult<Option<SyncRun>>;
+    /// Newest first.
+    async fn sync_runs(&self, org: OrgId, connection: ConnectionId, limit: u32) -> StoreResult<Vec<SyncRun>>;
+
+    /// The etag of every stored avatar of the organisation, by person.
+    async fn avatar_etags(&self, org: OrgId) -> StoreResult<HashMap<UserId, String>>;
+    async fn avatar(&self, org: OrgId, person: UserId) -> StoreResult<Option<Avatar>>;
+    /// Store or replace a person's avatar, audited as `user.avatar_changed` by `actor`.
+    async fn put_avatar(&self, org: OrgId, person: UserId, avatar: &Avatar, actor: &str) -> StoreResult<()>;
+    /// Remove a person's avatar (audited as `user.avatar_removed`); false when there was none.
+    async fn remove_avatar(&self, org: OrgId, person: UserId, actor: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+}
