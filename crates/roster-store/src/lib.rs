@@ -7,6 +7,7 @@ mod common;
 mod integrations;
 mod jobs;
 mod model;
+mod scim;
 pub mod postgres;
 mod runs;
 pub mod sqlite;
@@ -14,6 +15,7 @@ pub mod sqlite;
 pub use integrations::*;
 pub use jobs::*;
 pub use model::*;
+pub use scim::*;
 pub use runs::*;
 
 use async_trait::async_trait;
@@ -129,7 +131,7 @@ pub trait AuthStore {
 /// Everything Roster stores, behind one handle.
 #[async_trait]
 pub trait Store:
-    OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + ConnectionStore + JobStore + RunStore + Send + Sync
+    OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + ConnectionStore + ScimStore + JobStore + RunStore + Send + Sync
 {
     /// Bring the schema up to date (forward-only migrations).
     async fn migrate(&self) -> StoreResult<()>;

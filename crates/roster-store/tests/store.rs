@@ -18,6 +18,8 @@ mod isolation;
 mod jobs;
 #[path = "store/outbox.rs"]
 mod outbox;
+#[path = "store/scim.rs"]
+mod scim;
 #[path = "store/search.rs"]
 mod search;
 
@@ -69,6 +71,13 @@ on_both_backends!(
     bulk::a_two_thousand_person_import_round_trips_and_replans_to_nothing,
     bulk::counts_and_team_summaries_add_up,
     connections::connections_are_one_tenant_per_org_and_audited_without_secrets,
+    scim::tokens_are_found_by_digest_until_revoked,
+    scim::filters_compile_to_sql_with_json_fallbacks,
+    scim::paging_yields_each_resource_once_with_true_totals,
+    scim::names_are_unique_in_any_case_and_stale_writes_lose,
+    scim::groups_keep_members_and_deletes_cascade,
+    scim::concurrent_versioned_writes_never_lose_an_update,
+    scim::requests_are_logged_newest_first,
     jobs::claimed_jobs_are_never_handed_out_twice,
     jobs::jobs_are_deduplicated_while_live_and_retried_on_failure,
     jobs::one_holder_leads_until_its_lease_runs_out,

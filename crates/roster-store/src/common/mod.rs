@@ -18,6 +18,9 @@ pub(crate) mod writes;
 pub(crate) mod apply;
 #[macro_use]
 pub(crate) mod connections;
+pub(crate) mod scim_filter;
+#[macro_use]
+pub(crate) mod scim;
 #[macro_use]
 pub(crate) mod jobs;
 #[macro_use]

@@ -19,6 +19,8 @@ type DbTx = sqlx::Transaction<'static, Db>;
 const MAX_BINDS: usize = 65_535;
 const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS);
 const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+/// How SCIM filters reach into stored JSON on this backend.
+const SCIM_DIALECT: crate::common::scim_filter::Dialect = crate::common::scim_filter::Dialect::Postgres;
 
 /// The first key of the advisory lock that serialises plans of one organisation.
 const APPLY_LOCK_CLASS: i32 = 0x524F_5354;
@@ -78,6 +80,7 @@ impl_reads!(PgStore);
 impl_writes!(PgStore);
 impl_apply!(PgStore);
 impl_connections!(PgStore);
+impl_scim!(PgStore);
 impl_jobs!(PgStore);
 impl_runs!(PgStore);
 

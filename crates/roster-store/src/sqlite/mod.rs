@@ -21,6 +21,8 @@ const MAX_BINDS: usize = 32_766;
 const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS);
 /// One writer at a time already, so claiming needs no row locks.
 const CLAIM_LOCK: &str = "";
+/// How SCIM filters reach into stored JSON on this backend.
+const SCIM_DIALECT: crate::common::scim_filter::Dialect = crate::common::scim_filter::Dialect::Sqlite;
 
 /// Timestamps are text with a fixed six-digit fraction and a `Z`, so that comparing the text
 /// compares the times (sqlx's own encoding drops trailing zeros, which breaks that).
@@ -95,6 +97,7 @@ impl_reads!(SqliteStore);
 impl_writes!(SqliteStore);
 impl_apply!(SqliteStore);
 impl_connections!(SqliteStore);
+impl_scim!(SqliteStore);
 impl_jobs!(SqliteStore);
 impl_runs!(SqliteStore);
 
