@@ -10,6 +10,7 @@ mod model;
 mod scim;
 pub mod postgres;
 mod runs;
+mod sso;
 pub mod sqlite;
 
 pub use integrations::*;
@@ -17,6 +18,7 @@ pub use jobs::*;
 pub use model::*;
 pub use scim::*;
 pub use runs::*;
+pub use sso::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -131,7 +133,7 @@ pub trait AuthStore {
 /// Everything Roster stores, behind one handle.
 #[async_trait]
 pub trait Store:
-    OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + ConnectionStore + ScimStore + JobStore + RunStore + Send + Sync
+    OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + ConnectionStore + ScimStore + JobStore + RunStore + SsoStore + Send + Sync
 {
     /// Bring the schema up to date (forward-only migrations).
     async fn migrate(&self) -> StoreResult<()>;

@@ -22,6 +22,8 @@ mod outbox;
 mod scim;
 #[path = "store/search.rs"]
 mod search;
+#[path = "store/sso.rs"]
+mod sso;
 
 /// One test per backend for each suite function `module::name`.
 macro_rules! on_both_backends {
@@ -62,6 +64,9 @@ on_both_backends!(
     search::filters_select_the_right_people,
     search::text_prefix_is_case_insensitive_and_literal,
     search::pages_are_sorted_by_name_then_id_with_totals,
+    sso::sign_in_requests_are_redeemed_once_in_their_org_before_expiry,
+    sso::identity_links_keep_their_person_and_refusals_are_logged,
+    sso::password_sign_in_is_on_until_turned_off_and_the_change_is_audited,
     auth::tokens_are_single_use_even_under_concurrency,
     auth::passwords_activate_invited_people_and_are_audited,
     auth::sessions_expire_and_can_be_ended,

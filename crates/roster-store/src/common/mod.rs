@@ -25,6 +25,8 @@ pub(crate) mod scim;
 pub(crate) mod jobs;
 #[macro_use]
 pub(crate) mod runs;
+#[macro_use]
+pub(crate) mod sso;
 
 use crate::StoreError;
 use roster_core::{Change, Email, Profile, Role, Status};

@@ -83,6 +83,7 @@ impl_connections!(PgStore);
 impl_scim!(PgStore);
 impl_jobs!(PgStore);
 impl_runs!(PgStore);
+impl_sso!(PgStore);
 
 #[async_trait::async_trait]
 impl crate::Store for PgStore {

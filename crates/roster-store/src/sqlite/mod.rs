@@ -100,6 +100,7 @@ impl_connections!(SqliteStore);
 impl_scim!(SqliteStore);
 impl_jobs!(SqliteStore);
 impl_runs!(SqliteStore);
+impl_sso!(SqliteStore);
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {

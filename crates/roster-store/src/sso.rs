@@ -1,0 +1,56 @@
+//! Storage for sign-in with OpenID Connect: pending requests (redeemed once), the links from a
+//! provider's subject to a person, the refusals admins read, and whether password sign-in is on.
+//! The PKCE verifier arrives sealed; `state` only as a digest.
+
+use crate::StoreResult;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_core::{Actor, ConnectionId, OrgId, UserId};
+
+/// A sign-in Roster started and has not finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoRequest {
+    /// SHA-256 of the `state` value; the value itself lives only in the browser's cookie and
+    /// the provider's redirect.
+    pub state_digest: String,
+    pub org: OrgId,
+    pub connection: ConnectionId,
+    pub nonce: String,
+    /// The PKCE code verifier, sealed with the master key.
+    pub sealed_verifier: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A sign-in Roster refused, for the admins' log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoRefusal {
+    pub id: uuid::Uuid,
+    pub org: OrgId,
+    pub connection: Option<ConnectionId>,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+    /// The provider's subject, when the token got far enough to name one.
+    pub subject: Option<String>,
+    /// The address the provider claimed, when it named one.
+    pub claimed_email: Option<String>,
+}
+
+#[async_trait]
+pub trait SsoStore {
+    async fn create_sso_request(&self, request: &SsoRequest) -> StoreResult<()>;
+    /// Redeem a pending request: only one caller ever gets `Some`, and only before it expires.
+    async fn consume_sso_request(&self, org: OrgId, state_digest: &str, now: DateTime<Utc>) -> StoreResult<Option<SsoRequest>>;
+    /// The person a provider's subject was linked to by an earlier sign-in.
+    async fn sso_linked_person(&self, org: OrgId, connection: ConnectionId, subject: &str) -> StoreResult<Option<UserId>>;
+    /// Link a subject to a person (first sign-in) or note its use; an existing link keeps its
+    /// person.
+    async fn record_sso_link(&self, org: OrgId, connection: ConnectionId, subject: &str, person: UserId, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn log_sso_refusal(&self, refusal: &SsoRefusal) -> StoreResult<()>;
+    /// Newest first.
+    async fn sso_refusals(&self, org: OrgId, limit: u32) -> StoreResult<Vec<SsoRefusal>>;
+    /// On unless an admin turned it off.
+    async fn password_sign_in_allowed(&self, org: OrgId) -> StoreResult<bool>;
+    /// Audited.
+    async fn set_password_sign_in(&self, org: OrgId, allowed: bool, actor: &Actor, now: DateTime<Utc>) -> StoreResult<()>;
+}
