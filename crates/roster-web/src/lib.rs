@@ -13,6 +13,7 @@ pub mod pages;
 pub mod password;
 pub mod routing;
 pub mod session;
+pub mod sso;
 pub mod state;
 
 pub use app::app;

@@ -26,6 +26,8 @@ struct LoginPage {
     email: String,
     error: Option<String>,
     notice: Option<String>,
+    /// "Sign in with ..." buttons of the enabled OIDC connections.
+    sso_buttons: Vec<super::sso::SsoButton>,
 }
 
 /// Pages before sign-in protect their forms with a double-submit cookie.
@@ -43,17 +45,18 @@ fn check_form_cookie(headers: &HeaderMap, submitted: &str) -> Result<(), PageErr
     }
 }
 
-fn login_page(state: &AppState, ctx: &OrgCtx, email: String, error: Option<String>, notice: Option<String>) -> Response {
+fn login_page(state: &AppState, ctx: &OrgCtx, sso_buttons: Vec<super::sso::SsoButton>, email: String, error: Option<String>, notice: Option<String>) -> Response {
     let token = random_token();
-    let page = LoginPage { chrome: Chrome::anonymous(ctx), form_token: token.clone(), email, error, notice };
+    let page = LoginPage { chrome: Chrome::anonymous(ctx), form_token: token.clone(), email, error, notice, sso_buttons };
     with_form_cookie(state, ctx, page, &token)
 }
 
-pub async fn show_login(State(state): State<AppState>, ctx: OrgCtx, user: Option<CurrentUser>) -> Response {
+pub async fn show_login(State(state): State<AppState>, ctx: OrgCtx, user: Option<CurrentUser>) -> Result<Response, PageError> {
     if user.is_some() {
-        return Redirect::to(&format!("{}/", ctx.base)).into_response();
+        return Ok(Redirect::to(&format!("{}/", ctx.base)).into_response());
     }
-    login_page(&state, &ctx, String::new(), None, None)
+    let buttons = super::sso::login_buttons(&state, &ctx).await?;
+    Ok(login_page(&state, &ctx, buttons, String::new(), None, None))
 }
 
 #[derive(Deserialize)]
@@ -68,7 +71,8 @@ pub struct LoginForm {
 
 pub async fn login(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
     check_form_cookie(&headers, &form.csrf)?;
-    let refused = |msg: &str| Ok(login_page(&state, &ctx, form.email.clone(), Some(msg.to_owned()), None));
+    let buttons = super::sso::login_buttons(&state, &ctx).await?;
+    let refused = |msg: &str| Ok(login_page(&state, &ctx, buttons, form.email.clone(), Some(msg.to_owned()), None));
     let Ok(email) = Email::parse(&form.email) else {
         return refused("Enter the email address you were invited with.");
     };
@@ -88,6 +92,9 @@ pub async fn login(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMa
     let Some(person) = state.store.person(ctx.org.id, credentials.person).await? else {
         return refused("Email or password is incorrect.");
     };
+    if !super::sso::password_allowed(&state, &ctx, person.role).await? {
+        return refused("Password sign-in is turned off for this organisation: use the single sign-on button.");
+    }
     let cookie = start_session(&state, &ctx, &person).await?;
     metrics::counter!("roster_sign_ins_total", "result" => "ok").increment(1);
     let mut response = Redirect::to(&format!("{}/", ctx.base)).into_response();
@@ -231,6 +238,9 @@ pub async fn set_password(State(state): State<AppState>, ctx: OrgCtx, headers: H
     let person = state.store.person(ctx.org.id, person_id).await?.ok_or(PageError::NotFound)?;
     if person.status == Status::Deactivated {
         return Err(PageError::Forbidden("This account is deactivated. Ask an admin of your organisation to reactivate it."));
+    }
+    if !super::sso::password_allowed(&state, &ctx, person.role).await? {
+        return Err(PageError::Forbidden("Password sign-in is turned off for this organisation: use the single sign-on button on the login page."));
     }
     state.store.delete_sessions_of(ctx.org.id, person.id).await?;
     state.store.set_password(ctx.org.id, person.id, &hash, now).await?;

@@ -1,0 +1,170 @@
+//! Sign-in with OpenID Connect: the start and callback routes, the login page's buttons, and
+//! Settings → Integrations → OpenID Connect.
+
+pub mod admin;
+
+use super::Chrome;
+use crate::error::PageError;
+use crate::routing::OrgCtx;
+use crate::session::{cookie_value, same_secret, set_cookie, start_session, CurrentUser, FORM_COOKIE};
+use crate::sso::flow::{self, CallbackParams, FlowError, Refusal};
+use crate::state::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use roster_core::{ConnectionId, ConnectionKind, Role};
+
+/// Carries `state` from the start to the callback, so only the browser that started a
+/// sign-in can finish it.
+pub const STATE_COOKIE: &str = "roster_sso_state";
+/// The same, for an admin's "Test sign-in", which reports instead of signing in.
+pub const TEST_COOKIE: &str = "roster_sso_test";
+
+/// A "Sign in with ..." button on the login page.
+pub struct SsoButton {
+    pub id: String,
+    pub name: String,
+}
+
+/// The enabled OIDC connections of the organisation, for the login page.
+pub async fn login_buttons(state: &AppState, ctx: &OrgCtx) -> Result<Vec<SsoButton>, PageError> {
+    Ok(state
+        .store
+        .connections(ctx.org.id)
+        .await?
+        .into_iter()
+        .filter(|c| c.kind == ConnectionKind::Oidc && c.enabled)
+        .map(|c| SsoButton { id: c.id.to_string(), name: c.name })
+        .collect())
+}
+
+/// Whether this person may sign in by password: always the owner, so nobody is locked out.
+pub async fn password_allowed(state: &AppState, ctx: &OrgCtx, role: Role) -> Result<bool, PageError> {
+    Ok(role == Role::Owner || state.store.password_sign_in_allowed(ctx.org.id).await?)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sso/refused.html")]
+struct RefusedPage {
+    chrome: Chrome,
+    message: String,
+}
+
+fn refused_page(ctx: &OrgCtx, status: StatusCode, message: String) -> Response {
+    (status, RefusedPage { chrome: Chrome::anonymous(ctx), message }).into_response()
+}
+
+async fn refuse(state: &AppState, ctx: &OrgCtx, error: FlowError) -> Response {
+    match error {
+        FlowError::Refused(refusal) => {
+            flow::log_refusal(state, ctx, &refusal).await;
+            refused_page(ctx, StatusCode::FORBIDDEN, refusal.message)
+        }
+        FlowError::Store(e) => PageError::from(e).into_response(),
+    }
+}
+
+fn clear(state: &AppState, ctx: &OrgCtx, response: &mut Response) {
+    for name in [STATE_COOKIE, TEST_COOKIE] {
+        response.headers_mut().append(header::SET_COOKIE, set_cookie(state, ctx, name, "", 0));
+    }
+}
+
+async fn enabled_connection(state: &AppState, ctx: &OrgCtx, id: &str, need_enabled: bool) -> Result<roster_core::Connection, PageError> {
+    let id: ConnectionId = id.parse().map_err(|_| PageError::NotFound)?;
+    let connection = state.store.connection(ctx.org.id, id).await?.ok_or(PageError::NotFound)?;
+    if connection.kind != ConnectionKind::Oidc || (need_enabled && !connection.enabled) {
+        return Err(PageError::NotFound);
+    }
+    Ok(connection)
+}
+
+async fn redirect_to_provider(state: &AppState, ctx: &OrgCtx, connection: &roster_core::Connection, cookie: &str) -> Response {
+    match flow::start(state, ctx, connection).await {
+        Ok((url, sso_state)) => {
+            let mut response = Redirect::to(&url).into_response();
+            response.headers_mut().append(header::SET_COOKIE, set_cookie(state, ctx, cookie, &sso_state, flow::REQUEST_MINUTES * 60));
+            response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            response
+        }
+        Err(e) => refuse(state, ctx, e).await,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct StartForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// POST from the organisation's own login page only: the double-submit cookie proves it.
+pub async fn start(State(state): State<AppState>, ctx: OrgCtx, Path((_, id)): Path<(String, String)>, headers: HeaderMap, Form(form): Form<StartForm>) -> Result<Response, PageError> {
+    match cookie_value(&headers, FORM_COOKIE) {
+        Some(cookie) if !form.csrf.is_empty() && same_secret(&cookie, &form.csrf) => {}
+        _ => return Err(PageError::Csrf),
+    }
+    let connection = enabled_connection(&state, &ctx, &id, true).await?;
+    Ok(redirect_to_provider(&state, &ctx, &connection, STATE_COOKIE).await)
+}
+
+pub async fn callback_get(State(state): State<AppState>, ctx: OrgCtx, user: Option<CurrentUser>, headers: HeaderMap, Query(params): Query<CallbackParams>) -> Response {
+    finish(&state, &ctx, user, &headers, params).await
+}
+
+/// `response_mode=form_post`. The state cookie is SameSite=Lax, so a cross-site POST carries
+/// it only where the provider shares the site; elsewhere the query mode is used.
+pub async fn callback_post(State(state): State<AppState>, ctx: OrgCtx, user: Option<CurrentUser>, headers: HeaderMap, Form(params): Form<CallbackParams>) -> Response {
+    finish(&state, &ctx, user, &headers, params).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sso/tested.html")]
+struct TestedPage {
+    chrome: Chrome,
+    connection: String,
+    subject: String,
+    matched: Result<String, String>,
+}
+
+async fn finish(state: &AppState, ctx: &OrgCtx, user: Option<CurrentUser>, headers: &HeaderMap, params: CallbackParams) -> Response {
+    let started = std::time::Instant::now();
+    let test_cookie = cookie_value(headers, TEST_COOKIE).filter(|c| !c.is_empty());
+    // A test is finished only by the admin who started it; its state lives in its own cookie.
+    let testing = test_cookie.is_some() && params.state.as_deref().zip(test_cookie.as_deref()).is_some_and(|(a, b)| same_secret(a, b));
+    let cookie = if testing { test_cookie } else { cookie_value(headers, STATE_COOKIE).filter(|c| !c.is_empty()) };
+    let mut response = match flow::verify(state, ctx, &params, cookie.as_deref()).await {
+        Err(e) => refuse(state, ctx, e).await,
+        Ok(verified) if testing => match user.filter(|u| u.person.role.can_administer()) {
+            None => refuse(state, ctx, FlowError::Refused(Refusal::new("Only admins can test sign-in.", "a test sign-in finished without an admin session"))).await,
+            Some(admin) => {
+                let matched = match flow::match_person(state, ctx, &verified).await {
+                    Ok(p) => Ok(p.email.as_str().to_owned()),
+                    Err(FlowError::Refused(r)) => Err(r.reason),
+                    Err(FlowError::Store(e)) => return PageError::from(e).into_response(),
+                };
+                let chrome = Chrome::signed_in(ctx, &admin, "settings");
+                TestedPage { chrome, connection: verified.connection.name.clone(), subject: verified.subject.clone(), matched }.into_response()
+            }
+        },
+        Ok(verified) => match flow::match_person(state, ctx, &verified).await {
+            Err(e) => refuse(state, ctx, e).await,
+            Ok(person) => match start_session(state, ctx, &person).await {
+                Ok(cookie) => {
+                    metrics::counter!("roster_sign_ins_total", "result" => "ok_sso").increment(1);
+                    // Always the organisation's front page: nothing from the request chooses
+                    // where a signed-in browser lands.
+                    let mut r = Redirect::to(&format!("{}/", ctx.base)).into_response();
+                    r.headers_mut().append(header::SET_COOKIE, cookie);
+                    r
+                }
+                Err(e) => e.into_response(),
+            },
+        },
+    };
+    clear(state, ctx, &mut response);
+    tracing::debug!(micros = started.elapsed().as_micros() as u64, "sso callback");
+    response
+}

@@ -1,0 +1,253 @@
+//! The sign-in flow: start (a request stored server-side and bound to the browser by a cookie)
+//! and finish (state redeemed once, code exchanged, ID token validated, person matched). SSO
+//! never creates, reactivates or moves anyone; it only finds who someone already is.
+
+use super::{providers, MatchClaim, OidcProvider, OidcSettings, CLIENT_SECRET, VERIFIER_COLUMN};
+use crate::routing::OrgCtx;
+use crate::state::AppState;
+use chrono::Duration;
+use roster_core::secret::token_digest;
+use roster_core::{Connection, ConnectionId, Email, Person, Status};
+use roster_sso::{authorization_request, CodeExchange, Expectations, IdTokenClaims};
+use roster_store::{SsoRefusal, SsoRequest, StoreError};
+
+/// How long a started sign-in may take.
+pub const REQUEST_MINUTES: i64 = 10;
+const SCOPE: &str = "openid profile email";
+/// Clock skew tolerated on token times.
+const LEEWAY_SECS: i64 = 60;
+
+/// Why a sign-in ended without a session: what the person is told, and what admins read.
+#[derive(Debug)]
+pub struct Refusal {
+    /// For the person, on the page.
+    pub message: String,
+    /// For admins, in the sign-in log. Never a secret.
+    pub reason: String,
+    pub connection: Option<ConnectionId>,
+    pub subject: Option<String>,
+    pub claimed_email: Option<String>,
+}
+
+impl Refusal {
+    pub fn new(message: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { message: message.into(), reason: reason.into(), connection: None, subject: None, claimed_email: None }
+    }
+
+    fn on(mut self, connection: &Connection) -> Self {
+        self.connection = Some(connection.id);
+        self
+    }
+}
+
+#[derive(Debug)]
+pub enum FlowError {
+    Refused(Refusal),
+    Store(StoreError),
+}
+
+impl From<StoreError> for FlowError {
+    fn from(e: StoreError) -> Self {
+        FlowError::Store(e)
+    }
+}
+
+impl From<Refusal> for FlowError {
+    fn from(r: Refusal) -> Self {
+        FlowError::Refused(r)
+    }
+}
+
+/// The address the provider sends people back to; admins paste it into the provider.
+pub fn redirect_uri(state: &AppState, ctx: &OrgCtx) -> String {
+    state.config.org_url(ctx.org.slug.as_str(), "/sso/callback")
+}
+
+fn unavailable(connection: &Connection, reason: String) -> Refusal {
+    Refusal::new(format!("Sign-in with {} is not available right now. Try again later, or ask an admin of your organisation.", connection.name), reason)
+        .on(connection)
+}
+
+/// Start a sign-in: store the request and return the provider's address and the `state`
+/// value the browser's cookie must carry back.
+pub async fn start(state: &AppState, ctx: &OrgCtx, connection: &Connection) -> Result<(String, String), FlowError> {
+    let settings = OidcSettings::of(connection).ok_or_else(|| unavailable(connection, "the connection's settings are not OpenID Connect settings".into()))?;
+    let providers = providers().map_err(|e| unavailable(connection, e.to_string()))?;
+    let metadata = providers.metadata(&settings.discovery_url).await.map_err(|e| unavailable(connection, e.to_string()))?;
+    let request = authorization_request(&metadata, &settings.client_id, &redirect_uri(state, ctx), SCOPE, &mut rand::rngs::OsRng)
+        .map_err(|e| unavailable(connection, e.to_string()))?;
+    let now = state.clock.now();
+    let stored = SsoRequest {
+        state_digest: token_digest(&request.state),
+        org: ctx.org.id,
+        connection: connection.id,
+        nonce: request.nonce.clone(),
+        sealed_verifier: state.master_key.seal(ctx.org.id, VERIFIER_COLUMN, request.pkce_verifier.as_bytes()),
+        created_at: now,
+        expires_at: now + Duration::minutes(REQUEST_MINUTES),
+    };
+    state.store.create_sso_request(&stored).await?;
+    Ok((request.url, request.state))
+}
+
+/// What the provider sent back to the callback.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CallbackParams {
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
+
+fn not_started() -> Refusal {
+    Refusal::new(
+        "This sign-in was not started from your organisation's login page, or it was already used or took too long. Start again from the login page.",
+        "a callback arrived without a matching sign-in started from the same browser (missing, unknown, expired or reused state)",
+    )
+}
+
+/// The validated identity of a finished flow.
+#[derive(Debug)]
+pub struct Verified {
+    pub connection: Connection,
+    pub claims: IdTokenClaims,
+    pub subject: String,
+}
+
+/// Redeem the state, exchange the code and validate the ID token.
+pub async fn verify(state: &AppState, ctx: &OrgCtx, params: &CallbackParams, cookie_state: Option<&str>) -> Result<Verified, FlowError> {
+    let (Some(sent), Some(kept)) = (params.state.as_deref(), cookie_state) else { return Err(not_started().into()) };
+    // The browser that comes back must be the one that started: its cookie carries the state.
+    if sent.is_empty() || !crate::session::same_secret(sent, kept) {
+        return Err(not_started().into());
+    }
+    let now = state.clock.now();
+    let request = state.store.consume_sso_request(ctx.org.id, &token_digest(sent), now).await?.ok_or_else(not_started)?;
+    let connection = state.store.connection(ctx.org.id, request.connection).await?.ok_or_else(not_started)?;
+    let settings = OidcSettings::of(&connection).ok_or_else(|| unavailable(&connection, "the connection's settings are not OpenID Connect settings".into()))?;
+    if let Some(error) = &params.error {
+        let described = params.error_description.as_deref().map(|d| format!(": {}", d.chars().take(200).collect::<String>())).unwrap_or_default();
+        let message = if error == "access_denied" {
+            format!("{} did not sign you in (the sign-in was cancelled or refused).", connection.name)
+        } else {
+            format!("{} could not sign you in.", connection.name)
+        };
+        return Err(Refusal::new(message, format!("the provider answered {}{described}", error.chars().take(60).collect::<String>())).on(&connection).into());
+    }
+    let code = params.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| unavailable(&connection, "the provider sent no code".into()))?;
+    let verifier = state
+        .master_key
+        .open(ctx.org.id, VERIFIER_COLUMN, &request.sealed_verifier)
+        .ok()
+        .and_then(|v| String::from_utf8(v).ok())
+        .ok_or_else(|| unavailable(&connection, "the stored PKCE verifier did not open (was the master key changed?)".into()))?;
+    let secret = connection
+        .sealed
+        .get(CLIENT_SECRET)
+        .and_then(|s| state.master_key.open(ctx.org.id, CLIENT_SECRET, s).ok())
+        .and_then(|v| String::from_utf8(v).ok())
+        .ok_or_else(|| unavailable(&connection, "the connection's client secret did not open (was the master key changed?)".into()))?;
+
+    let providers = providers().map_err(|e| unavailable(&connection, e.to_string()))?;
+    let failed = |e: roster_sso::SsoError| unavailable(&connection, e.to_string());
+    let metadata = providers.metadata(&settings.discovery_url).await.map_err(failed)?;
+    let redirect = redirect_uri(state, ctx);
+    let exchange = CodeExchange { code, redirect_uri: &redirect, pkce_verifier: &verifier, client_id: &settings.client_id, client_secret: &secret };
+    let id_token = providers.exchange_code(&metadata, &exchange).await.map_err(failed)?;
+    let expect = Expectations {
+        issuer: &metadata.issuer,
+        client_id: &settings.client_id,
+        tenant: settings.tenant_id.as_deref(),
+        nonce: &request.nonce,
+        now: now.timestamp(),
+        leeway: LEEWAY_SECS,
+        max_age: REQUEST_MINUTES * 60,
+    };
+    let claims = providers.validate(&settings.discovery_url, &metadata, &id_token, &expect).await.map_err(failed)?;
+    // Entra's stable key is the tenant and object id; `sub` is pairwise per app.
+    let subject = match settings.provider {
+        OidcProvider::Entra => match (&claims.tenant_id, &claims.object_id) {
+            (Some(tid), Some(oid)) => format!("{tid}/{oid}"),
+            _ => return Err(unavailable(&connection, "the Microsoft token has no tid and oid claims".into()).into()),
+        },
+        _ => claims.subject.clone(),
+    };
+    Ok(Verified { connection, claims, subject })
+}
+
+/// The address this connection matches people by, if the token carries a usable one.
+fn claimed_address(settings: &OidcSettings, claims: &IdTokenClaims) -> Option<String> {
+    match settings.provider {
+        OidcProvider::Entra => match settings.match_claim {
+            MatchClaim::PreferredUsername => claims.preferred_username.clone(),
+            MatchClaim::Upn => claims.upn.clone(),
+            MatchClaim::Email => claims.email.clone(),
+        },
+        // An address the provider says it has not verified proves nothing.
+        _ => claims.email.clone().filter(|_| claims.email_verified != Some(false)),
+    }
+}
+
+/// Who the verified identity is in this organisation: the linked person first, else the one
+/// whose e-mail matches (case-insensitively), then linked for next time.
+pub async fn match_person(state: &AppState, ctx: &OrgCtx, verified: &Verified) -> Result<Person, FlowError> {
+    let connection = &verified.connection;
+    let settings = OidcSettings::of(connection).ok_or_else(|| unavailable(connection, "not OpenID Connect settings".into()))?;
+    let claimed = claimed_address(&settings, &verified.claims);
+    let refuse = |message: String, reason: String| {
+        let mut r = Refusal::new(message, reason).on(connection);
+        r.subject = Some(verified.subject.clone());
+        r.claimed_email = claimed.clone();
+        FlowError::Refused(r)
+    };
+    let linked = state.store.sso_linked_person(ctx.org.id, connection.id, &verified.subject).await?;
+    let person = match linked {
+        Some(id) => state.store.person(ctx.org.id, id).await?,
+        None => match claimed.as_deref().map(Email::parse) {
+            Some(Ok(email)) => state.store.person_by_email(ctx.org.id, &email).await?,
+            _ => {
+                return Err(refuse(
+                    format!("{} did not tell Roster your email address, so you cannot be recognised. Ask an admin of your organisation.", connection.name),
+                    "the token has no usable (verified) address to match a person by".into(),
+                ))
+            }
+        },
+    };
+    let Some(person) = person else {
+        let shown = claimed.clone().unwrap_or_default();
+        return Err(refuse(
+            format!("Nobody in {} has the address {shown}. Ask an admin of your organisation to add you.", ctx.org.name),
+            format!("no person has the address {shown}"),
+        ));
+    };
+    if person.status == Status::Deactivated {
+        return Err(refuse(
+            "Your account in this organisation is deactivated. Ask an admin of your organisation to reactivate it.".into(),
+            format!("{} is deactivated", person.email.as_str()),
+        ));
+    }
+    state.store.record_sso_link(ctx.org.id, connection.id, &verified.subject, person.id, state.clock.now()).await?;
+    Ok(person)
+}
+
+/// Keep the refusal for admins; a failure to log is logged, not shown.
+pub async fn log_refusal(state: &AppState, ctx: &OrgCtx, refusal: &Refusal) {
+    let record = SsoRefusal {
+        id: uuid::Uuid::now_v7(),
+        org: ctx.org.id,
+        connection: refusal.connection,
+        at: state.clock.now(),
+        reason: refusal.reason.clone(),
+        subject: refusal.subject.clone(),
+        claimed_email: refusal.claimed_email.clone(),
+    };
+    metrics::counter!("roster_sign_ins_total", "result" => "refused_sso").increment(1);
+    tracing::info!(org = %ctx.org.slug.as_str(), reason = %refusal.reason, "single sign-on refused");
+    if let Err(error) = state.store.log_sso_refusal(&record).await {
+        tracing::warn!(%error, "could not log a refused sign-in");
+    }
+}
