@@ -1,0 +1,339 @@
+//! One full sync: list, look up, plan once, apply once.
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use roster_core::mapping::Mapping;
+use roster_core::reconcile::{reconcile, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope, Snapshot};
+use roster_core::secret::TokenSource;
+use roster_core::{Actor, Change, Connection, Plan, RandomIds, RunId, RunReport, Status, UserId};
+use roster_entra::{GraphClient, GraphConfig, GraphUser, PhotoMeta, RequestStats};
+use roster_store::{RunEnd, RunStatus, Store, StoreError};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::photos::{apply_photos, plan_photos, PhotoContext, PhotoWork};
+use crate::progress::{Phase, ProgressSink, StoreProgress, SyncProgress};
+use crate::record::graph_record;
+use crate::settings::EntraSettings;
+use crate::SyncError;
+
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub invitations: Invitations,
+    pub manage_managers: bool,
+    pub photos: bool,
+    /// The run's clock, passed in so tests are deterministic.
+    pub now: DateTime<Utc>,
+}
+
+impl SyncOptions {
+    pub fn from_settings(settings: &EntraSettings, now: DateTime<Utc>) -> Self {
+        Self { invitations: settings.invitations(), manage_managers: settings.manage_managers, photos: settings.photos, now }
+    }
+}
+
+/// What the deactivation guard decided about a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuardVerdict {
+    Proceed,
+    /// Apply nothing; the run is held for an admin with this reason.
+    Hold(String),
+}
+
+/// The guard against runs that would deactivate too many people (Entra's "accidental
+/// deletion prevention") belongs here: it sees the whole plan, including
+/// `Plan::deactivations()`, before anything is written, and a `Hold` leaves the directory
+/// untouched and the run `held`. No threshold is configured yet, so every plan proceeds.
+pub fn deactivation_guard(plan: &Plan, _connection: &Connection) -> GuardVerdict {
+    let _would_deactivate = plan.deactivations();
+    GuardVerdict::Proceed
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    pub report: RunReport,
+    /// Whether any change to people or teams was written (false for a run with nothing to do).
+    pub applied: bool,
+    /// The id the store gave the applied plan (its audit rows carry it).
+    pub plan_run: Option<RunId>,
+    /// Set when the deactivation guard held the plan back.
+    pub held: Option<String>,
+    pub users_listed: usize,
+    pub photos_stored: usize,
+    pub photos_removed: usize,
+    /// Issues met after the people were applied (photo downloads); the next run retries them.
+    pub late_issues: Vec<String>,
+    pub graph_requests: u64,
+    pub stats: RequestStats,
+}
+
+struct OsTokens;
+
+impl TokenSource for OsTokens {
+    fn new_token(&mut self) -> String {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+}
+
+/// The property names the mapping reads, as `$select` wants them (a dotted path selects its
+/// first segment).
+fn selected_properties(mapping: &Mapping) -> Vec<&str> {
+    mapping.sources().into_iter().map(|s| s.split('.').next().unwrap_or(s)).filter(|s| !s.starts_with("urn:")).collect()
+}
+
+/// Sync the connection's group into the directory: everything is read from Graph first, then
+/// one plan is made and applied. Any failure before the apply changes nothing.
+pub async fn full_sync(
+    store: &dyn Store,
+    connection: &Connection,
+    config: GraphConfig,
+    mapping: &Mapping,
+    options: &SyncOptions,
+    progress: &dyn ProgressSink,
+) -> Result<RunOutcome, SyncError> {
+    let settings = EntraSettings::from_connection(connection)?;
+    if settings.group_id.is_empty() {
+        return Err(SyncError::Settings("no security group is set".into()));
+    }
+    let client = GraphClient::new(config)?;
+    let mut state = SyncProgress::new();
+    progress.report(&state).await;
+    client.access_token().await?;
+
+    state.enter(Phase::Listing);
+    progress.report(&state).await;
+    let members = client.transitive_member_users(&settings.group_id, &selected_properties(mapping)).await?;
+    let users = members.users;
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    state.users_listed = users.len();
+    state.graph_requests = client.graph_requests();
+
+    let managers = if options.manage_managers {
+        state.enter(Phase::Managers);
+        progress.report(&state).await;
+        let managers = client.managers(&ids).await?;
+        state.managers_read = managers.len();
+        Some(managers)
+    } else {
+        None
+    };
+    let photo_metas = if options.photos {
+        state.enter(Phase::PhotoCheck);
+        state.graph_requests = client.graph_requests();
+        progress.report(&state).await;
+        let metas = client.photo_metas(&ids).await?;
+        state.photos_checked = metas.len();
+        Some(metas)
+    } else {
+        None
+    };
+
+    state.enter(Phase::Planning);
+    state.graph_requests = client.graph_requests();
+    progress.report(&state).await;
+    let actor = Actor::Connection { id: connection.id };
+    let policy = Policy { connection: Some(connection.id), scope: Scope::Full, invitations: options.invitations, manage_managers: options.manage_managers };
+    let mut outcome = RunOutcome { users_listed: users.len(), ..RunOutcome::default() };
+
+    // A conflict means the directory changed under the plan (an admin edit); plan again once.
+    let mut attempt = 0;
+    let (plan, snapshot) = loop {
+        attempt += 1;
+        let snapshot = store.snapshot(connection.org).await?;
+        let desired = desired_people(&users, mapping, managers.as_ref(), &snapshot, connection);
+        let mut ids = RandomIds;
+        let mut tokens = OsTokens;
+        let mut ctx = PlanContext { now: options.now, ids: &mut ids, tokens: &mut tokens };
+        let mut plan = reconcile(connection.org, actor.clone(), &snapshot, &desired.people, &policy, &mut ctx);
+        plan.report.issues.extend(desired.issues);
+        state.changes_planned = plan.changes.len();
+
+        if let GuardVerdict::Hold(reason) = deactivation_guard(&plan, connection) {
+            outcome.report = plan.report;
+            outcome.held = Some(reason);
+            return Ok(finish(outcome, &client));
+        }
+        if plan.is_empty() {
+            break (plan, snapshot);
+        }
+        state.enter(Phase::Applying);
+        progress.report(&state).await;
+        match store.apply(&plan, options.now).await {
+            Ok(run) => {
+                outcome.plan_run = Some(run);
+                outcome.applied = true;
+                break (plan, snapshot);
+            }
+            Err(StoreError::Conflict(reason)) if attempt < 2 => {
+                tracing::info!(connection = %connection.id, %reason, "the directory changed during the sync; planning again");
+            }
+            Err(other) => return Err(other.into()),
+        }
+    };
+    outcome.report = plan.report.clone();
+
+    if let Some(metas) = &photo_metas {
+        let people = linked_people(&snapshot, &plan, connection);
+        let stored = store.avatar_etags(connection.org).await?;
+        let work = active_only(plan_photos(metas, &people, &stored), metas, &people);
+        state.enter(Phase::Photos);
+        state.photos_to_download = work.downloads.len();
+        progress.report(&state).await;
+        let label = actor.label();
+        let ctx = PhotoContext { client: &client, store, org: connection.org, actor: &label, now: options.now };
+        match apply_photos(&ctx, &work, progress, &mut state).await {
+            Ok((stored, removed)) => {
+                outcome.photos_stored = stored;
+                outcome.photos_removed = removed;
+            }
+            // People are applied already; photos converge on the next run.
+            Err(error) => outcome.late_issues.push(format!("profile photos were not all updated: {error}")),
+        }
+    }
+
+    state.enter(Phase::Done);
+    state.graph_requests = client.graph_requests();
+    progress.report(&state).await;
+    Ok(finish(outcome, &client))
+}
+
+fn finish(mut outcome: RunOutcome, client: &GraphClient) -> RunOutcome {
+    outcome.graph_requests = client.graph_requests();
+    outcome.stats = client.stats();
+    outcome
+}
+
+/// Photo work is limited to people the metadata was read for; kept as a seam so a later
+/// policy (e.g. no photos for deactivated people) has one place to go.
+fn active_only(work: PhotoWork, _metas: &BTreeMap<String, Option<PhotoMeta>>, _people: &HashMap<String, UserId>) -> PhotoWork {
+    work
+}
+
+struct Desired {
+    people: Vec<DesiredPerson>,
+    issues: Vec<roster_core::plan::RecordIssue>,
+}
+
+fn desired_people(
+    users: &[GraphUser],
+    mapping: &Mapping,
+    managers: Option<&BTreeMap<String, Option<String>>>,
+    snapshot: &Snapshot,
+    connection: &Connection,
+) -> Desired {
+    let linked: HashMap<&str, &roster_core::Person> = snapshot
+        .people
+        .iter()
+        .filter_map(|p| p.source.as_ref().filter(|l| l.connection == connection.id).map(|l| (l.external_id.as_str(), p)))
+        .collect();
+    let mut out = Desired { people: Vec::with_capacity(users.len()), issues: Vec::new() };
+    for user in users {
+        let record = graph_record(user);
+        let shown = user.user_principal_name.as_deref().map_or_else(|| user.id.clone(), |upn| format!("{upn} ({})", user.id));
+        let active = user.account_enabled != Some(false);
+        let manager = match managers.map(|m| m.get(&user.id)) {
+            None => ManagerField::Untouched,
+            Some(Some(Some(manager))) => ManagerField::Set(ManagerRef::ExternalId(manager.clone())),
+            Some(_) => ManagerField::Clear,
+        };
+        match mapping.apply(&record) {
+            Ok((email, profile)) => {
+                out.people.push(DesiredPerson { record: shown, external_id: Some(user.id.clone()), email, profile, active, role: None, manager })
+            }
+            Err(error) => {
+                // Still in the group: describe a linked person as they are, so an unreadable
+                // record never counts as "left the group" and deactivates them.
+                if let Some(person) = linked.get(user.id.as_str()) {
+                    out.people.push(DesiredPerson {
+                        record: shown.clone(),
+                        external_id: Some(user.id.clone()),
+                        email: person.email.clone(),
+                        profile: person.profile.clone(),
+                        active: active && person.status != Status::Deactivated,
+                        role: None,
+                        manager: ManagerField::Untouched,
+                    });
+                }
+                out.issues.push(roster_core::plan::RecordIssue { record: shown, message: format!("{error}; the person was left as they are") });
+            }
+        }
+    }
+    out
+}
+
+/// Graph user id → person, for everyone this connection links after the plan.
+fn linked_people(snapshot: &Snapshot, plan: &Plan, connection: &Connection) -> HashMap<String, UserId> {
+    let mut people: HashMap<String, UserId> = snapshot
+        .people
+        .iter()
+        .filter_map(|p| p.source.as_ref().filter(|l| l.connection == connection.id).map(|l| (l.external_id.clone(), p.id)))
+        .collect();
+    for change in &plan.changes {
+        match change {
+            Change::CreatePerson { person } => {
+                if let Some(link) = person.source.as_ref().filter(|l| l.connection == connection.id) {
+                    people.insert(link.external_id.clone(), person.id);
+                }
+            }
+            Change::LinkSource { id, link } if link.connection == connection.id => {
+                people.insert(link.external_id.clone(), *id);
+            }
+            _ => {}
+        }
+    }
+    people
+}
+
+/// A full sync recorded in its run row: started, progress while it goes, and the report or
+/// the reason it failed. The run row must exist (queued) already.
+pub async fn run_recorded(
+    store: Arc<dyn Store>,
+    connection: &Connection,
+    config: GraphConfig,
+    options: &SyncOptions,
+    run: RunId,
+    extra_progress: Option<&dyn ProgressSink>,
+) -> Result<RunOutcome, SyncError> {
+    let org = connection.org;
+    store.start_run(org, run, options.now).await?;
+    let mapping = EntraSettings::from_connection(connection)?.mapping();
+    let sink = StoreProgress { store: store.clone(), org, run };
+    let both = Fanout { first: &sink, second: extra_progress };
+    let result = full_sync(store.as_ref(), connection, config, &mapping, options, &both).await;
+    let finished_at = Utc::now().max(options.now);
+    match &result {
+        Ok(outcome) => {
+            let mut report = outcome.report.clone();
+            for issue in &outcome.late_issues {
+                report.issues.push(roster_core::plan::RecordIssue { record: "profile photos".into(), message: issue.clone() });
+            }
+            let status = if outcome.held.is_some() { RunStatus::Held } else { RunStatus::Succeeded };
+            let end = RunEnd { status, report: Some(&report), error: outcome.held.as_deref(), graph_requests: outcome.graph_requests, at: finished_at };
+            store.finish_run(org, run, &end).await?;
+        }
+        Err(error) => {
+            let message = error.to_string();
+            let end = RunEnd { status: RunStatus::Failed, report: None, error: Some(&message), graph_requests: 0, at: finished_at };
+            store.finish_run(org, run, &end).await?;
+        }
+    }
+    result
+}
+
+struct Fanout<'a> {
+    first: &'a dyn ProgressSink,
+    second: Option<&'a dyn ProgressSink>,
+}
+
+#[async_trait::async_trait]
+impl ProgressSink for Fanout<'_> {
+    async fn report(&self, progress: &SyncProgress) {
+        self.first.report(progress).await;
+        if let Some(second) = self.second {
+            second.report(progress).await;
+        }
+    }
+}
