@@ -18,6 +18,8 @@ mod isolation;
 mod jobs;
 #[path = "store/outbox.rs"]
 mod outbox;
+#[path = "store/plans.rs"]
+mod plans;
 #[path = "store/scim.rs"]
 mod scim;
 #[path = "store/search.rs"]

@@ -145,10 +145,14 @@ pub(crate) struct RowLimits {
     pub emails: usize,
     pub audit: usize,
     pub events: usize,
+    max_binds: usize,
+    update_rows: usize,
 }
 
 impl RowLimits {
-    pub(crate) const fn new(max_binds: usize) -> Self {
+    /// `update_rows` caps a bulk update: a backend whose planner may join the batch by scanning
+    /// it once per updated row wants short batches, one that hashes it wants long ones.
+    pub(crate) const fn new(max_binds: usize, update_rows: usize) -> Self {
         use super::rows_per_statement as rows;
         Self {
             teams: rows(max_binds, TEAM_BINDS),
@@ -158,11 +162,14 @@ impl RowLimits {
             emails: rows(max_binds, 6),
             audit: rows(max_binds, 9),
             events: rows(max_binds, 6),
+            max_binds,
+            update_rows,
         }
     }
 
-    pub(crate) fn updates(&self, max_binds: usize, kind: UpdateKind) -> usize {
-        super::rows_per_statement(max_binds.saturating_sub(2), kind.columns())
+    /// Rows per bulk update; each row binds its values and its id twice (see `flush_updates`).
+    pub(crate) fn updates(&self, kind: UpdateKind) -> usize {
+        super::rows_per_statement(self.max_binds.saturating_sub(3), kind.columns() + 1).min(self.update_rows)
     }
 }
 
@@ -192,7 +199,7 @@ pub(crate) fn repeated_email<'a>(emails: &[&'a str]) -> Option<&'a str> {
     emails.iter().find(|e| !seen.insert(**e)).copied()
 }
 
-/// Instantiates `PlanStore` for `$store`; the backend provides `MAX_BINDS`, `ROW_LIMITS`,
+/// Instantiates `PlanStore` for `$store`; the backend provides `ROW_LIMITS`,
 /// `begin_write`, `lock_org` and `refresh_statistics`.
 macro_rules! impl_apply {
     ($store:ident) => {
@@ -253,7 +260,7 @@ macro_rules! impl_apply {
                     // The people updated may be among the pending inserts.
                     flush_inserts(tx, run, &mut pending).await?;
                     let fits = pending.updates.as_ref().is_some_and(|u| {
-                        u.accepts(kind, id) && u.changes.len() < ROW_LIMITS.updates(MAX_BINDS, kind)
+                        u.accepts(kind, id) && u.changes.len() < ROW_LIMITS.updates(kind)
                     });
                     if !fits {
                         flush_updates(tx, run, &mut pending).await?;
@@ -411,7 +418,14 @@ macro_rules! impl_apply {
                 // UpdateRun only holds the kinds above.
                 _ => {}
             });
-            qb.push(") AS v WHERE people.org_id = ").push_bind(run.org).push(" AND people.id = v.column1 RETURNING people.id");
+            // The id list confines the update to the batch's people by primary key, whatever
+            // join order the planner picks for the values.
+            qb.push(") AS v WHERE people.org_id = ").push_bind(run.org).push(" AND people.id IN (");
+            let mut ids = qb.separated(", ");
+            for id in updates.ids() {
+                ids.push_bind(id.as_uuid());
+            }
+            qb.push(") AND people.id = v.column1 RETURNING people.id");
             let context = match updates.kind {
                 UpdateKind::PrimaryTeam => "setting primary teams",
                 UpdateKind::Manager => "setting managers",

@@ -17,7 +17,8 @@ type DbTx = sqlx::Transaction<'static, Db>;
 
 /// The protocol's limit on bind parameters in one statement.
 const MAX_BINDS: usize = 65_535;
-const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS);
+/// PostgreSQL hashes a bulk update's values, so long batches save round trips.
+const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS, 2000);
 const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 /// How SCIM filters reach into stored JSON on this backend.
 const SCIM_DIALECT: crate::common::scim_filter::Dialect = crate::common::scim_filter::Dialect::Postgres;

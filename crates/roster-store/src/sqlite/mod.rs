@@ -18,7 +18,9 @@ type DbTx = sqlx::Transaction<'static, Db>;
 
 /// SQLite's default limit on bind parameters in one statement.
 const MAX_BINDS: usize = 32_766;
-const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS);
+/// SQLite's planner scans a bulk update's values once per updated row (it will not hash
+/// them), so its batches stay short.
+const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS, 200);
 /// One writer at a time already, so claiming needs no row locks.
 const CLAIM_LOCK: &str = "";
 /// How SCIM filters reach into stored JSON on this backend.
@@ -44,16 +46,27 @@ async fn lock_org(_tx: &mut DbTx, _org: OrgId) -> StoreResult<()> {
     Ok(())
 }
 
-/// SQLite plans by statistics that only ANALYZE gathers; without them it assumes an
-/// organisation has a handful of people and picks scans that are slow for a large one.
-/// `optimize` analyses only what changed much, within a bounded effort.
-const OPTIMIZE: &str = "PRAGMA optimize = 0x10002";
+/// SQLite's planner works from statistics, and real ones go stale at the worst time: measured
+/// on a small directory, they tell it that `people` has a handful of rows during the very
+/// import that makes it 100,000, and it then joins a batch update by scanning everyone once per
+/// row of the batch. So the statistics of Roster's tables are pinned to the shape of a large
+/// organisation (see `planner_stats.sql`) at every migration and never measured: plans are the
+/// same whatever the size of the data, and they are the plans a large directory needs.
+const PLANNER_STATS: &str = include_str!("planner_stats.sql");
 
-async fn refresh_statistics(pool: &DbPool) {
-    if let Err(error) = sqlx::query(OPTIMIZE).execute(pool).await {
-        tracing::warn!(%error, "could not refresh the query planner's statistics");
-    }
+async fn pin_planner_statistics(pool: &DbPool) -> StoreResult<()> {
+    let mut tx = begin_write(pool).await?;
+    // Creates sqlite_stat1 when it does not exist yet.
+    sqlx::query("ANALYZE sqlite_schema").execute(&mut *tx).await?;
+    sqlx::query(PLANNER_STATS).execute(&mut *tx).await?;
+    // Reload them into this connection's planner; others load them when they open.
+    sqlx::query("ANALYZE sqlite_schema").execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
 }
+
+/// The statistics are pinned, not measured (see `PLANNER_STATS`).
+async fn refresh_statistics(_pool: &DbPool) {}
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -75,16 +88,10 @@ impl SqliteStore {
             // large imports.
             .pragma("cache_size", "-32000")
             .pragma("temp_store", "memory");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::query(OPTIMIZE).execute(conn).await?;
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        // Before any other connection loads the statistics; on a new database they wait for
+        // the tables the migrations create.
+        pin_planner_statistics(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -106,7 +113,7 @@ impl_sso!(SqliteStore);
 impl crate::Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?;
-        Ok(())
+        pin_planner_statistics(&self.pool).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
