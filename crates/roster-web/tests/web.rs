@@ -13,5 +13,7 @@ mod isolation;
 mod mail;
 #[path = "web/signin.rs"]
 mod signin;
+#[path = "web/sso.rs"]
+mod sso;
 #[path = "web/teams.rs"]
 mod teams;

@@ -1,0 +1,324 @@
+//! Sign-in with OpenID Connect, against a provider served by the test that signs what each
+//! test asks it to: the happy path, then each attack, each of which must end refused with no
+//! session.
+
+use crate::support::{form_token, TestApp};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use roster_core::{Actor, Connection};
+use roster_store::testing::Backend;
+use roster_web::sso::{new_connection, MatchClaim, OidcProvider, OidcSettings};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::traits::PublicKeyParts;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+const CLIENT_ID: &str = "roster-test-client";
+const CLIENT_SECRET: &str = "test-client-secret";
+
+/// How the provider answers the code exchange.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Forgery {
+    Honest,
+    AlgNone,
+    Hs256WithPublicKey,
+    UnknownKid,
+    WrongAudience,
+    ExtraAudience,
+    Expired,
+    WrongNonce,
+    ForeignTenant,
+}
+
+struct Key {
+    der: Vec<u8>,
+    jwk: Value,
+}
+
+fn key() -> &'static Key {
+    static KEY: OnceLock<Key> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+        let jwk = json!({ "kty": "RSA", "alg": "RS256", "use": "sig", "kid": "k1",
+            "n": URL_SAFE_NO_PAD.encode(private.n().to_bytes_be()), "e": URL_SAFE_NO_PAD.encode(private.e().to_bytes_be()) });
+        Key { der: private.to_pkcs1_der().unwrap().as_bytes().to_vec(), jwk }
+    })
+}
+
+#[derive(Clone)]
+struct Idp {
+    issuer: Arc<Mutex<String>>,
+    forgery: Arc<Mutex<Forgery>>,
+    email: Arc<Mutex<String>>,
+    /// code -> (nonce, code_challenge)
+    codes: Arc<Mutex<HashMap<String, (String, String)>>>,
+    challenge_methods: Arc<Mutex<Vec<String>>>,
+}
+
+fn sign(idp: &Idp, nonce: &str) -> String {
+    let forgery = *idp.forgery.lock().unwrap();
+    let iss = idp.issuer.lock().unwrap().clone();
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({ "iss": iss, "sub": "subject-1", "aud": CLIENT_ID, "iat": now, "exp": now + 300, "nonce": nonce,
+        "email": idp.email.lock().unwrap().clone(), "email_verified": true, "tid": "tenant-a", "oid": "object-1" });
+    match forgery {
+        Forgery::WrongAudience => claims["aud"] = json!("someone-else"),
+        Forgery::ExtraAudience => claims["aud"] = json!([CLIENT_ID, "api://untrusted"]),
+        Forgery::Expired => claims["exp"] = json!(now - 3600),
+        Forgery::WrongNonce => claims["nonce"] = json!("not-the-nonce"),
+        Forgery::ForeignTenant => claims["tid"] = json!("tenant-b"),
+        _ => {}
+    }
+    let header = |alg: Algorithm, kid: &str| {
+        let mut h = Header::new(alg);
+        h.kid = Some(kid.into());
+        h
+    };
+    match forgery {
+        Forgery::AlgNone => format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(json!({ "alg": "none", "kid": "k1" }).to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        ),
+        Forgery::Hs256WithPublicKey => {
+            let secret = key().jwk["n"].as_str().unwrap().as_bytes().to_vec();
+            jsonwebtoken::encode(&header(Algorithm::HS256, "k1"), &claims, &EncodingKey::from_secret(&secret)).unwrap()
+        }
+        Forgery::UnknownKid => jsonwebtoken::encode(&header(Algorithm::RS256, "k-unknown"), &claims, &EncodingKey::from_rsa_der(&key().der)).unwrap(),
+        _ => jsonwebtoken::encode(&header(Algorithm::RS256, "k1"), &claims, &EncodingKey::from_rsa_der(&key().der)).unwrap(),
+    }
+}
+
+async fn serve_idp() -> (Idp, String) {
+    let idp = Idp {
+        issuer: Arc::default(),
+        forgery: Arc::new(Mutex::new(Forgery::Honest)),
+        email: Arc::default(),
+        codes: Arc::default(),
+        challenge_methods: Arc::default(),
+    };
+    let app = Router::new()
+        .route("/.well-known/openid-configuration", get(|State(idp): State<Idp>| async move {
+            let base = idp.issuer.lock().unwrap().clone();
+            Json(json!({ "issuer": base, "authorization_endpoint": format!("{base}/authorize"), "token_endpoint": format!("{base}/token"),
+                "jwks_uri": format!("{base}/keys"), "code_challenge_methods_supported": ["S256"] }))
+        }))
+        .route("/keys", get(|| async { Json(json!({ "keys": [key().jwk.clone()] })) }))
+        // Signs the test user in at once and sends the browser back with a code.
+        .route("/authorize", get(|State(idp): State<Idp>, Query(q): Query<HashMap<String, String>>| async move {
+            idp.challenge_methods.lock().unwrap().push(q.get("code_challenge_method").cloned().unwrap_or_default());
+            let code = format!("code-{}", uuid::Uuid::new_v4());
+            idp.codes.lock().unwrap().insert(code.clone(), (q["nonce"].clone(), q["code_challenge"].clone()));
+            let to = format!("{}?code={code}&state={}", q["redirect_uri"], q["state"]);
+            axum::response::Redirect::to(&to)
+        }))
+        .route("/token", post(|State(idp): State<Idp>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>| async move {
+            let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
+            let bad = |e: &str| (axum::http::StatusCode::BAD_REQUEST, Json(json!({ "error": e })));
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+                return bad("invalid_client");
+            }
+            // Codes are single use, and only with the verifier of their challenge.
+            let Some((nonce, challenge)) = idp.codes.lock().unwrap().remove(&f["code"]) else { return bad("invalid_grant") };
+            if URL_SAFE_NO_PAD.encode(Sha256::digest(f["code_verifier"].as_bytes())) != challenge {
+                return bad("invalid_grant");
+            }
+            (axum::http::StatusCode::OK, Json(json!({ "id_token": sign(&idp, &nonce), "token_type": "Bearer" })))
+        }))
+        .with_state(idp.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    *idp.issuer.lock().unwrap() = base.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (idp, base)
+}
+
+struct World {
+    idp: Idp,
+    connection: Connection,
+}
+
+async fn world(app: &TestApp, provider: OidcProvider) -> World {
+    let acme = app.org("acme").await;
+    let (idp, base) = serve_idp().await;
+    *idp.email.lock().unwrap() = acme.owner_email.to_uppercase();
+    let settings = OidcSettings {
+        provider,
+        discovery_url: format!("{base}/.well-known/openid-configuration"),
+        client_id: CLIENT_ID.into(),
+        tenant_id: (provider == OidcProvider::Entra).then(|| "tenant-a".into()),
+        match_claim: MatchClaim::Email,
+    };
+    let connection = new_connection(&app.state.master_key, acme.org.id, "Test IdP", &settings, CLIENT_SECRET, true, chrono::Utc::now()).unwrap();
+    app.state.store.create_connection(&connection, &Actor::Cli).await.unwrap();
+    World { idp, connection }
+}
+
+/// Click "Sign in with Test IdP" on the login page; returns the provider's redirect to our callback.
+async fn start(app: &TestApp, w: &World, client: &reqwest::Client) -> String {
+    let page = client.get(app.url("acme", "/login")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Sign in with Test IdP"), "the login page shows the button");
+    let started = client
+        .post(app.url("acme", &format!("/sso/{}/start", w.connection.id)))
+        .form(&[("_csrf", form_token(&page))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    let authorize = started.headers()["location"].to_str().unwrap().to_owned();
+    let back = client.get(&authorize).send().await.unwrap();
+    back.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn sets_session(response: &reqwest::Response) -> bool {
+    response.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap().starts_with("roster_session=") && !v.to_str().unwrap().starts_with("roster_session=;"))
+}
+
+async fn assert_refused(app: &TestApp, client: &reqwest::Client, response: reqwest::Response, why: &str) {
+    assert_eq!(response.status(), 403, "{why}");
+    assert!(!sets_session(&response), "{why}: no session");
+    let page = response.text().await.unwrap();
+    assert!(page.contains("/o/acme/login"), "{why}: the page links back to the login page");
+    let me = client.get(app.url("acme", "/me")).send().await.unwrap();
+    assert_eq!(me.status(), 303, "{why}: still signed out");
+}
+
+async fn signs_in_and_a_replayed_callback_is_refused(app: &TestApp) {
+    let w = world(app, OidcProvider::Generic).await;
+    let client = app.client();
+    let callback = start(app, &w, &client).await;
+    assert!(callback.starts_with(&app.url("acme", "/sso/callback")));
+    // An off-origin target in the callback is ignored: the landing page is always ours.
+    let signed_in = client.get(format!("{callback}&returnTo=https://evil.example/")).send().await.unwrap();
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(signed_in.headers()["location"], "/o/acme/");
+    assert!(sets_session(&signed_in));
+    let me = client.get(app.url("acme", "/me")).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    assert!(me.text().await.unwrap().contains("owner@acme.example"));
+    assert_eq!(w.idp.challenge_methods.lock().unwrap().as_slice(), ["S256"], "every request sent an S256 challenge");
+
+    // The same callback again (state and code already used), from a fresh browser and from
+    // the same one.
+    let fresh = app.client();
+    assert_refused(app, &fresh, fresh.get(&callback).send().await.unwrap(), "replay from another browser").await;
+    let again = client.get(&callback).send().await.unwrap();
+    assert_eq!(again.status(), 403, "replay in the same browser");
+    assert!(!sets_session(&again));
+    let log = app.state.store.sso_refusals(w.connection.org, 10).await.unwrap();
+    assert!(log.iter().all(|r| r.reason.contains("state")), "{log:?}");
+}
+
+async fn callbacks_roster_did_not_start_are_refused(app: &TestApp) {
+    let w = world(app, OidcProvider::Generic).await;
+    let victim = app.client();
+    assert_refused(app, &victim, victim.get(app.url("acme", "/sso/callback?code=x")).send().await.unwrap(), "no state").await;
+    assert_refused(app, &victim, victim.get(app.url("acme", "/sso/callback?code=x&state=made-up")).send().await.unwrap(), "unknown state").await;
+    // Login CSRF: the attacker's own callback (state bound to the attacker's browser) planted
+    // in the victim's browser.
+    let attacker = app.client();
+    let planted = start(app, &w, &attacker).await;
+    assert_refused(app, &victim, victim.get(&planted).send().await.unwrap(), "foreign state").await;
+    // The flow cannot start except from the login page's form.
+    let direct = victim.post(app.url("acme", &format!("/sso/{}/start", w.connection.id))).form(&[("_csrf", "x")]).send().await.unwrap();
+    assert_eq!(direct.status(), 403);
+    let unknown = victim.post(app.url("acme", "/sso/not-a-connection/start")).send().await.unwrap();
+    assert!(!unknown.status().is_success());
+}
+
+async fn forged_tokens_are_refused(app: &TestApp) {
+    let w = world(app, OidcProvider::Entra).await;
+    for forgery in [
+        Forgery::AlgNone,
+        Forgery::Hs256WithPublicKey,
+        Forgery::UnknownKid,
+        Forgery::WrongAudience,
+        Forgery::ExtraAudience,
+        Forgery::Expired,
+        Forgery::WrongNonce,
+        Forgery::ForeignTenant,
+    ] {
+        *w.idp.forgery.lock().unwrap() = forgery;
+        let client = app.client();
+        let callback = start(app, &w, &client).await;
+        assert_refused(app, &client, client.get(&callback).send().await.unwrap(), &format!("{forgery:?}")).await;
+    }
+    let log = app.state.store.sso_refusals(w.connection.org, 20).await.unwrap();
+    let reasons: Vec<&str> = log.iter().rev().map(|r| r.reason.as_str()).collect();
+    for (reason, expected) in reasons.iter().zip(["none", "HS256", "k-unknown", "audience is someone-else", "api://untrusted", "expired", "nonce", "tenant tenant-b"]) {
+        assert!(reason.contains(expected), "{reason:?} should mention {expected:?}");
+    }
+    assert_eq!(reasons.len(), 8);
+    // The honest token still works on the same connection.
+    *w.idp.forgery.lock().unwrap() = Forgery::Honest;
+    let client = app.client();
+    let callback = start(app, &w, &client).await;
+    assert!(sets_session(&client.get(&callback).send().await.unwrap()));
+}
+
+async fn unknown_people_are_never_created(app: &TestApp) {
+    let w = world(app, OidcProvider::Generic).await;
+    *w.idp.email.lock().unwrap() = "stranger@acme.example".into();
+    let before = app.state.store.count_people(w.connection.org).await.unwrap();
+    let client = app.client();
+    let callback = start(app, &w, &client).await;
+    let refused = client.get(&callback).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("stranger@acme.example"));
+    assert_eq!(format!("{:?}", app.state.store.count_people(w.connection.org).await.unwrap()), format!("{before:?}"));
+    let log = app.state.store.sso_refusals(w.connection.org, 1).await.unwrap();
+    assert!(log[0].reason.contains("no person has the address stranger@acme.example"));
+}
+
+async fn password_sign_in_can_be_turned_off_except_for_the_owner(app: &TestApp) {
+    let w = world(app, OidcProvider::Generic).await;
+    app.state.store.set_password_sign_in(w.connection.org, false, &Actor::Cli, chrono::Utc::now()).await.unwrap();
+    let page = app.client().get(app.url("acme", "/login")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Sign in with Test IdP"));
+    // The owner is never locked out (their address is the provider's user here too).
+    let owner = app.state.store.person_by_email(w.connection.org, &roster_core::Email::parse("owner@acme.example").unwrap()).await.unwrap().unwrap();
+    assert_eq!(owner.role, roster_core::Role::Owner);
+    let password = app.state.store.credentials(w.connection.org, &owner.email).await.unwrap();
+    assert!(password.is_some());
+}
+
+macro_rules! sso_on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use roster_store::testing::Backend;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::run(Backend::Sqlite, |app| Box::pin(super::$name(app))).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::run(Backend::Postgres, |app| Box::pin(super::$name(app))).await;
+                }
+            }
+        )*
+    };
+}
+
+/// Callbacks come back to the path-prefixed address, so the app runs without a base domain.
+async fn run(backend: Backend, body: impl for<'a> FnOnce(&'a TestApp) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>) {
+    if let Some(app) = TestApp::start_with(backend, |config| config.base_domain = None).await {
+        body(&app).await;
+        app.finish().await;
+    }
+}
+
+sso_on_both_backends!(
+    signs_in_and_a_replayed_callback_is_refused,
+    callbacks_roster_did_not_start_are_refused,
+    forged_tokens_are_refused,
+    unknown_people_are_never_created,
+    password_sign_in_can_be_turned_off_except_for_the_owner,
+);
