@@ -6,6 +6,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod entra;
 pub mod error;
 pub mod mail;
 pub mod ops;

@@ -1,0 +1,196 @@
+//! Entra actions shared by the pages and the command line. Secrets are sealed here, with the
+//! organisation and the secret's name as associated data, and opened only to build a client.
+
+use crate::ops::OpsError;
+use crate::state::AppState;
+use roster_core::{Actor, Connection, ConnectionId, ConnectionKind, OrgId, RunId};
+use roster_entra::{CheckStatus, GraphClient, GraphConfig};
+use roster_store::{Enqueued, NewJob, SyncRun};
+use roster_sync::{parse_daily_at, parse_rules, EntraSettings, CLIENT_SECRET, JOB_KIND, TENANT_ID};
+use uuid::Uuid;
+
+/// What an admin (or `roster connect entra`) sends. Blank secrets keep the stored ones.
+#[derive(Debug, Clone, Default)]
+pub struct EntraSetup {
+    pub tenant_id: String,
+    pub group_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub invite: bool,
+    pub manage_managers: bool,
+    pub photos: bool,
+    /// `HH:MM` UTC; blank for the default.
+    pub daily_at: String,
+    /// One `source → target` per line.
+    pub mappings: String,
+    pub login_base: Option<String>,
+    pub graph_base: Option<String>,
+}
+
+/// The organisation's Entra connection, if it has one (one tenant per organisation).
+pub async fn entra_connection(state: &AppState, org: OrgId) -> Result<Option<Connection>, OpsError> {
+    Ok(state.store.connections(org).await?.into_iter().find(|c| c.kind == ConnectionKind::Entra))
+}
+
+fn required(value: &str, what: &str) -> Result<String, OpsError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(OpsError::Invalid(format!("{what} is required")));
+    }
+    if value.len() > 256 {
+        return Err(OpsError::Invalid(format!("{what} is too long")));
+    }
+    Ok(value.to_owned())
+}
+
+fn base_url(raw: Option<&str>, what: &str) -> Result<Option<String>, OpsError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+    let parsed = url::Url::parse(raw).map_err(|e| OpsError::Invalid(format!("{what} is not a URL: {e}")))?;
+    let mut text = parsed.to_string();
+    if !text.ends_with('/') {
+        text.push('/');
+    }
+    Ok(Some(text))
+}
+
+/// Create the organisation's Entra connection (disabled, as every new connection is) or
+/// update it. A blank tenant id or client secret on update keeps the stored one.
+pub async fn save_setup(state: &AppState, org: OrgId, actor: &Actor, setup: &EntraSetup) -> Result<Connection, OpsError> {
+    let existing = entra_connection(state, org).await?;
+    let mut settings = EntraSettings::new(&required(&setup.group_id, "The security group's object ID")?, &required(&setup.client_id, "The application (client) ID")?);
+    settings.invite = setup.invite;
+    settings.manage_managers = setup.manage_managers;
+    settings.photos = setup.photos;
+    if !setup.daily_at.trim().is_empty() {
+        parse_daily_at(&setup.daily_at).ok_or_else(|| OpsError::Invalid("The daily sync time must be HH:MM (24-hour, UTC)".into()))?;
+        settings.daily_at = setup.daily_at.trim().to_owned();
+    }
+    settings.mappings = parse_rules(&setup.mappings).map_err(OpsError::Invalid)?;
+    settings.login_base = base_url(setup.login_base.as_deref(), "The login address")?;
+    settings.graph_base = base_url(setup.graph_base.as_deref(), "The Graph address")?;
+
+    let now = state.clock.now();
+    let mut sealed = existing.as_ref().map(|c| c.sealed.clone()).unwrap_or_default();
+    for (name, value, what) in [(TENANT_ID, &setup.tenant_id, "The directory (tenant) ID"), (CLIENT_SECRET, &setup.client_secret, "The client secret")] {
+        let value = value.trim();
+        if !value.is_empty() {
+            sealed.insert(name.to_owned(), state.master_key.seal(org, name, value.as_bytes()));
+        } else if !sealed.contains_key(name) {
+            return Err(OpsError::Invalid(format!("{what} is required")));
+        }
+    }
+    match existing {
+        Some(mut connection) => {
+            connection.settings = settings.to_json();
+            connection.sealed = sealed;
+            connection.updated_at = now;
+            state.store.update_connection(&connection, actor, now).await?;
+            Ok(connection)
+        }
+        None => {
+            let connection = Connection {
+                id: ConnectionId::from_uuid(Uuid::now_v7()),
+                org,
+                kind: ConnectionKind::Entra,
+                name: "Microsoft Entra ID".into(),
+                enabled: false,
+                settings: settings.to_json(),
+                sealed,
+                created_at: now,
+                updated_at: now,
+            };
+            state.store.create_connection(&connection, actor).await?;
+            Ok(connection)
+        }
+    }
+}
+
+pub async fn set_enabled(state: &AppState, connection: &Connection, actor: &Actor, enabled: bool) -> Result<Connection, OpsError> {
+    let mut updated = connection.clone();
+    updated.enabled = enabled;
+    let now = state.clock.now();
+    updated.updated_at = now;
+    state.store.update_connection(&updated, actor, now).await?;
+    Ok(updated)
+}
+
+/// The Graph client's settings, with the secrets opened. Never logged: `GraphConfig`'s Debug
+/// redacts the secret.
+pub fn graph_config(state: &AppState, connection: &Connection) -> Result<GraphConfig, OpsError> {
+    let settings = EntraSettings::from_connection(connection).map_err(|e| OpsError::Invalid(e.to_string()))?;
+    let open = |name: &str| -> Result<String, OpsError> {
+        let sealed = connection.sealed.get(name).ok_or_else(|| OpsError::Invalid(format!("the connection has no {name}; set it up again")))?;
+        let bytes = state.master_key.open(connection.org, name, sealed).map_err(|e| OpsError::Invalid(e.to_string()))?;
+        String::from_utf8(bytes).map_err(|_| OpsError::Invalid(format!("the stored {name} is not text; set it up again")))
+    };
+    GraphConfig::new(settings.login_base(), settings.graph_base(), &open(TENANT_ID)?, &settings.client_id, &open(CLIENT_SECRET)?)
+        .map_err(|e| OpsError::Invalid(e.to_string()))
+}
+
+/// One line of "Test connection".
+#[derive(Debug, Clone)]
+pub struct PermissionLine {
+    pub permission: String,
+    pub needed_for: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Sign in and probe each permission. `Err` carries the sign-in failure, worded for the admin.
+pub async fn test_connection(state: &AppState, connection: &Connection) -> Result<Vec<PermissionLine>, OpsError> {
+    let config = graph_config(state, connection)?;
+    let settings = EntraSettings::from_connection(connection).map_err(|e| OpsError::Invalid(e.to_string()))?;
+    let client = GraphClient::new(config).map_err(|e| OpsError::Invalid(e.to_string()))?;
+    let report = client.check_permissions(Some(&settings.group_id)).await.map_err(|e| OpsError::Invalid(e.to_string()))?;
+    Ok(report
+        .checks
+        .into_iter()
+        .map(|c| {
+            let (ok, detail) = match c.status {
+                CheckStatus::Ok => (true, "granted".to_owned()),
+                CheckStatus::Missing => (false, "missing: add it under API permissions, then grant admin consent".to_owned()),
+                CheckStatus::Failed(why) => (false, why),
+            };
+            PermissionLine { permission: c.permission.to_owned(), needed_for: c.needed_for.to_owned(), ok, detail }
+        })
+        .collect())
+}
+
+/// Queue a full sync of the connection and return the run the pages follow. While one is
+/// queued or running, asking again returns that run instead of queueing a second.
+pub async fn enqueue_sync(state: &AppState, connection: &Connection, trigger: &str) -> Result<RunId, OpsError> {
+    if !connection.enabled {
+        return Err(OpsError::Invalid("Enable the connection before syncing".into()));
+    }
+    let now = state.clock.now();
+    let run = SyncRun::queued(RunId::from_uuid(Uuid::now_v7()), connection.org, connection.id, trigger, now);
+    let job = NewJob {
+        id: Uuid::now_v7(),
+        org: connection.org,
+        kind: JOB_KIND.into(),
+        payload: serde_json::json!({ "connection": connection.id, "run": run.id }),
+        dedup_key: Some(format!("{JOB_KIND}:{}", connection.id)),
+        run_at: now,
+        created_at: now,
+    };
+    match state.store.enqueue_job(&job).await? {
+        Enqueued::New(_) => {
+            // A worker that claims the job before this row exists creates it itself.
+            if let Err(error) = state.store.create_run(&run).await {
+                if state.store.sync_run(connection.org, run.id).await?.is_none() {
+                    return Err(error.into());
+                }
+            }
+            Ok(run.id)
+        }
+        Enqueued::Existing(existing) => {
+            let queued = state.store.job(existing).await?.and_then(|j| run_of(&j.payload));
+            queued.ok_or(OpsError::NotFound)
+        }
+    }
+}
+
+/// The run a sync job's payload names.
+pub fn run_of(payload: &serde_json::Value) -> Option<RunId> {
+    payload.get("run")?.as_str()?.parse().ok()
+}
