@@ -6,6 +6,7 @@ mod demo;
 mod keys;
 mod logging;
 mod settings;
+mod sso;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ enum Command {
     /// E-mails queued for an organisation.
     #[command(subcommand)]
     Outbox(commands::OutboxCommand),
+    /// Sign-in with OpenID Connect (Entra, Okta or any provider).
+    #[command(subcommand)]
+    Sso(sso::SsoCommand),
 }
 
 #[derive(Args, Clone)]
@@ -102,5 +106,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Team(cmd) => commands::team(&settings, cmd).await,
         Command::Import(cmd) => commands::import(&settings, cmd).await,
         Command::Outbox(cmd) => commands::outbox(&settings, cmd).await,
+        Command::Sso(cmd) => sso::run(&settings, cmd).await,
     }
 }
