@@ -102,6 +102,17 @@ pub struct ScimWrite {
     pub members: Option<Vec<Uuid>>,
 }
 
+/// A resource to remove at the version the writer read, and the writes that go with it.
+#[derive(Debug, Clone)]
+pub struct ScimDelete<'a> {
+    pub org: OrgId,
+    pub kind: ScimResourceType,
+    pub id: Uuid,
+    pub expected_version: i64,
+    /// Stored in the same transaction (the Groups a deleted User leaves).
+    pub also: &'a [ScimWrite],
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimWriteOutcome {
     Written,
@@ -182,9 +193,10 @@ pub trait ScimStore {
     /// [`SCIM_USER_NAME_TAKEN`] / [`SCIM_GROUP_NAME_TAKEN`] for a taken name; `Conflict` from
     /// the plan when it no longer fits. Either way nothing is changed.
     async fn scim_write(&self, write: &ScimWrite, plan: &Plan, now: DateTime<Utc>) -> StoreResult<ScimWriteOutcome>;
-    /// Remove the resource (and its memberships, as group or member) at `expected_version`
-    /// and apply the plan, in one transaction.
-    async fn scim_delete(&self, org: OrgId, kind: ScimResourceType, id: Uuid, expected_version: i64, plan: &Plan, now: DateTime<Utc>) -> StoreResult<ScimWriteOutcome>;
+    /// Remove the resource (and its memberships, as group or member) at `expected_version`,
+    /// store the `also` writes (the Groups a deleted User leaves) and apply the plan, in one
+    /// transaction.
+    async fn scim_delete(&self, delete: &ScimDelete<'_>, plan: &Plan, now: DateTime<Utc>) -> StoreResult<ScimWriteOutcome>;
 
     async fn log_scim_request(&self, entry: &ScimRequestLog) -> StoreResult<()>;
     /// Newest first.

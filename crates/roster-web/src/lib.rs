@@ -13,6 +13,7 @@ pub mod ops;
 pub mod pages;
 pub mod password;
 pub mod routing;
+pub mod scim;
 pub mod session;
 pub mod sso;
 pub mod state;

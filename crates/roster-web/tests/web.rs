@@ -11,6 +11,8 @@ mod import;
 mod isolation;
 #[path = "web/mail.rs"]
 mod mail;
+#[path = "web/scim.rs"]
+mod scim;
 #[path = "web/signin.rs"]
 mod signin;
 #[path = "web/sso.rs"]

@@ -113,6 +113,64 @@ macro_rules! impl_scim {
             Ok(())
         }
 
+        /// Insert or replace (at the expected version) one resource; false when it is stale.
+        async fn write_resource(tx: &mut DbTx, write: &$crate::ScimWrite) -> $crate::StoreResult<bool> {
+            let r = &write.resource;
+            let document = sqlx::types::Json(&r.document);
+            let written = match write.expected_version {
+                None => sqlx::query(
+                    "INSERT INTO scim_resources (org_id, id, connection_id, resource_type, external_id, user_name, user_name_key, display_name, display_name_key, document, version, created_at, updated_at, person_id, team_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                )
+                .bind(r.org.as_uuid())
+                .bind(r.id)
+                .bind(r.connection.as_uuid())
+                .bind(r.resource_type.as_str())
+                .bind(&r.external_id)
+                .bind(&r.user_name)
+                .bind(lower_key(&r.user_name))
+                .bind(&r.display_name)
+                .bind(lower_key(&r.display_name))
+                .bind(document)
+                .bind(r.version)
+                .bind(ts(r.created_at))
+                .bind(ts(r.updated_at))
+                .bind(r.person.map(|p| p.as_uuid()))
+                .bind(r.team.map(|t| t.as_uuid()))
+                .execute(&mut **tx)
+                .await
+                .map_err(scim_conflict)?,
+                Some(expected) => sqlx::query(
+                    "UPDATE scim_resources SET external_id = $4, user_name = $5, user_name_key = $6, display_name = $7, display_name_key = $8, \
+                     document = $9, version = $10, updated_at = $11, person_id = $12, team_id = $13 \
+                     WHERE org_id = $1 AND id = $2 AND version = $3",
+                )
+                .bind(r.org.as_uuid())
+                .bind(r.id)
+                .bind(expected)
+                .bind(&r.external_id)
+                .bind(&r.user_name)
+                .bind(lower_key(&r.user_name))
+                .bind(&r.display_name)
+                .bind(lower_key(&r.display_name))
+                .bind(document)
+                .bind(r.version)
+                .bind(ts(r.updated_at))
+                .bind(r.person.map(|p| p.as_uuid()))
+                .bind(r.team.map(|t| t.as_uuid()))
+                .execute(&mut **tx)
+                .await
+                .map_err(scim_conflict)?,
+            };
+            if written.rows_affected() != 1 {
+                return Ok(false);
+            }
+            if let Some(members) = &write.members {
+                replace_members(tx, r.org.as_uuid(), r.id, members).await?;
+            }
+            Ok(true)
+        }
+
         #[async_trait::async_trait]
         impl $crate::ScimStore for $store {
             async fn create_scim_token(&self, token: &$crate::NewScimToken) -> $crate::StoreResult<$crate::ScimToken> {
@@ -267,77 +325,20 @@ macro_rules! impl_scim {
             }
 
             async fn scim_write(&self, write: &$crate::ScimWrite, plan: &roster_core::Plan, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<$crate::ScimWriteOutcome> {
-                let r = &write.resource;
                 let mut tx = begin_write(&self.pool).await?;
-                lock_org(&mut tx, r.org).await?;
+                lock_org(&mut tx, write.resource.org).await?;
                 // The plan first: a new person or team must exist before the resource links to it.
                 apply_plan_in(&mut tx, plan, now).await?;
-                let document = sqlx::types::Json(&r.document);
-                let written = match write.expected_version {
-                    None => sqlx::query(
-                        "INSERT INTO scim_resources (org_id, id, connection_id, resource_type, external_id, user_name, user_name_key, display_name, display_name_key, document, version, created_at, updated_at, person_id, team_id) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                    )
-                    .bind(r.org.as_uuid())
-                    .bind(r.id)
-                    .bind(r.connection.as_uuid())
-                    .bind(r.resource_type.as_str())
-                    .bind(&r.external_id)
-                    .bind(&r.user_name)
-                    .bind(lower_key(&r.user_name))
-                    .bind(&r.display_name)
-                    .bind(lower_key(&r.display_name))
-                    .bind(document)
-                    .bind(r.version)
-                    .bind(ts(r.created_at))
-                    .bind(ts(r.updated_at))
-                    .bind(r.person.map(|p| p.as_uuid()))
-                    .bind(r.team.map(|t| t.as_uuid()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(scim_conflict)?,
-                    Some(expected) => sqlx::query(
-                        "UPDATE scim_resources SET external_id = $4, user_name = $5, user_name_key = $6, display_name = $7, display_name_key = $8, \
-                         document = $9, version = $10, updated_at = $11, person_id = $12, team_id = $13 \
-                         WHERE org_id = $1 AND id = $2 AND version = $3",
-                    )
-                    .bind(r.org.as_uuid())
-                    .bind(r.id)
-                    .bind(expected)
-                    .bind(&r.external_id)
-                    .bind(&r.user_name)
-                    .bind(lower_key(&r.user_name))
-                    .bind(&r.display_name)
-                    .bind(lower_key(&r.display_name))
-                    .bind(document)
-                    .bind(r.version)
-                    .bind(ts(r.updated_at))
-                    .bind(r.person.map(|p| p.as_uuid()))
-                    .bind(r.team.map(|t| t.as_uuid()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(scim_conflict)?,
-                };
-                if written.rows_affected() != 1 {
+                if !write_resource(&mut tx, write).await? {
                     // Dropping the transaction rolls the plan back too.
                     return Ok($crate::ScimWriteOutcome::Stale);
-                }
-                if let Some(members) = &write.members {
-                    replace_members(&mut tx, r.org.as_uuid(), r.id, members).await?;
                 }
                 tx.commit().await?;
                 Ok($crate::ScimWriteOutcome::Written)
             }
 
-            async fn scim_delete(
-                &self,
-                org: roster_core::OrgId,
-                kind: $crate::ScimResourceType,
-                id: uuid::Uuid,
-                expected_version: i64,
-                plan: &roster_core::Plan,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::StoreResult<$crate::ScimWriteOutcome> {
+            async fn scim_delete(&self, delete: &$crate::ScimDelete<'_>, plan: &roster_core::Plan, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<$crate::ScimWriteOutcome> {
+                let $crate::ScimDelete { org, kind, id, expected_version, also } = *delete;
                 let mut tx = begin_write(&self.pool).await?;
                 lock_org(&mut tx, org).await?;
                 sqlx::query("DELETE FROM scim_group_members WHERE org_id = $1 AND (group_id = $2 OR member_id = $2)").bind(org.as_uuid()).bind(id).execute(&mut *tx).await?;
@@ -350,6 +351,11 @@ macro_rules! impl_scim {
                     .await?;
                 if deleted.rows_affected() != 1 {
                     return Ok($crate::ScimWriteOutcome::Stale);
+                }
+                for write in also {
+                    if !write_resource(&mut tx, write).await? {
+                        return Ok($crate::ScimWriteOutcome::Stale);
+                    }
                 }
                 apply_plan_in(&mut tx, plan, now).await?;
                 tx.commit().await?;

@@ -6,6 +6,7 @@ pub mod me;
 pub mod outbox;
 pub mod people;
 pub mod settings;
+pub mod scim;
 pub mod sso;
 pub mod teams;
 

@@ -1,0 +1,196 @@
+//! `/Groups`: a Group stands for the team of the same name (created when missing, matched
+//! without regard to case). Its members get a SECONDARY membership of that team, never the
+//! primary one, which the department decides. Deleting a Group ends those memberships and
+//! keeps the team.
+
+use super::auth::require;
+use super::list::{list_of, IdPath, ListParams, RawQuery};
+use super::render::{resource_response, to_json};
+use super::users::{patch_mode, stored_form};
+use super::{check_if_match, parse_id, ScimBody, ScimClient, ScimResult, WRITE_ATTEMPTS};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use roster_core::{Actor, Change, Plan, TeamId, TeamName, UserId};
+use roster_scim::{apply_patch, apply_put, prepare_create, Schema, ScimError};
+use roster_store::{ScimDelete, ScimResource, ScimResourceType, ScimWrite, ScimWriteOutcome};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use uuid::Uuid;
+
+const KIND: ScimResourceType = ScimResourceType::Group;
+
+pub async fn list(State(state): State<AppState>, client: ScimClient, axum::extract::Query(query): RawQuery) -> ScimResult<Response> {
+    list_of(&state, &client, KIND, &ListParams::from_query(&query)).await
+}
+
+pub async fn get(State(state): State<AppState>, client: ScimClient, Path(path): Path<IdPath>, axum::extract::Query(query): RawQuery) -> ScimResult<Response> {
+    let id = parse_id(&path.id)?;
+    let resource = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "Group")?;
+    resource_response(StatusCode::OK, &resource, &client.base_url, &[], &ListParams::from_query(&query).projection.projection())
+}
+
+pub async fn create(State(state): State<AppState>, client: ScimClient, axum::extract::Query(query): RawQuery, ScimBody(body): ScimBody) -> ScimResult<Response> {
+    let document = prepare_create(&body, Schema::group())?;
+    let now = state.clock.now();
+    let resource = ScimResource {
+        org: client.ctx.org.id,
+        connection: client.connection.id,
+        resource_type: KIND,
+        id: Uuid::now_v7(),
+        external_id: None,
+        user_name: None,
+        display_name: None,
+        document,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        person: None,
+        team: None,
+    };
+    let written = write(&state, &client, resource, None, now).await?;
+    let written = written.ok_or_else(|| ScimError::conflict("the Group was created by another request at the same time"))?;
+    resource_response(StatusCode::CREATED, &written, &client.base_url, &[], &ListParams::from_query(&query).projection.projection())
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    client: ScimClient,
+    Path(path): Path<IdPath>,
+    headers: HeaderMap,
+    axum::extract::Query(query): RawQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
+    update(&state, &client, &path.id, &headers, &query, |current| apply_put(current, &body, Schema::group())).await
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    client: ScimClient,
+    Path(path): Path<IdPath>,
+    headers: HeaderMap,
+    axum::extract::Query(query): RawQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
+    let mode = patch_mode(&client);
+    update(&state, &client, &path.id, &headers, &query, |current| apply_patch(current, &body, Schema::group(), mode)).await
+}
+
+async fn update(
+    state: &AppState,
+    client: &ScimClient,
+    raw_id: &str,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    change: impl Fn(&Value) -> Result<Value, ScimError>,
+) -> ScimResult<Response> {
+    let id = parse_id(raw_id)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "Group")?;
+        check_if_match(headers, current.version)?;
+        let document = stored_form(change(&to_json(&current, &client.base_url, &[]))?);
+        let now = state.clock.now();
+        let next = ScimResource { document, version: current.version + 1, updated_at: now, ..current.clone() };
+        if let Some(written) = write(state, client, next, Some(current), now).await? {
+            return resource_response(StatusCode::OK, &written, &client.base_url, &[], &ListParams::from_query(query).projection.projection());
+        }
+    }
+    Err(ScimError::conflict("the Group is being changed by other requests; try again").into())
+}
+
+pub async fn delete(State(state): State<AppState>, client: ScimClient, Path(path): Path<IdPath>, headers: HeaderMap) -> ScimResult<Response> {
+    let id = parse_id(&path.id)?;
+    let org = client.ctx.org.id;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = require(state.store.scim_resource(org, KIND, id).await?, "Group")?;
+        check_if_match(&headers, current.version)?;
+        let mut plan = Plan::new(org, Actor::Connection { id: client.connection.id });
+        if let Some(team) = current.team {
+            for person in member_people(&state, &client, &state.store.scim_members(org, id).await?).await?.into_values() {
+                plan.changes.push(Change::RemoveSecondaryTeam { id: person, team });
+            }
+        }
+        let outcome = state.store.scim_delete(&ScimDelete { org, kind: KIND, id, expected_version: current.version, also: &[] }, &plan, state.clock.now()).await?;
+        if outcome == ScimWriteOutcome::Written {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    }
+    Err(ScimError::conflict("the Group is being changed by other requests; try again").into())
+}
+
+/// The person each member User provisions; an id that is not a User of this organisation is
+/// the client's error.
+async fn member_people(state: &AppState, client: &ScimClient, members: &[Uuid]) -> ScimResult<HashMap<Uuid, UserId>> {
+    let users = state.store.scim_resources(client.ctx.org.id, ScimResourceType::User, members).await?;
+    let found: HashMap<Uuid, Option<UserId>> = users.into_iter().map(|u| (u.id, u.person)).collect();
+    if let Some(missing) = members.iter().find(|m| !found.contains_key(m)) {
+        return Err(ScimError::invalid_value(format!("member \"{missing}\" is not a User of this organisation")).into());
+    }
+    // A User created inactive has no person yet, and so no team to join.
+    Ok(found.into_iter().filter_map(|(id, person)| person.map(|p| (id, p))).collect())
+}
+
+fn member_ids(document: &Value) -> ScimResult<Vec<Uuid>> {
+    let mut ids = BTreeSet::new();
+    for member in document.get("members").and_then(Value::as_array).into_iter().flatten() {
+        let raw = member.get("value").and_then(Value::as_str).unwrap_or_default();
+        let id = Uuid::parse_str(raw).map_err(|_| ScimError::invalid_value(format!("member \"{raw}\" is not a User of this organisation")))?;
+        ids.insert(id);
+    }
+    Ok(ids.into_iter().collect())
+}
+
+/// Plan the team and its memberships, and store the Group; `None` when another writer of the
+/// same Group committed first.
+async fn write(state: &AppState, client: &ScimClient, mut resource: ScimResource, previous: Option<ScimResource>, now: DateTime<Utc>) -> ScimResult<Option<ScimResource>> {
+    let org = client.ctx.org.id;
+    let display_name = resource.document.get("displayName").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ScimError::invalid_value("\"displayName\" is required"))?;
+    if let Some(holder) = state.store.scim_group_by_name(org, &display_name).await? {
+        if holder.id != resource.id {
+            return Err(ScimError::uniqueness(roster_store::SCIM_GROUP_NAME_TAKEN).into());
+        }
+    }
+    let team_name = TeamName::parse(&display_name).map_err(|e| ScimError::invalid_value(format!("displayName: {e}")))?;
+    let members = member_ids(&resource.document)?;
+    let people = member_people(state, client, &members).await?;
+
+    let mut plan = Plan::new(org, Actor::Connection { id: client.connection.id });
+    let snapshot = state.store.snapshot(org).await?;
+    let team = match snapshot.teams.iter().find(|t| t.name.key() == team_name.key()) {
+        Some(team) => team.id,
+        None => {
+            let id = TeamId::from_uuid(Uuid::now_v7());
+            plan.changes.push(Change::CreateTeam { id, name: team_name });
+            id
+        }
+    };
+    let before: HashMap<Uuid, UserId> = match &previous {
+        Some(previous) => member_people(state, client, &state.store.scim_members(org, previous.id).await?).await.unwrap_or_default(),
+        None => HashMap::new(),
+    };
+    let old_team = previous.as_ref().and_then(|p| p.team);
+    let secondary: HashMap<UserId, &Vec<TeamId>> = snapshot.people.iter().map(|p| (p.id, &p.secondary_teams)).collect();
+    for (member, person) in &before {
+        // Leaving the group, or the group now stands for another team.
+        if let Some(old_team) = old_team {
+            if old_team != team || !people.contains_key(member) {
+                plan.changes.push(Change::RemoveSecondaryTeam { id: *person, team: old_team });
+            }
+        }
+    }
+    for person in people.values() {
+        if !secondary.get(person).is_some_and(|teams| teams.contains(&team)) {
+            plan.changes.push(Change::AddSecondaryTeam { id: *person, team });
+        }
+    }
+    resource.display_name = Some(display_name);
+    resource.external_id = resource.document.get("externalId").and_then(Value::as_str).map(str::to_owned);
+    resource.team = Some(team);
+    let write = ScimWrite { resource, expected_version: previous.map(|p| p.version), members: Some(members) };
+    match state.store.scim_write(&write, &plan, now).await? {
+        ScimWriteOutcome::Written => Ok(Some(write.resource)),
+        ScimWriteOutcome::Stale => Ok(None),
+    }
+}

@@ -1,0 +1,71 @@
+//! The SCIM request log: method, path, status, duration and the error detail of every request.
+//! Bodies are never kept (they carry passwords Okta always sends); the path and query are kept
+//! (a filter names a userName, never a secret; tokens travel only in the header).
+
+use super::LoggedError;
+use crate::routing::OrgCtx;
+use crate::state::AppState;
+use axum::extract::{OriginalUri, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use roster_store::ScimRequestLog;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use uuid::Uuid;
+
+/// The longest path (with its query) kept in the log.
+const MAX_LOGGED_PATH: usize = 500;
+
+/// Lets the bearer-token extractor tell the log which token made the request.
+#[derive(Clone, Default)]
+pub(crate) struct RequestNote(Arc<Mutex<Option<Uuid>>>);
+
+impl RequestNote {
+    pub(crate) fn set_token(&self, token: Uuid) {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token);
+    }
+
+    fn token(&self) -> Option<Uuid> {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub(crate) async fn record(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let at = state.clock.now();
+    let org = request.extensions().get::<OrgCtx>().map(|ctx| ctx.org.id);
+    let method = request.method().to_string();
+    // Shown as the client addressed it on the organisation's host, without `/o/{slug}`.
+    // The nested router sees the path without its prefix; the original names the endpoint.
+    let uri = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().clone(), |o| o.0.clone());
+    let full = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let path = match full.strip_prefix("/o/") {
+        Some(rest) => rest.find('/').map_or(full.clone(), |i| rest[i..].to_owned()),
+        None => full,
+    };
+    let note = RequestNote::default();
+    request.extensions_mut().insert(note.clone());
+    let response = next.run(request).await;
+    let Some(org) = org else {
+        return response;
+    };
+    let entry = ScimRequestLog {
+        id: Uuid::now_v7(),
+        org,
+        token: note.token(),
+        at,
+        method,
+        path: path.chars().take(MAX_LOGGED_PATH).collect(),
+        status: response.status().as_u16(),
+        duration_micros: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+        error: response.extensions().get::<LoggedError>().map(|e| e.0.clone()),
+    };
+    // Written after the answer, so the log never slows a client down.
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(error) = store.log_scim_request(&entry).await {
+            tracing::warn!(%error, "could not record a SCIM request");
+        }
+    });
+    response
+}

@@ -1,0 +1,59 @@
+//! SCIM tokens, for the settings page and the command line. The first token of an
+//! organisation creates its SCIM connection, which everything provisioned through SCIM is linked
+//! to; several tokens may be live at once (one per identity provider, or during a rotation).
+
+use crate::ops::OpsError;
+use crate::password::random_token;
+use crate::state::AppState;
+use roster_core::secret::token_digest;
+use roster_core::{Actor, Connection, ConnectionId, ConnectionKind, OrgId};
+use roster_store::{NewScimToken, ScimToken};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A token just created: `raw` is shown once and never stored.
+pub struct CreatedScimToken {
+    pub token: ScimToken,
+    pub raw: String,
+}
+
+/// The organisation's SCIM connection, created (enabled) when it has none.
+pub async fn scim_connection(state: &AppState, org: OrgId, actor: &Actor) -> Result<Connection, OpsError> {
+    let existing = state.store.connections(org).await?.into_iter().find(|c| c.kind == ConnectionKind::Scim);
+    if let Some(connection) = existing {
+        return Ok(connection);
+    }
+    let now = state.clock.now();
+    let connection = Connection {
+        id: ConnectionId::from_uuid(Uuid::now_v7()),
+        org,
+        kind: ConnectionKind::Scim,
+        name: ConnectionKind::Scim.label().into(),
+        enabled: true,
+        settings: serde_json::json!({ "invitations": "hold" }),
+        sealed: BTreeMap::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_connection(&connection, actor).await?;
+    Ok(connection)
+}
+
+pub async fn create_token(state: &AppState, org: OrgId, name: &str, actor: &Actor) -> Result<CreatedScimToken, OpsError> {
+    let name = name.trim();
+    let name = if name.is_empty() { "SCIM token" } else { name };
+    if name.chars().count() > 100 {
+        return Err(OpsError::Invalid("a token's name needs at most 100 characters".into()));
+    }
+    let connection = scim_connection(state, org, actor).await?;
+    let raw = format!("rsc_{}", random_token());
+    let new = NewScimToken { id: Uuid::now_v7(), org, connection: connection.id, name: name.to_owned(), digest: token_digest(&raw), created_at: state.clock.now() };
+    let token = state.store.create_scim_token(&new).await?;
+    Ok(CreatedScimToken { token, raw })
+}
+
+/// The address SCIM clients are given: on the organisation's host when there is a base
+/// domain, under `/o/{slug}` otherwise.
+pub fn base_url(state: &AppState, slug: &str) -> String {
+    state.config.org_url(slug, "/scim/v2")
+}

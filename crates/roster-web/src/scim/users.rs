@@ -1,0 +1,300 @@
+//! `/Users`: every write maps the resource into a `DesiredPerson`, runs the reconciler and
+//! stores the resource and the plan in one transaction. A refused plan changes nothing.
+
+use super::auth::require;
+use super::list::{list_of, IdPath, ListParams, RawQuery};
+use super::render::{resource_response, to_json, Projection};
+use super::{check_if_match, parse_id, ScimBody, ScimClient, ScimResult, WRITE_ATTEMPTS};
+use crate::password::OsTokens;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use roster_core::mapping::{scim_default, Mapping, Rule, Target};
+use roster_core::reconcile::{reconcile, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope, Snapshot};
+use roster_core::{Actor, Change, Email, Person, Plan, Profile, RandomIds, UserId};
+use roster_scim::schema::ENTERPRISE_USER_URN;
+use roster_scim::{apply_patch, apply_put, prepare_create, PatchMode, Schema, ScimError};
+use roster_store::{ScimDelete, ScimResource, ScimResourceType, ScimWrite, ScimWriteOutcome};
+use serde_json::Value;
+use uuid::Uuid;
+
+const KIND: ScimResourceType = ScimResourceType::User;
+
+pub async fn list(State(state): State<AppState>, client: ScimClient, axum::extract::Query(query): RawQuery) -> ScimResult<Response> {
+    list_of(&state, &client, KIND, &ListParams::from_query(&query)).await
+}
+
+pub async fn get(State(state): State<AppState>, client: ScimClient, Path(path): Path<IdPath>, axum::extract::Query(query): RawQuery) -> ScimResult<Response> {
+    let id = parse_id(&path.id)?;
+    let resource = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "User")?;
+    respond(&state, &client, StatusCode::OK, &resource, &ListParams::from_query(&query).projection.projection()).await
+}
+
+async fn respond(state: &AppState, client: &ScimClient, status: StatusCode, resource: &ScimResource, projection: &Projection) -> ScimResult<Response> {
+    let groups = state.store.scim_groups_of(client.ctx.org.id, resource.id).await?;
+    resource_response(status, resource, &client.base_url, &groups, projection)
+}
+
+pub async fn create(State(state): State<AppState>, client: ScimClient, axum::extract::Query(query): RawQuery, ScimBody(body): ScimBody) -> ScimResult<Response> {
+    let document = prepare_create(&body, Schema::user())?;
+    let now = state.clock.now();
+    let resource = ScimResource {
+        org: client.ctx.org.id,
+        connection: client.connection.id,
+        resource_type: KIND,
+        id: Uuid::now_v7(),
+        external_id: None,
+        user_name: None,
+        display_name: None,
+        document,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        person: None,
+        team: None,
+    };
+    let written = write(&state, &client, resource, None, now).await?;
+    let written = written.ok_or_else(|| ScimError::conflict("the User was created by another request at the same time"))?;
+    respond(&state, &client, StatusCode::CREATED, &written, &ListParams::from_query(&query).projection.projection()).await
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    client: ScimClient,
+    Path(path): Path<IdPath>,
+    headers: HeaderMap,
+    axum::extract::Query(query): RawQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
+    update(&state, &client, &path.id, &headers, &query, |current| apply_put(current, &body, Schema::user())).await
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    client: ScimClient,
+    Path(path): Path<IdPath>,
+    headers: HeaderMap,
+    axum::extract::Query(query): RawQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
+    let mode = patch_mode(&client);
+    update(&state, &client, &path.id, &headers, &query, |current| apply_patch(current, &body, Schema::user(), mode)).await
+}
+
+/// Entra's leniencies by default (they never hurt an Okta client); `strict_patch` in the
+/// connection's settings follows RFC 7644 to the letter.
+pub(super) fn patch_mode(client: &ScimClient) -> PatchMode {
+    if client.connection.settings.get("strict_patch").and_then(Value::as_bool) == Some(true) {
+        PatchMode::strict()
+    } else {
+        PatchMode::entra()
+    }
+}
+
+/// Read, change, write; again when another writer of the same User committed in between.
+async fn update(
+    state: &AppState,
+    client: &ScimClient,
+    raw_id: &str,
+    headers: &HeaderMap,
+    query: &std::collections::HashMap<String, String>,
+    change: impl Fn(&Value) -> Result<Value, ScimError>,
+) -> ScimResult<Response> {
+    let id = parse_id(raw_id)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "User")?;
+        check_if_match(headers, current.version)?;
+        let document = stored_form(change(&to_json(&current, &client.base_url, &[]))?);
+        let now = state.clock.now();
+        let next = ScimResource { document, version: current.version + 1, updated_at: now, ..current.clone() };
+        if let Some(written) = write(state, client, next, Some(current.version), now).await? {
+            return respond(state, client, StatusCode::OK, &written, &ListParams::from_query(query).projection.projection()).await;
+        }
+    }
+    Err(ScimError::conflict("the User is being changed by other requests; try again").into())
+}
+
+/// What is stored: the client's attributes without the server's `id`, `meta` and `groups`.
+pub(super) fn stored_form(mut document: Value) -> Value {
+    if let Value::Object(map) = &mut document {
+        for key in ["id", "meta", "groups"] {
+            map.remove(key);
+        }
+    }
+    document
+}
+
+pub async fn delete(State(state): State<AppState>, client: ScimClient, Path(path): Path<IdPath>, headers: HeaderMap) -> ScimResult<Response> {
+    let id = parse_id(&path.id)?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "User")?;
+        check_if_match(&headers, current.version)?;
+        // The person is deactivated, never deleted: their history stays.
+        let now = state.clock.now();
+        let (plan, _) = plan_for(&state, &client, &current, Some(false), now).await?;
+        let groups = groups_without(&state, &client, id, now).await?;
+        let outcome = state.store.scim_delete(&ScimDelete { org: client.ctx.org.id, kind: KIND, id, expected_version: current.version, also: &groups }, &plan, now).await?;
+        if outcome == ScimWriteOutcome::Written {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    }
+    Err(ScimError::conflict("the User is being changed by other requests; try again").into())
+}
+
+/// The Groups `member` is in, rewritten without it, so that no Group lists a deleted User.
+async fn groups_without(state: &AppState, client: &ScimClient, member: Uuid, now: DateTime<Utc>) -> ScimResult<Vec<ScimWrite>> {
+    let org = client.ctx.org.id;
+    let ids: Vec<Uuid> = state.store.scim_groups_of(org, member).await?.into_iter().map(|(id, _)| id).collect();
+    let mut writes = Vec::with_capacity(ids.len());
+    for group in state.store.scim_resources(org, ScimResourceType::Group, &ids).await? {
+        let mut document = group.document.clone();
+        if let Some(Value::Array(members)) = document.get_mut("members") {
+            members.retain(|m| m.get("value").and_then(Value::as_str) != Some(member.to_string().as_str()));
+        }
+        let remaining = state.store.scim_members(org, group.id).await?.into_iter().filter(|m| *m != member).collect();
+        let expected = group.version;
+        let resource = ScimResource { document, version: group.version + 1, updated_at: now, ..group };
+        writes.push(ScimWrite { resource, expected_version: Some(expected), members: Some(remaining) });
+    }
+    Ok(writes)
+}
+
+/// Plan and store one User; `None` when another writer got there first.
+async fn write(state: &AppState, client: &ScimClient, mut resource: ScimResource, expected: Option<i64>, now: DateTime<Utc>) -> ScimResult<Option<ScimResource>> {
+    let user_name = resource.document.get("userName").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ScimError::invalid_value("\"userName\" is required"))?;
+    if let Some(holder) = state.store.scim_user_by_name(client.ctx.org.id, &user_name).await? {
+        if holder.id != resource.id {
+            return Err(ScimError::uniqueness(roster_store::SCIM_USER_NAME_TAKEN).into());
+        }
+    }
+    resource.user_name = Some(user_name);
+    resource.external_id = resource.document.get("externalId").and_then(Value::as_str).map(str::to_owned);
+    resource.display_name = resource.document.get("displayName").and_then(Value::as_str).map(str::to_owned);
+    let (plan, person) = plan_for(state, client, &resource, None, now).await?;
+    resource.person = person;
+    let write = ScimWrite { resource, expected_version: expected, members: None };
+    match state.store.scim_write(&write, &plan, now).await? {
+        ScimWriteOutcome::Written => Ok(Some(write.resource)),
+        ScimWriteOutcome::Stale => Ok(None),
+    }
+}
+
+/// The plan that brings the directory in line with `resource` (with `active` overridden when
+/// given), and the person it provisions. A refused plan is the client's error.
+async fn plan_for(state: &AppState, client: &ScimClient, resource: &ScimResource, active: Option<bool>, now: DateTime<Utc>) -> ScimResult<(Plan, Option<UserId>)> {
+    let mapping = scim_default().with_extra(&admin_rules(client));
+    let (email, mapped) = mapping.apply(&mapping_record(&resource.document)).map_err(|e| ScimError::invalid_value(format!("{e}: userName or an e-mail address must be an e-mail")))?;
+    let snapshot = state.store.snapshot(client.ctx.org.id).await?;
+    let external_id = resource.id.to_string();
+    let current = provisioned(&snapshot, client, &external_id, &email);
+    let manager = enterprise(&resource.document, "manager")
+        .and_then(|m| m.get("value"))
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map_or(ManagerField::Clear, |v| ManagerField::Set(ManagerRef::ExternalId(v.to_owned())));
+    let desired = DesiredPerson {
+        record: format!("SCIM User {}", resource.id),
+        external_id: Some(external_id),
+        email,
+        profile: merge_profile(current.map(|p| &p.profile), mapped, &mapping),
+        active: active.unwrap_or_else(|| resource.document.get("active").and_then(Value::as_bool).unwrap_or(true)),
+        role: None,
+        manager,
+    };
+    let policy = Policy { connection: Some(client.connection.id), scope: Scope::Partial, invitations: invitations(client), manage_managers: true };
+    let (mut ids, mut tokens) = (RandomIds, OsTokens);
+    let mut ctx = PlanContext { now, ids: &mut ids, tokens: &mut tokens };
+    let plan = reconcile(client.ctx.org.id, Actor::Connection { id: client.connection.id }, &snapshot, &[desired], &policy, &mut ctx);
+    if let Some(issue) = plan.report.issues.iter().find(|i| !is_manager_note(&i.message)) {
+        let error = if issue.message.contains("already") || issue.message.contains("linked to another") {
+            ScimError::uniqueness(issue.message.clone())
+        } else {
+            ScimError::invalid_value(issue.message.clone())
+        };
+        return Err(error.into());
+    }
+    let created = plan.changes.iter().find_map(|c| match c {
+        Change::CreatePerson { person } => Some(person.id),
+        _ => None,
+    });
+    Ok((plan, current.map(|p| p.id).or(created)))
+}
+
+/// The reconciler reports a manager it cannot resolve (not provisioned yet, or the person
+/// themself) and still plans the rest; only these notes leave a write standing.
+fn is_manager_note(message: &str) -> bool {
+    message.starts_with("manager ") || message.starts_with("a person cannot be their own manager")
+}
+
+/// The person this User provisions: linked by its id, else the one with its e-mail.
+fn provisioned<'s>(snapshot: &'s Snapshot, client: &ScimClient, external_id: &str, email: &Email) -> Option<&'s Person> {
+    let linked = snapshot.people.iter().find(|p| p.source.as_ref().is_some_and(|l| l.connection == client.connection.id && l.external_id == external_id));
+    linked.or_else(|| snapshot.people.iter().find(|p| &p.email == email))
+}
+
+fn enterprise<'v>(document: &'v Value, attribute: &str) -> Option<&'v Value> {
+    document.get(ENTERPRISE_USER_URN)?.get(attribute)
+}
+
+/// Okta may use a userName that is not an e-mail; the person's address is then the primary
+/// (or work, or first) e-mail of the User.
+fn mapping_record(document: &Value) -> Value {
+    let user_name = document.get("userName").and_then(Value::as_str).unwrap_or_default();
+    if Email::parse(user_name).is_ok() {
+        return document.clone();
+    }
+    let emails = document.get("emails").and_then(Value::as_array).cloned().unwrap_or_default();
+    let pick = |pred: &dyn Fn(&Value) -> bool| emails.iter().find(|e| pred(e)).and_then(|e| e.get("value")).and_then(Value::as_str).map(str::to_owned);
+    let address = pick(&|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+        .or_else(|| pick(&|e| e.get("type").and_then(Value::as_str) == Some("work")))
+        .or_else(|| pick(&|_| true));
+    let mut record = document.clone();
+    if let (Some(address), Value::Object(map)) = (address, &mut record) {
+        map.insert("userName".into(), Value::String(address));
+    }
+    record
+}
+
+/// Extra rules an admin added to the connection (`settings.mapping`: `[{source, target}]`).
+fn admin_rules(client: &ScimClient) -> Vec<Rule> {
+    client.connection.settings.get("mapping").and_then(|m| serde_json::from_value(m.clone()).ok()).unwrap_or_default()
+}
+
+fn invitations(client: &ScimClient) -> Invitations {
+    match client.connection.settings.get("invitations").and_then(Value::as_str) {
+        Some("immediately") => Invitations::Immediately,
+        _ => Invitations::Hold,
+    }
+}
+
+/// The mapped fields from the User, every other field of the person as it was: SCIM owns what
+/// it maps and nothing else.
+fn merge_profile(current: Option<&Profile>, mapped: Profile, mapping: &Mapping) -> Profile {
+    let Some(current) = current else {
+        return mapped;
+    };
+    let mut out = current.clone();
+    for rule in &mapping.rules {
+        match &rule.target {
+            Target::Email => {}
+            Target::FirstName => out.first_name.clone_from(&mapped.first_name),
+            Target::LastName => out.last_name.clone_from(&mapped.last_name),
+            Target::JobTitle => out.job_title.clone_from(&mapped.job_title),
+            Target::Department => out.department.clone_from(&mapped.department),
+            Target::Location => out.location.clone_from(&mapped.location),
+            Target::Language => out.language.clone_from(&mapped.language),
+            Target::HireDate => out.hire_date = mapped.hire_date,
+            Target::Custom(name) => match mapped.custom_fields.get(name) {
+                Some(value) => {
+                    out.custom_fields.insert(name.clone(), value.clone());
+                }
+                None => {
+                    out.custom_fields.remove(name);
+                }
+            },
+        }
+    }
+    out
+}
