@@ -6,6 +6,7 @@ mod demo;
 mod keys;
 mod logging;
 mod settings;
+mod scim;
 mod sso;
 
 use clap::{Args, Parser, Subcommand};
@@ -39,6 +40,9 @@ enum Command {
     #[command(subcommand)]
     Apikey(commands::ApiKeyCommand),
     /// People.
+    /// SCIM provisioning: the tokens Okta, Entra or another SCIM client use.
+    #[command(subcommand)]
+    Scim(scim::ScimCommand),
     #[command(subcommand)]
     User(commands::UserCommand),
     /// Teams.
@@ -109,3 +113,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sso(cmd) => sso::run(&settings, cmd).await,
     }
 }
+        Command::Scim(cmd) => scim::run(&settings, cmd).await,
