@@ -47,6 +47,7 @@ fn org_routes() -> Router<AppState> {
         .route("/api/v1/users", get(api::users::list))
         .route("/api/v1/users/{id}", get(api::users::get))
         .route("/api/v1/teams", get(api::teams::list))
+        .merge(pages::entra::routes())
 }
 
 /// The whole service, ready to serve.

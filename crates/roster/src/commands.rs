@@ -46,6 +46,8 @@ pub async fn serve_state(settings: &Settings, state: AppState, ready: Option<tok
     let listener = tokio::net::TcpListener::bind(&settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     tracing::info!(listen = %settings.listen, backend = state.store.backend(), "serving");
     mail::spawn_delivery(state.clone());
+    roster_web::entra::spawn_worker(state.clone());
+    roster_web::entra::spawn_scheduler(state.clone());
     if let Some(ready) = ready {
         let _ = ready.send(());
     }

@@ -3,6 +3,7 @@
 
 mod commands;
 mod demo;
+mod entra;
 mod keys;
 mod logging;
 mod settings;
@@ -54,6 +55,14 @@ enum Command {
     /// E-mails queued for an organisation.
     #[command(subcommand)]
     Outbox(commands::OutboxCommand),
+    /// Connect an organisation to an identity provider.
+    #[command(subcommand)]
+    Connect(entra::ConnectCommand),
+    /// Sync an organisation from Microsoft Entra ID now, with progress, and print the report.
+    Sync(entra::SyncArgs),
+    /// Simulators for trying integrations without a cloud account.
+    #[command(subcommand)]
+    Sim(entra::SimCommand),
     /// Sign-in with OpenID Connect (Entra, Okta or any provider).
     #[command(subcommand)]
     Sso(sso::SsoCommand),
@@ -110,6 +119,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Team(cmd) => commands::team(&settings, cmd).await,
         Command::Import(cmd) => commands::import(&settings, cmd).await,
         Command::Outbox(cmd) => commands::outbox(&settings, cmd).await,
+        Command::Connect(cmd) => entra::connect(&settings, cmd).await,
+        Command::Sync(args) => entra::sync(&settings, args).await,
+        Command::Sim(cmd) => entra::sim(cmd).await,
         Command::Sso(cmd) => sso::run(&settings, cmd).await,
     }
 }

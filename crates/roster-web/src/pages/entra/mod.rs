@@ -1,0 +1,230 @@
+//! Settings → Integrations → Microsoft Entra ID: set up the connection with the customer's own
+//! app registration, test it, enable or disable it, sync now and follow the run. Owners and
+//! admins only.
+
+mod runs;
+
+use super::Chrome;
+use crate::entra::{self as actions, EntraSetup, PermissionLine};
+use crate::error::PageError;
+use crate::ops::OpsError;
+use crate::routing::OrgCtx;
+use crate::session::{AdminUser, CurrentUser};
+use crate::state::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use roster_core::{Actor, Connection};
+use roster_sync::{format_rules, EntraSettings, DEFAULT_DAILY_AT};
+use serde::Deserialize;
+
+pub use runs::RunRow;
+
+/// The routes of this page, merged into the organisation's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/integrations/entra", get(show).post(save))
+        .route("/settings/integrations/entra/test", post(test))
+        .route("/settings/integrations/entra/enable", post(enable))
+        .route("/settings/integrations/entra/disable", post(disable))
+        .route("/settings/integrations/entra/sync", post(runs::sync_now))
+        .route("/settings/integrations/entra/runs/{id}", get(runs::show_run))
+}
+
+/// The form's values: what is stored, or what the admin just sent back with an error.
+pub struct FormValues {
+    pub group_id: String,
+    pub client_id: String,
+    pub invite: bool,
+    pub manage_managers: bool,
+    pub photos: bool,
+    pub daily_at: String,
+    pub mappings: String,
+    pub login_base: String,
+    pub graph_base: String,
+}
+
+impl FormValues {
+    fn from_settings(settings: Option<&EntraSettings>) -> Self {
+        match settings {
+            Some(s) => Self {
+                group_id: s.group_id.clone(),
+                client_id: s.client_id.clone(),
+                invite: s.invite,
+                manage_managers: s.manage_managers,
+                photos: s.photos,
+                daily_at: s.daily_at.clone(),
+                mappings: format_rules(&s.mappings),
+                login_base: s.login_base.clone().unwrap_or_default(),
+                graph_base: s.graph_base.clone().unwrap_or_default(),
+            },
+            None => Self {
+                group_id: String::new(),
+                client_id: String::new(),
+                invite: false,
+                manage_managers: true,
+                photos: false,
+                daily_at: DEFAULT_DAILY_AT.into(),
+                mappings: String::new(),
+                login_base: String::new(),
+                graph_base: String::new(),
+            },
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "entra/setup.html")]
+struct SetupPage {
+    chrome: Chrome,
+    /// Set once the connection exists.
+    connected: bool,
+    enabled: bool,
+    form: FormValues,
+    error: Option<String>,
+    notice: Option<String>,
+    /// "Test connection": a sign-in failure, or one line per permission.
+    test_error: Option<String>,
+    permissions: Vec<PermissionLine>,
+    runs: Vec<RunRow>,
+}
+
+struct Feedback {
+    error: Option<String>,
+    notice: Option<String>,
+    test_error: Option<String>,
+    permissions: Vec<PermissionLine>,
+    form: Option<FormValues>,
+}
+
+impl Feedback {
+    fn none() -> Self {
+        Self { error: None, notice: None, test_error: None, permissions: Vec::new(), form: None }
+    }
+}
+
+async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Feedback) -> Result<Response, PageError> {
+    let connection = actions::entra_connection(state, ctx.org.id).await?;
+    let settings = connection.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
+    let runs = match &connection {
+        Some(c) => runs::history(state, ctx, c).await?,
+        None => Vec::new(),
+    };
+    let page = SetupPage {
+        chrome: Chrome::signed_in(ctx, user, "settings"),
+        connected: connection.is_some(),
+        enabled: connection.as_ref().is_some_and(|c| c.enabled),
+        form: feedback.form.unwrap_or_else(|| FormValues::from_settings(settings.as_ref())),
+        error: feedback.error,
+        notice: feedback.notice,
+        test_error: feedback.test_error,
+        permissions: feedback.permissions,
+        runs,
+    };
+    let mut response = page.into_response();
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser) -> Result<Response, PageError> {
+    render(&state, &ctx, &user, Feedback::none()).await
+}
+
+fn checked(value: &Option<String>) -> bool {
+    value.as_deref().is_some_and(|v| !v.is_empty())
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    tenant_id: String,
+    #[serde(default)]
+    group_id: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+    invite: Option<String>,
+    manage_managers: Option<String>,
+    photos: Option<String>,
+    #[serde(default)]
+    daily_at: String,
+    #[serde(default)]
+    mappings: String,
+    #[serde(default)]
+    login_base: String,
+    #[serde(default)]
+    graph_base: String,
+}
+
+pub async fn save(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<SetupForm>) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let setup = EntraSetup {
+        tenant_id: form.tenant_id,
+        group_id: form.group_id,
+        client_id: form.client_id,
+        client_secret: form.client_secret,
+        invite: checked(&form.invite),
+        manage_managers: checked(&form.manage_managers),
+        photos: checked(&form.photos),
+        daily_at: form.daily_at,
+        mappings: form.mappings,
+        login_base: Some(form.login_base),
+        graph_base: Some(form.graph_base),
+    };
+    let actor = Actor::Person { id: user.person.id };
+    match actions::save_setup(&state, ctx.org.id, &actor, &setup).await {
+        Ok(_) => render(&state, &ctx, &user, Feedback { notice: Some("Saved. Test the connection, then enable it.".into()), ..Feedback::none() }).await,
+        Err(OpsError::Invalid(msg) | OpsError::Conflict(msg)) => {
+            // Show the form again as sent, secrets excepted.
+            let form = FormValues {
+                group_id: setup.group_id,
+                client_id: setup.client_id,
+                invite: setup.invite,
+                manage_managers: setup.manage_managers,
+                photos: setup.photos,
+                daily_at: setup.daily_at,
+                mappings: setup.mappings,
+                login_base: setup.login_base.unwrap_or_default(),
+                graph_base: setup.graph_base.unwrap_or_default(),
+            };
+            render(&state, &ctx, &user, Feedback { error: Some(msg), form: Some(form), ..Feedback::none() }).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn existing(state: &AppState, ctx: &OrgCtx) -> Result<Connection, PageError> {
+    actions::entra_connection(state, ctx.org.id).await?.ok_or_else(|| PageError::BadRequest("Save the connection's settings first.".into()))
+}
+
+pub async fn test(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<super::CsrfOnly>) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let connection = existing(&state, &ctx).await?;
+    let feedback = match actions::test_connection(&state, &connection).await {
+        Ok(permissions) => Feedback { permissions, ..Feedback::none() },
+        Err(OpsError::Invalid(msg)) => Feedback { test_error: Some(msg), ..Feedback::none() },
+        Err(other) => return Err(other.into()),
+    };
+    render(&state, &ctx, &user, feedback).await
+}
+
+async fn toggle(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, csrf: &str, enabled: bool) -> Result<Response, PageError> {
+    user.check_csrf(csrf)?;
+    let connection = existing(state, ctx).await?;
+    actions::set_enabled(state, &connection, &Actor::Person { id: user.person.id }, enabled).await?;
+    Ok(Redirect::to(&format!("{}/settings/integrations/entra", ctx.base)).into_response())
+}
+
+pub async fn enable(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<super::CsrfOnly>) -> Result<Response, PageError> {
+    toggle(&state, &ctx, &user, &form.csrf, true).await
+}
+
+pub async fn disable(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<super::CsrfOnly>) -> Result<Response, PageError> {
+    toggle(&state, &ctx, &user, &form.csrf, false).await
+}

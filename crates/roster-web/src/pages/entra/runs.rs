@@ -1,0 +1,125 @@
+//! "Sync users" and the run page: live progress while the run goes (htmx polls the status
+//! fragment every second), then the report with each person's problem.
+
+use super::{existing, Chrome};
+use crate::entra as actions;
+use crate::error::PageError;
+use crate::routing::OrgCtx;
+use crate::session::AdminUser;
+use crate::state::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use roster_core::plan::RecordIssue;
+use roster_core::{Connection, RunId, RunReport};
+use roster_store::{RunStatus, SyncRun};
+
+/// A run in the history table.
+pub struct RunRow {
+    pub id: String,
+    pub trigger: String,
+    pub status: String,
+    pub queued: String,
+    pub summary: String,
+}
+
+fn summary(run: &SyncRun) -> String {
+    match (&run.report, &run.error) {
+        (Some(r), _) => format!(
+            "{} created, {} updated, {} deactivated, {} reactivated, {} unchanged, {} issue(s)",
+            r.created, r.updated, r.deactivated, r.reactivated, r.unchanged, r.issues.len()
+        ),
+        (None, Some(error)) => error.clone(),
+        (None, None) => String::new(),
+    }
+}
+
+pub async fn history(state: &AppState, _ctx: &OrgCtx, connection: &Connection) -> Result<Vec<RunRow>, PageError> {
+    let runs = state.store.sync_runs(connection.org, connection.id, 20).await?;
+    Ok(runs
+        .iter()
+        .map(|r| RunRow { id: r.id.to_string(), trigger: r.trigger.clone(), status: r.status.to_string(), queued: super::super::when(r.queued_at), summary: summary(r) })
+        .collect())
+}
+
+pub async fn sync_now(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<super::super::CsrfOnly>) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let connection = existing(&state, &ctx).await?;
+    let run = actions::enqueue_sync(&state, &connection, "manual").await?;
+    Ok(Redirect::to(&format!("{}/settings/integrations/entra/runs/{run}", ctx.base)).into_response())
+}
+
+/// What the status fragment shows.
+pub struct RunView {
+    pub id: String,
+    pub status: String,
+    pub finished: bool,
+    pub trigger: String,
+    pub queued: String,
+    pub phase: String,
+    pub users_listed: u64,
+    pub photos: String,
+    pub graph_requests: u64,
+    pub error: Option<String>,
+    pub report: Option<RunReport>,
+    pub issues: Vec<RecordIssue>,
+    pub poll_url: String,
+}
+
+impl RunView {
+    fn new(run: &SyncRun, base: &str) -> Self {
+        let number = |key: &str| run.progress.get(key).and_then(|v| v.as_u64()).unwrap_or_default();
+        let phase = run.progress.get("label").and_then(|v| v.as_str()).unwrap_or(match run.status {
+            RunStatus::Queued => "Waiting for a worker",
+            _ => "",
+        });
+        let photos = match number("photos_to_download") {
+            0 => String::new(),
+            total => format!("{} of {total}", number("photos_downloaded")),
+        };
+        Self {
+            id: run.id.to_string(),
+            status: run.status.to_string(),
+            finished: run.status.is_finished(),
+            trigger: run.trigger.clone(),
+            queued: super::super::when(run.queued_at),
+            phase: phase.to_owned(),
+            users_listed: number("users_listed"),
+            photos,
+            graph_requests: run.graph_requests.max(number("graph_requests")),
+            error: run.error.clone(),
+            report: run.report.clone(),
+            issues: run.report.as_ref().map(|r| r.issues.clone()).unwrap_or_default(),
+            poll_url: format!("{base}/settings/integrations/entra/runs/{}", run.id),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "entra/run.html")]
+struct RunPage {
+    chrome: Chrome,
+    run: RunView,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "entra/run_status.html")]
+struct RunStatusFragment {
+    run: RunView,
+}
+
+/// The full page, or under htmx the status fragment it polls.
+pub async fn show_run(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, headers: HeaderMap, Path(id): Path<RunId>) -> Result<Response, PageError> {
+    let run = state.store.sync_run(ctx.org.id, id).await?.ok_or(PageError::NotFound)?;
+    let view = RunView::new(&run, &ctx.base);
+    let mut response = if headers.contains_key("hx-request") {
+        RunStatusFragment { run: view }.into_response()
+    } else {
+        RunPage { chrome: Chrome::signed_in(&ctx, &user, "settings"), run: view }.into_response()
+    };
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(response)
+}

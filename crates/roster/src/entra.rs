@@ -1,0 +1,219 @@
+//! `roster connect entra`, `roster sync` and `roster sim entra`: set up an organisation's
+//! Microsoft Entra ID connection, sync it now with a progress bar, and run the simulator so
+//! all of it can be tried without a tenant. Client secrets come from a file or an environment
+//! variable, never from the command line, and are never printed.
+
+use crate::commands;
+use crate::settings::Settings;
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use roster_core::{Actor, RunId, RunReport};
+use roster_sim::{EntraSim, TenantSpec};
+use roster_store::SyncRun;
+use roster_sync::{run_recorded, EntraSettings, ProgressSink, SyncOptions, SyncProgress};
+use roster_web::entra::{self as web_entra, EntraSetup};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Subcommand)]
+pub enum ConnectCommand {
+    /// Connect an organisation to its Microsoft Entra ID tenant (created disabled unless --enable).
+    Entra(ConnectEntra),
+}
+
+#[derive(Args)]
+pub struct ConnectEntra {
+    #[arg(long)]
+    org: String,
+    /// Directory (tenant) ID; stored sealed.
+    #[arg(long)]
+    tenant: String,
+    /// Object ID of the security group to sync (nested groups included).
+    #[arg(long)]
+    group: String,
+    /// Application (client) ID of the app registration.
+    #[arg(long)]
+    client_id: String,
+    /// A file holding the client secret's Value.
+    #[arg(long, conflicts_with = "client_secret_env")]
+    client_secret_file: Option<PathBuf>,
+    /// The name of an environment variable holding the client secret's Value.
+    #[arg(long)]
+    client_secret_env: Option<String>,
+    /// Login endpoint base (national clouds, the simulator).
+    #[arg(long)]
+    login_base: Option<String>,
+    /// Microsoft Graph base, e.g. https://graph.microsoft.com/v1.0/
+    #[arg(long)]
+    graph_base: Option<String>,
+    /// Send invitations as people are created (default: hold them for an admin).
+    #[arg(long)]
+    invite: bool,
+    /// Do not assign managers from Entra's Manager / Direct Reports.
+    #[arg(long)]
+    no_managers: bool,
+    /// Sync profile photos.
+    #[arg(long)]
+    photos: bool,
+    /// Daily sync time, HH:MM UTC (default 03:00).
+    #[arg(long)]
+    daily_at: Option<String>,
+    /// A custom mapping SOURCE=TARGET, e.g. employeeId=custom.employee_id (repeatable).
+    #[arg(long = "map", value_name = "SOURCE=TARGET")]
+    maps: Vec<String>,
+    /// Enable the connection now.
+    #[arg(long)]
+    enable: bool,
+}
+
+fn read_secret(args: &ConnectEntra) -> anyhow::Result<String> {
+    let secret = match (&args.client_secret_file, &args.client_secret_env) {
+        (Some(file), None) => std::fs::read_to_string(file).with_context(|| format!("reading the client secret from {}", file.display()))?,
+        (None, Some(var)) => std::env::var(var).map_err(|_| anyhow!("the environment variable {var} is not set"))?,
+        _ => bail!("give the client secret with --client-secret-file FILE or --client-secret-env VAR"),
+    };
+    let secret = secret.trim().to_owned();
+    if secret.is_empty() {
+        bail!("the client secret is empty");
+    }
+    Ok(secret)
+}
+
+pub async fn connect(settings: &Settings, cmd: ConnectCommand) -> anyhow::Result<()> {
+    let ConnectCommand::Entra(args) = cmd;
+    let secret = read_secret(&args)?;
+    let state = commands::state(settings, false).await?;
+    let org = state.store.org_by_slug(&args.org).await?.ok_or_else(|| anyhow!("there is no organisation '{}'", args.org))?;
+    let setup = EntraSetup {
+        tenant_id: args.tenant.clone(),
+        group_id: args.group.clone(),
+        client_id: args.client_id.clone(),
+        client_secret: secret,
+        invite: args.invite,
+        manage_managers: !args.no_managers,
+        photos: args.photos,
+        daily_at: args.daily_at.clone().unwrap_or_default(),
+        mappings: args.maps.join("\n"),
+        login_base: args.login_base.clone(),
+        graph_base: args.graph_base.clone(),
+    };
+    let mut connection = web_entra::save_setup(&state, org.id, &Actor::Cli, &setup).await?;
+    if args.enable && !connection.enabled {
+        connection = web_entra::set_enabled(&state, &connection, &Actor::Cli, true).await?;
+    }
+    println!(
+        "Microsoft Entra ID connection {} for {} is {}.",
+        connection.id,
+        org.slug,
+        if connection.enabled { "enabled" } else { "disabled (enable it in Settings → Integrations, or rerun with --enable)" }
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct SyncArgs {
+    #[arg(long)]
+    org: String,
+}
+
+/// Draws the run's progress as a spinner with the phase and counts.
+struct Bar(ProgressBar);
+
+#[async_trait::async_trait]
+impl ProgressSink for Bar {
+    async fn report(&self, p: &SyncProgress) {
+        let photos = if p.photos_to_download > 0 { format!(", photos {}/{}", p.photos_downloaded, p.photos_to_download) } else { String::new() };
+        self.0.set_message(format!("{}: {} users, {} Graph requests{photos}", p.label, p.users_listed, p.graph_requests));
+    }
+}
+
+pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
+    let state = commands::state(settings, false).await?;
+    let org = state.store.org_by_slug(&args.org).await?.ok_or_else(|| anyhow!("there is no organisation '{}'", args.org))?;
+    let connection = web_entra::entra_connection(&state, org.id).await?.ok_or_else(|| anyhow!("{} has no Microsoft Entra ID connection (see `roster connect entra`)", org.slug))?;
+    if !connection.enabled {
+        bail!("the Microsoft Entra ID connection of {} is disabled; enable it first", org.slug);
+    }
+    let config = web_entra::graph_config(&state, &connection)?;
+    let options = SyncOptions::from_settings(&EntraSettings::from_connection(&connection)?, state.clock.now());
+    let run = SyncRun::queued(RunId::from_uuid(uuid::Uuid::now_v7()), org.id, connection.id, "cli", state.clock.now());
+    state.store.create_run(&run).await?;
+
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let started = Instant::now();
+    let sink = Bar(bar.clone());
+    let result = run_recorded(state.store.clone(), &connection, config, &options, run.id, Some(&sink)).await;
+    bar.finish_and_clear();
+    let outcome = result.context("the sync failed and changed nothing")?;
+    let elapsed = started.elapsed().as_secs_f64();
+    print_report(&outcome.report);
+    println!("Photos: {} stored, {} removed.", outcome.photos_stored, outcome.photos_removed);
+    for issue in &outcome.late_issues {
+        println!("  note: {issue}");
+    }
+    let rate = if elapsed > 0.0 { outcome.users_listed as f64 / elapsed } else { 0.0 };
+    println!(
+        "{} users listed in {elapsed:.1} s ({rate:.0} users/s), {} Graph requests ({} retried, {} throttled). Run {}.",
+        outcome.users_listed, outcome.graph_requests, outcome.stats.retries, outcome.stats.throttled, run.id
+    );
+    Ok(())
+}
+
+fn print_report(report: &RunReport) {
+    println!(
+        "Created {}, updated {}, deactivated {}, reactivated {}, unchanged {}, skipped {} (disabled, never created), invited {}, teams created {}.",
+        report.created, report.updated, report.deactivated, report.reactivated, report.unchanged, report.skipped, report.invited, report.teams_created
+    );
+    if !report.issues.is_empty() {
+        println!("{} issue(s):", report.issues.len());
+        for issue in report.issues.iter().take(20) {
+            println!("  {}: {}", issue.record, issue.message);
+        }
+        if report.issues.len() > 20 {
+            println!("  ... and {} more (see the run page)", report.issues.len() - 20);
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulated Microsoft Entra tenant (login endpoint and Graph) for trying sync.
+    Entra(SimEntra),
+}
+
+#[derive(Args)]
+pub struct SimEntra {
+    #[arg(long, default_value_t = 2000)]
+    users: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Share of users with a profile photo, 0.0 to 1.0.
+    #[arg(long, default_value_t = 0.5)]
+    photos: f64,
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    listen: String,
+}
+
+pub async fn sim(cmd: SimCommand) -> anyhow::Result<()> {
+    let SimCommand::Entra(args) = cmd;
+    let addr: std::net::SocketAddr = args.listen.parse().with_context(|| format!("'{}' is not an address", args.listen))?;
+    let sim = EntraSim::generate(TenantSpec { users: args.users, seed: args.seed, photo_ratio: args.photos.clamp(0.0, 1.0), ..TenantSpec::default() });
+    let info = sim.info();
+    let base = format!("http://{addr}");
+    // The simulator's own throwaway secret: printing it is how a tester connects to it.
+    println!("Simulated Microsoft Entra tenant with {} users in the group.", args.users);
+    println!("  Tenant ID:   {}", info.tenant_id);
+    println!("  Client ID:   {}", info.client_id);
+    println!("  Secret:      {}", info.client_secret);
+    println!("  Group ID:    {}", info.top_group_id);
+    println!("  Login base:  {base}/");
+    println!("  Graph base:  {base}/v1.0/");
+    println!("Press Ctrl+C to stop.");
+    tokio::select! {
+        served = roster_sim::serve(sim, addr) => served.context("serving the simulator"),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
