@@ -18,6 +18,9 @@ use uuid::Uuid;
 const FIRST: &[&str] = &["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Karen", "Linus", "Margaret", "Niklaus", "Radia", "Tim", "Sophie", "Ken", "Dennis", "Bjarne", "Guido", "Anita"];
 const LAST: &[&str] = &["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "McCarthy", "Jones", "Torvalds", "Hamilton", "Wirth", "Perlman", "Lee", "Wilson", "Thompson", "Ritchie", "Stroustrup", "Rossum", "Borg"];
 
+/// The filter of the i-th query of a case.
+type FilterFor = Box<dyn Fn(usize) -> Option<PersonFilter>>;
+
 /// A small deterministic generator, so every run measures the same data.
 struct Lcg(u64);
 impl Lcg {
@@ -110,7 +113,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn searches(store: &dyn roster_store::Store, org: OrgId, teams: &[TeamId]) -> Result<(), Box<dyn std::error::Error>> {
     let team = teams[teams.len() / 2];
-    let cases: Vec<(&str, Box<dyn Fn(usize) -> Option<PersonFilter>>)> = vec![
+    let cases: Vec<(&str, FilterFor)> = vec![
         ("no filter", Box::new(|_| None)),
         ("status active", Box::new(|_| Some(PersonFilter::Status(Status::Active)))),
         ("status deactivated", Box::new(|_| Some(PersonFilter::Status(Status::Deactivated)))),

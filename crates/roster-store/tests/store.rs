@@ -1,5 +1,6 @@
 //! The storage suite: every test is written once, against `dyn Store`, and runs on a fresh
 //! SQLite database and on a fresh PostgreSQL database (see `support::TestDb::postgres`).
+#![expect(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a failing test panics")]
 
 #[path = "store/support.rs"]
 mod support;

@@ -179,12 +179,14 @@ macro_rules! impl_reads {
                     .await?;
                 let teams = team_rows.iter().map(team_from_row).collect::<$crate::StoreResult<Vec<_>>>()?;
                 let sql = format!("SELECT {PERSON_COLUMNS} FROM people p WHERE p.org_id = $1");
-                let rows = sqlx::query(&sql).bind(org.as_uuid()).fetch_all(&mut *tx).await?;
-                let mut people = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    people.push(person_from_row(row)?);
+                // Decoded as the rows arrive, while the database produces the next ones.
+                let mut people = Vec::new();
+                {
+                    let mut rows = sqlx::query(&sql).bind(org.as_uuid()).fetch(&mut *tx);
+                    while let Some(row) = futures::TryStreamExt::try_next(&mut rows).await? {
+                        people.push(person_from_row(&row)?);
+                    }
                 }
-                drop(rows);
                 let member_rows = sqlx::query("SELECT person_id, team_id FROM team_members WHERE org_id = $1 ORDER BY person_id, team_id")
                     .bind(org.as_uuid())
                     .fetch_all(&mut *tx)

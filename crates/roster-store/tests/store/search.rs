@@ -14,12 +14,15 @@ struct Directory {
     boss: UserId,
 }
 
+/// E-mail, first and last name, status, role, primary team.
+type Row<'a> = (&'a str, &'a str, &'a str, Status, Role, Option<TeamId>);
+
 /// Eight people with varied statuses, roles, teams, managers and links.
 async fn directory(store: &dyn Store) -> Directory {
     let org = new_org(store, "acme").await;
     let (sales, support) = (tid(), tid());
     let connection = ConnectionId::from_uuid(Uuid::now_v7());
-    let rows: [(&str, &str, &str, Status, Role, Option<TeamId>); 8] = [
+    let rows: [Row; 8] = [
         ("ada@acme.example", "Ada", "Lovelace", Status::Active, Role::Admin, Some(sales)),
         ("alan@acme.example", "Alan", "Turing", Status::Active, Role::Learner, Some(sales)),
         ("grace@acme.example", "Grace", "Hopper", Status::Invited, Role::Manager, Some(support)),
