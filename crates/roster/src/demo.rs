@@ -111,6 +111,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     }
     let state = commands::state(&settings, true).await?;
     let (org, password) = seed(&state).await?;
+    let entra_sim = crate::entra::demo_connection(&state, &org).await?;
     // A fresh SCIM token on every start, like the password: the old ones stay valid until revoked.
     let scim_token = roster_web::scim::tokens::create_token(&state, org.id, "demo", &roster_core::Actor::Cli).await?.raw;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -130,9 +131,12 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         println!("  Email:     {OWNER}");
         println!("  Password:  {password}");
         println!("  Outbox:    {}", state.config.org_url(org.slug.as_str(), "/outbox"));
+        println!("  Entra ID:  {} (a simulated tenant of 2,000 people at {}; enable it, then press Sync users)", state.config.org_url(org.slug.as_str(), "/settings/integrations/entra"), entra_sim.base_url);
         println!("  SCIM URL:  {}", roster_web::scim::tokens::base_url(&state, org.slug.as_str()));
         println!("  SCIM token: {scim_token}");
         println!("Press Ctrl+C to stop.");
     }
-    server.await.context("the server stopped")?
+    let served = server.await.context("the server stopped")?;
+    drop(entra_sim);
+    served
 }

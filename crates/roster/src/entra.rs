@@ -217,3 +217,35 @@ pub async fn sim(cmd: SimCommand) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }
+
+/// Users in the demo's simulated tenant, and its fixed seed (so its ids and secret are the
+/// same on every start and the stored connection keeps working).
+const DEMO_USERS: usize = 2000;
+const DEMO_SEED: u64 = 2026;
+
+/// `roster demo`: a simulated tenant on loopback and the organisation's Entra connection
+/// pointing at it, disabled, so a newcomer can enable it and press "Sync users". The
+/// simulator lives as long as the returned handle. Its port changes on every start, so an
+/// existing connection gets the new addresses (and keeps its enabled flag).
+pub async fn demo_connection(state: &roster_web::AppState, org: &roster_core::Org) -> anyhow::Result<roster_sim::RunningSim> {
+    let sim = EntraSim::generate(TenantSpec { users: DEMO_USERS, seed: DEMO_SEED, photo_ratio: 0.3, ..TenantSpec::default() });
+    let info = sim.info();
+    let running = roster_sim::spawn_loopback(sim).await.context("starting the Entra simulator")?;
+    let existing = web_entra::entra_connection(state, org.id).await?;
+    let settings = existing.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
+    let setup = EntraSetup {
+        tenant_id: info.tenant_id.clone(),
+        group_id: info.top_group_id.clone(),
+        client_id: info.client_id.clone(),
+        client_secret: info.client_secret.clone(),
+        invite: settings.as_ref().is_some_and(|s| s.invite),
+        manage_managers: settings.as_ref().is_none_or(|s| s.manage_managers),
+        photos: settings.as_ref().is_none_or(|s| s.photos),
+        daily_at: settings.as_ref().map(|s| s.daily_at.clone()).unwrap_or_default(),
+        mappings: settings.as_ref().map(|s| roster_sync::format_rules(&s.mappings)).unwrap_or_else(|| "employeeId → custom.employee_id".into()),
+        login_base: Some(format!("{}/", running.base_url)),
+        graph_base: Some(format!("{}/v1.0/", running.base_url)),
+    };
+    web_entra::save_setup(state, org.id, &Actor::System, &setup).await?;
+    Ok(running)
+}

@@ -111,9 +111,15 @@ struct RunStatusFragment {
     run: RunView,
 }
 
+/// The organisation's slug is in the path too; only the run's id matters here.
+#[derive(serde::Deserialize)]
+pub struct RunPath {
+    id: RunId,
+}
+
 /// The full page, or under htmx the status fragment it polls.
-pub async fn show_run(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, headers: HeaderMap, Path(id): Path<RunId>) -> Result<Response, PageError> {
-    let run = state.store.sync_run(ctx.org.id, id).await?.ok_or(PageError::NotFound)?;
+pub async fn show_run(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, headers: HeaderMap, Path(path): Path<RunPath>) -> Result<Response, PageError> {
+    let run = state.store.sync_run(ctx.org.id, path.id).await?.ok_or(PageError::NotFound)?;
     let view = RunView::new(&run, &ctx.base);
     let mut response = if headers.contains_key("hx-request") {
         RunStatusFragment { run: view }.into_response()
