@@ -5,6 +5,8 @@ pub mod support;
 
 #[path = "web/api.rs"]
 mod api;
+#[path = "web/entra.rs"]
+mod entra;
 #[path = "web/import.rs"]
 mod import;
 #[path = "web/isolation.rs"]

@@ -1,0 +1,101 @@
+//! Settings → Integrations → Microsoft Entra ID over HTTP, against the simulator: set up with
+//! sealed secrets, test the permissions, enable, "Sync users", follow the run to its report.
+
+use crate::on_both_backends;
+use crate::support::{form_token, TestApp};
+use roster_core::Role;
+use roster_sim::{spawn_loopback, EntraSim, TenantSpec};
+use roster_store::RunStatus;
+use roster_sync::{CLIENT_SECRET, TENANT_ID};
+
+async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp) {
+    let acme = app.org("acme").await;
+    let client = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
+    let sim = EntraSim::generate(TenantSpec { users: 50, seed: 5, ..TenantSpec::default() });
+    let info = sim.info();
+    let running = spawn_loopback(sim.clone()).await.unwrap();
+    let page_url = app.url("acme", "/settings/integrations/entra");
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        let page_url = page_url.clone();
+        let url = app.url("acme", &format!("/settings/integrations/entra{path}"));
+        async move {
+            let page = client.get(page_url).send().await.unwrap().text().await.unwrap();
+            let mut form = vec![("_csrf", form_token(&page))];
+            form.extend(fields);
+            client.post(url).form(&form).send().await.unwrap()
+        }
+    };
+
+    let setup = client.get(&page_url).send().await.unwrap().text().await.unwrap();
+    assert!(setup.contains("App registrations") && setup.contains("Grant admin consent"), "the page explains the app registration");
+    let saved = post(
+        "",
+        vec![
+            ("tenant_id", info.tenant_id.clone()),
+            ("group_id", info.top_group_id.clone()),
+            ("client_id", info.client_id.clone()),
+            ("client_secret", info.client_secret.clone()),
+            ("manage_managers", "yes".into()),
+            ("photos", "yes".into()),
+            ("daily_at", "04:30".into()),
+            ("mappings", "employeeId → custom.employee_id".into()),
+            ("login_base", format!("{}/", running.base_url)),
+            ("graph_base", format!("{}/v1.0/", running.base_url)),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(saved.contains("Saved."), "{saved}");
+    assert!(!saved.contains(&info.client_secret) && !saved.contains(&info.tenant_id), "secrets are never shown again");
+    let connection = app.state.store.connections(acme.org.id).await.unwrap().pop().unwrap();
+    assert!(!connection.enabled, "new connections start disabled");
+    assert!(!connection.settings.to_string().contains(&info.tenant_id), "the tenant id is sealed, not a setting");
+    assert_eq!(app.state.master_key.open(acme.org.id, CLIENT_SECRET, &connection.sealed[CLIENT_SECRET]).unwrap(), info.client_secret.as_bytes());
+    assert_eq!(app.state.master_key.open(acme.org.id, TENANT_ID, &connection.sealed[TENANT_ID]).unwrap(), info.tenant_id.as_bytes());
+    let audit = app.state.store.recent_audit(acme.org.id, 50).await.unwrap();
+    assert!(audit.iter().all(|a| !a.detail.to_string().contains(&info.client_secret)), "the audit log never holds a secret");
+
+    // Test connection: each permission ok, then one missing.
+    let tested = post("/test", vec![]).await.text().await.unwrap();
+    assert_eq!(tested.matches(">ok<").count(), 2, "{tested}");
+    sim.faults().revoke_permission("GroupMember.Read.All");
+    let tested = post("/test", vec![]).await.text().await.unwrap();
+    assert!(tested.contains(">missing<"), "{tested}");
+    sim.faults().grant_permission("GroupMember.Read.All");
+
+    // A disabled connection does not sync; an enabled one queues one run however often asked.
+    assert_eq!(post("/sync", vec![]).await.status(), 400);
+    assert_eq!(post("/enable", vec![]).await.status(), 303);
+    let first = post("/sync", vec![]).await;
+    assert_eq!(first.status(), 303);
+    let run_url = first.headers()["location"].to_str().unwrap().to_owned();
+    let second = post("/sync", vec![]).await;
+    assert_eq!(second.headers()["location"].to_str().unwrap(), run_url, "a second click follows the queued run");
+    let queued = client.get(format!("http://{}{run_url}", app.addr)).send().await.unwrap().text().await.unwrap();
+    assert!(queued.contains("hx-trigger=\"every 1s\""), "the page polls while the run is queued");
+
+    assert_eq!(roster_web::entra::run_due_jobs(&app.state).await.unwrap(), 1);
+    assert_eq!(roster_web::entra::run_due_jobs(&app.state).await.unwrap(), 0, "one job for both clicks");
+    let fragment = client.get(format!("http://{}{run_url}", app.addr)).header("hx-request", "true").send().await.unwrap().text().await.unwrap();
+    assert!(fragment.contains("succeeded") && fragment.contains("run-report"), "{fragment}");
+    assert!(!fragment.contains("every 1s"), "polling stops when the run is done");
+    assert!(!fragment.contains("<html"), "htmx gets the fragment only");
+    let runs = app.state.store.sync_runs(acme.org.id, connection.id, 10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Succeeded);
+    let created = runs[0].report.as_ref().unwrap().created;
+    assert!(created > 40, "{created} people created");
+    let history = client.get(&page_url).send().await.unwrap().text().await.unwrap();
+    assert!(history.contains(&format!("{created} created")), "the history shows the run");
+
+    // Only owners and admins reach the page.
+    let people = app.state.store.snapshot(acme.org.id).await.unwrap().people;
+    let someone = people.iter().find(|p| p.role == Role::Learner).unwrap();
+    let password = roster_web::ops::reset_password(&app.state, acme.org.id, someone.id).await.unwrap();
+    let plain = app.signed_in("acme", someone.email.as_str(), &password).await;
+    assert_eq!(plain.get(&page_url).send().await.unwrap().status(), 403);
+}
+on_both_backends!(entra_pages_, entra_is_set_up_tested_enabled_and_synced_from_the_pages);
