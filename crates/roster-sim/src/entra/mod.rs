@@ -5,7 +5,10 @@ mod errors;
 mod faults;
 mod graph;
 mod groups;
+mod keys;
 mod odata;
+mod oidc;
+mod oidc_token;
 mod paging;
 mod photo;
 mod tenant;
@@ -71,6 +74,8 @@ pub(crate) struct SimState {
     /// Keys the skiptokens, so clients cannot read or forge them.
     pub page_key: [u8; 32],
     pub admin_decision: AdminDecision,
+    /// Sign-in with Microsoft: signing keys, pending sign-ins and codes.
+    pub oidc: oidc::OidcState,
 }
 
 /// A poisoned lock only means a test panicked mid-request; the state is still usable.
@@ -113,6 +118,7 @@ impl EntraSim {
             requests: Vec::new(),
             page_key,
             admin_decision: AdminDecision::Approve,
+            oidc: oidc::OidcState::new(spec.seed),
         };
         EntraSim {
             state: Arc::new(Mutex::new(state)),
@@ -124,10 +130,23 @@ impl EntraSim {
         f(&mut state)
     }
 
-    /// Routes: `POST /{tenant}/oauth2/v2.0/token`, `GET /{tenant}/adminconsent`, `/v1.0/...`.
+    /// Routes: `POST /{tenant}/oauth2/v2.0/token`, `GET /{tenant}/adminconsent`, `/v1.0/...`,
+    /// and sign-in: discovery, `/{tenant}/oauth2/v2.0/authorize` and the JWKS.
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/{tenant}/oauth2/v2.0/token", post(token::token_endpoint))
+            .route(
+                "/{tenant}/oauth2/v2.0/token",
+                post(oidc_token::token_endpoint),
+            )
+            .route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                get(oidc::discovery),
+            )
+            .route(
+                "/{tenant}/oauth2/v2.0/authorize",
+                get(oidc::authorize).post(oidc::sign_in),
+            )
+            .route("/{tenant}/discovery/v2.0/keys", get(oidc::jwks))
             .route("/{tenant}/adminconsent", get(token::admin_consent))
             .route("/v1.0/{*rest}", any(graph::entry))
             .with_state(self.clone())

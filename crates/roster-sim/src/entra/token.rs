@@ -120,7 +120,10 @@ fn app_not_found(client_id: &str, tenant: &str) -> TokenError {
 }
 
 /// Client credentials from the form, or from HTTP Basic (both are allowed).
-fn credentials(headers: &HeaderMap, form: &[(String, String)]) -> (Option<String>, Option<String>) {
+pub(super) fn credentials(
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> (Option<String>, Option<String>) {
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let (mut id, mut secret) = (field("client_id"), field("client_secret"));
     let basic = headers
