@@ -54,8 +54,19 @@ async fn lock_org(_tx: &mut DbTx, _org: OrgId) -> StoreResult<()> {
 /// same whatever the size of the data, and they are the plans a large directory needs.
 const PLANNER_STATS: &str = include_str!("planner_stats.sql");
 
+/// One of the pinned rows, to tell whether an ANALYZE has replaced them since.
+const PINNED_MARK: (&str, &str) = ("people_sort", "1000000 100000 2 1");
+
 async fn pin_planner_statistics(pool: &DbPool) -> StoreResult<()> {
-    let mut tx = begin_write(pool).await?;
+    // One connection throughout: reading the statistics loads them into the connection that
+    // reads, which must then be the one that reloads them.
+    let mut conn = pool.acquire().await?;
+    let current: Result<Option<String>, _> =
+        sqlx::query_scalar("SELECT stat FROM sqlite_stat1 WHERE idx = $1").bind(PINNED_MARK.0).fetch_optional(&mut *conn).await;
+    if matches!(current, Ok(Some(stat)) if stat == PINNED_MARK.1) {
+        return Ok(());
+    }
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
     // Creates sqlite_stat1 when it does not exist yet.
     sqlx::query("ANALYZE sqlite_schema").execute(&mut *tx).await?;
     sqlx::query(PLANNER_STATS).execute(&mut *tx).await?;
@@ -90,8 +101,11 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         // Before any other connection loads the statistics; on a new database they wait for
-        // the tables the migrations create.
-        pin_planner_statistics(&pool).await?;
+        // the tables the migrations create. A database busy with a long write is served with
+        // the statistics it has; the next start or migration pins them.
+        if let Err(error) = pin_planner_statistics(&pool).await {
+            tracing::warn!(%error, "could not pin the query planner's statistics");
+        }
         Ok(Self { pool })
     }
 
