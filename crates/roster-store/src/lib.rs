@@ -23,8 +23,8 @@ pub use sso::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_core::query::PersonQuery;
-use roster_core::reconcile::Snapshot;
-use roster_core::{Email, Org, OrgId, Person, Plan, RunId, Team, TeamId, UserId};
+use roster_core::reconcile::{DesiredPerson, ManagerField, ManagerRef, Snapshot};
+use roster_core::{ConnectionId, Email, Org, OrgId, Person, Plan, RunId, Team, TeamId, UserId};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +54,47 @@ pub trait OrgStore {
     async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
 }
 
+/// The people a narrow snapshot holds: those with one of `emails`, and those linked to the
+/// connection by one of its external ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotKeys {
+    pub emails: Vec<Email>,
+    pub external_ids: Option<(ConnectionId, Vec<String>)>,
+}
+
+impl SnapshotKeys {
+    /// Every key the reconciler may look up for `desired` under a policy with `connection`:
+    /// each record's e-mail and external id, and its manager's. Without a connection nobody is
+    /// matched by external id, so none are read.
+    pub fn of(desired: &[DesiredPerson], connection: Option<ConnectionId>) -> Self {
+        let mut emails = Vec::new();
+        let mut external_ids = Vec::new();
+        for wanted in desired {
+            emails.push(wanted.email.clone());
+            external_ids.extend(wanted.external_id.iter().cloned());
+            match &wanted.manager {
+                ManagerField::Set(ManagerRef::Email(email)) => emails.push(email.clone()),
+                ManagerField::Set(ManagerRef::ExternalId(id)) => external_ids.push(id.clone()),
+                ManagerField::Untouched | ManagerField::Clear => {}
+            }
+        }
+        emails.sort();
+        emails.dedup();
+        external_ids.sort();
+        external_ids.dedup();
+        SnapshotKeys { emails, external_ids: connection.map(|c| (c, external_ids)) }
+    }
+}
+
 #[async_trait]
 pub trait PeopleStore {
     /// Everyone in the organisation and all its teams: what the reconciler starts from.
     async fn snapshot(&self, org: OrgId) -> StoreResult<Snapshot>;
+    /// All the teams, and only the people matching `keys`: what a `Scope::Partial` plan of a
+    /// few records needs, read by index whatever the size of the organisation. The reconciler
+    /// plans the same from it as from the whole snapshot when `keys` hold every e-mail and
+    /// external id the records name (their own and their managers').
+    async fn snapshot_for(&self, org: OrgId, keys: &SnapshotKeys) -> StoreResult<Snapshot>;
     async fn person(&self, org: OrgId, id: UserId) -> StoreResult<Option<Person>>;
     async fn person_by_email(&self, org: OrgId, email: &Email) -> StoreResult<Option<Person>>;
     /// One page of people matching the filter, sorted by name then id.

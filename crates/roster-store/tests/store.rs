@@ -17,6 +17,8 @@ mod bulk;
 mod isolation;
 #[path = "store/jobs.rs"]
 mod jobs;
+#[path = "store/narrow.rs"]
+mod narrow;
 #[path = "store/outbox.rs"]
 mod outbox;
 #[path = "store/plans.rs"]
@@ -78,6 +80,7 @@ on_both_backends!(
     outbox::failed_emails_are_retried_later,
     bulk::a_two_thousand_person_import_round_trips_and_replans_to_nothing,
     bulk::counts_and_team_summaries_add_up,
+    narrow::partial_plans_from_the_narrow_snapshot_match_the_whole_one,
     connections::connections_are_one_tenant_per_org_and_audited_without_secrets,
     scim::tokens_are_found_by_digest_until_revoked,
     scim::filters_compile_to_sql_with_json_fallbacks,

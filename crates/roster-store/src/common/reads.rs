@@ -7,6 +7,11 @@ pub(crate) const PERSON_COLUMNS: &str = "p.id, p.org_id, p.email, p.first_name, 
 
 pub(crate) const AUDIT_COLUMNS: &str = "id, org_id, at, run_id, actor, action, person_id, team_id, detail";
 
+/// Keys looked up in one statement by `snapshot_for`: far under either backend's bind limit,
+/// and a SCIM write (one e-mail, one or two external ids) always makes the same few statements,
+/// which stay prepared.
+pub(crate) const KEYS_PER_STATEMENT: usize = 500;
+
 /// Instantiates row decoding and `OrgStore`, `PeopleStore`, `TeamStore` and `AuditStore` for `$store`.
 macro_rules! impl_reads {
     ($store:ident) => {
@@ -138,6 +143,41 @@ macro_rules! impl_reads {
             Ok(Some(person))
         }
 
+        /// The people of `org` whose `column` is one of `values` (and, for external ids, who are
+        /// linked to `connection`), added to `people` unless `seen` already holds them. Each
+        /// statement probes a unique index once per value: (org, email) or (org, connection,
+        /// external id).
+        async fn people_by_keys(
+            tx: &mut DbTx,
+            org: roster_core::OrgId,
+            column: &str,
+            connection: Option<roster_core::ConnectionId>,
+            values: &[&str],
+            seen: &mut std::collections::HashSet<roster_core::UserId>,
+            people: &mut Vec<roster_core::Person>,
+        ) -> $crate::StoreResult<()> {
+            for chunk in values.chunks($crate::common::reads::KEYS_PER_STATEMENT) {
+                let mut qb = sqlx::QueryBuilder::<Db>::new(format!("SELECT {PERSON_COLUMNS} FROM people p WHERE p.org_id = "));
+                qb.push_bind(org.as_uuid());
+                if let Some(connection) = connection {
+                    qb.push(" AND p.source_connection_id = ").push_bind(connection.as_uuid());
+                }
+                qb.push(format!(" AND p.{column} IN ("));
+                let mut list = qb.separated(", ");
+                for value in chunk {
+                    list.push_bind(*value);
+                }
+                qb.push(")");
+                for row in qb.build().fetch_all(&mut **tx).await? {
+                    let person = person_from_row(&row)?;
+                    if seen.insert(person.id) {
+                        people.push(person);
+                    }
+                }
+            }
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl $crate::OrgStore for $store {
             async fn create_org(&self, org: &roster_core::Org) -> $crate::StoreResult<()> {
@@ -203,6 +243,30 @@ macro_rules! impl_reads {
                         }
                     }
                 }
+                Ok(roster_core::reconcile::Snapshot { people, teams })
+            }
+
+            async fn snapshot_for(&self, org: roster_core::OrgId, keys: &$crate::SnapshotKeys) -> $crate::StoreResult<roster_core::reconcile::Snapshot> {
+                // Of one moment, like the whole snapshot; the teams are all read (the reconciler
+                // finds a department's team among them, and an organisation has few).
+                let mut tx = begin_read(&self.pool).await?;
+                let team_rows = sqlx::query("SELECT id, org_id, name, parent_id FROM teams WHERE org_id = $1 ORDER BY name_key, id")
+                    .bind(org.as_uuid())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let teams = team_rows.iter().map(team_from_row).collect::<$crate::StoreResult<Vec<_>>>()?;
+                let mut seen = std::collections::HashSet::new();
+                let mut people = Vec::new();
+                let emails: Vec<&str> = keys.emails.iter().map(roster_core::Email::as_str).collect();
+                people_by_keys(&mut tx, org, "email", None, &emails, &mut seen, &mut people).await?;
+                if let Some((connection, ids)) = &keys.external_ids {
+                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    people_by_keys(&mut tx, org, "source_external_id", Some(*connection), &ids, &mut seen, &mut people).await?;
+                }
+                for chunk in people.chunks_mut($crate::common::reads::KEYS_PER_STATEMENT) {
+                    fill_secondary_teams(&mut *tx, org, chunk).await?;
+                }
+                tx.commit().await?;
                 Ok(roster_core::reconcile::Snapshot { people, teams })
             }
 
