@@ -112,6 +112,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let state = commands::state(&settings, true).await?;
     let (org, password) = seed(&state).await?;
     let entra_sim = crate::entra::demo_connection(&state, &org).await?;
+    microsoft_sign_in(&state, &org, &entra_sim).await?;
     // A fresh SCIM token on every start, like the password: the old ones stay valid until revoked.
     let scim_token = roster_web::scim::tokens::create_token(&state, org.id, "demo", &roster_core::Actor::Cli).await?.raw;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -132,6 +133,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         println!("  Password:  {password}");
         println!("  Outbox:    {}", state.config.org_url(org.slug.as_str(), "/outbox"));
         println!("  Entra ID:  {} (a simulated tenant of 2,000 people at {}; enable it, then press Sync users)", state.config.org_url(org.slug.as_str(), "/settings/integrations/entra"), entra_sim.base_url);
+        println!("  Microsoft: after Sync users, people can use \"Sign in with {MICROSOFT}\" on the sign-in page with their UPN (simulated)");
         println!("  SCIM URL:  {}", roster_web::scim::tokens::base_url(&state, org.slug.as_str()));
         println!("  SCIM token: {scim_token}");
         println!("Press Ctrl+C to stop.");
@@ -139,4 +141,30 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let served = server.await.context("the server stopped")?;
     drop(entra_sim);
     served
+}
+
+/// The name of the demo's sign-in connection: the button says "Sign in with Microsoft".
+const MICROSOFT: &str = "Microsoft";
+
+/// An enabled "Sign in with Microsoft" against the simulated tenant, so synced people can sign
+/// in with their UPN. The simulator's port changes on every start, so an existing connection
+/// is pointed at it again.
+async fn microsoft_sign_in(state: &AppState, org: &roster_core::Org, sim: &roster_sim::RunningSim) -> anyhow::Result<()> {
+    use roster_core::ConnectionKind;
+    use roster_web::sso::{new_connection, OidcSettings};
+    let tenant = &sim.sim;
+    let settings = OidcSettings::entra(&sim.base_url, &tenant.tenant_id(), &tenant.client_id()).map_err(anyhow::Error::msg)?;
+    let now = state.clock.now();
+    let fresh = new_connection(&state.master_key, org.id, MICROSOFT, &settings, &tenant.client_secret(), true, now).map_err(anyhow::Error::msg)?;
+    let existing = state.store.connections(org.id).await?.into_iter().find(|c| c.kind == ConnectionKind::Oidc && c.name == MICROSOFT);
+    match existing {
+        Some(mut connection) => {
+            connection.settings = fresh.settings;
+            connection.sealed = fresh.sealed;
+            connection.enabled = true;
+            state.store.update_connection(&connection, &Actor::System, now).await?;
+        }
+        None => state.store.create_connection(&fresh, &Actor::System).await?,
+    }
+    Ok(())
 }

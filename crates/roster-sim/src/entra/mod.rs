@@ -410,6 +410,8 @@ pub struct RunningSim {
     /// `http://127.0.0.1:{port}`, the login base and the Graph host at once.
     pub base_url: String,
     pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The simulator being served, for its credentials and test controls.
+    pub sim: EntraSim,
 }
 
 impl Drop for RunningSim {
@@ -428,5 +430,6 @@ pub async fn spawn_loopback(sim: EntraSim) -> std::io::Result<RunningSim> {
         addr,
         base_url: format!("http://{addr}"),
         handle,
+        sim,
     })
 }
