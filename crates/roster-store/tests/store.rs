@@ -1,5 +1,5 @@
 //! The storage suite: every test is written once, against `dyn Store`, and runs on a fresh
-//! SQLite database and on a fresh PostgreSQL database (see `support::TestDb::postgres`).
+//! SQLite database and on a fresh PostgreSQL database (see `roster_store::testing::TestDb`).
 #![expect(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a failing test panics")]
 
 #[path = "store/support.rs"]
@@ -37,7 +37,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let db = crate::support::TestDb::sqlite().await;
+                    let db = roster_store::testing::TestDb::sqlite().await.expect("a SQLite test database");
                     crate::$module::$name(db.store.clone()).await;
                     db.finish().await;
                 }
@@ -47,7 +47,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let Some(db) = crate::support::TestDb::postgres().await else { return };
+                    let Some(db) = roster_store::testing::TestDb::postgres().await.expect("a PostgreSQL test database") else { return };
                     crate::$module::$name(db.store.clone()).await;
                     db.finish().await;
                 }
@@ -98,9 +98,9 @@ on_both_backends!(
 #[test]
 fn test_database_urls_keep_host_and_options() {
     assert_eq!(
-        support::with_database("postgres://postgres@127.0.0.1:5433/postgres", "roster_t_1"),
+        roster_store::testing::with_database("postgres://postgres@127.0.0.1:5433/postgres", "roster_t_1"),
         "postgres://postgres@127.0.0.1:5433/roster_t_1"
     );
-    assert_eq!(support::with_database("postgres://u:p@h/db?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
-    assert_eq!(support::with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+    assert_eq!(roster_store::testing::with_database("postgres://u:p@h/db?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
+    assert_eq!(roster_store::testing::with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
 }
