@@ -99,3 +99,44 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     assert_eq!(plain.get(&page_url).send().await.unwrap().status(), 403);
 }
 on_both_backends!(entra_pages_, entra_is_set_up_tested_enabled_and_synced_from_the_pages);
+
+/// A clock a test sets.
+struct FixedClock(chrono::DateTime<chrono::Utc>);
+
+impl roster_web::clock::Clock for FixedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0
+    }
+}
+
+async fn the_daily_sync_is_queued_once_by_one_leader(app: &TestApp) {
+    use chrono::TimeZone;
+    let acme = app.org("acme").await;
+    let at = |day: u32, hour: u32| chrono::Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0).single().unwrap();
+    let state_at = |now| roster_web::AppState { clock: std::sync::Arc::new(FixedClock(now)), ..app.state.clone() };
+    let setup = roster_web::entra::EntraSetup {
+        tenant_id: "tenant".into(),
+        group_id: "group".into(),
+        client_id: "client".into(),
+        client_secret: "secret".into(),
+        manage_managers: true,
+        daily_at: "03:00".into(),
+        ..Default::default()
+    };
+    let day_one = state_at(at(1, 10));
+    let connection = roster_web::entra::save_setup(&day_one, acme.org.id, &roster_core::Actor::Cli, &setup).await.unwrap();
+    let connection = roster_web::entra::set_enabled(&day_one, &connection, &roster_core::Actor::Cli, true).await.unwrap();
+    assert_eq!(roster_web::entra::schedule_due(&day_one, "a").await.unwrap(), 0, "the first sync is the admin's");
+    roster_web::entra::enqueue_sync(&day_one, &connection, "manual").await.unwrap();
+    let job = day_one.store.claim_jobs(roster_sync::JOB_KIND, 1, at(1, 10), at(1, 11)).await.unwrap().pop().unwrap();
+    day_one.store.finish_job(job.id, at(1, 10)).await.unwrap();
+
+    assert_eq!(roster_web::entra::schedule_due(&state_at(at(2, 2)), "a").await.unwrap(), 0, "not before 03:00");
+    let day_two = state_at(at(2, 4));
+    assert_eq!(roster_web::entra::schedule_due(&day_two, "a").await.unwrap(), 1, "a leads and queues the day's sync");
+    assert_eq!(roster_web::entra::schedule_due(&day_two, "b").await.unwrap(), 0, "b is not the leader while a's lease runs");
+    assert_eq!(roster_web::entra::schedule_due(&state_at(at(2, 5)), "b").await.unwrap(), 0, "b leads now, but the day's sync is queued");
+    let runs = app.state.store.sync_runs(acme.org.id, connection.id, 10).await.unwrap();
+    assert_eq!(runs.iter().filter(|r| r.trigger == "schedule").count(), 1);
+}
+on_both_backends!(entra_schedule_, the_daily_sync_is_queued_once_by_one_leader);
