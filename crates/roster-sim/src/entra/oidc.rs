@@ -552,11 +552,12 @@ pub(crate) fn escape(text: &str) -> String {
     out
 }
 
-/// An enabled user to suggest on the page, so someone trying the demo knows what to type.
+/// An enabled user to suggest on the page, so someone trying the demo knows what to type:
+/// one of the synced group's members when there is one, as only they are in Roster.
 fn example_upn(s: &SimState) -> Option<String> {
-    s.tenant
-        .user_order
-        .iter()
+    let members = s.tenant.info.member_user_ids.iter();
+    members
+        .chain(s.tenant.user_order.iter())
         .filter_map(|id| s.tenant.users.get(id))
         .find_map(|u| {
             let enabled = u
