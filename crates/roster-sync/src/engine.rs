@@ -94,11 +94,23 @@ pub async fn full_sync(
     options: &SyncOptions,
     progress: &dyn ProgressSink,
 ) -> Result<RunOutcome, SyncError> {
+    let client = GraphClient::new(config)?;
+    full_sync_with(store, connection, &client, mapping, options, progress).await
+}
+
+/// `full_sync` with a client the caller keeps, e.g. to count the requests of a failed run.
+pub async fn full_sync_with(
+    store: &dyn Store,
+    connection: &Connection,
+    client: &GraphClient,
+    mapping: &Mapping,
+    options: &SyncOptions,
+    progress: &dyn ProgressSink,
+) -> Result<RunOutcome, SyncError> {
     let settings = EntraSettings::from_connection(connection)?;
     if settings.group_id.is_empty() {
         return Err(SyncError::Settings("no security group is set".into()));
     }
-    let client = GraphClient::new(config)?;
     let mut state = SyncProgress::new();
     progress.report(&state).await;
     client.access_token().await?;
@@ -154,7 +166,7 @@ pub async fn full_sync(
         if let GuardVerdict::Hold(reason) = deactivation_guard(&plan, connection) {
             outcome.report = plan.report;
             outcome.held = Some(reason);
-            return Ok(finish(outcome, &client));
+            return Ok(finish(outcome, client));
         }
         if plan.is_empty() {
             break (plan, snapshot);
@@ -183,7 +195,7 @@ pub async fn full_sync(
         state.photos_to_download = work.downloads.len();
         progress.report(&state).await;
         let label = actor.label();
-        let ctx = PhotoContext { client: &client, store, org: connection.org, actor: &label, now: options.now };
+        let ctx = PhotoContext { client, store, org: connection.org, actor: &label, now: options.now };
         match apply_photos(&ctx, &work, progress, &mut state).await {
             Ok((stored, removed)) => {
                 outcome.photos_stored = stored;
@@ -197,7 +209,7 @@ pub async fn full_sync(
     state.enter(Phase::Done);
     state.graph_requests = client.graph_requests();
     progress.report(&state).await;
-    Ok(finish(outcome, &client))
+    Ok(finish(outcome, client))
 }
 
 fn finish(mut outcome: RunOutcome, client: &GraphClient) -> RunOutcome {
@@ -299,10 +311,15 @@ pub async fn run_recorded(
 ) -> Result<RunOutcome, SyncError> {
     let org = connection.org;
     store.start_run(org, run, options.now).await?;
-    let mapping = EntraSettings::from_connection(connection)?.mapping();
     let sink = StoreProgress { store: store.clone(), org, run };
     let both = Fanout { first: &sink, second: extra_progress };
-    let result = full_sync(store.as_ref(), connection, config, &mapping, options, &both).await;
+    let client = GraphClient::new(config);
+    let result = match (&client, EntraSettings::from_connection(connection)) {
+        (Ok(client), Ok(settings)) => full_sync_with(store.as_ref(), connection, client, &settings.mapping(), options, &both).await,
+        (Err(error), _) => Err(SyncError::Graph(error.clone())),
+        (_, Err(error)) => Err(error),
+    };
+    let graph_requests = client.as_ref().map_or(0, GraphClient::graph_requests);
     let finished_at = Utc::now().max(options.now);
     match &result {
         Ok(outcome) => {
@@ -311,12 +328,13 @@ pub async fn run_recorded(
                 report.issues.push(roster_core::plan::RecordIssue { record: "profile photos".into(), message: issue.clone() });
             }
             let status = if outcome.held.is_some() { RunStatus::Held } else { RunStatus::Succeeded };
-            let end = RunEnd { status, report: Some(&report), error: outcome.held.as_deref(), graph_requests: outcome.graph_requests, at: finished_at };
+            let end = RunEnd { status, report: Some(&report), error: outcome.held.as_deref(), graph_requests, at: finished_at };
             store.finish_run(org, run, &end).await?;
         }
         Err(error) => {
+            // A failed run still says how far it got, for the admin and for throttling budgets.
             let message = error.to_string();
-            let end = RunEnd { status: RunStatus::Failed, report: None, error: Some(&message), graph_requests: 0, at: finished_at };
+            let end = RunEnd { status: RunStatus::Failed, report: None, error: Some(&message), graph_requests, at: finished_at };
             store.finish_run(org, run, &end).await?;
         }
     }

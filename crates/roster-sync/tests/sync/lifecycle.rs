@@ -143,5 +143,14 @@ pub async fn recorded_runs_keep_progress_report_and_errors(store: Arc<dyn Store>
     let error = failed.error.expect("an error");
     assert!(error.contains("client secret"), "{error}");
     assert!(!error.contains("not-the-secret") && !error.contains(&h.sim.client_secret()));
-    assert_eq!(store.sync_runs(h.org, h.connection.id, 10).await.expect("runs").len(), 2);
+
+    // A permission withdrawn: the run fails, and still counts the requests it made.
+    h.sim.faults().revoke_permission("GroupMember.Read.All");
+    let denied = SyncRun::queued(RunId::from_uuid(Uuid::now_v7()), h.org, h.connection.id, "manual", now());
+    store.create_run(&denied).await.expect("create run");
+    assert!(run_recorded(store.clone(), &h.connection, h.config(), &options, denied.id, None).await.is_err());
+    let denied = store.sync_run(h.org, denied.id).await.expect("read").expect("run");
+    assert_eq!(denied.status, RunStatus::Failed);
+    assert!(denied.graph_requests > 0 && denied.error.as_deref().is_some_and(|e| e.contains("GroupMember.Read.All")), "{denied:?}");
+    assert_eq!(store.sync_runs(h.org, h.connection.id, 10).await.expect("runs").len(), 3);
 }
