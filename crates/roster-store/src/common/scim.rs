@@ -271,7 +271,11 @@ macro_rules! impl_scim {
                     None => None,
                 };
                 let scope = |qb: &mut sqlx::QueryBuilder<'_, Db>| {
-                    qb.push(" WHERE r.org_id = ").push_bind(org.as_uuid()).push(" AND r.resource_type = ").push_bind(kind.as_str());
+                    // The type is written into the SQL, not bound: only then can either planner
+                    // use the partial indexes (`WHERE resource_type = 'User'`) that serve
+                    // `userName eq`; bound, every lookup scanned all the organisation's Users.
+                    // `as_str` is one of two fixed words.
+                    qb.push(" WHERE r.org_id = ").push_bind(org.as_uuid()).push(format!(" AND r.resource_type = '{}'", kind.as_str()));
                     if let Some(pieces) = compiled.clone() {
                         qb.push(" AND ");
                         push_pieces(qb, pieces);
