@@ -21,7 +21,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+
+// A missing package is a failure that says what to do, never a skip.
+const { chromium } = await import('playwright-core').catch((err) => {
+  throw new Error(`playwright-core is not installed (${err.code ?? err.message}): run \`npm ci\` in tests/browser; scripts/test does.`);
+});
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ROSTER_BIN = path.resolve(REPO_ROOT, process.env.ROSTER_BIN ?? 'target/debug/roster');
