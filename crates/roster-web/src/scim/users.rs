@@ -16,7 +16,7 @@ use roster_core::reconcile::{reconcile, DesiredPerson, Invitations, ManagerField
 use roster_core::{Actor, Change, Email, Person, Plan, Profile, RandomIds, UserId};
 use roster_scim::schema::ENTERPRISE_USER_URN;
 use roster_scim::{apply_patch, apply_put, prepare_create, PatchMode, Schema, ScimError};
-use roster_store::{ScimDelete, ScimResource, ScimResourceType, ScimWrite, ScimWriteOutcome};
+use roster_store::{ScimDelete, ScimResource, ScimResourceType, ScimWrite, ScimWriteOutcome, SnapshotKeys};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -186,23 +186,27 @@ async fn write(state: &AppState, client: &ScimClient, mut resource: ScimResource
 async fn plan_for(state: &AppState, client: &ScimClient, resource: &ScimResource, active: Option<bool>, now: DateTime<Utc>) -> ScimResult<(Plan, Option<UserId>)> {
     let mapping = scim_default().with_extra(&admin_rules(client));
     let (email, mapped) = mapping.apply(&mapping_record(&resource.document)).map_err(|e| ScimError::invalid_value(format!("{e}: userName or an e-mail address must be an e-mail")))?;
-    let snapshot = state.store.snapshot(client.ctx.org.id).await?;
     let external_id = resource.id.to_string();
-    let current = provisioned(&snapshot, client, &external_id, &email);
     let manager = enterprise(&resource.document, "manager")
         .and_then(|m| m.get("value"))
         .and_then(Value::as_str)
         .filter(|v| !v.is_empty())
         .map_or(ManagerField::Clear, |v| ManagerField::Set(ManagerRef::ExternalId(v.to_owned())));
-    let desired = DesiredPerson {
+    let mut desired = DesiredPerson {
         record: format!("SCIM User {}", resource.id),
-        external_id: Some(external_id),
+        external_id: Some(external_id.clone()),
         email,
-        profile: merge_profile(current.map(|p| &p.profile), mapped, &mapping),
+        profile: Profile::default(),
         active: active.unwrap_or_else(|| resource.document.get("active").and_then(Value::as_bool).unwrap_or(true)),
         role: None,
         manager,
     };
+    // Only the people this User can touch (itself, by id or e-mail, and its manager) and the
+    // teams: a partial plan needs no more, and the read stays small in a large organisation.
+    let keys = SnapshotKeys::of(std::slice::from_ref(&desired), Some(client.connection.id));
+    let snapshot = state.store.snapshot_for(client.ctx.org.id, &keys).await?;
+    let current = provisioned(&snapshot, client, &external_id, &desired.email);
+    desired.profile = merge_profile(current.map(|p| &p.profile), mapped, &mapping);
     let policy = Policy { connection: Some(client.connection.id), scope: Scope::Partial, invitations: invitations(client), manage_managers: true };
     let (mut ids, mut tokens) = (RandomIds, OsTokens);
     let mut ctx = PlanContext { now, ids: &mut ids, tokens: &mut tokens };
