@@ -59,6 +59,8 @@ pub fn app(state: AppState) -> axum::routing::IntoMakeService<impl tower::Servic
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/assets/{name}", get(asset))
+        // The nested "/" only matches `/o/acme`; sign-in lands on `/o/acme/` (and a subdomain's `/`).
+        .route("/o/{slug}/", get(pages::auth::home))
         .nest("/o/{slug}", org_routes())
         .fallback(|| async { crate::error::PageError::NotFound })
         .nest("/o/{slug}/scim/v2", crate::scim::router(state.clone()))

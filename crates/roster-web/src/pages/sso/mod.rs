@@ -82,10 +82,21 @@ async fn enabled_connection(state: &AppState, ctx: &OrgCtx, id: &str, need_enabl
     Ok(connection)
 }
 
+/// The step between the login form and the provider. It is a page that moves on by itself, not a
+/// redirect: browsers hold a form's redirects to the page's `form-action 'self'`, and the
+/// provider is another origin.
+#[derive(Template, WebTemplate)]
+#[template(path = "sso/redirect.html")]
+struct ToProvider {
+    provider: String,
+    url: String,
+}
+
 async fn redirect_to_provider(state: &AppState, ctx: &OrgCtx, connection: &roster_core::Connection, cookie: &str) -> Response {
     match flow::start(state, ctx, connection).await {
         Ok((url, sso_state)) => {
-            let mut response = Redirect::to(&url).into_response();
+            let mut response = ToProvider { provider: connection.name.clone(), url }.into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response.headers_mut().append(header::SET_COOKIE, set_cookie(state, ctx, cookie, &sso_state, flow::REQUEST_MINUTES * 60));
             response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
             response
