@@ -50,11 +50,6 @@ const ADA = 'ada.lovelace@acme.example';
 // tests/idp's throwaway account password (its DEFAULT_PASSWORD), passed explicitly.
 const IDP_PASSWORD = 'analytical-engine';
 const IDP_NAME = 'Test IdP';
-// A known defect, named where it shows: Roster's pages send `form-action 'self'`, and Chromium
-// applies form-action to the redirects after a form submission, so the login page's POST to
-// .../sso/{id}/start cannot follow its 303 to the provider. The tests mark themselves TODO
-// with this reason only while that is so (and only after the rest of the flow has passed).
-const CSP_BLOCKS_SSO = "Roster's CSP (form-action 'self') blocks the sign-in button's redirect to the provider";
 
 /** Why tests/idp cannot run here, or null when it can. */
 function idpMissing() {
@@ -194,27 +189,17 @@ describe('single sign-on in the browser', () => {
     assert.equal(shown.toLowerCase(), who.toLowerCase(), '/me shows who signed in');
   }
 
-  /**
-   * Opens the login page, clicks "Sign in with NAME" and waits to be at the provider. If
-   * Roster's own Content-Security-Policy stops the browser on the way (CSP_BLOCKS_SSO), the
-   * same is done in a context that ignores CSP, so everything after it is still checked, and
-   * `blocked` is returned for the test to be marked TODO with the reason once it has passed.
-   */
+  /** Opens the login page, clicks "Sign in with NAME" and waits to be at the provider. */
   async function toProvider(name, origin) {
-    for (const bypassCSP of [false, true]) {
-      const page = await newPage({ bypassCSP });
-      const login = await page.goto(`/o/${ORG}/login`);
-      await page.getByRole('button', { name: `Sign in with ${name}` }).click();
-      const arrived = await page.waitForURL((url) => url.origin === origin, { timeout: 10_000 }).then(() => true, () => false);
-      if (arrived) return { page, blocked: bypassCSP };
-      const csp = (await login.headerValue('content-security-policy')) ?? '';
-      const stopped = new URL(page.url()).origin === baseUrl && /form-action 'self'\s*(;|$)/.test(csp);
-      if (bypassCSP || !stopped) {
-        const text = (await page.locator('body').innerText().catch(() => '')).slice(0, 500);
-        throw new Error(`"Sign in with ${name}" did not lead to ${origin}: the browser is at ${page.url()}; the page says: ${text}`);
-      }
+    const page = await newPage({});
+    await page.goto(`/o/${ORG}/login`);
+    await page.getByRole('button', { name: `Sign in with ${name}` }).click();
+    const arrived = await page.waitForURL((url) => url.origin === origin, { timeout: 10_000 }).then(() => true, () => false);
+    if (!arrived) {
+      const text = (await page.locator('body').innerText().catch(() => '')).slice(0, 500);
+      throw new Error(`"Sign in with ${name}" did not lead to ${origin}: the browser is at ${page.url()}; the page says: ${text}`);
     }
-    throw new Error('unreachable');
+    return { page };
   }
 
   async function signOut(page) {
@@ -254,13 +239,12 @@ describe('single sign-on in the browser', () => {
     assert.match(id, /^[0-9a-f-]{36}$/, `roster sso add prints the connection's id:\n${added.stdout}`);
     await roster(['sso', 'enable', '--org', ORG, '--data-dir', dataDir, id]);
 
-    const { page, blocked } = await toProvider(IDP_NAME, issuer);
+    const { page } = await toProvider(IDP_NAME, issuer);
     await page.fill('input[name=email]', ADA);
     await page.fill('input[name=password]', IDP_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expectSignedIn(page, ADA);
     await signOut(page);
-    if (blocked) t.todo(CSP_BLOCKS_SSO);
   });
 
   it('signs a synced person in with Microsoft through the Entra simulator', { timeout: SYNC_TIMEOUT_MS + 120_000 }, async (t) => {
@@ -284,7 +268,7 @@ describe('single sign-on in the browser', () => {
     assert.ok(simOrigin, `roster demo names its Entra simulator:\n${demo.stdout}`);
 
     // Someone synced signs in on the simulator's page, with the UPN it suggests.
-    const { page, blocked } = await toProvider('Microsoft', simOrigin);
+    const { page } = await toProvider('Microsoft', simOrigin);
     const upn = (await page.locator('.hint code').innerText()).trim();
     assert.match(upn, /@/, 'the simulator suggests a UPN');
     await page.fill('input[name=login]', upn);
@@ -298,6 +282,5 @@ describe('single sign-on in the browser', () => {
     await page.getByRole('button', { name: 'Cancel' }).click();
     await page.locator('.error').first().waitFor({ state: 'visible' });
     assert.notEqual(pathOf(page), `/o/${ORG}/me`);
-    if (blocked) t.todo(CSP_BLOCKS_SSO);
   });
 });
