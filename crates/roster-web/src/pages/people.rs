@@ -178,6 +178,8 @@ struct PersonPage {
     invited_before: bool,
     invite_note: &'static str,
     audit: Vec<AuditRow>,
+    /// The photo synced from the identity provider, if any.
+    avatar: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +210,7 @@ pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
         }),
         None => None,
     };
+    let avatar = state.store.avatar(org, person.id).await?.map(|_| format!("{}/people/{}/avatar", ctx.base, person.id));
     let invited_before = audit.iter().any(|a| a.action == "user.invited");
     let synced = person.source.is_some();
     let p = &person.profile;
@@ -246,6 +249,7 @@ pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
             .into_iter()
             .map(|a| AuditRow { at: when(a.at), action: a.action, actor: a.actor, detail: a.detail.to_string() })
             .collect(),
+        avatar,
     }
     .into_response())
 }

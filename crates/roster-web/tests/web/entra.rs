@@ -93,6 +93,16 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     let history = client.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(history.contains(&format!("{created} created")), "the history shows the run");
 
+    // Synced photos show on the person's page and are served as images.
+    let avatars = app.state.store.avatar_etags(acme.org.id).await.unwrap();
+    let (with_photo, _) = avatars.iter().next().expect("photos were synced");
+    let person_page = client.get(app.url("acme", &format!("/people/{with_photo}"))).send().await.unwrap().text().await.unwrap();
+    assert!(person_page.contains("id=\"avatar\""), "the person page shows the photo");
+    let photo = client.get(app.url("acme", &format!("/people/{with_photo}/avatar"))).send().await.unwrap();
+    assert_eq!(photo.status(), 200);
+    assert_eq!(photo.headers()["content-type"], "image/jpeg");
+    assert!(photo.bytes().await.unwrap().starts_with(&[0xFF, 0xD8]));
+
     // Only owners and admins reach the page.
     let people = app.state.store.snapshot(acme.org.id).await.unwrap().people;
     let someone = people.iter().find(|p| p.role == Role::Learner).unwrap();

@@ -2,6 +2,7 @@
 //! app registration, test it, enable or disable it, sync now and follow the run. Owners and
 //! admins only.
 
+mod avatar;
 mod runs;
 
 use super::Chrome;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/integrations/entra/disable", post(disable))
         .route("/settings/integrations/entra/sync", post(runs::sync_now))
         .route("/settings/integrations/entra/runs/{id}", get(runs::show_run))
+        .route("/people/{id}/avatar", get(avatar::show))
 }
 
 /// The form's values: what is stored, or what the admin just sent back with an error.
