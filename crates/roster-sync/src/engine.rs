@@ -7,12 +7,12 @@ use roster_core::mapping::Mapping;
 use roster_core::reconcile::{reconcile, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope, Snapshot};
 use roster_core::secret::TokenSource;
 use roster_core::{Actor, Change, Connection, Plan, RandomIds, RunId, RunReport, Status, UserId};
-use roster_entra::{GraphClient, GraphConfig, GraphUser, PhotoMeta, RequestStats};
+use roster_entra::{GraphClient, GraphConfig, GraphUser, RequestStats};
 use roster_store::{RunEnd, RunStatus, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::photos::{apply_photos, plan_photos, PhotoContext, PhotoWork};
+use crate::photos::{apply_photos, plan_photos, PhotoContext};
 use crate::progress::{Phase, ProgressSink, StoreProgress, SyncProgress};
 use crate::record::graph_record;
 use crate::settings::EntraSettings;
@@ -190,7 +190,7 @@ pub async fn full_sync_with(
     if let Some(metas) = &photo_metas {
         let people = linked_people(&snapshot, &plan, connection);
         let stored = store.avatar_etags(connection.org).await?;
-        let work = active_only(plan_photos(metas, &people, &stored), metas, &people);
+        let work = plan_photos(metas, &people, &stored);
         state.enter(Phase::Photos);
         state.photos_to_download = work.downloads.len();
         progress.report(&state).await;
@@ -216,12 +216,6 @@ fn finish(mut outcome: RunOutcome, client: &GraphClient) -> RunOutcome {
     outcome.graph_requests = client.graph_requests();
     outcome.stats = client.stats();
     outcome
-}
-
-/// Photo work is limited to people the metadata was read for; kept as a seam so a later
-/// policy (e.g. no photos for deactivated people) has one place to go.
-fn active_only(work: PhotoWork, _metas: &BTreeMap<String, Option<PhotoMeta>>, _people: &HashMap<String, UserId>) -> PhotoWork {
-    work
 }
 
 struct Desired {
