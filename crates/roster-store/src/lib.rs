@@ -45,6 +45,17 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What a `Conflict` says when a plan creates a team that another writer created meanwhile.
+pub const TEAM_NAME_TAKEN: &str = "a team with that name already exists in this organisation";
+
+impl StoreError {
+    /// The plan raced another writer to create the same team: planning again (with that team
+    /// now in the snapshot) succeeds, so callers that write single records retry.
+    pub fn is_team_race(&self) -> bool {
+        matches!(self, StoreError::Conflict(message) if message.contains(TEAM_NAME_TAKEN))
+    }
+}
+
 #[async_trait]
 pub trait OrgStore {
     /// `Conflict` when the slug is taken.

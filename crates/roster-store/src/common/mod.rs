@@ -98,7 +98,7 @@ pub(crate) fn classify(error: sqlx::Error, context: &str) -> StoreError {
         } else if subject.contains("source") {
             "that external id of this connection is already linked to another person"
         } else if subject.contains("name_key") {
-            "a team with that name already exists in this organisation"
+            crate::TEAM_NAME_TAKEN
         } else if subject.contains("slug") {
             "that organisation slug is taken"
         } else {

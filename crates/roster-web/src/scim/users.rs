@@ -55,9 +55,12 @@ pub async fn create(State(state): State<AppState>, client: ScimClient, axum::ext
         person: None,
         team: None,
     };
-    let written = write(&state, &client, resource, None, now).await?;
-    let written = written.ok_or_else(|| ScimError::conflict("the User was created by another request at the same time"))?;
-    respond(&state, &client, StatusCode::CREATED, &written, &ListParams::from_query(&query).projection.projection()).await
+    for _ in 0..WRITE_ATTEMPTS {
+        if let Some(written) = write(&state, &client, resource.clone(), None, now).await? {
+            return respond(&state, &client, StatusCode::CREATED, &written, &ListParams::from_query(&query).projection.projection()).await;
+        }
+    }
+    Err(ScimError::conflict("the User was created by another request at the same time").into())
 }
 
 pub async fn replace(
@@ -175,9 +178,12 @@ async fn write(state: &AppState, client: &ScimClient, mut resource: ScimResource
     let (plan, person) = plan_for(state, client, &resource, None, now).await?;
     resource.person = person;
     let write = ScimWrite { resource, expected_version: expected, members: None };
-    match state.store.scim_write(&write, &plan, now).await? {
-        ScimWriteOutcome::Written => Ok(Some(write.resource)),
-        ScimWriteOutcome::Stale => Ok(None),
+    match state.store.scim_write(&write, &plan, now).await {
+        Ok(ScimWriteOutcome::Written) => Ok(Some(write.resource)),
+        // Another writer created the department's team first: plan again.
+        Ok(ScimWriteOutcome::Stale) => Ok(None),
+        Err(race) if race.is_team_race() => Ok(None),
+        Err(other) => Err(other.into()),
     }
 }
 

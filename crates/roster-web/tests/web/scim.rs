@@ -450,3 +450,27 @@ async fn concurrent_patches(app: &TestApp) {
     assert_eq!(user.body["meta"]["version"], "W/\"11\"");
 }
 on_both_backends!(concurrent_patches_lose_no_update, concurrent_patches);
+
+/// Users created at once in a department nobody has yet: each plans the new team, one wins,
+/// the others plan again with it and succeed.
+async fn concurrent_creates(app: &TestApp) {
+    let scim = std::sync::Arc::new(Scim::new(app, "acme").await);
+    let tasks: Vec<_> = (0..12)
+        .map(|n| {
+            let scim = scim.clone();
+            tokio::spawn(async move {
+                let mut user = okta_user(&format!("new{n}@acme.example"), "New", &format!("Starter{n}"));
+                user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = json!({"department": "Brand New Department"});
+                scim.post("/Users", user).await.status
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 201);
+    }
+    let teams = app.state.store.teams(scim.org).await.unwrap();
+    let team = teams.iter().find(|t| t.team.name.as_str() == "Brand New Department").expect("the department's team");
+    assert_eq!(teams.iter().filter(|t| t.team.name.key() == "brand new department").count(), 1);
+    assert_eq!(team.primary_members, 12);
+}
+on_both_backends!(concurrent_creates_share_a_new_department, concurrent_creates);
