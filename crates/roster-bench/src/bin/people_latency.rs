@@ -59,6 +59,10 @@ struct Args {
     warmup: usize,
     #[arg(long = "bin", default_value = "target/release/roster")]
     bin: PathBuf,
+    /// PostgreSQL: VACUUM ANALYZE before measuring, as autovacuum would some time after the
+    /// import; without it the figures are those of the moments right after an import.
+    #[arg(long)]
+    vacuum_first: bool,
     /// The whole run stops with an error after this long.
     #[arg(long, default_value_t = 3600)]
     max_secs: u64,
@@ -187,6 +191,9 @@ async fn one_backend(location: &Location, args: &Args, file: &str, deadline: Ins
         _ => populate(&roster, file).await?,
     };
     let key = roster.run(&["apikey", "create", "--org", ORG, "--name", "bench"]).await?.stdout.trim().to_owned();
+    if args.vacuum_first && location.vacuum().await? {
+        println!("  VACUUM ANALYZE done before measuring");
+    }
 
     let port = free_port()?;
     let log = location.scratch().join("serve.log");
@@ -269,6 +276,7 @@ async fn main() -> anyhow::Result<()> {
         "bench": "people_latency",
         "requests_per_endpoint": args.requests,
         "warmup": args.warmup,
+        "vacuum_first": args.vacuum_first,
         "aim_p99_ms": AIM_P99_MS,
         "seconds": secs(started.elapsed()),
         "results": results,

@@ -72,6 +72,18 @@ impl Location {
         Ok(Location { label, env, dir, database: None })
     }
 
+    /// PostgreSQL only: what autovacuum does some time after a large import (drop the dead row
+    /// versions, set the visibility map, gather statistics), done now, to measure the steady state.
+    pub async fn vacuum(&self) -> anyhow::Result<bool> {
+        let Some((_, url)) = self.env.iter().find(|(k, _)| k == "ROSTER_DATABASE_URL") else {
+            return Ok(false);
+        };
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        conn.execute("VACUUM ANALYZE").await.context("VACUUM ANALYZE")?;
+        conn.close().await?;
+        Ok(true)
+    }
+
     pub fn scratch(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
