@@ -109,6 +109,7 @@ mod tests {
         assert!(take(token, 1.0, start).is_ok());
         assert_eq!(take(token, 1.0, start), Err(1));
         assert!(take(token, 1.0, start + Duration::from_millis(1100)).is_ok());
-        assert_eq!(take(token, 0.1, start + Duration::from_millis(1100)), Err(10));
+        // 0.1 of a request is left; the missing 0.9 at 0.1 a second takes 9 whole seconds.
+        assert_eq!(take(token, 0.1, start + Duration::from_millis(1100)), Err(9));
     }
 }
