@@ -62,8 +62,8 @@ pub fn app(state: AppState) -> axum::routing::IntoMakeService<impl tower::Servic
         // The nested "/" only matches `/o/acme`; sign-in lands on `/o/acme/` (and a subdomain's `/`).
         .route("/o/{slug}/", get(pages::auth::home))
         .nest("/o/{slug}", org_routes())
-        .fallback(|| async { crate::error::PageError::NotFound })
         .nest("/o/{slug}/scim/v2", crate::scim::router(state.clone()))
+        .fallback(|| async { crate::error::PageError::NotFound })
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(observe))
         .layer(DefaultBodyLimit::max(body_limit))

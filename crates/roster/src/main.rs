@@ -6,8 +6,8 @@ mod demo;
 mod entra;
 mod keys;
 mod logging;
-mod settings;
 mod scim;
+mod settings;
 mod sso;
 
 use clap::{Args, Parser, Subcommand};
@@ -40,10 +40,10 @@ enum Command {
     /// API keys for the REST API.
     #[command(subcommand)]
     Apikey(commands::ApiKeyCommand),
-    /// People.
     /// SCIM provisioning: the tokens Okta, Entra or another SCIM client use.
     #[command(subcommand)]
     Scim(scim::ScimCommand),
+    /// People.
     #[command(subcommand)]
     User(commands::UserCommand),
     /// Teams.
@@ -115,6 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => commands::migrate(&settings).await,
         Command::Org(cmd) => commands::org(&settings, cmd).await,
         Command::Apikey(cmd) => commands::apikey(&settings, cmd).await,
+        Command::Scim(cmd) => scim::run(&settings, cmd).await,
         Command::User(cmd) => commands::user(&settings, cmd).await,
         Command::Team(cmd) => commands::team(&settings, cmd).await,
         Command::Import(cmd) => commands::import(&settings, cmd).await,
@@ -125,4 +126,3 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sso(cmd) => sso::run(&settings, cmd).await,
     }
 }
-        Command::Scim(cmd) => scim::run(&settings, cmd).await,

@@ -6,8 +6,8 @@ pub mod import;
 pub mod me;
 pub mod outbox;
 pub mod people;
-pub mod settings;
 pub mod scim;
+pub mod settings;
 pub mod sso;
 pub mod teams;
 
