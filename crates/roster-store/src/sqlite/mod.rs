@@ -55,7 +55,7 @@ async fn lock_org(_tx: &mut DbTx, _org: OrgId) -> StoreResult<()> {
 const PLANNER_STATS: &str = include_str!("planner_stats.sql");
 
 /// One of the pinned rows, to tell whether an ANALYZE has replaced them since.
-const PINNED_MARK: (&str, &str) = ("people_sort", "1000000 100000 2 1");
+const PINNED_MARK: (&str, &str) = ("people_status_sort", "1000000 100000 40000 2 1");
 
 async fn pin_planner_statistics(pool: &DbPool) -> StoreResult<()> {
     // One connection throughout: reading the statistics loads them into the connection that
