@@ -66,7 +66,7 @@ fn desired(email: Email, first: &str, last: &str, dept: &str, title: &str, manag
             job_title: Some(title.into()),
             department: Some(dept.into()),
             location: Some(LOCATIONS[n % LOCATIONS.len()].into()),
-            language: Some(if n % 3 == 0 { "da" } else { "en" }.into()),
+            language: Some(if n.is_multiple_of(3) { "da" } else { "en" }.into()),
             hire_date,
             custom_fields: Default::default(),
         },
