@@ -118,6 +118,8 @@ pub trait TeamStore {
     /// All teams with their member counts, sorted by name.
     async fn teams(&self, org: OrgId) -> StoreResult<Vec<TeamSummary>>;
     async fn team(&self, org: OrgId, id: TeamId) -> StoreResult<Option<Team>>;
+    /// All teams sorted by name, without counting members: for pickers and name lookups.
+    async fn team_list(&self, org: OrgId) -> StoreResult<Vec<Team>>;
 }
 
 #[async_trait]

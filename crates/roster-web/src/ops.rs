@@ -168,11 +168,11 @@ fn team_name(raw: &str) -> Result<TeamName, OpsError> {
 
 pub async fn create_team(state: &AppState, org: OrgId, actor: Actor, name: &str, parent: Option<TeamId>) -> Result<TeamId, OpsError> {
     let name = team_name(name)?;
-    let teams = state.store.teams(org).await?;
-    if teams.iter().any(|t| t.team.name.key() == name.key()) {
+    let teams = state.store.team_list(org).await?;
+    if teams.iter().any(|t| t.name.key() == name.key()) {
         return Err(OpsError::Conflict(format!("a team named '{name}' exists already")));
     }
-    if parent.is_some_and(|p| !teams.iter().any(|t| t.team.id == p)) {
+    if parent.is_some_and(|p| !teams.iter().any(|t| t.id == p)) {
         return Err(OpsError::Invalid("the parent team does not exist".into()));
     }
     let id = TeamId::from_uuid(uuid::Uuid::now_v7());
@@ -188,16 +188,16 @@ pub async fn create_team(state: &AppState, org: OrgId, actor: Actor, name: &str,
 /// Rename a team and set its parent; a parent that would make a loop is refused.
 pub async fn update_team(state: &AppState, org: OrgId, actor: Actor, id: TeamId, name: &str, parent: Option<TeamId>) -> Result<(), OpsError> {
     let name = team_name(name)?;
-    let teams = state.store.teams(org).await?;
-    let team = teams.iter().find(|t| t.team.id == id).ok_or(OpsError::NotFound)?.team.clone();
-    if teams.iter().any(|t| t.team.id != id && t.team.name.key() == name.key()) {
+    let teams = state.store.team_list(org).await?;
+    let team = teams.iter().find(|t| t.id == id).ok_or(OpsError::NotFound)?.clone();
+    if teams.iter().any(|t| t.id != id && t.name.key() == name.key()) {
         return Err(OpsError::Conflict(format!("a team named '{name}' exists already")));
     }
     if let Some(parent) = parent {
-        if !teams.iter().any(|t| t.team.id == parent) {
+        if !teams.iter().any(|t| t.id == parent) {
             return Err(OpsError::Invalid("the parent team does not exist".into()));
         }
-        let parents: HashMap<TeamId, TeamId> = teams.iter().filter_map(|t| t.team.parent.map(|p| (t.team.id, p))).collect();
+        let parents: HashMap<TeamId, TeamId> = teams.iter().filter_map(|t| t.parent.map(|p| (t.id, p))).collect();
         if creates_cycle(id, parent, |t| parents.get(&t).copied()) {
             return Err(OpsError::Invalid(format!("'{name}' cannot sit below one of its own sub-teams")));
         }

@@ -371,6 +371,14 @@ macro_rules! impl_reads {
                     .await?;
                 row.as_ref().map(team_from_row).transpose()
             }
+
+            async fn team_list(&self, org: roster_core::OrgId) -> $crate::StoreResult<Vec<roster_core::Team>> {
+                let rows = sqlx::query("SELECT id, org_id, name, parent_id FROM teams WHERE org_id = $1 ORDER BY name_key, id")
+                    .bind(org.as_uuid())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(team_from_row).collect()
+            }
         }
 
         #[async_trait::async_trait]

@@ -142,4 +142,6 @@ pub async fn counts_and_team_summaries_add_up(store: Arc<dyn Store>) {
     let summary: Vec<(String, u64, u64)> =
         store.teams(org).await.unwrap().into_iter().map(|t| (t.team.name.to_string(), t.primary_members, t.secondary_members)).collect();
     assert_eq!(summary, [("Archive".to_owned(), 0, 0), ("sales".to_owned(), 3, 0), ("Support".to_owned(), 2, 2)]);
+    let listed: Vec<String> = store.team_list(org).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(listed, ["Archive", "sales", "Support"], "the plain list has the same teams in the same order");
 }

@@ -105,8 +105,8 @@ pub async fn list(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
     let page = filter.page.unwrap_or(1).max(1);
     let query = PersonQuery::new(filter.to_filter(), (page - 1) * u64::from(PAGE_SIZE), PAGE_SIZE);
     let found = state.store.search_people(org, &query).await?;
-    let teams = state.store.teams(org).await?;
-    let team_names: HashMap<TeamId, String> = teams.iter().map(|t| (t.team.id, t.team.name.to_string())).collect();
+    let teams = state.store.team_list(org).await?;
+    let team_names: HashMap<TeamId, String> = teams.iter().map(|t| (t.id, t.name.to_string())).collect();
     let total = found.total.unwrap_or(0);
     let pages = total.div_ceil(u64::from(PAGE_SIZE)).max(1);
     let rows = found
@@ -130,7 +130,7 @@ pub async fn list(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
         return Ok(PeopleResults { chrome, rows, total, page, pages, prev_href, next_href }.into_response());
     }
     let counts = state.store.count_people(org).await?;
-    let teams = teams.into_iter().map(|t| (t.team.id.to_string(), t.team.name.to_string())).collect();
+    let teams = teams.into_iter().map(|t| (t.id.to_string(), t.name.to_string())).collect();
     Ok(PeoplePage {
         chrome,
         filter,
@@ -196,8 +196,8 @@ pub struct Notice {
 pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<PersonPath>, Query(notice): Query<Notice>) -> Result<Response, PageError> {
     let org = ctx.org.id;
     let person = state.store.person(org, path.id).await?.ok_or(PageError::NotFound)?;
-    let teams = state.store.teams(org).await?;
-    let team_name = |id: TeamId| teams.iter().find(|t| t.team.id == id).map(|t| t.team.name.to_string());
+    let teams = state.store.team_list(org).await?;
+    let team_name = |id: TeamId| teams.iter().find(|t| t.id == id).map(|t| t.name.to_string());
     let manager = match person.manager {
         Some(m) => state.store.person(org, m).await?.map(|mp| (mp.id, mp.display_name())),
         None => None,
