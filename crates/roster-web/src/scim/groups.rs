@@ -7,7 +7,7 @@ use super::auth::require;
 use super::list::{list_of, IdPath, ListParams, RawQuery};
 use super::render::{resource_response, to_json};
 use super::users::{patch_mode, stored_form};
-use super::{check_if_match, parse_id, ScimBody, ScimClient, ScimResult, WRITE_ATTEMPTS};
+use super::{back_off, check_if_match, parse_id, ScimBody, ScimClient, ScimResult, WRITE_ATTEMPTS};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -87,7 +87,8 @@ async fn update(
     change: impl Fn(&Value) -> Result<Value, ScimError>,
 ) -> ScimResult<Response> {
     let id = parse_id(raw_id)?;
-    for _ in 0..WRITE_ATTEMPTS {
+    for attempt in 0..WRITE_ATTEMPTS {
+        back_off(attempt).await;
         let current = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "Group")?;
         check_if_match(headers, current.version)?;
         let document = stored_form(change(&to_json(&current, &client.base_url, &[]))?);
@@ -103,7 +104,8 @@ async fn update(
 pub async fn delete(State(state): State<AppState>, client: ScimClient, Path(path): Path<IdPath>, headers: HeaderMap) -> ScimResult<Response> {
     let id = parse_id(&path.id)?;
     let org = client.ctx.org.id;
-    for _ in 0..WRITE_ATTEMPTS {
+    for attempt in 0..WRITE_ATTEMPTS {
+        back_off(attempt).await;
         let current = require(state.store.scim_resource(org, KIND, id).await?, "Group")?;
         check_if_match(&headers, current.version)?;
         let mut plan = Plan::new(org, Actor::Connection { id: client.connection.id });

@@ -33,7 +33,17 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// The largest page returned (`filter.maxResults`).
 pub const MAX_RESULTS: usize = 500;
 /// A write that keeps losing to concurrent writers of the same resource gives up after this.
-const WRITE_ATTEMPTS: usize = 8;
+const WRITE_ATTEMPTS: usize = 30;
+
+/// Before retrying a write that lost to another writer: a short random pause, growing with the
+/// attempt, so that writers of one resource stop colliding in lockstep.
+async fn back_off(attempt: usize) {
+    if attempt > 0 {
+        let ceiling = u64::try_from(attempt.min(25)).unwrap_or(25) * 2;
+        let millis = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=ceiling);
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+    }
+}
 
 /// The SCIM routes, to be nested at `/o/{slug}/scim/v2`.
 pub fn router(state: AppState) -> Router<AppState> {

@@ -4,7 +4,7 @@
 use super::auth::require;
 use super::list::{list_of, IdPath, ListParams, RawQuery};
 use super::render::{resource_response, to_json, Projection};
-use super::{check_if_match, parse_id, ScimBody, ScimClient, ScimResult, WRITE_ATTEMPTS};
+use super::{back_off, check_if_match, parse_id, ScimBody, ScimClient, ScimResult, WRITE_ATTEMPTS};
 use crate::password::OsTokens;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -55,7 +55,8 @@ pub async fn create(State(state): State<AppState>, client: ScimClient, axum::ext
         person: None,
         team: None,
     };
-    for _ in 0..WRITE_ATTEMPTS {
+    for attempt in 0..WRITE_ATTEMPTS {
+        back_off(attempt).await;
         if let Some(written) = write(&state, &client, resource.clone(), None, now).await? {
             return respond(&state, &client, StatusCode::CREATED, &written, &ListParams::from_query(&query).projection.projection()).await;
         }
@@ -106,7 +107,8 @@ async fn update(
     change: impl Fn(&Value) -> Result<Value, ScimError>,
 ) -> ScimResult<Response> {
     let id = parse_id(raw_id)?;
-    for _ in 0..WRITE_ATTEMPTS {
+    for attempt in 0..WRITE_ATTEMPTS {
+        back_off(attempt).await;
         let current = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "User")?;
         check_if_match(headers, current.version)?;
         let document = stored_form(change(&to_json(&current, &client.base_url, &[]))?);
@@ -131,7 +133,8 @@ pub(super) fn stored_form(mut document: Value) -> Value {
 
 pub async fn delete(State(state): State<AppState>, client: ScimClient, Path(path): Path<IdPath>, headers: HeaderMap) -> ScimResult<Response> {
     let id = parse_id(&path.id)?;
-    for _ in 0..WRITE_ATTEMPTS {
+    for attempt in 0..WRITE_ATTEMPTS {
+        back_off(attempt).await;
         let current = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "User")?;
         check_if_match(&headers, current.version)?;
         // The person is deactivated, never deleted: their history stays.
