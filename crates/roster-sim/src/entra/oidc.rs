@@ -256,6 +256,33 @@ fn query_map(query: Option<String>) -> HashMap<String, String> {
         .collect()
 }
 
+/// The app a browser-facing request names, and its redirect URI, both as registered; otherwise
+/// the AADSTS code and message Microsoft shows on its own page (never sent to the redirect).
+pub(super) fn registered_client(
+    s: &SimState,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(String, String), (u32, String)> {
+    let missing = |name: &str| {
+        (900144, format!("The request body must contain the following parameter: '{name}'."))
+    };
+    let client_id = get("client_id").ok_or_else(|| missing("client_id"))?;
+    if !client_id.eq_ignore_ascii_case(&s.tenant.app.client_id) {
+        return Err((
+            700016,
+            format!("Application with identifier '{client_id}' was not found in the directory."),
+        ));
+    }
+    let redirect_uri = get("redirect_uri").ok_or_else(|| missing("redirect_uri"))?;
+    let registered = &s.tenant.app.redirect_uris;
+    if !registered.is_empty() && !registered.contains(&redirect_uri) {
+        return Err((
+            50011,
+            format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."),
+        ));
+    }
+    Ok((client_id, redirect_uri))
+}
+
 /// Errors Microsoft shows on its own page: nothing can be sent back to an unverified address.
 fn error_page(code: u32, message: &str) -> Response {
     let body = format!(
@@ -332,28 +359,11 @@ pub async fn authorize(
         Ok(who) => who,
         Err((code, message)) => return error_page(code, &message),
     };
-    let Some(client_id) = get("client_id") else {
-        return error_page(
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-        );
+    let (client_id, redirect_uri) = match registered_client(&s, get) {
+        Ok(found) => found,
+        Err((code, message)) => return error_page(code, &message),
     };
-    if !client_id.eq_ignore_ascii_case(&s.tenant.app.client_id) {
-        return error_page(
-            700016,
-            &format!("Application with identifier '{client_id}' was not found in the directory."),
-        );
-    }
-    let Some(redirect_uri) = get("redirect_uri") else {
-        return error_page(
-            900144,
-            "The request body must contain the following parameter: 'redirect_uri'.",
-        );
-    };
-    let registered = &s.tenant.app.redirect_uris;
-    if (!registered.is_empty() && !registered.contains(&redirect_uri))
-        || url::Url::parse(&redirect_uri).is_err()
-    {
+    if url::Url::parse(&redirect_uri).is_err() {
         return error_page(
             50011,
             &format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."),

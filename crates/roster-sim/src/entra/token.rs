@@ -294,28 +294,10 @@ pub async fn admin_consent(
             return error_page(e.code, &e.message);
         }
     }
-    let Some(client_id) = get("client_id") else {
-        return error_page(
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-        );
+    let redirect = match super::oidc::registered_client(&s, get) {
+        Ok((_, redirect)) => redirect,
+        Err((code, message)) => return error_page(code, &message),
     };
-    if !client_id.eq_ignore_ascii_case(&s.tenant.app.client_id) {
-        return error_page(
-            700016,
-            &format!("Application with identifier '{client_id}' was not found in the directory."),
-        );
-    }
-    let Some(redirect) = get("redirect_uri") else {
-        return error_page(
-            900144,
-            "The request body must contain the following parameter: 'redirect_uri'.",
-        );
-    };
-    let registered = &s.tenant.app.redirect_uris;
-    if !registered.is_empty() && !registered.iter().any(|r| r == &redirect) {
-        return error_page(50011, &format!("The redirect URI '{redirect}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."));
-    }
     let Ok(mut location) = url::Url::parse(&redirect) else {
         return error_page(
             50011,
