@@ -15,46 +15,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, ROSTER_BIN, STARTUP_TIMEOUT_MS, freePort, sleep } from './support.mjs';
 import { chromium } from 'playwright-core';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const ROSTER_BIN = path.resolve(REPO_ROOT, process.env.ROSTER_BIN ?? 'target/debug/roster');
-const CHROMIUM = process.env.ROSTER_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT_DIR = path.join(REPO_ROOT, '.tmp', 'screenshots');
 
-const STARTUP_TIMEOUT_MS = 60_000;
-// Chromium may only talk to loopback here: without these flags it keeps
-// trying to reach the vendor's services, and every attempt is refused.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox', // CI runs as root, where Chromium's sandbox refuses to start
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ORG = 'acme';
-
-/** A port that was free a moment ago on 127.0.0.1. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A running `roster demo`. Keeps reading both of its output streams for as

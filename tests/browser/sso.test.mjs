@@ -17,34 +17,19 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, ROSTER_BIN, STARTUP_TIMEOUT_MS, freePort, sleep } from './support.mjs';
 
 // A missing package is a failure that says what to do, never a skip.
 const { chromium } = await import('playwright-core').catch((err) => {
   throw new Error(`playwright-core is not installed (${err.code ?? err.message}): run \`npm ci\` in tests/browser; scripts/test does.`);
 });
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const ROSTER_BIN = path.resolve(REPO_ROOT, process.env.ROSTER_BIN ?? 'target/debug/roster');
-const CHROMIUM = process.env.ROSTER_CHROMIUM ?? '/usr/bin/chromium';
 const IDP_DIR = path.join(REPO_ROOT, 'tests', 'idp');
 const IDP_SCRIPT = path.join(IDP_DIR, 'oidc.mjs');
-const STARTUP_TIMEOUT_MS = 60_000;
 // The demo's simulated tenant has 2,000 people; a debug build syncs them in well under this.
 const SYNC_TIMEOUT_MS = 240_000;
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox', // CI runs as root, where Chromium's sandbox refuses to start
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ORG = 'acme';
 const ADA = 'ada.lovelace@acme.example';
 // tests/idp's throwaway account password (its DEFAULT_PASSWORD), passed explicitly.
@@ -59,20 +44,6 @@ function idpMissing() {
   }
   return null;
 }
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A child process whose output is kept (a full pipe would block it) for error messages. */
 class Child {
