@@ -13,13 +13,12 @@
 
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, ROSTER_BIN, STARTUP_TIMEOUT_MS, freePort, sleep } from './support.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, Child, REPO_ROOT, ROSTER_BIN, STARTUP_TIMEOUT_MS, freePort, roster } from './support.mjs';
 
 // A missing package is a failure that says what to do, never a skip.
 const { chromium } = await import('playwright-core').catch((err) => {
@@ -43,58 +42,6 @@ function idpMissing() {
     return 'the test OpenID provider is not installed: run `npm ci` in tests/idp (scripts/test does)';
   }
   return null;
-}
-
-/** A child process whose output is kept (a full pipe would block it) for error messages. */
-class Child {
-  constructor(name, command, args, env = {}) {
-    this.name = name;
-    this.command = `${command} ${args.join(' ')}`;
-    this.stdout = '';
-    this.stderr = '';
-    this.exit = null;
-    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
-    this.exited = new Promise((resolve) => {
-      this.child.on('exit', (code, signal) => resolve((this.exit = { code, signal })));
-      this.child.on('error', (error) => resolve((this.exit = { error })));
-    });
-    const tail = (text) => (text.length > 64_000 ? text.slice(-64_000) : text);
-    this.child.stdout.setEncoding('utf8').on('data', (c) => (this.stdout = tail(this.stdout + c)));
-    this.child.stderr.setEncoding('utf8').on('data', (c) => (this.stderr = tail(this.stderr + c)));
-  }
-
-  describe(what) {
-    const status = this.exit ? `it exited (${this.exit.error ?? `code ${this.exit.code}, signal ${this.exit.signal}`})` : 'it is still running';
-    return `${this.name}: ${what}; ${status}.\ncommand: ${this.command}\n--- stdout ---\n${this.stdout || '(empty)'}\n--- stderr ---\n${this.stderr || '(empty)'}`;
-  }
-
-  /** Waits until `pattern` shows on stdout and returns the match. */
-  async waitFor(pattern, timeoutMs = STARTUP_TIMEOUT_MS) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const match = this.stdout.match(pattern);
-      if (match) return match;
-      if (this.exit) throw new Error(this.describe(`never printed ${pattern}`));
-      if (Date.now() > deadline) throw new Error(this.describe(`did not print ${pattern} within ${timeoutMs / 1000} s`));
-      await sleep(100);
-    }
-  }
-
-  async stop() {
-    if (this.exit) return;
-    this.child.kill('SIGTERM');
-    const force = setTimeout(() => this.exit || this.child.kill('SIGKILL'), 5_000);
-    await this.exited;
-    clearTimeout(force);
-  }
-}
-
-/** Runs `roster ARGS` to completion; fails with its output unless it exits 0. */
-async function roster(args, env = {}) {
-  const run = new Child('roster', ROSTER_BIN, args, env);
-  const exit = await run.exited;
-  if (exit.code !== 0) throw new Error(run.describe('failed'));
-  return run;
 }
 
 describe('single sign-on in the browser', () => {
