@@ -122,6 +122,37 @@ macro_rules! impl_sso {
                     .collect()
             }
 
+            async fn first_use_of_saml_assertion(
+                &self,
+                org: roster_core::OrgId,
+                issuer: &str,
+                assertion_id: &str,
+                until: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<bool> {
+                // An expired row may linger until the purge; it no longer guards anything, and
+                // the assertion itself has expired by then, so replacing it is safe.
+                let done = sqlx::query(
+                    "INSERT INTO saml_assertions (org_id, issuer, assertion_id, used_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (org_id, issuer, assertion_id) DO UPDATE SET used_at = excluded.used_at, expires_at = excluded.expires_at \
+                     WHERE saml_assertions.expires_at <= excluded.used_at",
+                )
+                .bind(org.as_uuid())
+                .bind(issuer)
+                .bind(assertion_id)
+                .bind(ts(now))
+                .bind(ts(until))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn purge_expired_sign_ins(&self, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<u64> {
+                let requests = sqlx::query("DELETE FROM sso_requests WHERE expires_at <= $1").bind(ts(now)).execute(&self.pool).await?;
+                let assertions = sqlx::query("DELETE FROM saml_assertions WHERE expires_at <= $1").bind(ts(now)).execute(&self.pool).await?;
+                Ok(requests.rows_affected() + assertions.rows_affected())
+            }
+
             async fn password_sign_in_allowed(&self, org: roster_core::OrgId) -> $crate::StoreResult<bool> {
                 let row = sqlx::query("SELECT password_sign_in FROM sso_policies WHERE org_id = $1").bind(org.as_uuid()).fetch_optional(&self.pool).await?;
                 Ok(match row {

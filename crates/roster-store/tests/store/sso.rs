@@ -110,3 +110,27 @@ pub async fn password_sign_in_is_on_until_turned_off_and_the_change_is_audited(s
     let audit = store.recent_audit(org, 10).await.unwrap();
     assert_eq!(audit.iter().filter(|a| a.action == "sign_in.password_policy").count(), 2);
 }
+
+pub async fn a_saml_assertion_is_used_once_and_expired_sign_ins_are_purged(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "acme").await;
+    let other = new_org(store.as_ref(), "other").await;
+    let until = now() + Duration::minutes(5);
+    // Two concurrent posts of one assertion: one session at most.
+    let attempts = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.first_use_of_saml_assertion(org, "https://idp.example", "_a1", until, now()).await.unwrap() })
+    });
+    let firsts = futures_join(attempts).await.into_iter().filter(|first| *first).count();
+    assert_eq!(firsts, 1, "exactly one use of an assertion counts as the first");
+    assert!(!store.first_use_of_saml_assertion(org, "https://idp.example", "_a1", until, now() + Duration::minutes(1)).await.unwrap());
+    assert!(store.first_use_of_saml_assertion(org, "https://other-idp.example", "_a1", until, now()).await.unwrap(), "IDs are per provider");
+    assert!(store.first_use_of_saml_assertion(other, "https://idp.example", "_a1", until, now()).await.unwrap(), "and per organisation");
+
+    let connection = oidc_connection(store.as_ref(), org).await;
+    store.create_sso_request(&request(org, connection, "old")).await.unwrap();
+    let purged = store.purge_expired_sign_ins(now() + Duration::minutes(11)).await.unwrap();
+    assert_eq!(purged, 4, "one request and three remembered assertions expired");
+    assert_eq!(store.purge_expired_sign_ins(now() + Duration::minutes(11)).await.unwrap(), 0);
+    // Once forgotten (the assertion long expired), the ID is free again.
+    assert!(store.first_use_of_saml_assertion(org, "https://idp.example", "_a1", now() + Duration::minutes(20), now() + Duration::minutes(12)).await.unwrap());
+}
