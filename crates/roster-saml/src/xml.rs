@@ -5,7 +5,7 @@
 //! `a@x.com.evil`, exactly what canonicalisation (and so the signature) covers.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 use xmlparser::{ElementEnd, Token, Tokenizer};
 
 /// Documents deeper than this are refused rather than walked.
@@ -21,7 +21,7 @@ fn err<T>(message: impl Into<String>) -> Result<T, XmlError> {
 }
 
 /// Prefix → namespace URI, as in scope on an element; the default namespace under "".
-pub type Scope = Rc<BTreeMap<String, String>>;
+pub type Scope = Arc<BTreeMap<String, String>>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
@@ -187,7 +187,7 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut pending: Option<Open> = None;
     let mut root: Option<Element> = None;
-    let base: Scope = Rc::new(BTreeMap::from([("xml".to_owned(), XML_NS.to_owned())]));
+    let base: Scope = Arc::new(BTreeMap::from([("xml".to_owned(), XML_NS.to_owned())]));
 
     for token in Tokenizer::from(text) {
         let token = token.map_err(|e| XmlError(format!("not well-formed XML: {e}")))?;
@@ -303,7 +303,7 @@ fn build(open: &Open, parent_scope: Scope) -> Result<Element, XmlError> {
                 map.insert(prefix, uri);
             }
         }
-        scope = Rc::new(map);
+        scope = Arc::new(map);
     }
     let resolve = |prefix: &str| -> Result<Option<String>, XmlError> {
         match scope.get(prefix) {

@@ -19,5 +19,7 @@ mod scim;
 mod signin;
 #[path = "web/sso.rs"]
 mod sso;
+#[path = "web/saml.rs"]
+mod saml;
 #[path = "web/teams.rs"]
 mod teams;

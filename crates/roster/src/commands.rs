@@ -48,6 +48,7 @@ pub async fn serve_state(settings: &Settings, state: AppState, ready: Option<tok
     mail::spawn_delivery(state.clone());
     roster_web::entra::spawn_worker(state.clone());
     roster_web::entra::spawn_scheduler(state.clone());
+    roster_web::sso::spawn_purge(state.clone());
     if let Some(ready) = ready {
         let _ = ready.send(());
     }

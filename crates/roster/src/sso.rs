@@ -1,4 +1,4 @@
-//! `roster sso`: OpenID Connect sign-in connections from the command line. Client secrets are
+//! `roster sso`: sign-in connections (OpenID Connect and SAML 2.0) from the command line. Client secrets are
 //! read from an environment variable or a file, never from the command line (which other users
 //! of the machine can see).
 
@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use roster_core::{Actor, ConnectionId, ConnectionKind};
 use roster_core::Org;
+use roster_web::sso::saml::{self, SamlSettings};
 use roster_web::sso::{new_connection, MatchClaim, OidcSettings};
 use roster_web::AppState;
 
@@ -17,10 +18,10 @@ async fn org_by_slug(state: &AppState, slug: &str) -> anyhow::Result<Org> {
 
 #[derive(Subcommand)]
 pub enum SsoCommand {
-    /// Add an OpenID Connect connection (disabled until `roster sso enable`, unless --enable).
+    /// Add a sign-in connection (disabled until `roster sso enable`, unless --enable).
     #[command(subcommand)]
     Add(AddCommand),
-    /// The organisation's sign-in connections and the redirect URI to give the provider.
+    /// The organisation's sign-in connections and the values to give the provider.
     List {
         #[arg(long)]
         org: String,
@@ -61,6 +62,8 @@ pub enum AddCommand {
         #[arg(long, default_value = roster_sso::ENTRA_LOGIN)]
         login_base: String,
     },
+    /// SAML 2.0 (Okta's SAML app, or any identity provider), by its metadata.
+    Saml(SamlArgs),
     /// Okta, by domain and authorization server.
     Okta {
         #[command(flatten)]
@@ -71,6 +74,26 @@ pub enum AddCommand {
         #[arg(long, default_value = "")]
         authorization_server: String,
     },
+}
+
+#[derive(Args)]
+pub struct SamlArgs {
+    #[arg(long)]
+    org: String,
+    /// The button says "Sign in with <name>".
+    #[arg(long)]
+    name: String,
+    /// The identity provider's metadata URL (fetched now; its certificate is pinned).
+    #[arg(long, conflicts_with = "metadata_file", required_unless_present = "metadata_file")]
+    metadata_url: Option<String>,
+    /// A file holding the identity provider's metadata XML.
+    #[arg(long)]
+    metadata_file: Option<std::path::PathBuf>,
+    /// Accept unsolicited (IdP-initiated) sign-ins from the provider's dashboard.
+    #[arg(long)]
+    allow_idp_initiated: bool,
+    #[arg(long)]
+    enable: bool,
 }
 
 #[derive(Args)]
@@ -92,6 +115,10 @@ pub struct CommonArgs {
     enable: bool,
 }
 
+fn is_sign_in(kind: ConnectionKind) -> bool {
+    matches!(kind, ConnectionKind::Oidc | ConnectionKind::Saml)
+}
+
 fn client_secret(common: &CommonArgs) -> anyhow::Result<String> {
     let secret = match (&common.client_secret_env, &common.client_secret_file) {
         (Some(var), _) => std::env::var(var).with_context(|| format!("the environment variable {var} is not set"))?,
@@ -105,8 +132,22 @@ pub async fn run(settings: &Settings, cmd: SsoCommand) -> anyhow::Result<()> {
     let state = state(settings, false).await?;
     let enable = matches!(cmd, SsoCommand::Enable { .. });
     match cmd {
+        SsoCommand::Add(AddCommand::Saml(args)) => {
+            let org = org_by_slug(&state, &args.org).await?;
+            let xml = match (&args.metadata_url, &args.metadata_file) {
+                (Some(url), _) => saml::fetch_metadata(url).await.map_err(anyhow::Error::msg)?,
+                (None, Some(path)) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+                (None, None) => bail!("give the metadata with --metadata-url URL or --metadata-file FILE"),
+            };
+            let settings = SamlSettings::from_metadata(&xml, args.metadata_url.clone(), args.allow_idp_initiated).map_err(anyhow::Error::msg)?;
+            let connection = saml::new_connection(org.id, &args.name, &settings, args.enable, state.clock.now()).map_err(anyhow::Error::msg)?;
+            state.store.create_connection(&connection, &Actor::Cli).await?;
+            println!("{}", connection.id);
+            eprintln!("Added '{}' for {} ({}).", connection.name, settings.idp_entity_id, if connection.enabled { "enabled" } else { "disabled: `roster sso enable` shows its button" });
+        }
         SsoCommand::Add(add) => {
             let (common, oidc) = match &add {
+                AddCommand::Saml(_) => unreachable!("handled above"),
                 AddCommand::Oidc { common, discovery_url } => (common, OidcSettings::generic(discovery_url, &common.client_id)),
                 AddCommand::Okta { common, domain, authorization_server } => (common, OidcSettings::okta(domain, authorization_server, &common.client_id)),
                 AddCommand::Entra { common, tenant_id, match_claim, login_base } => {
@@ -125,16 +166,20 @@ pub async fn run(settings: &Settings, cmd: SsoCommand) -> anyhow::Result<()> {
         SsoCommand::List { org } => {
             let org = org_by_slug(&state, &org).await?;
             let redirect = state.config.org_url(org.slug.as_str(), "/sso/callback");
-            eprintln!("Redirect URI for the provider: {redirect}");
-            for c in state.store.connections(org.id).await?.into_iter().filter(|c| c.kind == ConnectionKind::Oidc) {
-                let s = OidcSettings::of(&c);
-                let discovery = s.as_ref().map(|s| s.discovery_url.as_str()).unwrap_or("?");
-                println!("{}\t{}\t{}\t{discovery}", c.id, c.name, if c.enabled { "enabled" } else { "disabled" });
+            eprintln!("OpenID Connect redirect URI: {redirect}");
+            eprintln!("SAML ACS URL: {}", state.config.org_url(org.slug.as_str(), "/saml/acs"));
+            eprintln!("SAML entity ID and SP metadata: {}", state.config.org_url(org.slug.as_str(), "/saml/metadata"));
+            for c in state.store.connections(org.id).await?.into_iter().filter(|c| is_sign_in(c.kind)) {
+                let source = match c.kind {
+                    ConnectionKind::Saml => SamlSettings::of(&c).map(|s| s.idp_entity_id),
+                    _ => OidcSettings::of(&c).map(|s| s.discovery_url),
+                };
+                println!("{}\t{}\t{}\t{}\t{}", c.id, c.kind, c.name, if c.enabled { "enabled" } else { "disabled" }, source.as_deref().unwrap_or("?"));
             }
         }
         SsoCommand::Enable { org, id } | SsoCommand::Disable { org, id } => {
             let org = org_by_slug(&state, &org).await?;
-            let mut c = state.store.connection(org.id, id).await?.filter(|c| c.kind == ConnectionKind::Oidc).with_context(|| format!("{} has no sign-in connection {id}", org.slug))?;
+            let mut c = state.store.connection(org.id, id).await?.filter(|c| is_sign_in(c.kind)).with_context(|| format!("{} has no sign-in connection {id}", org.slug))?;
             c.enabled = enable;
             state.store.update_connection(&c, &Actor::Cli, state.clock.now()).await?;
             println!("{} is {}.", c.name, if c.enabled { "enabled" } else { "disabled" });

@@ -34,7 +34,7 @@ impl Refusal {
         Self { message: message.into(), reason: reason.into(), connection: None, subject: None, claimed_email: None }
     }
 
-    fn on(mut self, connection: &Connection) -> Self {
+    pub fn on(mut self, connection: &Connection) -> Self {
         self.connection = Some(connection.id);
         self
     }
@@ -63,7 +63,7 @@ pub fn redirect_uri(state: &AppState, ctx: &OrgCtx) -> String {
     state.config.org_url(ctx.org.slug.as_str(), "/sso/callback")
 }
 
-fn unavailable(connection: &Connection, reason: String) -> Refusal {
+pub fn unavailable(connection: &Connection, reason: String) -> Refusal {
     Refusal::new(format!("Sign-in with {} is not available right now. Try again later, or ask an admin of your organisation.", connection.name), reason)
         .on(connection)
 }
@@ -192,19 +192,25 @@ fn claimed_address(settings: &OidcSettings, claims: &IdTokenClaims) -> Option<St
     }
 }
 
-/// Who the verified identity is in this organisation: the linked person first, else the one
-/// whose e-mail matches (case-insensitively), then linked for next time.
+/// Who the verified OpenID identity is in this organisation (see `match_identity`).
 pub async fn match_person(state: &AppState, ctx: &OrgCtx, verified: &Verified) -> Result<Person, FlowError> {
     let connection = &verified.connection;
     let settings = OidcSettings::of(connection).ok_or_else(|| unavailable(connection, "not OpenID Connect settings".into()))?;
     let claimed = claimed_address(&settings, &verified.claims);
+    match_identity(state, ctx, connection, &verified.subject, claimed).await
+}
+
+/// Who a verified identity is, whatever the protocol: the person its subject was linked to
+/// first, else the one whose e-mail matches the claimed address (case-insensitively), then
+/// linked for next time. Nobody is created or reactivated.
+pub async fn match_identity(state: &AppState, ctx: &OrgCtx, connection: &Connection, subject: &str, claimed: Option<String>) -> Result<Person, FlowError> {
     let refuse = |message: String, reason: String| {
         let mut r = Refusal::new(message, reason).on(connection);
-        r.subject = Some(verified.subject.clone());
+        r.subject = Some(subject.to_owned());
         r.claimed_email = claimed.clone();
         FlowError::Refused(r)
     };
-    let linked = state.store.sso_linked_person(ctx.org.id, connection.id, &verified.subject).await?;
+    let linked = state.store.sso_linked_person(ctx.org.id, connection.id, subject).await?;
     let person = match linked {
         Some(id) => state.store.person(ctx.org.id, id).await?,
         None => match claimed.as_deref().map(Email::parse) {
@@ -212,7 +218,7 @@ pub async fn match_person(state: &AppState, ctx: &OrgCtx, verified: &Verified) -
             _ => {
                 return Err(refuse(
                     format!("{} did not tell Roster your email address, so you cannot be recognised. Ask an admin of your organisation.", connection.name),
-                    "the token has no usable (verified) address to match a person by".into(),
+                    "the provider sent no usable (verified) address to match a person by".into(),
                 ))
             }
         },
@@ -230,7 +236,7 @@ pub async fn match_person(state: &AppState, ctx: &OrgCtx, verified: &Verified) -
             format!("{} is deactivated", person.email.as_str()),
         ));
     }
-    state.store.record_sso_link(ctx.org.id, connection.id, &verified.subject, person.id, state.clock.now()).await?;
+    state.store.record_sso_link(ctx.org.id, connection.id, subject, person.id, state.clock.now()).await?;
     Ok(person)
 }
 

@@ -163,7 +163,7 @@ async fn world(app: &TestApp, provider: OidcProvider) -> World {
 
 /// Click "Sign in with Test IdP" on the login page; returns the provider's redirect to our callback.
 /// The provider address on the page between the login form and the provider.
-fn provider_link(html: &str) -> String {
+pub fn provider_link(html: &str) -> String {
     let marker = "id=\"continue\" href=\"";
     let start = html.find(marker).expect("a continue link") + marker.len();
     let end = html[start..].find('"').expect("end of link") + start;
@@ -185,11 +185,11 @@ async fn start(app: &TestApp, w: &World, client: &reqwest::Client) -> String {
     back.headers()["location"].to_str().unwrap().to_owned()
 }
 
-fn sets_session(response: &reqwest::Response) -> bool {
+pub fn sets_session(response: &reqwest::Response) -> bool {
     response.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap().starts_with("roster_session=") && !v.to_str().unwrap().starts_with("roster_session=;"))
 }
 
-async fn assert_refused(app: &TestApp, client: &reqwest::Client, response: reqwest::Response, why: &str) {
+pub async fn assert_refused(app: &TestApp, client: &reqwest::Client, response: reqwest::Response, why: &str) {
     assert_eq!(response.status(), 403, "{why}");
     assert!(!sets_session(&response), "{why}: no session");
     let page = response.text().await.unwrap();
@@ -316,7 +316,7 @@ macro_rules! sso_on_both_backends {
 }
 
 /// Callbacks come back to the path-prefixed address, so the app runs without a base domain.
-async fn run(backend: Backend, body: impl for<'a> FnOnce(&'a TestApp) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>) {
+pub async fn run(backend: Backend, body: impl for<'a> FnOnce(&'a TestApp) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>) {
     if let Some(app) = TestApp::start_with(backend, |config| config.base_domain = None).await {
         body(&app).await;
         app.finish().await;

@@ -1,7 +1,8 @@
-//! Sign-in with OpenID Connect: the start and callback routes, the login page's buttons, and
-//! Settings → Integrations → OpenID Connect.
+//! Single sign-on: the start route and OpenID Connect's callback, the login page's buttons, and
+//! Settings → Integrations → Single sign-on. SAML's own routes are in `saml`.
 
 pub mod admin;
+pub mod saml;
 
 use super::Chrome;
 use crate::error::PageError;
@@ -29,14 +30,15 @@ pub struct SsoButton {
     pub name: String,
 }
 
-/// The enabled OIDC connections of the organisation, for the login page.
+/// The enabled sign-in connections (OpenID Connect and SAML) of the organisation, for the
+/// login page.
 pub async fn login_buttons(state: &AppState, ctx: &OrgCtx) -> Result<Vec<SsoButton>, PageError> {
     Ok(state
         .store
         .connections(ctx.org.id)
         .await?
         .into_iter()
-        .filter(|c| c.kind == ConnectionKind::Oidc && c.enabled)
+        .filter(|c| is_sign_in(c.kind) && c.enabled)
         .map(|c| SsoButton { id: c.id.to_string(), name: c.name })
         .collect())
 }
@@ -55,6 +57,10 @@ struct RefusedPage {
 
 fn refused_page(ctx: &OrgCtx, status: StatusCode, message: String) -> Response {
     (status, RefusedPage { chrome: Chrome::anonymous(ctx), message }).into_response()
+}
+
+fn is_sign_in(kind: ConnectionKind) -> bool {
+    matches!(kind, ConnectionKind::Oidc | ConnectionKind::Saml)
 }
 
 async fn refuse(state: &AppState, ctx: &OrgCtx, error: FlowError) -> Response {
@@ -76,7 +82,7 @@ fn clear(state: &AppState, ctx: &OrgCtx, response: &mut Response) {
 async fn enabled_connection(state: &AppState, ctx: &OrgCtx, id: &str, need_enabled: bool) -> Result<roster_core::Connection, PageError> {
     let id: ConnectionId = id.parse().map_err(|_| PageError::NotFound)?;
     let connection = state.store.connection(ctx.org.id, id).await?.ok_or(PageError::NotFound)?;
-    if connection.kind != ConnectionKind::Oidc || (need_enabled && !connection.enabled) {
+    if !is_sign_in(connection.kind) || (need_enabled && !connection.enabled) {
         return Err(PageError::NotFound);
     }
     Ok(connection)
@@ -93,16 +99,29 @@ struct ToProvider {
 }
 
 async fn redirect_to_provider(state: &AppState, ctx: &OrgCtx, connection: &roster_core::Connection, cookie: &str) -> Response {
+    if connection.kind == ConnectionKind::Saml {
+        // The answer comes back as a cross-site POST, which carries no Lax cookie: the stored
+        // request, redeemed once, is what ties it to this start.
+        return match crate::sso::saml::start(state, ctx, connection, cookie == TEST_COOKIE).await {
+            Ok(url) => to_provider_page(connection, url),
+            Err(e) => refuse(state, ctx, e).await,
+        };
+    }
     match flow::start(state, ctx, connection).await {
         Ok((url, sso_state)) => {
-            let mut response = ToProvider { provider: connection.name.clone(), url }.into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let mut response = to_provider_page(connection, url);
             response.headers_mut().append(header::SET_COOKIE, set_cookie(state, ctx, cookie, &sso_state, flow::REQUEST_MINUTES * 60));
-            response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
             response
         }
         Err(e) => refuse(state, ctx, e).await,
     }
+}
+
+fn to_provider_page(connection: &roster_core::Connection, url: String) -> Response {
+    let mut response = ToProvider { provider: connection.name.clone(), url }.into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
 }
 
 #[derive(serde::Deserialize)]
@@ -134,10 +153,10 @@ pub async fn callback_post(State(state): State<AppState>, ctx: OrgCtx, user: Opt
 #[derive(Template, WebTemplate)]
 #[template(path = "sso/tested.html")]
 struct TestedPage {
-    chrome: Chrome,
-    connection: String,
-    subject: String,
-    matched: Result<String, String>,
+    pub chrome: Chrome,
+    pub connection: String,
+    pub subject: String,
+    pub matched: Result<String, String>,
 }
 
 async fn finish(state: &AppState, ctx: &OrgCtx, user: Option<CurrentUser>, headers: &HeaderMap, params: CallbackParams) -> Response {

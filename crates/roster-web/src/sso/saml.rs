@@ -1,0 +1,245 @@
+//! Sign-in with SAML 2.0: a connection's settings (from the identity provider's metadata, its
+//! certificates pinned), Roster's own URLs, and the flow. SP-initiated requests are stored
+//! like OpenID ones (their ID redeemed once through `InResponseTo`); assertion IDs are
+//! remembered until they expire, so a replay yields no second session. The protocol itself
+//! lives in `roster_saml`.
+
+use super::flow::{unavailable, FlowError, Refusal, REQUEST_MINUTES};
+use crate::routing::OrgCtx;
+use crate::state::AppState;
+use chrono::{DateTime, Duration, Utc};
+use roster_core::secret::token_digest;
+use roster_core::{Connection, ConnectionId, ConnectionKind, OrgId};
+use roster_saml::{Certificate, SamlError};
+use roster_store::SsoRequest;
+use serde::{Deserialize, Serialize};
+
+/// Clock difference tolerated with the identity provider.
+const SKEW_SECS: i64 = 180;
+/// Marks a stored request as an admin's "Test sign-in" (SAML requests carry no nonce).
+const TEST_MARK: &str = "saml-test";
+const SIGN_IN_MARK: &str = "saml";
+/// Admins are warned this long before the identity provider's certificate lapses.
+pub const CERT_WARNING_DAYS: i64 = 30;
+
+/// A SAML connection's settings (`Connection::settings`); nothing here is secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlSettings {
+    pub idp_entity_id: String,
+    pub sso_url: String,
+    /// Pinned signing certificates, base64 DER.
+    pub certificates: Vec<String>,
+    #[serde(default)]
+    pub metadata_url: Option<String>,
+    /// Unsolicited responses are refused unless an admin opts in.
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
+}
+
+impl SamlSettings {
+    pub fn of(connection: &Connection) -> Option<Self> {
+        (connection.kind == ConnectionKind::Saml).then(|| serde_json::from_value(connection.settings.clone()).ok()).flatten()
+    }
+
+    pub fn from_metadata(xml: &str, metadata_url: Option<String>, allow_idp_initiated: bool) -> Result<Self, String> {
+        let idp = roster_saml::parse_idp_metadata(xml).map_err(|e| e.to_string())?;
+        Ok(Self {
+            idp_entity_id: idp.entity_id,
+            sso_url: idp.sso_url,
+            certificates: idp.certificates.iter().map(Certificate::to_base64).collect(),
+            metadata_url,
+            allow_idp_initiated,
+        })
+    }
+
+    pub fn certificates(&self) -> Vec<Certificate> {
+        self.certificates.iter().filter_map(|c| Certificate::from_base64(c).ok()).collect()
+    }
+
+    /// When the first pinned certificate lapses.
+    pub fn certificates_expire(&self) -> Option<DateTime<Utc>> {
+        self.certificates().iter().map(|c| c.not_after).min()
+    }
+}
+
+/// A new SAML connection, disabled unless `enabled`.
+pub fn new_connection(org: OrgId, name: &str, settings: &SamlSettings, enabled: bool, now: DateTime<Utc>) -> Result<Connection, String> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 60 {
+        return Err("Give the connection a short name; the button says \"Sign in with <name>\".".into());
+    }
+    Ok(Connection {
+        id: ConnectionId::from_uuid(uuid::Uuid::now_v7()),
+        org,
+        kind: ConnectionKind::Saml,
+        name: name.to_owned(),
+        enabled,
+        settings: serde_json::to_value(settings).map_err(|e| e.to_string())?,
+        sealed: Default::default(),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// Fetches metadata from the identity provider (HTTPS, or this machine for local providers).
+pub async fn fetch_metadata(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    if !roster_saml::metadata::acceptable_url(url) {
+        return Err("The metadata URL must be HTTPS.".into());
+    }
+    let client = roster_sso::http_client().map_err(|e| e.to_string())?;
+    let failed = |e: reqwest::Error| format!("Roster could not fetch the metadata from {url}: {}", e.without_url());
+    let response = client.get(url).send().await.map_err(failed)?;
+    if !response.status().is_success() {
+        return Err(format!("The metadata URL answered {}.", response.status()));
+    }
+    let too_large = || format!("The metadata is larger than {} KiB.", roster_saml::metadata::MAX_METADATA_BYTES / 1024);
+    if response.content_length().is_some_and(|n| n as usize > roster_saml::metadata::MAX_METADATA_BYTES) {
+        return Err(too_large());
+    }
+    let body = response.bytes().await.map_err(failed)?;
+    if body.len() > roster_saml::metadata::MAX_METADATA_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| "The metadata is not UTF-8 text.".into())
+}
+
+/// Roster's entity ID for the organisation: the address of its SP metadata.
+pub fn sp_entity_id(state: &AppState, ctx: &OrgCtx) -> String {
+    state.config.org_url(ctx.org.slug.as_str(), "/saml/metadata")
+}
+
+/// Where identity providers POST responses.
+pub fn acs_url(state: &AppState, ctx: &OrgCtx) -> String {
+    state.config.org_url(ctx.org.slug.as_str(), "/saml/acs")
+}
+
+/// Starts an SP-initiated sign-in and returns the identity provider's address.
+pub async fn start(state: &AppState, ctx: &OrgCtx, connection: &Connection, test: bool) -> Result<String, FlowError> {
+    let settings = SamlSettings::of(connection).ok_or_else(|| unavailable(connection, "the connection's settings are not SAML settings".into()))?;
+    let now = state.clock.now();
+    let relay = uuid::Uuid::new_v4().simple().to_string();
+    let request = roster_saml::authn_request(&settings.sso_url, &sp_entity_id(state, ctx), &acs_url(state, ctx), &relay, now, &mut rand::rngs::OsRng)
+        .map_err(|e| unavailable(connection, e))?;
+    let stored = SsoRequest {
+        state_digest: token_digest(&request.id),
+        org: ctx.org.id,
+        connection: connection.id,
+        nonce: if test { TEST_MARK } else { SIGN_IN_MARK }.to_owned(),
+        sealed_verifier: Vec::new(),
+        created_at: now,
+        expires_at: now + Duration::minutes(REQUEST_MINUTES),
+    };
+    state.store.create_sso_request(&stored).await?;
+    Ok(request.redirect_url)
+}
+
+/// What the identity provider POSTs to the ACS.
+#[derive(Debug, Default, Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse", default)]
+    pub saml_response: String,
+    /// Opaque; never used as an address.
+    #[serde(rename = "RelayState", default)]
+    pub relay_state: Option<String>,
+}
+
+/// A verified SAML sign-in.
+#[derive(Debug)]
+pub struct Verified {
+    pub connection: Connection,
+    pub subject: String,
+    pub claimed_email: Option<String>,
+    /// An admin's "Test sign-in": report, do not sign in.
+    pub test: bool,
+}
+
+fn malformed(e: &SamlError) -> Refusal {
+    Refusal::new("The sign-in response could not be read. Start again from your organisation's login page.", e.to_string())
+}
+
+/// The Issuer the response claims (not yet verified), to pick the connection whose pinned
+/// certificates then decide.
+fn claimed_issuer(root: &roster_saml::xml::Element) -> Option<String> {
+    let issuer = |e: &roster_saml::xml::Element| e.only_child(roster_saml::ASSERTION_NS, "Issuer").map(|i| i.text().trim().to_owned());
+    issuer(root).or_else(|| root.only_child(roster_saml::ASSERTION_NS, "Assertion").and_then(issuer))
+}
+
+/// Verifies a POSTed response: signature and conditions, then the request it answers
+/// (redeemed once) or the opt-in to unsolicited sign-in, then first use of the assertion.
+pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Verified, FlowError> {
+    let root = roster_saml::decode_post(&form.saml_response).map_err(|e| malformed(&e))?;
+    let issuer = claimed_issuer(&root).ok_or_else(|| malformed(&SamlError::Malformed("the response names no Issuer".into())))?;
+    let candidates: Vec<(Connection, SamlSettings)> = state
+        .store
+        .connections(ctx.org.id)
+        .await?
+        .into_iter()
+        .filter_map(|c| SamlSettings::of(&c).map(|s| (c, s)))
+        .filter(|(_, s)| s.idp_entity_id == issuer)
+        .collect();
+    if candidates.is_empty() {
+        return Err(Refusal::new(
+            "This organisation has no SAML sign-in with that identity provider. Ask an admin of your organisation.",
+            format!("a SAML response arrived from {}, which no connection of this organisation names", issuer.chars().take(200).collect::<String>()),
+        )
+        .into());
+    }
+    let now = state.clock.now();
+    let (sp_entity, acs) = (sp_entity_id(state, ctx), acs_url(state, ctx));
+    let mut outcome = None;
+    for (connection, settings) in &candidates {
+        let certificates = settings.certificates();
+        let expect = roster_saml::Expectations {
+            idp_entity_id: &settings.idp_entity_id,
+            sp_entity_id: &sp_entity,
+            acs_url: &acs,
+            certificates: &certificates,
+            now,
+            skew: Duration::seconds(SKEW_SECS),
+        };
+        let result = roster_saml::validate(&root, &expect);
+        let ok = result.is_ok();
+        if outcome.is_none() || ok {
+            outcome = Some((connection, settings, result));
+        }
+        if ok {
+            break;
+        }
+    }
+    let Some((connection, settings, result)) = outcome else { return Err(Refusal::new("", "no connection").into()) };
+    let refuse = |reason: String| {
+        Refusal::new(format!("{} could not sign you in. Start again from your organisation's login page, or ask an admin of your organisation.", connection.name), reason)
+            .on(connection)
+    };
+    let assertion = result.map_err(|e| refuse(e.to_string()))?;
+
+    let test = match &assertion.in_response_to {
+        Some(request_id) => {
+            let request = state.store.consume_sso_request(ctx.org.id, &token_digest(request_id), now).await?;
+            match request {
+                Some(r) if r.connection == connection.id => r.nonce == TEST_MARK,
+                _ => {
+                    return Err(refuse(
+                        "the response answers a sign-in request that this organisation's connection did not start, or that was already used or expired".into(),
+                    )
+                    .into())
+                }
+            }
+        }
+        None if settings.allow_idp_initiated => false,
+        None => {
+            return Err(refuse(
+                "an unsolicited (IdP-initiated) response arrived, and IdP-initiated sign-in is off for this connection: start from Roster's login page, or turn it on".into(),
+            )
+            .into())
+        }
+    };
+    if !test && !connection.enabled {
+        return Err(refuse("the connection is disabled".into()).into());
+    }
+    if !state.store.first_use_of_saml_assertion(ctx.org.id, &assertion.issuer, &assertion.id, assertion.remember_until, now).await? {
+        return Err(refuse(format!("the assertion {} was already used (a replay)", assertion.id)).into());
+    }
+    Ok(Verified { connection: connection.clone(), subject: assertion.name_id.clone(), claimed_email: assertion.email().map(str::to_owned), test })
+}

@@ -1,0 +1,271 @@
+//! Sign-in with SAML 2.0 over HTTP: responses made by a test identity provider that signs the
+//! way real ones do, posted to the ACS as a browser would. The happy paths first, then each
+//! attack, which must end refused, logged for admins, and with no session.
+
+use crate::sso::{assert_refused, provider_link, run, sets_session};
+use crate::support::{form_token, TestApp};
+use flate2::read::DeflateDecoder;
+use roster_core::{Actor, Connection, Status};
+use roster_saml::testing::{post_value, ResponseSpec, TestIdp};
+use roster_web::sso::saml::{new_connection, SamlSettings};
+use std::io::Read;
+
+const IDP: &str = "https://idp.example/app/roster/metadata";
+const IDP_SSO: &str = "https://idp.example/app/roster/sso";
+
+struct World {
+    idp: TestIdp,
+    connection: Connection,
+    sp: String,
+    acs: String,
+    owner: String,
+    owner_password: String,
+}
+
+async fn world_in(app: &TestApp, slug: &str, allow_idp_initiated: bool) -> World {
+    let org = app.org(slug).await;
+    let idp = TestIdp::new(IDP);
+    let settings = SamlSettings::from_metadata(&idp.metadata(IDP_SSO), None, allow_idp_initiated).unwrap();
+    let connection = new_connection(org.org.id, "Okta", &settings, true, chrono::Utc::now()).unwrap();
+    app.state.store.create_connection(&connection, &Actor::Cli).await.unwrap();
+    World { idp, connection, sp: app.url(slug, "/saml/metadata"), acs: app.url(slug, "/saml/acs"), owner: org.owner_email, owner_password: org.owner_password }
+}
+
+async fn world(app: &TestApp) -> World {
+    world_in(app, "acme", false).await
+}
+
+impl World {
+    /// A response for `name_id`, answering `request` (None: unsolicited).
+    fn spec(&self, name_id: &str, request: Option<&str>) -> ResponseSpec {
+        let mut spec = ResponseSpec::new(&self.idp, &self.sp, &self.acs, name_id, chrono::Utc::now());
+        spec.in_response_to = request.map(str::to_owned);
+        spec
+    }
+}
+
+/// Clicks "Sign in with Okta" on the login page and returns the AuthnRequest's ID.
+async fn start(app: &TestApp, slug: &str, w: &World, client: &reqwest::Client) -> String {
+    let page = client.get(app.url(slug, "/login")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Sign in with Okta"), "the login page shows the SAML button");
+    let started = client.post(app.url(slug, &format!("/sso/{}/start", w.connection.id))).form(&[("_csrf", form_token(&page))]).send().await.unwrap();
+    assert_eq!(started.status(), 200);
+    request_id(&provider_link(&started.text().await.unwrap()))
+}
+
+fn request_id(redirect: &str) -> String {
+    assert!(redirect.starts_with(IDP_SSO), "{redirect} goes to the identity provider");
+    let url = url::Url::parse(redirect).unwrap();
+    let encoded = url.query_pairs().find(|(k, _)| k == "SAMLRequest").unwrap().1.into_owned();
+    let deflated = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded).unwrap();
+    let mut xml = String::new();
+    DeflateDecoder::new(&deflated[..]).read_to_string(&mut xml).unwrap();
+    let root = roster_saml::xml::parse(&xml).unwrap();
+    root.attr("ID").unwrap().to_owned()
+}
+
+async fn post(app: &TestApp, slug: &str, client: &reqwest::Client, xml: &str) -> reqwest::Response {
+    // A RelayState that names an address must never decide where the browser lands.
+    client.post(app.url(slug, "/saml/acs")).form(&[("SAMLResponse", post_value(xml).as_str()), ("RelayState", "https://evil.example/")]).send().await.unwrap()
+}
+
+async fn expect_signed_in(app: &TestApp, client: &reqwest::Client, response: reqwest::Response, who: &str) {
+    assert_eq!(response.status(), 303, "{who} signed in");
+    assert_eq!(response.headers()["location"], "/o/acme/");
+    assert!(sets_session(&response));
+    let me = client.get(app.url("acme", "/me")).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    assert!(me.text().await.unwrap().contains(who));
+}
+
+async fn signs_in_from_the_login_page_and_refuses_replays(app: &TestApp) {
+    let w = world(app).await;
+    let metadata = app.client().get(&w.sp).send().await.unwrap();
+    assert_eq!(metadata.status(), 200);
+    assert!(metadata.headers()["content-type"].to_str().unwrap().starts_with("application/samlmetadata+xml"));
+    let xml = metadata.text().await.unwrap();
+    assert!(xml.contains(&format!("entityID=\"{}\"", w.sp)) && xml.contains(&format!("Location=\"{}\"", w.acs)), "{xml}");
+
+    let client = app.client();
+    let id = start(app, "acme", &w, &client).await;
+    // Matched case-insensitively by address.
+    let signed = w.spec(&w.owner.to_uppercase(), Some(&id)).signed_assertion(&w.idp);
+    let response = post(app, "acme", &client, &signed).await;
+    assert!(response.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    expect_signed_in(app, &client, response, &w.owner).await;
+
+    // The same response again, from another browser: refused.
+    let other = app.client();
+    let replay = post(app, "acme", &other, &signed).await;
+    assert_refused(app, &other, replay, "a replayed response").await;
+
+    // A fresh response posted four times at once: one session at most.
+    let id = start(app, "acme", &w, &app.client()).await;
+    let signed = w.spec(&w.owner, Some(&id)).signed_assertion(&w.idp);
+    let attempts: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url, body) = (app.client(), app.url("acme", "/saml/acs"), post_value(&signed));
+            tokio::spawn(async move { client.post(url).form(&[("SAMLResponse", body)]).send().await.unwrap() })
+        })
+        .collect();
+    let mut sessions = 0;
+    for attempt in attempts {
+        sessions += usize::from(sets_session(&attempt.await.unwrap()));
+    }
+    assert_eq!(sessions, 1, "concurrent posts of one assertion yield one session");
+}
+
+async fn forged_and_misdirected_responses_are_refused(app: &TestApp) {
+    let w = world(app).await;
+    let other_org = world_in(app, "other", false).await;
+    let impostor = TestIdp::impostor(IDP);
+    let mut cases: Vec<(&str, String, &str)> = Vec::new();
+    let client = app.client();
+
+    let fresh = |spec: &ResponseSpec| spec.signed_assertion(&w.idp);
+    let id = start(app, "acme", &w, &client).await;
+    cases.push(("unsigned", w.spec(&w.owner, Some(&id)).xml(), "neither the assertion nor the Response is signed"));
+    cases.push(("foreign certificate", w.spec(&w.owner, Some(&id)).signed_assertion(&impostor), "certificate that Roster has on file"));
+    let mut s = w.spec(&w.owner, Some(&id));
+    s.audience = "https://other.example/saml".into();
+    cases.push(("wrong audience", fresh(&s), "meant for"));
+    let mut s = w.spec(&w.owner, Some(&id));
+    s.recipient = app.url("other", "/saml/acs");
+    cases.push(("wrong recipient", fresh(&s), "Recipient"));
+    let mut s = w.spec(&w.owner, Some(&id));
+    s.destination = Some(app.url("other", "/saml/acs"));
+    cases.push(("wrong destination", fresh(&s), "addressed to"));
+    let mut s = w.spec(&w.owner, Some(&id));
+    s.issued = chrono::Utc::now() - chrono::Duration::minutes(15);
+    s.not_before = s.issued;
+    s.not_on_or_after = s.issued + chrono::Duration::minutes(5);
+    cases.push(("expired", fresh(&s), "expired"));
+    let mut s = w.spec(&w.owner, Some(&id));
+    s.not_before = chrono::Utc::now() + chrono::Duration::minutes(10);
+    cases.push(("not yet valid", fresh(&s), "not valid before"));
+    let wrapped = {
+        let good = fresh(&w.spec(&w.owner, Some(&id)));
+        let evil = w.spec("intruder@acme.example", Some(&id)).xml();
+        let evil_assertion = &evil[evil.find("<saml:Assertion").unwrap()..evil.find("</samlp:Response>").unwrap()];
+        good.replace("</samlp:Response>", &format!("{evil_assertion}</samlp:Response>"))
+    };
+    cases.push(("signature wrapping", wrapped, "more than one assertion"));
+    cases.push(("doctype", format!("<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}", fresh(&w.spec(&w.owner, Some(&id)))), "DOCTYPE"));
+    cases.push(("unknown request", fresh(&w.spec(&w.owner, Some("_made-up"))), "did not start"));
+    // Another organisation's outstanding request, answered at this organisation's ACS.
+    let elsewhere = start(app, "other", &other_org, &app.client()).await;
+    cases.push(("another organisation's request", fresh(&w.spec(&w.owner, Some(&elsewhere))), "did not start"));
+    cases.push(("unsolicited while off", fresh(&w.spec(&w.owner, None)), "IdP-initiated sign-in is off"));
+    let mut s = w.spec(&w.owner, Some(&id));
+    s.issuer = "https://evil.example/idp".into();
+    cases.push(("unknown issuer", fresh(&s), "no connection of this organisation names"));
+    // Valid at last: the outstanding request was not spent by the failures before it.
+    let before = app.state.store.sso_refusals(w.connection.org, 50).await.unwrap().len();
+    for (why, xml, reason) in &cases {
+        let browser = app.client();
+        let response = post(app, "acme", &browser, xml).await;
+        assert_refused(app, &browser, response, why).await;
+        let latest = app.state.store.sso_refusals(w.connection.org, 1).await.unwrap();
+        assert!(latest[0].reason.contains(reason), "{why}: {:?} should mention {reason:?}", latest[0].reason);
+    }
+    assert_eq!(app.state.store.sso_refusals(w.connection.org, 50).await.unwrap().len(), before + cases.len(), "every refusal is logged");
+    expect_signed_in(app, &client, post(app, "acme", &client, &fresh(&w.spec(&w.owner, Some(&id)))).await, &w.owner).await;
+    // And a request, once answered, is spent.
+    let again = app.client();
+    let spent = post(app, "acme", &again, &fresh(&w.spec(&w.owner, Some(&id)))).await;
+    assert_refused(app, &again, spent, "a second answer to one request").await;
+}
+
+async fn idp_initiated_only_when_opted_in_and_never_creates_people(app: &TestApp) {
+    let w = world_in(app, "acme", true).await;
+    let client = app.client();
+    expect_signed_in(app, &client, post(app, "acme", &client, &w.spec(&w.owner, None).signed_assertion(&w.idp)).await, &w.owner).await;
+
+    let before = app.state.store.count_people(w.connection.org).await.unwrap();
+    let stranger = app.client();
+    let refused = post(app, "acme", &stranger, &w.spec("stranger@acme.example", None).signed_assertion(&w.idp)).await;
+    assert_refused(app, &stranger, refused, "nobody has the address").await;
+    assert_eq!(format!("{:?}", app.state.store.count_people(w.connection.org).await.unwrap()), format!("{before:?}"));
+
+    // A comment cannot cut the NameID down to someone else's address.
+    let injected = app.client();
+    let name = format!("{}<!---->.evil.example", w.owner);
+    let refused = post(app, "acme", &injected, &w.spec(&name, None).signed_assertion(&w.idp)).await;
+    assert_refused(app, &injected, refused, "NameID comment injection").await;
+    let latest = app.state.store.sso_refusals(w.connection.org, 1).await.unwrap();
+    assert!(latest[0].reason.contains(&format!("{}.evil.example", w.owner)), "read in full: {:?}", latest[0].reason);
+
+    // A deactivated person is told so and not reactivated.
+    let member = app.state.store.person_by_email(w.connection.org, &roster_core::Email::parse(&w.owner).unwrap()).await.unwrap().unwrap();
+    let mut plan = roster_core::Plan::new(w.connection.org, Actor::Cli);
+    plan.changes.push(roster_core::Change::SetStatus { id: member.id, before: member.status, after: Status::Deactivated });
+    app.state.store.apply(&plan, chrono::Utc::now()).await.unwrap();
+    let browser = app.client();
+    let response = post(app, "acme", &browser, &w.spec(&w.owner, None).signed_assertion(&w.idp)).await;
+    assert_eq!(response.status(), 403);
+    assert!(response.text().await.unwrap().contains("deactivated"));
+    let after = app.state.store.person(w.connection.org, member.id).await.unwrap().unwrap();
+    assert_eq!(after.status, Status::Deactivated);
+}
+
+async fn admins_test_sign_in_and_add_connections_from_metadata(app: &TestApp) {
+    let w = world(app).await;
+    let admin = app.signed_in("acme", &w.owner, &w.owner_password).await;
+    let page = admin.get(app.url("acme", "/settings/sso")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&w.acs) && page.contains(&w.sp), "the page shows what to paste into the provider");
+    let tested = admin.post(app.url("acme", &format!("/settings/sso/{}/test", w.connection.id))).form(&[("_csrf", form_token(&page))]).send().await.unwrap();
+    let id = request_id(&provider_link(&tested.text().await.unwrap()));
+    let browser = app.client();
+    let report = post(app, "acme", &browser, &w.spec(&w.owner, Some(&id)).signed_assertion(&w.idp)).await;
+    assert_eq!(report.status(), 200);
+    assert!(!sets_session(&report), "a test signs nobody in");
+    let text = report.text().await.unwrap();
+    assert!(text.contains("Test sign-in") && text.contains(&w.owner), "{text}");
+
+    // Adding from pasted metadata: disabled until enabled, and a certificate about to lapse
+    // (samlify's test certificates live a day) is flagged.
+    let form = [
+        ("_csrf", form_token(&page)),
+        ("name", "Okta SAML".to_owned()),
+        ("metadata_xml", include_str!("../../../roster-saml/tests/samlify/metadata.xml").to_owned()),
+        ("allow_idp_initiated", "on".to_owned()),
+    ];
+    let added = admin.post(app.url("acme", "/settings/sso/saml")).form(&form).send().await.unwrap();
+    assert_eq!(added.status(), 303);
+    let connections = app.state.store.connections(w.connection.org).await.unwrap();
+    let new = connections.iter().find(|c| c.name == "Okta SAML").unwrap();
+    assert!(!new.enabled);
+    assert!(SamlSettings::of(new).unwrap().allow_idp_initiated);
+    let page = admin.get(app.url("acme", "/settings/sso")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("cert-warning"), "the certificate's expiry is flagged");
+    // Metadata without a signing certificate is refused, and nothing is added.
+    let bad = [("_csrf", form_token(&page)), ("name", "Broken".to_owned()), ("metadata_xml", w.idp.metadata(IDP_SSO).replace("use=\"signing\"", "use=\"encryption\""))];
+    let refused = admin.post(app.url("acme", "/settings/sso/saml")).form(&bad).send().await.unwrap().text().await.unwrap();
+    assert!(refused.contains("no signing certificate"), "{refused}");
+    assert_eq!(app.state.store.connections(w.connection.org).await.unwrap().len(), connections.len());
+}
+
+macro_rules! saml_on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use roster_store::testing::Backend;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::run(Backend::Sqlite, |app| Box::pin(super::$name(app))).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::run(Backend::Postgres, |app| Box::pin(super::$name(app))).await;
+                }
+            }
+        )*
+    };
+}
+
+saml_on_both_backends!(
+    signs_in_from_the_login_page_and_refuses_replays,
+    forged_and_misdirected_responses_are_refused,
+    idp_initiated_only_when_opted_in_and_never_creates_people,
+    admins_test_sign_in_and_add_connections_from_metadata,
+);
