@@ -121,7 +121,8 @@ async fn observe(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let elapsed = started.elapsed();
     // Lets clients and benchmarks separate the server's time from the network's.
-    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={:.3}", elapsed.as_secs_f64() * 1000.0)) {
+    let waited = response.extensions().get::<crate::sso::ProviderTime>().map(|t| format!(", idp;dur={:.3}", t.0.as_secs_f64() * 1000.0)).unwrap_or_default();
+    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={:.3}{waited}", elapsed.as_secs_f64() * 1000.0)) {
         response.headers_mut().insert("server-timing", value);
     }
     let status = response.status().as_u16();

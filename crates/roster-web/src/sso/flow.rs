@@ -116,6 +116,8 @@ pub struct Verified {
     pub connection: Connection,
     pub claims: IdTokenClaims,
     pub subject: String,
+    /// Spent waiting for the provider's token endpoint (reported apart from Roster's own time).
+    pub provider_time: std::time::Duration,
 }
 
 /// Redeem the state, exchange the code and validate the ID token.
@@ -157,7 +159,9 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, params: &CallbackParams, coo
     let metadata = providers.metadata(&settings.discovery_url).await.map_err(failed)?;
     let redirect = redirect_uri(state, ctx);
     let exchange = CodeExchange { code, redirect_uri: &redirect, pkce_verifier: &verifier, client_id: &settings.client_id, client_secret: &secret };
+    let exchange_started = std::time::Instant::now();
     let id_token = providers.exchange_code(&metadata, &exchange).await.map_err(failed)?;
+    let provider_time = exchange_started.elapsed();
     let expect = Expectations {
         issuer: &metadata.issuer,
         client_id: &settings.client_id,
@@ -176,7 +180,7 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, params: &CallbackParams, coo
         },
         _ => claims.subject.clone(),
     };
-    Ok(Verified { connection, claims, subject })
+    Ok(Verified { connection, claims, subject, provider_time })
 }
 
 /// The address this connection matches people by, if the token carries a usable one.

@@ -11,6 +11,11 @@ use roster_sso::Providers;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
+/// Time a handler spent waiting on an identity provider, put in the response's extensions so
+/// `Server-Timing` can report it apart from Roster's own time.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderTime(pub std::time::Duration);
+
 /// The sealed secret's column name (associated data of the seal).
 pub const CLIENT_SECRET: &str = "client_secret";
 /// The column name PKCE verifiers are sealed under.

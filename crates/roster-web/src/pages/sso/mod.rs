@@ -165,7 +165,8 @@ async fn finish(state: &AppState, ctx: &OrgCtx, user: Option<CurrentUser>, heade
     // A test is finished only by the admin who started it; its state lives in its own cookie.
     let testing = test_cookie.is_some() && params.state.as_deref().zip(test_cookie.as_deref()).is_some_and(|(a, b)| same_secret(a, b));
     let cookie = if testing { test_cookie } else { cookie_value(headers, STATE_COOKIE).filter(|c| !c.is_empty()) };
-    let mut response = match flow::verify(state, ctx, &params, cookie.as_deref()).await {
+    let mut provider_time = None;
+    let mut response = match flow::verify(state, ctx, &params, cookie.as_deref()).await.inspect(|v| provider_time = Some(v.provider_time)) {
         Err(e) => refuse(state, ctx, e).await,
         Ok(verified) if testing => match user.filter(|u| u.person.role.can_administer()) {
             None => refuse(state, ctx, FlowError::Refused(Refusal::new("Only admins can test sign-in.", "a test sign-in finished without an admin session"))).await,
@@ -195,6 +196,9 @@ async fn finish(state: &AppState, ctx: &OrgCtx, user: Option<CurrentUser>, heade
         },
     };
     clear(state, ctx, &mut response);
+    if let Some(waited) = provider_time {
+        response.extensions_mut().insert(crate::sso::ProviderTime(waited));
+    }
     tracing::debug!(micros = started.elapsed().as_micros() as u64, "sso callback");
     response
 }
