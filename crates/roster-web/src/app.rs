@@ -27,6 +27,7 @@ fn org_routes() -> Router<AppState> {
         .route("/sso/callback", get(pages::sso::callback_get).post(pages::sso::callback_post))
         .route("/saml/metadata", get(pages::sso::saml::metadata))
         .route("/saml/acs", post(pages::sso::saml::acs))
+        .route("/saml/continue", get(pages::sso::saml::resume))
         .route("/settings/sso/saml", post(pages::sso::admin::add_saml))
         .route("/settings/sso", get(pages::sso::admin::show).post(pages::sso::admin::add))
         .route("/settings/sso/password", post(pages::sso::admin::password_policy))

@@ -9,9 +9,9 @@ use crate::routing::OrgCtx;
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
 use roster_core::secret::token_digest;
-use roster_core::{Connection, ConnectionId, ConnectionKind, OrgId};
+use roster_core::{Connection, ConnectionId, ConnectionKind, OrgId, Person, Status, UserId};
 use roster_saml::{Certificate, SamlError};
-use roster_store::SsoRequest;
+use roster_store::{SsoRequest, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// Clock difference tolerated with the identity provider.
@@ -19,6 +19,12 @@ const SKEW_SECS: i64 = 180;
 /// Marks a stored request as an admin's "Test sign-in" (SAML requests carry no nonce).
 const TEST_MARK: &str = "saml-test";
 const SIGN_IN_MARK: &str = "saml";
+const HAND_OVER_MARK: &str = "saml-continue";
+/// Binds a started sign-in to the browser that started it. The ACS cannot read it (a
+/// cross-site POST carries no Lax cookie); the same-site step after it can.
+pub const BROWSER_COOKIE: &str = "roster_saml_browser";
+/// How long the step from the ACS to the session may take.
+const HAND_OVER_SECS: i64 = 120;
 /// Admins are warned this long before the identity provider's certificate lapses.
 pub const CERT_WARNING_DAYS: i64 = 30;
 
@@ -114,24 +120,26 @@ pub fn acs_url(state: &AppState, ctx: &OrgCtx) -> String {
     state.config.org_url(ctx.org.slug.as_str(), "/saml/acs")
 }
 
-/// Starts an SP-initiated sign-in and returns the identity provider's address.
-pub async fn start(state: &AppState, ctx: &OrgCtx, connection: &Connection, test: bool) -> Result<String, FlowError> {
+/// Starts an SP-initiated sign-in: the identity provider's address, and the value the
+/// browser's `BROWSER_COOKIE` must carry when it comes back.
+pub async fn start(state: &AppState, ctx: &OrgCtx, connection: &Connection, test: bool) -> Result<(String, String), FlowError> {
     let settings = SamlSettings::of(connection).ok_or_else(|| unavailable(connection, "the connection's settings are not SAML settings".into()))?;
     let now = state.clock.now();
     let relay = uuid::Uuid::new_v4().simple().to_string();
+    let browser = crate::password::random_token();
     let request = roster_saml::authn_request(&settings.sso_url, &sp_entity_id(state, ctx), &acs_url(state, ctx), &relay, now, &mut rand::rngs::OsRng)
         .map_err(|e| unavailable(connection, e))?;
     let stored = SsoRequest {
         state_digest: token_digest(&request.id),
         org: ctx.org.id,
         connection: connection.id,
-        nonce: if test { TEST_MARK } else { SIGN_IN_MARK }.to_owned(),
+        nonce: format!("{}:{}", if test { TEST_MARK } else { SIGN_IN_MARK }, token_digest(&browser)),
         sealed_verifier: Vec::new(),
         created_at: now,
         expires_at: now + Duration::minutes(REQUEST_MINUTES),
     };
     state.store.create_sso_request(&stored).await?;
-    Ok(request.redirect_url)
+    Ok((request.redirect_url, browser))
 }
 
 /// What the identity provider POSTs to the ACS.
@@ -152,6 +160,8 @@ pub struct Verified {
     pub claimed_email: Option<String>,
     /// An admin's "Test sign-in": report, do not sign in.
     pub test: bool,
+    /// The digest of the browser cookie of the sign-in this answers; `None` when unsolicited.
+    pub browser: Option<String>,
 }
 
 fn malformed(e: &SamlError) -> Refusal {
@@ -214,11 +224,12 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
     };
     let assertion = result.map_err(|e| refuse(e.to_string()))?;
 
-    let test = match &assertion.in_response_to {
+    let (test, browser) = match &assertion.in_response_to {
         Some(request_id) => {
             let request = state.store.consume_sso_request(ctx.org.id, &token_digest(request_id), now).await?;
-            match request {
-                Some(r) if r.connection == connection.id => r.nonce == TEST_MARK,
+            let started = request.filter(|r| r.connection == connection.id).and_then(|r| r.nonce.split_once(':').map(|(m, b)| (m.to_owned(), b.to_owned())));
+            match started {
+                Some((mark, browser)) if mark == TEST_MARK || mark == SIGN_IN_MARK => (mark == TEST_MARK, Some(browser)),
                 _ => {
                     return Err(refuse(
                         "the response answers a sign-in request that this organisation's connection did not start, or that was already used or expired".into(),
@@ -227,7 +238,7 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
                 }
             }
         }
-        None if settings.allow_idp_initiated => false,
+        None if settings.allow_idp_initiated => (false, None),
         None => {
             return Err(refuse(
                 "an unsolicited (IdP-initiated) response arrived, and IdP-initiated sign-in is off for this connection: start from Roster's login page, or turn it on".into(),
@@ -241,5 +252,55 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
     if !state.store.first_use_of_saml_assertion(ctx.org.id, &assertion.issuer, &assertion.id, assertion.remember_until, now).await? {
         return Err(refuse(format!("the assertion {} was already used (a replay)", assertion.id)).into());
     }
-    Ok(Verified { connection: connection.clone(), subject: assertion.name_id.clone(), claimed_email: assertion.email().map(str::to_owned), test })
+    Ok(Verified { connection: connection.clone(), subject: assertion.name_id.clone(), claimed_email: assertion.email().map(str::to_owned), test, browser })
+}
+
+/// After the ACS: a one-time token for the same-site step that checks the browser and starts
+/// the session.
+pub async fn hand_over(state: &AppState, ctx: &OrgCtx, verified: &Verified, person: &Person) -> Result<String, StoreError> {
+    let token = crate::password::random_token();
+    let now = state.clock.now();
+    let browser = verified.browser.as_deref().unwrap_or("-");
+    state
+        .store
+        .create_sso_request(&SsoRequest {
+            state_digest: token_digest(&token),
+            org: ctx.org.id,
+            connection: verified.connection.id,
+            nonce: format!("{HAND_OVER_MARK}:{}:{browser}", person.id),
+            sealed_verifier: Vec::new(),
+            created_at: now,
+            expires_at: now + Duration::seconds(HAND_OVER_SECS),
+        })
+        .await?;
+    Ok(token)
+}
+
+/// The person a hand-over token names, if this is the browser that started the sign-in (an
+/// unsolicited sign-in, allowed by the connection, has no browser to check) and they are still
+/// active.
+pub async fn take_over(state: &AppState, ctx: &OrgCtx, token: &str, cookie: Option<&str>) -> Result<Person, FlowError> {
+    let stale = || {
+        Refusal::new(
+            "This sign-in was already used or took too long. Start again from your organisation's login page.",
+            "the step after the ACS came with an unknown, used or expired token",
+        )
+    };
+    let request = state.store.consume_sso_request(ctx.org.id, &token_digest(token), state.clock.now()).await?.ok_or_else(stale)?;
+    let mut parts = request.nonce.splitn(3, ':');
+    let (Some(HAND_OVER_MARK), Some(person), Some(browser)) = (parts.next(), parts.next(), parts.next()) else { return Err(stale().into()) };
+    let connection = state.store.connection(ctx.org.id, request.connection).await?.ok_or_else(stale)?;
+    if browser != "-" && cookie.map(token_digest).as_deref() != Some(browser) {
+        return Err(Refusal::new(
+            "This sign-in was started in another browser. Start again from your organisation's login page.",
+            "the response answers a sign-in started in another browser (its cookie is missing or different)",
+        )
+        .on(&connection)
+        .into());
+    }
+    let id: UserId = person.parse().map_err(|_| stale())?;
+    match state.store.person(ctx.org.id, id).await? {
+        Some(p) if p.status != Status::Deactivated => Ok(p),
+        _ => Err(Refusal::new("Your account in this organisation is deactivated. Ask an admin of your organisation.", "the person was deactivated during sign-in").on(&connection).into()),
+    }
 }

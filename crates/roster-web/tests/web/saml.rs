@@ -69,7 +69,19 @@ async fn post(app: &TestApp, slug: &str, client: &reqwest::Client, xml: &str) ->
     client.post(app.url(slug, "/saml/acs")).form(&[("SAMLResponse", post_value(xml).as_str()), ("RelayState", "https://evil.example/")]).send().await.unwrap()
 }
 
-async fn expect_signed_in(app: &TestApp, client: &reqwest::Client, response: reqwest::Response, who: &str) {
+/// Follows the ACS's answer to the same-site step after it, in the same browser.
+async fn finish(app: &TestApp, client: &reqwest::Client, acs: reqwest::Response) -> reqwest::Response {
+    if acs.status() != 303 {
+        return acs;
+    }
+    assert!(!sets_session(&acs), "the ACS itself starts no session");
+    let next = acs.headers()["location"].to_str().unwrap().to_owned();
+    assert!(next.starts_with("/o/acme/saml/continue?t="), "{next}");
+    client.get(format!("{}{next}", app.url("acme", "").trim_end_matches("/o/acme"))).send().await.unwrap()
+}
+
+async fn expect_signed_in(app: &TestApp, client: &reqwest::Client, acs: reqwest::Response, who: &str) {
+    let response = finish(app, client, acs).await;
     assert_eq!(response.status(), 303, "{who} signed in");
     assert_eq!(response.headers()["location"], "/o/acme/");
     assert!(sets_session(&response));
@@ -108,11 +120,36 @@ async fn signs_in_from_the_login_page_and_refuses_replays(app: &TestApp) {
             tokio::spawn(async move { client.post(url).form(&[("SAMLResponse", body)]).send().await.unwrap() })
         })
         .collect();
-    let mut sessions = 0;
+    let mut accepted = 0;
     for attempt in attempts {
-        sessions += usize::from(sets_session(&attempt.await.unwrap()));
+        accepted += usize::from(attempt.await.unwrap().status() == 303);
     }
-    assert_eq!(sessions, 1, "concurrent posts of one assertion yield one session");
+    assert_eq!(accepted, 1, "concurrent posts of one assertion: one is accepted, so one session at most");
+}
+
+async fn a_response_started_in_another_browser_is_refused(app: &TestApp) {
+    let w = world(app).await;
+    // The attacker starts a sign-in, gets a response for their own account, and has the
+    // victim's browser post it (login CSRF).
+    let attacker = app.client();
+    let id = start(app, "acme", &w, &attacker).await;
+    let planted = w.spec(&w.owner, Some(&id)).signed_assertion(&w.idp);
+    let victim = app.client();
+    let acs = post(app, "acme", &victim, &planted).await;
+    let refused = finish(app, &victim, acs).await;
+    assert_refused(app, &victim, refused, "a response started in another browser").await;
+    let latest = app.state.store.sso_refusals(w.connection.org, 1).await.unwrap();
+    assert!(latest[0].reason.contains("another browser"), "{:?}", latest[0].reason);
+    // A hand-over token works once.
+    let me = app.client();
+    let id = start(app, "acme", &w, &me).await;
+    let acs = post(app, "acme", &me, &w.spec(&w.owner, Some(&id)).signed_assertion(&w.idp)).await;
+    let next = acs.headers()["location"].to_str().unwrap().to_owned();
+    let root = app.url("acme", "").trim_end_matches("/o/acme").to_owned();
+    assert!(sets_session(&me.get(format!("{root}{next}")).send().await.unwrap()));
+    let again = app.client().get(format!("{root}{next}")).send().await.unwrap();
+    assert_eq!(again.status(), 403, "a used hand-over token");
+    assert!(!sets_session(&again));
 }
 
 async fn forged_and_misdirected_responses_are_refused(app: &TestApp) {
@@ -265,6 +302,7 @@ macro_rules! saml_on_both_backends {
 
 saml_on_both_backends!(
     signs_in_from_the_login_page_and_refuses_replays,
+    a_response_started_in_another_browser_is_refused,
     forged_and_misdirected_responses_are_refused,
     idp_initiated_only_when_opted_in_and_never_creates_people,
     admins_test_sign_in_and_add_connections_from_metadata,

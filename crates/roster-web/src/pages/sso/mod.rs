@@ -103,7 +103,12 @@ async fn redirect_to_provider(state: &AppState, ctx: &OrgCtx, connection: &roste
         // The answer comes back as a cross-site POST, which carries no Lax cookie: the stored
         // request, redeemed once, is what ties it to this start.
         return match crate::sso::saml::start(state, ctx, connection, cookie == TEST_COOKIE).await {
-            Ok(url) => to_provider_page(connection, url),
+            Ok((url, browser)) => {
+                let mut response = to_provider_page(connection, url);
+                let cookie = set_cookie(state, ctx, crate::sso::saml::BROWSER_COOKIE, &browser, flow::REQUEST_MINUTES * 60);
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+                response
+            }
             Err(e) => refuse(state, ctx, e).await,
         };
     }
