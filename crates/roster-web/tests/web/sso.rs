@@ -297,6 +297,32 @@ async fn password_sign_in_can_be_turned_off_except_for_the_owner(app: &TestApp) 
     assert!(password.is_some());
 }
 
+/// Third-party-initiated login (`iss`, `target_link_uri`) is not a way in: Roster starts
+/// sign-in only from its own login form, so such a request fetches nothing and sends nobody
+/// off-origin.
+async fn initiate_login_parameters_fetch_nothing_and_redirect_nowhere(app: &TestApp) {
+    let _w = world(app, OidcProvider::Generic).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let unconfigured = format!("http://{}", listener.local_addr().unwrap());
+    let contacted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = contacted.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let client = app.client();
+    for path in ["/sso/initiate", "/login", "/sso/callback", "/saml/acs"] {
+        let url = format!("{}?iss={unconfigured}&target_link_uri=https://evil.example/&RelayState=https://evil.example/&returnTo=https://evil.example/", app.url("acme", path));
+        let response = client.get(&url).send().await.unwrap();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(!location.contains("evil.example") && !location.starts_with("http"), "{path} must not send the browser to {location}");
+        assert!(!sets_session(&response), "{path}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(contacted.load(std::sync::atomic::Ordering::SeqCst), 0, "no request went to the unconfigured issuer");
+}
+
 macro_rules! sso_on_both_backends {
     ($($name:ident),* $(,)?) => {
         $(
@@ -329,4 +355,5 @@ sso_on_both_backends!(
     forged_tokens_are_refused,
     unknown_people_are_never_created,
     password_sign_in_can_be_turned_off_except_for_the_owner,
+    initiate_login_parameters_fetch_nothing_and_redirect_nowhere,
 );
