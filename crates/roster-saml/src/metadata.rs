@@ -80,10 +80,6 @@ fn signing_certificates(idp: &Element) -> Result<Vec<Certificate>, SamlError> {
     Ok(out)
 }
 
-fn escape(value: &str) -> String {
-    value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// Roster's service-provider metadata for one organisation.
 pub fn sp_metadata(entity_id: &str, acs_url: &str) -> String {
     format!(
@@ -95,8 +91,8 @@ pub fn sp_metadata(entity_id: &str, acs_url: &str) -> String {
   </md:SPSSODescriptor>
 </md:EntityDescriptor>
 "#,
-        entity = escape(entity_id),
-        acs = escape(acs_url),
+        entity = crate::xml::escape(entity_id),
+        acs = crate::xml::escape(acs_url),
         format = crate::response::EMAIL_FORMAT,
     )
 }

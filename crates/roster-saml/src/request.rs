@@ -15,10 +15,6 @@ pub struct AuthnRequest {
     pub redirect_url: String,
 }
 
-fn escape(value: &str) -> String {
-    value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// Builds the request and the identity provider's address carrying it. `relay_state` is
 /// opaque; Roster never redirects to it.
 pub fn authn_request(idp_sso_url: &str, sp_entity_id: &str, acs_url: &str, relay_state: &str, now: DateTime<Utc>, rng: &mut impl rand::RngCore) -> Result<AuthnRequest, String> {
@@ -31,10 +27,10 @@ pub fn authn_request(idp_sso_url: &str, sp_entity_id: &str, acs_url: &str, relay
         protocol = crate::PROTOCOL_NS,
         assertion = crate::ASSERTION_NS,
         instant = now.to_rfc3339_opts(SecondsFormat::Secs, true),
-        destination = escape(idp_sso_url),
-        acs = escape(acs_url),
+        destination = crate::xml::escape(idp_sso_url),
+        acs = crate::xml::escape(acs_url),
         binding = crate::metadata::POST_BINDING,
-        issuer = escape(sp_entity_id),
+        issuer = crate::xml::escape(sp_entity_id),
     );
     let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
     encoder.write_all(xml.as_bytes()).map_err(|e| e.to_string())?;

@@ -126,6 +126,11 @@ impl Element {
     }
 }
 
+/// Escapes text for an attribute value or element content in XML that Roster writes.
+pub fn escape(value: &str) -> String {
+    value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 /// Line ends as XML defines them: CR LF and lone CR become LF.
 fn normalize_newlines(raw: &str) -> String {
     raw.replace("\r\n", "\n").replace('\r', "\n")

@@ -18,6 +18,7 @@ mod scim;
 #[path = "web/signin.rs"]
 mod signin;
 #[path = "web/sso.rs"]
+#[macro_use]
 mod sso;
 #[path = "web/saml.rs"]
 mod saml;

@@ -197,8 +197,7 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
     }
     let now = state.clock.now();
     let (sp_entity, acs) = (sp_entity_id(state, ctx), acs_url(state, ctx));
-    let mut outcome = None;
-    for (connection, settings) in &candidates {
+    let check = |settings: &SamlSettings| {
         let certificates = settings.certificates();
         let expect = roster_saml::Expectations {
             idp_entity_id: &settings.idp_entity_id,
@@ -208,21 +207,18 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
             now,
             skew: Duration::seconds(SKEW_SECS),
         };
-        let result = roster_saml::validate(&root, &expect);
-        let ok = result.is_ok();
-        if outcome.is_none() || ok {
-            outcome = Some((connection, settings, result));
-        }
-        if ok {
-            break;
-        }
-    }
-    let Some((connection, settings, result)) = outcome else { return Err(Refusal::new("", "no connection").into()) };
+        roster_saml::validate(&root, &expect)
+    };
+    // Usually one connection names the issuer; with several, the one whose certificate verifies.
+    let results: Vec<_> = candidates.iter().map(|(connection, settings)| (connection, settings, check(settings))).collect();
+    let chosen = results.iter().position(|(_, _, r)| r.is_ok()).unwrap_or(0);
+    let (connection, settings, result) = &results[chosen];
+    let (connection, settings): (&Connection, &SamlSettings) = (connection, settings);
     let refuse = |reason: String| {
         Refusal::new(format!("{} could not sign you in. Start again from your organisation's login page, or ask an admin of your organisation.", connection.name), reason)
             .on(connection)
     };
-    let assertion = result.map_err(|e| refuse(e.to_string()))?;
+    let assertion = result.clone().map_err(|e| refuse(e.to_string()))?;
 
     let (test, browser) = match &assertion.in_response_to {
         Some(request_id) => {

@@ -282,25 +282,7 @@ async fn admins_test_sign_in_and_add_connections_from_metadata(app: &TestApp) {
     assert_eq!(app.state.store.connections(w.connection.org).await.unwrap().len(), connections.len());
 }
 
-macro_rules! saml_on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use roster_store::testing::Backend;
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::run(Backend::Sqlite, |app| Box::pin(super::$name(app))).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::run(Backend::Postgres, |app| Box::pin(super::$name(app))).await;
-                }
-            }
-        )*
-    };
-}
-
-saml_on_both_backends!(
+sso_on_both_backends!(
     signs_in_from_the_login_page_and_refuses_replays,
     a_response_started_in_another_browser_is_refused,
     forged_and_misdirected_responses_are_refused,
