@@ -198,7 +198,8 @@ pub trait ScimStore {
     /// transaction.
     async fn scim_delete(&self, delete: &ScimDelete<'_>, plan: &Plan, now: DateTime<Utc>) -> StoreResult<ScimWriteOutcome>;
 
-    async fn log_scim_request(&self, entry: &ScimRequestLog) -> StoreResult<()>;
+    /// Records a batch of requests in one transaction (one commit for many rows).
+    async fn log_scim_requests(&self, entries: &[ScimRequestLog]) -> StoreResult<()>;
     /// Newest first.
     async fn scim_requests(&self, org: OrgId, limit: u32) -> StoreResult<Vec<ScimRequestLog>>;
 }

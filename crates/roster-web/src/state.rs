@@ -16,4 +16,6 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Seals the secrets integrations store (tenant ids, client secrets, keys).
     pub master_key: MasterKey,
+    /// The SCIM request log's writer (a queue in front of the store; the log itself is stored).
+    pub scim_log: crate::scim::LogQueue,
 }

@@ -34,7 +34,7 @@ pub async fn state(settings: &Settings, with_metrics: bool) -> anyhow::Result<Ap
     } else {
         None
     };
-    Ok(AppState { store, config: Arc::new(config), clock: Arc::new(SystemClock), metrics, master_key: keys::load(settings)? })
+    Ok(AppState { store, config: Arc::new(config), clock: Arc::new(SystemClock), metrics, master_key: keys::load(settings)?, scim_log: Default::default() })
 }
 
 pub async fn serve(settings: &Settings, ready: Option<tokio::sync::oneshot::Sender<()>>) -> anyhow::Result<()> {

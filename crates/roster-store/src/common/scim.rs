@@ -366,19 +366,26 @@ macro_rules! impl_scim {
                 Ok($crate::ScimWriteOutcome::Written)
             }
 
-            async fn log_scim_request(&self, e: &$crate::ScimRequestLog) -> $crate::StoreResult<()> {
-                sqlx::query("INSERT INTO scim_requests (id, org_id, token_id, at, method, path, status, duration_micros, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                    .bind(e.id)
-                    .bind(e.org.as_uuid())
-                    .bind(e.token)
-                    .bind(ts(e.at))
-                    .bind(&e.method)
-                    .bind(&e.path)
-                    .bind(i32::from(e.status))
-                    .bind(e.duration_micros)
-                    .bind(&e.error)
-                    .execute(&self.pool)
-                    .await?;
+            async fn log_scim_requests(&self, entries: &[$crate::ScimRequestLog]) -> $crate::StoreResult<()> {
+                if entries.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = begin_write(&self.pool).await?;
+                for e in entries {
+                    sqlx::query("INSERT INTO scim_requests (id, org_id, token_id, at, method, path, status, duration_micros, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                        .bind(e.id)
+                        .bind(e.org.as_uuid())
+                        .bind(e.token)
+                        .bind(ts(e.at))
+                        .bind(&e.method)
+                        .bind(&e.path)
+                        .bind(i32::from(e.status))
+                        .bind(e.duration_micros)
+                        .bind(&e.error)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -236,6 +236,7 @@ pub async fn concurrent_versioned_writes_never_lose_an_update(store: Arc<dyn Sto
 
 pub async fn requests_are_logged_newest_first(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "acme").await;
+    let mut entries = Vec::new();
     for (n, status) in [200u16, 409].into_iter().enumerate() {
         let entry = ScimRequestLog {
             id: Uuid::now_v7(),
@@ -248,8 +249,10 @@ pub async fn requests_are_logged_newest_first(store: Arc<dyn Store>) {
             duration_micros: 1200,
             error: (status == 409).then(|| SCIM_USER_NAME_TAKEN.to_owned()),
         };
-        store.log_scim_request(&entry).await.unwrap();
+        entries.push(entry);
     }
+    store.log_scim_requests(&entries).await.unwrap();
+    store.log_scim_requests(&[]).await.unwrap();
     let log = store.scim_requests(org, 10).await.unwrap();
     assert_eq!(log.iter().map(|e| e.status).collect::<Vec<_>>(), [409, 200]);
 }

@@ -9,9 +9,45 @@ use axum::extract::{OriginalUri, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use roster_store::ScimRequestLog;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::mpsc;
 use std::time::Instant;
 use uuid::Uuid;
+
+/// Entries waiting to be written; beyond this (the database stalled) new ones are dropped and
+/// counted rather than held in memory.
+const QUEUE: usize = 10_000;
+/// The most entries written in one transaction.
+const BATCH: usize = 500;
+
+/// The log's writer: one task per process takes whatever has queued up and writes it in one
+/// transaction, so under load many requests share one commit (on SQLite, one turn of the
+/// single writer), and at rest each entry is written at once.
+#[derive(Clone, Default)]
+pub struct LogQueue(Arc<OnceLock<mpsc::Sender<ScimRequestLog>>>);
+
+impl LogQueue {
+    fn push(&self, state: &AppState, entry: ScimRequestLog) {
+        let sender = self.0.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE);
+            tokio::spawn(write_batches(state.store.clone(), receiver));
+            sender
+        });
+        if sender.try_send(entry).is_err() {
+            metrics::counter!("roster_scim_log_dropped_total").increment(1);
+        }
+    }
+}
+
+async fn write_batches(store: Arc<dyn roster_store::Store>, mut receiver: mpsc::Receiver<ScimRequestLog>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while receiver.recv_many(&mut batch, BATCH).await > 0 {
+        if let Err(error) = store.log_scim_requests(&batch).await {
+            tracing::warn!(%error, entries = batch.len(), "could not record SCIM requests");
+        }
+        batch.clear();
+    }
+}
 
 /// The longest path (with its query) kept in the log.
 const MAX_LOGGED_PATH: usize = 500;
@@ -61,11 +97,6 @@ pub(crate) async fn record(State(state): State<AppState>, mut request: Request, 
         error: response.extensions().get::<LoggedError>().map(|e| e.0.clone()),
     };
     // Written after the answer, so the log never slows a client down.
-    let store = state.store.clone();
-    tokio::spawn(async move {
-        if let Err(error) = store.log_scim_request(&entry).await {
-            tracing::warn!(%error, "could not record a SCIM request");
-        }
-    });
+    state.scim_log.push(&state, entry);
     response
 }

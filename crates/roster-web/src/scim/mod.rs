@@ -11,6 +11,7 @@ mod auth;
 mod groups;
 mod list;
 mod log;
+pub use log::LogQueue;
 mod render;
 pub mod tokens;
 mod users;
