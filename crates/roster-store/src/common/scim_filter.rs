@@ -296,7 +296,7 @@ impl<'s> Compiler<'s> {
                             (Dialect::Postgres, true) => "'true'",
                             (Dialect::Postgres, false) => "'false'",
                         };
-                        c.sql(format!("COALESCE({expr} = {literal}, 1 = 0)"));
+                        c.sql(format!("({expr} = {literal} AND {expr} IS NOT NULL)"));
                     }
                     (AttrType::Boolean, _) => c.sql("(1 = 0)"),
                     (_, CompValue::Number(_)) => return Err(format!("numbers cannot be compared in filters ({path})")),
@@ -314,14 +314,16 @@ impl<'s> Compiler<'s> {
         })
     }
 
-    /// A string comparison that is TRUE or FALSE, never NULL.
+    /// A string comparison that is TRUE or FALSE, never NULL: `(cond AND expr IS NOT NULL)`.
+    /// Not `COALESCE(cond, FALSE)`, which hides `expr = ?` from both planners, so that
+    /// `userName eq` scanned every User instead of using the userName index.
     fn text_compare(&mut self, expr: &str, op: CompareOp, wanted: String) {
         let dialect = self.dialect;
         if wanted.is_empty() && op.is_substring() {
             self.sql(format!("({expr} IS NOT NULL)"));
             return;
         }
-        self.sql("COALESCE(");
+        self.sql("(");
         match op {
             CompareOp::Eq | CompareOp::Ne => {
                 self.sql(format!("{expr} = "));
@@ -366,7 +368,7 @@ impl<'s> Compiler<'s> {
                 self.bind(Bind::Text(wanted));
             }
         }
-        self.sql(", 1 = 0)");
+        self.sql(format!(" AND {expr} IS NOT NULL)"));
     }
 
     /// Finds what `path` names in `scope` and hands it to `emit`; a multi-valued attribute is
@@ -438,6 +440,8 @@ mod tests {
     fn indexed_attributes_use_their_columns() {
         let text = sql(Dialect::Sqlite, r#"UserName eq "A@X" and externalId eq "e1""#).unwrap_or_default();
         assert!(text.contains("r.user_name_key = ?") && text.contains("r.external_id = ?"), "{text}");
+        // Nothing may wrap the comparison: an index serves `col = ?` only as a bare conjunct.
+        assert!(text.contains("(r.user_name_key = ? AND r.user_name_key IS NOT NULL)") && !text.contains("COALESCE"), "{text}");
     }
 
     #[test]

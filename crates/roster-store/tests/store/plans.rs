@@ -55,6 +55,24 @@ async fn sqlite_plans_use_indexes_whatever_the_data_size() {
     .await;
     assert!(team.contains("people_primary_team") && team.contains("team_members_team") && !team.contains("SCAN p"), "team members come from two indexes:\n{team}");
 
+    // The shapes `scim_list` builds for Okta's and Entra's `userName eq` lookups.
+    let lookup = plan_of(
+        &store,
+        "SELECT r.id FROM scim_resources r WHERE r.org_id = x'01' AND r.resource_type = 'User' \
+         AND (r.user_name_key = 'ada@acme.example' AND r.user_name_key IS NOT NULL) ORDER BY r.id LIMIT 100 OFFSET 0",
+    )
+    .await;
+    assert!(lookup.contains("scim_resources_user_name") && !lookup.contains("SCAN"), "a userName lookup uses its index:\n{lookup}");
+    let count = plan_of(
+        &store,
+        "SELECT COUNT(*) FROM scim_resources r WHERE r.org_id = x'01' AND r.resource_type = 'User' \
+         AND (r.user_name_key = 'ada@acme.example' AND r.user_name_key IS NOT NULL)",
+    )
+    .await;
+    assert!(count.contains("scim_resources_user_name"), "and so does its count:\n{count}");
+    let page = plan_of(&store, "SELECT r.id, r.document FROM scim_resources r WHERE r.org_id = x'01' AND r.resource_type = 'User' ORDER BY r.id LIMIT 100 OFFSET 5000").await;
+    assert!(page.contains("scim_resources_type") && !page.contains("TEMP B-TREE"), "pages walk the type index in id order:\n{page}");
+
     let manager = plan_of(&store, "SELECT p.id FROM people p WHERE p.org_id = x'01' AND p.manager_id IS NOT NULL AND p.manager_id = x'02' ORDER BY p.sort_key, p.id LIMIT 50").await;
     assert!(manager.contains("people_manager"), "direct reports come from the manager index:\n{manager}");
 }
