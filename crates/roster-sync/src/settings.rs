@@ -26,11 +26,36 @@ fn default_daily_at() -> String {
     DEFAULT_DAILY_AT.to_owned()
 }
 
+/// How Roster signs in to the customer's tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Authorization {
+    /// The customer's own app registration: client ID and a client secret they created.
+    #[default]
+    OwnApp,
+    /// Roster's multi-tenant app, which a tenant admin allowed by admin consent.
+    AdminConsent,
+}
+
+/// The answer to an admin-consent request: the tenant that granted it, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    /// The tenant's GUID, as Microsoft returned it.
+    pub tenant: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntraSettings {
     /// Object ID of the security group whose members (nested groups included) are synced.
     pub group_id: String,
-    /// Application (client) ID of the customer's app registration.
+    #[serde(default)]
+    pub authorization: Authorization,
+    /// Set once a tenant admin granted consent to Roster's app (admin consent only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Consent>,
+    /// Application (client) ID of the customer's app registration (own app only).
+    #[serde(default)]
     pub client_id: String,
     /// Send invitations as people are created, or hold them for an admin.
     #[serde(default)]
@@ -57,6 +82,8 @@ impl EntraSettings {
     pub fn new(group_id: &str, client_id: &str) -> Self {
         Self {
             group_id: group_id.trim().to_owned(),
+            authorization: Authorization::OwnApp,
+            consent: None,
             client_id: client_id.trim().to_owned(),
             invite: false,
             manage_managers: true,

@@ -63,6 +63,7 @@ pub fn app(state: AppState) -> axum::routing::IntoMakeService<impl tower::Servic
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/assets/{name}", get(asset))
+        .route("/entra/consent", get(pages::entra::consent_answer))
         // The nested "/" only matches `/o/acme`; sign-in lands on `/o/acme/` (and a subdomain's `/`).
         .route("/o/{slug}/", get(pages::auth::home))
         .nest("/o/{slug}", org_routes())

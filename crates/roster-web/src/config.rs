@@ -14,12 +14,34 @@ pub struct WebConfig {
     pub smtp: Option<SmtpConfig>,
     /// Largest accepted request body, in bytes (CSV uploads are the largest).
     pub max_body_bytes: usize,
+    /// Roster's own multi-tenant Microsoft app, for tenants that grant admin consent instead
+    /// of registering an app of their own. Without it, only own app registrations work.
+    pub entra_app: Option<EntraApp>,
+}
+
+/// Roster's multi-tenant app registration. Its redirect URI is `<public_url>/entra/consent`.
+#[derive(Clone)]
+pub struct EntraApp {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for EntraApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntraApp").field("client_id", &self.client_id).field("client_secret", &"<redacted>").finish()
+    }
 }
 
 impl WebConfig {
     pub fn local(public_url: Url) -> Self {
         let secure_cookies = public_url.scheme() == "https";
-        Self { public_url, base_domain: None, secure_cookies, smtp: None, max_body_bytes: 64 * 1024 * 1024 }
+        Self { public_url, base_domain: None, secure_cookies, smtp: None, max_body_bytes: 64 * 1024 * 1024, entra_app: None }
+    }
+
+    /// Where Microsoft sends an admin back after admin consent: one address for the whole
+    /// installation (registered once on Roster's app), the organisation carried in `state`.
+    pub fn consent_redirect_uri(&self) -> String {
+        format!("{}/entra/consent", self.public_url.as_str().trim_end_matches('/'))
     }
 
     /// The absolute address of a page of an organisation, for e-mails.

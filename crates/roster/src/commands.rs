@@ -9,7 +9,7 @@ use roster_core::query::{PersonFilter, PersonQuery};
 use roster_core::reconcile::Invitations;
 use roster_core::{Actor, Email, Org, Status, TeamId};
 use roster_web::clock::SystemClock;
-use roster_web::config::{SmtpConfig, WebConfig};
+use roster_web::config::{EntraApp, SmtpConfig, WebConfig};
 use roster_web::{mail, ops, AppState};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +29,11 @@ pub async fn state(settings: &Settings, with_metrics: bool) -> anyhow::Result<Ap
         password: settings.smtp_password.clone(),
         from: settings.smtp_from.clone(),
     });
+    config.entra_app = match (&settings.entra_app_client_id, &settings.entra_app_client_secret) {
+        (Some(id), Some(secret)) if !id.trim().is_empty() && !secret.is_empty() => Some(EntraApp { client_id: id.trim().to_owned(), client_secret: secret.clone() }),
+        (Some(id), _) if !id.trim().is_empty() => bail!("entra_app_client_id is set without entra_app_client_secret"),
+        _ => None,
+    };
     let metrics = if with_metrics {
         Some(metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?)
     } else {

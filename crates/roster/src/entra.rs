@@ -33,8 +33,12 @@ pub struct ConnectEntra {
     #[arg(long)]
     group: String,
     /// Application (client) ID of the app registration.
-    #[arg(long)]
-    client_id: String,
+    #[arg(long, required_unless_present = "admin_consent")]
+    client_id: Option<String>,
+    /// Use Roster's own app: a tenant admin then grants consent in Settings → Integrations
+    /// (no client ID or secret).
+    #[arg(long, conflicts_with_all = ["client_id", "client_secret_file", "client_secret_env"])]
+    admin_consent: bool,
     /// A file holding the client secret's Value.
     #[arg(long, conflicts_with = "client_secret_env")]
     client_secret_file: Option<PathBuf>,
@@ -82,13 +86,14 @@ fn read_secret(args: &ConnectEntra) -> anyhow::Result<String> {
 
 pub async fn connect(settings: &Settings, cmd: ConnectCommand) -> anyhow::Result<()> {
     let ConnectCommand::Entra(args) = cmd;
-    let secret = read_secret(&args)?;
+    let secret = if args.admin_consent { String::new() } else { read_secret(&args)? };
     let state = commands::state(settings, false).await?;
     let org = state.store.org_by_slug(&args.org).await?.ok_or_else(|| anyhow!("there is no organisation '{}'", args.org))?;
     let setup = EntraSetup {
+        authorization: if args.admin_consent { roster_sync::Authorization::AdminConsent } else { roster_sync::Authorization::OwnApp },
         tenant_id: args.tenant.clone(),
         group_id: args.group.clone(),
-        client_id: args.client_id.clone(),
+        client_id: args.client_id.clone().unwrap_or_default(),
         client_secret: secret,
         invite: args.invite,
         manage_managers: !args.no_managers,
@@ -108,6 +113,9 @@ pub async fn connect(settings: &Settings, cmd: ConnectCommand) -> anyhow::Result
         org.slug,
         if connection.enabled { "enabled" } else { "disabled (enable it in Settings → Integrations, or rerun with --enable)" }
     );
+    if args.admin_consent {
+        println!("A tenant admin grants consent to Roster's app in Settings → Integrations → Microsoft Entra ID (Grant admin consent).");
+    }
     Ok(())
 }
 
@@ -234,6 +242,7 @@ pub async fn demo_connection(state: &roster_web::AppState, org: &roster_core::Or
     let existing = web_entra::entra_connection(state, org.id).await?;
     let settings = existing.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
     let setup = EntraSetup {
+        authorization: roster_sync::Authorization::OwnApp,
         tenant_id: info.tenant_id.clone(),
         group_id: info.top_group_id.clone(),
         client_id: info.client_id.clone(),

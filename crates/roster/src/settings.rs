@@ -31,6 +31,10 @@ pub struct Settings {
     pub log: String,
     /// `text` or `json`.
     pub log_format: String,
+    /// Roster's own multi-tenant Microsoft app (admin consent); its redirect URI is
+    /// `<public_url>/entra/consent`.
+    pub entra_app_client_id: Option<String>,
+    pub entra_app_client_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -50,6 +54,8 @@ impl Default for Settings {
             smtp_from: "Roster <roster@localhost>".into(),
             log: "info,sqlx=warn".into(),
             log_format: "text".into(),
+            entra_app_client_id: None,
+            entra_app_client_secret: None,
         }
     }
 }

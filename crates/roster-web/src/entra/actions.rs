@@ -6,12 +6,13 @@ use crate::state::AppState;
 use roster_core::{Actor, Connection, ConnectionId, ConnectionKind, OrgId, RunId};
 use roster_entra::{CheckStatus, GraphClient, GraphConfig};
 use roster_store::{Enqueued, NewJob, SyncRun};
-use roster_sync::{parse_daily_at, parse_rules, EntraSettings, CLIENT_SECRET, JOB_KIND, TENANT_ID};
+use roster_sync::{parse_daily_at, parse_rules, Authorization, EntraSettings, CLIENT_SECRET, JOB_KIND, TENANT_ID};
 use uuid::Uuid;
 
 /// What an admin (or `roster connect entra`) sends. Blank secrets keep the stored ones.
 #[derive(Debug, Clone, Default)]
 pub struct EntraSetup {
+    pub authorization: Authorization,
     pub tenant_id: String,
     pub group_id: String,
     pub client_id: String,
@@ -57,7 +58,18 @@ fn base_url(raw: Option<&str>, what: &str) -> Result<Option<String>, OpsError> {
 /// update it. A blank tenant id or client secret on update keeps the stored one.
 pub async fn save_setup(state: &AppState, org: OrgId, actor: &Actor, setup: &EntraSetup) -> Result<Connection, OpsError> {
     let existing = entra_connection(state, org).await?;
-    let mut settings = EntraSettings::new(&required(&setup.group_id, "The security group's object ID")?, &required(&setup.client_id, "The application (client) ID")?);
+    let own_app = setup.authorization == Authorization::OwnApp;
+    if !own_app && state.config.entra_app.is_none() {
+        return Err(OpsError::Invalid("This Roster has no app of its own for admin consent: connect with your own app registration (client ID and secret).".into()));
+    }
+    let client_id = if own_app { required(&setup.client_id, "The application (client) ID")? } else { String::new() };
+    let mut settings = EntraSettings::new(&required(&setup.group_id, "The security group's object ID")?, &client_id);
+    settings.authorization = setup.authorization;
+    // A consent stays valid for the same tenant and the same way of signing in.
+    let previous = existing.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
+    if setup.tenant_id.trim().is_empty() && !own_app {
+        settings.consent = previous.filter(|p| p.authorization == Authorization::AdminConsent).and_then(|p| p.consent);
+    }
     settings.invite = setup.invite;
     settings.manage_managers = setup.manage_managers;
     settings.photos = setup.photos;
@@ -73,6 +85,9 @@ pub async fn save_setup(state: &AppState, org: OrgId, actor: &Actor, setup: &Ent
     let mut sealed = existing.as_ref().map(|c| c.sealed.clone()).unwrap_or_default();
     for (name, value, what) in [(TENANT_ID, &setup.tenant_id, "The directory (tenant) ID"), (CLIENT_SECRET, &setup.client_secret, "The client secret")] {
         let value = value.trim();
+        if name == CLIENT_SECRET && !own_app {
+            continue;
+        }
         if !value.is_empty() {
             sealed.insert(name.to_owned(), state.master_key.seal(org, name, value.as_bytes()));
         } else if !sealed.contains_key(name) {
@@ -114,8 +129,8 @@ pub async fn set_enabled(state: &AppState, connection: &Connection, actor: &Acto
     Ok(updated)
 }
 
-/// The Graph client's settings, with the secrets opened. Never logged: `GraphConfig`'s Debug
-/// redacts the secret.
+/// The Graph client's settings, with the secrets opened: the customer's own app, or Roster's
+/// app in the tenant that consented. Never logged: `GraphConfig`'s Debug redacts the secret.
 pub fn graph_config(state: &AppState, connection: &Connection) -> Result<GraphConfig, OpsError> {
     let settings = EntraSettings::from_connection(connection).map_err(|e| OpsError::Invalid(e.to_string()))?;
     let open = |name: &str| -> Result<String, OpsError> {
@@ -123,8 +138,20 @@ pub fn graph_config(state: &AppState, connection: &Connection) -> Result<GraphCo
         let bytes = state.master_key.open(connection.org, name, sealed).map_err(|e| OpsError::Invalid(e.to_string()))?;
         String::from_utf8(bytes).map_err(|_| OpsError::Invalid(format!("the stored {name} is not text; set it up again")))
     };
-    GraphConfig::new(settings.login_base(), settings.graph_base(), &open(TENANT_ID)?, &settings.client_id, &open(CLIENT_SECRET)?)
-        .map_err(|e| OpsError::Invalid(e.to_string()))
+    let tenant = open(TENANT_ID)?;
+    let config = match settings.authorization {
+        Authorization::OwnApp => GraphConfig::new(settings.login_base(), settings.graph_base(), &tenant, &settings.client_id, &open(CLIENT_SECRET)?),
+        Authorization::AdminConsent => {
+            let app = state.config.entra_app.as_ref().ok_or_else(|| {
+                OpsError::Invalid("This Roster no longer has its own Microsoft app configured: connect with your own app registration.".into())
+            })?;
+            let consent = settings.consent.as_ref().ok_or_else(|| {
+                OpsError::Invalid("No tenant admin has granted consent to Roster's app yet: press \"Grant admin consent\".".into())
+            })?;
+            GraphConfig::new(settings.login_base(), settings.graph_base(), &consent.tenant, &app.client_id, &app.client_secret)
+        }
+    };
+    config.map_err(|e| OpsError::Invalid(e.to_string()))
 }
 
 /// One line of "Test connection".

@@ -3,6 +3,7 @@
 //! queued syncs, and the daily scheduler.
 
 pub mod actions;
+pub mod consent;
 pub mod worker;
 
 pub use actions::{enqueue_sync, entra_connection, graph_config, save_setup, set_enabled, test_connection, EntraSetup, PermissionLine};

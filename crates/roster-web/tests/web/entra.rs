@@ -152,3 +152,122 @@ async fn the_daily_sync_is_queued_once_by_one_leader(app: &TestApp) {
     assert_eq!(runs.iter().filter(|r| r.trigger == "schedule").count(), 1);
 }
 on_both_backends!(entra_schedule_, the_daily_sync_is_queued_once_by_one_leader);
+
+/// The continue link on the page between Roster and Microsoft.
+fn continue_link(html: &str) -> String {
+    crate::sso::provider_link(html)
+}
+
+/// Admin consent to Roster's own app: no client ID or secret; Microsoft's answer comes back to
+/// one address for the installation, is redeemed once, and must come from the right tenant.
+async fn admin_consent_connects_with_rosters_app(backend: roster_store::testing::Backend) {
+    let sim = EntraSim::generate(TenantSpec { users: 20, seed: 7, consented: false, ..TenantSpec::default() });
+    let info = sim.info();
+    let app_credentials = roster_web::config::EntraApp { client_id: info.client_id.clone(), client_secret: info.client_secret.clone() };
+    let Some(app) = TestApp::start_with(backend, |config| config.entra_app = Some(app_credentials)).await else { return };
+    let running = spawn_loopback(sim.clone()).await.unwrap();
+    let acme = app.org("acme").await;
+    let client = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
+    let page_url = app.url("acme", "/settings/integrations/entra");
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let (client, page_url) = (client.clone(), page_url.clone());
+        let url = app.url("acme", &format!("/settings/integrations/entra{path}"));
+        async move {
+            let page = client.get(page_url).send().await.unwrap().text().await.unwrap();
+            let mut form = vec![("_csrf", form_token(&page))];
+            form.extend(fields);
+            client.post(url).form(&form).send().await.unwrap()
+        }
+    };
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // Through Microsoft's consent page to Roster's answer address; returns where Roster sends the admin.
+    let consent_round = || async {
+        let page = post("/consent".into(), vec![]).await.text().await.unwrap();
+        let to_microsoft = continue_link(&page);
+        assert!(to_microsoft.starts_with(&format!("{}/{}/adminconsent?", running.base_url, info.tenant_id)), "{to_microsoft}");
+        let answer = browser.get(&to_microsoft).send().await.unwrap();
+        assert_eq!(answer.status(), 302, "Microsoft sends the admin back");
+        let back = answer.headers()["location"].to_str().unwrap().to_owned();
+        assert!(back.starts_with(&app.state.config.consent_redirect_uri()), "{back}");
+        let landed = browser.get(&back).send().await.unwrap();
+        (back, landed.status(), landed.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default())
+    };
+
+    let saved = post(
+        String::new(),
+        vec![
+            ("authorization", "admin_consent".into()),
+            ("tenant_id", info.tenant_id.clone()),
+            ("group_id", info.top_group_id.clone()),
+            ("login_base", format!("{}/", running.base_url)),
+            ("graph_base", format!("{}/v1.0/", running.base_url)),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(saved.contains("Saved.") && saved.contains("id=\"grant-consent\""), "{saved}");
+    let connection = app.state.store.connections(acme.org.id).await.unwrap().pop().unwrap();
+    assert!(!connection.sealed.contains_key(CLIENT_SECRET), "no client secret is asked for or kept");
+    let tested = post("/test".into(), vec![]).await.text().await.unwrap();
+    assert!(tested.contains("has granted consent"), "testing before consent says what is missing: {tested}");
+
+    // The admin refuses on Microsoft's page: nothing is recorded.
+    sim.set_admin_decision(roster_sim::AdminDecision::Deny);
+    let (_, status, to) = consent_round().await;
+    assert_eq!((status.as_u16(), to.ends_with("?consent=denied")), (303, true), "{to}");
+    let shown = client.get(format!("{page_url}?consent=denied")).send().await.unwrap().text().await.unwrap();
+    assert!(shown.contains("Admin consent was not granted"));
+    assert!(!sim.is_consented());
+
+    // The admin accepts: consent is recorded for the tenant, and Roster's app can read it.
+    sim.set_admin_decision(roster_sim::AdminDecision::Approve);
+    let (answer, status, to) = consent_round().await;
+    assert_eq!((status.as_u16(), to.ends_with("?consent=granted")), (303, true), "{to}");
+    let connection = app.state.store.connections(acme.org.id).await.unwrap().pop().unwrap();
+    let settings = roster_sync::EntraSettings::from_connection(&connection).unwrap();
+    assert_eq!(settings.consent.map(|c| c.tenant), Some(info.tenant_id.clone()));
+    let tested = post("/test".into(), vec![]).await.text().await.unwrap();
+    assert_eq!(tested.matches(">ok<").count(), 2, "{tested}");
+    let audit = app.state.store.recent_audit(acme.org.id, 20).await.unwrap();
+    assert!(audit.iter().all(|a| !a.detail.to_string().contains(&info.client_secret)), "Roster's secret is in no audit row");
+
+    // The same answer again, an answer nobody asked for, and one from another tenant.
+    assert_eq!(browser.get(&answer).send().await.unwrap().status(), 400, "an answer is redeemed once");
+    let made_up = format!("{}?tenant={}&state=acme.made-up&admin_consent=True", app.state.config.consent_redirect_uri(), info.tenant_id);
+    assert_eq!(browser.get(&made_up).send().await.unwrap().status(), 400);
+    let page = post("/consent".into(), vec![]).await.text().await.unwrap();
+    let state = url::Url::parse(&continue_link(&page)).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let foreign = format!("{}?tenant=00000000-0000-0000-0000-00000000000b&state={state}&admin_consent=True", app.state.config.consent_redirect_uri());
+    let landed = browser.get(&foreign).send().await.unwrap();
+    assert!(landed.headers()["location"].to_str().unwrap().ends_with("?consent=wrong_tenant"));
+    let still = roster_sync::EntraSettings::from_connection(&app.state.store.connections(acme.org.id).await.unwrap().pop().unwrap()).unwrap();
+    assert_eq!(still.consent.map(|c| c.tenant), Some(info.tenant_id.clone()), "a foreign tenant's answer changes nothing");
+
+    // Without Roster's app, admin consent is not offered.
+    let plain = TestApp::start_with(backend, |_| {}).await.unwrap();
+    let org = plain.org("acme").await;
+    let setup = roster_web::entra::EntraSetup {
+        authorization: roster_sync::Authorization::AdminConsent,
+        tenant_id: info.tenant_id.clone(),
+        group_id: info.top_group_id.clone(),
+        ..Default::default()
+    };
+    let refused = roster_web::entra::save_setup(&plain.state, org.org.id, &roster_core::Actor::Cli, &setup).await;
+    assert!(matches!(refused, Err(roster_web::ops::OpsError::Invalid(_))), "{refused:?}");
+    plain.finish().await;
+    app.finish().await;
+}
+
+mod admin_consent {
+    use roster_store::testing::Backend;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::admin_consent_connects_with_rosters_app(Backend::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::admin_consent_connects_with_rosters_app(Backend::Postgres).await;
+    }
+}

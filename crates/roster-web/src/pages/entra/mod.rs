@@ -1,12 +1,12 @@
 //! Settings → Integrations → Microsoft Entra ID: set up the connection with the customer's own
-//! app registration, test it, enable or disable it, sync now and follow the run. Owners and
-//! admins only.
+//! app registration or by admin consent to Roster's app, test it, enable or disable it, sync
+//! now and follow the run. Owners and admins only.
 
 mod avatar;
 mod runs;
 
 use super::Chrome;
-use crate::entra::{self as actions, EntraSetup, PermissionLine};
+use crate::entra::{self as actions, consent, EntraSetup, PermissionLine};
 use crate::error::PageError;
 use crate::ops::OpsError;
 use crate::routing::OrgCtx;
@@ -14,12 +14,12 @@ use crate::session::{AdminUser, CurrentUser};
 use crate::state::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use roster_core::{Actor, Connection};
-use roster_sync::{format_rules, EntraSettings, DEFAULT_DAILY_AT};
+use roster_sync::{format_rules, Authorization, EntraSettings, DEFAULT_DAILY_AT};
 use serde::Deserialize;
 
 pub use runs::RunRow;
@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/settings/integrations/entra", get(show).post(save))
         .route("/settings/integrations/entra/test", post(test))
+        .route("/settings/integrations/entra/consent", post(grant_consent))
         .route("/settings/integrations/entra/enable", post(enable))
         .route("/settings/integrations/entra/disable", post(disable))
         .route("/settings/integrations/entra/sync", post(runs::sync_now))
@@ -38,6 +39,8 @@ pub fn routes() -> Router<AppState> {
 
 /// The form's values: what is stored, or what the admin just sent back with an error.
 pub struct FormValues {
+    /// `own_app` or `admin_consent`.
+    pub authorization: &'static str,
     pub group_id: String,
     pub client_id: String,
     pub invite: bool,
@@ -53,6 +56,7 @@ impl FormValues {
     fn from_settings(settings: Option<&EntraSettings>) -> Self {
         match settings {
             Some(s) => Self {
+                authorization: authorization_name(s.authorization),
                 group_id: s.group_id.clone(),
                 client_id: s.client_id.clone(),
                 invite: s.invite,
@@ -64,6 +68,7 @@ impl FormValues {
                 graph_base: s.graph_base.clone().unwrap_or_default(),
             },
             None => Self {
+                authorization: "own_app",
                 group_id: String::new(),
                 client_id: String::new(),
                 invite: false,
@@ -78,10 +83,22 @@ impl FormValues {
     }
 }
 
+fn authorization_name(authorization: Authorization) -> &'static str {
+    match authorization {
+        Authorization::OwnApp => "own_app",
+        Authorization::AdminConsent => "admin_consent",
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "entra/setup.html")]
 struct SetupPage {
     chrome: Chrome,
+    /// This Roster has an app of its own, so admin consent is offered.
+    roster_app: bool,
+    /// Admin consent: who granted it, or why the connection still waits for it.
+    consent: Option<String>,
+    awaiting_consent: bool,
     /// Set once the connection exists.
     connected: bool,
     enabled: bool,
@@ -115,7 +132,12 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
         Some(c) => runs::history(state, ctx, c).await?,
         None => Vec::new(),
     };
+    let by_consent = settings.as_ref().is_some_and(|s| s.authorization == Authorization::AdminConsent);
+    let consent = settings.as_ref().and_then(|s| s.consent.as_ref()).filter(|_| by_consent).map(|c| format!("Consent granted for tenant {} on {}.", c.tenant, super::when(c.at)));
     let page = SetupPage {
+        roster_app: state.config.entra_app.is_some(),
+        awaiting_consent: by_consent && consent.is_none(),
+        consent,
         chrome: Chrome::signed_in(ctx, user, "settings"),
         connected: connection.is_some(),
         enabled: connection.as_ref().is_some_and(|c| c.enabled),
@@ -131,8 +153,44 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
     Ok(response)
 }
 
-pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser) -> Result<Response, PageError> {
-    render(&state, &ctx, &user, Feedback::none()).await
+#[derive(Deserialize, Default)]
+pub struct ShowQuery {
+    /// Set by the admin-consent answer's redirect; only known names are shown.
+    #[serde(default)]
+    consent: String,
+}
+
+pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Query(query): Query<ShowQuery>) -> Result<Response, PageError> {
+    let feedback = match consent::Outcome::message(&query.consent) {
+        Some((true, msg)) => Feedback { notice: Some(msg.into()), ..Feedback::none() },
+        Some((false, msg)) => Feedback { error: Some(msg.into()), ..Feedback::none() },
+        None => Feedback::none(),
+    };
+    render(&state, &ctx, &user, feedback).await
+}
+
+/// "Grant admin consent": on to Microsoft's consent page for the connection's tenant.
+pub async fn grant_consent(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<super::CsrfOnly>) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let connection = existing(&state, &ctx).await?;
+    match consent::start(&state, &ctx.org, &connection, user.person.id).await {
+        Ok(url) => Ok(super::sso::provider_page("Microsoft", url)),
+        Err(OpsError::Invalid(msg)) => render(&state, &ctx, &user, Feedback { error: Some(msg), ..Feedback::none() }).await,
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Microsoft's answer to admin consent, at one address for the whole installation.
+pub async fn consent_answer(State(state): State<AppState>, Query(answer): Query<consent::ConsentAnswer>) -> Result<Response, PageError> {
+    match consent::finish(&state, &answer).await? {
+        Some((org, outcome)) => {
+            let page = state.config.org_url(org.slug.as_str(), &format!("/settings/integrations/entra?consent={}", outcome.as_str()));
+            Ok(Redirect::to(&page).into_response())
+        }
+        None => Err(PageError::BadRequest(
+            "This consent answer matches no request Roster started (it was used already, or it expired). Start again from Settings → Integrations → Microsoft Entra ID.".into(),
+        )),
+    }
 }
 
 fn checked(value: &Option<String>) -> bool {
@@ -145,6 +203,8 @@ pub struct SetupForm {
     csrf: String,
     #[serde(default)]
     tenant_id: String,
+    #[serde(default)]
+    authorization: String,
     #[serde(default)]
     group_id: String,
     #[serde(default)]
@@ -166,7 +226,9 @@ pub struct SetupForm {
 
 pub async fn save(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<SetupForm>) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
+    let authorization = if form.authorization == "admin_consent" { Authorization::AdminConsent } else { Authorization::OwnApp };
     let setup = EntraSetup {
+        authorization,
         tenant_id: form.tenant_id,
         group_id: form.group_id,
         client_id: form.client_id,
@@ -185,6 +247,7 @@ pub async fn save(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
         Err(OpsError::Invalid(msg) | OpsError::Conflict(msg)) => {
             // Show the form again as sent, secrets excepted.
             let form = FormValues {
+                authorization: authorization_name(setup.authorization),
                 group_id: setup.group_id,
                 client_id: setup.client_id,
                 invite: setup.invite,

@@ -122,8 +122,13 @@ async fn redirect_to_provider(state: &AppState, ctx: &OrgCtx, connection: &roste
     }
 }
 
-fn to_provider_page(connection: &roster_core::Connection, url: String) -> Response {
-    let mut response = ToProvider { provider: connection.name.clone(), url }.into_response();
+/// The page that moves on to a provider by itself (see `ToProvider`).
+pub(crate) fn to_provider_page(connection: &roster_core::Connection, url: String) -> Response {
+    provider_page(&connection.name, url)
+}
+
+pub(crate) fn provider_page(provider: &str, url: String) -> Response {
+    let mut response = ToProvider { provider: provider.to_owned(), url }.into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
