@@ -71,8 +71,10 @@ pub enum Change {
     CreateTeam { id: TeamId, name: TeamName },
     RenameTeam { id: TeamId, before: TeamName, after: TeamName },
     SetTeamParent { id: TeamId, before: Option<TeamId>, after: Option<TeamId> },
-    CreatePerson { person: NewPerson },
-    UpdateProfile { id: UserId, before: Profile, after: Profile },
+    // Boxed: a plan holds one change per person and field, and an unboxed profile would make
+    // every change, even a manager link, as large as two profiles.
+    CreatePerson { person: Box<NewPerson> },
+    UpdateProfile { id: UserId, before: Box<Profile>, after: Box<Profile> },
     ChangeEmail { id: UserId, before: Email, after: Email },
     SetStatus { id: UserId, before: Status, after: Status },
     SetRole { id: UserId, before: Role, after: Role },

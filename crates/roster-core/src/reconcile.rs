@@ -232,7 +232,7 @@ impl Run<'_> {
         let primary_team = self.team_for(wanted.profile.department.as_deref(), ctx);
         let source = link_for(wanted, policy);
         self.plan.changes.push(Change::CreatePerson {
-            person: NewPerson {
+            person: Box::new(NewPerson {
                 id,
                 email: wanted.email.clone(),
                 profile: wanted.profile.clone(),
@@ -240,7 +240,7 @@ impl Run<'_> {
                 status: Status::Invited,
                 primary_team,
                 source,
-            },
+            }),
         });
         self.plan.report.created += 1;
         self.new_emails.insert(wanted.email.clone(), id);
@@ -284,7 +284,7 @@ impl Run<'_> {
             }
         }
         if person.profile != wanted.profile {
-            self.plan.changes.push(Change::UpdateProfile { id, before: person.profile.clone(), after: wanted.profile.clone() });
+            self.plan.changes.push(Change::UpdateProfile { id, before: Box::new(person.profile.clone()), after: Box::new(wanted.profile.clone()) });
         }
         if let Some(role) = wanted.role.filter(|r| *r != person.role) {
             self.plan.changes.push(Change::SetRole { id, before: person.role, after: role });

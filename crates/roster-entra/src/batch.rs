@@ -191,37 +191,44 @@ impl GraphClient {
         Ok(())
     }
 
+    /// Runs one GET per user in `$batch`es and keeps only what `read` makes of each answer, a
+    /// batch at a time: raw answers (JSON bodies, headers) of 100,000 users never sit in memory
+    /// together.
+    async fn per_user<T>(
+        &self,
+        user_ids: &[String],
+        path: impl Fn(&str) -> String,
+        mut read: impl FnMut(&BatchResponse) -> Result<T, GraphError>,
+    ) -> Result<BTreeMap<String, T>, GraphError> {
+        let mut out = BTreeMap::new();
+        let mut answers = BTreeMap::new();
+        for chunk in user_ids.chunks(MAX_BATCH) {
+            let requests: Vec<BatchRequest> = chunk.iter().enumerate().map(|(i, u)| BatchRequest::get(i.to_string(), path(u))).collect();
+            self.batch_chunk(&requests, &mut answers).await?;
+            for (i, user) in chunk.iter().enumerate() {
+                let answer = answers
+                    .get(&i.to_string())
+                    .ok_or_else(|| GraphError::InvalidResponse("missing batch answer".into()))?;
+                out.insert(user.clone(), read(answer)?);
+            }
+            answers.clear();
+        }
+        Ok(out)
+    }
+
     /// Managers of many users in batches: `None` for users without one.
     pub async fn managers(
         &self,
         user_ids: &[String],
     ) -> Result<BTreeMap<String, Option<String>>, GraphError> {
-        let requests: Vec<BatchRequest> = user_ids
-            .iter()
-            .enumerate()
-            .map(|(i, u)| {
-                BatchRequest::get(i.to_string(), format!("/users/{u}/manager?$select=id"))
-            })
-            .collect();
-        let answers = self.batch(&requests).await?;
         let purpose = user_purpose("read users' managers", "manager");
-        let mut out = BTreeMap::new();
-        for (i, user) in user_ids.iter().enumerate() {
-            let answer = answers
-                .get(&i.to_string())
-                .ok_or_else(|| GraphError::InvalidResponse("missing batch answer".into()))?;
-            let manager = match answer.status {
-                404 => None,
-                _ if answer.ok() => answer
-                    .body
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                _ => return Err(answer.error(&purpose, self.config().retry.max_attempts)),
-            };
-            out.insert(user.clone(), manager);
-        }
-        Ok(out)
+        let attempts = self.config().retry.max_attempts;
+        self.per_user(user_ids, |u| format!("/users/{u}/manager?$select=id"), |answer| match answer.status {
+            404 => Ok(None),
+            _ if answer.ok() => Ok(answer.body.get("id").and_then(Value::as_str).map(str::to_string)),
+            _ => Err(answer.error(&purpose, attempts)),
+        })
+        .await
     }
 
     /// Photo metadata of many users in batches: `None` for users without a photo.
@@ -229,25 +236,13 @@ impl GraphClient {
         &self,
         user_ids: &[String],
     ) -> Result<BTreeMap<String, Option<PhotoMeta>>, GraphError> {
-        let requests: Vec<BatchRequest> = user_ids
-            .iter()
-            .enumerate()
-            .map(|(i, u)| BatchRequest::get(i.to_string(), format!("/users/{u}/photo")))
-            .collect();
-        let answers = self.batch(&requests).await?;
         let purpose = user_purpose("read profile photos", "photo");
-        let mut out = BTreeMap::new();
-        for (i, user) in user_ids.iter().enumerate() {
-            let answer = answers
-                .get(&i.to_string())
-                .ok_or_else(|| GraphError::InvalidResponse("missing batch answer".into()))?;
-            let meta = match answer.status {
-                404 => None,
-                _ if answer.ok() => PhotoMeta::from_json(&answer.body),
-                _ => return Err(answer.error(&purpose, self.config().retry.max_attempts)),
-            };
-            out.insert(user.clone(), meta);
-        }
-        Ok(out)
+        let attempts = self.config().retry.max_attempts;
+        self.per_user(user_ids, |u| format!("/users/{u}/photo"), |answer| match answer.status {
+            404 => Ok(None),
+            _ if answer.ok() => Ok(PhotoMeta::from_json(&answer.body)),
+            _ => Err(answer.error(&purpose, attempts)),
+        })
+        .await
     }
 }

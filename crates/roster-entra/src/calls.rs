@@ -43,37 +43,51 @@ fn user_select(extra: &[&str]) -> (String, Vec<String>) {
     (names.join(","), extras)
 }
 
-fn split_members(values: Vec<Value>, extras: &[String], count: Option<u64>) -> GroupMembers {
-    let mut out = GroupMembers {
-        count,
-        ..GroupMembers::default()
-    };
-    let mut seen = std::collections::HashSet::new();
-    for value in values {
-        let Some(obj) = value.as_object() else {
-            continue;
-        };
-        let kind = obj
-            .get("@odata.type")
-            .and_then(Value::as_str)
-            .unwrap_or("#microsoft.graph.user");
-        let Some(id) = obj.get("id").and_then(Value::as_str) else {
-            continue;
-        };
-        // Pages can repeat an object; keep the first.
-        if !seen.insert(id.to_string()) {
-            continue;
-        }
-        match kind {
-            "#microsoft.graph.user" => match GraphUser::from_json(obj, extras) {
-                Some(user) => out.users.push(user),
-                None => out.skipped += 1,
-            },
-            "#microsoft.graph.group" => out.group_ids.push(id.to_string()),
-            _ => out.skipped += 1,
+/// Group members read page by page: each page's JSON becomes typed users and is dropped, so
+/// 100,000 members never sit in memory as JSON.
+struct MemberPages<'a> {
+    extras: &'a [String],
+    out: GroupMembers,
+    seen: std::collections::HashSet<String>,
+}
+
+impl<'a> MemberPages<'a> {
+    fn new(extras: &'a [String]) -> Self {
+        Self { extras, out: GroupMembers::default(), seen: std::collections::HashSet::new() }
+    }
+
+    fn add(&mut self, values: Vec<Value>) {
+        for value in values {
+            let Some(obj) = value.as_object() else {
+                continue;
+            };
+            let kind = obj
+                .get("@odata.type")
+                .and_then(Value::as_str)
+                .unwrap_or("#microsoft.graph.user");
+            let Some(id) = obj.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            // Pages can repeat an object; keep the first.
+            if !self.seen.insert(id.to_string()) {
+                continue;
+            }
+            match kind {
+                "#microsoft.graph.user" => match GraphUser::from_json(obj, self.extras) {
+                    Some(user) => self.out.users.push(user),
+                    None => self.out.skipped += 1,
+                },
+                "#microsoft.graph.group" => self.out.group_ids.push(id.to_string()),
+                _ => self.out.skipped += 1,
+            }
         }
     }
-    out
+
+    fn finish(mut self, count: Option<u64>) -> GroupMembers {
+        self.out.count = count;
+        self.out.users.shrink_to_fit();
+        self.out
+    }
 }
 
 /// Without a user permission Graph still lists user members, but with every property null
@@ -110,10 +124,11 @@ impl GraphClient {
             &["groups", group_id, "transitiveMembers"],
             &[("$select", select), ("$top", self.page_size())],
         )?;
-        let (values, count) = self
-            .get_all_pages(url, false, &members_purpose(group_id))
+        let mut pages = MemberPages::new(&extras);
+        let count = self
+            .get_all_pages(url, false, &members_purpose(group_id), |values| pages.add(values))
             .await?;
-        limited_check(split_members(values, &extras, count))
+        limited_check(pages.finish(count))
     }
 
     /// Users only, through the advanced-query cast (`ConsistencyLevel: eventual` on every page,
@@ -137,10 +152,11 @@ impl GraphClient {
                 ("$count", "true".into()),
             ],
         )?;
-        let (values, count) = self
-            .get_all_pages(url, true, &members_purpose(group_id))
+        let mut pages = MemberPages::new(&extras);
+        let count = self
+            .get_all_pages(url, true, &members_purpose(group_id), |values| pages.add(values))
             .await?;
-        limited_check(split_members(values, &extras, count))
+        limited_check(pages.finish(count))
     }
 
     /// The manager's object id, or `None` when the user has none (Graph answers 404).

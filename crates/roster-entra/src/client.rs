@@ -452,25 +452,25 @@ impl GraphClient {
     }
 
     /// Follows `@odata.nextLink` to the end, through empty pages, sending ConsistencyLevel on
-    /// every page when asked (Graph does not carry it in the link). Returns the values and the
-    /// first page's `@odata.count`.
+    /// every page when asked (Graph does not carry it in the link). Hands each page's values to
+    /// `on_page` as it arrives and returns the first page's `@odata.count`.
     pub(crate) async fn get_all_pages(
         &self,
         first: Url,
         eventual: bool,
         purpose: &Purpose,
-    ) -> Result<(Vec<Value>, Option<u64>), GraphError> {
+        mut on_page: impl FnMut(Vec<Value>),
+    ) -> Result<Option<u64>, GraphError> {
         const MAX_PAGES: usize = 1_000_000;
-        let mut values = Vec::new();
         let mut url = first;
         let mut count = None;
         for page in 0..MAX_PAGES {
-            let body = self.get_json(url, eventual, purpose).await?;
+            let mut body = self.get_json(url, eventual, purpose).await?;
             if page == 0 {
                 count = body.get("@odata.count").and_then(Value::as_u64);
             }
-            match body.get("value") {
-                Some(Value::Array(items)) => values.extend(items.iter().cloned()),
+            match body.get_mut("value").map(Value::take) {
+                Some(Value::Array(items)) => on_page(items),
                 _ => {
                     return Err(GraphError::InvalidResponse(
                         "a page has no value array".into(),
@@ -479,7 +479,7 @@ impl GraphClient {
             }
             match body.get("@odata.nextLink").and_then(Value::as_str) {
                 Some(link) => url = self.check_link(link)?,
-                None => return Ok((values, count)),
+                None => return Ok(count),
             }
         }
         Err(GraphError::InvalidResponse("paging did not end".into()))

@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             primary_team: Some(teams[rng.next(teams.len())]),
             source: None,
         };
-        import.changes.push(Change::CreatePerson { person });
+        import.changes.push(Change::CreatePerson { person: Box::new(person) });
     }
     let started = Instant::now();
     store.apply(&import, Utc::now()).await?;

@@ -115,52 +115,29 @@ pub async fn full_sync_with(
     progress.report(&state).await;
     client.access_token().await?;
 
-    state.enter(Phase::Listing);
-    progress.report(&state).await;
-    let members = client.transitive_member_users(&settings.group_id, &selected_properties(mapping)).await?;
-    let users = members.users;
-    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
-    state.users_listed = users.len();
-    state.graph_requests = client.graph_requests();
-
-    let managers = if options.manage_managers {
-        state.enter(Phase::Managers);
-        progress.report(&state).await;
-        let managers = client.managers(&ids).await?;
-        state.managers_read = managers.len();
-        Some(managers)
-    } else {
-        None
-    };
-    let photo_metas = if options.photos {
-        state.enter(Phase::PhotoCheck);
-        state.graph_requests = client.graph_requests();
-        progress.report(&state).await;
-        let metas = client.photo_metas(&ids).await?;
-        state.photos_checked = metas.len();
-        Some(metas)
-    } else {
-        None
-    };
-
-    state.enter(Phase::Planning);
-    state.graph_requests = client.graph_requests();
-    progress.report(&state).await;
     let actor = Actor::Connection { id: connection.id };
     let policy = Policy { connection: Some(connection.id), scope: Scope::Full, invitations: options.invitations, manage_managers: options.manage_managers };
-    let mut outcome = RunOutcome { users_listed: users.len(), ..RunOutcome::default() };
+    let mut outcome = RunOutcome::default();
 
-    // A conflict means the directory changed under the plan (an admin edit); plan again once.
+    // A conflict means the directory changed under the plan (an admin edit): read and plan
+    // again, once. Reading again costs Graph requests in that rare case; keeping every mapped
+    // person beside the plan would cost memory in every run.
     let mut attempt = 0;
-    let (plan, snapshot) = loop {
+    let (plan, linked, photo_metas) = loop {
         attempt += 1;
+        let TenantRead { mut mapped, photo_metas, listed } = read_tenant(client, &settings, mapping, options, progress, &mut state).await?;
+        outcome.users_listed = listed;
+        state.enter(Phase::Planning);
+        state.graph_requests = client.graph_requests();
+        progress.report(&state).await;
         let snapshot = store.snapshot(connection.org).await?;
-        let desired = desired_people(&users, mapping, managers.as_ref(), &snapshot, connection);
+        let issues = mapped.add_unreadable(&snapshot, connection);
         let mut ids = RandomIds;
         let mut tokens = OsTokens;
         let mut ctx = PlanContext { now: options.now, ids: &mut ids, tokens: &mut tokens };
-        let mut plan = reconcile(connection.org, actor.clone(), &snapshot, &desired.people, &policy, &mut ctx);
-        plan.report.issues.extend(desired.issues);
+        let mut plan = reconcile(connection.org, actor.clone(), &snapshot, &mapped.people, &policy, &mut ctx);
+        drop(mapped);
+        plan.report.issues.extend(issues);
         state.changes_planned = plan.changes.len();
 
         if let GuardVerdict::Hold(reason) = deactivation_guard(&plan, connection) {
@@ -168,8 +145,12 @@ pub async fn full_sync_with(
             outcome.held = Some(reason);
             return Ok(finish(outcome, client));
         }
+        // Who is linked after the plan is all the photos need of the snapshot; it goes before
+        // the apply, the sync's largest moment.
+        let linked = if photo_metas.is_some() { linked_people(&snapshot, &plan, connection) } else { HashMap::new() };
+        drop(snapshot);
         if plan.is_empty() {
-            break (plan, snapshot);
+            break (plan, linked, photo_metas);
         }
         state.enter(Phase::Applying);
         progress.report(&state).await;
@@ -177,20 +158,19 @@ pub async fn full_sync_with(
             Ok(run) => {
                 outcome.plan_run = Some(run);
                 outcome.applied = true;
-                break (plan, snapshot);
+                break (plan, linked, photo_metas);
             }
             Err(StoreError::Conflict(reason)) if attempt < 2 => {
-                tracing::info!(connection = %connection.id, %reason, "the directory changed during the sync; planning again");
+                tracing::info!(connection = %connection.id, %reason, "the directory changed during the sync; reading and planning again");
             }
             Err(other) => return Err(other.into()),
         }
     };
-    outcome.report = plan.report.clone();
+    outcome.report = plan.report;
 
     if let Some(metas) = &photo_metas {
-        let people = linked_people(&snapshot, &plan, connection);
         let stored = store.avatar_etags(connection.org).await?;
-        let work = plan_photos(metas, &people, &stored);
+        let work = plan_photos(metas, &linked, &stored);
         state.enter(Phase::Photos);
         state.photos_to_download = work.downloads.len();
         progress.report(&state).await;
@@ -212,62 +192,143 @@ pub async fn full_sync_with(
     Ok(finish(outcome, client))
 }
 
+/// What one attempt reads from Graph: the members, mapped, with their managers, and the photo
+/// metadata when photos are synced.
+struct TenantRead {
+    mapped: Mapped,
+    photo_metas: Option<BTreeMap<String, Option<roster_entra::PhotoMeta>>>,
+    listed: usize,
+}
+
+async fn read_tenant(
+    client: &GraphClient,
+    settings: &EntraSettings,
+    mapping: &Mapping,
+    options: &SyncOptions,
+    progress: &dyn ProgressSink,
+    state: &mut SyncProgress,
+) -> Result<TenantRead, SyncError> {
+    state.enter(Phase::Listing);
+    progress.report(state).await;
+    let members = client.transitive_member_users(&settings.group_id, &selected_properties(mapping)).await?;
+    let ids: Vec<String> = members.users.iter().map(|u| u.id.clone()).collect();
+    let listed = members.users.len();
+    // Mapped at once and the Graph records dropped: a sync holds each person once, not as a
+    // Graph user and a desired person and a stored person at the same time.
+    let mut mapped = map_users(members.users, mapping);
+    state.users_listed = listed;
+    state.graph_requests = client.graph_requests();
+
+    if options.manage_managers {
+        state.enter(Phase::Managers);
+        progress.report(state).await;
+        let managers = client.managers(&ids).await?;
+        state.managers_read = managers.len();
+        mapped.set_managers(&managers);
+    }
+    let photo_metas = if options.photos {
+        state.enter(Phase::PhotoCheck);
+        state.graph_requests = client.graph_requests();
+        progress.report(state).await;
+        let metas = client.photo_metas(&ids).await?;
+        state.photos_checked = metas.len();
+        Some(metas)
+    } else {
+        None
+    };
+    Ok(TenantRead { mapped, photo_metas, listed })
+}
+
 fn finish(mut outcome: RunOutcome, client: &GraphClient) -> RunOutcome {
     outcome.graph_requests = client.graph_requests();
     outcome.stats = client.stats();
     outcome
 }
 
-struct Desired {
+/// The listed users as the reconciler wants them. Records the mapping could not read are kept
+/// aside: each attempt describes their linked person as they stand (`add_unreadable`), so an
+/// unreadable record never counts as "left the group".
+struct Mapped {
     people: Vec<DesiredPerson>,
-    issues: Vec<roster_core::plan::RecordIssue>,
+    /// How many of `people` come from readable records; the rest were added for one attempt.
+    readable: usize,
+    unreadable: Vec<Unreadable>,
 }
 
-fn desired_people(
-    users: &[GraphUser],
-    mapping: &Mapping,
-    managers: Option<&BTreeMap<String, Option<String>>>,
-    snapshot: &Snapshot,
-    connection: &Connection,
-) -> Desired {
-    let linked: HashMap<&str, &roster_core::Person> = snapshot
-        .people
-        .iter()
-        .filter_map(|p| p.source.as_ref().filter(|l| l.connection == connection.id).map(|l| (l.external_id.as_str(), p)))
-        .collect();
-    let mut out = Desired { people: Vec::with_capacity(users.len()), issues: Vec::new() };
+struct Unreadable {
+    shown: String,
+    external_id: String,
+    active: bool,
+    error: String,
+}
+
+fn map_users(users: Vec<GraphUser>, mapping: &Mapping) -> Mapped {
+    let mut people = Vec::with_capacity(users.len());
+    let mut unreadable = Vec::new();
     for user in users {
-        let record = graph_record(user);
+        let record = graph_record(&user);
         let shown = user.user_principal_name.as_deref().map_or_else(|| user.id.clone(), |upn| format!("{upn} ({})", user.id));
         let active = user.account_enabled != Some(false);
-        let manager = match managers.map(|m| m.get(&user.id)) {
-            None => ManagerField::Untouched,
-            Some(Some(Some(manager))) => ManagerField::Set(ManagerRef::ExternalId(manager.clone())),
-            Some(_) => ManagerField::Clear,
-        };
         match mapping.apply(&record) {
-            Ok((email, profile)) => {
-                out.people.push(DesiredPerson { record: shown, external_id: Some(user.id.clone()), email, profile, active, role: None, manager })
-            }
-            Err(error) => {
-                // Still in the group: describe a linked person as they are, so an unreadable
-                // record never counts as "left the group" and deactivates them.
-                if let Some(person) = linked.get(user.id.as_str()) {
-                    out.people.push(DesiredPerson {
-                        record: shown.clone(),
-                        external_id: Some(user.id.clone()),
-                        email: person.email.clone(),
-                        profile: person.profile.clone(),
-                        active: active && person.status != Status::Deactivated,
-                        role: None,
-                        manager: ManagerField::Untouched,
-                    });
-                }
-                out.issues.push(roster_core::plan::RecordIssue { record: shown, message: format!("{error}; the person was left as they are") });
-            }
+            Ok((email, profile)) => people.push(DesiredPerson {
+                record: shown,
+                external_id: Some(user.id),
+                email,
+                profile,
+                active,
+                role: None,
+                manager: ManagerField::Untouched,
+            }),
+            Err(error) => unreadable.push(Unreadable { shown, external_id: user.id, active, error: error.to_string() }),
         }
     }
-    out
+    people.shrink_to_fit();
+    Mapped { readable: people.len(), people, unreadable }
+}
+
+impl Mapped {
+    fn set_managers(&mut self, managers: &BTreeMap<String, Option<String>>) {
+        for person in &mut self.people {
+            let Some(id) = person.external_id.as_deref() else { continue };
+            person.manager = match managers.get(id) {
+                Some(Some(manager)) => ManagerField::Set(ManagerRef::ExternalId(manager.clone())),
+                _ => ManagerField::Clear,
+            };
+        }
+    }
+
+    /// Adds the linked people of unreadable records, as they stand, for one attempt.
+    fn add_unreadable(&mut self, snapshot: &Snapshot, connection: &Connection) -> Vec<roster_core::plan::RecordIssue> {
+        self.remove_unreadable();
+        if self.unreadable.is_empty() {
+            return Vec::new();
+        }
+        let linked: HashMap<&str, &roster_core::Person> = snapshot
+            .people
+            .iter()
+            .filter_map(|p| p.source.as_ref().filter(|l| l.connection == connection.id).map(|l| (l.external_id.as_str(), p)))
+            .collect();
+        let mut issues = Vec::new();
+        for record in &self.unreadable {
+            if let Some(person) = linked.get(record.external_id.as_str()) {
+                self.people.push(DesiredPerson {
+                    record: record.shown.clone(),
+                    external_id: Some(record.external_id.clone()),
+                    email: person.email.clone(),
+                    profile: person.profile.clone(),
+                    active: record.active && person.status != Status::Deactivated,
+                    role: None,
+                    manager: ManagerField::Untouched,
+                });
+            }
+            issues.push(roster_core::plan::RecordIssue { record: record.shown.clone(), message: format!("{}; the person was left as they are", record.error) });
+        }
+        issues
+    }
+
+    fn remove_unreadable(&mut self) {
+        self.people.truncate(self.readable);
+    }
 }
 
 /// Graph user id → person, for everyone this connection links after the plan.

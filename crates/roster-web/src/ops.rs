@@ -81,7 +81,7 @@ pub async fn create_org(state: &AppState, slug: &str, name: &str, owner_email: &
     let profile = Profile { first_name: capitalise(local), last_name: String::new(), ..Profile::default() };
     let mut plan = Plan::new(org.id, Actor::Cli);
     plan.changes.push(Change::CreatePerson {
-        person: NewPerson { id, email, profile, role: Role::Owner, status: Status::Invited, primary_team: None, source: None },
+        person: Box::new(NewPerson { id, email, profile, role: Role::Owner, status: Status::Invited, primary_team: None, source: None }),
     });
     apply(state, &plan).await?;
     let owner_password = generate_password();

@@ -73,7 +73,7 @@ fn applied(snapshot: &Snapshot, plan: &Plan) -> Snapshot {
             other => {
                 let Some(p) = next.people.iter_mut().find(|p| Some(p.id) == other.person()) else { continue };
                 match other {
-                    Change::UpdateProfile { after, .. } => p.profile = after.clone(),
+                    Change::UpdateProfile { after, .. } => p.profile = (**after).clone(),
                     Change::ChangeEmail { after, .. } => p.email = after.clone(),
                     Change::SetStatus { after, .. } => p.status = *after,
                     Change::SetRole { after, .. } => p.role = *after,

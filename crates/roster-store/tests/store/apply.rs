@@ -151,7 +151,7 @@ pub async fn updates_of_each_kind_are_applied(store: Arc<dyn Store>) {
         changes.push(Change::SetPrimaryTeam { id: p.id, before: None, after: Some(sales) });
     }
     changes.extend([
-        Change::UpdateProfile { id: people[0].id, before: people[0].profile.clone(), after: richer.clone() },
+        Change::UpdateProfile { id: people[0].id, before: Box::new(people[0].profile.clone()), after: Box::new(richer.clone()) },
         Change::SetStatus { id: people[1].id, before: Status::Invited, after: Status::Active },
         Change::SetRole { id: people[1].id, before: Role::Learner, after: Role::Admin },
         // A second update of the same person in one run: the later one wins.

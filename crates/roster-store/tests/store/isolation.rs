@@ -54,7 +54,7 @@ pub async fn plans_cannot_reach_into_another_org(store: Arc<dyn Store>) {
     let foreign_changes = vec![
         Change::SetStatus { id: ada.id, before: Status::Invited, after: Status::Deactivated },
         Change::SetRole { id: ada.id, before: Role::Learner, after: Role::Admin },
-        Change::UpdateProfile { id: ada.id, before: ada.profile.clone(), after: profile("Hacked", "Name") },
+        Change::UpdateProfile { id: ada.id, before: Box::new(ada.profile.clone()), after: Box::new(profile("Hacked", "Name")) },
         Change::ChangeEmail { id: ada.id, before: ada.email.clone(), after: email("hacked@b.example") },
         Change::SetPrimaryTeam { id: bob.id, before: None, after: Some(team_a) },
         Change::SetManager { id: bob.id, before: None, after: Some(ada.id) },

@@ -45,7 +45,7 @@ pub fn new_person(address: &str, first: &str, last: &str) -> NewPerson {
 }
 
 pub fn create(person: &NewPerson) -> Change {
-    Change::CreatePerson { person: person.clone() }
+    Change::CreatePerson { person: Box::new(person.clone()) }
 }
 
 pub fn create_team(id: TeamId, name: &str) -> Change {

@@ -447,7 +447,7 @@ async fn refused_plan(app: &TestApp) {
         primary_team: None,
         source: Some(SourceLink { connection: entra.id, external_id: "aad-1".into() }),
     };
-    let plan = Plan { changes: vec![Change::CreatePerson { person }], ..Plan::new(scim.org, Actor::Cli) };
+    let plan = Plan { changes: vec![Change::CreatePerson { person: Box::new(person) }], ..Plan::new(scim.org, Actor::Cli) };
     app.state.store.apply(&plan, app.state.clock.now()).await.unwrap();
 
     let refused = scim.post("/Users", okta_user("taken@acme.example", "Okta", "Person")).await;
