@@ -203,16 +203,23 @@ pub struct SimEntra {
     photos: f64,
     #[arg(long, default_value = "127.0.0.1:9100")]
     listen: String,
+    /// Throttle as Graph does: resource units per app and tenant per 10 s for the tenant's size
+    /// (8,000 above 500 users), with 429 and an integer Retry-After.
+    #[arg(long)]
+    throttle: bool,
 }
 
 pub async fn sim(cmd: SimCommand) -> anyhow::Result<()> {
     let SimCommand::Entra(args) = cmd;
     let addr: std::net::SocketAddr = args.listen.parse().with_context(|| format!("'{}' is not an address", args.listen))?;
     let sim = EntraSim::generate(TenantSpec { users: args.users, seed: args.seed, photo_ratio: args.photos.clamp(0.0, 1.0), ..TenantSpec::default() });
+    if args.throttle {
+        sim.faults().enable_throttling(roster_sim::RetryAfterStyle::Integer);
+    }
     let info = sim.info();
     let base = format!("http://{addr}");
     // The simulator's own throwaway secret: printing it is how a tester connects to it.
-    println!("Simulated Microsoft Entra tenant with {} users in the group.", args.users);
+    println!("Simulated Microsoft Entra tenant with {} users in the group{}.", args.users, if args.throttle { ", throttled as Graph does" } else { "" });
     println!("  Tenant ID:   {}", info.tenant_id);
     println!("  Client ID:   {}", info.client_id);
     println!("  Secret:      {}", info.client_secret);
