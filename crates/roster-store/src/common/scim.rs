@@ -288,18 +288,21 @@ macro_rules! impl_scim {
                 if query.count == 0 || query.offset >= total {
                     return Ok($crate::ScimPage { total, resources: Vec::new() });
                 }
-                let mut page = sqlx::QueryBuilder::<Db>::new(format!("SELECT {RESOURCE_COLUMNS} FROM scim_resources r"));
+                // Absent values last on both backends (they disagree on where NULL sorts).
+                let ordering = match &order {
+                    Some(expr) => format!("({expr} IS NULL), {expr} {}, r.id", if query.descending() { "DESC" } else { "ASC" }),
+                    None => "r.id".to_owned(),
+                };
+                // The page's ids first, from the indexes alone, then only those rows: an OFFSET
+                // deep into 100,000 Users then skips index entries, not documents.
+                let mut page = sqlx::QueryBuilder::<Db>::new(format!("SELECT {RESOURCE_COLUMNS} FROM scim_resources r WHERE r.org_id = "));
+                page.push_bind(org.as_uuid()).push(" AND r.id IN (SELECT r.id FROM scim_resources r");
                 scope(&mut page);
-                page.push(" ORDER BY ");
-                if let Some(expr) = order {
-                    // Absent values last on both backends (they disagree on where NULL sorts).
-                    let direction = if query.descending() { "DESC" } else { "ASC" };
-                    page.push(format_args!("({expr} IS NULL), {expr} {direction}, "));
-                }
-                page.push("r.id LIMIT ")
+                page.push(format_args!(" ORDER BY {ordering} LIMIT "))
                     .push_bind(i64::try_from(query.count).unwrap_or(i64::MAX))
                     .push(" OFFSET ")
-                    .push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
+                    .push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX))
+                    .push(format_args!(") ORDER BY {ordering}"));
                 let rows = page.build().fetch_all(&self.pool).await?;
                 let resources = rows.iter().map(scim_resource_from_row).collect::<$crate::StoreResult<Vec<_>>>()?;
                 Ok($crate::ScimPage { total, resources })
