@@ -251,25 +251,55 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
     Ok(Verified { connection: connection.clone(), subject: assertion.name_id.clone(), claimed_email: assertion.email().map(str::to_owned), test, browser })
 }
 
-/// After the ACS: a one-time token for the same-site step that checks the browser and starts
-/// the session.
+/// The sealed hand-over's column name (associated data of the seal).
+const HAND_OVER_COLUMN: &str = "saml_hand_over";
+/// Marks a sealed hand-over token (a stored one is a bare random token).
+const SEALED_PREFIX: &str = "s.";
+
+/// What a sealed hand-over carries: who, for which browser, until when.
+#[derive(Serialize, Deserialize)]
+struct HandOver {
+    person: UserId,
+    connection: ConnectionId,
+    /// The digest of the starting browser's cookie.
+    browser: String,
+    expires: i64,
+}
+
+/// After the ACS: a token for the same-site step that checks the browser and starts the
+/// session. An SP-initiated sign-in's is sealed with the master key and bound to the browser's
+/// cookie, so it costs no write (only that browser can use it, and only briefly). An
+/// unsolicited one has no browser to bind to, so it is a stored token redeemed once.
 pub async fn hand_over(state: &AppState, ctx: &OrgCtx, verified: &Verified, person: &Person) -> Result<String, StoreError> {
-    let token = crate::password::random_token();
     let now = state.clock.now();
-    let browser = verified.browser.as_deref().unwrap_or("-");
+    if let Some(browser) = &verified.browser {
+        let sealed = HandOver { person: person.id, connection: verified.connection.id, browser: browser.clone(), expires: (now + Duration::seconds(HAND_OVER_SECS)).timestamp() };
+        let bytes = serde_json::to_vec(&sealed).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let token = state.master_key.seal(ctx.org.id, HAND_OVER_COLUMN, &bytes);
+        return Ok(format!("{SEALED_PREFIX}{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token)));
+    }
+    let token = crate::password::random_token();
     state
         .store
         .create_sso_request(&SsoRequest {
             state_digest: token_digest(&token),
             org: ctx.org.id,
             connection: verified.connection.id,
-            nonce: format!("{HAND_OVER_MARK}:{}:{browser}", person.id),
+            nonce: format!("{HAND_OVER_MARK}:{}:-", person.id),
             sealed_verifier: Vec::new(),
             created_at: now,
             expires_at: now + Duration::seconds(HAND_OVER_SECS),
         })
         .await?;
     Ok(token)
+}
+
+/// Opens a sealed hand-over: `(person, connection, browser digest)` while it is fresh.
+fn open_sealed(state: &AppState, ctx: &OrgCtx, token: &str) -> Option<(UserId, ConnectionId, String)> {
+    let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token).ok()?;
+    let bytes = state.master_key.open(ctx.org.id, HAND_OVER_COLUMN, &raw).ok()?;
+    let sealed: HandOver = serde_json::from_slice(&bytes).ok()?;
+    (sealed.expires > state.clock.now().timestamp()).then_some((sealed.person, sealed.connection, sealed.browser))
 }
 
 /// The person a hand-over token names, if this is the browser that started the sign-in (an
@@ -282,11 +312,17 @@ pub async fn take_over(state: &AppState, ctx: &OrgCtx, token: &str, cookie: Opti
             "the step after the ACS came with an unknown, used or expired token",
         )
     };
-    let request = state.store.consume_sso_request(ctx.org.id, &token_digest(token), state.clock.now()).await?.ok_or_else(stale)?;
-    let mut parts = request.nonce.splitn(3, ':');
-    let (Some(HAND_OVER_MARK), Some(person), Some(browser)) = (parts.next(), parts.next(), parts.next()) else { return Err(stale().into()) };
-    let connection = state.store.connection(ctx.org.id, request.connection).await?.ok_or_else(stale)?;
-    if browser != "-" && cookie.map(token_digest).as_deref() != Some(browser) {
+    let (id, connection, browser) = match token.strip_prefix(SEALED_PREFIX) {
+        Some(sealed) => open_sealed(state, ctx, sealed).ok_or_else(stale)?,
+        None => {
+            let request = state.store.consume_sso_request(ctx.org.id, &token_digest(token), state.clock.now()).await?.ok_or_else(stale)?;
+            let mut parts = request.nonce.splitn(3, ':');
+            let (Some(HAND_OVER_MARK), Some(person), Some(browser)) = (parts.next(), parts.next(), parts.next()) else { return Err(stale().into()) };
+            (person.parse::<UserId>().map_err(|_| stale())?, request.connection, browser.to_owned())
+        }
+    };
+    let connection = state.store.connection(ctx.org.id, connection).await?.ok_or_else(stale)?;
+    if browser != "-" && cookie.map(token_digest).as_deref() != Some(browser.as_str()) {
         return Err(Refusal::new(
             "This sign-in was started in another browser. Start again from your organisation's login page.",
             "the response answers a sign-in started in another browser (its cookie is missing or different)",
@@ -294,7 +330,6 @@ pub async fn take_over(state: &AppState, ctx: &OrgCtx, token: &str, cookie: Opti
         .on(&connection)
         .into());
     }
-    let id: UserId = person.parse().map_err(|_| stale())?;
     match state.store.person(ctx.org.id, id).await? {
         Some(p) if p.status != Status::Deactivated => Ok(p),
         _ => Err(Refusal::new("Your account in this organisation is deactivated. Ask an admin of your organisation.", "the person was deactivated during sign-in").on(&connection).into()),

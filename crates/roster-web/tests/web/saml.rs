@@ -140,7 +140,7 @@ async fn a_response_started_in_another_browser_is_refused(app: &TestApp) {
     assert_refused(app, &victim, refused, "a response started in another browser").await;
     let latest = app.state.store.sso_refusals(w.connection.org, 1).await.unwrap();
     assert!(latest[0].reason.contains("another browser"), "{:?}", latest[0].reason);
-    // A hand-over token works once.
+    // A hand-over token works only in the browser that started the sign-in.
     let me = app.client();
     let id = start(app, "acme", &w, &me).await;
     let acs = post(app, "acme", &me, &w.spec(&w.owner, Some(&id)).signed_assertion(&w.idp)).await;
@@ -148,7 +148,7 @@ async fn a_response_started_in_another_browser_is_refused(app: &TestApp) {
     let root = app.url("acme", "").trim_end_matches("/o/acme").to_owned();
     assert!(sets_session(&me.get(format!("{root}{next}")).send().await.unwrap()));
     let again = app.client().get(format!("{root}{next}")).send().await.unwrap();
-    assert_eq!(again.status(), 403, "a used hand-over token");
+    assert_eq!(again.status(), 403, "a hand-over token in another browser");
     assert!(!sets_session(&again));
 }
 
@@ -216,7 +216,14 @@ async fn forged_and_misdirected_responses_are_refused(app: &TestApp) {
 async fn idp_initiated_only_when_opted_in_and_never_creates_people(app: &TestApp) {
     let w = world_in(app, "acme", true).await;
     let client = app.client();
-    expect_signed_in(app, &client, post(app, "acme", &client, &w.spec(&w.owner, None).signed_assertion(&w.idp)).await, &w.owner).await;
+    let acs = post(app, "acme", &client, &w.spec(&w.owner, None).signed_assertion(&w.idp)).await;
+    let next = acs.headers()["location"].to_str().unwrap().to_owned();
+    expect_signed_in(app, &client, acs, &w.owner).await;
+    // Unsolicited, there is no browser to bind the hand-over to: it is redeemed once.
+    let root = app.url("acme", "").trim_end_matches("/o/acme").to_owned();
+    let again = app.client().get(format!("{root}{next}")).send().await.unwrap();
+    assert_eq!(again.status(), 403, "an unsolicited hand-over is used once");
+    assert!(!sets_session(&again));
 
     let before = app.state.store.count_people(w.connection.org).await.unwrap();
     let stranger = app.client();
