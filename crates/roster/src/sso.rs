@@ -128,26 +128,28 @@ fn client_secret(common: &CommonArgs) -> anyhow::Result<String> {
     Ok(secret.trim().to_owned())
 }
 
+async fn add_saml(state: &AppState, args: &SamlArgs) -> anyhow::Result<()> {
+    let org = org_by_slug(state, &args.org).await?;
+    let xml = match (&args.metadata_url, &args.metadata_file) {
+        (Some(url), _) => saml::fetch_metadata(url).await.map_err(anyhow::Error::msg)?,
+        (None, Some(path)) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        (None, None) => bail!("give the metadata with --metadata-url URL or --metadata-file FILE"),
+    };
+    let settings = SamlSettings::from_metadata(&xml, args.metadata_url.clone(), args.allow_idp_initiated).map_err(anyhow::Error::msg)?;
+    let connection = saml::new_connection(org.id, &args.name, &settings, args.enable, state.clock.now()).map_err(anyhow::Error::msg)?;
+    state.store.create_connection(&connection, &Actor::Cli).await?;
+    println!("{}", connection.id);
+    eprintln!("Added '{}' for {} ({}).", connection.name, settings.idp_entity_id, if connection.enabled { "enabled" } else { "disabled: `roster sso enable` shows its button" });
+    Ok(())
+}
+
 pub async fn run(settings: &Settings, cmd: SsoCommand) -> anyhow::Result<()> {
     let state = state(settings, false).await?;
     let enable = matches!(cmd, SsoCommand::Enable { .. });
     match cmd {
-        SsoCommand::Add(AddCommand::Saml(args)) => {
-            let org = org_by_slug(&state, &args.org).await?;
-            let xml = match (&args.metadata_url, &args.metadata_file) {
-                (Some(url), _) => saml::fetch_metadata(url).await.map_err(anyhow::Error::msg)?,
-                (None, Some(path)) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-                (None, None) => bail!("give the metadata with --metadata-url URL or --metadata-file FILE"),
-            };
-            let settings = SamlSettings::from_metadata(&xml, args.metadata_url.clone(), args.allow_idp_initiated).map_err(anyhow::Error::msg)?;
-            let connection = saml::new_connection(org.id, &args.name, &settings, args.enable, state.clock.now()).map_err(anyhow::Error::msg)?;
-            state.store.create_connection(&connection, &Actor::Cli).await?;
-            println!("{}", connection.id);
-            eprintln!("Added '{}' for {} ({}).", connection.name, settings.idp_entity_id, if connection.enabled { "enabled" } else { "disabled: `roster sso enable` shows its button" });
-        }
         SsoCommand::Add(add) => {
             let (common, oidc) = match &add {
-                AddCommand::Saml(_) => unreachable!("handled above"),
+                AddCommand::Saml(args) => return add_saml(&state, args).await,
                 AddCommand::Oidc { common, discovery_url } => (common, OidcSettings::generic(discovery_url, &common.client_id)),
                 AddCommand::Okta { common, domain, authorization_server } => (common, OidcSettings::okta(domain, authorization_server, &common.client_id)),
                 AddCommand::Entra { common, tenant_id, match_claim, login_base } => {
