@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CHROMIUM, CHROMIUM_ARGS, Child, REPO_ROOT, ROSTER_BIN, STARTUP_TIMEOUT_MS, freePort, roster } from './support.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, Child, REPO_ROOT, ROSTER_BIN, STARTUP_TIMEOUT_MS, freePort, roster, Pages, pathOf, pageText, expectSignedIn as signedIn, expectNoSession as noSession, signOut as signOutAt } from './support.mjs';
 
 // A missing package is a failure that says what to do, never a skip.
 const { chromium } = await import('playwright-core').catch((err) => {
@@ -53,7 +53,7 @@ describe('SAML single sign-on in the browser', { skip: !process.env.CI && MISSIN
   let baseUrl;
   let idpOrigin;
   let browser;
-  const contexts = [];
+  let pages;
   const killAll = () => [demo, idp].forEach((c) => c?.child && !c.exit && c.child.kill('SIGKILL'));
   process.on('exit', killAll);
 
@@ -87,6 +87,7 @@ describe('SAML single sign-on in the browser', { skip: !process.env.CI && MISSIN
     assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, `roster sso add prints the connection's id:\n${added.stdout}`);
 
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    pages = new Pages(browser, baseUrl);
   }, { timeout: STARTUP_TIMEOUT_MS * 3 + 30_000 });
 
   after(async () => {
@@ -97,19 +98,6 @@ describe('SAML single sign-on in the browser', { skip: !process.env.CI && MISSIN
     process.off('exit', killAll);
   });
 
-  async function newPage(options = {}) {
-    const context = await browser.newContext({ baseURL: baseUrl, ...options });
-    contexts.push(context);
-    context.setDefaultTimeout(20_000);
-    return context.newPage();
-  }
-
-  afterEach(async () => {
-    while (contexts.length) await contexts.pop().close().catch(() => {});
-  });
-
-  const pathOf = (page) => new URL(page.url()).pathname;
-  const pageText = async (page) => (await page.locator('body').innerText().catch(() => '')).slice(0, 500);
 
   /** Fails with what the page says unless it is the provider's login page. */
   async function expectIdpLogin(page, how) {
@@ -123,26 +111,13 @@ describe('SAML single sign-on in the browser', { skip: !process.env.CI && MISSIN
    * Waits until the assertion consumer service has signed `who` in, then checks
    * /o/acme/me shows them. The ACS sends people on from Roster's own pages.
    */
-  async function expectSignedIn(page, who) {
-    const back = (url) =>
-      url.origin === baseUrl && !url.pathname.includes('/saml/') && !url.pathname.includes('/sso/') && !url.pathname.endsWith('/login');
-    await page.waitForURL(back, { timeout: 20_000 }).catch(async () => {
-      throw new Error(`${who} was not signed in: the browser is at ${page.url()}; the page says: ${await pageText(page)}`);
-    });
-    await page.goto(`/o/${ORG}/me`);
-    assert.equal(pathOf(page), `/o/${ORG}/me`, `${who} has a session`);
-    const shown = (await page.locator('#my-email').innerText()).trim();
-    assert.equal(shown.toLowerCase(), who.toLowerCase(), '/me shows who signed in');
-  }
+  const expectSignedIn = (page, who) => signedIn(page, { baseUrl, org: ORG, who, via: ['/saml/', '/sso/'] });
 
-  async function expectNoSession(page) {
-    await page.goto(`/o/${ORG}/me`);
-    assert.match(pathOf(page), new RegExp(`^/o/${ORG}/login/?$`), 'no session: /me sends to the login page');
-  }
+  const expectNoSession = (page) => noSession(page, ORG);
 
   /** Opens the login page, clicks "Sign in with Test SAML" and waits to be at the provider. */
   async function toProvider() {
-    const page = await newPage();
+    const page = await pages.open();
     await page.goto(`/o/${ORG}/login`);
     await page.getByRole('button', { name: `Sign in with ${IDP_NAME}` }).click();
     await page.waitForURL((url) => url.origin === idpOrigin, { timeout: 10_000 }).catch(() => {});
@@ -156,11 +131,7 @@ describe('SAML single sign-on in the browser', { skip: !process.env.CI && MISSIN
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
-  async function signOut(page) {
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.waitForURL((url) => url.pathname.startsWith(`/o/${ORG}/login`) || url.pathname === '/');
-    await expectNoSession(page);
-  }
+  const signOut = (page) => signOutAt(page, ORG);
 
   it("serves the organisation's service provider metadata", async () => {
     const entityId = `${baseUrl}/o/${ORG}/saml/metadata`;
@@ -184,7 +155,7 @@ describe('SAML single sign-on in the browser', { skip: !process.env.CI && MISSIN
   });
 
   it("signs Ada in from the provider's own page (IdP-initiated), then signs her out", async () => {
-    const page = await newPage();
+    const page = await pages.open();
     await page.goto(`${idpOrigin}/idp-initiated`);
     await expectIdpLogin(page, 'The IdP-initiated sign-in');
     await signInAtProvider(page);

@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CHROMIUM, CHROMIUM_ARGS, Child, REPO_ROOT, ROSTER_BIN, STARTUP_TIMEOUT_MS, freePort, roster } from './support.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, Child, REPO_ROOT, ROSTER_BIN, STARTUP_TIMEOUT_MS, freePort, roster, Pages, pathOf, pageText, expectSignedIn as signedIn, signOut as signOutAt } from './support.mjs';
 
 // A missing package is a failure that says what to do, never a skip.
 const { chromium } = await import('playwright-core').catch((err) => {
@@ -51,7 +51,7 @@ describe('single sign-on in the browser', () => {
   let baseUrl;
   let owner;
   let browser;
-  const contexts = [];
+  let pages;
   const killAll = () => [demo, idp].forEach((c) => c?.child && !c.exit && c.child.kill('SIGKILL'));
   process.on('exit', killAll);
 
@@ -68,6 +68,7 @@ describe('single sign-on in the browser', () => {
     await demo.waitFor(/Press Ctrl\+C/);
     owner = { email, password };
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    pages = new Pages(browser, baseUrl);
   }, { timeout: STARTUP_TIMEOUT_MS * 2 + 30_000 });
 
   after(async () => {
@@ -78,54 +79,26 @@ describe('single sign-on in the browser', () => {
     process.off('exit', killAll);
   });
 
-  async function newPage(options = {}) {
-    const context = await browser.newContext({ baseURL: baseUrl, ...options });
-    contexts.push(context);
-    context.setDefaultTimeout(20_000);
-    return context.newPage();
-  }
-
-  afterEach(async () => {
-    while (contexts.length) await contexts.pop().close().catch(() => {});
-  });
-
-  const pathOf = (page) => new URL(page.url()).pathname;
 
   /**
    * Waits until the callback has signed `who` in, then checks /o/acme/me shows them. The
    * callback always lands on the organisation's front page, whose job is to send people on.
    */
-  async function expectSignedIn(page, who) {
-    const back = (url) => url.origin === baseUrl && !url.pathname.includes('/sso/') && !url.pathname.endsWith('/login');
-    await page.waitForURL(back, { timeout: 20_000 }).catch(async () => {
-      const text = (await page.locator('body').innerText().catch(() => '')).slice(0, 500);
-      throw new Error(`${who} was not signed in: the browser is at ${page.url()}; the page says: ${text}`);
-    });
-    await page.goto(`/o/${ORG}/me`);
-    assert.equal(pathOf(page), `/o/${ORG}/me`, `${who} has a session`);
-    const shown = (await page.locator('#my-email').innerText()).trim();
-    assert.equal(shown.toLowerCase(), who.toLowerCase(), '/me shows who signed in');
-  }
+  const expectSignedIn = (page, who) => signedIn(page, { baseUrl, org: ORG, who, via: ['/sso/'] });
 
   /** Opens the login page, clicks "Sign in with NAME" and waits to be at the provider. */
   async function toProvider(name, origin) {
-    const page = await newPage({});
+    const page = await pages.open({});
     await page.goto(`/o/${ORG}/login`);
     await page.getByRole('button', { name: `Sign in with ${name}` }).click();
     const arrived = await page.waitForURL((url) => url.origin === origin, { timeout: 10_000 }).then(() => true, () => false);
     if (!arrived) {
-      const text = (await page.locator('body').innerText().catch(() => '')).slice(0, 500);
-      throw new Error(`"Sign in with ${name}" did not lead to ${origin}: the browser is at ${page.url()}; the page says: ${text}`);
+      throw new Error(`"Sign in with ${name}" did not lead to ${origin}: the browser is at ${page.url()}; the page says: ${await pageText(page)}`);
     }
     return { page };
   }
 
-  async function signOut(page) {
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.waitForURL((url) => url.pathname.startsWith(`/o/${ORG}/login`) || url.pathname === '/');
-    await page.goto(`/o/${ORG}/me`);
-    assert.match(pathOf(page), new RegExp(`^/o/${ORG}/login/?$`), 'signed out: /me sends to the login page');
-  }
+  const signOut = (page) => signOutAt(page, ORG);
 
   it('signs Ada in with a generic OpenID provider added by the CLI, then signs her out', async (t) => {
     const missing = idpMissing();
@@ -167,7 +140,7 @@ describe('single sign-on in the browser', () => {
 
   it('signs a synced person in with Microsoft through the Entra simulator', { timeout: SYNC_TIMEOUT_MS + 120_000 }, async (t) => {
     // The owner enables the demo's Entra connection and syncs it.
-    const admin = await newPage();
+    const admin = await pages.open();
     await admin.goto(`/o/${ORG}/login`);
     await admin.fill('input[name=email]', owner.email);
     await admin.fill('input[name=password]', owner.password);

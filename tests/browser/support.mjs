@@ -1,7 +1,8 @@
 // What the browser tests share: where things are, how Chromium starts here, free ports,
-// and the processes they start.
+// the processes they start, and the sign-in checks.
 // (Not a test file: `node --test` runs only `*.test.mjs`.)
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -90,4 +91,58 @@ export async function roster(args, env = {}) {
   const exit = await run.exited;
   if (exit.code !== 0) throw new Error(run.describe('failed'));
   return run;
+}
+
+export const pathOf = (page) => new URL(page.url()).pathname;
+
+/** The start of what a page says, for error messages. */
+export const pageText = async (page) => (await page.locator('body').innerText().catch(() => '')).slice(0, 500);
+
+/** Fresh browser contexts (no cookies) at one address; `closeAll` after each test. */
+export class Pages {
+  constructor(browser, baseURL, timeoutMs = 20_000) {
+    this.browser = browser;
+    this.baseURL = baseURL;
+    this.timeoutMs = timeoutMs;
+    this.contexts = [];
+  }
+
+  async open(options = {}) {
+    const context = await this.browser.newContext({ baseURL: this.baseURL, ...options });
+    this.contexts.push(context);
+    context.setDefaultTimeout(this.timeoutMs);
+    return context.newPage();
+  }
+
+  async closeAll() {
+    while (this.contexts.length) await this.contexts.pop().close().catch(() => {});
+  }
+}
+
+/**
+ * Waits until a sign-in has brought the browser back to Roster at `baseUrl` (not to a path
+ * containing one of `via`, nor to the login page), then checks /o/ORG/me shows `who`.
+ */
+export async function expectSignedIn(page, { baseUrl, org, who, via }) {
+  const back = (url) => url.origin === baseUrl && !via.some((part) => url.pathname.includes(part)) && !url.pathname.endsWith('/login');
+  await page.waitForURL(back, { timeout: 20_000 }).catch(async () => {
+    throw new Error(`${who} was not signed in: the browser is at ${page.url()}; the page says: ${await pageText(page)}`);
+  });
+  await page.goto(`/o/${org}/me`);
+  assert.equal(pathOf(page), `/o/${org}/me`, `${who} has a session`);
+  const shown = (await page.locator('#my-email').innerText()).trim();
+  assert.equal(shown.toLowerCase(), who.toLowerCase(), '/me shows who signed in');
+}
+
+/** /o/ORG/me sends a browser without a session to the login page. */
+export async function expectNoSession(page, org) {
+  await page.goto(`/o/${org}/me`);
+  assert.match(pathOf(page), new RegExp(`^/o/${org}/login/?$`), 'no session: /me sends to the login page');
+}
+
+/** Presses "Sign out" and checks the session is gone. */
+export async function signOut(page, org) {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL((url) => url.pathname.startsWith(`/o/${org}/login`) || url.pathname === '/');
+  await expectNoSession(page, org);
 }
