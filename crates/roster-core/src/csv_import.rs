@@ -5,16 +5,25 @@
 //! `job_title`, `department`, `location`, `language`, `hire_date` (YYYY-MM-DD), `role`
 //! (learner, manager or admin), `manager_email`, and `custom.<name>` for custom fields.
 //! A column that is absent leaves that field as it is for existing people.
+//!
+//! Every cell, the header's included, holds at most [`MAX_CELL_CHARS`] characters and no control
+//! character other than tab, line feed and carriage return (see [`crate::text`]); a row that
+//! breaks either rule is a row error, reported without repeating the cell. Files Roster writes
+//! pass their cells through [`crate::csv_export::spreadsheet_safe`].
 
 use crate::email::Email;
 use crate::person::{Profile, Role};
-use crate::plan::RecordIssue;
+use crate::plan::{IssueKind, RecordIssue};
 use crate::reconcile::{DesiredPerson, ManagerField, ManagerRef};
+use crate::text;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
 /// The most rows one file may hold, so a mistaken upload cannot exhaust memory.
 pub const MAX_ROWS: usize = 500_000;
+
+/// The most characters one cell may hold.
+pub const MAX_CELL_CHARS: usize = 1_024;
 
 const KNOWN: &[&str] = &[
     "email", "first_name", "last_name", "job_title", "department", "location", "language", "hire_date", "role",
@@ -33,6 +42,9 @@ pub enum CsvError {
     DuplicateColumn(String),
     #[error("the file has more than {MAX_ROWS} rows; split it")]
     TooManyRows,
+    /// A header cell breaks the cell rules; `position` counts from 1.
+    #[error("the header's column {position} {problem}")]
+    HeaderCell { position: usize, problem: String },
     #[error("{} row(s) have errors; nothing was imported", .0.len())]
     Rows(Vec<RecordIssue>),
 }
@@ -51,9 +63,60 @@ enum Column {
     ManagerEmail,
 }
 
+impl Column {
+    fn name(self) -> &'static str {
+        match self {
+            Column::Email => "email",
+            Column::FirstName => "first_name",
+            Column::LastName => "last_name",
+            Column::JobTitle => "job_title",
+            Column::Department => "department",
+            Column::Location => "location",
+            Column::Language => "language",
+            Column::HireDate => "hire_date",
+            Column::Role => "role",
+            Column::ManagerEmail => "manager_email",
+        }
+    }
+}
+
 enum Slot {
     Known(Column),
     Custom(String),
+}
+
+impl Slot {
+    /// The column's name in a message.
+    fn label(&self) -> String {
+        match self {
+            Slot::Known(column) => column.name().to_owned(),
+            Slot::Custom(name) => format!("custom.{name}"),
+        }
+    }
+}
+
+/// What is wrong with a cell, in words that never repeat the cell: "is longer than 1,024
+/// characters", "holds a control character (U+0007)". None for a cell within the rules.
+fn cell_problem(value: &str) -> Option<String> {
+    if value.chars().nth(MAX_CELL_CHARS).is_some() {
+        return Some(format!("is longer than {} characters", thousands(MAX_CELL_CHARS)));
+    }
+    let at = text::first_control_char(value)?;
+    let code = value[at..].chars().next().map(u32::from).unwrap_or_default();
+    Some(format!("holds a control character (U+{code:04X})"))
+}
+
+/// 1024 as "1,024".
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// The rows of a file, each ready for the reconciler, and which columns it carried.
@@ -121,13 +184,15 @@ pub fn parse(bytes: &[u8]) -> Result<CsvRows, CsvError> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                issues.push(RecordIssue { record: line, message: e.to_string() });
+                issues.push(RecordIssue::new(line, IssueKind::Invalid, e.to_string()));
                 continue;
             }
         };
         match read_row(&slots, &record, &line) {
             Ok(person) => people.push(person),
-            Err(messages) => issues.extend(messages.into_iter().map(|message| RecordIssue { record: line.clone(), message })),
+            Err(messages) => {
+                issues.extend(messages.into_iter().map(|message| RecordIssue::new(line.clone(), IssueKind::Invalid, message)));
+            }
         }
     }
     if issues.is_empty() {
@@ -140,7 +205,10 @@ pub fn parse(bytes: &[u8]) -> Result<CsvRows, CsvError> {
 fn read_header(headers: &csv::StringRecord) -> Result<Vec<Slot>, CsvError> {
     let mut slots = Vec::with_capacity(headers.len());
     let mut seen = std::collections::HashSet::new();
-    for raw in headers {
+    for (position, raw) in headers.iter().enumerate() {
+        if let Some(problem) = cell_problem(raw) {
+            return Err(CsvError::HeaderCell { position: position + 1, problem });
+        }
         let name = raw.trim().to_ascii_lowercase().replace([' ', '-'], "_");
         if !seen.insert(name.clone()) {
             return Err(CsvError::DuplicateColumn(raw.to_owned()));
@@ -182,6 +250,10 @@ fn read_row(slots: &[Slot], record: &csv::StringRecord, line: &str) -> Result<De
     let mut custom = BTreeMap::new();
 
     for (slot, value) in slots.iter().zip(record.iter()) {
+        if let Some(problem) = cell_problem(value) {
+            errors.push(format!("column {} {problem}", slot.label()));
+            continue;
+        }
         match slot {
             Slot::Custom(name) => {
                 if !value.is_empty() {
@@ -266,6 +338,60 @@ mod tests {
     }
 
     #[test]
+    fn a_cell_longer_than_the_limit_is_a_row_error_that_does_not_repeat_it() {
+        let long = "y".repeat(MAX_CELL_CHARS + 1);
+        let file = format!("email,job_title,custom.note\nada@x.com,{long},ok\nbob@x.com,CTO,{long}\ncarl@x.com,{},\n", "z".repeat(MAX_CELL_CHARS));
+        let Err(CsvError::Rows(issues)) = parse(file.as_bytes()) else { unreachable!("the long cells should be refused") };
+        let seen: Vec<_> = issues.iter().map(|i| (i.record.as_str(), i.kind, i.message.as_str())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("line 2", IssueKind::Invalid, "column job_title is longer than 1,024 characters"),
+                ("line 3", IssueKind::Invalid, "column custom.note is longer than 1,024 characters"),
+            ],
+            "a cell of exactly {MAX_CELL_CHARS} characters is fine"
+        );
+        let multibyte = "é".repeat(MAX_CELL_CHARS);
+        assert!(parse(format!("email,last_name\nada@x.com,{multibyte}\n").as_bytes()).is_ok(), "characters, not bytes");
+    }
+
+    #[test]
+    fn a_cell_with_a_control_character_is_a_row_error() {
+        let file = "email,first_name,job_title\nada@x.com,Ada\u{1b}[2J,CTO\nbob@x.com,Bob,\"Head\nof\tR&D\"\ncarl@x.com,C\u{7f},x\n";
+        let Err(CsvError::Rows(issues)) = parse(file.as_bytes()) else { unreachable!("the control characters should be refused") };
+        let seen: Vec<_> = issues.iter().map(|i| (i.record.as_str(), i.message.as_str())).collect();
+        assert_eq!(
+            seen,
+            [("line 2", "column first_name holds a control character (U+001B)"), ("line 4", "column first_name holds a control character (U+007F)")],
+            "tab and line breaks inside a quoted cell are text"
+        );
+        let Err(CsvError::Rows(issues)) = parse(b"email\nada\x07@x.com\n") else { unreachable!("refused") };
+        assert_eq!(issues[0].message, "column email holds a control character (U+0007)");
+    }
+
+    #[test]
+    fn header_cells_follow_the_same_rules() {
+        assert_eq!(
+            parse(b"email,custom.a\x01b\nada@x.com,1\n").err(),
+            Some(CsvError::HeaderCell { position: 2, problem: "holds a control character (U+0001)".into() })
+        );
+        let file = format!("email,custom.{}\nada@x.com,1\n", "n".repeat(MAX_CELL_CHARS));
+        let err = parse(file.as_bytes()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(err, "the header's column 2 is longer than 1,024 characters");
+    }
+
+    #[test]
+    fn any_bad_row_means_no_rows() {
+        let file = "email,first_name\nada@x.com,Ada\nbob@x.com,B\u{0}b\n";
+        assert!(matches!(parse(file.as_bytes()), Err(CsvError::Rows(issues)) if issues.len() == 1));
+    }
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!([0, 999, 1_024, 500_000, 1_234_567].map(thousands), ["0", "999", "1,024", "500,000", "1,234,567"]);
+    }
+
+    #[test]
     fn absent_columns_keep_current_values() {
         let rows = parse(b"email,job_title\nada@x.com,CTO\n").unwrap_or_else(|e| unreachable!("{e}"));
         let mut ada = rows.people[0].clone();
@@ -274,5 +400,97 @@ mod tests {
         assert_eq!(ada.profile.first_name, "Ada");
         assert_eq!(ada.profile.department.as_deref(), Some("R"));
         assert_eq!(ada.profile.job_title.as_deref(), Some("CTO"));
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn within_limits(value: &str) -> bool {
+            value.chars().count() <= MAX_CELL_CHARS && text::first_control_char(value).is_none()
+        }
+
+        fn check_accepted(rows: &CsvRows) {
+            for person in &rows.people {
+                let p = &person.profile;
+                let cells = [
+                    Some(person.email.as_str()),
+                    Some(p.first_name.as_str()),
+                    Some(p.last_name.as_str()),
+                    p.job_title.as_deref(),
+                    p.department.as_deref(),
+                    p.location.as_deref(),
+                    p.language.as_deref(),
+                ];
+                for cell in cells.into_iter().flatten().chain(p.custom_fields.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()])) {
+                    assert!(within_limits(cell), "an accepted cell breaks the limits: {} chars", cell.chars().count());
+                }
+            }
+        }
+
+        fn check(bytes: &[u8]) {
+            match parse(bytes) {
+                Ok(rows) => check_accepted(&rows),
+                Err(CsvError::Rows(issues)) => {
+                    assert!(!issues.is_empty());
+                    for issue in issues {
+                        // Messages quote at most a short value (an address, a date), never a long cell.
+                        assert!(issue.message.chars().count() <= MAX_CELL_CHARS + 100, "{} chars", issue.message.len());
+                        assert!(text::first_control_char(&issue.message).is_none());
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+
+        /// A cell that is often plausible, sometimes hostile: control characters, quotes,
+        /// separators, line breaks, and lengths on both sides of the limit.
+        fn cell() -> impl Strategy<Value = String> {
+            prop_oneof![
+                4 => "[a-zA-Z0-9 .@_-]{0,12}",
+                2 => any::<String>(),
+                1 => "[\\x00-\\x1f\\x7f\\u{80}-\\u{9f},\"\r\n\t=+@-]{0,8}",
+                1 => (MAX_CELL_CHARS - 2..MAX_CELL_CHARS + 3, prop::sample::select(vec!['a', 'é', '\t'])).prop_map(|(n, c)| c.to_string().repeat(n)),
+            ]
+        }
+
+        /// Mostly a good address, so that whole files are accepted often enough to check them.
+        fn email_cell() -> impl Strategy<Value = String> {
+            prop_oneof![6 => "[a-z]{1,8}@[a-z]{1,8}\\.example", 1 => cell()]
+        }
+
+        fn date_cell() -> impl Strategy<Value = String> {
+            prop_oneof![6 => Just(String::new()), 1 => Just("2024-03-31".to_owned()), 1 => cell()]
+        }
+
+        fn row() -> impl Strategy<Value = [String; 5]> {
+            (email_cell(), cell(), cell(), date_cell(), cell()).prop_map(|(a, b, c, d, e)| [a, b, c, d, e])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+                check(&bytes);
+            }
+
+            #[test]
+            fn arbitrary_bytes_after_a_valid_header_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
+                let mut file = b"email,first_name,job_title,custom.note\n".to_vec();
+                file.extend_from_slice(&bytes);
+                check(&file);
+            }
+
+            #[test]
+            fn accepted_rows_keep_every_cell_within_the_limits(rows in prop::collection::vec(row(), 0..4)) {
+                let mut out = csv::Writer::from_writer(Vec::new());
+                let written = out.write_record(["email", "first_name", "department", "hire_date", "custom.note"]).is_ok()
+                    && rows.iter().all(|row| out.write_record(row).is_ok());
+                prop_assert!(written);
+                let bytes = out.into_inner().unwrap_or_default();
+                check(&bytes);
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! I/O; storage, HTTP and identity providers live in other crates and call in.
 
 pub mod connection;
+pub mod csv_export;
 pub mod csv_import;
 pub mod email;
 pub mod ids;
@@ -13,12 +14,13 @@ pub mod reconcile;
 pub mod secret;
 pub mod slug;
 pub mod team;
+pub mod text;
 
 pub use connection::{Connection, ConnectionKind};
 pub use email::Email;
 pub use ids::{ConnectionId, IdSource, OrgId, RandomIds, RunId, TeamId, UserId};
 pub use person::{Person, Profile, Role, SourceLink, Status};
-pub use plan::{Actor, Change, Plan, RunReport};
+pub use plan::{Actor, Change, IssueKind, Plan, RecordIssue, RunReport};
 pub use slug::OrgSlug;
 pub use team::{Team, TeamName};
 

@@ -132,11 +132,22 @@ pub struct Person {
     pub source: Option<SourceLink>,
     /// True once the person has accepted an invitation or signed in.
     pub activated: bool,
+    /// An owner let connections manage this owner or admin. Without it a provisioning
+    /// connection never links, re-addresses, deactivates or demotes an owner or an admin (see
+    /// [`crate::reconcile`]); it means nothing for other roles. Absent in older data: false.
+    #[serde(default)]
+    pub provisioning_allowed: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl Person {
+    /// Is this person kept from provisioning connections: an owner or an admin whom no owner
+    /// let connections manage.
+    pub fn is_protected_from_connections(&self) -> bool {
+        self.role.can_administer() && !self.provisioning_allowed
+    }
+
     pub fn display_name(&self) -> String {
         let name = self.profile.display_name();
         if name.is_empty() {

@@ -6,7 +6,6 @@ use crate::email::Email;
 use crate::ids::{ConnectionId, OrgId, TeamId, UserId};
 use crate::person::{Profile, Role, SourceLink, Status};
 use crate::team::TeamName;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Who or what caused a change; every audit row names one.
@@ -52,19 +51,6 @@ pub struct NewPerson {
     pub source: Option<SourceLink>,
 }
 
-/// A single-use secret mailed to a person (invitation or password reset). Only its hash is stored.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MailedToken {
-    pub raw: String,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl std::fmt::Debug for MailedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MailedToken").field("raw", &"<redacted>").field("expires_at", &self.expires_at).finish()
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
@@ -83,8 +69,9 @@ pub enum Change {
     RemoveSecondaryTeam { id: UserId, team: TeamId },
     SetManager { id: UserId, before: Option<UserId>, after: Option<UserId> },
     LinkSource { id: UserId, link: SourceLink },
-    /// Send (or resend) the invitation e-mail; the token is stored hashed.
-    Invite { id: UserId, email: Email, name: String, token: MailedToken },
+    /// Send (or resend) the invitation e-mail. Its single-use link is minted when the e-mail is
+    /// sent, so no plan, audit row or queued e-mail ever holds one; earlier links stop working.
+    Invite { id: UserId, email: Email, name: String },
 }
 
 impl Change {
@@ -136,12 +123,55 @@ impl Change {
     }
 }
 
-/// A problem with one input record; it blocks that record only, and the run reports it.
+/// What kind of problem a [`RecordIssue`] is, so callers decide on the kind, never on the
+/// message's wording.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueKind {
+    /// The record itself is wrong (a bad CSV cell, an unreadable row, a bad address). Also what
+    /// issues stored before kinds existed read as.
+    #[default]
+    Invalid,
+    /// The record appears more than once in the run; the later ones are refused.
+    Duplicate,
+    /// The e-mail address or the identity belongs to someone else: another person, another
+    /// connection, or another identity of this connection.
+    Conflict,
+    /// The person is protected from this source: an owner's role, or an owner or admin whom no
+    /// owner let connections manage ([`crate::Person::provisioning_allowed`]). Either the whole
+    /// record was refused (adopting such a person) or only the protected part was left out.
+    Protected,
+    /// The manager named is not in the directory; the manager is left unchanged.
+    ManagerUnresolved,
+    /// The record names the person as their own manager; the manager is left unchanged.
+    ManagerSelf,
+    /// The manager named would close a reporting loop; the manager is left unchanged.
+    ManagerCycle,
+}
+
+impl IssueKind {
+    /// A note about the manager link only: the rest of the record's plan stands.
+    pub fn is_manager_note(self) -> bool {
+        matches!(self, IssueKind::ManagerUnresolved | IssueKind::ManagerSelf | IssueKind::ManagerCycle)
+    }
+}
+
+/// A problem with one input record; it blocks that record (or, for manager notes and some
+/// protected parts, one part of it), and the run reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordIssue {
     /// What identifies the record to the admin: a CSV line, an external id, an e-mail.
     pub record: String,
+    /// Reports stored before kinds existed read as [`IssueKind::Invalid`].
+    #[serde(default)]
+    pub kind: IssueKind,
     pub message: String,
+}
+
+impl RecordIssue {
+    pub fn new(record: impl Into<String>, kind: IssueKind, message: impl Into<String>) -> Self {
+        Self { record: record.into(), kind, message: message.into() }
+    }
 }
 
 /// Counts a run reports to the admin, and the problems it met.
@@ -177,5 +207,44 @@ impl Plan {
 
     pub fn deactivations(&self) -> usize {
         self.changes.iter().filter(|c| matches!(c, Change::SetStatus { after: Status::Deactivated, .. })).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issues_stored_before_kinds_read_as_invalid() {
+        let old: RecordIssue = serde_json::from_str(r#"{"record":"line 2","message":"bad"}"#).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(old, RecordIssue::new("line 2", IssueKind::Invalid, "bad"));
+        let report: RunReport = serde_json::from_str(r#"{"created":0,"updated":0,"deactivated":0,"reactivated":0,"unchanged":0,"skipped":0,"invited":0,"teams_created":0,"issues":[{"record":"x","message":"y"}]}"#)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(report.issues[0].kind, IssueKind::Invalid);
+    }
+
+    #[test]
+    fn kinds_round_trip_in_snake_case() {
+        let issue = RecordIssue::new("ada@x.com", IssueKind::ManagerCycle, "loop");
+        let json = serde_json::to_string(&issue).unwrap_or_default();
+        assert!(json.contains(r#""kind":"manager_cycle""#), "{json}");
+        assert_eq!(serde_json::from_str::<RecordIssue>(&json).ok(), Some(issue));
+    }
+
+    #[test]
+    fn only_manager_kinds_are_manager_notes() {
+        let notes: Vec<IssueKind> = [
+            IssueKind::Invalid,
+            IssueKind::Duplicate,
+            IssueKind::Conflict,
+            IssueKind::Protected,
+            IssueKind::ManagerUnresolved,
+            IssueKind::ManagerSelf,
+            IssueKind::ManagerCycle,
+        ]
+        .into_iter()
+        .filter(|k| k.is_manager_note())
+        .collect();
+        assert_eq!(notes, [IssueKind::ManagerUnresolved, IssueKind::ManagerSelf, IssueKind::ManagerCycle]);
     }
 }

@@ -2,14 +2,20 @@
 //! import, Entra, SCIM, Okta) describes the people it wants as [`DesiredPerson`]s; the
 //! reconciler compares them with the current [`Snapshot`] and returns a [`Plan`]. It is pure: no
 //! I/O, no clock, no randomness that is not passed in.
+//!
+//! Owners and admins are protected from provisioning connections unless an owner allowed it for
+//! the person ([`Person::provisioning_allowed`]): a connection never adopts (links) such a
+//! person, and for one it already provisions it never changes the e-mail address, deactivates
+//! (by `active = false` or by leaving a full sync's scope) or demotes; those parts are left out
+//! with an [`IssueKind::Protected`] issue while the rest of the record applies. A manager link
+//! that would close a reporting loop is refused ([`IssueKind::ManagerCycle`]).
 
 use crate::email::Email;
 use crate::ids::{ConnectionId, IdSource, OrgId, TeamId, UserId};
 use crate::person::{Person, Profile, Role, SourceLink, Status};
-use crate::plan::{Actor, Change, MailedToken, NewPerson, Plan, RecordIssue};
-use crate::secret::TokenSource;
+use crate::plan::{Actor, Change, IssueKind, NewPerson, Plan, RecordIssue};
 use crate::team::{Team, TeamName};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 
 /// How long an invitation link stays valid.
@@ -86,13 +92,6 @@ pub struct Policy {
 pub struct PlanContext<'a> {
     pub now: DateTime<Utc>,
     pub ids: &'a mut (dyn IdSource + Send),
-    pub tokens: &'a mut (dyn TokenSource + Send),
-}
-
-impl PlanContext<'_> {
-    pub fn invitation_token(&mut self) -> MailedToken {
-        MailedToken { raw: self.tokens.new_token(), expires_at: self.now + Duration::days(INVITATION_LIFETIME_DAYS) }
-    }
 }
 
 struct Index<'s> {
@@ -133,14 +132,20 @@ pub fn reconcile(
     ctx: &mut PlanContext<'_>,
 ) -> Plan {
     let index = Index::build(snapshot, policy.connection);
-    let mut run = Run { plan: Plan::new(org, actor), index, new_emails: HashMap::new(), new_external: HashMap::new() };
+    let mut run = Run {
+        plan: Plan::new(org, actor),
+        index,
+        new_emails: HashMap::new(),
+        new_external: HashMap::new(),
+        planned_managers: HashMap::new(),
+    };
     let mut seen_people: HashSet<UserId> = HashSet::with_capacity(desired.len());
     let mut seen_records: HashSet<Email> = HashSet::with_capacity(desired.len());
     let mut resolved: Vec<(usize, UserId)> = Vec::with_capacity(desired.len());
 
     for (position, wanted) in desired.iter().enumerate() {
         if !seen_records.insert(wanted.email.clone()) {
-            run.issue(wanted, format!("{} appears more than once in this run", wanted.email));
+            run.issue(wanted, IssueKind::Duplicate, format!("{} appears more than once in this run", wanted.email));
             continue;
         }
         match run.match_person(wanted, policy) {
@@ -155,7 +160,7 @@ pub fn reconcile(
                 let id = run.create_person(wanted, policy, ctx);
                 resolved.push((position, id));
             }
-            Err(message) => run.issue(wanted, message),
+            Err((kind, message)) => run.issue(wanted, kind, message),
         }
     }
 
@@ -178,15 +183,26 @@ struct Run<'s> {
     index: Index<'s>,
     new_emails: HashMap<Email, UserId>,
     new_external: HashMap<String, UserId>,
+    /// The manager links planned so far in this run, by person; they win over the snapshot's.
+    planned_managers: HashMap<UserId, Option<UserId>>,
+}
+
+/// How a sentence about a protected person ends: what lets a connection manage them.
+const ALLOW_FIRST: &str = "an owner must let connections manage this person first";
+
+/// "ada@x.com is an owner of this organisation", for an owner or admin kept from connections.
+fn protected_person(person: &Person) -> String {
+    let role = if person.role == Role::Owner { "an owner" } else { "an admin" };
+    format!("{} is {role} of this organisation", person.email)
 }
 
 impl Run<'_> {
-    fn issue(&mut self, wanted: &DesiredPerson, message: String) {
-        self.plan.report.issues.push(RecordIssue { record: wanted.record.clone(), message });
+    fn issue(&mut self, wanted: &DesiredPerson, kind: IssueKind, message: String) {
+        self.plan.report.issues.push(RecordIssue { record: wanted.record.clone(), kind, message });
     }
 
     /// Find the person a record describes: by external id for a connection, then by e-mail.
-    fn match_person(&self, wanted: &DesiredPerson, policy: &Policy) -> Result<Option<UserId>, String> {
+    fn match_person(&self, wanted: &DesiredPerson, policy: &Policy) -> Result<Option<UserId>, (IssueKind, String)> {
         if let (Some(_), Some(external)) = (policy.connection, &wanted.external_id) {
             if let Some(id) = self.index.by_external.get(external.as_str()) {
                 return Ok(Some(*id));
@@ -199,17 +215,17 @@ impl Run<'_> {
             return Ok(None);
         };
         match (&person.source, policy.connection) {
-            (Some(link), Some(conn)) if link.connection != conn => Err(format!(
-                "{} is already provisioned by another connection; remove it there first",
-                wanted.email
+            (Some(link), Some(conn)) if link.connection != conn => Err((
+                IssueKind::Conflict,
+                format!("{} is already provisioned by another connection; remove it there first", wanted.email),
             )),
-            (Some(link), Some(_)) if wanted.external_id.as_deref().is_some_and(|ext| ext != link.external_id) => Err(format!(
-                "{} is linked to another identity ({}) of this connection",
-                wanted.email, link.external_id
+            (Some(link), Some(_)) if wanted.external_id.as_deref().is_some_and(|ext| ext != link.external_id) => Err((
+                IssueKind::Conflict,
+                format!("{} is linked to another identity ({}) of this connection", wanted.email, link.external_id),
             )),
-            (Some(_), None) => Err(format!(
-                "{} is provisioned by an identity provider; change this person there, not by import",
-                wanted.email
+            (Some(_), None) => Err((
+                IssueKind::Conflict,
+                format!("{} is provisioned by an identity provider; change this person there, not by import", wanted.email),
             )),
             _ => Ok(Some(*id)),
         }
@@ -248,13 +264,7 @@ impl Run<'_> {
             self.new_external.insert(external.clone(), id);
         }
         if policy.invitations == Invitations::Immediately {
-            let token = ctx.invitation_token();
-            self.plan.changes.push(Change::Invite {
-                id,
-                email: wanted.email.clone(),
-                name: wanted.profile.display_name(),
-                token,
-            });
+            self.plan.changes.push(Change::Invite { id, email: wanted.email.clone(), name: wanted.profile.display_name() });
             self.plan.report.invited += 1;
         }
         id
@@ -265,15 +275,25 @@ impl Run<'_> {
         let Some(person) = self.index.by_id.get(&id).copied() else {
             return false;
         };
+        // An owner or admin this connection may not manage: never adopted; when already
+        // linked, only the parts that cannot take their access away apply.
+        let guarded = policy.connection.is_some() && person.is_protected_from_connections();
+        if guarded && person.source.is_none() {
+            self.issue(wanted, IssueKind::Protected, format!("{}; {ALLOW_FIRST}", protected_person(person)));
+            return false;
+        }
         if wanted.role.is_some_and(|r| r != person.role) && person.role == Role::Owner {
-            self.issue(wanted, format!("{} is an owner; an owner's role is changed by hand only", wanted.email));
+            self.issue(wanted, IssueKind::Protected, format!("{} is an owner; an owner's role is changed by hand only", wanted.email));
             return false;
         }
         let before = self.plan.changes.len();
 
-        if person.email != wanted.email {
+        if person.email != wanted.email && guarded {
+            let message = format!("{}; the address was not changed to {}: {ALLOW_FIRST}", protected_person(person), wanted.email);
+            self.issue(wanted, IssueKind::Protected, message);
+        } else if person.email != wanted.email {
             if self.index.by_email.contains_key(&wanted.email) || self.new_emails.contains_key(&wanted.email) {
-                self.issue(wanted, format!("{} already belongs to another person", wanted.email));
+                self.issue(wanted, IssueKind::Conflict, format!("{} already belongs to another person", wanted.email));
                 return false;
             }
             self.plan.changes.push(Change::ChangeEmail { id, before: person.email.clone(), after: wanted.email.clone() });
@@ -286,8 +306,13 @@ impl Run<'_> {
         if person.profile != wanted.profile {
             self.plan.changes.push(Change::UpdateProfile { id, before: Box::new(person.profile.clone()), after: Box::new(wanted.profile.clone()) });
         }
-        if let Some(role) = wanted.role.filter(|r| *r != person.role) {
-            self.plan.changes.push(Change::SetRole { id, before: person.role, after: role });
+        match wanted.role.filter(|r| *r != person.role) {
+            Some(role) if guarded && role < person.role => {
+                let message = format!("{}; the role was not changed to {role}: {ALLOW_FIRST}", protected_person(person));
+                self.issue(wanted, IssueKind::Protected, message);
+            }
+            Some(role) => self.plan.changes.push(Change::SetRole { id, before: person.role, after: role }),
+            None => {}
         }
         let team = self.team_for(wanted.profile.department.as_deref(), ctx);
         if team != person.primary_team {
@@ -302,14 +327,26 @@ impl Run<'_> {
                 self.plan.changes.push(Change::SetStatus { id, before: person.status, after });
                 self.plan.report.reactivated += 1;
             }
-            (Status::Active | Status::Invited, false) => {
+            (Status::Active | Status::Invited, false) if !guarded => {
                 self.plan.changes.push(Change::SetStatus { id, before: person.status, after: Status::Deactivated });
                 self.plan.report.deactivated += 1;
             }
-            _ if counts_as_update => self.plan.report.updated += 1,
-            _ => self.plan.report.unchanged += 1,
+            (Status::Active | Status::Invited, false) => {
+                let message = format!("{}; this person was not deactivated: {ALLOW_FIRST}", protected_person(person));
+                self.issue(wanted, IssueKind::Protected, message);
+                self.count_update(counts_as_update);
+            }
+            _ => self.count_update(counts_as_update),
         }
         true
+    }
+
+    fn count_update(&mut self, changed: bool) {
+        if changed {
+            self.plan.report.updated += 1;
+        } else {
+            self.plan.report.unchanged += 1;
+        }
     }
 
     fn resolve_manager(&self, reference: &ManagerRef) -> Option<UserId> {
@@ -321,40 +358,84 @@ impl Run<'_> {
         }
     }
 
+    /// A person's manager as the run stands: planned in this run, else the snapshot's.
+    fn manager_of(&self, id: UserId) -> Option<UserId> {
+        match self.planned_managers.get(&id) {
+            Some(planned) => *planned,
+            None => self.index.by_id.get(&id).and_then(|p| p.manager),
+        }
+    }
+
+    /// Would `manager` becoming `id`'s manager close a reporting loop, i.e. does `manager`'s
+    /// chain of managers lead back to `id`? The walk remembers whom it visited, so it ends (after
+    /// at most one step per person) even when the data already holds a loop elsewhere.
+    fn closes_loop(&self, id: UserId, manager: UserId) -> bool {
+        let mut visited = HashSet::new();
+        let mut cursor = Some(manager);
+        while let Some(current) = cursor {
+            if current == id {
+                return true;
+            }
+            if !visited.insert(current) {
+                return false;
+            }
+            cursor = self.manager_of(current);
+        }
+        false
+    }
+
     fn set_manager(&mut self, id: UserId, wanted: &DesiredPerson) {
         let current = self.index.by_id.get(&id).and_then(|p| p.manager);
+        let shown = |reference: &ManagerRef| match reference {
+            ManagerRef::Email(e) => e.to_string(),
+            ManagerRef::ExternalId(x) => x.clone(),
+        };
         let after = match &wanted.manager {
             ManagerField::Untouched => return,
             ManagerField::Clear => None,
             ManagerField::Set(reference) => match self.resolve_manager(reference) {
                 Some(manager) if manager != id => Some(manager),
                 Some(_) => {
-                    self.issue(wanted, "a person cannot be their own manager; manager left unchanged".into());
+                    let message = "a person cannot be their own manager; manager left unchanged".into();
+                    self.issue(wanted, IssueKind::ManagerSelf, message);
                     return;
                 }
                 None => {
-                    let shown = match reference {
-                        ManagerRef::Email(e) => e.to_string(),
-                        ManagerRef::ExternalId(x) => x.clone(),
-                    };
-                    self.issue(wanted, format!("manager {shown} is not in the directory; manager left unchanged"));
+                    let message = format!("manager {} is not in the directory; manager left unchanged", shown(reference));
+                    self.issue(wanted, IssueKind::ManagerUnresolved, message);
                     return;
                 }
             },
         };
-        if after != current {
-            self.plan.changes.push(Change::SetManager { id, before: current, after });
+        if after == current {
+            return;
         }
+        if let (Some(manager), ManagerField::Set(reference)) = (after, &wanted.manager) {
+            if self.closes_loop(id, manager) {
+                let message = format!("manager {} would make a reporting loop; manager left unchanged", shown(reference));
+                self.issue(wanted, IssueKind::ManagerCycle, message);
+                return;
+            }
+        }
+        self.plan.changes.push(Change::SetManager { id, before: current, after });
+        self.planned_managers.insert(id, after);
     }
 
     fn deactivate_missing(&mut self, snapshot: &Snapshot, seen: &HashSet<UserId>, policy: &Policy) {
         let Some(conn) = policy.connection else { return };
         for person in &snapshot.people {
             let linked_here = person.source.as_ref().is_some_and(|l| l.connection == conn);
-            if linked_here && person.status != Status::Deactivated && !seen.contains(&person.id) {
-                self.plan.changes.push(Change::SetStatus { id: person.id, before: person.status, after: Status::Deactivated });
-                self.plan.report.deactivated += 1;
+            if !linked_here || person.status == Status::Deactivated || seen.contains(&person.id) {
+                continue;
             }
+            if person.is_protected_from_connections() {
+                let message =
+                    format!("{} and has left this connection's scope; this person was not deactivated: {ALLOW_FIRST}", protected_person(person));
+                self.plan.report.issues.push(RecordIssue::new(person.email.as_str(), IssueKind::Protected, message));
+                continue;
+            }
+            self.plan.changes.push(Change::SetStatus { id: person.id, before: person.status, after: Status::Deactivated });
+            self.plan.report.deactivated += 1;
         }
     }
 }

@@ -3,12 +3,6 @@
 
 use sha2::{Digest, Sha256};
 
-/// Where random secrets come from. Passed in, so plans stay deterministic in tests.
-pub trait TokenSource {
-    /// A fresh URL-safe secret with at least 256 bits of entropy.
-    fn new_token(&mut self) -> String;
-}
-
 /// The stored form of a secret: hex SHA-256. Secrets are long and random, so no salt is needed.
 pub fn token_digest(raw: &str) -> String {
     let digest = Sha256::digest(raw.as_bytes());
@@ -21,17 +15,6 @@ pub fn token_digest(raw: &str) -> String {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Counts up, for tests.
-#[derive(Debug, Default)]
-pub struct SequentialTokens(u64);
-
-impl TokenSource for SequentialTokens {
-    fn new_token(&mut self) -> String {
-        self.0 += 1;
-        format!("test-token-{:08}", self.0)
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! Teams: a hierarchy admins build, primary and secondary membership.
 
 use crate::ids::{OrgId, TeamId};
+use crate::text;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -9,13 +10,16 @@ use std::fmt;
 pub struct TeamName(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a team name needs 1 to 200 characters, without control characters")]
+#[error("a team name needs 1 to 200 characters on one line, without control characters")]
 pub struct TeamNameError;
 
 impl TeamName {
+    /// A name is trimmed, 1 to 200 characters, one line: control characters are refused, and
+    /// so are the tab and line breaks other text may hold (see [`crate::text`]).
     pub fn parse(raw: &str) -> Result<Self, TeamNameError> {
         let s = raw.trim();
-        if s.is_empty() || s.chars().count() > 200 || s.chars().any(char::is_control) {
+        let one_line = !s.contains(['\t', '\n', '\r']);
+        if s.is_empty() || s.chars().count() > 200 || text::first_control_char(s).is_some() || !one_line {
             return Err(TeamNameError);
         }
         Ok(Self(s.to_owned()))
@@ -92,5 +96,14 @@ mod tests {
     fn names_are_trimmed_and_bounded() {
         assert_eq!(TeamName::parse("  Sales ").map(|n| n.key()), Ok("sales".into()));
         assert!(TeamName::parse("   ").is_err());
+        assert!(TeamName::parse(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn names_refuse_control_characters_tabs_and_line_breaks() {
+        for bad in ["Sa\u{7}les", "Sales\u{1b}[2J", "Sa\u{85}les", "Sales\nEvil", "Sales\rEvil", "Sa\tles", "Sa\u{7f}les"] {
+            assert_eq!(TeamName::parse(bad), Err(TeamNameError), "{bad:?}");
+        }
+        assert!(TeamName::parse("Ventes & Marketing (Zürich)").is_ok());
     }
 }

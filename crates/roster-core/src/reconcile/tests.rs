@@ -1,6 +1,5 @@
 use super::*;
 use crate::ids::SequentialIds;
-use crate::secret::SequentialTokens;
 use chrono::TimeZone;
 use uuid::Uuid;
 
@@ -43,8 +42,7 @@ fn entra_policy() -> Policy {
 
 fn plan(snapshot: &Snapshot, desired: &[DesiredPerson], policy: &Policy) -> Plan {
     let mut ids = SequentialIds::default();
-    let mut tokens = SequentialTokens::default();
-    let mut ctx = PlanContext { now: now(), ids: &mut ids, tokens: &mut tokens };
+    let mut ctx = PlanContext { now: now(), ids: &mut ids };
     reconcile(org(), Actor::Connection { id: conn() }, snapshot, desired, policy, &mut ctx)
 }
 
@@ -67,6 +65,7 @@ fn applied(snapshot: &Snapshot, plan: &Plan) -> Snapshot {
                 avatar_url: None,
                 source: person.source.clone(),
                 activated: false,
+                provisioning_allowed: false,
                 created_at: now(),
                 updated_at: now(),
             }),
@@ -154,6 +153,8 @@ fn managers_resolve_within_the_run_and_outside_the_scope_is_reported() {
     assert_eq!(managers.len(), 1);
     assert_eq!(run.report.issues.len(), 1);
     assert!(run.report.issues[0].message.contains("not in the directory"));
+    assert_eq!(run.report.issues[0].kind, IssueKind::ManagerUnresolved);
+    assert!(run.report.issues[0].kind.is_manager_note());
 }
 
 #[test]
@@ -172,7 +173,8 @@ fn people_of_another_connection_or_duplicates_are_refused() {
     let other = Policy { connection: Some(ConnectionId::from_uuid(Uuid::from_u128(0xD))), ..entra_policy() };
     let run = plan(&start, &[wanted("ada@x.com", None), wanted("ada@x.com", None)], &other);
     assert!(run.changes.is_empty());
-    assert_eq!(run.report.issues.len(), 2);
+    let kinds: Vec<_> = run.report.issues.iter().map(|i| i.kind).collect();
+    assert_eq!(kinds, [IssueKind::Conflict, IssueKind::Duplicate]);
 }
 
 #[test]
@@ -202,4 +204,316 @@ fn manual_edits_to_provisioned_fields_are_overwritten() {
     edited.people.iter_mut().for_each(|p| p.profile.job_title = Some("Hand-edited".into()));
     let run = plan(&edited, &[wanted("ada@x.com", None)], &entra_policy());
     assert!(matches!(run.changes.as_slice(), [Change::UpdateProfile { .. }]));
+}
+
+// --- Issue kinds ---------------------------------------------------------------------------
+
+#[test]
+fn conflicts_and_self_management_carry_their_kind() {
+    let start = applied(&Snapshot::default(), &plan(&Snapshot::default(), &[wanted("ada@x.com", None), wanted("bob@x.com", None)], &entra_policy()));
+
+    // Ada's identity asks for Bob's address.
+    let mut taken = wanted("ada@x.com", None);
+    taken.email = email("bob@x.com");
+    // Bob's address under another identity of this connection.
+    let mut other_identity = wanted("bob@x.com", None);
+    other_identity.external_id = Some("ext-someone-else".into());
+    for (record, expected) in [
+        (taken, "bob@x.com already belongs to another person"),
+        (other_identity, "bob@x.com is linked to another identity (ext-bob@x.com) of this connection"),
+    ] {
+        let run = plan(&start, &[record], &Policy { scope: Scope::Partial, ..entra_policy() });
+        let kinds: Vec<_> = run.report.issues.iter().map(|i| (i.kind, i.message.as_str())).collect();
+        assert_eq!(kinds, [(IssueKind::Conflict, expected)]);
+    }
+
+    let csv = Policy { connection: None, scope: Scope::Partial, invitations: Invitations::Hold, manage_managers: true };
+    let run = plan(&start, &[wanted("ada@x.com", None)], &csv);
+    assert_eq!(run.report.issues.iter().map(|i| i.kind).collect::<Vec<_>>(), [IssueKind::Conflict], "provisioned people are refused to CSV");
+
+    let mut own = wanted("ada@x.com", None);
+    own.manager = ManagerField::Set(ManagerRef::Email(email("ada@x.com")));
+    let run = plan(&start, &[own], &Policy { scope: Scope::Partial, ..entra_policy() });
+    assert_eq!(run.report.issues.iter().map(|i| i.kind).collect::<Vec<_>>(), [IssueKind::ManagerSelf]);
+}
+
+// --- Manager loops -------------------------------------------------------------------------
+
+fn managed_by(addr: &str, manager: &str) -> DesiredPerson {
+    let mut person = wanted(addr, None);
+    person.manager = ManagerField::Set(ManagerRef::Email(email(manager)));
+    person
+}
+
+fn manager_changes(plan: &Plan) -> Vec<(UserId, Option<UserId>)> {
+    plan.changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::SetManager { id, after, .. } => Some((*id, *after)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn id_of(snapshot: &Snapshot, addr: &str) -> Option<UserId> {
+    snapshot.people.iter().find(|p| p.email.as_str() == addr).map(|p| p.id)
+}
+
+#[test]
+fn a_two_person_loop_within_one_run_is_refused() {
+    let desired = [managed_by("ada@x.com", "bob@x.com"), managed_by("bob@x.com", "ada@x.com")];
+    let run = plan(&Snapshot::default(), &desired, &entra_policy());
+    assert_eq!(run.report.created, 2, "both people are still created");
+    assert_eq!(manager_changes(&run).len(), 1, "the first link stands: {:?}", run.changes);
+    let [issue] = run.report.issues.as_slice() else { unreachable!("one issue: {:?}", run.report.issues) };
+    assert_eq!((issue.record.as_str(), issue.kind), ("bob@x.com", IssueKind::ManagerCycle));
+    assert_eq!(issue.message, "manager ada@x.com would make a reporting loop; manager left unchanged");
+    assert!(issue.kind.is_manager_note());
+}
+
+#[test]
+fn a_three_person_loop_through_the_snapshot_is_refused() {
+    // Ada reports to Bob, Bob to Carl; Carl reporting to Ada would close the loop.
+    let desired = [managed_by("ada@x.com", "bob@x.com"), managed_by("bob@x.com", "carl@x.com"), wanted("carl@x.com", None)];
+    let start = applied(&Snapshot::default(), &plan(&Snapshot::default(), &desired, &entra_policy()));
+    let carl = id_of(&start, "carl@x.com");
+    assert_eq!(start.people.iter().filter(|p| p.manager.is_some()).count(), 2);
+
+    let mut carl_wants = managed_by("carl@x.com", "ada@x.com");
+    carl_wants.profile.job_title = Some("CEO".into());
+    let run = plan(&start, &[carl_wants], &Policy { scope: Scope::Partial, ..entra_policy() });
+    assert!(manager_changes(&run).is_empty(), "{:?}", run.changes);
+    assert!(matches!(run.changes.as_slice(), [Change::UpdateProfile { id, .. }] if Some(*id) == carl), "the rest of the record applies");
+    assert_eq!(run.report.updated, 1);
+    let kinds: Vec<_> = run.report.issues.iter().map(|i| i.kind).collect();
+    assert_eq!(kinds, [IssueKind::ManagerCycle]);
+}
+
+#[test]
+fn a_loop_is_judged_on_the_links_planned_in_the_run() {
+    // The snapshot has Ada under Bob; this run moves Bob under Carl, then Carl under Ada.
+    let start = applied(
+        &Snapshot::default(),
+        &plan(&Snapshot::default(), &[managed_by("ada@x.com", "bob@x.com"), wanted("bob@x.com", None), wanted("carl@x.com", None)], &entra_policy()),
+    );
+    let desired = [managed_by("ada@x.com", "bob@x.com"), managed_by("bob@x.com", "carl@x.com"), managed_by("carl@x.com", "ada@x.com")];
+    let run = plan(&start, &desired, &entra_policy());
+    let planned: Vec<_> = manager_changes(&run).into_iter().map(|(id, after)| (Some(id), after)).collect();
+    assert_eq!(planned, [(id_of(&start, "bob@x.com"), id_of(&start, "carl@x.com"))]);
+    assert_eq!(run.report.issues.iter().map(|i| (i.record.as_str(), i.kind)).collect::<Vec<_>>(), [("carl@x.com", IssueKind::ManagerCycle)]);
+}
+
+#[test]
+fn a_chain_without_a_loop_is_fine_even_beside_a_loop_in_the_data() {
+    let start = applied(
+        &Snapshot::default(),
+        &plan(
+            &Snapshot::default(),
+            &["bob", "carl", "dave", "xena", "yan", "zoe"]
+                .map(|n| wanted(&format!("{n}@x.com"), None))
+                .into_iter()
+                .chain([managed_by("ada@x.com", "bob@x.com")])
+                .collect::<Vec<_>>(),
+            &entra_policy(),
+        ),
+    );
+    // A loop the data already holds (set by hand before loops were refused): Xena and Yan.
+    let mut start = start;
+    let (xena, yan) = (id_of(&start, "xena@x.com"), id_of(&start, "yan@x.com"));
+    for p in &mut start.people {
+        if Some(p.id) == xena {
+            p.manager = yan;
+        } else if Some(p.id) == yan {
+            p.manager = xena;
+        }
+    }
+    let desired = [managed_by("carl@x.com", "ada@x.com"), managed_by("dave@x.com", "carl@x.com"), managed_by("zoe@x.com", "xena@x.com")];
+    let run = plan(&start, &desired, &Policy { scope: Scope::Partial, ..entra_policy() });
+    assert!(run.report.issues.is_empty(), "{:?}", run.report.issues);
+    assert_eq!(manager_changes(&run).len(), 3);
+}
+
+// --- Protected owners and admins -----------------------------------------------------------
+
+fn person(n: u128, addr: &str, role: Role, linked: bool) -> Person {
+    Person {
+        id: UserId::from_uuid(Uuid::from_u128(0x1000 + n)),
+        org: org(),
+        email: email(addr),
+        profile: wanted(addr, None).profile,
+        status: Status::Active,
+        role,
+        primary_team: None,
+        secondary_teams: vec![],
+        manager: None,
+        avatar_url: None,
+        source: linked.then(|| SourceLink { connection: conn(), external_id: format!("ext-{addr}") }),
+        activated: true,
+        provisioning_allowed: false,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn protected_issues(plan: &Plan) -> Vec<(&str, &str)> {
+    plan.report.issues.iter().filter(|i| i.kind == IssueKind::Protected).map(|i| (i.record.as_str(), i.message.as_str())).collect()
+}
+
+fn partial() -> Policy {
+    Policy { scope: Scope::Partial, ..entra_policy() }
+}
+
+#[test]
+fn a_connection_never_adopts_an_owner_or_an_admin_by_email() {
+    let snapshot = Snapshot {
+        people: vec![
+            person(1, "ada@x.com", Role::Owner, false),
+            person(2, "bob@x.com", Role::Admin, false),
+            person(3, "carl@x.com", Role::Learner, false),
+        ],
+        teams: vec![],
+    };
+    let mut ada = wanted("ada@x.com", None);
+    ada.profile.job_title = Some("Founder".into());
+    let run = plan(&snapshot, &[ada, wanted("bob@x.com", None), wanted("carl@x.com", None)], &partial());
+    assert_eq!(
+        protected_issues(&run),
+        [
+            ("ada@x.com", "ada@x.com is an owner of this organisation; an owner must let connections manage this person first"),
+            ("bob@x.com", "bob@x.com is an admin of this organisation; an owner must let connections manage this person first"),
+        ]
+    );
+    let carl = UserId::from_uuid(Uuid::from_u128(0x1003));
+    assert!(run.changes.iter().all(|c| c.person() == Some(carl)), "only Carl is touched: {:?}", run.changes);
+    assert!(run.changes.iter().any(|c| matches!(c, Change::LinkSource { .. })), "Carl is adopted");
+    assert_eq!(run.report.issues.len(), 2);
+}
+
+#[test]
+fn an_adoption_refused_leaves_the_manager_of_the_record_alone() {
+    let snapshot = Snapshot { people: vec![person(1, "ada@x.com", Role::Owner, false), person(2, "bob@x.com", Role::Learner, true)], teams: vec![] };
+    let run = plan(&snapshot, &[managed_by("ada@x.com", "bob@x.com")], &partial());
+    assert!(run.changes.is_empty(), "{:?}", run.changes);
+    assert_eq!(run.report.issues.iter().map(|i| i.kind).collect::<Vec<_>>(), [IssueKind::Protected]);
+}
+
+#[test]
+fn a_linked_owner_takes_profile_updates_but_keeps_address_and_status() {
+    let snapshot = Snapshot { people: vec![person(1, "ada@x.com", Role::Owner, true), person(2, "bob@x.com", Role::Learner, true)], teams: vec![] };
+    let mut ada = managed_by("ada@x.com", "bob@x.com");
+    ada.email = email("ada@evil.example");
+    ada.active = false;
+    ada.profile.job_title = Some("Founder".into());
+    let run = plan(&snapshot, &[ada], &partial());
+
+    let ada_id = UserId::from_uuid(Uuid::from_u128(0x1001));
+    assert!(matches!(run.changes.as_slice(), [Change::UpdateProfile { .. }, Change::SetManager { id, .. }] if *id == ada_id), "{:?}", run.changes);
+    assert_eq!(
+        protected_issues(&run),
+        [
+            ("ada@x.com", "ada@x.com is an owner of this organisation; the address was not changed to ada@evil.example: an owner must let connections manage this person first"),
+            ("ada@x.com", "ada@x.com is an owner of this organisation; this person was not deactivated: an owner must let connections manage this person first"),
+        ]
+    );
+    assert_eq!((run.report.updated, run.report.deactivated), (1, 0));
+    assert_eq!(run.deactivations(), 0);
+}
+
+#[test]
+fn a_linked_admin_is_not_deactivated_or_demoted() {
+    let snapshot = Snapshot { people: vec![person(1, "bob@x.com", Role::Admin, true)], teams: vec![] };
+    let mut bob = wanted("bob@x.com", None);
+    bob.active = false;
+    bob.role = Some(Role::Learner);
+    let run = plan(&snapshot, &[bob], &partial());
+    assert!(run.changes.is_empty(), "{:?}", run.changes);
+    let messages: Vec<_> = protected_issues(&run).into_iter().map(|(_, m)| m).collect();
+    assert_eq!(
+        messages,
+        [
+            "bob@x.com is an admin of this organisation; the role was not changed to learner: an owner must let connections manage this person first",
+            "bob@x.com is an admin of this organisation; this person was not deactivated: an owner must let connections manage this person first",
+        ]
+    );
+    assert_eq!(run.report.unchanged, 1);
+}
+
+#[test]
+fn a_full_sync_skips_protected_people_who_left_its_scope() {
+    let snapshot = Snapshot {
+        people: vec![
+            person(1, "ada@x.com", Role::Owner, true),
+            person(2, "bob@x.com", Role::Admin, true),
+            person(3, "carl@x.com", Role::Learner, true),
+        ],
+        teams: vec![],
+    };
+    let run = plan(&snapshot, &[], &entra_policy());
+    let carl = UserId::from_uuid(Uuid::from_u128(0x1003));
+    assert!(matches!(run.changes.as_slice(), [Change::SetStatus { id, after: Status::Deactivated, .. }] if *id == carl), "{:?}", run.changes);
+    assert_eq!(run.report.deactivated, 1);
+    assert_eq!(
+        protected_issues(&run),
+        [
+            ("ada@x.com", "ada@x.com is an owner of this organisation and has left this connection's scope; this person was not deactivated: an owner must let connections manage this person first"),
+            ("bob@x.com", "bob@x.com is an admin of this organisation and has left this connection's scope; this person was not deactivated: an owner must let connections manage this person first"),
+        ]
+    );
+}
+
+#[test]
+fn an_owner_who_allowed_it_is_managed_like_anyone() {
+    let allowed = |mut p: Person| {
+        p.provisioning_allowed = true;
+        p
+    };
+    // Adoption by e-mail.
+    let people = vec![allowed(person(1, "ada@x.com", Role::Owner, false)), allowed(person(2, "bob@x.com", Role::Admin, false))];
+    let snapshot = Snapshot { people, teams: vec![] };
+    let run = plan(&snapshot, &[wanted("ada@x.com", None), wanted("bob@x.com", None)], &partial());
+    assert!(run.report.issues.is_empty(), "{:?}", run.report.issues);
+    assert_eq!(run.changes.iter().filter(|c| matches!(c, Change::LinkSource { .. })).count(), 2);
+
+    // Re-addressing, deactivating and demoting a linked one.
+    let people = vec![allowed(person(1, "ada@x.com", Role::Owner, true)), allowed(person(2, "bob@x.com", Role::Admin, true))];
+    let snapshot = Snapshot { people, teams: vec![] };
+    let mut ada = wanted("ada@x.com", None);
+    ada.email = email("ada@new.example");
+    ada.active = false;
+    let mut bob = wanted("bob@x.com", None);
+    bob.role = Some(Role::Learner);
+    let run = plan(&snapshot, &[ada, bob], &partial());
+    assert!(run.report.issues.is_empty(), "{:?}", run.report.issues);
+    assert!(run.changes.iter().any(|c| matches!(c, Change::ChangeEmail { .. })));
+    assert!(run.changes.iter().any(|c| matches!(c, Change::SetRole { after: Role::Learner, .. })));
+    assert_eq!(run.deactivations(), 1);
+
+    // Leaving a full sync's scope.
+    let run = plan(&snapshot, &[], &entra_policy());
+    assert!(run.report.issues.is_empty(), "{:?}", run.report.issues);
+    assert_eq!(run.deactivations(), 2);
+}
+
+#[test]
+fn csv_import_is_unaffected_by_the_protection() {
+    let csv = Policy { connection: None, scope: Scope::Partial, invitations: Invitations::Hold, manage_managers: true };
+    let snapshot = Snapshot { people: vec![person(1, "ada@x.com", Role::Owner, false), person(2, "bob@x.com", Role::Admin, false)], teams: vec![] };
+    let mut ada = wanted("ada@x.com", None);
+    ada.external_id = None;
+    ada.profile.job_title = Some("Founder".into());
+    let mut bob = wanted("bob@x.com", None);
+    bob.external_id = None;
+    bob.role = Some(Role::Manager);
+    let run = plan(&snapshot, &[ada, bob], &csv);
+    assert!(run.report.issues.is_empty(), "{:?}", run.report.issues);
+    assert!(run.changes.iter().any(|c| matches!(c, Change::UpdateProfile { .. })));
+    assert!(run.changes.iter().any(|c| matches!(c, Change::SetRole { after: Role::Manager, .. })), "an import may change an admin's role, as before");
+
+    // As before, an owner's role is changed by hand only, whatever the source.
+    let mut ada = wanted("ada@x.com", None);
+    ada.external_id = None;
+    ada.role = Some(Role::Admin);
+    let run = plan(&snapshot, &[ada], &csv);
+    assert!(run.changes.is_empty());
+    assert_eq!(run.report.issues.iter().map(|i| i.kind).collect::<Vec<_>>(), [IssueKind::Protected]);
 }

@@ -1,0 +1,55 @@
+//! Writing CSV for people to open: every cell of a file the product writes goes through
+//! [`spreadsheet_safe`], so a value a source or a person typed (`=HYPERLINK(...)`) is shown as
+//! text, never run as a formula by the spreadsheet that opens the file.
+
+use std::borrow::Cow;
+
+/// The first characters that make a spreadsheet read a cell as a formula (or a command).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell a spreadsheet will show as text: a cell beginning with `=`, `+`, `-`, `@`, tab or
+/// carriage return gets a single quote in front; any other cell is returned as it is. Quoting
+/// for CSV itself (commas, quotes, line breaks) is the CSV writer's job, after this.
+pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_starts_get_a_quote() {
+        for (cell, safe) in [
+            ("=HYPERLINK(\"http://evil.example\",\"click\")", "'=HYPERLINK(\"http://evil.example\",\"click\")"),
+            ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+        ] {
+            assert_eq!(spreadsheet_safe(cell), Cow::<str>::Owned(safe.to_owned()), "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn other_cells_are_borrowed_unchanged() {
+        for cell in ["", "Ada", "ada@acme.example", "a=b", " =1", "'=already quoted", "2024-01-02", "Zürich"] {
+            assert!(matches!(spreadsheet_safe(cell), Cow::Borrowed(c) if c == cell), "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn a_written_file_keeps_the_quote_inside_csv_quoting() {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let row = ["=1+2", "Ada, \"the first\"", "\r\n=x"];
+        let safe: Vec<Cow<'_, str>> = row.iter().map(|c| spreadsheet_safe(c)).collect();
+        assert!(out.write_record(safe.iter().map(|c| c.as_ref())).is_ok());
+        let bytes = out.into_inner().unwrap_or_default();
+        assert_eq!(String::from_utf8_lossy(&bytes), "'=1+2,\"Ada, \"\"the first\"\"\",\"'\r\n=x\"\n");
+    }
+}
