@@ -12,6 +12,7 @@ pub mod postgres;
 mod runs;
 mod sso;
 pub mod sqlite;
+mod throttle;
 
 pub use integrations::*;
 pub use jobs::*;
@@ -19,6 +20,7 @@ pub use model::*;
 pub use scim::*;
 pub use runs::*;
 pub use sso::*;
+pub use throttle::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -158,13 +160,22 @@ pub trait OutboxStore {
 pub trait AuthStore {
     /// The person with this e-mail and their password hash, if they have set one.
     async fn credentials(&self, org: OrgId, email: &Email) -> StoreResult<Option<Credentials>>;
-    /// Set a password hash; marks the person activated (and active, if invited). Audited.
+    /// Set a password hash; marks the person activated (and active, if invited), ends every
+    /// session of theirs and voids every open link they were sent. Audited.
     async fn set_password(&self, org: OrgId, person: UserId, hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
-    async fn store_token(&self, token: &NewToken) -> StoreResult<()>;
+    /// Store a new single-use link's digest and void the person's other open links of the
+    /// same purpose, so only the newest works. `handed_over_by` records in the audit log that
+    /// someone was given the link by hand (it was not e-mailed).
+    async fn issue_token(&self, token: &NewToken, now: DateTime<Utc>, handed_over_by: Option<&roster_core::Actor>) -> StoreResult<()>;
     /// The person a valid, unused, unexpired token belongs to, without using it up.
     async fn peek_token(&self, org: OrgId, purpose: TokenPurpose, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<UserId>>;
     /// Use a token up: only one caller ever gets `Some`.
     async fn consume_token(&self, org: OrgId, purpose: TokenPurpose, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<UserId>>;
+
+    /// Whether provisioning connections may link, re-address and deactivate this owner or
+    /// admin (they may not by default). Audited as `user.provisioning_allowed` by `actor`.
+    /// False when the person is not in the organisation.
+    async fn set_provisioning_allowed(&self, org: OrgId, person: UserId, allowed: bool, actor: &roster_core::Actor, now: DateTime<Utc>) -> StoreResult<bool>;
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
     /// A live session by the digest of its cookie value.
@@ -183,7 +194,7 @@ pub trait AuthStore {
 /// Everything Roster stores, behind one handle.
 #[async_trait]
 pub trait Store:
-    OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + ConnectionStore + ScimStore + JobStore + RunStore + SsoStore + Send + Sync
+    OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + ConnectionStore + ScimStore + JobStore + RunStore + SsoStore + ThrottleStore + Send + Sync
 {
     /// Bring the schema up to date (forward-only migrations).
     async fn migrate(&self) -> StoreResult<()>;

@@ -45,17 +45,45 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
+/// An e-mail waiting in the outbox. It holds no link: the single-use link is minted when the
+/// e-mail is sent, so nothing stored (and no page listing the outbox) can give it away.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutgoingEmail {
-    Invitation { to: Email, name: String, token: String },
-    PasswordReset { to: Email, name: String, token: String },
+    /// `person` is None only in e-mails queued before links were minted at sending; the
+    /// recipient's address then finds the person.
+    Invitation {
+        to: Email,
+        name: String,
+        #[serde(default)]
+        person: Option<UserId>,
+    },
+    PasswordReset {
+        to: Email,
+        name: String,
+        #[serde(default)]
+        person: Option<UserId>,
+    },
 }
 
 impl OutgoingEmail {
     pub fn to(&self) -> &Email {
         match self {
             OutgoingEmail::Invitation { to, .. } | OutgoingEmail::PasswordReset { to, .. } => to,
+        }
+    }
+
+    pub fn person(&self) -> Option<UserId> {
+        match self {
+            OutgoingEmail::Invitation { person, .. } | OutgoingEmail::PasswordReset { person, .. } => *person,
+        }
+    }
+
+    /// What the link in this e-mail is for.
+    pub fn purpose(&self) -> TokenPurpose {
+        match self {
+            OutgoingEmail::Invitation { .. } => TokenPurpose::Invitation,
+            OutgoingEmail::PasswordReset { .. } => TokenPurpose::PasswordReset,
         }
     }
 }

@@ -112,11 +112,25 @@ pub struct Avatar {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How long a running sync counts as alive without a sign of life from its process; the
+/// process renews it every minute.
+pub const RUN_ALIVE_SECONDS: i64 = 300;
+
+/// What a run whose process died says.
+pub const RUN_ABANDONED: &str = "the process stopped before the run finished; start it again";
+
 #[async_trait]
 pub trait RunStore {
     async fn create_run(&self, run: &SyncRun) -> StoreResult<()>;
-    /// Queued → running. False when the run is not queued (another worker has it).
+    /// Queued → running, alive for [`RUN_ALIVE_SECONDS`]. False when the run is not queued
+    /// (another worker has it).
     async fn start_run(&self, org: OrgId, id: RunId, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// The process running the run is still there: it stays alive until `until`.
+    async fn keep_run_alive(&self, org: OrgId, id: RunId, until: DateTime<Utc>) -> StoreResult<()>;
+    /// Mark failed every running run whose process stopped proving it is alive before `now`
+    /// ("the process stopped"), so that a killed sync does not show as running forever and
+    /// can be started again. Returns how many.
+    async fn fail_abandoned_runs(&self, now: DateTime<Utc>) -> StoreResult<u64>;
     async fn set_run_progress(&self, org: OrgId, id: RunId, progress: &Value) -> StoreResult<()>;
     async fn finish_run(&self, org: OrgId, id: RunId, end: &RunEnd<'_>) -> StoreResult<()>;
     async fn sync_run(&self, org: OrgId, id: RunId) -> StoreResult<Option<SyncRun>>;

@@ -13,6 +13,8 @@ mod auth;
 mod connections;
 #[path = "store/bulk.rs"]
 mod bulk;
+#[path = "store/hardening.rs"]
+mod hardening;
 #[path = "store/isolation.rs"]
 mod isolation;
 #[path = "store/jobs.rs"]
@@ -94,6 +96,10 @@ on_both_backends!(
     jobs::jobs_are_deduplicated_while_live_and_retried_on_failure,
     jobs::one_holder_leads_until_its_lease_runs_out,
     jobs::runs_record_progress_and_reports_and_avatars_are_audited,
+    hardening::newer_links_new_passwords_and_new_addresses_void_the_old_ones,
+    hardening::failures_are_counted_per_key_within_their_window,
+    hardening::a_run_whose_process_stopped_is_marked_failed,
+    hardening::owners_decide_whether_connections_manage_owners_and_admins,
 );
 
 #[test]

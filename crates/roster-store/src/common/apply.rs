@@ -5,7 +5,6 @@
 //! so the effect is that of applying the changes one by one.
 
 use crate::OutgoingEmail;
-use chrono::{DateTime, Utc};
 use roster_core::plan::NewPerson;
 use roster_core::{Change, Status, TeamId, TeamName, UserId};
 use std::collections::HashSet;
@@ -103,19 +102,14 @@ impl<'p> UpdateRun<'p> {
     }
 }
 
-pub(crate) struct NewToken {
-    pub person: UserId,
-    pub digest: String,
-    pub expires_at: DateTime<Utc>,
-}
-
 /// Rows waiting to be written. Inserts and an update run are never pending at the same time.
 #[derive(Default)]
 pub(crate) struct Pending<'p> {
     pub teams: Vec<(TeamId, &'p TeamName)>,
     pub people: Vec<&'p NewPerson>,
     pub members: Vec<(UserId, TeamId)>,
-    pub tokens: Vec<NewToken>,
+    /// People (re)invited: their open invitation links are voided.
+    pub tokens: Vec<UserId>,
     pub emails: Vec<OutgoingEmail>,
     pub updates: Option<UpdateRun<'p>>,
     pub log: Vec<Logged>,
@@ -234,18 +228,10 @@ macro_rules! impl_apply {
                         pending.members.push((*id, *team));
                         true
                     }
-                    Change::Invite { id, email, name, token } => {
-                        pending.tokens.push($crate::common::apply::NewToken {
-                            person: *id,
-                            digest: roster_core::secret::token_digest(&token.raw),
-                            expires_at: token.expires_at,
-                        });
-                        // The raw token stays in the queued e-mail until it is sent: the link is the e-mail.
-                        pending.emails.push($crate::OutgoingEmail::Invitation {
-                            to: email.clone(),
-                            name: name.clone(),
-                            token: token.raw.clone(),
-                        });
+                    Change::Invite { id, email, name, .. } => {
+                        // The link is minted when the e-mail is sent; an earlier one dies now.
+                        pending.tokens.push(*id);
+                        pending.emails.push($crate::OutgoingEmail::Invitation { to: email.clone(), name: name.clone(), person: Some(*id) });
                         true
                     }
                     _ => false,
@@ -277,7 +263,34 @@ macro_rules! impl_apply {
             }
             flush_inserts(tx, run, &mut pending).await?;
             flush_updates(tx, run, &mut pending).await?;
-            flush_log(tx, run, &mut pending.log).await
+            flush_log(tx, run, &mut pending.log).await?;
+            sign_out_readdressed(tx, run).await
+        }
+
+        /// A person whose address changed, or who was deactivated, is signed out everywhere and
+        /// loses every open link: a session or link must not outlive the address it was for.
+        async fn sign_out_readdressed(tx: &mut DbTx, run: &Run<'_>) -> $crate::StoreResult<()> {
+            let people: Vec<roster_core::UserId> = run
+                .plan
+                .changes
+                .iter()
+                .filter_map(|change| match change {
+                    Change::ChangeEmail { id, .. } | Change::SetStatus { id, after: roster_core::Status::Deactivated, .. } => Some(*id),
+                    _ => None,
+                })
+                .collect();
+            for chunk in people.chunks(ROW_LIMITS.members) {
+                void_tokens_of(tx, roster_core::OrgId::from_uuid(run.org), chunk, None, run.now).await?;
+                let mut qb = sqlx::QueryBuilder::<Db>::new("DELETE FROM sessions WHERE org_id = ");
+                qb.push_bind(run.org).push(" AND person_id IN (");
+                let mut ids = qb.separated(", ");
+                for person in chunk {
+                    ids.push_bind(person.as_uuid());
+                }
+                qb.push(")");
+                qb.build().execute(&mut **tx).await?;
+            }
+            Ok(())
         }
 
         async fn flush_inserts(tx: &mut DbTx, run: &Run<'_>, pending: &mut Pending<'_>) -> $crate::StoreResult<()> {
@@ -332,26 +345,22 @@ macro_rules! impl_apply {
                 qb.build().execute(&mut **tx).await.map_err(|e| $crate::common::classify(e, "adding people to teams"))?;
             }
             if !pending.tokens.is_empty() {
-                // A new invitation replaces any earlier one still open.
-                let mut qb = sqlx::QueryBuilder::<Db>::new("UPDATE tokens SET used_at = ");
-                qb.push_bind(ts(run.now)).push(" WHERE org_id = ").push_bind(run.org);
-                qb.push(" AND purpose = 'invitation' AND used_at IS NULL AND person_id IN (");
+                let mut invited = std::mem::take(&mut pending.tokens);
+                invited.sort_unstable();
+                invited.dedup();
+                // The queued e-mail refers to no row, so the organisation is checked here.
+                let mut qb = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) AS n FROM people WHERE org_id = ");
+                qb.push_bind(run.org).push(" AND id IN (");
                 let mut ids = qb.separated(", ");
-                for token in &pending.tokens {
-                    ids.push_bind(token.person.as_uuid());
+                for person in &invited {
+                    ids.push_bind(person.as_uuid());
                 }
                 qb.push(")");
-                qb.build().execute(&mut **tx).await?;
-
-                let mut qb = sqlx::QueryBuilder::<Db>::new("INSERT INTO tokens (digest, org_id, person_id, purpose, expires_at) ");
-                qb.push_values(pending.tokens.drain(..), |mut row, token| {
-                    row.push_bind(token.digest)
-                        .push_bind(run.org)
-                        .push_bind(token.person.as_uuid())
-                        .push_bind($crate::TokenPurpose::Invitation.as_str())
-                        .push_bind(ts(token.expires_at));
-                });
-                qb.build().execute(&mut **tx).await.map_err(|e| $crate::common::classify(e, "inviting people"))?;
+                let found: i64 = qb.build().fetch_one(&mut **tx).await?.try_get("n")?;
+                if usize::try_from(found).ok() != Some(invited.len()) {
+                    return Err($crate::StoreError::NotFound("inviting people: it refers to a person who is not in this organisation".into()));
+                }
+                void_tokens_of(tx, roster_core::OrgId::from_uuid(run.org), &invited, Some($crate::TokenPurpose::Invitation), run.now).await?;
             }
             if !pending.emails.is_empty() {
                 let mut qb = sqlx::QueryBuilder::<Db>::new(

@@ -27,6 +27,8 @@ pub(crate) mod jobs;
 pub(crate) mod runs;
 #[macro_use]
 pub(crate) mod sso;
+#[macro_use]
+pub(crate) mod throttle;
 
 use crate::StoreError;
 use roster_core::{Change, Email, Profile, Role, Status};
@@ -61,14 +63,10 @@ pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
     None
 }
 
-/// The change as the audit log and the event feed show it: everything but secrets.
+/// The change as the audit log and the event feed show it. Changes hold no secrets (an
+/// invitation's link is minted when its e-mail is sent), so this is the change itself.
 pub(crate) fn redacted(change: &Change) -> serde_json::Value {
-    let mut value = serde_json::to_value(change).unwrap_or(serde_json::Value::Null);
-    if let (Change::Invite { token, .. }, serde_json::Value::Object(map)) = (change, &mut value) {
-        map.remove("token");
-        map.insert("expires_at".into(), serde_json::json!(token.expires_at));
-    }
-    value
+    serde_json::to_value(change).unwrap_or(serde_json::Value::Null)
 }
 
 pub(crate) fn parse_status(raw: &str) -> Result<Status, StoreError> {

@@ -3,7 +3,7 @@
 /// The person columns every person query selects, from `people p`.
 pub(crate) const PERSON_COLUMNS: &str = "p.id, p.org_id, p.email, p.first_name, p.last_name, p.job_title, \
     p.department, p.location, p.language, p.hire_date, p.custom_fields, p.status, p.role, p.primary_team_id, \
-    p.manager_id, p.avatar_url, p.source_connection_id, p.source_external_id, p.activated, p.created_at, p.updated_at";
+    p.manager_id, p.avatar_url, p.source_connection_id, p.source_external_id, p.activated, p.provisioning_allowed, p.created_at, p.updated_at";
 
 pub(crate) const AUDIT_COLUMNS: &str = "id, org_id, at, run_id, actor, action, person_id, team_id, detail";
 
@@ -51,7 +51,7 @@ macro_rules! impl_reads {
             Ok(roster_core::Person {
                 id: roster_core::UserId::from_uuid(row.try_get("id")?),
                 org: roster_core::OrgId::from_uuid(row.try_get("org_id")?),
-                email: roster_core::Email::parse(&email).map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?,
+                email: roster_core::Email::from_stored(email),
                 profile: roster_core::Profile {
                     first_name: row.try_get("first_name")?,
                     last_name: row.try_get("last_name")?,
@@ -76,6 +76,7 @@ macro_rules! impl_reads {
                     _ => None,
                 },
                 activated: row.try_get("activated")?,
+                provisioning_allowed: row.try_get("provisioning_allowed")?,
                 created_at: row.try_get("created_at")?,
                 updated_at: row.try_get("updated_at")?,
             })

@@ -75,13 +75,37 @@ macro_rules! impl_runs {
             }
 
             async fn start_run(&self, org: roster_core::OrgId, id: roster_core::RunId, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<bool> {
-                let done = sqlx::query("UPDATE sync_runs SET status = 'running', started_at = $3 WHERE org_id = $1 AND id = $2 AND status = 'queued'")
+                let done = sqlx::query("UPDATE sync_runs SET status = 'running', started_at = $3, alive_until = $4 WHERE org_id = $1 AND id = $2 AND status = 'queued'")
                     .bind(org.as_uuid())
                     .bind(id.as_uuid())
                     .bind(ts(now))
+                    .bind(ts(now + chrono::Duration::seconds($crate::RUN_ALIVE_SECONDS)))
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn keep_run_alive(&self, org: roster_core::OrgId, id: roster_core::RunId, until: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<()> {
+                sqlx::query("UPDATE sync_runs SET alive_until = $3 WHERE org_id = $1 AND id = $2 AND status = 'running'")
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(ts(until))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn fail_abandoned_runs(&self, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<u64> {
+                // Runs started before liveness was recorded have none: they count as abandoned too.
+                let done = sqlx::query(
+                    "UPDATE sync_runs SET status = 'failed', error = $2, finished_at = $1 \
+                     WHERE status = 'running' AND (alive_until IS NULL OR alive_until < $1)",
+                )
+                .bind(ts(now))
+                .bind($crate::RUN_ABANDONED)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
             }
 
             async fn set_run_progress(&self, org: roster_core::OrgId, id: roster_core::RunId, progress: &serde_json::Value) -> $crate::StoreResult<()> {

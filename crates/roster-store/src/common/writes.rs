@@ -82,6 +82,33 @@ macro_rules! impl_writes {
             Ok(())
         }
 
+        /// Use up every open link of `people` (of one purpose, or all): a newer link, a new
+        /// password or a new address makes the older ones worthless.
+        async fn void_tokens_of(
+            tx: &mut DbTx,
+            org: roster_core::OrgId,
+            people: &[roster_core::UserId],
+            purpose: Option<$crate::TokenPurpose>,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::StoreResult<()> {
+            if people.is_empty() {
+                return Ok(());
+            }
+            let mut qb = sqlx::QueryBuilder::<Db>::new("UPDATE tokens SET used_at = ");
+            qb.push_bind(ts(now)).push(" WHERE org_id = ").push_bind(org.as_uuid()).push(" AND used_at IS NULL");
+            if let Some(purpose) = purpose {
+                qb.push(" AND purpose = ").push_bind(purpose.as_str());
+            }
+            qb.push(" AND person_id IN (");
+            let mut ids = qb.separated(", ");
+            for person in people {
+                ids.push_bind(person.as_uuid());
+            }
+            qb.push(")");
+            qb.build().execute(&mut **tx).await?;
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl $crate::AuthStore for $store {
             async fn credentials(&self, org: roster_core::OrgId, email: &roster_core::Email) -> $crate::StoreResult<Option<$crate::Credentials>> {
@@ -122,6 +149,13 @@ macro_rules! impl_writes {
                     .bind(ts(now))
                     .execute(&mut *tx)
                     .await?;
+                // Whoever held another link or session of this person holds nothing now.
+                void_tokens_of(&mut tx, org, &[person], None, now).await?;
+                sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND person_id = $2")
+                    .bind(org.as_uuid())
+                    .bind(person.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
                 let actor = roster_core::Actor::Person { id: person };
                 let detail = serde_json::json!({ "status": { "before": before, "after": after }, "activated": true });
                 sqlx::query(
@@ -140,16 +174,34 @@ macro_rules! impl_writes {
                 Ok(())
             }
 
-            async fn store_token(&self, token: &$crate::NewToken) -> $crate::StoreResult<()> {
+            async fn issue_token(&self, token: &$crate::NewToken, now: chrono::DateTime<chrono::Utc>, handed_over_by: Option<&roster_core::Actor>) -> $crate::StoreResult<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                void_tokens_of(&mut tx, token.org, &[token.person], Some(token.purpose), now).await?;
                 sqlx::query("INSERT INTO tokens (digest, org_id, person_id, purpose, expires_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(&token.digest)
                     .bind(token.org.as_uuid())
                     .bind(token.person.as_uuid())
                     .bind(token.purpose.as_str())
                     .bind(ts(token.expires_at))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| $crate::common::classify(e, &format!("token for person {}", token.person)))?;
+                if let Some(actor) = handed_over_by {
+                    let detail = serde_json::json!({ "purpose": token.purpose.as_str(), "expires_at": token.expires_at });
+                    sqlx::query(
+                        "INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) \
+                         VALUES ($1, $2, $3, NULL, $4, 'user.link_handed_over', $5, NULL, $6)",
+                    )
+                    .bind(uuid::Uuid::now_v7())
+                    .bind(token.org.as_uuid())
+                    .bind(ts(now))
+                    .bind(actor.label())
+                    .bind(token.person.as_uuid())
+                    .bind(sqlx::types::Json(detail))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -180,6 +232,41 @@ macro_rules! impl_writes {
                 .fetch_optional(&self.pool)
                 .await?;
                 row.map(|r| r.try_get("person_id").map(roster_core::UserId::from_uuid)).transpose().map_err(Into::into)
+            }
+
+            async fn set_provisioning_allowed(
+                &self,
+                org: roster_core::OrgId,
+                person: roster_core::UserId,
+                allowed: bool,
+                actor: &roster_core::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<bool> {
+                let mut tx = begin_write(&self.pool).await?;
+                let done = sqlx::query("UPDATE people SET provisioning_allowed = $3, updated_at = $4 WHERE org_id = $1 AND id = $2")
+                    .bind(org.as_uuid())
+                    .bind(person.as_uuid())
+                    .bind(allowed)
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) \
+                     VALUES ($1, $2, $3, NULL, $4, 'user.provisioning_allowed', $5, NULL, $6)",
+                )
+                .bind(uuid::Uuid::now_v7())
+                .bind(org.as_uuid())
+                .bind(ts(now))
+                .bind(actor.label())
+                .bind(person.as_uuid())
+                .bind(sqlx::types::Json(serde_json::json!({ "allowed": allowed })))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn create_session(&self, session: &$crate::SessionRecord) -> $crate::StoreResult<()> {

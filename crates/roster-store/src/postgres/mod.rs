@@ -85,6 +85,7 @@ impl_scim!(PgStore);
 impl_jobs!(PgStore);
 impl_runs!(PgStore);
 impl_sso!(PgStore);
+impl_throttle!(PgStore);
 
 #[async_trait::async_trait]
 impl crate::Store for PgStore {

@@ -79,6 +79,30 @@ async fn pin_planner_statistics(pool: &DbPool) -> StoreResult<()> {
 /// The statistics are pinned, not measured (see `PLANNER_STATS`).
 async fn refresh_statistics(_pool: &DbPool) {}
 
+/// The directory (0700, when created here) and the database file (0600) are the owner's alone:
+/// they hold password hashes and sealed secrets. SQLite gives its `-wal` and `-shm` files the
+/// mode of the database file; existing database files are tightened too.
+async fn restrict_to_owner(data_dir: &Path, database: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let (dir, db) = (data_dir.to_owned(), database.to_owned());
+    tokio::task::spawn_blocking(move || {
+        // Only a directory made here is narrowed: an existing one may be shared on purpose.
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&db)?;
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = db.clone().into_os_string();
+            side.push(suffix);
+            if std::path::Path::new(&side).exists() {
+                std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -87,9 +111,10 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Open (creating when missing) `roster.db` in `data_dir`, creating the directory too.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
-        tokio::fs::create_dir_all(data_dir).await.map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        let database = data_dir.join("roster.db");
+        restrict_to_owner(data_dir, &database).await.map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         let options = SqliteConnectOptions::new()
-            .filename(data_dir.join("roster.db"))
+            .filename(&database)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -122,6 +147,7 @@ impl_scim!(SqliteStore);
 impl_jobs!(SqliteStore);
 impl_runs!(SqliteStore);
 impl_sso!(SqliteStore);
+impl_throttle!(SqliteStore);
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {

@@ -16,8 +16,8 @@ pub async fn tokens_are_single_use_even_under_concurrency(store: Arc<dyn Store>)
         digest: digest.into(),
         expires_at: now() + expires_in,
     };
-    store.store_token(&token("once", Duration::hours(1))).await.unwrap();
-    assert!(matches!(store.store_token(&token("once", Duration::hours(1))).await, Err(StoreError::Conflict(_))));
+    store.issue_token(&token("once", Duration::hours(1)), now(), None).await.unwrap();
+    assert!(matches!(store.issue_token(&token("once", Duration::hours(1)), now(), None).await, Err(StoreError::Conflict(_))));
 
     assert_eq!(store.peek_token(org, TokenPurpose::PasswordReset, "once", now()).await.unwrap(), Some(ada.id));
     assert_eq!(store.peek_token(org, TokenPurpose::Invitation, "once", now()).await.unwrap(), None, "purposes are distinct");
@@ -26,7 +26,7 @@ pub async fn tokens_are_single_use_even_under_concurrency(store: Arc<dyn Store>)
     assert_eq!(store.consume_token(org, TokenPurpose::PasswordReset, "once", now()).await.unwrap(), None);
     assert_eq!(store.peek_token(org, TokenPurpose::PasswordReset, "once", now()).await.unwrap(), None);
 
-    store.store_token(&token("short", Duration::minutes(5))).await.unwrap();
+    store.issue_token(&token("short", Duration::minutes(5)), now(), None).await.unwrap();
     let later = now() + Duration::minutes(6);
     assert_eq!(store.peek_token(org, TokenPurpose::PasswordReset, "short", later).await.unwrap(), None, "expired");
     assert_eq!(store.consume_token(org, TokenPurpose::PasswordReset, "short", later).await.unwrap(), None);
@@ -34,7 +34,7 @@ pub async fn tokens_are_single_use_even_under_concurrency(store: Arc<dyn Store>)
     // Many rounds of two racing consumers: exactly one wins each time.
     for round in 0..20 {
         let digest = format!("race-{round}");
-        store.store_token(&token(&digest, Duration::hours(1))).await.unwrap();
+        store.issue_token(&token(&digest, Duration::hours(1)), now(), None).await.unwrap();
         let (first, second) = (store.clone(), store.clone());
         let (d1, d2) = (digest.clone(), digest.clone());
         let one = tokio::spawn(async move { first.consume_token(org, TokenPurpose::PasswordReset, &d1, now()).await });

@@ -2,7 +2,6 @@
 
 use crate::support::*;
 use roster_core::reconcile::{reconcile, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope};
-use roster_core::secret::SequentialTokens;
 use roster_core::{Actor, Change, ConnectionId, Person, Profile, RandomIds, Role, Status, Team};
 use roster_store::Store;
 use std::collections::{BTreeMap, HashMap};
@@ -56,6 +55,7 @@ fn planned(plan: &roster_core::Plan) -> (HashMap<roster_core::UserId, Person>, V
                         avatar_url: None,
                         source: person.source.clone(),
                         activated: false,
+                        provisioning_allowed: false,
                         created_at: now(),
                         updated_at: now(),
                     },
@@ -79,8 +79,8 @@ pub async fn a_two_thousand_person_import_round_trips_and_replans_to_nothing(sto
     let connection = ConnectionId::from_uuid(Uuid::now_v7());
     let policy = Policy { connection: Some(connection), scope: Scope::Full, invitations: Invitations::Immediately, manage_managers: true };
     let desired = desired_people(2000);
-    let (mut ids, mut tokens) = (RandomIds, SequentialTokens::default());
-    let mut ctx = PlanContext { now: now(), ids: &mut ids, tokens: &mut tokens };
+    let mut ids = RandomIds;
+    let mut ctx = PlanContext { now: now(), ids: &mut ids };
     let start = store.snapshot(org).await.unwrap();
     let plan = reconcile(org, Actor::Connection { id: connection }, &start, &desired, &policy, &mut ctx);
     assert_eq!((plan.report.created, plan.report.invited, plan.report.teams_created), (2000, 2000, 18));
@@ -104,13 +104,13 @@ pub async fn a_two_thousand_person_import_round_trips_and_replans_to_nothing(sto
     assert_eq!(store.emails(org, 10_000).await.unwrap().len(), 2000);
     assert_eq!(store.count_people(org).await.unwrap().invited, 2000);
 
-    let mut ctx = PlanContext { now: now(), ids: &mut ids, tokens: &mut tokens };
+    let mut ctx = PlanContext { now: now(), ids: &mut ids };
     let again = reconcile(org, Actor::Connection { id: connection }, &snapshot, &desired, &policy, &mut ctx);
     assert!(again.is_empty(), "the second run planned {} changes, first: {:?}", again.changes.len(), again.changes.first());
     assert_eq!(again.report.unchanged, 2000);
 
     // Leaving the group deactivates, in bulk, with the same result read back.
-    let mut ctx = PlanContext { now: now(), ids: &mut ids, tokens: &mut tokens };
+    let mut ctx = PlanContext { now: now(), ids: &mut ids };
     let shrink = reconcile(org, Actor::Connection { id: connection }, &snapshot, &desired[..1500], &policy, &mut ctx);
     assert_eq!(shrink.deactivations(), 500);
     store.apply(&shrink, now()).await.unwrap();

@@ -63,7 +63,7 @@ pub async fn plans_cannot_reach_into_another_org(store: Arc<dyn Store>) {
         Change::RenameTeam { id: team_a, before: roster_core::TeamName::parse("Research").unwrap(), after: roster_core::TeamName::parse("Hacked").unwrap() },
         Change::SetTeamParent { id: team_a, before: None, after: None },
         create(&into_a_team),
-        invite(&ada, "token-for-a-person-of-a"),
+        invite(&ada),
     ];
     for change in foreign_changes {
         let action = change.action();
@@ -93,12 +93,12 @@ pub async fn credentials_tokens_sessions_and_keys_stay_in_their_org(store: Arc<d
     assert_eq!(store.credentials(a, &ada.email).await.unwrap().unwrap().password_hash, None);
 
     let token = NewToken { org: a, person: ada.id, purpose: TokenPurpose::PasswordReset, digest: "digest-a".into(), expires_at: now() + chrono::Duration::hours(1) };
-    store.store_token(&token).await.unwrap();
+    store.issue_token(&token, now(), None).await.unwrap();
     assert_eq!(store.peek_token(b, TokenPurpose::PasswordReset, "digest-a", now()).await.unwrap(), None);
     assert_eq!(store.consume_token(b, TokenPurpose::PasswordReset, "digest-a", now()).await.unwrap(), None);
     assert_eq!(store.peek_token(a, TokenPurpose::PasswordReset, "digest-a", now()).await.unwrap(), Some(ada.id), "B's attempt used nothing up");
     let cross = NewToken { org: b, person: ada.id, digest: "digest-cross".into(), ..token.clone() };
-    assert!(matches!(store.store_token(&cross).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.issue_token(&cross, now(), None).await, Err(StoreError::NotFound(_))));
 
     let session = SessionRecord { digest: "session-a".into(), org: a, person: ada.id, csrf: "csrf".into(), created_at: now(), expires_at: now() + chrono::Duration::hours(1) };
     store.create_session(&session).await.unwrap();

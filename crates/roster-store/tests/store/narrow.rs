@@ -4,7 +4,6 @@
 use crate::support::*;
 use roster_core::ids::SequentialIds;
 use roster_core::reconcile::{reconcile, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope, Snapshot};
-use roster_core::secret::SequentialTokens;
 use roster_core::{Actor, Change, ConnectionId, OrgId, Person, Plan, Profile, RandomIds, SourceLink};
 use roster_store::{SnapshotKeys, Store};
 use std::collections::HashMap;
@@ -49,8 +48,8 @@ async fn big_org(store: &dyn Store, connection: ConnectionId, other: ConnectionI
         })
         .collect();
     let policy = Policy { connection: Some(connection), scope: Scope::Full, invitations: Invitations::Hold, manage_managers: true };
-    let (mut ids, mut tokens) = (RandomIds, SequentialTokens::default());
-    let mut ctx = PlanContext { now: now(), ids: &mut ids, tokens: &mut tokens };
+    let mut ids = RandomIds;
+    let mut ctx = PlanContext { now: now(), ids: &mut ids };
     let plan = reconcile(org, Actor::Connection { id: connection }, &store.snapshot(org).await.unwrap(), &desired, &policy, &mut ctx);
     assert!(plan.report.issues.is_empty(), "{:?}", plan.report.issues);
     store.apply(&plan, now()).await.unwrap();
@@ -110,8 +109,8 @@ fn cases() -> Vec<DesiredPerson> {
 
 fn plan_with(org: OrgId, connection: ConnectionId, snapshot: &Snapshot, desired: &[DesiredPerson]) -> Plan {
     let policy = Policy { connection: Some(connection), scope: Scope::Partial, invitations: Invitations::Immediately, manage_managers: true };
-    let (mut ids, mut tokens) = (SequentialIds::default(), SequentialTokens::default());
-    let mut ctx = PlanContext { now: now(), ids: &mut ids, tokens: &mut tokens };
+    let mut ids = SequentialIds::default();
+    let mut ctx = PlanContext { now: now(), ids: &mut ids };
     reconcile(org, Actor::Connection { id: connection }, snapshot, desired, &policy, &mut ctx)
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 fn reset_for(i: usize) -> OutgoingEmail {
-    OutgoingEmail::PasswordReset { to: email(&format!("p{i}@acme.example")), name: format!("P{i}"), token: format!("t{i}") }
+    OutgoingEmail::PasswordReset { to: email(&format!("p{i}@acme.example")), name: format!("P{i}"), person: None }
 }
 
 pub async fn claimed_emails_are_never_handed_out_twice(store: Arc<dyn Store>) {

@@ -1,7 +1,7 @@
 //! Small builders for plans; fresh databases come from `roster_store::testing`.
 
 use chrono::{DateTime, TimeZone, Utc};
-use roster_core::plan::{MailedToken, NewPerson};
+use roster_core::plan::NewPerson;
 use roster_core::{Actor, Change, Email, Org, OrgId, OrgSlug, Plan, Profile, Role, Status, TeamId, TeamName, UserId};
 use roster_store::Store;
 use uuid::Uuid;
@@ -52,12 +52,11 @@ pub fn create_team(id: TeamId, name: &str) -> Change {
     Change::CreateTeam { id, name: TeamName::parse(name).expect("team name") }
 }
 
-pub fn invite(person: &NewPerson, raw: &str) -> Change {
+pub fn invite(person: &NewPerson) -> Change {
     Change::Invite {
         id: person.id,
         email: person.email.clone(),
         name: person.profile.display_name(),
-        token: MailedToken { raw: raw.into(), expires_at: now() + chrono::Duration::days(14) },
     }
 }
 
