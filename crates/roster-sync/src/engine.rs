@@ -1,12 +1,9 @@
 //! One full sync: list, look up, plan once, apply once.
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use roster_core::mapping::Mapping;
 use roster_core::reconcile::{reconcile, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope, Snapshot};
-use roster_core::secret::TokenSource;
-use roster_core::{Actor, Change, Connection, Plan, RandomIds, RunId, RunReport, Status, UserId};
+use roster_core::{Actor, Change, Connection, OrgId, Plan, RandomIds, RunId, RunReport, Status, UserId};
 use roster_entra::{GraphClient, GraphConfig, GraphUser, RequestStats};
 use roster_store::{RunEnd, RunStatus, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
@@ -68,15 +65,6 @@ pub struct RunOutcome {
     pub stats: RequestStats,
 }
 
-struct OsTokens;
-
-impl TokenSource for OsTokens {
-    fn new_token(&mut self) -> String {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    }
-}
 
 /// The property names the mapping reads, as `$select` wants them (a dotted path selects its
 /// first segment).
@@ -133,8 +121,7 @@ pub async fn full_sync_with(
         let snapshot = store.snapshot(connection.org).await?;
         let issues = mapped.add_unreadable(&snapshot, connection);
         let mut ids = RandomIds;
-        let mut tokens = OsTokens;
-        let mut ctx = PlanContext { now: options.now, ids: &mut ids, tokens: &mut tokens };
+        let mut ctx = PlanContext { now: options.now, ids: &mut ids };
         let mut plan = reconcile(connection.org, actor.clone(), &snapshot, &mapped.people, &policy, &mut ctx);
         drop(mapped);
         plan.report.issues.extend(issues);
@@ -321,7 +308,7 @@ impl Mapped {
                     manager: ManagerField::Untouched,
                 });
             }
-            issues.push(roster_core::plan::RecordIssue { record: record.shown.clone(), message: format!("{}; the person was left as they are", record.error) });
+            issues.push(roster_core::plan::RecordIssue::new(record.shown.clone(), roster_core::IssueKind::Invalid, format!("{}; the person was left as they are", record.error)));
         }
         issues
     }
@@ -369,18 +356,21 @@ pub async fn run_recorded(
     let sink = StoreProgress { store: store.clone(), org, run };
     let both = Fanout { first: &sink, second: extra_progress };
     let client = GraphClient::new(config);
-    let result = match (&client, EntraSettings::from_connection(connection)) {
-        (Ok(client), Ok(settings)) => full_sync_with(store.as_ref(), connection, client, &settings.mapping(), options, &both).await,
-        (Err(error), _) => Err(SyncError::Graph(error.clone())),
-        (_, Err(error)) => Err(error),
+    let work = async {
+        match (&client, EntraSettings::from_connection(connection)) {
+            (Ok(client), Ok(settings)) => full_sync_with(store.as_ref(), connection, client, &settings.mapping(), options, &both).await,
+            (Err(error), _) => Err(SyncError::Graph(error.clone())),
+            (_, Err(error)) => Err(error),
+        }
     };
+    let result = while_alive(store.as_ref(), org, run, work).await;
     let graph_requests = client.as_ref().map_or(0, GraphClient::graph_requests);
     let finished_at = Utc::now().max(options.now);
     match &result {
         Ok(outcome) => {
             let mut report = outcome.report.clone();
             for issue in &outcome.late_issues {
-                report.issues.push(roster_core::plan::RecordIssue { record: "profile photos".into(), message: issue.clone() });
+                report.issues.push(roster_core::plan::RecordIssue::new("profile photos", roster_core::IssueKind::Invalid, issue.clone()));
             }
             let status = if outcome.held.is_some() { RunStatus::Held } else { RunStatus::Succeeded };
             let end = RunEnd { status, report: Some(&report), error: outcome.held.as_deref(), graph_requests, at: finished_at };
@@ -394,6 +384,26 @@ pub async fn run_recorded(
         }
     }
     result
+}
+
+/// Run `work`, telling the store every minute that this process is still running `run`: a
+/// run whose process dies stops being renewed, and is then marked failed (see
+/// `RunStore::fail_abandoned_runs`) instead of showing as running forever.
+async fn while_alive<T>(store: &dyn Store, org: OrgId, run: RunId, work: impl std::future::Future<Output = T>) -> T {
+    let mut beat = tokio::time::interval(std::time::Duration::from_secs(60));
+    beat.tick().await;
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = beat.tick() => {
+                let until = Utc::now() + chrono::Duration::seconds(roster_store::RUN_ALIVE_SECONDS);
+                if let Err(error) = store.keep_run_alive(org, run, until).await {
+                    tracing::warn!(%error, %run, "could not record that the sync is still running");
+                }
+            }
+        }
+    }
 }
 
 struct Fanout<'a> {

@@ -1,38 +1,75 @@
-//! E-mail: rendering the queued messages, and delivering them through SMTP. Without an SMTP
-//! server the messages stay in the outbox, where admins can read them.
+//! E-mail: rendering the queued messages, and delivering them through SMTP. A queued e-mail
+//! holds no link: its single-use link is minted as it is sent (only the link's digest is
+//! stored), so neither the database nor the outbox page can give one away. Without an SMTP
+//! server the messages wait in the outbox.
 
 use crate::config::{SmtpConfig, WebConfig};
+use crate::password::random_token;
 use crate::state::AppState;
 use chrono::Duration;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use roster_core::OrgId;
-use roster_store::{OutboxEmail, OutgoingEmail};
+use roster_core::reconcile::INVITATION_LIFETIME_DAYS;
+use roster_core::secret::token_digest;
+use roster_core::{Actor, OrgId, Status, UserId};
+use roster_store::{NewToken, OutboxEmail, OutgoingEmail, StoreError, TokenPurpose};
 use std::collections::HashMap;
+
+/// How long a password-reset link works.
+pub const RESET_LIFETIME_HOURS: i64 = 1;
 
 pub struct Rendered {
     pub subject: String,
     pub body: String,
 }
 
-/// The subject and text of a queued e-mail, with its link for the organisation at `slug`.
-pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &WebConfig) -> Rendered {
+/// The subject of a queued e-mail: what the outbox page shows of it.
+pub fn subject(email: &OutgoingEmail, org_name: &str) -> String {
     match email {
-        OutgoingEmail::Invitation { name, token, .. } => Rendered {
-            subject: format!("You are invited to {org_name}"),
+        OutgoingEmail::Invitation { .. } => format!("You are invited to {org_name}"),
+        OutgoingEmail::PasswordReset { .. } => format!("Reset your {org_name} password"),
+    }
+}
+
+/// The address of a single-use link.
+pub fn link_url(config: &WebConfig, slug: &str, purpose: TokenPurpose, raw: &str) -> String {
+    config.org_url(slug, &format!("/password/set?purpose={}&token={raw}", purpose.as_str()))
+}
+
+/// The subject and text of an e-mail, with the link just minted for it (`raw`).
+pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &WebConfig, raw: &str) -> Rendered {
+    let link = link_url(config, slug, email.purpose(), raw);
+    let subject = subject(email, org_name);
+    match email {
+        OutgoingEmail::Invitation { name, .. } => Rendered {
+            subject,
+            body: format!("Hello {name},\n\nYou have been invited to {org_name}. Choose a password to sign in:\n\n{link}\n\nThe link works once and expires in {INVITATION_LIFETIME_DAYS} days.\n"),
+        },
+        OutgoingEmail::PasswordReset { name, .. } => Rendered {
+            subject,
             body: format!(
-                "Hello {name},\n\nYou have been invited to {org_name}. Choose a password to sign in:\n\n{}\n\nThe link works once and expires in 14 days.\n",
-                config.org_url(slug, &format!("/password/set?purpose=invitation&token={token}"))
+                "Hello {name},\n\nSomeone asked to reset your password. If it was you, choose a new one here:\n\n{link}\n\nThe link works once and expires in one hour. If you did not ask, ignore this e-mail.\n"
             ),
         },
-        OutgoingEmail::PasswordReset { name, token, .. } => Rendered {
-            subject: format!("Reset your {org_name} password"),
-            body: format!(
-                "Hello {name},\n\nSomeone asked to reset your password. If it was you, choose a new one here:\n\n{}\n\nThe link works once and expires in one hour. If you did not ask, ignore this e-mail.\n",
-                config.org_url(slug, &format!("/password/set?purpose=password_reset&token={token}"))
-            ),
-        },
+    }
+}
+
+/// Mint a single-use link for `person`: store its digest (voiding their older links of the
+/// same purpose) and return the secret, which is never stored. `handed_over_by` audits a link
+/// given by hand instead of e-mailed.
+pub async fn mint_link(state: &AppState, org: OrgId, person: UserId, purpose: TokenPurpose, handed_over_by: Option<&Actor>) -> Result<String, StoreError> {
+    let raw = random_token();
+    let now = state.clock.now();
+    let token = NewToken { org, person, purpose, digest: token_digest(&raw), expires_at: now + lifetime(purpose) };
+    state.store.issue_token(&token, now, handed_over_by).await?;
+    Ok(raw)
+}
+
+fn lifetime(purpose: TokenPurpose) -> Duration {
+    match purpose {
+        TokenPurpose::Invitation => Duration::days(INVITATION_LIFETIME_DAYS),
+        TokenPurpose::PasswordReset => Duration::hours(RESET_LIFETIME_HOURS),
     }
 }
 
@@ -61,8 +98,9 @@ pub async fn send(smtp: &SmtpConfig, to: &str, rendered: &Rendered) -> Result<()
     transport.build().send(message).await.map(|_| ()).map_err(|e| MailError::Smtp(e.to_string()))
 }
 
-/// One delivery pass: lease due e-mails, send them, record the outcome. Returns how many were sent.
-pub async fn deliver_due(state: &AppState, smtp: &SmtpConfig) -> Result<usize, roster_store::StoreError> {
+/// One delivery pass: lease due e-mails, mint each one's link, send it, record the outcome.
+/// Returns how many were sent.
+pub async fn deliver_due(state: &AppState, smtp: &SmtpConfig) -> Result<usize, StoreError> {
     let now = state.clock.now();
     let batch = state.store.claim_emails(50, now, now + Duration::minutes(5)).await?;
     let mut orgs: HashMap<OrgId, (String, String)> = HashMap::new();
@@ -77,13 +115,20 @@ pub async fn deliver_due(state: &AppState, smtp: &SmtpConfig) -> Result<usize, r
                 found
             }
         };
-        let rendered = render(&queued.email, &name, &slug, &state.config);
+        let Some(person) = recipient(state, &queued).await? else {
+            // Nobody to mint a link for now (deactivated since): try again tomorrow.
+            state.store.mark_email_failed(queued.id, "not sent: the recipient is deactivated", state.clock.now() + Duration::days(1)).await?;
+            continue;
+        };
+        let raw = mint_link(state, queued.org, person, queued.email.purpose(), None).await?;
+        let rendered = render(&queued.email, &name, &slug, &state.config, &raw);
         match send(smtp, queued.email.to().as_str(), &rendered).await {
             Ok(()) => {
                 state.store.mark_email_sent(queued.id, state.clock.now()).await?;
                 sent += 1;
             }
             Err(err) => {
+                // The link just minted was never delivered; the next attempt mints another.
                 let wait = Duration::minutes(i64::from(queued.attempts.min(10) + 1).pow(2));
                 tracing::warn!(email = %queued.id, error = %err, "e-mail delivery failed; will retry");
                 state.store.mark_email_failed(queued.id, &err.to_string(), state.clock.now() + wait).await?;
@@ -91,6 +136,16 @@ pub async fn deliver_due(state: &AppState, smtp: &SmtpConfig) -> Result<usize, r
         }
     }
     Ok(sent)
+}
+
+/// The person a queued e-mail is for, while they may still get a link.
+async fn recipient(state: &AppState, queued: &OutboxEmail) -> Result<Option<UserId>, StoreError> {
+    let person = match queued.email.person() {
+        Some(id) => state.store.person(queued.org, id).await?,
+        // Queued before e-mails named their person.
+        None => state.store.person_by_email(queued.org, queued.email.to()).await?,
+    };
+    Ok(person.filter(|p| p.status != Status::Deactivated).map(|p| p.id))
 }
 
 /// Deliver e-mails in the background for as long as the process runs.

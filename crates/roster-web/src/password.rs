@@ -4,7 +4,6 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use base64::Engine;
 use rand::RngCore;
-use roster_core::secret::TokenSource;
 
 pub const MIN_PASSWORD_LEN: usize = 10;
 
@@ -45,16 +44,6 @@ pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Production randomness for plans.
-#[derive(Debug, Default)]
-pub struct OsTokens;
-
-impl TokenSource for OsTokens {
-    fn new_token(&mut self) -> String {
-        random_token()
-    }
 }
 
 /// A readable random password, for owners created from the command line and the demo.

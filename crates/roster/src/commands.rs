@@ -39,7 +39,7 @@ pub async fn state(settings: &Settings, with_metrics: bool) -> anyhow::Result<Ap
     } else {
         None
     };
-    Ok(AppState { store, config: Arc::new(config), clock: Arc::new(SystemClock), metrics, master_key: keys::load(settings)?, scim_log: Default::default() })
+    Ok(AppState { store, config: Arc::new(config), clock: Arc::new(SystemClock), metrics, master_key: keys::load(settings)?, scim_log: Default::default(), fairness: Default::default() })
 }
 
 pub async fn serve(settings: &Settings, ready: Option<tokio::sync::oneshot::Sender<()>>) -> anyhow::Result<()> {
@@ -175,9 +175,21 @@ pub enum UserCommand {
         limit: u32,
         #[arg(long)]
         json: bool,
+        /// Comma-separated values for a spreadsheet; cells that a spreadsheet would run as a
+        /// formula (`=`, `+`, `-`, `@`) are written as text.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
     },
     /// Send (or resend) a person's invitation e-mail.
     Invite {
+        #[arg(long)]
+        org: String,
+        email: String,
+    },
+    /// Print a fresh invitation link for a person who has not accepted yet, to hand over by
+    /// hand (no mail server, or a lost e-mail). Their earlier links stop working; the audit
+    /// log records that the command line handed one over.
+    InviteLink {
         #[arg(long)]
         org: String,
         email: String,
@@ -187,7 +199,7 @@ pub enum UserCommand {
 pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     let state = state(settings, false).await?;
     match cmd {
-        UserCommand::List { org, status, search, limit, json } => {
+        UserCommand::List { org, status, search, limit, json, csv } => {
             let org = org_by_slug(&state, &org).await?;
             let mut filters = Vec::new();
             if let Some(status) = status {
@@ -200,6 +212,8 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             if json {
                 let people: Vec<_> = page.people.into_iter().map(roster_web::api::users::UserDto::from).collect();
                 println!("{}", serde_json::to_string_pretty(&people)?);
+            } else if csv {
+                write_people_csv(&page.people, std::io::stdout().lock())?;
             } else {
                 for p in &page.people {
                     println!("{}\t{}\t{}\t{}\t{}", p.id, p.email, p.display_name(), p.role, p.status);
@@ -214,7 +228,40 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             ops::invite(&state, org.id, Actor::Cli, person.id).await?;
             println!("Invitation for {email} queued.");
         }
+        UserCommand::InviteLink { org, email } => {
+            let org = org_by_slug(&state, &org).await?;
+            let email = Email::parse(&email)?;
+            let person = state.store.person_by_email(org.id, &email).await?.ok_or_else(|| anyhow!("nobody in {} has the address {email}", org.slug))?;
+            if person.status != Status::Invited || person.activated {
+                bail!("{email} is not waiting for an invitation");
+            }
+            let raw = mail::mint_link(&state, org.id, person.id, roster_store::TokenPurpose::Invitation, Some(&Actor::Cli)).await?;
+            println!("{}", mail::link_url(&state.config, org.slug.as_str(), roster_store::TokenPurpose::Invitation, &raw));
+        }
     }
+    Ok(())
+}
+
+/// People as CSV, every cell made safe for spreadsheets.
+fn write_people_csv(people: &[roster_core::Person], out: impl std::io::Write) -> anyhow::Result<()> {
+    use roster_core::csv_export::spreadsheet_safe;
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(["id", "email", "first_name", "last_name", "job_title", "department", "role", "status"])?;
+    for p in people {
+        let (id, role, status) = (p.id.to_string(), p.role.to_string(), p.status.to_string());
+        let cells = [
+            id.as_str(),
+            p.email.as_str(),
+            &p.profile.first_name,
+            &p.profile.last_name,
+            p.profile.job_title.as_deref().unwrap_or_default(),
+            p.profile.department.as_deref().unwrap_or_default(),
+            role.as_str(),
+            status.as_str(),
+        ];
+        writer.write_record(cells.iter().map(|c| spreadsheet_safe(c)).collect::<Vec<_>>().iter().map(|c| c.as_ref()))?;
+    }
+    writer.flush()?;
     Ok(())
 }
 
@@ -293,7 +340,7 @@ pub async fn import(settings: &Settings, cmd: ImportCommand) -> anyhow::Result<(
     let org = org_by_slug(&state, &org).await?;
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let invitations = if invite { Invitations::Immediately } else { Invitations::Hold };
-    match ops::import_csv(&state, org.id, Actor::CsvImport { by: None }, &bytes, invitations, dry_run).await {
+    match ops::import_csv(&state, org.id, Actor::CsvImport { by: None }, bytes, invitations, dry_run).await {
         Ok(outcome) => {
             let r = &outcome.report;
             let verb = if outcome.applied { "Imported" } else { "Dry run, nothing changed" };
@@ -314,7 +361,8 @@ pub async fn import(settings: &Settings, cmd: ImportCommand) -> anyhow::Result<(
 
 #[derive(Subcommand)]
 pub enum OutboxCommand {
-    /// Show the e-mails queued for an organisation, newest first, with their text.
+    /// Show who was sent which e-mail and when, newest first. Links are minted when an e-mail
+    /// is sent and never stored, so none are shown (see `roster user invite-link`).
     List {
         #[arg(long)]
         org: String,
@@ -328,8 +376,7 @@ pub async fn outbox(settings: &Settings, cmd: OutboxCommand) -> anyhow::Result<(
     let state = state(settings, false).await?;
     let org = org_by_slug(&state, &org).await?;
     for queued in state.store.emails(org.id, limit).await? {
-        let rendered = mail::render(&queued.email, &org.name, org.slug.as_str(), &state.config);
-        println!("--- {} to {} ({})\nSubject: {}\n\n{}", queued.created_at, queued.email.to(), mail::describe(&queued), rendered.subject, rendered.body);
+        println!("{}\t{}\t{}\t{}", queued.created_at, queued.email.to(), mail::describe(&queued), mail::subject(&queued.email, &org.name));
     }
     Ok(())
 }

@@ -7,7 +7,6 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use roster_core::reconcile::{self, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope};
 use roster_core::{Actor, Email, Profile, RandomIds, Role};
-use roster_web::password::OsTokens;
 use roster_web::{ops, AppState};
 use std::path::PathBuf;
 
@@ -86,9 +85,9 @@ async fn seed(state: &AppState) -> anyhow::Result<(roster_core::Org, String)> {
     let org = created.org;
     let snapshot = state.store.snapshot(org.id).await?;
     let policy = Policy { connection: None, scope: Scope::Partial, invitations: Invitations::Hold, manage_managers: true };
-    let (mut ids, mut tokens) = (RandomIds, OsTokens);
+    let mut ids = RandomIds;
     let plan = {
-        let mut ctx = PlanContext { now: state.clock.now(), ids: &mut ids, tokens: &mut tokens };
+        let mut ctx = PlanContext { now: state.clock.now(), ids: &mut ids };
         reconcile::reconcile(org.id, Actor::System, &snapshot, &sample_people()?, &policy, &mut ctx)
     };
     state.store.apply(&plan, state.clock.now()).await?;

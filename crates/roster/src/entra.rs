@@ -145,6 +145,8 @@ pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
     }
     let config = web_entra::graph_config(&state, &connection)?;
     let options = SyncOptions::from_settings(&EntraSettings::from_connection(&connection)?, state.clock.now());
+    // An earlier `roster sync` that was killed left its run "running": say it stopped.
+    state.store.fail_abandoned_runs(state.clock.now()).await?;
     let run = SyncRun::queued(RunId::from_uuid(uuid::Uuid::now_v7()), org.id, connection.id, "cli", state.clock.now());
     state.store.create_run(&run).await?;
 

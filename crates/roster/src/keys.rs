@@ -27,7 +27,12 @@ fn load_or_create(path: &Path) -> anyhow::Result<MasterKey> {
         return MasterKey::from_base64(&encoded).with_context(|| format!("the key in {}", path.display()));
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // The data directory holds the key and the database: the owner's alone when made here.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let encoded = MasterKey::generate_base64();
     let mut options = std::fs::OpenOptions::new();

@@ -46,6 +46,13 @@ fn the_command_line_manages_an_organisation_on_sqlite() {
     let listed: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["user", "list", "--org", "acme", "--json"]))).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 2);
 
+    // A formula typed into a cell is exported as text.
+    std::fs::write(dir.path().join("formula.csv"), "email,first_name,last_name\neve@acme.example,=HYPERLINK(\"http://x.example\"),Eve\n").unwrap();
+    ok(roster(&env, &["import", "csv", "--org", "acme", dir.path().join("formula.csv").to_str().unwrap()]));
+    let exported = ok(roster(&env, &["user", "list", "--org", "acme", "--csv"]));
+    assert!(exported.starts_with("id,email,first_name"), "{exported}");
+    assert!(exported.contains("\"'=HYPERLINK(\"\"http://x.example\"\")\""), "the formula is neutralised: {exported}");
+
     std::fs::write(dir.path().join("bad.csv"), "email,hire_date\nbob@acme.example,soon\n").unwrap();
     let refused = roster(&env, &["import", "csv", "--org", "acme", dir.path().join("bad.csv").to_str().unwrap()]);
     assert!(!refused.status.success());
@@ -56,8 +63,23 @@ fn the_command_line_manages_an_organisation_on_sqlite() {
     let team = ok(roster(&env, &["team", "create", "--org", "acme", "--name", "Engineering"]));
     assert!(ok(roster(&env, &["team", "list", "--org", "acme"])).contains(team.trim()));
     ok(roster(&env, &["user", "invite", "--org", "acme", "ada@acme.example"]));
-    assert!(ok(roster(&env, &["outbox", "list", "--org", "acme"])).contains("You are invited to Acme"));
+    let outbox = ok(roster(&env, &["outbox", "list", "--org", "acme"]));
+    assert!(outbox.contains("You are invited to Acme") && !outbox.contains("token="), "who was sent what, never a link: {outbox}");
+    let link = ok(roster(&env, &["user", "invite-link", "--org", "acme", "ada@acme.example"]));
+    assert!(link.trim().starts_with("http") && link.contains("/password/set?purpose=invitation&token="), "{link}");
+    let owner = roster(&env, &["user", "invite-link", "--org", "acme", "owner@acme.example"]);
+    assert!(String::from_utf8_lossy(&owner.stderr).contains("not waiting for an invitation"), "an active person gets no invitation link");
+
+    // Names with control characters are refused, as on every surface.
+    let escape = roster(&env, &["team", "create", "--org", "acme", "--name", "Bad\u{1b}[31mTeam"]);
+    assert!(!escape.status.success());
+    assert!(!roster(&env, &["apikey", "create", "--org", "acme", "--name", "bad\u{7}key"]).status.success());
+
+    // The data directory and the database are the operator's alone.
+    use std::os::unix::fs::PermissionsExt;
     assert!(Path::new(data).join("roster.db").exists());
+    assert_eq!(std::fs::metadata(data).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::fs::metadata(Path::new(data).join("roster.db")).unwrap().permissions().mode() & 0o777, 0o600);
 }
 
 struct Server(Child);

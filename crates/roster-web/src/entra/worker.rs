@@ -148,6 +148,11 @@ pub fn last_slot(now: DateTime<Utc>, at: NaiveTime) -> DateTime<Utc> {
 /// holds the scheduler lease. The first sync of a connection is the admin's to start.
 pub async fn schedule_due(state: &AppState, holder: &str) -> Result<usize, StoreError> {
     let now = state.clock.now();
+    // Any process may do this: a run whose process died is failed once, whoever sees it.
+    let abandoned = state.store.fail_abandoned_runs(now).await?;
+    if abandoned > 0 {
+        tracing::warn!(runs = abandoned, "marked failed the syncs whose process stopped");
+    }
     if !state.store.try_lease(SCHEDULER_LEASE, holder, now, now + Duration::minutes(2)).await? {
         return Ok(0);
     }

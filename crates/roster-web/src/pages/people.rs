@@ -177,6 +177,11 @@ struct PersonPage {
     can_invite: bool,
     invited_before: bool,
     invite_note: &'static str,
+    /// The viewer is an owner: they may hand an invitation link over and let connections
+    /// manage owners and admins.
+    viewer_is_owner: bool,
+    /// For an owner or admin: whether connections may manage them (None for everyone else).
+    provisioning_allowed: Option<bool>,
     audit: Vec<AuditRow>,
     /// The photo synced from the identity provider, if any.
     avatar: Option<String>,
@@ -245,6 +250,8 @@ pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
         can_invite,
         invited_before,
         invite_note,
+        viewer_is_owner: user.person.role == Role::Owner,
+        provisioning_allowed: matches!(person.role, Role::Owner | Role::Admin).then_some(person.provisioning_allowed),
         audit: audit
             .into_iter()
             .map(|a| AuditRow { at: when(a.at), action: a.action, actor: a.actor, detail: a.detail.to_string() })
@@ -258,4 +265,56 @@ pub async fn invite(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user):
     user.check_csrf(&form.csrf)?;
     ops::invite(&state, ctx.org.id, Actor::Person { id: user.person.id }, path.id).await?;
     Ok(Redirect::to(&format!("{}/people/{}?invited=1", ctx.base, path.id)).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invitation_link.html")]
+struct InvitationLinkPage {
+    chrome: Chrome,
+    id: UserId,
+    name: String,
+    link: String,
+}
+
+/// An owner hands an invitation over by hand (no mail server, or a lost e-mail): a fresh link,
+/// shown once, audited; the person's earlier invitation links stop working.
+pub async fn invitation_link(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<PersonPath>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    if user.person.role != Role::Owner {
+        return Err(PageError::Forbidden("Only an owner can copy an invitation link."));
+    }
+    let person = state.store.person(ctx.org.id, path.id).await?.ok_or(PageError::NotFound)?;
+    if person.status != Status::Invited || person.activated {
+        return Err(PageError::BadRequest(format!("{} is not waiting for an invitation.", person.email)));
+    }
+    let actor = Actor::Person { id: user.person.id };
+    let raw = crate::mail::mint_link(&state, ctx.org.id, person.id, roster_store::TokenPurpose::Invitation, Some(&actor)).await?;
+    let link = crate::mail::link_url(&state.config, ctx.org.slug.as_str(), roster_store::TokenPurpose::Invitation, &raw);
+    let page = InvitationLinkPage { chrome: Chrome::signed_in(&ctx, &user, "people"), id: person.id, name: person.display_name(), link };
+    let mut response = page.into_response();
+    // The link is for the person it names: no cache keeps a copy.
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct ProvisioningForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    allowed: String,
+}
+
+/// An owner lets connections manage an owner or admin, or takes that back.
+pub async fn set_provisioning(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<PersonPath>, Form(form): Form<ProvisioningForm>) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    if user.person.role != Role::Owner {
+        return Err(PageError::Forbidden("Only an owner can decide whether connections manage owners and admins."));
+    }
+    let allowed = form.allowed == "yes";
+    let actor = Actor::Person { id: user.person.id };
+    if !state.store.set_provisioning_allowed(ctx.org.id, path.id, allowed, &actor, state.clock.now()).await? {
+        return Err(PageError::NotFound);
+    }
+    Ok(Redirect::to(&format!("{}/people/{}", ctx.base, path.id)).into_response())
 }

@@ -70,15 +70,33 @@ async fn a_file_with_bad_rows_changes_nothing(app: &TestApp) {
 }
 on_both_backends!(a_file_with_bad_rows_changes_nothing_, a_file_with_bad_rows_changes_nothing);
 
-async fn invitations_are_visible_in_the_outbox_and_work_once(app: &TestApp) {
+/// The owner hands Ada's invitation over with "Copy invitation link"; returns the token.
+async fn copy_invitation_link(app: &TestApp, client: &reqwest::Client, person: roster_core::UserId) -> reqwest::Response {
+    let page = client.get(app.url("acme", &format!("/people/{person}"))).send().await.unwrap().text().await.unwrap();
+    client.post(app.url("acme", &format!("/people/{person}/invitation-link"))).form(&[("_csrf", form_token(&page))]).send().await.unwrap()
+}
+
+fn token_in(page: &str) -> String {
+    let at = page.find("purpose=invitation").unwrap_or_else(|| panic!("an invitation link in {page}"));
+    let start = at + page[at..].find("token=").expect("the link's token") + "token=".len();
+    page[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}
+
+async fn invitations_are_listed_without_links_and_handed_over_once(app: &TestApp) {
     let acme = app.org("acme").await;
     let client = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
     upload(app, &client, GOOD, false, true).await;
     let outbox = client.get(app.url("acme", "/outbox")).send().await.unwrap().text().await.unwrap();
     assert!(outbox.contains("You are invited to acme Inc"));
-    let ada_row = outbox.find("<td>ada@acme.example</td>").expect("Ada's invitation is listed");
-    let link_start = ada_row + outbox[ada_row..].find("purpose=invitation").unwrap_or_else(|| panic!("an invitation link in {outbox}"));
-    let token: String = outbox[link_start..].split("token=").nth(1).unwrap().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    assert!(outbox.contains("<td>ada@acme.example</td>"), "Ada's invitation is listed");
+    assert!(!outbox.contains("token="), "the outbox shows no link: {outbox}");
+    let ada_id = app.state.store.person_by_email(acme.org.id, &roster_core::Email::parse("ada@acme.example").unwrap()).await.unwrap().unwrap().id;
+    let first = token_in(&copy_invitation_link(app, &client, ada_id).await.text().await.unwrap());
+    let handed = copy_invitation_link(app, &client, ada_id).await;
+    assert_eq!(handed.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+    let token = token_in(&handed.text().await.unwrap());
+    let stale = app.client().get(app.url("acme", &format!("/password/set?purpose=invitation&token={first}"))).send().await.unwrap().text().await.unwrap();
+    assert!(stale.contains("This link no longer works"), "a newer link voids the older one");
 
     let ada = app.client();
     let set_url = app.url("acme", &format!("/password/set?purpose=invitation&token={token}"));
@@ -112,5 +130,12 @@ async fn invitations_are_visible_in_the_outbox_and_work_once(app: &TestApp) {
     assert_eq!(person.status, roster_core::Status::Active);
     let audit = app.state.store.audit_for_person(acme.org.id, person.id, 50).await.unwrap();
     assert!(audit.iter().all(|a| !a.detail.to_string().contains(&token)), "the token never reaches the audit log");
+    assert_eq!(audit.iter().filter(|a| a.action == "user.link_handed_over").count(), 2, "each hand-over is audited");
+
+    // Ada is an admin, not an owner: she may not hand links over.
+    let grace = app.state.store.person_by_email(acme.org.id, &roster_core::Email::parse("charles@acme.example").unwrap()).await.unwrap().unwrap();
+    assert_eq!(copy_invitation_link(app, &ada, grace.id).await.status(), 403);
+    let ada_outbox = ada.get(app.url("acme", "/outbox")).send().await.unwrap().text().await.unwrap();
+    assert!(!ada_outbox.contains("token="));
 }
-on_both_backends!(invitations_are_visible_in_the_outbox_and_work_once_, invitations_are_visible_in_the_outbox_and_work_once);
+on_both_backends!(invitations_are_listed_without_links_and_handed_over_once_, invitations_are_listed_without_links_and_handed_over_once);

@@ -93,7 +93,36 @@ async fn an_unreachable_smtp_server_keeps_the_mail_for_a_retry() {
     app.finish().await;
 }
 
+/// The link of a message delivered to `address` by this test app (its port is in the link),
+/// once it arrives. Each test app sends one such message.
+pub async fn link_delivered(app: &TestApp, maildir: &PathBuf, address: &str, purpose: &str) -> String {
+    let marker = format!(":{}/password/set?purpose={purpose}&token=", app.addr.port());
+    for _ in 0..100 {
+        if let Some(mail) = delivered_to(maildir, address).into_iter().find(|m| m.contains(&marker)) {
+            let start = mail.find(&marker).unwrap() + marker.len();
+            return mail[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no {purpose} link reached {address}");
+}
+
+/// Wait until the organisation's outbox holds `count` e-mails (the reset form queues its
+/// e-mail after answering).
+pub async fn outbox_reaches(app: &TestApp, org: roster_core::OrgId, count: usize) -> Vec<roster_store::OutboxEmail> {
+    for _ in 0..100 {
+        let queued = app.state.store.emails(org, 50).await.unwrap();
+        if queued.len() >= count {
+            return queued;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the outbox never held {count} e-mails");
+}
+
 async fn password_reset_works_once_and_says_nothing_about_unknown_addresses(app: &TestApp) {
+    let Some((host, port, maildir)) = smtp_server() else { return };
+    let smtp = SmtpConfig { host, port, username: None, password: None, from: "Roster <roster@test.example>".into() };
     let acme = app.org("acme").await;
     let client = app.client();
     let ask = |email: &'static str| {
@@ -108,16 +137,19 @@ async fn password_reset_works_once_and_says_nothing_about_unknown_addresses(app:
     let known = ask("owner@acme.example").await;
     assert!(unknown.contains("If that address belongs to someone here"));
     assert!(known.contains("If that address belongs to someone here"));
-    let queued = app.state.store.emails(acme.org.id, 10).await.unwrap();
-    assert_eq!(queued.len(), 1, "only the known address gets a message");
-    let roster_store::OutgoingEmail::PasswordReset { token, .. } = &queued[0].email else { panic!("a reset e-mail") };
+    let queued = outbox_reaches(app, acme.org.id, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.state.store.emails(acme.org.id, 10).await.unwrap().len(), 1, "only the known address gets a message");
+    assert!(matches!(queued[0].email, roster_store::OutgoingEmail::PasswordReset { .. }));
+    roster_web::mail::deliver_due(&app.state, &smtp).await.unwrap();
+    let token = link_delivered(app, &maildir, &acme.owner_email, "password_reset").await;
 
     let set_url = app.url("acme", &format!("/password/set?purpose=password_reset&token={token}"));
     let page = client.get(&set_url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Choose a new password"));
     let done = client
         .post(app.url("acme", "/password/set"))
-        .form(&[("_csrf", form_token(&page).as_str()), ("token", token), ("purpose", "password_reset"), ("password", "brand-new-password"), ("confirm", "brand-new-password")])
+        .form(&[("_csrf", form_token(&page).as_str()), ("token", token.as_str()), ("purpose", "password_reset"), ("password", "brand-new-password"), ("confirm", "brand-new-password")])
         .send()
         .await
         .unwrap();
