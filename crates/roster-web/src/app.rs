@@ -36,6 +36,8 @@ fn org_routes() -> Router<AppState> {
         .route("/people", get(pages::people::list))
         .route("/people/{id}", get(pages::people::show))
         .route("/people/{id}/invite", post(pages::people::invite))
+        .route("/people/{id}/invitation-link", post(pages::people::invitation_link))
+        .route("/people/{id}/provisioning", post(pages::people::set_provisioning))
         .route("/teams", get(pages::teams::list).post(pages::teams::create))
         .route("/teams/{id}", post(pages::teams::update))
         .route("/import", get(pages::import::show).post(pages::import::upload))
@@ -54,8 +56,11 @@ fn org_routes() -> Router<AppState> {
         .merge(pages::entra::routes())
 }
 
-/// The whole service, ready to serve.
-pub fn app(state: AppState) -> axum::routing::IntoMakeService<impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send> + Clone + Send> {
+/// The whole service, ready to serve; handlers can read the client's address (sign-in
+/// throttling counts failures per address).
+pub fn app(
+    state: AppState,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send> + Clone + Send, std::net::SocketAddr> {
     let body_limit = state.config.max_body_bytes;
     let router = Router::new()
         .route("/", get(|| async { Html(include_str!("../templates/index.html")) }))
@@ -69,13 +74,15 @@ pub fn app(state: AppState) -> axum::routing::IntoMakeService<impl tower::Servic
         .nest("/o/{slug}", org_routes())
         .nest("/o/{slug}/scim/v2", crate::scim::router(state.clone()))
         .fallback(|| async { crate::error::PageError::NotFound })
+        .layer(middleware::from_fn_with_state(state.clone(), crate::guard::refuse_control_characters))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::guard::share_fairly))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(observe))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state.clone());
     // Resolving the organisation rewrites subdomain requests, so it must run before routing.
     let service = middleware::from_fn_with_state(state, resolve_org).layer(router);
-    axum::ServiceExt::<Request>::into_make_service(service)
+    axum::ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(service)
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

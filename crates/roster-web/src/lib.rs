@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod entra;
 pub mod error;
+pub mod guard;
 pub mod mail;
 pub mod ops;
 pub mod pages;
@@ -17,6 +18,7 @@ pub mod scim;
 pub mod session;
 pub mod sso;
 pub mod state;
+pub mod throttle;
 
 pub use app::app;
 pub use state::AppState;

@@ -2,7 +2,7 @@
 //! reconciler for sources, directly for admin edits) and hands it to the store, so every change
 //! is applied, audited and announced the same way.
 
-use crate::password::{generate_password, hash_password, random_token, OsTokens};
+use crate::password::{generate_password, hash_password, random_token};
 use crate::state::AppState;
 use roster_core::csv_import::{self, CsvError};
 use roster_core::plan::{Change, NewPerson, RecordIssue};
@@ -69,8 +69,8 @@ pub async fn create_org(state: &AppState, slug: &str, name: &str, owner_email: &
     let slug = OrgSlug::parse(slug).map_err(|e| OpsError::Invalid(e.to_string()))?;
     let email = Email::parse(owner_email).map_err(|e| OpsError::Invalid(e.to_string()))?;
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(OpsError::Invalid("an organisation name needs 1 to 200 characters".into()));
+    if name.is_empty() || name.chars().count() > 200 || has_control(name) {
+        return Err(OpsError::Invalid("an organisation name needs 1 to 200 characters, none of them control characters".into()));
     }
     let now = state.clock.now();
     let org = Org { id: OrgId::from_uuid(uuid::Uuid::now_v7()), slug, name: name.to_owned(), created_at: now };
@@ -89,6 +89,12 @@ pub async fn create_org(state: &AppState, slug: &str, name: &str, owner_email: &
     state.store.set_password(org.id, id, &hash, now).await?;
     let owner = state.store.person(org.id, id).await?.ok_or(OpsError::NotFound)?;
     Ok(NewOrg { org, owner, owner_password })
+}
+
+/// A name holding a control character (NUL, escape, a line break...) is refused everywhere,
+/// so both backends store the same names.
+pub fn has_control(name: &str) -> bool {
+    name.chars().any(char::is_control)
 }
 
 fn capitalise(word: &str) -> String {
@@ -110,31 +116,36 @@ pub struct ImportOutcome {
 }
 
 /// Import a CSV file: every row checked, then one plan applied (or only shown, for a dry run).
-/// Any row error, or any problem the reconciler finds, and nothing is applied.
+/// Any row error, or any problem the reconciler finds, and nothing is applied. Parsing and
+/// planning are pure and can be heavy (a large file), so they run on the blocking pool.
 pub async fn import_csv(
     state: &AppState,
     org: OrgId,
     actor: Actor,
-    bytes: &[u8],
+    bytes: impl Into<Vec<u8>>,
     invitations: Invitations,
     dry_run: bool,
 ) -> Result<ImportOutcome, OpsError> {
-    let mut rows = csv_import::parse(bytes)?;
+    let bytes = bytes.into();
+    let mut rows = off_the_workers(move || csv_import::parse(&bytes).map_err(OpsError::from)).await?;
     let snapshot = state.store.snapshot(org).await?;
-    let by_email: HashMap<&Email, &Person> = snapshot.people.iter().map(|p| (&p.email, p)).collect();
-    // Taken, not copied: a large file's rows are the biggest thing an import holds.
-    let mut desired = std::mem::take(&mut rows.people);
-    for wanted in &mut desired {
-        if let Some(current) = by_email.get(&wanted.email) {
-            rows.merge_into(wanted, &current.profile);
+    let now = state.clock.now();
+    let plan = off_the_workers(move || {
+        let by_email: HashMap<&Email, &Person> = snapshot.people.iter().map(|p| (&p.email, p)).collect();
+        // Taken, not copied: a large file's rows are the biggest thing an import holds.
+        let mut desired = std::mem::take(&mut rows.people);
+        for wanted in &mut desired {
+            if let Some(current) = by_email.get(&wanted.email) {
+                rows.merge_into(wanted, &current.profile);
+            }
         }
-    }
-    drop(by_email);
-    let policy = Policy { connection: None, scope: Scope::Partial, invitations, manage_managers: true };
-    let (mut ids, mut tokens) = (RandomIds, OsTokens);
-    let mut ctx = PlanContext { now: state.clock.now(), ids: &mut ids, tokens: &mut tokens };
-    let plan = reconcile::reconcile(org, actor, &snapshot, &desired, &policy, &mut ctx);
-    drop(snapshot);
+        drop(by_email);
+        let policy = Policy { connection: None, scope: Scope::Partial, invitations, manage_managers: true };
+        let mut ids = RandomIds;
+        let mut ctx = PlanContext { now, ids: &mut ids };
+        Ok(reconcile::reconcile(org, actor, &snapshot, &desired, &policy, &mut ctx))
+    })
+    .await?;
     if !plan.report.issues.is_empty() {
         return Err(OpsError::Csv(CsvError::Rows(plan.report.issues)));
     }
@@ -142,6 +153,11 @@ pub async fn import_csv(
         apply(state, &plan).await?;
     }
     Ok(ImportOutcome { report: plan.report, applied: !dry_run })
+}
+
+/// Run heavy pure work on the blocking pool, so the async workers keep serving everyone else.
+async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> Result<T, OpsError> + Send + 'static) -> Result<T, OpsError> {
+    tokio::task::spawn_blocking(work).await.map_err(|_| OpsError::Invalid("the import stopped unexpectedly; try again".into()))?
 }
 
 /// Send (or resend) a person's invitation. Deactivated people and people who already set a
@@ -154,11 +170,8 @@ pub async fn invite(state: &AppState, org: OrgId, actor: Actor, person: UserId) 
     if person.activated {
         return Err(OpsError::Invalid(format!("{} has already set a password", person.email)));
     }
-    let mut tokens = OsTokens;
-    let mut ids = RandomIds;
-    let mut ctx = PlanContext { now: state.clock.now(), ids: &mut ids, tokens: &mut tokens };
     let mut plan = Plan::new(org, actor);
-    plan.changes.push(Change::Invite { id: person.id, email: person.email.clone(), name: person.display_name(), token: ctx.invitation_token() });
+    plan.changes.push(Change::Invite { id: person.id, email: person.email.clone(), name: person.display_name() });
     apply(state, &plan).await
 }
 
@@ -220,8 +233,8 @@ pub struct CreatedKey {
 
 pub async fn create_api_key(state: &AppState, org: OrgId, name: &str, by: Option<UserId>) -> Result<CreatedKey, OpsError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(OpsError::Invalid("an API key's name needs 1 to 100 characters".into()));
+    if name.is_empty() || name.chars().count() > 100 || has_control(name) {
+        return Err(OpsError::Invalid("an API key's name needs 1 to 100 characters, none of them control characters".into()));
     }
     let raw = format!("rk_{}", random_token());
     let key = NewApiKey {

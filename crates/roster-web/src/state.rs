@@ -18,4 +18,6 @@ pub struct AppState {
     pub master_key: MasterKey,
     /// The SCIM request log's writer (a queue in front of the store; the log itself is stored).
     pub scim_log: crate::scim::LogQueue,
+    /// Each organisation's share of the server's work (process-local: it bounds this process).
+    pub fairness: crate::guard::Fairness,
 }

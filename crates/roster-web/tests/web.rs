@@ -7,6 +7,8 @@ pub mod support;
 mod api;
 #[path = "web/entra.rs"]
 mod entra;
+#[path = "web/hardening.rs"]
+mod hardening;
 #[path = "web/import.rs"]
 mod import;
 #[path = "web/isolation.rs"]

@@ -6,16 +6,16 @@ use crate::password::{decoy_hash, hash_password, random_token, verify_password};
 use crate::routing::OrgCtx;
 use crate::session::{cookie_value, same_secret, set_cookie, start_session, CurrentUser, FORM_COOKIE, SESSION_COOKIE};
 use crate::state::AppState;
+use crate::throttle::{self, ClientAddr};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::Duration;
 use roster_core::secret::token_digest;
 use roster_core::{Email, Status};
-use roster_store::{NewToken, OutgoingEmail, TokenPurpose};
+use roster_store::{OutgoingEmail, TokenPurpose};
 use serde::Deserialize;
 
 #[derive(Template, WebTemplate)]
@@ -69,13 +69,22 @@ pub struct LoginForm {
     password: String,
 }
 
-pub async fn login(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
+pub async fn login(State(state): State<AppState>, ctx: OrgCtx, ClientAddr(client): ClientAddr, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
     check_form_cookie(&headers, &form.csrf)?;
     let buttons = super::sso::login_buttons(&state, &ctx).await?;
     let refused = |msg: &str| Ok(login_page(&state, &ctx, buttons, form.email.clone(), Some(msg.to_owned()), None));
     let Ok(email) = Email::parse(&form.email) else {
         return refused("Enter the email address you were invited with.");
     };
+    let now = state.clock.now();
+    let account = throttle::account_key(ctx.org.id, &email);
+    let address = client.map(throttle::address_key);
+    let keys: Vec<&str> = std::iter::once(account.as_str()).chain(address.as_deref()).collect();
+    if let Some(until) = state.store.blocked_until(&keys, now).await? {
+        metrics::counter!("roster_sign_ins_total", "result" => "throttled").increment(1);
+        let wait = throttle::wait_in_words((until - now).num_seconds() + 1);
+        return refused(&format!("Too many failed sign-ins. Try again in {wait}, or reset your password."));
+    }
     let credentials = state.store.credentials(ctx.org.id, &email).await?;
     let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
     // Always run one hash check, so unknown addresses take as long as known ones.
@@ -84,8 +93,13 @@ pub async fn login(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMa
     let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
     let Some(credentials) = credentials.filter(|_| matches && stored.is_some()) else {
         metrics::counter!("roster_sign_ins_total", "result" => "refused").increment(1);
+        state.store.count_failure(&account, &throttle::account_rule(), now).await?;
+        if let Some(address) = &address {
+            state.store.count_failure(address, &throttle::address_rule(), now).await?;
+        }
         return refused("Email or password is incorrect.");
     };
+    state.store.clear_throttle(&account).await?;
     if credentials.status == Status::Deactivated {
         return refused("This account is deactivated. Ask an admin of your organisation to reactivate it.");
     }
@@ -132,28 +146,37 @@ pub struct ForgotForm {
     email: String,
 }
 
-/// Queue a reset link when the address is known; the answer is the same either way.
+/// Queue a reset e-mail when the address is known. The answer is the same, and as quick,
+/// either way: the work happens after it.
 pub async fn forgot(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMap, Form(form): Form<ForgotForm>) -> Result<Response, PageError> {
     check_form_cookie(&headers, &form.csrf)?;
     if let Ok(email) = Email::parse(&form.email) {
-        if let Some(person) = state.store.person_by_email(ctx.org.id, &email).await? {
-            if person.status != Status::Deactivated {
-                let raw = random_token();
-                let now = state.clock.now();
-                let token = NewToken {
-                    org: ctx.org.id,
-                    person: person.id,
-                    purpose: TokenPurpose::PasswordReset,
-                    digest: token_digest(&raw),
-                    expires_at: now + Duration::hours(1),
-                };
-                state.store.store_token(&token).await?;
-                let mail = OutgoingEmail::PasswordReset { to: person.email.clone(), name: person.display_name(), token: raw };
-                state.store.enqueue_email(ctx.org.id, &mail, now).await?;
+        let (state, org) = (state.clone(), ctx.org.id);
+        tokio::spawn(async move {
+            if let Err(error) = queue_reset(&state, org, &email).await {
+                tracing::warn!(%error, "could not queue a password reset");
             }
-        }
+        });
     }
     Ok(ForgotPage { chrome: Chrome::anonymous(&ctx), form_token: String::new(), sent: true }.into_response())
+}
+
+/// At most [`throttle::RESETS_PER_HOUR`] reset e-mails per address and hour, counted whether
+/// or not the address belongs to anyone. The link itself is minted when the e-mail is sent.
+async fn queue_reset(state: &AppState, org: roster_core::OrgId, email: &Email) -> Result<(), roster_store::StoreError> {
+    let now = state.clock.now();
+    let count = state.store.count_failure(&throttle::reset_key(org, email), &throttle::reset_rule(), now).await?;
+    if count.failures > throttle::RESETS_PER_HOUR {
+        return Ok(());
+    }
+    let Some(person) = state.store.person_by_email(org, email).await? else {
+        return Ok(());
+    };
+    if person.status == Status::Deactivated {
+        return Ok(());
+    }
+    let mail = OutgoingEmail::PasswordReset { to: person.email.clone(), name: person.display_name(), person: Some(person.id) };
+    state.store.enqueue_email(org, &mail, now).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -242,8 +265,9 @@ pub async fn set_password(State(state): State<AppState>, ctx: OrgCtx, headers: H
     if !super::sso::password_allowed(&state, &ctx, person.role).await? {
         return Err(PageError::Forbidden("Password sign-in is turned off for this organisation: use the single sign-on button on the login page."));
     }
-    state.store.delete_sessions_of(ctx.org.id, person.id).await?;
+    // Ends the person's other sessions and voids their other links.
     state.store.set_password(ctx.org.id, person.id, &hash, now).await?;
+    state.store.clear_throttle(&throttle::account_key(ctx.org.id, &person.email)).await?;
     let cookie = start_session(&state, &ctx, &person).await?;
     let mut response = Redirect::to(&format!("{}/", ctx.base)).into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);

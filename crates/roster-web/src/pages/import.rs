@@ -52,7 +52,7 @@ async fn read_upload(mut multipart: Multipart) -> Result<Upload, PageError> {
 }
 
 pub async fn upload(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, multipart: Multipart) -> Result<Response, PageError> {
-    let upload = read_upload(multipart).await?;
+    let mut upload = read_upload(multipart).await?;
     user.check_csrf(&upload.csrf)?;
     let chrome = Chrome::signed_in(&ctx, &user, "import");
     if upload.file.is_empty() {
@@ -61,7 +61,7 @@ pub async fn upload(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user):
     }
     let invitations = if upload.invite { Invitations::Immediately } else { Invitations::Hold };
     let actor = Actor::CsvImport { by: Some(user.person.id) };
-    let page = match ops::import_csv(&state, ctx.org.id, actor, &upload.file, invitations, upload.dry_run).await {
+    let page = match ops::import_csv(&state, ctx.org.id, actor, std::mem::take(&mut upload.file), invitations, upload.dry_run).await {
         Ok(outcome) => ImportPage { chrome, report: Some(outcome.report), dry_run: !outcome.applied, issues: vec![], error: None },
         Err(err @ (OpsError::Csv(_) | OpsError::Invalid(_) | OpsError::Conflict(_))) => {
             let issues = ops::import_issues(&err);

@@ -42,8 +42,8 @@ pub async fn scim_connection(state: &AppState, org: OrgId, actor: &Actor) -> Res
 pub async fn create_token(state: &AppState, org: OrgId, name: &str, actor: &Actor) -> Result<CreatedScimToken, OpsError> {
     let name = name.trim();
     let name = if name.is_empty() { "SCIM token" } else { name };
-    if name.chars().count() > 100 {
-        return Err(OpsError::Invalid("a token's name needs at most 100 characters".into()));
+    if name.chars().count() > 100 || crate::ops::has_control(name) {
+        return Err(OpsError::Invalid("a token's name needs at most 100 characters, none of them control characters".into()));
     }
     let connection = scim_connection(state, org, actor).await?;
     let raw = format!("rsc_{}", random_token());
