@@ -271,11 +271,15 @@ pub(crate) fn check_required(
 /// A POST body made ready to store: coerced, read-only input (`id`, `meta`, `groups`)
 /// dropped, the password dropped (Roster never stores one, though Okta always sends it),
 /// required attributes checked and `schemas` set. The caller assigns `id` and `meta`.
+/// The body must pass [`crate::limits::check_text`] and the result
+/// [`crate::limits::check_document`].
 pub fn prepare_create(body: &Value, schema: &Schema) -> Result<Value, ScimError> {
+    crate::limits::check_text(body)?;
     let mut resource = normalize_resource(body, schema)?;
     strip_mutability(&mut resource, schema, Mutability::ReadOnly);
     strip_mutability(&mut resource, schema, Mutability::WriteOnly);
     check_required(&resource, schema, "create")?;
+    crate::limits::check_document(&resource, schema)?;
     Ok(resource)
 }
 

@@ -8,6 +8,7 @@
 //!   documents.
 //! - [`patch`]: the PATCH engine, atomic, with Okta's and Entra's request shapes.
 //! - [`put`], [`coerce`]: PUT and POST bodies.
+//! - [`limits`]: what a client may send and store, checked on every write path.
 //! - [`project`], [`list`]: `attributes` / `excludedAttributes`, paging, sorting and the
 //!   ListResponse.
 //!
@@ -24,6 +25,7 @@
 pub mod coerce;
 pub mod error;
 pub mod filter;
+pub mod limits;
 pub mod list;
 pub mod patch;
 pub mod project;
@@ -33,6 +35,7 @@ pub mod schema;
 pub use coerce::{normalize_resource, prepare_create};
 pub use error::{ScimError, ScimType};
 pub use filter::{parse_filter, AttrPath, CompValue, CompareOp, Filter};
+pub use limits::{check_document, check_text};
 pub use list::{parse_sort, ListResponse, Paging, Sort, SortOrder};
 pub use patch::{apply_patch, PatchMode};
 pub use project::project;

@@ -6,7 +6,9 @@
 //!   stored values are kept;
 //! - an immutable attribute that has a value may be repeated but not changed or dropped
 //!   (`mutability`); one without a value may be set;
-//! - `password` is discarded.
+//! - `password` is discarded;
+//! - the body must pass [`crate::limits::check_text`] and the result
+//!   [`crate::limits::check_document`].
 
 use crate::coerce::{check_required, normalize_resource, set_schemas, strip_mutability};
 use crate::error::ScimError;
@@ -19,6 +21,7 @@ pub fn apply_put(existing: &Value, incoming: &Value, schema: &Schema) -> Result<
             "the stored resource is not a JSON object",
         ));
     };
+    crate::limits::check_text(incoming)?;
     let mut new = normalize_resource(incoming, schema)?;
     strip_mutability(&mut new, schema, Mutability::ReadOnly);
     strip_mutability(&mut new, schema, Mutability::WriteOnly);
@@ -40,6 +43,7 @@ pub fn apply_put(existing: &Value, incoming: &Value, schema: &Schema) -> Result<
     }
     set_schemas(&mut new, schema);
     check_required(&new, schema, "PUT")?;
+    crate::limits::check_document(&new, schema)?;
     Ok(new)
 }
 

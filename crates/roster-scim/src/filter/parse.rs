@@ -11,23 +11,54 @@
 //!   fail a real client for no safety gain; the word cannot contain whitespace or
 //!   brackets, so it never swallows the rest of the filter;
 //! - `True`/`FALSE`/`Null` in any case, for the same reason.
+//!
+//! Refused before parsing: input longer than [`MAX_FILTER_CHARS`] and any control character
+//! but tab, in the text or in a decoded string literal (`"\u0000"`): storage cannot hold a
+//! NUL and no attribute value contains one. While parsing: more than [`MAX_FILTER_TERMS`]
+//! comparisons or nesting deeper than [`MAX_FILTER_DEPTH`].
 
 use super::ast::{AttrPath, CompValue, CompareOp, Filter};
 use crate::error::ScimError;
+use crate::limits::{MAX_FILTER_CHARS, MAX_FILTER_DEPTH, MAX_FILTER_TERMS};
 use serde_json::Number;
 
-/// Nesting limit: keeps recursion (here, in `Display`, `Drop` and evaluation) far from the
-/// stack's end whatever a client sends.
-const MAX_DEPTH: usize = 32;
-/// Comparison limit: a filter is a lookup, not a program.
-const MAX_TERMS: usize = 200;
+/// Nesting limit: with [`MAX_TERMS`] it keeps recursion (here, in `Display`, `Drop` and
+/// evaluation) far from the stack's end whatever a client sends.
+const MAX_DEPTH: usize = MAX_FILTER_DEPTH;
+/// Comparison limit: a filter is a lookup, not a program; a chain of `and` or `or` is as
+/// deep in the AST as it is long, so this also bounds the depth of the tree.
+const MAX_TERMS: usize = MAX_FILTER_TERMS;
 
 /// Parses a `filter=` query value.
 pub fn parse_filter(input: &str) -> Result<Filter, ScimError> {
+    check_input(input, "filter").map_err(ScimError::invalid_filter)?;
     let mut parser = Parser::new(input);
     parser
         .filter_to_end()
         .map_err(|e| ScimError::invalid_filter(e.render(input)))
+}
+
+/// Whether `c` is refused in a filter or a path, raw or decoded from a string literal.
+fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && c != '\t'
+}
+
+/// The checks that run before parsing, so that the parser's work is bounded by the length.
+fn check_input(input: &str, what: &str) -> Result<(), String> {
+    // A char is at least one byte, so only long inputs need counting.
+    if input.len() > MAX_FILTER_CHARS && input.chars().count() > MAX_FILTER_CHARS {
+        return Err(format!(
+            "the {what} is longer than {MAX_FILTER_CHARS} characters"
+        ));
+    }
+    // Positions count bytes from 1, as the parser's own messages do.
+    if let Some((index, _)) = input.char_indices().find(|(_, c)| is_forbidden_control(*c)) {
+        return Err(format!(
+            "the {what} contains a control character at position {}",
+            index + 1
+        ));
+    }
+    Ok(())
 }
 
 /// A PATCH operation's `path` (RFC 7644 §3.5.2, `PATH = attrPath / valuePath [subAttr]`).
@@ -40,6 +71,7 @@ pub struct PatchPath {
 }
 
 pub fn parse_patch_path(input: &str) -> Result<PatchPath, ScimError> {
+    check_input(input, "path").map_err(ScimError::invalid_path)?;
     let mut parser = Parser::new(input);
     parser
         .patch_path_to_end()
@@ -448,6 +480,9 @@ impl<'a> Parser<'a> {
         };
         let literal = rest.get(..end).unwrap_or("");
         match serde_json::from_str::<String>(literal) {
+            Ok(s) if s.contains(is_forbidden_control) => {
+                self.error("the string contains a control character")
+            }
             Ok(s) => {
                 self.pos = start + end;
                 Ok(s)

@@ -149,8 +149,8 @@ fn comp_values_cover_every_json_literal() {
         CompValue::Number(serde_json::Number::from_f64(-150.0).unwrap())
     );
     assert_eq!(
-        value(r#""a \"quoted\" \\ \u00e9 \n""#),
-        CompValue::Str("a \"quoted\" \\ é \n".into())
+        value(r#""a \"quoted\" \\ \u00e9 \t""#),
+        CompValue::Str("a \"quoted\" \\ é \t".into())
     );
     assert_eq!(
         value(r#""with ) and ] inside""#),
@@ -432,7 +432,12 @@ fn value_strategy() -> impl Strategy<Value = CompValue> {
         any::<i64>().prop_map(|n| CompValue::Number(n.into())),
         (-1.0e12f64..1.0e12).prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
             .map(CompValue::Number)),
-        any::<String>().prop_map(CompValue::Str),
+        // The parser refuses control characters other than tab, even escaped.
+        any::<String>().prop_map(|s| CompValue::Str(
+            s.chars()
+                .filter(|c| !c.is_control() || *c == '\t')
+                .collect()
+        )),
     ]
 }
 
@@ -509,5 +514,241 @@ proptest! {
         let text = filter.to_string();
         let reparsed = parse_filter(&text);
         prop_assert_eq!(reparsed.as_ref().ok(), Some(&filter), "text: {}", text);
+    }
+}
+
+fn user_named(name: &str) -> serde_json::Value {
+    json!({"userName": name, "emails": [{"value": format!("{name}@x.org"), "type": "work"}]})
+}
+
+fn or_chain(terms: usize, term: impl Fn(usize) -> String) -> String {
+    (0..terms).map(term).collect::<Vec<_>>().join(" or ")
+}
+
+#[test]
+fn a_hundred_term_or_chain_parses_and_evaluates() {
+    let text = or_chain(100, |i| format!(r#"userName eq "u{i}""#));
+    let filter = parse(&text);
+    assert!(filter.matches(&user_named("U57"), Schema::user()));
+    assert!(filter.matches(&user_named("u99"), Schema::user()));
+    assert!(!filter.matches(&user_named("u100"), Schema::user()));
+    assert!(filter.validate(Schema::user()).is_ok());
+    assert_eq!(parse(&filter.to_string()), filter);
+    // Two hundred comparisons are the limit; the parser walks chains without recursing.
+    assert!(parse_filter(&or_chain(200, |i| format!("userName eq u{i}"))).is_ok());
+    assert!(parse_err(&or_chain(201, |i| format!("userName eq u{i}")))
+        .detail
+        .contains("more than 200 comparisons"));
+}
+
+#[test]
+fn filters_longer_than_the_limit_are_refused_before_parsing() {
+    use crate::limits::MAX_FILTER_CHARS;
+    let at_limit = format!(r#"title eq "{}""#, "x".repeat(MAX_FILTER_CHARS - 11));
+    assert_eq!(at_limit.chars().count(), MAX_FILTER_CHARS);
+    assert!(parse_filter(&at_limit).is_ok());
+    let over = format!(r#"title eq "{}""#, "x".repeat(MAX_FILTER_CHARS - 10));
+    assert_eq!(over.chars().count(), 16_385);
+    let e = parse_err(&over);
+    assert_eq!(
+        (e.status, e.scim_type),
+        (400, Some(ScimType::InvalidFilter))
+    );
+    assert_eq!(e.detail, "the filter is longer than 16384 characters");
+    // Characters, not bytes, are counted.
+    let wide = format!(r#"title eq "{}""#, "é".repeat(MAX_FILTER_CHARS - 11));
+    assert!(parse_filter(&wide).is_ok());
+    assert!(parse_patch_path(&"a".repeat(MAX_FILTER_CHARS + 1)).is_err());
+}
+
+#[test]
+fn control_characters_are_refused_in_literals_and_anywhere_else() {
+    for bad in [
+        "userName eq \"a\u{0}b\"",
+        r#"userName eq "a\u0000b""#,
+        r#"userName eq "line\nbreak""#,
+        "userName eq \"\u{85}\"",
+        "userName eq a\u{1b}b",
+        "userName eq \"x\"\nor title pr",
+        "user\u{0}Name eq \"x\"",
+    ] {
+        let e = parse_err(bad);
+        assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{bad:?}");
+        assert!(e.detail.contains("control character"), "{}", e.detail);
+        assert!(!e.detail.contains('\u{0}'), "{}", e.detail);
+    }
+    // Tab is whitespace between tokens and may be escaped in a literal.
+    assert_eq!(
+        parse("userName\teq \"a\\tb\""),
+        eq(AttrPath::attr("username"), "a\tb")
+    );
+    let e = parse_patch_path("members[value eq \"\u{0}\"]").unwrap_err();
+    assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+}
+
+/// The deepest AST the parser builds: `not` at every nesting level the limit allows,
+/// around a value filter holding a chain of the most comparisons allowed.
+fn deepest_filter_text() -> String {
+    let levels = crate::limits::MAX_FILTER_DEPTH - 1;
+    let chain = or_chain(crate::limits::MAX_FILTER_TERMS, |i| {
+        format!(r#"value eq "u{i}@x.org""#)
+    });
+    format!(
+        "{}emails[{chain}]{}",
+        "not (".repeat(levels),
+        ")".repeat(levels)
+    )
+}
+
+#[test]
+fn walking_the_deepest_filter_needs_little_stack() {
+    // A quarter of the 2 MiB a tokio worker or a test thread has, in an unoptimised build.
+    let worker = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(|| {
+            let text = deepest_filter_text();
+            let filter = parse(&text);
+            let printed = filter.to_string();
+            assert_eq!(parse(&printed), filter);
+            let copy = filter.clone();
+            assert_eq!(copy, filter);
+            assert!(!format!("{filter:?}").is_empty());
+            // An odd number of `not`s around a match.
+            assert!(!filter.matches(&user_named("u199"), Schema::user()));
+            assert!(filter.matches(&user_named("nobody"), Schema::user()));
+            assert!(filter.validate(Schema::user()).is_ok());
+            drop(copy);
+            drop(filter);
+        })
+        .unwrap();
+    worker.join().unwrap();
+}
+
+mod fuzz {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Parses `input` (and walks what it gets) on a thread of its own with a quarter of the
+    /// usual stack, and fails if that takes more than a few seconds: a loop, not slowness,
+    /// is what that catches.
+    fn parse_in_bounded_time(input: String) -> Result<(), TestCaseError> {
+        let (done, finished) = mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                if let Ok(filter) = parse_filter(&input) {
+                    let printed = filter.to_string();
+                    let _ = filter.matches(&alice(), Schema::user());
+                    let _ = filter.validate(Schema::user());
+                    // What the parser accepts, its printer writes back.
+                    let _ = done.send(parse_filter(&printed).ok() == Some(filter));
+                } else {
+                    let _ = parse_patch_path(&input);
+                    let _ = done.send(true);
+                }
+            })
+            .map_err(|e| TestCaseError::fail(format!("spawn: {e}")))?;
+        match finished.recv_timeout(Duration::from_secs(10)) {
+            Ok(round_trips) => {
+                prop_assert!(round_trips, "printing and re-parsing changed the filter");
+                worker
+                    .join()
+                    .map_err(|_| TestCaseError::fail("the parser panicked"))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(TestCaseError::fail("the parser panicked"))
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                Err(TestCaseError::fail("the parser did not finish in 10 s"))
+            }
+        }
+    }
+
+    const SEEDS: &[&str] = &[
+        r#"userName eq "bjensen""#,
+        r#"name.familyName co "O'Malley""#,
+        r#"userName sw "J" and not (title pr)"#,
+        r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp"]"#,
+        r#"emails[type eq "work"].value eq "x@y.org""#,
+        r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m1""#,
+        r#"(a pr or b pr) and (c eq 1 or d eq true) and e ne null"#,
+        "externalId eq jyoung",
+        r#"members[value eq "2819c223"].displayName"#,
+    ];
+
+    /// Characters that matter to the grammar, and a few that must never be let through.
+    const PIECES: &[&str] = &[
+        "(", ")", "[", "]", "\"", "\\", ".", ":", " ", " and ", " or ", "not (", " eq ", " pr",
+        "\\u0000", "\\ud800", "\u{0}", "\t", "\n", "é", "𝄞", "1e999", "-0", "true", "null",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Insert(usize, &'static str),
+        Delete(usize, usize),
+        /// Repeats a slice, to make long chains and deep nesting.
+        Repeat(usize, usize, usize),
+        Char(usize, char),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            (any::<usize>(), proptest::sample::select(PIECES))
+                .prop_map(|(at, s)| Mutation::Insert(at, s)),
+            (any::<usize>(), 1usize..8).prop_map(|(at, n)| Mutation::Delete(at, n)),
+            (any::<usize>(), 1usize..12, 2usize..300)
+                .prop_map(|(at, n, times)| Mutation::Repeat(at, n, times)),
+            (any::<usize>(), any::<char>()).prop_map(|(at, c)| Mutation::Char(at, c)),
+        ]
+    }
+
+    fn mutate(seed: &str, mutations: &[Mutation]) -> String {
+        let mut chars: Vec<char> = seed.chars().collect();
+        for m in mutations {
+            let at = |i: usize, len: usize| i % (len + 1);
+            match *m {
+                Mutation::Insert(i, s) => {
+                    let i = at(i, chars.len());
+                    chars.splice(i..i, s.chars());
+                }
+                Mutation::Delete(i, n) => {
+                    let i = at(i, chars.len());
+                    let end = (i + n).min(chars.len());
+                    chars.drain(i..end);
+                }
+                Mutation::Repeat(i, n, times) => {
+                    let i = at(i, chars.len());
+                    let end = (i + n).min(chars.len());
+                    let slice: Vec<char> = chars.get(i..end).unwrap_or(&[]).to_vec();
+                    let repeated = std::iter::repeat_n(slice, times).flatten();
+                    chars.splice(i..end, repeated);
+                }
+                Mutation::Char(i, c) => {
+                    let i = at(i, chars.len());
+                    chars.insert(i, c);
+                }
+            }
+            chars.truncate(40_000);
+        }
+        chars.into_iter().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn fuzz_filter_parser_on_arbitrary_strings(input in any::<String>()) {
+            parse_in_bounded_time(input)?;
+        }
+
+        #[test]
+        fn fuzz_filter_parser_on_mutated_filters(
+            seed in proptest::sample::select(SEEDS),
+            mutations in proptest::collection::vec(mutation(), 1..6),
+        ) {
+            parse_in_bounded_time(mutate(seed, &mutations))?;
+        }
     }
 }

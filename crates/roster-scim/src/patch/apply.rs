@@ -1,9 +1,10 @@
 //! One PATCH operation with a `path`, on the working copy.
 
-use super::{OpKind, PatchMode};
+use super::index::{is_primary, ValueIndex};
+use super::{OpKind, Run};
 use crate::coerce::{coerce_attribute, coerce_single};
 use crate::error::ScimError;
-use crate::filter::{CompareOp, Filter, PatchPath};
+use crate::filter::{CompValue, CompareOp, Filter, PatchPath};
 use crate::schema::{get_ci, remove_ci, AttributeDef, Mutability, Resolved, Schema};
 use serde_json::{Map, Value};
 
@@ -27,7 +28,7 @@ pub(super) fn apply_path_op(
     path: &PatchPath,
     value: Option<&Value>,
     schema: &Schema,
-    mode: PatchMode,
+    run: &mut Run,
 ) -> Result<(), ScimError> {
     let Some(resolved) = schema.resolve(&path.path) else {
         return Err(ScimError::invalid_path(format!(
@@ -83,9 +84,23 @@ pub(super) fn apply_path_op(
         }
     };
     normalise_key(container, attr.name);
-    let before = container.get(attr.name).cloned();
+    // Only an immutable attribute needs its old value: copying every other one would cost a
+    // pass over all its values per operation.
+    let before = if attr.mutability == Mutability::Immutable {
+        container.get(attr.name).cloned()
+    } else {
+        None
+    };
+    // An index kept from an earlier operation is valid only while nothing else changed the
+    // attribute: every operation takes it, and only `whole_attribute` gives it back.
+    let cache_key = (resolved.extension, attr.name);
+    let kept = run.indexes.take(cache_key);
     match (&path.filter, resolved.sub) {
-        (None, None) => whole_attribute(container, kind, attr, value)?,
+        (None, None) => {
+            if let Some(index) = whole_attribute(container, kind, attr, value, kept)? {
+                run.indexes.put(cache_key, index);
+            }
+        }
         (None, Some(sub)) if attr.multi_valued => {
             return Err(ScimError::invalid_path(format!(
                 "\"{}\" is multi-valued: select values with a filter, e.g. {}[type eq \"work\"].{}",
@@ -93,7 +108,7 @@ pub(super) fn apply_path_op(
             )))
         }
         (None, Some(sub)) => sub_of_single(container, kind, attr, sub, value)?,
-        (Some(filter), sub) => value_path(container, kind, attr, filter, sub, value, mode)?,
+        (Some(filter), sub) => value_path(container, kind, attr, filter, sub, value, run)?,
     }
     if attr.mutability == Mutability::Immutable
         && before.is_some()
@@ -143,12 +158,16 @@ fn drop_read_only_subs(value: &mut Value, attr: &AttributeDef) {
     }
 }
 
-fn whole_attribute(
+/// `add`, `replace` or `remove` of a whole attribute. For a multi-valued one, `kept` is the
+/// index of its values an earlier `add` left, and the index of the values now stored is
+/// returned for the next operation.
+pub(super) fn whole_attribute(
     container: &mut Map<String, Value>,
     kind: OpKind,
     attr: &AttributeDef,
     value: Option<&Value>,
-) -> Result<(), ScimError> {
+    kept: Option<ValueIndex>,
+) -> Result<Option<ValueIndex>, ScimError> {
     let name = attr.name;
     if kind == OpKind::Remove {
         let listed = match value {
@@ -158,7 +177,13 @@ fn whole_attribute(
         match (listed, container.get_mut(name)) {
             // Entra: `Remove` `members` with a value list removes only those members.
             (Some(Value::Array(listed)), Some(Value::Array(items))) => {
-                items.retain(|item| !listed.iter().any(|l| same_value(item, l, attr)));
+                // Linear: each value is compared only with the listed ones sharing its key.
+                let index = ValueIndex::of(&listed, attr);
+                items.retain(|item| {
+                    !index
+                        .candidates(item)
+                        .any(|l| listed.get(l).is_some_and(|l| same_value(item, l, attr)))
+                });
                 if items.is_empty() {
                     container.remove(name);
                 }
@@ -168,7 +193,7 @@ fn whole_attribute(
                 container.remove(name);
             }
         }
-        return Ok(());
+        return Ok(None);
     }
     let Some(mut coerced) = value
         .map(|v| coerce_attribute(v, attr))
@@ -179,8 +204,9 @@ fn whole_attribute(
         // nothing changes nothing.
         if kind == OpKind::Replace {
             container.remove(name);
+            return Ok(None);
         }
-        return Ok(());
+        return Ok(kept);
     };
     drop_read_only_subs(&mut coerced, attr);
     if attr.multi_valued {
@@ -194,35 +220,58 @@ fn whole_attribute(
             _ => Vec::new(),
         };
         let mut touched = Vec::new();
+        // Linear: each new value is compared only with the values that share its key. A
+        // re-added value fills in missing sub-attributes, never `value`, so keys hold.
+        let mut index = match kept {
+            Some(index) if kind == OpKind::Add && index.len == items.len() => index,
+            _ => ValueIndex::of(&items, attr),
+        };
         for new_item in new_items {
-            match items
-                .iter()
-                .position(|item| same_value(item, &new_item, attr))
-            {
+            let found = index.candidates(&new_item).find(|&i| {
+                items
+                    .get(i)
+                    .is_some_and(|item| same_value(item, &new_item, attr))
+            });
+            match found {
                 Some(i) => {
                     // Re-adding is a no-op; only sub-attributes the value lacked are filled in.
                     if let (Some(Value::Object(old)), Value::Object(new)) =
                         (items.get_mut(i), new_item)
                     {
+                        let primary =
+                            |m: &Map<String, Value>| m.get("primary") == Some(&Value::Bool(true));
+                        let was_primary = primary(old);
                         for (k, v) in new {
                             if crate::schema::key_ci(old, &k).is_none() {
                                 old.insert(k, v);
                             }
                         }
+                        if !was_primary && primary(old) {
+                            index.primaries += 1;
+                        }
                     }
                     touched.push(i);
                 }
                 None => {
+                    index.push(&new_item);
                     items.push(new_item);
                     touched.push(items.len() - 1);
                 }
             }
         }
-        enforce_single_primary(&mut items, &touched);
+        // Without a primary value it would change nothing, after a pass over every value.
+        // With one it may change others, and with them the key of a value without `value`
+        // (the whole value): the index is not kept then.
+        let kept = if index.primaries > 0 {
+            enforce_single_primary(&mut items, &touched);
+            None
+        } else {
+            Some(index)
+        };
         if !items.is_empty() {
             container.insert(name.to_owned(), Value::Array(items));
         }
-        return Ok(());
+        return Ok(kept);
     }
     match (container.get_mut(name), coerced) {
         // Complex: given sub-attributes replace theirs, the others stay (RFC 7644 §3.5.2.3).
@@ -231,7 +280,7 @@ fn whole_attribute(
             container.insert(name.to_owned(), new);
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 fn sub_of_single(
@@ -277,20 +326,26 @@ fn value_path(
     filter: &Filter,
     sub: Option<&AttributeDef>,
     value: Option<&Value>,
-    mode: PatchMode,
+    run: &mut Run,
 ) -> Result<(), ScimError> {
     let mut items = match container.remove(attr.name) {
         Some(Value::Array(items)) => items,
         Some(single) => vec![single],
         None => Vec::new(),
     };
+    // `members[value eq "x"]`, Okta's way to remove a member: a cheap test rules out
+    // nearly every value before the evaluator sees it.
+    let wanted = value_eq_term(filter).map(|s| (s, s.is_ascii()));
     let matched: Vec<usize> = items
         .iter()
         .enumerate()
-        .filter(|(_, item)| filter.matches_element(item, Some(attr)))
+        .filter(|(_, item)| {
+            wanted.is_none_or(|(s, ascii)| may_equal(item, s, ascii))
+                && filter.matches_element(item, Some(attr))
+        })
         .map(|(i, _)| i)
         .collect();
-    let result = edit_matches(&mut items, &matched, kind, attr, filter, sub, value, mode);
+    let result = edit_matches(&mut items, &matched, kind, attr, filter, sub, value, run);
     if !items.is_empty() {
         container.insert(attr.name.to_owned(), Value::Array(items));
     }
@@ -309,17 +364,19 @@ fn edit_matches(
     filter: &Filter,
     sub: Option<&AttributeDef>,
     value: Option<&Value>,
-    mode: PatchMode,
+    run: &mut Run,
 ) -> Result<(), ScimError> {
     if kind == OpKind::Remove {
         match sub {
             None => {
-                let mut index = 0;
-                items.retain(|_| {
-                    let keep = !matched.contains(&index);
-                    index += 1;
-                    keep
-                });
+                let mut doomed = vec![false; items.len()];
+                for &i in matched {
+                    if let Some(flag) = doomed.get_mut(i) {
+                        *flag = true;
+                    }
+                }
+                let mut doomed = doomed.into_iter();
+                items.retain(|_| !doomed.next().unwrap_or(false));
             }
             Some(sub) => {
                 for &i in matched {
@@ -344,7 +401,7 @@ fn edit_matches(
         }
     };
     if matched.is_empty() {
-        if kind == OpKind::Replace && !mode.add_missing_value_path_target {
+        if kind == OpKind::Replace && !run.mode.add_missing_value_path_target {
             return Err(ScimError::no_target(format!(
                 "no value of \"{}\" matches [{filter}]",
                 attr.name
@@ -367,6 +424,9 @@ fn edit_matches(
         let last = items.len() - 1;
         enforce_single_primary(items, &[last]);
         return Ok(());
+    }
+    if let Some(v) = &new_value {
+        crate::limits::spend_copy_budget(&mut run.copy_budget, matched.len(), v, attr.name)?;
     }
     for &i in matched {
         let Some(item) = items.get_mut(i) else {
@@ -396,6 +456,40 @@ fn edit_matches(
     items.retain(|item| item.as_object().is_none_or(|o| !o.is_empty()));
     enforce_single_primary(items, matched);
     Ok(())
+}
+
+/// `s` when the filter holds only of values whose `value` equals `s`: a `value eq "s"`
+/// term, alone or joined to others by `and`.
+fn value_eq_term(filter: &Filter) -> Option<&str> {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::Str(s),
+        } if path.urn.is_none() && path.sub_attr.is_none() && path.attr == "value" => Some(s),
+        Filter::And(l, r) => value_eq_term(l).or_else(|| value_eq_term(r)),
+        _ => None,
+    }
+}
+
+/// False only when the evaluator would find that `value eq "s"` fails for `item`: its
+/// `value` (or the item itself, for a simple attribute) is not text equal to `s` in any
+/// case. Allocates nothing; anything unusual is left to the evaluator. `s_ascii` is
+/// `s.is_ascii()`, worked out once.
+fn may_equal(item: &Value, s: &str, s_ascii: bool) -> bool {
+    let text = match item {
+        Value::Object(map) => match get_ci(map, "value") {
+            Some(v) => v,
+            None => return false,
+        },
+        other => other,
+    };
+    match text {
+        // Non-ASCII text may lower-case to equal text of another length (the Kelvin sign).
+        Value::String(v) => v.eq_ignore_ascii_case(s) || !(s_ascii && v.is_ascii()),
+        Value::Number(_) | Value::Bool(_) | Value::Null => false,
+        Value::Array(_) | Value::Object(_) => true,
+    }
 }
 
 /// The value `emails[type eq "work"]` describes: the `eq` terms joined by `and`. Anything
@@ -429,10 +523,12 @@ fn seed_from_filter(filter: &Filter, attr: &AttributeDef) -> Option<Map<String, 
 /// Whether two values of a multi-valued attribute are the same value: complex values with
 /// a `value` are compared on it (and on `type` when both have one), so re-adding a member
 /// or an email is a no-op whatever `display` says.
-fn same_value(a: &Value, b: &Value, attr: &AttributeDef) -> bool {
+pub(super) fn same_value(a: &Value, b: &Value, attr: &AttributeDef) -> bool {
     let text_eq = |x: &Value, y: &Value, case_exact: bool| match (x, y) {
+        // For ASCII text `to_lowercase` is `to_ascii_lowercase`: no need to allocate.
         (Value::String(x), Value::String(y)) if !case_exact => {
-            x.eq_ignore_ascii_case(y) || x.to_lowercase() == y.to_lowercase()
+            x.eq_ignore_ascii_case(y)
+                || (!(x.is_ascii() && y.is_ascii()) && x.to_lowercase() == y.to_lowercase())
         }
         _ => x == y,
     };
@@ -440,11 +536,11 @@ fn same_value(a: &Value, b: &Value, attr: &AttributeDef) -> bool {
         (Value::Object(x), Value::Object(y)) => match (get_ci(x, "value"), get_ci(y, "value")) {
             (Some(vx), Some(vy)) => {
                 let case_exact = attr.sub_attribute("value").is_some_and(|d| d.case_exact);
-                let types_agree = match (get_ci(x, "type"), get_ci(y, "type")) {
-                    (Some(tx), Some(ty)) => text_eq(tx, ty, false),
-                    _ => true,
-                };
-                text_eq(vx, vy, case_exact) && types_agree
+                text_eq(vx, vy, case_exact)
+                    && match (get_ci(x, "type"), get_ci(y, "type")) {
+                        (Some(tx), Some(ty)) => text_eq(tx, ty, false),
+                        _ => true,
+                    }
             }
             _ => a == b,
         },
@@ -454,8 +550,7 @@ fn same_value(a: &Value, b: &Value, attr: &AttributeDef) -> bool {
 
 /// RFC 7644 §3.5.2: setting `primary` on one value clears it on the others. The values
 /// just written (`preferred`) win.
-fn enforce_single_primary(items: &mut [Value], preferred: &[usize]) {
-    let is_primary = |v: &Value| v.get("primary") == Some(&Value::Bool(true));
+pub(super) fn enforce_single_primary(items: &mut [Value], preferred: &[usize]) {
     let winner = preferred
         .iter()
         .rev()

@@ -21,6 +21,9 @@
 
 mod apply;
 #[cfg(test)]
+mod hardening_tests;
+mod index;
+#[cfg(test)]
 mod tests;
 
 use crate::coerce::{check_required, set_schemas, strip_mutability};
@@ -74,8 +77,24 @@ impl OpKind {
     }
 }
 
+/// What one request has left to spend while its operations run.
+struct Run {
+    mode: PatchMode,
+    /// Bytes value filters may still copy into the values they match
+    /// ([`crate::limits::MAX_DOCUMENT_BYTES`] per request).
+    copy_budget: usize,
+    /// Indexes of multi-valued attributes that successive `add`s keep up to date.
+    indexes: index::IndexCache,
+}
+
 /// Applies a PatchOp request to `resource` and returns the patched resource, or the first
 /// error. `resource` is never modified.
+///
+/// The request is checked against [`crate::limits`] before any operation runs: at most
+/// [`MAX_OPERATIONS`](crate::limits::MAX_OPERATIONS) operations (413), no control character
+/// (400), at most [`MAX_MEMBERS`](crate::limits::MAX_MEMBERS) values in all (400); value
+/// filters copy at most [`MAX_DOCUMENT_BYTES`](crate::limits::MAX_DOCUMENT_BYTES) into the
+/// values they match (413); and the result must pass [`crate::limits::check_document`].
 pub fn apply_patch(
     resource: &Value,
     request: &Value,
@@ -105,9 +124,16 @@ pub fn apply_patch(
             "the PATCH body needs an \"Operations\" array",
         ));
     };
+    crate::limits::check_patch_size(operations)?;
+    crate::limits::check_text(request)?;
+    let mut run = Run {
+        mode,
+        copy_budget: crate::limits::MAX_DOCUMENT_BYTES,
+        indexes: index::IndexCache::default(),
+    };
     let mut working = resource.clone();
     for (index, operation) in operations.iter().enumerate() {
-        apply_operation(&mut working, operation, schema, mode).map_err(|e| ScimError {
+        apply_operation(&mut working, operation, schema, &mut run).map_err(|e| ScimError {
             detail: format!("Operations[{index}]: {}", e.detail),
             ..e
         })?;
@@ -115,6 +141,7 @@ pub fn apply_patch(
     strip_mutability(&mut working, schema, Mutability::WriteOnly);
     set_schemas(&mut working, schema);
     check_required(&working, schema, "after PATCH").map_err(|e| ScimError::mutability(e.detail))?;
+    crate::limits::check_document(&working, schema)?;
     Ok(working)
 }
 
@@ -122,7 +149,7 @@ fn apply_operation(
     doc: &mut Value,
     operation: &Value,
     schema: &Schema,
-    mode: PatchMode,
+    run: &mut Run,
 ) -> Result<(), ScimError> {
     let Value::Object(op) = operation else {
         return Err(ScimError::invalid_syntax(
@@ -151,13 +178,13 @@ fn apply_operation(
             "\"remove\" needs a \"path\" naming what to remove",
         )),
         (_, Some(path)) => match whole_extension(&path, schema) {
-            Some(urn) => apply_to_extension(doc, kind, urn, value, schema, mode),
+            Some(urn) => apply_to_extension(doc, kind, urn, value, schema, run),
             None => {
                 check_path_filter(&path, schema)?;
-                apply_path_op(doc, kind, &path, value, schema, mode)
+                apply_path_op(doc, kind, &path, value, schema, run)
             }
         },
-        (_, None) => apply_without_path(doc, kind, value, schema, mode),
+        (_, None) => apply_without_path(doc, kind, value, schema, run),
     }
 }
 
@@ -179,17 +206,18 @@ fn apply_to_extension(
     urn: &'static str,
     value: Option<&Value>,
     schema: &Schema,
-    mode: PatchMode,
+    run: &mut Run,
 ) -> Result<(), ScimError> {
     if kind == OpKind::Remove {
         if let Value::Object(map) = doc {
             crate::schema::remove_ci(map, urn);
         }
+        run.indexes.clear();
         return Ok(());
     }
     let mut wrapped = serde_json::Map::new();
     wrapped.insert(urn.to_owned(), value.cloned().unwrap_or(Value::Null));
-    apply_without_path(doc, kind, Some(&Value::Object(wrapped)), schema, mode)
+    apply_without_path(doc, kind, Some(&Value::Object(wrapped)), schema, run)
 }
 
 /// A filter in a path must name sub-attributes that exist; reported as `invalidPath`.
@@ -216,7 +244,7 @@ fn apply_without_path(
     kind: OpKind,
     value: Option<&Value>,
     schema: &Schema,
-    mode: PatchMode,
+    run: &mut Run,
 ) -> Result<(), ScimError> {
     let Some(Value::Object(fields)) = value else {
         return Err(ScimError::invalid_value(
@@ -237,7 +265,7 @@ fn apply_without_path(
                             &format!("{}:{k}", ext.def.id),
                             inner_v,
                             schema,
-                            mode,
+                            run,
                         )?;
                     }
                 }
@@ -245,6 +273,7 @@ fn apply_without_path(
                     if let Value::Object(map) = doc {
                         crate::schema::remove_ci(map, ext.def.id);
                     }
+                    run.indexes.clear();
                 }
                 Value::Null => {}
                 _ => {
@@ -255,7 +284,7 @@ fn apply_without_path(
             }
             continue;
         }
-        apply_keyed(doc, kind, key, v, schema, mode)?;
+        apply_keyed(doc, kind, key, v, schema, run)?;
     }
     Ok(())
 }
@@ -266,7 +295,7 @@ fn apply_keyed(
     key: &str,
     value: &Value,
     schema: &Schema,
-    mode: PatchMode,
+    run: &mut Run,
 ) -> Result<(), ScimError> {
     let path = parse_patch_path(key)?;
     let Some(resolved) = schema.resolve(&path.path) else {
@@ -285,5 +314,5 @@ fn apply_keyed(
         return Ok(());
     }
     check_path_filter(&path, schema)?;
-    apply_path_op(doc, kind, &path, Some(value), schema, mode)
+    apply_path_op(doc, kind, &path, Some(value), schema, run)
 }

@@ -24,6 +24,10 @@ fn location(base_url: &str, rest: &str) -> String {
     format!("{}{rest}", base_url.trim_end_matches('/'))
 }
 
+/// `/ServiceProviderConfig`. Of Roster's limits ([`crate::limits`]) RFC 7643 §5 has a place
+/// for two: bulk is unsupported (`maxOperations` and `maxPayloadSize` 0) and
+/// `filter.maxResults` is the page size. The others are documented in this crate's
+/// `CONFORMANCE.md`, not in invented fields.
 pub fn service_provider_config_json(base_url: &str, limits: &DiscoveryLimits) -> Value {
     let mut body = json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_URN],

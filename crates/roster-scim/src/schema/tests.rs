@@ -21,7 +21,10 @@ fn service_provider_config_advertises_what_is_supported() {
     assert_eq!(spc["filter"], json!({"supported": true, "maxResults": 200}));
     assert_eq!(spc["sort"]["supported"], true);
     assert_eq!(spc["etag"]["supported"], true);
-    assert_eq!(spc["bulk"]["supported"], false);
+    assert_eq!(
+        spc["bulk"],
+        json!({"supported": false, "maxOperations": 0, "maxPayloadSize": 0})
+    );
     assert_eq!(spc["changePassword"]["supported"], false);
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
     assert_eq!(

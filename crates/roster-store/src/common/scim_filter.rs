@@ -10,8 +10,11 @@
 //! ones through `json_each` / `jsonb_array_elements`, so `emails[type eq "work"].value eq "x"`
 //! works on both. Refused with a 400 (`invalidFilter`): comparing numbers, `id` with anything
 //! but `eq`/`ne`/`pr`, the other `meta` sub-attributes, and nesting deeper than
-//! [`MAX_SCIM_FILTER_DEPTH`]. On SQLite, case-insensitive matching of JSON attributes folds ASCII
-//! letters only (its `lower()`); the indexed `userName`/`displayName` fold all of Unicode.
+//! [`MAX_SCIM_FILTER_DEPTH`]. A chain of one operator (`a or b or c ...`, as deep in the AST as
+//! it is long) is flattened into one SQL list and walked without recursion, so only real
+//! nesting counts: a switch between `and` and `or`, `not`, a value filter. On SQLite,
+//! case-insensitive matching of JSON attributes folds ASCII letters only (its `lower()`); the
+//! indexed `userName`/`displayName` fold all of Unicode.
 
 use super::prefix_upper_bound;
 use chrono::{DateTime, Utc};
@@ -19,7 +22,9 @@ use roster_scim::schema::{AttrType, AttributeDef, Resolved};
 use roster_scim::{AttrPath, CompValue, CompareOp, Filter, Schema, Sort};
 use uuid::Uuid;
 
-/// Deeper filters are refused rather than compiled into an unbounded statement.
+/// Deeper filters are refused rather than compiled into an unbounded statement. Depth counts
+/// groups (an `and` inside an `or` or the reverse), `not` and value filters, not the terms of
+/// a chain: `roster_scim` bounds those ([`roster_scim::limits::MAX_FILTER_TERMS`]).
 pub const MAX_SCIM_FILTER_DEPTH: usize = 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,12 +182,16 @@ impl<'s> Compiler<'s> {
             return Err(format!("the filter nests deeper than {MAX_SCIM_FILTER_DEPTH} levels"));
         }
         match filter {
-            Filter::And(l, r) | Filter::Or(l, r) => {
-                let joiner = if matches!(filter, Filter::And(..)) { " AND " } else { " OR " };
+            Filter::And(..) | Filter::Or(..) => {
+                let and = matches!(filter, Filter::And(..));
+                let joiner = if and { " AND " } else { " OR " };
                 self.sql("(");
-                self.term_in(l, depth + 1, scope)?;
-                self.sql(joiner);
-                self.term_in(r, depth + 1, scope)?;
+                for (i, operand) in chain_operands(filter, and).into_iter().enumerate() {
+                    if i > 0 {
+                        self.sql(joiner);
+                    }
+                    self.term_in(operand, depth + 1, scope)?;
+                }
                 self.sql(")");
             }
             Filter::Not(inner) => {
@@ -412,6 +421,21 @@ impl<'s> Compiler<'s> {
     }
 }
 
+/// The operands of a chain of `and` (or of `or`), left to right, found with an explicit stack:
+/// the parser builds `a or b or c` as `(a or b) or c`, so a chain of 200 terms is 200 deep.
+fn chain_operands(filter: &Filter, and: bool) -> Vec<&Filter> {
+    let mut operands = Vec::new();
+    let mut pending = vec![filter];
+    while let Some(next) = pending.pop() {
+        match next {
+            Filter::And(l, r) if and => pending.extend([r.as_ref(), l.as_ref()]),
+            Filter::Or(l, r) if !and => pending.extend([r.as_ref(), l.as_ref()]),
+            other => operands.push(other),
+        }
+    }
+    operands
+}
+
 enum Target<'s> {
     Id,
     Time(&'static str),
@@ -450,6 +474,47 @@ mod tests {
             let text = sql(dialect, r#"emails[type eq "work"].value eq "u@x""#).unwrap_or_default();
             assert!(text.starts_with("EXISTS"), "{text}");
         }
+    }
+
+    #[test]
+    fn chains_compile_flat_whatever_their_length() {
+        use roster_scim::limits::MAX_FILTER_TERMS;
+        let chain = (0..MAX_FILTER_TERMS).map(|i| format!(r#"userName eq "u{i}""#)).collect::<Vec<_>>().join(" or ");
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let text = sql(dialect, &chain).unwrap_or_else(|e| e);
+            assert_eq!(text.matches(" OR ").count(), MAX_FILTER_TERMS - 1, "{text}");
+            assert!(text.starts_with("((r.user_name_key = ?") && !text.starts_with("(((r."), "{text}");
+        }
+        let chain = (0..MAX_FILTER_TERMS / 2).map(|i| format!(r#"emails[value eq "u{i}@x" and type eq "work"]"#)).collect::<Vec<_>>().join(" and ");
+        let text = sql(Dialect::Postgres, &chain).unwrap_or_else(|e| e);
+        assert_eq!(text.matches("EXISTS").count(), MAX_FILTER_TERMS / 2, "{text}");
+        // Longer than the parser allows, built by hand: still no recursion per term.
+        let long = (1..5_000).fold(roster_scim::parse_filter(r#"userName eq "u0""#).unwrap(), |acc, i| {
+            roster_scim::Filter::or(acc, roster_scim::parse_filter(&format!(r#"userName eq "u{i}""#)).unwrap())
+        });
+        assert!(compile_filter(Dialect::Sqlite, Schema::user(), &long).is_ok());
+        // The AST's own `Drop` recurses: take a chain this long apart from the top.
+        let mut rest = long;
+        while let roster_scim::Filter::Or(left, _) = rest {
+            rest = *left;
+        }
+    }
+
+    #[test]
+    fn groups_keep_their_meaning_and_count_as_depth() {
+        let text = sql(Dialect::Sqlite, r#"userName eq "a" or userName eq "b" and title pr or userName eq "c""#).unwrap_or_default();
+        assert!(text.starts_with("((r.user_name_key = ? AND r.user_name_key IS NOT NULL) OR ((r.user_name_key = ?"), "{text}");
+        assert_eq!(text.matches(" OR ").count(), 2, "{text}");
+        // Alternating `and` and `or` nests one level per switch: 30 switches is too deep.
+        let mut deep = String::from(r#"title eq "x""#);
+        for i in 0..30 {
+            let op = if i % 2 == 0 { "and" } else { "or" };
+            deep = format!(r#"userName eq "u{i}" {op} ({deep})"#);
+        }
+        let e = sql(Dialect::Sqlite, &deep).unwrap_err();
+        assert!(e.contains("deeper than 24"), "{e}");
+        let shallow = format!("not ({})", (0..100).map(|i| format!(r#"title eq "t{i}""#)).collect::<Vec<_>>().join(" and "));
+        assert!(sql(Dialect::Sqlite, &shallow).is_ok());
     }
 
     #[test]
