@@ -33,7 +33,7 @@ pub async fn get(State(state): State<AppState>, client: ScimClient, Path(path): 
 }
 
 pub async fn create(State(state): State<AppState>, client: ScimClient, axum::extract::Query(query): RawQuery, ScimBody(body): ScimBody) -> ScimResult<Response> {
-    let document = prepare_create(&body, Schema::group())?;
+    let document = super::off_the_workers(move || prepare_create(&body, Schema::group())).await?;
     let now = state.clock.now();
     let resource = ScimResource {
         org: client.ctx.org.id,
@@ -63,7 +63,7 @@ pub async fn replace(
     axum::extract::Query(query): RawQuery,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
-    update(&state, &client, &path.id, &headers, &query, |current| apply_put(current, &body, Schema::group())).await
+    update(&state, &client, &path.id, &headers, &query, move |current| apply_put(current, &body, Schema::group())).await
 }
 
 pub async fn patch(
@@ -75,7 +75,7 @@ pub async fn patch(
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
     let mode = patch_mode(&client);
-    update(&state, &client, &path.id, &headers, &query, |current| apply_patch(current, &body, Schema::group(), mode)).await
+    update(&state, &client, &path.id, &headers, &query, move |current| apply_patch(current, &body, Schema::group(), mode)).await
 }
 
 async fn update(
@@ -84,14 +84,16 @@ async fn update(
     raw_id: &str,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
-    change: impl Fn(&Value) -> Result<Value, ScimError>,
+    change: impl Fn(&Value) -> Result<Value, ScimError> + Send + Sync + 'static,
 ) -> ScimResult<Response> {
+    let change = std::sync::Arc::new(change);
     let id = parse_id(raw_id)?;
     for attempt in 0..WRITE_ATTEMPTS {
         back_off(attempt).await;
         let current = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "Group")?;
         check_if_match(headers, current.version)?;
-        let document = stored_form(change(&to_json(&current, &client.base_url, &[]))?);
+        let (change, before) = (change.clone(), to_json(&current, &client.base_url, &[]));
+        let document = stored_form(super::off_the_workers(move || change(&before)).await?);
         let now = state.clock.now();
         let next = ScimResource { document, version: current.version + 1, updated_at: now, ..current.clone() };
         if let Some(written) = write(state, client, next, Some(current), now).await? {
@@ -134,6 +136,13 @@ async fn member_people(state: &AppState, client: &ScimClient, members: &[Uuid]) 
     Ok(found.into_iter().filter_map(|(id, person)| person.map(|p| (id, p))).collect())
 }
 
+/// The people the Group's stored members provision. Unlike a request's members, a stored
+/// member that is no longer a User is no error: it is simply nobody to take out of the team.
+async fn stored_member_people(state: &AppState, client: &ScimClient, members: &[Uuid]) -> ScimResult<HashMap<Uuid, UserId>> {
+    let users = state.store.scim_resources(client.ctx.org.id, ScimResourceType::User, members).await?;
+    Ok(users.into_iter().filter_map(|u| u.person.map(|p| (u.id, p))).collect())
+}
+
 fn member_ids(document: &Value) -> ScimResult<Vec<Uuid>> {
     let mut ids = BTreeSet::new();
     for member in document.get("members").and_then(Value::as_array).into_iter().flatten() {
@@ -169,7 +178,7 @@ async fn write(state: &AppState, client: &ScimClient, mut resource: ScimResource
         }
     };
     let before: HashMap<Uuid, UserId> = match &previous {
-        Some(previous) => member_people(state, client, &state.store.scim_members(org, previous.id).await?).await.unwrap_or_default(),
+        Some(previous) => stored_member_people(state, client, &state.store.scim_members(org, previous.id).await?).await?,
         None => HashMap::new(),
     };
     let old_team = previous.as_ref().and_then(|p| p.team);

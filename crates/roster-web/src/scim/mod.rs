@@ -119,14 +119,36 @@ pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_MEDIA_TYPE))], body.to_string()).into_response()
 }
 
+/// Pure work that may be heavy (a PATCH of thousands of values) runs on the blocking pool, so
+/// the async workers stay free to answer every other organisation.
+pub(crate) async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> Result<T, ScimError> + Send + 'static) -> ScimResult<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(ScimError::internal("the request could not be completed; try again").into()),
+    }
+}
+
+/// Is the declared body type JSON? A missing type is let through (some clients omit it on
+/// small bodies); any other type is refused with 415.
+fn declares_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let essence = value.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == SCIM_MEDIA_TYPE || essence == "application/json"
+}
+
 /// A JSON request body (`application/scim+json` or `application/json`), at most
-/// [`MAX_BODY_BYTES`]; anything else is a SCIM error.
+/// [`MAX_BODY_BYTES`], with no control characters in any string; anything else is a SCIM error.
 pub struct ScimBody(pub serde_json::Value);
 
 impl<S: Send + Sync> FromRequest<S> for ScimBody {
     type Rejection = ScimFailure;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        if !declares_json(request.headers()) {
+            return Err(ScimError::new(415, None, format!("the body must be JSON, sent as {SCIM_MEDIA_TYPE} or application/json")).into());
+        }
         let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
         let too_large = || ScimError::payload_too_large(format!("the request body is larger than {MAX_BODY_BYTES} bytes"));
         if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
@@ -134,6 +156,7 @@ impl<S: Send + Sync> FromRequest<S> for ScimBody {
         }
         let bytes: Bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await.map_err(|_| too_large())?;
         let value = serde_json::from_slice(&bytes).map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))?;
+        roster_scim::limits::check_text(&value)?;
         Ok(ScimBody(value))
     }
 }

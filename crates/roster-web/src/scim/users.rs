@@ -5,7 +5,6 @@ use super::auth::require;
 use super::list::{list_of, IdPath, ListParams, RawQuery};
 use super::render::{resource_response, to_json, Projection};
 use super::{back_off, check_if_match, parse_id, ScimBody, ScimClient, ScimResult, WRITE_ATTEMPTS};
-use crate::password::OsTokens;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -13,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use roster_core::mapping::{scim_default, Mapping, Rule, Target};
 use roster_core::reconcile::{reconcile, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope, Snapshot};
-use roster_core::{Actor, Change, Email, Person, Plan, Profile, RandomIds, UserId};
+use roster_core::{Actor, Change, Email, IssueKind, Person, Plan, Profile, RandomIds, UserId};
 use roster_scim::schema::ENTERPRISE_USER_URN;
 use roster_scim::{apply_patch, apply_put, prepare_create, PatchMode, Schema, ScimError};
 use roster_store::{ScimDelete, ScimResource, ScimResourceType, ScimWrite, ScimWriteOutcome, SnapshotKeys};
@@ -38,7 +37,7 @@ async fn respond(state: &AppState, client: &ScimClient, status: StatusCode, reso
 }
 
 pub async fn create(State(state): State<AppState>, client: ScimClient, axum::extract::Query(query): RawQuery, ScimBody(body): ScimBody) -> ScimResult<Response> {
-    let document = prepare_create(&body, Schema::user())?;
+    let document = super::off_the_workers(move || prepare_create(&body, Schema::user())).await?;
     let now = state.clock.now();
     let resource = ScimResource {
         org: client.ctx.org.id,
@@ -72,7 +71,7 @@ pub async fn replace(
     axum::extract::Query(query): RawQuery,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
-    update(&state, &client, &path.id, &headers, &query, |current| apply_put(current, &body, Schema::user())).await
+    update(&state, &client, &path.id, &headers, &query, move |current| apply_put(current, &body, Schema::user())).await
 }
 
 pub async fn patch(
@@ -84,7 +83,7 @@ pub async fn patch(
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
     let mode = patch_mode(&client);
-    update(&state, &client, &path.id, &headers, &query, |current| apply_patch(current, &body, Schema::user(), mode)).await
+    update(&state, &client, &path.id, &headers, &query, move |current| apply_patch(current, &body, Schema::user(), mode)).await
 }
 
 /// Entra's leniencies by default (they never hurt an Okta client); `strict_patch` in the
@@ -104,14 +103,16 @@ async fn update(
     raw_id: &str,
     headers: &HeaderMap,
     query: &std::collections::HashMap<String, String>,
-    change: impl Fn(&Value) -> Result<Value, ScimError>,
+    change: impl Fn(&Value) -> Result<Value, ScimError> + Send + Sync + 'static,
 ) -> ScimResult<Response> {
+    let change = std::sync::Arc::new(change);
     let id = parse_id(raw_id)?;
     for attempt in 0..WRITE_ATTEMPTS {
         back_off(attempt).await;
         let current = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "User")?;
         check_if_match(headers, current.version)?;
-        let document = stored_form(change(&to_json(&current, &client.base_url, &[]))?);
+        let (change, before) = (change.clone(), to_json(&current, &client.base_url, &[]));
+        let document = stored_form(super::off_the_workers(move || change(&before)).await?);
         let now = state.clock.now();
         let next = ScimResource { document, version: current.version + 1, updated_at: now, ..current.clone() };
         if let Some(written) = write(state, client, next, Some(current.version), now).await? {
@@ -217,14 +218,16 @@ async fn plan_for(state: &AppState, client: &ScimClient, resource: &ScimResource
     let current = provisioned(&snapshot, client, &external_id, &desired.email);
     desired.profile = merge_profile(current.map(|p| &p.profile), mapped, &mapping);
     let policy = Policy { connection: Some(client.connection.id), scope: Scope::Partial, invitations: invitations(client), manage_managers: true };
-    let (mut ids, mut tokens) = (RandomIds, OsTokens);
-    let mut ctx = PlanContext { now, ids: &mut ids, tokens: &mut tokens };
+    let mut ids = RandomIds;
+    let mut ctx = PlanContext { now, ids: &mut ids };
     let plan = reconcile(client.ctx.org.id, Actor::Connection { id: client.connection.id }, &snapshot, &[desired], &policy, &mut ctx);
-    if let Some(issue) = plan.report.issues.iter().find(|i| !is_manager_note(&i.message)) {
-        let error = if issue.message.contains("already") || issue.message.contains("linked to another") {
-            ScimError::uniqueness(issue.message.clone())
-        } else {
-            ScimError::invalid_value(issue.message.clone())
+    // A manager the reconciler cannot resolve (not provisioned yet, the person themself, a
+    // reporting loop) leaves the rest of the write standing; anything else refuses it whole.
+    if let Some(issue) = plan.report.issues.iter().find(|i| !i.kind.is_manager_note()) {
+        let error = match issue.kind {
+            IssueKind::Conflict | IssueKind::Duplicate => ScimError::uniqueness(issue.message.clone()),
+            IssueKind::Protected => ScimError::forbidden(issue.message.clone()),
+            _ => ScimError::invalid_value(issue.message.clone()),
         };
         return Err(error.into());
     }
@@ -233,12 +236,6 @@ async fn plan_for(state: &AppState, client: &ScimClient, resource: &ScimResource
         _ => None,
     });
     Ok((plan, current.map(|p| p.id).or(created)))
-}
-
-/// The reconciler reports a manager it cannot resolve (not provisioned yet, or the person
-/// themself) and still plans the rest; only these notes leave a write standing.
-fn is_manager_note(message: &str) -> bool {
-    message.starts_with("manager ") || message.starts_with("a person cannot be their own manager")
 }
 
 /// The person this User provisions: linked by its id, else the one with its e-mail.
