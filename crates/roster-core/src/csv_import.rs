@@ -25,10 +25,7 @@ pub const MAX_ROWS: usize = 500_000;
 /// The most characters one cell may hold.
 pub const MAX_CELL_CHARS: usize = 1_024;
 
-const KNOWN: &[&str] = &[
-    "email", "first_name", "last_name", "job_title", "department", "location", "language", "hire_date", "role",
-    "manager_email",
-];
+const KNOWN: &[&str] = &["email", "first_name", "last_name", "job_title", "department", "location", "language", "hire_date", "role", "manager_email"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CsvError {
@@ -292,15 +289,9 @@ fn read_row(slots: &[Slot], record: &csv::StringRecord, line: &str) -> Result<De
     }
     profile.custom_fields = custom;
     match email {
-        Some(email) if errors.is_empty() => Ok(DesiredPerson {
-            record: format!("{line} ({email})"),
-            external_id: None,
-            email,
-            profile,
-            active: true,
-            role,
-            manager,
-        }),
+        Some(email) if errors.is_empty() => {
+            Ok(DesiredPerson { record: format!("{line} ({email})"), external_id: None, email, profile, active: true, role, manager })
+        }
         _ => Err(errors),
     }
 }

@@ -54,24 +54,74 @@ pub struct NewPerson {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
-    CreateTeam { id: TeamId, name: TeamName },
-    RenameTeam { id: TeamId, before: TeamName, after: TeamName },
-    SetTeamParent { id: TeamId, before: Option<TeamId>, after: Option<TeamId> },
+    CreateTeam {
+        id: TeamId,
+        name: TeamName,
+    },
+    RenameTeam {
+        id: TeamId,
+        before: TeamName,
+        after: TeamName,
+    },
+    SetTeamParent {
+        id: TeamId,
+        before: Option<TeamId>,
+        after: Option<TeamId>,
+    },
     // Boxed: a plan holds one change per person and field, and an unboxed profile would make
     // every change, even a manager link, as large as two profiles.
-    CreatePerson { person: Box<NewPerson> },
-    UpdateProfile { id: UserId, before: Box<Profile>, after: Box<Profile> },
-    ChangeEmail { id: UserId, before: Email, after: Email },
-    SetStatus { id: UserId, before: Status, after: Status },
-    SetRole { id: UserId, before: Role, after: Role },
-    SetPrimaryTeam { id: UserId, before: Option<TeamId>, after: Option<TeamId> },
-    AddSecondaryTeam { id: UserId, team: TeamId },
-    RemoveSecondaryTeam { id: UserId, team: TeamId },
-    SetManager { id: UserId, before: Option<UserId>, after: Option<UserId> },
-    LinkSource { id: UserId, link: SourceLink },
+    CreatePerson {
+        person: Box<NewPerson>,
+    },
+    UpdateProfile {
+        id: UserId,
+        before: Box<Profile>,
+        after: Box<Profile>,
+    },
+    ChangeEmail {
+        id: UserId,
+        before: Email,
+        after: Email,
+    },
+    SetStatus {
+        id: UserId,
+        before: Status,
+        after: Status,
+    },
+    SetRole {
+        id: UserId,
+        before: Role,
+        after: Role,
+    },
+    SetPrimaryTeam {
+        id: UserId,
+        before: Option<TeamId>,
+        after: Option<TeamId>,
+    },
+    AddSecondaryTeam {
+        id: UserId,
+        team: TeamId,
+    },
+    RemoveSecondaryTeam {
+        id: UserId,
+        team: TeamId,
+    },
+    SetManager {
+        id: UserId,
+        before: Option<UserId>,
+        after: Option<UserId>,
+    },
+    LinkSource {
+        id: UserId,
+        link: SourceLink,
+    },
     /// Send (or resend) the invitation e-mail. Its single-use link is minted when the e-mail is
     /// sent, so no plan, audit row or queued e-mail ever holds one; earlier links stop working.
-    Invite { id: UserId, email: Email, name: String },
+    Invite {
+        id: UserId,
+        email: Email,
+        name: String,
+    },
 }
 
 impl Change {

@@ -123,22 +123,10 @@ impl<'s> Index<'s> {
 }
 
 /// Compare what a source wants with what the directory holds, and plan the difference.
-pub fn reconcile(
-    org: OrgId,
-    actor: Actor,
-    snapshot: &Snapshot,
-    desired: &[DesiredPerson],
-    policy: &Policy,
-    ctx: &mut PlanContext<'_>,
-) -> Plan {
+pub fn reconcile(org: OrgId, actor: Actor, snapshot: &Snapshot, desired: &[DesiredPerson], policy: &Policy, ctx: &mut PlanContext<'_>) -> Plan {
     let index = Index::build(snapshot, policy.connection);
-    let mut run = Run {
-        plan: Plan::new(org, actor),
-        index,
-        new_emails: HashMap::new(),
-        new_external: HashMap::new(),
-        planned_managers: HashMap::new(),
-    };
+    let mut run =
+        Run { plan: Plan::new(org, actor), index, new_emails: HashMap::new(), new_external: HashMap::new(), planned_managers: HashMap::new() };
     let mut seen_people: HashSet<UserId> = HashSet::with_capacity(desired.len());
     let mut seen_records: HashSet<Email> = HashSet::with_capacity(desired.len());
     let mut resolved: Vec<(usize, UserId)> = Vec::with_capacity(desired.len());
@@ -215,14 +203,12 @@ impl Run<'_> {
             return Ok(None);
         };
         match (&person.source, policy.connection) {
-            (Some(link), Some(conn)) if link.connection != conn => Err((
-                IssueKind::Conflict,
-                format!("{} is already provisioned by another connection; remove it there first", wanted.email),
-            )),
-            (Some(link), Some(_)) if wanted.external_id.as_deref().is_some_and(|ext| ext != link.external_id) => Err((
-                IssueKind::Conflict,
-                format!("{} is linked to another identity ({}) of this connection", wanted.email, link.external_id),
-            )),
+            (Some(link), Some(conn)) if link.connection != conn => {
+                Err((IssueKind::Conflict, format!("{} is already provisioned by another connection; remove it there first", wanted.email)))
+            }
+            (Some(link), Some(_)) if wanted.external_id.as_deref().is_some_and(|ext| ext != link.external_id) => {
+                Err((IssueKind::Conflict, format!("{} is linked to another identity ({}) of this connection", wanted.email, link.external_id)))
+            }
             (Some(_), None) => Err((
                 IssueKind::Conflict,
                 format!("{} is provisioned by an identity provider; change this person there, not by import", wanted.email),
@@ -352,9 +338,7 @@ impl Run<'_> {
     fn resolve_manager(&self, reference: &ManagerRef) -> Option<UserId> {
         match reference {
             ManagerRef::Email(email) => self.index.by_email.get(email).or_else(|| self.new_emails.get(email)).copied(),
-            ManagerRef::ExternalId(ext) => {
-                self.index.by_external.get(ext.as_str()).or_else(|| self.new_external.get(ext)).copied()
-            }
+            ManagerRef::ExternalId(ext) => self.index.by_external.get(ext.as_str()).or_else(|| self.new_external.get(ext)).copied(),
         }
     }
 

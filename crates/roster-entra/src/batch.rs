@@ -29,11 +29,7 @@ pub struct BatchRequest {
 
 impl BatchRequest {
     pub fn get(id: impl Into<String>, url: impl Into<String>) -> Self {
-        Self {
-            id: id.into(),
-            url: url.into(),
-            headers: Vec::new(),
-        }
+        Self { id: id.into(), url: url.into(), headers: Vec::new() }
     }
 }
 
@@ -47,10 +43,7 @@ pub struct BatchResponse {
 
 impl BatchResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn ok(&self) -> bool {
@@ -63,12 +56,7 @@ impl BatchResponse {
     }
 
     fn error(&self, purpose: &Purpose, attempts: u32) -> GraphError {
-        let reply = Reply {
-            status: self.status,
-            headers: HeaderMap::new(),
-            body: self.body.to_string().into_bytes(),
-            attempts,
-        };
+        let reply = Reply { status: self.status, headers: HeaderMap::new(), body: self.body.to_string().into_bytes(), attempts };
         purpose.error(&reply)
     }
 }
@@ -82,28 +70,16 @@ fn parse_response(v: &Value) -> Option<BatchResponse> {
     let headers = v
         .get("headers")
         .and_then(Value::as_object)
-        .map(|h| {
-            h.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect()
-        })
+        .map(|h| h.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
         .unwrap_or_default();
-    Some(BatchResponse {
-        id,
-        status,
-        headers,
-        body: v.get("body").cloned().unwrap_or(Value::Null),
-    })
+    Some(BatchResponse { id, status, headers, body: v.get("body").cloned().unwrap_or(Value::Null) })
 }
 
 impl GraphClient {
     /// Runs the requests in `$batch`es of 20 and returns every answer by id. Inner 429, 503
     /// and 504 answers are sent again alone after their own Retry-After, within the policy;
     /// what is still failing after that is returned as it stands.
-    pub async fn batch(
-        &self,
-        requests: &[BatchRequest],
-    ) -> Result<BTreeMap<String, BatchResponse>, GraphError> {
+    pub async fn batch(&self, requests: &[BatchRequest]) -> Result<BTreeMap<String, BatchResponse>, GraphError> {
         let mut out = BTreeMap::new();
         for chunk in requests.chunks(MAX_BATCH) {
             self.batch_chunk(chunk, &mut out).await?;
@@ -111,18 +87,9 @@ impl GraphClient {
         Ok(out)
     }
 
-    async fn batch_chunk(
-        &self,
-        chunk: &[BatchRequest],
-        out: &mut BTreeMap<String, BatchResponse>,
-    ) -> Result<(), GraphError> {
+    async fn batch_chunk(&self, chunk: &[BatchRequest], out: &mut BTreeMap<String, BatchResponse>) -> Result<(), GraphError> {
         let policy = self.config().retry.clone();
-        let purpose = Purpose {
-            permission: "User.Read.All",
-            action: "send batched requests",
-            group_id: None,
-            what: "batch",
-        };
+        let purpose = Purpose { permission: "User.Read.All", action: "send batched requests", group_id: None, what: "batch" };
         let started = Instant::now();
         let mut pending: Vec<&BatchRequest> = chunk.iter().collect();
         let mut attempt = 0u32;
@@ -131,23 +98,12 @@ impl GraphClient {
             let requests: Vec<Value> = pending
                 .iter()
                 .map(|r| {
-                    let headers: serde_json::Map<String, Value> = r
-                        .headers
-                        .iter()
-                        .map(|(k, v)| (k.clone(), json!(v)))
-                        .collect();
+                    let headers: serde_json::Map<String, Value> = r.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
                     json!({"id": r.id, "method": "GET", "url": r.url, "headers": headers})
                 })
                 .collect();
             let url = self.graph_url(&["$batch"], &[])?;
-            let reply = self
-                .send(
-                    Method::POST,
-                    url,
-                    &[],
-                    Some(&json!({ "requests": requests })),
-                )
-                .await?;
+            let reply = self.send(Method::POST, url, &[], Some(&json!({ "requests": requests }))).await?;
             if !reply.ok() {
                 return Err(purpose.error(&reply));
             }
@@ -155,9 +111,7 @@ impl GraphClient {
             let answers: Vec<BatchResponse> = body
                 .get("responses")
                 .and_then(Value::as_array)
-                .ok_or_else(|| {
-                    GraphError::InvalidResponse("a $batch answer has no responses".into())
-                })?
+                .ok_or_else(|| GraphError::InvalidResponse("a $batch answer has no responses".into()))?
                 .iter()
                 .filter_map(parse_response)
                 .collect();
@@ -165,9 +119,10 @@ impl GraphClient {
             let mut wait: Option<Duration> = None;
             let mut throttled = 0;
             for req in &pending {
-                let answer = answers.iter().find(|a| a.id == req.id).ok_or_else(|| {
-                    GraphError::InvalidResponse(format!("$batch answer lacks request '{}'", req.id))
-                })?;
+                let answer = answers
+                    .iter()
+                    .find(|a| a.id == req.id)
+                    .ok_or_else(|| GraphError::InvalidResponse(format!("$batch answer lacks request '{}'", req.id)))?;
                 if matches!(answer.status, 429 | 503 | 504) {
                     throttled += u64::from(answer.status == 429);
                     let ra = answer.header("Retry-After").and_then(parse_retry_after);
@@ -206,9 +161,7 @@ impl GraphClient {
             let requests: Vec<BatchRequest> = chunk.iter().enumerate().map(|(i, u)| BatchRequest::get(i.to_string(), path(u))).collect();
             self.batch_chunk(&requests, &mut answers).await?;
             for (i, user) in chunk.iter().enumerate() {
-                let answer = answers
-                    .get(&i.to_string())
-                    .ok_or_else(|| GraphError::InvalidResponse("missing batch answer".into()))?;
+                let answer = answers.get(&i.to_string()).ok_or_else(|| GraphError::InvalidResponse("missing batch answer".into()))?;
                 out.insert(user.clone(), read(answer)?);
             }
             answers.clear();
@@ -217,32 +170,34 @@ impl GraphClient {
     }
 
     /// Managers of many users in batches: `None` for users without one.
-    pub async fn managers(
-        &self,
-        user_ids: &[String],
-    ) -> Result<BTreeMap<String, Option<String>>, GraphError> {
+    pub async fn managers(&self, user_ids: &[String]) -> Result<BTreeMap<String, Option<String>>, GraphError> {
         let purpose = user_purpose("read users' managers", "manager");
         let attempts = self.config().retry.max_attempts;
-        self.per_user(user_ids, |u| format!("/users/{u}/manager?$select=id"), |answer| match answer.status {
-            404 => Ok(None),
-            _ if answer.ok() => Ok(answer.body.get("id").and_then(Value::as_str).map(str::to_string)),
-            _ => Err(answer.error(&purpose, attempts)),
-        })
+        self.per_user(
+            user_ids,
+            |u| format!("/users/{u}/manager?$select=id"),
+            |answer| match answer.status {
+                404 => Ok(None),
+                _ if answer.ok() => Ok(answer.body.get("id").and_then(Value::as_str).map(str::to_string)),
+                _ => Err(answer.error(&purpose, attempts)),
+            },
+        )
         .await
     }
 
     /// Photo metadata of many users in batches: `None` for users without a photo.
-    pub async fn photo_metas(
-        &self,
-        user_ids: &[String],
-    ) -> Result<BTreeMap<String, Option<PhotoMeta>>, GraphError> {
+    pub async fn photo_metas(&self, user_ids: &[String]) -> Result<BTreeMap<String, Option<PhotoMeta>>, GraphError> {
         let purpose = user_purpose("read profile photos", "photo");
         let attempts = self.config().retry.max_attempts;
-        self.per_user(user_ids, |u| format!("/users/{u}/photo"), |answer| match answer.status {
-            404 => Ok(None),
-            _ if answer.ok() => Ok(PhotoMeta::from_json(&answer.body)),
-            _ => Err(answer.error(&purpose, attempts)),
-        })
+        self.per_user(
+            user_ids,
+            |u| format!("/users/{u}/photo"),
+            |answer| match answer.status {
+                404 => Ok(None),
+                _ if answer.ok() => Ok(PhotoMeta::from_json(&answer.body)),
+                _ => Err(answer.error(&purpose, attempts)),
+            },
+        )
         .await
     }
 }

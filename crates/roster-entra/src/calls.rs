@@ -12,21 +12,11 @@ pub(crate) const USER_PERMISSION: &str = "User.Read.All";
 pub(crate) const MEMBER_PERMISSION: &str = "GroupMember.Read.All or Group.Read.All";
 
 fn members_purpose(group_id: &str) -> Purpose {
-    Purpose {
-        permission: MEMBER_PERMISSION,
-        action: "list the members of the sync group",
-        group_id: Some(group_id.to_string()),
-        what: "group",
-    }
+    Purpose { permission: MEMBER_PERMISSION, action: "list the members of the sync group", group_id: Some(group_id.to_string()), what: "group" }
 }
 
 pub(crate) fn user_purpose(action: &'static str, what: &'static str) -> Purpose {
-    Purpose {
-        permission: USER_PERMISSION,
-        action,
-        group_id: None,
-        what,
-    }
+    Purpose { permission: USER_PERMISSION, action, group_id: None, what }
 }
 
 /// `$select` for users: Roster's set plus custom extras, each once.
@@ -61,10 +51,7 @@ impl<'a> MemberPages<'a> {
             let Some(obj) = value.as_object() else {
                 continue;
             };
-            let kind = obj
-                .get("@odata.type")
-                .and_then(Value::as_str)
-                .unwrap_or("#microsoft.graph.user");
+            let kind = obj.get("@odata.type").and_then(Value::as_str).unwrap_or("#microsoft.graph.user");
             let Some(id) = obj.get("id").and_then(Value::as_str) else {
                 continue;
             };
@@ -93,16 +80,8 @@ impl<'a> MemberPages<'a> {
 /// Without a user permission Graph still lists user members, but with every property null
 /// (a user always has a userPrincipalName). Syncing that would blank everyone, so it is an error.
 fn limited_check(members: GroupMembers) -> Result<GroupMembers, GraphError> {
-    if !members.users.is_empty()
-        && members
-            .users
-            .iter()
-            .all(|u| u.user_principal_name.is_none())
-    {
-        return Err(GraphError::MissingPermission {
-            needed: USER_PERMISSION.into(),
-            action: "read the people in the sync group".into(),
-        });
+    if !members.users.is_empty() && members.users.iter().all(|u| u.user_principal_name.is_none()) {
+        return Err(GraphError::MissingPermission { needed: USER_PERMISSION.into(), action: "read the people in the sync group".into() });
     }
     Ok(members)
 }
@@ -114,48 +93,24 @@ impl GraphClient {
 
     /// Every user under `group_id`, through nested groups (cycles are Graph's problem: each
     /// object comes once), plus the nested group ids. `extra` adds properties for custom mappings.
-    pub async fn transitive_member_users(
-        &self,
-        group_id: &str,
-        extra: &[&str],
-    ) -> Result<GroupMembers, GraphError> {
+    pub async fn transitive_member_users(&self, group_id: &str, extra: &[&str]) -> Result<GroupMembers, GraphError> {
         let (select, extras) = user_select(extra);
-        let url = self.graph_url(
-            &["groups", group_id, "transitiveMembers"],
-            &[("$select", select), ("$top", self.page_size())],
-        )?;
+        let url = self.graph_url(&["groups", group_id, "transitiveMembers"], &[("$select", select), ("$top", self.page_size())])?;
         let mut pages = MemberPages::new(&extras);
-        let count = self
-            .get_all_pages(url, false, &members_purpose(group_id), |values| pages.add(values))
-            .await?;
+        let count = self.get_all_pages(url, false, &members_purpose(group_id), |values| pages.add(values)).await?;
         limited_check(pages.finish(count))
     }
 
     /// Users only, through the advanced-query cast (`ConsistencyLevel: eventual` on every page,
     /// `$count=true`), with Graph's count. Nested group ids are not reported by this form.
-    pub async fn transitive_user_members_counted(
-        &self,
-        group_id: &str,
-        extra: &[&str],
-    ) -> Result<GroupMembers, GraphError> {
+    pub async fn transitive_user_members_counted(&self, group_id: &str, extra: &[&str]) -> Result<GroupMembers, GraphError> {
         let (select, extras) = user_select(extra);
         let url = self.graph_url(
-            &[
-                "groups",
-                group_id,
-                "transitiveMembers",
-                "microsoft.graph.user",
-            ],
-            &[
-                ("$select", select),
-                ("$top", self.page_size()),
-                ("$count", "true".into()),
-            ],
+            &["groups", group_id, "transitiveMembers", "microsoft.graph.user"],
+            &[("$select", select), ("$top", self.page_size()), ("$count", "true".into())],
         )?;
         let mut pages = MemberPages::new(&extras);
-        let count = self
-            .get_all_pages(url, true, &members_purpose(group_id), |values| pages.add(values))
-            .await?;
+        let count = self.get_all_pages(url, true, &members_purpose(group_id), |values| pages.add(values)).await?;
         limited_check(pages.finish(count))
     }
 
@@ -166,11 +121,7 @@ impl GraphClient {
         let reply = self.send(Method::GET, url, &[], None).await?;
         match reply.status {
             404 => Ok(None),
-            _ if reply.ok() => Ok(reply
-                .json()?
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_string)),
+            _ if reply.ok() => Ok(reply.json()?.get("id").and_then(Value::as_str).map(str::to_string)),
             _ => Err(purpose.error(&reply)),
         }
     }
@@ -195,18 +146,8 @@ impl GraphClient {
         match reply.status {
             404 => Ok(None),
             _ if reply.ok() => {
-                let header = |name| {
-                    reply
-                        .headers
-                        .get(name)
-                        .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                        .map(str::to_string)
-                };
-                Ok(Some(Photo {
-                    content_type: header(CONTENT_TYPE).unwrap_or_else(|| "image/jpeg".into()),
-                    etag: header(ETAG),
-                    bytes: reply.body,
-                }))
+                let header = |name| reply.headers.get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_string);
+                Ok(Some(Photo { content_type: header(CONTENT_TYPE).unwrap_or_else(|| "image/jpeg".into()), etag: header(ETAG), bytes: reply.body }))
             }
             _ => Err(purpose.error(&reply)),
         }

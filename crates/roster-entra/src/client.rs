@@ -67,8 +67,7 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Result<Value, GraphError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| GraphError::InvalidResponse(format!("body is not JSON: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| GraphError::InvalidResponse(format!("body is not JSON: {e}")))
     }
 
     pub fn ok(&self) -> bool {
@@ -91,31 +90,15 @@ impl Purpose {
     pub fn error(&self, reply: &Reply) -> GraphError {
         let (code, message) = graph_error_parts(&reply.body);
         match reply.status {
-            403 => GraphError::MissingPermission {
-                needed: self.permission.into(),
-                action: self.action.into(),
-            },
+            403 => GraphError::MissingPermission { needed: self.permission.into(), action: self.action.into() },
             404 => match &self.group_id {
-                Some(group_id) => GraphError::GroupNotFound {
-                    group_id: group_id.clone(),
-                },
-                None => GraphError::NotFound {
-                    what: self.what.into(),
-                },
+                Some(group_id) => GraphError::GroupNotFound { group_id: group_id.clone() },
+                None => GraphError::NotFound { what: self.what.into() },
             },
             401 => GraphError::Unauthorized { code },
-            429 => GraphError::Throttled {
-                attempts: reply.attempts,
-            },
-            500 | 502 | 503 | 504 => GraphError::Unavailable {
-                status: reply.status,
-                attempts: reply.attempts,
-            },
-            status => GraphError::Rejected {
-                status,
-                code,
-                message,
-            },
+            429 => GraphError::Throttled { attempts: reply.attempts },
+            500 | 502 | 503 | 504 => GraphError::Unavailable { status: reply.status, attempts: reply.attempts },
+            status => GraphError::Rejected { status, code, message },
         }
     }
 }
@@ -135,9 +118,7 @@ pub struct GraphClient {
 
 impl fmt::Debug for GraphClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GraphClient")
-            .field("config", &self.inner.config)
-            .finish()
+        f.debug_struct("GraphClient").field("config", &self.inner.config).finish()
     }
 }
 
@@ -152,14 +133,7 @@ impl GraphClient {
             .user_agent(concat!("Roster/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GraphError::Config(format!("HTTP client: {e}")))?;
-        Ok(GraphClient {
-            inner: Arc::new(Inner {
-                config,
-                http,
-                token: Mutex::new(None),
-                counters: Counters::default(),
-            }),
-        })
+        Ok(GraphClient { inner: Arc::new(Inner { config, http, token: Mutex::new(None), counters: Counters::default() }) })
     }
 
     pub fn config(&self) -> &GraphConfig {
@@ -182,10 +156,7 @@ impl GraphClient {
     }
 
     pub(crate) fn count_throttled(&self, n: u64) {
-        self.inner
-            .counters
-            .throttled
-            .fetch_add(n, Ordering::Relaxed);
+        self.inner.counters.throttled.fetch_add(n, Ordering::Relaxed);
     }
 
     pub(crate) fn count_retry(&self) {
@@ -193,16 +164,9 @@ impl GraphClient {
     }
 
     /// `graph_base` + path segments (each escaped) + query.
-    pub(crate) fn graph_url(
-        &self,
-        segments: &[&str],
-        query: &[(&str, String)],
-    ) -> Result<Url, GraphError> {
+    pub(crate) fn graph_url(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Url, GraphError> {
         let mut url = self.inner.config.graph_base.clone();
-        url.path_segments_mut()
-            .map_err(|()| GraphError::Config("the Graph base URL cannot take a path".into()))?
-            .pop_if_empty()
-            .extend(segments);
+        url.path_segments_mut().map_err(|()| GraphError::Config("the Graph base URL cannot take a path".into()))?.pop_if_empty().extend(segments);
         if !query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in query {
@@ -214,13 +178,9 @@ impl GraphClient {
 
     /// A nextLink is followed only on the Graph host, so the token never goes anywhere else.
     pub(crate) fn check_link(&self, link: &str) -> Result<Url, GraphError> {
-        let url = Url::parse(link)
-            .map_err(|e| GraphError::InvalidResponse(format!("bad nextLink: {e}")))?;
+        let url = Url::parse(link).map_err(|e| GraphError::InvalidResponse(format!("bad nextLink: {e}")))?;
         if url.origin() != self.inner.config.graph_base.origin() {
-            return Err(GraphError::InvalidResponse(format!(
-                "nextLink points at another host ({})",
-                host_of(&url)
-            )));
+            return Err(GraphError::InvalidResponse(format!("nextLink points at another host ({})", host_of(&url))));
         }
         Ok(url)
     }
@@ -234,16 +194,8 @@ impl GraphClient {
             }
         }
         let (token, lifetime) = self.fetch_token().await?;
-        let margin = self
-            .inner
-            .config
-            .retry
-            .token_refresh_margin
-            .min(lifetime / 2);
-        *cached = Some(CachedToken {
-            token: token.clone(),
-            refresh_at: Instant::now() + lifetime.saturating_sub(margin),
-        });
+        let margin = self.inner.config.retry.token_refresh_margin.min(lifetime / 2);
+        *cached = Some(CachedToken { token: token.clone(), refresh_at: Instant::now() + lifetime.saturating_sub(margin) });
         Ok(token)
     }
 
@@ -258,10 +210,12 @@ impl GraphClient {
     async fn fetch_token(&self) -> Result<(AccessToken, Duration), GraphError> {
         let cfg = &self.inner.config;
         let mut url = cfg.login_base.clone();
-        url.path_segments_mut()
-            .map_err(|()| GraphError::Config("the login base URL cannot take a path".into()))?
-            .pop_if_empty()
-            .extend([cfg.tenant.as_str(), "oauth2", "v2.0", "token"]);
+        url.path_segments_mut().map_err(|()| GraphError::Config("the login base URL cannot take a path".into()))?.pop_if_empty().extend([
+            cfg.tenant.as_str(),
+            "oauth2",
+            "v2.0",
+            "token",
+        ]);
         let form = [
             ("client_id", cfg.client_id.as_str()),
             ("scope", &cfg.scope()),
@@ -272,38 +226,22 @@ impl GraphClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            self.inner
-                .counters
-                .token_requests
-                .fetch_add(1, Ordering::Relaxed);
+            self.inner.counters.token_requests.fetch_add(1, Ordering::Relaxed);
             let sent = self.inner.http.post(url.clone()).form(&form).send().await;
             let wait = match sent {
                 Err(e) => {
-                    let err = GraphError::Network {
-                        host: host_of(&url),
-                        detail: e.without_url().to_string(),
-                    };
+                    let err = GraphError::Network { host: host_of(&url), detail: e.without_url().to_string() };
                     (attempt, err, None)
                 }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
-                    let body = resp.bytes().await.map_err(|e| GraphError::Network {
-                        host: host_of(&url),
-                        detail: e.to_string(),
-                    })?;
+                    let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+                    let body = resp.bytes().await.map_err(|e| GraphError::Network { host: host_of(&url), detail: e.to_string() })?;
                     if status == 200 {
                         return parse_token(&body);
                     }
                     let err = if status == 429 || status >= 500 {
-                        GraphError::Unavailable {
-                            status,
-                            attempts: attempt,
-                        }
+                        GraphError::Unavailable { status, attempts: attempt }
                     } else {
                         return Err(token_error(&body, status, &cfg.tenant, &cfg.client_id));
                     };
@@ -324,45 +262,27 @@ impl GraphClient {
     /// Sends one Graph request, retrying 429/503/504 (and a few 500/502s and network errors)
     /// within the policy, and refreshing the token once on a 401. Final answers, including
     /// 4xx, come back as a [`Reply`] for the caller to interpret.
-    pub(crate) async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        headers: &[(&'static str, &str)],
-        body: Option<&Value>,
-    ) -> Result<Reply, GraphError> {
+    pub(crate) async fn send(&self, method: Method, url: Url, headers: &[(&'static str, &str)], body: Option<&Value>) -> Result<Reply, GraphError> {
         let policy = &self.inner.config.retry;
         let started = Instant::now();
         let (mut attempt, mut server_errors, mut refreshed) = (0u32, 0u32, false);
         loop {
             attempt += 1;
             let token = self.access_token().await?;
-            let mut req = self
-                .inner
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token.secret());
+            let mut req = self.inner.http.request(method.clone(), url.clone()).bearer_auth(token.secret());
             for (name, value) in headers {
                 req = req.header(*name, *value);
             }
             if let Some(body) = body {
                 req = req.json(body);
             }
-            self.inner
-                .counters
-                .graph_requests
-                .fetch_add(1, Ordering::Relaxed);
+            self.inner.counters.graph_requests.fetch_add(1, Ordering::Relaxed);
             let delay = match req.send().await {
                 Err(e) => {
-                    let err = GraphError::Network {
-                        host: host_of(&url),
-                        detail: e.without_url().to_string(),
-                    };
+                    let err = GraphError::Network { host: host_of(&url), detail: e.without_url().to_string() };
                     tracing::debug!(path = url.path(), attempt, "graph request failed to send");
                     let delay = policy.scaled(policy.backoff(attempt));
-                    if attempt >= policy.max_attempts
-                        || started.elapsed() + delay > policy.total_budget
-                    {
+                    if attempt >= policy.max_attempts || started.elapsed() + delay > policy.total_budget {
                         return Err(err);
                     }
                     delay
@@ -370,26 +290,11 @@ impl GraphClient {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let resp_headers = resp.headers().clone();
-                    let body = resp
-                        .bytes()
-                        .await
-                        .map_err(|e| GraphError::Network {
-                            host: host_of(&url),
-                            detail: e.without_url().to_string(),
-                        })?
-                        .to_vec();
+                    let body =
+                        resp.bytes().await.map_err(|e| GraphError::Network { host: host_of(&url), detail: e.without_url().to_string() })?.to_vec();
                     tracing::debug!(path = url.path(), status, attempt, "graph request");
-                    let reply = Reply {
-                        status,
-                        headers: resp_headers,
-                        body,
-                        attempts: attempt,
-                    };
-                    let retry_after = reply
-                        .headers
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
+                    let reply = Reply { status, headers: resp_headers, body, attempts: attempt };
+                    let retry_after = reply.headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
                     match status {
                         401 if !refreshed => {
                             // The token expired or was revoked early: one fresh token, at once.
@@ -402,19 +307,15 @@ impl GraphClient {
                             if status == 429 {
                                 self.count_throttled(1);
                             }
-                            let delay = policy
-                                .scaled(retry_after.unwrap_or_else(|| policy.backoff(attempt)));
-                            if attempt >= policy.max_attempts
-                                || started.elapsed() + delay > policy.total_budget
-                            {
+                            let delay = policy.scaled(retry_after.unwrap_or_else(|| policy.backoff(attempt)));
+                            if attempt >= policy.max_attempts || started.elapsed() + delay > policy.total_budget {
                                 return Ok(reply);
                             }
                             delay
                         }
                         500 | 502 => {
                             server_errors += 1;
-                            let delay = policy
-                                .scaled(retry_after.unwrap_or_else(|| policy.backoff(attempt)));
+                            let delay = policy.scaled(retry_after.unwrap_or_else(|| policy.backoff(attempt)));
                             if server_errors > policy.max_server_error_retries
                                 || attempt >= policy.max_attempts
                                 || started.elapsed() + delay > policy.total_budget
@@ -433,17 +334,8 @@ impl GraphClient {
     }
 
     /// GET a JSON resource; non-2xx answers become errors worded by `purpose`.
-    pub(crate) async fn get_json(
-        &self,
-        url: Url,
-        eventual: bool,
-        purpose: &Purpose,
-    ) -> Result<Value, GraphError> {
-        let headers: &[(&'static str, &str)] = if eventual {
-            &[("ConsistencyLevel", "eventual")]
-        } else {
-            &[]
-        };
+    pub(crate) async fn get_json(&self, url: Url, eventual: bool, purpose: &Purpose) -> Result<Value, GraphError> {
+        let headers: &[(&'static str, &str)] = if eventual { &[("ConsistencyLevel", "eventual")] } else { &[] };
         let reply = self.send(Method::GET, url, headers, None).await?;
         if !reply.ok() {
             return Err(purpose.error(&reply));
@@ -471,11 +363,7 @@ impl GraphClient {
             }
             match body.get_mut("value").map(Value::take) {
                 Some(Value::Array(items)) => on_page(items),
-                _ => {
-                    return Err(GraphError::InvalidResponse(
-                        "a page has no value array".into(),
-                    ))
-                }
+                _ => return Err(GraphError::InvalidResponse("a page has no value array".into())),
             }
             match body.get("@odata.nextLink").and_then(Value::as_str) {
                 Some(link) => url = self.check_link(link)?,
@@ -487,12 +375,9 @@ impl GraphClient {
 }
 
 fn parse_token(body: &[u8]) -> Result<(AccessToken, Duration), GraphError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| GraphError::InvalidResponse(format!("token answer: {e}")))?;
-    let token = v
-        .get("access_token")
-        .and_then(Value::as_str)
-        .ok_or_else(|| GraphError::InvalidResponse("token answer has no access_token".into()))?;
+    let v: Value = serde_json::from_slice(body).map_err(|e| GraphError::InvalidResponse(format!("token answer: {e}")))?;
+    let token =
+        v.get("access_token").and_then(Value::as_str).ok_or_else(|| GraphError::InvalidResponse("token answer has no access_token".into()))?;
     // expires_in is a number, but some proxies turn it into a string.
     let expires_in = match v.get("expires_in") {
         Some(Value::Number(n)) => n.as_u64(),
@@ -500,8 +385,5 @@ fn parse_token(body: &[u8]) -> Result<(AccessToken, Duration), GraphError> {
         _ => None,
     }
     .unwrap_or(3599);
-    Ok((
-        AccessToken(token.to_string()),
-        Duration::from_secs(expires_in),
-    ))
+    Ok((AccessToken(token.to_string()), Duration::from_secs(expires_in)))
 }

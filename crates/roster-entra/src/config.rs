@@ -41,17 +41,8 @@ impl fmt::Debug for GraphConfig {
 }
 
 impl GraphConfig {
-    pub fn new(
-        login_base: &str,
-        graph_base: &str,
-        tenant: &str,
-        client_id: &str,
-        client_secret: &str,
-    ) -> Result<GraphConfig, GraphError> {
-        let parse = |name: &str, raw: &str| {
-            Url::parse(raw)
-                .map_err(|e| GraphError::Config(format!("{name} '{raw}' is not a URL: {e}")))
-        };
+    pub fn new(login_base: &str, graph_base: &str, tenant: &str, client_id: &str, client_secret: &str) -> Result<GraphConfig, GraphError> {
+        let parse = |name: &str, raw: &str| Url::parse(raw).map_err(|e| GraphError::Config(format!("{name} '{raw}' is not a URL: {e}")));
         Ok(GraphConfig {
             login_base: parse("login base", login_base)?,
             graph_base: parse("Graph base", graph_base)?,
@@ -65,26 +56,13 @@ impl GraphConfig {
     }
 
     /// The global (public) cloud.
-    pub fn public_cloud(
-        tenant: &str,
-        client_id: &str,
-        client_secret: &str,
-    ) -> Result<GraphConfig, GraphError> {
-        Self::new(
-            "https://login.microsoftonline.com/",
-            "https://graph.microsoft.com/v1.0/",
-            tenant,
-            client_id,
-            client_secret,
-        )
+    pub fn public_cloud(tenant: &str, client_id: &str, client_secret: &str) -> Result<GraphConfig, GraphError> {
+        Self::new("https://login.microsoftonline.com/", "https://graph.microsoft.com/v1.0/", tenant, client_id, client_secret)
     }
 
     /// `{graph origin}/.default`: app-only tokens always ask for every granted permission.
     pub fn scope(&self) -> String {
-        format!(
-            "{}/.default",
-            self.graph_base.origin().ascii_serialization()
-        )
+        format!("{}/.default", self.graph_base.origin().ascii_serialization())
     }
 }
 
@@ -126,9 +104,7 @@ impl RetryPolicy {
     /// Exponential backoff with jitter, for answers without a Retry-After.
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         use rand::Rng;
-        let exp = self
-            .base_backoff
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self.base_backoff.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let capped = exp.min(self.max_backoff);
         capped.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
     }
@@ -148,10 +124,7 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("10"), Some(Duration::from_secs(10)));
-        assert_eq!(
-            parse_retry_after(" 2.128 "),
-            Some(Duration::from_millis(2128))
-        );
+        assert_eq!(parse_retry_after(" 2.128 "), Some(Duration::from_millis(2128)));
         assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("-1"), None);
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
@@ -161,17 +134,14 @@ mod tests {
     #[test]
     fn backoff_grows_and_is_capped() {
         let p = RetryPolicy::default();
-        assert!(
-            p.backoff(1) <= Duration::from_secs(1) && p.backoff(1) >= Duration::from_millis(500)
-        );
+        assert!(p.backoff(1) <= Duration::from_secs(1) && p.backoff(1) >= Duration::from_millis(500));
         assert!(p.backoff(4) >= Duration::from_secs(4));
         assert!(p.backoff(30) <= Duration::from_secs(60));
     }
 
     #[test]
     fn debug_redacts_the_secret() {
-        let c = GraphConfig::public_cloud("contoso.onmicrosoft.com", "id", "s3cr3t~value")
-            .expect("config");
+        let c = GraphConfig::public_cloud("contoso.onmicrosoft.com", "id", "s3cr3t~value").expect("config");
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert_eq!(c.scope(), "https://graph.microsoft.com/.default");

@@ -24,18 +24,12 @@ pub enum GraphError {
     AppNotInTenant { client_id: String, tenant: String },
 
     #[error("Entra refused to issue a token: {error} (AADSTS{code}): {description}")]
-    TokenRejected {
-        error: String,
-        code: u32,
-        description: String,
-    },
+    TokenRejected { error: String, code: u32, description: String },
 
     #[error("The app is missing the Microsoft Graph application permission {needed}, needed to {action}. Add it under API permissions, then grant admin consent.")]
     MissingPermission { needed: String, action: String },
 
-    #[error(
-        "Group {group_id} was not found. Check the group's Object ID under Entra ID > Groups."
-    )]
+    #[error("Group {group_id} was not found. Check the group's Object ID under Entra ID > Groups.")]
     GroupNotFound { group_id: String },
 
     #[error("Microsoft Graph found no {what}.")]
@@ -51,11 +45,7 @@ pub enum GraphError {
     Unavailable { status: u16, attempts: u32 },
 
     #[error("Microsoft Graph refused the request (HTTP {status}, {code}): {message}")]
-    Rejected {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Rejected { status: u16, code: String, message: String },
 
     #[error("Could not reach {host}: {detail}. Check the network and proxy settings.")]
     Network { host: String, detail: String },
@@ -70,28 +60,15 @@ pub enum GraphError {
 impl GraphError {
     /// Whether trying again later can help (as opposed to an admin fixing a setting).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            GraphError::Throttled { .. }
-                | GraphError::Unavailable { .. }
-                | GraphError::Network { .. }
-        )
+        matches!(self, GraphError::Throttled { .. } | GraphError::Unavailable { .. } | GraphError::Network { .. })
     }
 }
 
 /// `{"error":{"code","message"}}` from a Graph error body, if it has one.
 pub(crate) fn graph_error_parts(body: &[u8]) -> (String, String) {
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let code = parsed
-        .pointer("/error/code")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown")
-        .to_string();
-    let message = parsed
-        .pointer("/error/message")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let code = parsed.pointer("/error/code").and_then(Value::as_str).unwrap_or("unknown").to_string();
+    let message = parsed.pointer("/error/message").and_then(Value::as_str).unwrap_or("").to_string();
     (code, message)
 }
 
@@ -99,11 +76,7 @@ pub(crate) fn graph_error_parts(body: &[u8]) -> (String, String) {
 /// and the `error` field are read; the description is kept for anything unrecognised.
 pub(crate) fn token_error(body: &[u8], status: u16, tenant: &str, client_id: &str) -> GraphError {
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let error = parsed
-        .get("error")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown_error")
-        .to_string();
+    let error = parsed.get("error").and_then(Value::as_str).unwrap_or("unknown_error").to_string();
     let code = parsed
         .get("error_codes")
         .and_then(Value::as_array)
@@ -124,11 +97,7 @@ pub(crate) fn token_error(body: &[u8], status: u16, tenant: &str, client_id: &st
         900023 => GraphError::MalformedTenant { tenant },
         9001023 => GraphError::MultiTenantEndpoint { tenant },
         700016 => GraphError::AppNotInTenant { client_id, tenant },
-        _ => GraphError::TokenRejected {
-            error,
-            code,
-            description,
-        },
+        _ => GraphError::TokenRejected { error, code, description },
     }
 }
 
@@ -140,21 +109,15 @@ mod tests {
     fn token_errors_map_by_code() {
         let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x","error_codes":[7000215]}"#;
         let err = token_error(body, 401, "t", "app-1");
-        assert_eq!(
-            err,
-            GraphError::WrongSecret {
-                client_id: "app-1".into()
-            }
-        );
+        assert_eq!(err, GraphError::WrongSecret { client_id: "app-1".into() });
         assert!(err.to_string().contains("not its Secret ID"));
-        let other = token_error(br#"{"error":"invalid_scope","error_description":"AADSTS70011: bad scope\r\nTrace ID: y","error_codes":[70011]}"#, 400, "t", "a");
-        assert_eq!(
-            other.to_string(),
-            "Entra refused to issue a token: invalid_scope (AADSTS70011): AADSTS70011: bad scope"
+        let other = token_error(
+            br#"{"error":"invalid_scope","error_description":"AADSTS70011: bad scope\r\nTrace ID: y","error_codes":[70011]}"#,
+            400,
+            "t",
+            "a",
         );
-        assert!(matches!(
-            token_error(b"<html>", 502, "t", "a"),
-            GraphError::TokenRejected { code: 0, .. }
-        ));
+        assert_eq!(other.to_string(), "Entra refused to issue a token: invalid_scope (AADSTS70011): AADSTS70011: bad scope");
+        assert!(matches!(token_error(b"<html>", 502, "t", "a"), GraphError::TokenRejected { code: 0, .. }));
     }
 }

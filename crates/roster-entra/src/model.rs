@@ -78,10 +78,7 @@ impl GraphUser {
             preferred_language: text(obj, "preferredLanguage"),
             employee_hire_date: text(obj, "employeeHireDate"),
             employee_id: text(obj, "employeeId"),
-            extra: extra
-                .iter()
-                .map(|k| (k.clone(), obj.get(k).cloned().unwrap_or(Value::Null)))
-                .collect(),
+            extra: extra.iter().map(|k| (k.clone(), obj.get(k).cloned().unwrap_or(Value::Null))).collect(),
         })
     }
 }
@@ -111,27 +108,15 @@ pub struct PhotoMeta {
 impl PhotoMeta {
     /// `None` for the "no photo" answers: 404 is handled by callers; the 1x1 placeholder here.
     pub fn from_json(v: &Value) -> Option<PhotoMeta> {
-        let etag = v
-            .get("@odata.mediaEtag")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let etag = v.get("@odata.mediaEtag").and_then(Value::as_str).unwrap_or_default().to_string();
         let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
         if etag.is_empty() || id == "1x1" {
             return None;
         }
-        let dim = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_u64)
-                .and_then(|n| u32::try_from(n).ok())
-        };
+        let dim = |k: &str| v.get(k).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
         Some(PhotoMeta {
             etag,
-            content_type: v
-                .get("@odata.mediaContentType")
-                .and_then(Value::as_str)
-                .unwrap_or("image/jpeg")
-                .to_string(),
+            content_type: v.get("@odata.mediaContentType").and_then(Value::as_str).unwrap_or("image/jpeg").to_string(),
             width: dim("width"),
             height: dim("height"),
         })
@@ -147,11 +132,7 @@ pub struct Photo {
 
 impl std::fmt::Debug for Photo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Photo")
-            .field("content_type", &self.content_type)
-            .field("len", &self.bytes.len())
-            .field("etag", &self.etag)
-            .finish()
+        f.debug_struct("Photo").field("content_type", &self.content_type).field("len", &self.bytes.len()).field("etag", &self.etag).finish()
     }
 }
 
@@ -163,33 +144,19 @@ mod tests {
     #[test]
     fn string_booleans_and_nulls() {
         let v = json!({"id": "u1", "accountEnabled": "False", "givenName": null, "employeeId": 42, "costCenter": "C1"});
-        let user = GraphUser::from_json(
-            v.as_object().expect("object"),
-            &["costCenter".into(), "division".into()],
-        )
-        .expect("user");
+        let user = GraphUser::from_json(v.as_object().expect("object"), &["costCenter".into(), "division".into()]).expect("user");
         assert_eq!(user.account_enabled, Some(false));
         assert_eq!(user.given_name, None);
         assert_eq!(user.employee_id.as_deref(), Some("42"));
         assert_eq!(user.extra.get("costCenter"), Some(&json!("C1")));
         assert_eq!(user.extra.get("division"), Some(&Value::Null));
-        assert!(
-            GraphUser::from_json(json!({"mail": "x"}).as_object().expect("object"), &[]).is_none()
-        );
+        assert!(GraphUser::from_json(json!({"mail": "x"}).as_object().expect("object"), &[]).is_none());
     }
 
     #[test]
     fn placeholder_photo_is_no_photo() {
-        assert_eq!(
-            PhotoMeta::from_json(
-                &json!({"@odata.mediaEtag": "", "id": "1x1", "@odata.mediaContentType": "image/gif"})
-            ),
-            None
-        );
-        let meta = PhotoMeta::from_json(
-            &json!({"@odata.mediaEtag": "\"AB\"", "id": "240x240", "width": 240}),
-        )
-        .expect("meta");
+        assert_eq!(PhotoMeta::from_json(&json!({"@odata.mediaEtag": "", "id": "1x1", "@odata.mediaContentType": "image/gif"})), None);
+        let meta = PhotoMeta::from_json(&json!({"@odata.mediaEtag": "\"AB\"", "id": "240x240", "width": 240})).expect("meta");
         assert_eq!((meta.etag.as_str(), meta.width), ("\"AB\"", Some(240)));
     }
 }

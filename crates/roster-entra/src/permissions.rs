@@ -36,48 +36,22 @@ impl PermissionReport {
     }
 
     pub fn missing(&self) -> Vec<&'static str> {
-        self.checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Missing)
-            .map(|c| c.permission)
-            .collect()
+        self.checks.iter().filter(|c| c.status == CheckStatus::Missing).map(|c| c.permission).collect()
     }
 }
 
 impl GraphClient {
     /// Signs in (an error here is the answer: wrong secret, unknown tenant ...), then reports
     /// each permission Roster needs as ok or missing. With a group id, also checks the group.
-    pub async fn check_permissions(
-        &self,
-        group_id: Option<&str>,
-    ) -> Result<PermissionReport, GraphError> {
+    pub async fn check_permissions(&self, group_id: Option<&str>) -> Result<PermissionReport, GraphError> {
         self.access_token().await?;
-        let users = self.graph_url(
-            &["users"],
-            &[("$select", "id".into()), ("$top", "1".into())],
-        )?;
+        let users = self.graph_url(&["users"], &[("$select", "id".into()), ("$top", "1".into())])?;
         let members = match group_id {
-            Some(g) => self.graph_url(
-                &["groups", g, "transitiveMembers"],
-                &[("$select", "id".into()), ("$top", "1".into())],
-            )?,
-            None => self.graph_url(
-                &["groups"],
-                &[("$select", "id".into()), ("$top", "1".into())],
-            )?,
+            Some(g) => self.graph_url(&["groups", g, "transitiveMembers"], &[("$select", "id".into()), ("$top", "1".into())])?,
+            None => self.graph_url(&["groups"], &[("$select", "id".into()), ("$top", "1".into())])?,
         };
-        let probes = [
-            (
-                USER_PERMISSION,
-                "read people, their managers and photos",
-                users,
-            ),
-            (
-                MEMBER_PERMISSION,
-                "list the members of the sync group",
-                members,
-            ),
-        ];
+        let probes =
+            [(USER_PERMISSION, "read people, their managers and photos", users), (MEMBER_PERMISSION, "list the members of the sync group", members)];
         let mut checks = Vec::with_capacity(probes.len());
         for (permission, needed_for, url) in probes {
             let reply = self.send(Method::GET, url, &[], None).await?;
@@ -85,20 +59,11 @@ impl GraphClient {
                 s if (200..300).contains(&s) => CheckStatus::Ok,
                 403 => CheckStatus::Missing,
                 404 if group_id.is_some() && permission == MEMBER_PERMISSION => {
-                    CheckStatus::Failed(
-                        GraphError::GroupNotFound {
-                            group_id: group_id.unwrap_or_default().to_string(),
-                        }
-                        .to_string(),
-                    )
+                    CheckStatus::Failed(GraphError::GroupNotFound { group_id: group_id.unwrap_or_default().to_string() }.to_string())
                 }
                 s => CheckStatus::Failed(format!("HTTP {s}")),
             };
-            checks.push(PermissionCheck {
-                permission,
-                needed_for,
-                status,
-            });
+            checks.push(PermissionCheck { permission, needed_for, status });
         }
         Ok(PermissionReport { checks })
     }

@@ -10,28 +10,12 @@ use roster_sim::{NoPhotoStyle, RetryAfter, TenantSpec};
 async fn manager_or_none() {
     let h = harness(20, 999).await;
     let top = &h.info.member_user_ids[0];
-    assert_eq!(
-        h.client.manager_id(top).await.expect("manager"),
-        None,
-        "404 means no manager"
-    );
+    assert_eq!(h.client.manager_id(top).await.expect("manager"), None, "404 means no manager");
     let report = &h.info.member_user_ids[1];
-    assert_eq!(
-        h.client.manager_id(report).await.expect("manager"),
-        h.sim.manager_of(report)
-    );
-    let outside = h.info.member_user_ids.iter().find(|u| {
-        h.sim
-            .manager_of(u)
-            .is_some_and(|m| h.info.outside_manager_ids.contains(&m))
-    });
+    assert_eq!(h.client.manager_id(report).await.expect("manager"), h.sim.manager_of(report));
+    let outside = h.info.member_user_ids.iter().find(|u| h.sim.manager_of(u).is_some_and(|m| h.info.outside_manager_ids.contains(&m)));
     let outside = outside.expect("someone reports outside the group");
-    let manager = h
-        .client
-        .manager_id(outside)
-        .await
-        .expect("manager")
-        .expect("some");
+    let manager = h.client.manager_id(outside).await.expect("manager").expect("some");
     assert!(h.info.outside_manager_ids.contains(&manager));
 }
 
@@ -39,34 +23,15 @@ async fn manager_or_none() {
 async fn photo_changes_and_removal() {
     let h = harness(10, 999).await;
     let user = h.info.member_user_ids[2].clone();
-    h.sim
-        .set_photo(&user, vec![0xFF, 0xD8, 1, 2, 0xFF, 0xD9])
-        .expect("photo");
-    let meta = h
-        .client
-        .photo_meta(&user)
-        .await
-        .expect("meta")
-        .expect("has photo");
+    h.sim.set_photo(&user, vec![0xFF, 0xD8, 1, 2, 0xFF, 0xD9]).expect("photo");
+    let meta = h.client.photo_meta(&user).await.expect("meta").expect("has photo");
     assert_eq!(Some(meta.etag.clone()), h.sim.photo_etag(&user));
-    let photo = h
-        .client
-        .photo(&user)
-        .await
-        .expect("photo")
-        .expect("has photo");
+    let photo = h.client.photo(&user).await.expect("photo").expect("has photo");
     assert_eq!(photo.bytes, vec![0xFF, 0xD8, 1, 2, 0xFF, 0xD9]);
     assert_eq!(photo.content_type, "image/jpeg");
 
-    h.sim
-        .set_photo(&user, vec![0xFF, 0xD8, 3, 0xFF, 0xD9])
-        .expect("photo");
-    let changed = h
-        .client
-        .photo_meta(&user)
-        .await
-        .expect("meta")
-        .expect("has photo");
+    h.sim.set_photo(&user, vec![0xFF, 0xD8, 3, 0xFF, 0xD9]).expect("photo");
+    let changed = h.client.photo_meta(&user).await.expect("meta").expect("has photo");
     assert_ne!(changed.etag, meta.etag, "a new photo has a new etag");
 
     h.sim.remove_photo(&user).expect("remove");
@@ -76,20 +41,9 @@ async fn photo_changes_and_removal() {
 
 #[tokio::test]
 async fn placeholder_photo_counts_as_none() {
-    let spec = TenantSpec {
-        users: 5,
-        photo_ratio: 0.0,
-        no_photo: NoPhotoStyle::Placeholder,
-        ..TenantSpec::default()
-    };
+    let spec = TenantSpec { users: 5, photo_ratio: 0.0, no_photo: NoPhotoStyle::Placeholder, ..TenantSpec::default() };
     let h = harness_with(spec, 999).await;
-    assert_eq!(
-        h.client
-            .photo_meta(&h.info.member_user_ids[0])
-            .await
-            .expect("meta"),
-        None
-    );
+    assert_eq!(h.client.photo_meta(&h.info.member_user_ids[0]).await.expect("meta"), None);
 }
 
 #[tokio::test]
@@ -107,10 +61,7 @@ async fn batched_managers_ride_out_inner_429s() {
     // Three batches of ≤20 plus one resend of the throttled ones.
     assert_eq!(stats.graph_requests, 4);
     let inner = h.sim.requests().iter().filter(|r| r.in_batch).count();
-    assert_eq!(
-        inner, 50,
-        "only the throttled inner requests were sent again"
-    );
+    assert_eq!(inner, 50, "only the throttled inner requests were sent again");
 }
 
 #[tokio::test]
@@ -119,26 +70,12 @@ async fn batched_photo_metadata_and_binary_bodies() {
     let users = h.info.member_user_ids.clone();
     let metas = h.client.photo_metas(&users).await.expect("metas");
     for user in &users {
-        assert_eq!(
-            metas[user].as_ref().map(|m| m.etag.clone()),
-            h.sim.photo_etag(user),
-            "{user}"
-        );
+        assert_eq!(metas[user].as_ref().map(|m| m.etag.clone()), h.sim.photo_etag(user), "{user}");
     }
     assert!(metas.values().any(Option::is_some) && metas.values().any(Option::is_none));
 
-    let with_photo = users
-        .iter()
-        .find(|u| h.sim.photo_etag(u).is_some())
-        .expect("someone has a photo");
+    let with_photo = users.iter().find(|u| h.sim.photo_etag(u).is_some()).expect("someone has a photo");
     h.sim.set_photo(with_photo, vec![7, 7, 7]).expect("photo");
-    let answers = h
-        .client
-        .batch(&[BatchRequest::get(
-            "p",
-            format!("/users/{with_photo}/photo/$value"),
-        )])
-        .await
-        .expect("batch");
+    let answers = h.client.batch(&[BatchRequest::get("p", format!("/users/{with_photo}/photo/$value"))]).await.expect("batch");
     assert_eq!(answers["p"].binary_body(), Some(vec![7, 7, 7]));
 }

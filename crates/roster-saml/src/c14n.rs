@@ -52,7 +52,8 @@ fn write_element(e: &Element, omit: Option<&Element>, inclusive: &[String], rend
     out.push_str(&qname);
     out.push_str(&declarations);
     let mut attributes: Vec<_> = e.attributes.iter().collect();
-    attributes.sort_by(|a, b| (a.namespace.as_deref().unwrap_or(""), a.local.as_str()).cmp(&(b.namespace.as_deref().unwrap_or(""), b.local.as_str())));
+    attributes
+        .sort_by(|a, b| (a.namespace.as_deref().unwrap_or(""), a.local.as_str()).cmp(&(b.namespace.as_deref().unwrap_or(""), b.local.as_str())));
     for a in attributes {
         out.push(' ');
         out.push_str(&a.qname());

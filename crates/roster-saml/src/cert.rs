@@ -25,7 +25,8 @@ impl Certificate {
         let cert = x509_cert::Certificate::from_der(der).map_err(|e| bad(format!("is not an X.509 certificate ({e})")))?;
         let tbs = &cert.tbs_certificate;
         let spki = tbs.subject_public_key_info.to_der().map_err(|e| bad(format!("has an unreadable key ({e})")))?;
-        let key = RsaPublicKey::from_public_key_der(&spki).map_err(|_| bad("does not hold an RSA key (Roster accepts RSA-SHA256 signatures)".into()))?;
+        let key =
+            RsaPublicKey::from_public_key_der(&spki).map_err(|_| bad("does not hold an RSA key (Roster accepts RSA-SHA256 signatures)".into()))?;
         if rsa::traits::PublicKeyParts::size(&key) * 8 < MIN_RSA_BITS {
             return Err(bad(format!("has an RSA key shorter than {MIN_RSA_BITS} bits")));
         }

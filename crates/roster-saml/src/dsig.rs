@@ -85,10 +85,7 @@ pub fn enveloped_signature(element: &Element) -> Result<Option<&Element>, SamlEr
 }
 
 fn algorithm<'a>(parent: &'a Element, local: &str) -> Result<&'a str, SamlError> {
-    parent
-        .only_child(DSIG_NS, local)
-        .and_then(|e| e.attr("Algorithm"))
-        .ok_or_else(|| bad(format!("the signature has no single {local}")))
+    parent.only_child(DSIG_NS, local).and_then(|e| e.attr("Algorithm")).ok_or_else(|| bad(format!("the signature has no single {local}")))
 }
 
 /// The prefixes an exclusive-c14n method or transform lists as inclusive.
@@ -149,6 +146,8 @@ pub fn verify(signed: &Element, pinned: &[Certificate]) -> Result<(), SamlError>
     if pinned.iter().any(|cert| cert.key.verify(hash.scheme(), &hashed, &value).is_ok()) {
         Ok(())
     } else {
-        Err(bad("it was not made with the identity provider's certificate that Roster has on file (was the certificate renewed? update the metadata)"))
+        Err(bad(
+            "it was not made with the identity provider's certificate that Roster has on file (was the certificate renewed? update the metadata)",
+        ))
     }
 }

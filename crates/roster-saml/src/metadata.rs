@@ -25,7 +25,10 @@ fn unusable(why: impl Into<String>) -> SamlError {
 
 /// HTTPS, or plain HTTP on this machine only (tests and local identity providers).
 pub fn acceptable_url(url: &str) -> bool {
-    url.starts_with("https://") || ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| url.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/'])))
+    url.starts_with("https://")
+        || ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| url.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/'])))
 }
 
 pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, SamlError> {
@@ -45,8 +48,11 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, SamlError> {
     } else {
         return Err(unusable("it is not SAML 2.0 metadata (no EntityDescriptor)"));
     };
-    let entity_id = entity.attr("entityID").map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| unusable("the EntityDescriptor has no entityID"))?.to_owned();
-    let idp = entity.only_child(METADATA_NS, "IDPSSODescriptor").ok_or_else(|| unusable("it has no IDPSSODescriptor: is this a service provider's metadata?"))?;
+    let entity_id =
+        entity.attr("entityID").map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| unusable("the EntityDescriptor has no entityID"))?.to_owned();
+    let idp = entity
+        .only_child(METADATA_NS, "IDPSSODescriptor")
+        .ok_or_else(|| unusable("it has no IDPSSODescriptor: is this a service provider's metadata?"))?;
     let sso_url = idp
         .children_named(METADATA_NS, "SingleSignOnService")
         .find(|s| s.attr("Binding") == Some(REDIRECT_BINDING))
@@ -115,6 +121,9 @@ mod tests {
         let root = parse(&xml).unwrap();
         let sp = root.only_child(METADATA_NS, "SPSSODescriptor").unwrap();
         assert_eq!(sp.attr("WantAssertionsSigned"), Some("true"));
-        assert_eq!(sp.only_child(METADATA_NS, "AssertionConsumerService").unwrap().attr("Location"), Some("https://acme.roster.test/saml/acs?x=1&y=2"));
+        assert_eq!(
+            sp.only_child(METADATA_NS, "AssertionConsumerService").unwrap().attr("Location"),
+            Some("https://acme.roster.test/saml/acs?x=1&y=2")
+        );
     }
 }

@@ -17,7 +17,14 @@ pub struct AuthnRequest {
 
 /// Builds the request and the identity provider's address carrying it. `relay_state` is
 /// opaque; Roster never redirects to it.
-pub fn authn_request(idp_sso_url: &str, sp_entity_id: &str, acs_url: &str, relay_state: &str, now: DateTime<Utc>, rng: &mut impl rand::RngCore) -> Result<AuthnRequest, String> {
+pub fn authn_request(
+    idp_sso_url: &str,
+    sp_entity_id: &str,
+    acs_url: &str,
+    relay_state: &str,
+    now: DateTime<Utc>,
+    rng: &mut impl rand::RngCore,
+) -> Result<AuthnRequest, String> {
     let mut raw = [0u8; 20];
     rng.fill_bytes(&mut raw);
     // An xs:ID must not start with a digit.
@@ -50,7 +57,8 @@ mod tests {
     #[test]
     fn the_request_round_trips_through_the_redirect_binding() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let r = authn_request("https://idp.example/sso?app=1", "https://sp/saml/metadata", "https://sp/saml/acs", "r1", now, &mut rand::rngs::OsRng).unwrap();
+        let r = authn_request("https://idp.example/sso?app=1", "https://sp/saml/metadata", "https://sp/saml/acs", "r1", now, &mut rand::rngs::OsRng)
+            .unwrap();
         let url = url::Url::parse(&r.redirect_url).unwrap();
         let pairs: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
         assert_eq!(pairs["app"], "1");

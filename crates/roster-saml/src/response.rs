@@ -76,7 +76,11 @@ pub fn decode_post(form_value: &str) -> Result<Element, SamlError> {
 
 fn time(e: &Element, name: &str) -> Result<Option<DateTime<Utc>>, SamlError> {
     e.attr(name)
-        .map(|raw| DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)).map_err(|_| SamlError::Malformed(format!("{}@{name} is not a time", e.local))))
+        .map(|raw| {
+            DateTime::parse_from_rfc3339(raw)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| SamlError::Malformed(format!("{}@{name} is not a time", e.local)))
+        })
         .transpose()
 }
 
@@ -109,7 +113,10 @@ fn check_status(response: &Element) -> Result<(), SamlError> {
         codes.push(c.attr("Value").unwrap_or("?").rsplit(':').next().unwrap_or("?").to_owned());
         next = c.only_child(PROTOCOL_NS, "StatusCode");
     }
-    let message = status.only_child(PROTOCOL_NS, "StatusMessage").map(|m| format!(": {}", m.text().trim().chars().take(200).collect::<String>())).unwrap_or_default();
+    let message = status
+        .only_child(PROTOCOL_NS, "StatusMessage")
+        .map(|m| format!(": {}", m.text().trim().chars().take(200).collect::<String>()))
+        .unwrap_or_default();
     Err(rejected(format!("the identity provider did not sign the person in (status {}{message})", codes.join("/"))))
 }
 
@@ -124,7 +131,9 @@ pub fn validate(response: &Element, expect: &Expectations<'_>) -> Result<Asserti
         verify(response, expect.certificates)?;
     }
     match response.attr("Destination") {
-        Some(d) if d != expect.acs_url => return Err(rejected(format!("the Response is addressed to {d}, not to this organisation's ACS URL {}", expect.acs_url))),
+        Some(d) if d != expect.acs_url => {
+            return Err(rejected(format!("the Response is addressed to {d}, not to this organisation's ACS URL {}", expect.acs_url)))
+        }
         None if response_signed => return Err(rejected("the signed Response has no Destination")),
         _ => {}
     }
@@ -135,7 +144,9 @@ pub fn validate(response: &Element, expect: &Expectations<'_>) -> Result<Asserti
     }
     check_status(response)?;
     if response.elements().any(|e| e.is(ASSERTION_NS, "EncryptedAssertion")) {
-        return Err(rejected("the assertion is encrypted, which Roster does not support: turn off assertion encryption in the identity provider's app"));
+        return Err(rejected(
+            "the assertion is encrypted, which Roster does not support: turn off assertion encryption in the identity provider's app",
+        ));
     }
     let mut assertions = response.children_named(ASSERTION_NS, "Assertion");
     let assertion = assertions.next().ok_or_else(|| rejected("the Response carries no assertion"))?;
@@ -159,7 +170,9 @@ fn read_assertion(response: &Element, assertion: &Element, expect: &Expectations
     let (now, skew) = (expect.now, expect.skew);
 
     let subject = assertion.only_child(ASSERTION_NS, "Subject").ok_or_else(|| rejected("the assertion has no Subject"))?;
-    let name_id = subject.only_child(ASSERTION_NS, "NameID").ok_or_else(|| rejected("the assertion's Subject has no NameID (encrypted NameIDs are not supported)"))?;
+    let name_id = subject
+        .only_child(ASSERTION_NS, "NameID")
+        .ok_or_else(|| rejected("the assertion's Subject has no NameID (encrypted NameIDs are not supported)"))?;
     if name_id.elements().next().is_some() {
         return Err(rejected("the NameID holds markup"));
     }

@@ -203,7 +203,10 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
             }
             Token::ProcessingInstruction { target, content, .. } => {
                 if let Some(parent) = stack.last_mut() {
-                    parent.children.push(Node::Instruction { target: target.as_str().to_owned(), content: content.map(|c| c.as_str().to_owned()).unwrap_or_default() });
+                    parent.children.push(Node::Instruction {
+                        target: target.as_str().to_owned(),
+                        content: content.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+                    });
                 }
             }
             Token::ElementStart { prefix, local, .. } => {

@@ -63,7 +63,10 @@ fn refuses_unsigned_foreign_and_weak_signatures() {
     refused(check(&s.signed_assertion(&TestIdp::impostor(IDP))), "certificate that Roster has on file");
     let signed = s.signed_assertion(&TestIdp::new(IDP));
     refused(check(&signed.replace("xmldsig-more#rsa-sha256", "xmldsig#rsa-sha1")), "not allowed");
-    refused(check(&signed.replace("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", "http://www.w3.org/2000/09/xmldsig#hmac-sha1")), "not allowed");
+    refused(
+        check(&signed.replace("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", "http://www.w3.org/2000/09/xmldsig#hmac-sha1")),
+        "not allowed",
+    );
     refused(check(&signed.replace("http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2000/09/xmldsig#sha1")), "not allowed");
 }
 
@@ -99,9 +102,15 @@ fn signature_wrapping_never_yields_the_unsigned_assertion() {
     // The forged assertion reusing the signed one's ID, and carrying its signature.
     let sig_start = signed.find("<ds:Signature").unwrap();
     let sig_end = signed.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
-    let stolen = evil_assertion.replace(&evil.assertion_id, &good.assertion_id).replace(&format!("<!--sign:{}-->", good.assertion_id), &signed[sig_start..sig_end]);
+    let stolen = evil_assertion
+        .replace(&evil.assertion_id, &good.assertion_id)
+        .replace(&format!("<!--sign:{}-->", good.assertion_id), &signed[sig_start..sig_end]);
     refused(check(&evil_xml.replace(evil_assertion, &stolen)), "changed after it was signed");
-    let both = format!("{}<samlp:Extensions>{signed_assertion}</samlp:Extensions>{}", &evil_xml[..evil_xml.find("<samlp:Status").unwrap()], &evil_xml[evil_xml.find("<samlp:Status").unwrap()..].replace(evil_assertion, &stolen));
+    let both = format!(
+        "{}<samlp:Extensions>{signed_assertion}</samlp:Extensions>{}",
+        &evil_xml[..evil_xml.find("<samlp:Status").unwrap()],
+        &evil_xml[evil_xml.find("<samlp:Status").unwrap()..].replace(evil_assertion, &stolen)
+    );
     refused(check(&both), "share the ID");
     // A signature whose reference points at another element.
     refused(check(&signed.replacen(&format!("URI=\"#{}\"", good.assertion_id), "URI=\"#elsewhere\"", 1)), "does not reference it");

@@ -15,7 +15,17 @@ fn check(metadata: &str, response: &str, sp: &str, acs: &str) -> Result<Assertio
     let issued = response.split("IssueInstant=\"").nth(1).and_then(|s| s.split('"').next()).unwrap();
     let now = DateTime::parse_from_rfc3339(issued).unwrap().with_timezone(&Utc) + Duration::seconds(10);
     let root = decode_post(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD, response)).unwrap();
-    validate(&root, &Expectations { idp_entity_id: &idp.entity_id, sp_entity_id: sp, acs_url: acs, certificates: &idp.certificates, now, skew: Duration::seconds(180) })
+    validate(
+        &root,
+        &Expectations {
+            idp_entity_id: &idp.entity_id,
+            sp_entity_id: sp,
+            acs_url: acs,
+            certificates: &idp.certificates,
+            now,
+            skew: Duration::seconds(180),
+        },
+    )
 }
 
 #[test]

@@ -22,9 +22,7 @@ use serde_json::{Map, Value};
 /// Coerces a whole resource body (POST or PUT).
 pub fn normalize_resource(body: &Value, schema: &Schema) -> Result<Value, ScimError> {
     let Value::Object(input) = body else {
-        return Err(ScimError::invalid_syntax(
-            "the request body must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
     };
     let mut out = Map::new();
     for (key, value) in input {
@@ -36,9 +34,7 @@ pub fn normalize_resource(body: &Value, schema: &Schema) -> Result<Value, ScimEr
                 if value.is_null() {
                     continue;
                 }
-                return Err(ScimError::invalid_value(format!(
-                    "\"{key}\" must be an object"
-                )));
+                return Err(ScimError::invalid_value(format!("\"{key}\" must be an object")));
             };
             let coerced = normalize_attributes(fields, &ext.def)?;
             if !coerced.is_empty() {
@@ -46,10 +42,7 @@ pub fn normalize_resource(body: &Value, schema: &Schema) -> Result<Value, ScimEr
             }
             continue;
         }
-        let Some(def) = schema
-            .top_level()
-            .find(|a| a.name.eq_ignore_ascii_case(key))
-        else {
+        let Some(def) = schema.top_level().find(|a| a.name.eq_ignore_ascii_case(key)) else {
             continue;
         };
         if let Some(v) = coerce_attribute(value, def)? {
@@ -61,10 +54,7 @@ pub fn normalize_resource(body: &Value, schema: &Schema) -> Result<Value, ScimEr
     Ok(resource)
 }
 
-fn normalize_attributes(
-    fields: &Map<String, Value>,
-    def: &SchemaDef,
-) -> Result<Map<String, Value>, ScimError> {
+fn normalize_attributes(fields: &Map<String, Value>, def: &SchemaDef) -> Result<Map<String, Value>, ScimError> {
     let mut out = Map::new();
     for (key, value) in fields {
         let Some(attr) = def.attribute(key) else {
@@ -97,11 +87,7 @@ pub fn coerce_attribute(value: &Value, def: &AttributeDef) -> Result<Option<Valu
         Value::Array(items) if def.is_complex() => match items.as_slice() {
             [] => Ok(None),
             [only] => coerce_single(only, def),
-            _ => Err(ScimError::invalid_value(format!(
-                "\"{}\" takes a single value, not a list of {}",
-                def.name,
-                items.len()
-            ))),
+            _ => Err(ScimError::invalid_value(format!("\"{}\" takes a single value, not a list of {}", def.name, items.len()))),
         },
         other => coerce_single(other, def),
     }
@@ -121,19 +107,12 @@ pub fn coerce_single(value: &Value, def: &AttributeDef) -> Result<Option<Value>,
 fn coerce_complex(value: &Value, def: &AttributeDef) -> Result<Option<Value>, ScimError> {
     let fields = match value {
         Value::Object(fields) => fields,
-        Value::String(_) | Value::Number(_) | Value::Bool(_)
-            if def.sub_attribute("value").is_some() =>
-        {
+        Value::String(_) | Value::Number(_) | Value::Bool(_) if def.sub_attribute("value").is_some() => {
             let mut wrapped = Map::new();
             wrapped.insert("value".to_owned(), value.clone());
             return coerce_complex(&Value::Object(wrapped), def);
         }
-        _ => {
-            return Err(ScimError::invalid_value(format!(
-                "\"{}\" must be an object with its sub-attributes",
-                def.name
-            )))
-        }
+        _ => return Err(ScimError::invalid_value(format!("\"{}\" must be an object with its sub-attributes", def.name))),
     };
     let mut out = Map::new();
     for (key, v) in fields {
@@ -148,13 +127,7 @@ fn coerce_complex(value: &Value, def: &AttributeDef) -> Result<Option<Value>, Sc
 }
 
 fn coerce_simple(value: &Value, def: &AttributeDef) -> Result<Value, ScimError> {
-    let wrong = || {
-        ScimError::invalid_value(format!(
-            "\"{}\" must be a {}, not {value}",
-            def.name,
-            def.attr_type.as_str()
-        ))
-    };
+    let wrong = || ScimError::invalid_value(format!("\"{}\" must be a {}, not {value}", def.name, def.attr_type.as_str()));
     match def.attr_type {
         AttrType::Boolean => match value {
             Value::Bool(_) => Ok(value.clone()),
@@ -163,9 +136,7 @@ fn coerce_simple(value: &Value, def: &AttributeDef) -> Result<Value, ScimError> 
             _ => Err(wrong()),
         },
         AttrType::Integer | AttrType::Decimal => match value {
-            Value::Number(n) if def.attr_type == AttrType::Decimal || n.is_i64() || n.is_u64() => {
-                Ok(value.clone())
-            }
+            Value::Number(n) if def.attr_type == AttrType::Decimal || n.is_i64() || n.is_u64() => Ok(value.clone()),
             Value::String(s) => serde_json::from_str::<serde_json::Number>(s.trim())
                 .ok()
                 .filter(|n| def.attr_type == AttrType::Decimal || n.is_i64() || n.is_u64())
@@ -173,14 +144,12 @@ fn coerce_simple(value: &Value, def: &AttributeDef) -> Result<Value, ScimError> 
                 .ok_or_else(wrong),
             _ => Err(wrong()),
         },
-        AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary => {
-            match value {
-                Value::String(_) => Ok(value.clone()),
-                Value::Number(n) => Ok(Value::String(n.to_string())),
-                Value::Bool(b) => Ok(Value::String(b.to_string())),
-                _ => Err(wrong()),
-            }
-        }
+        AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary => match value {
+            Value::String(_) => Ok(value.clone()),
+            Value::Number(n) => Ok(Value::String(n.to_string())),
+            Value::Bool(b) => Ok(Value::String(b.to_string())),
+            _ => Err(wrong()),
+        },
         AttrType::Complex => Err(wrong()),
     }
 }
@@ -192,10 +161,7 @@ pub fn set_schemas(resource: &mut Value, schema: &Schema) {
     };
     let mut ids = vec![Value::String(schema.core.id.to_owned())];
     for ext in &schema.extensions {
-        if map
-            .get(ext.def.id)
-            .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
-        {
+        if map.get(ext.def.id).is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty())) {
             ids.push(Value::String(ext.def.id.to_owned()));
         } else {
             map.remove(ext.def.id);
@@ -242,15 +208,9 @@ fn strip_in(map: &mut Map<String, Value>, attr: &AttributeDef, mutability: Mutab
 }
 
 /// Checks that every required attribute has a value; `what` names the operation.
-pub(crate) fn check_required(
-    resource: &Value,
-    schema: &Schema,
-    what: &str,
-) -> Result<(), ScimError> {
+pub(crate) fn check_required(resource: &Value, schema: &Schema, what: &str) -> Result<(), ScimError> {
     let Value::Object(map) = resource else {
-        return Err(ScimError::invalid_syntax(
-            "the resource must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("the resource must be a JSON object"));
     };
     for attr in schema.core.attributes.iter().filter(|a| a.required) {
         let present = get_ci(map, attr.name).is_some_and(|v| match v {
@@ -259,10 +219,7 @@ pub(crate) fn check_required(
             _ => true,
         });
         if !present {
-            return Err(ScimError::invalid_value(format!(
-                "{what}: \"{}\" is required",
-                attr.name
-            )));
+            return Err(ScimError::invalid_value(format!("{what}: \"{}\" is required", attr.name)));
         }
     }
     Ok(())
@@ -310,15 +267,9 @@ mod tests {
         assert_eq!(out["active"], true);
         assert!(out.get("title").is_none() && out.get("roles").is_none());
         assert_eq!(out["meta"], json!({"resourceType": "User"}));
-        assert_eq!(
-            out["name"],
-            json!({"formatted": "Kathy O'Malley", "familyName": "O'Malley", "givenName": "Kathy"})
-        );
+        assert_eq!(out["name"], json!({"formatted": "Kathy O'Malley", "familyName": "O'Malley", "givenName": "Kathy"}));
         assert_eq!(out["emails"][0]["primary"], true);
-        assert_eq!(
-            out[ENTERPRISE_USER_URN],
-            json!({"employeeNumber": "701984"})
-        );
+        assert_eq!(out[ENTERPRISE_USER_URN], json!({"employeeNumber": "701984"}));
         assert_eq!(out["schemas"], json!([USER_URN, ENTERPRISE_USER_URN]));
     }
 
@@ -338,9 +289,7 @@ mod tests {
             "active": true
         });
         let out = prepare_create(&body, Schema::user()).unwrap();
-        assert!(
-            out.get("password").is_none() && out.get("id").is_none() && out.get("groups").is_none()
-        );
+        assert!(out.get("password").is_none() && out.get("id").is_none() && out.get("groups").is_none());
         assert_eq!(out["externalId"], "00ujl29u0le5T6Aj10h7");
         assert_eq!(out["active"], true);
     }

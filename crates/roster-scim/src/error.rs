@@ -56,11 +56,7 @@ pub struct ScimError {
 
 impl ScimError {
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
-        ScimError {
-            status,
-            scim_type,
-            detail: detail.into(),
-        }
+        ScimError { status, scim_type, detail: detail.into() }
     }
 
     fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
@@ -163,10 +159,7 @@ impl ScimError {
             "detail": self.detail,
         });
         if let (Some(scim_type), Some(map)) = (self.scim_type, body.as_object_mut()) {
-            map.insert(
-                "scimType".to_owned(),
-                Value::String(scim_type.as_str().to_owned()),
-            );
+            map.insert("scimType".to_owned(), Value::String(scim_type.as_str().to_owned()));
         }
         body
     }
@@ -179,10 +172,7 @@ mod tests {
     #[test]
     fn uniqueness_body_matches_rfc_example() {
         let body = ScimError::uniqueness("userName taken").to_json();
-        assert_eq!(
-            body,
-            json!({"schemas":[ERROR_URN],"status":"409","scimType":"uniqueness","detail":"userName taken"})
-        );
+        assert_eq!(body, json!({"schemas":[ERROR_URN],"status":"409","scimType":"uniqueness","detail":"userName taken"}));
     }
 
     #[test]
@@ -233,10 +223,7 @@ mod tests {
 
     #[test]
     fn display_names_status_type_and_detail() {
-        assert_eq!(
-            ScimError::no_target("nothing").to_string(),
-            "400 noTarget: nothing"
-        );
+        assert_eq!(ScimError::no_target("nothing").to_string(), "400 noTarget: nothing");
         assert_eq!(ScimError::not_found("gone").to_string(), "404: gone");
     }
 }

@@ -75,10 +75,7 @@ pub fn check_text(body: &Value) -> Result<(), ScimError> {
         })),
         Text::Key(k) if has_control(k) => Err(ScimError::invalid_value(match path {
             [] => "an attribute name contains a control character".to_owned(),
-            _ => format!(
-                "an attribute name in \"{}\" contains a control character",
-                render(path)
-            ),
+            _ => format!("an attribute name in \"{}\" contains a control character", render(path)),
         })),
         _ => Ok(()),
     })
@@ -92,24 +89,17 @@ pub fn check_text(body: &Value) -> Result<(), ScimError> {
 /// User's `groups`) are neither counted nor measured.
 pub fn check_document(document: &Value, schema: &Schema) -> Result<(), ScimError> {
     each_string(document, |path, text| match text {
-        Text::Value(s) if too_long(s) => Err(ScimError::invalid_value(format!(
-            "\"{}\" is longer than {MAX_STRING_CHARS} characters",
-            render(path)
-        ))),
+        Text::Value(s) if too_long(s) => Err(ScimError::invalid_value(format!("\"{}\" is longer than {MAX_STRING_CHARS} characters", render(path)))),
         _ => Ok(()),
     })?;
     let Value::Object(map) = document else {
-        return Err(ScimError::invalid_syntax(
-            "the resource must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("the resource must be a JSON object"));
     };
     // `{`, then each measured member with its `:` and the `,` or `}` after it.
     let mut bytes = 1usize;
     let mut measured = 0usize;
     for (key, value) in map {
-        let attr = schema
-            .top_level()
-            .find(|a| a.name.eq_ignore_ascii_case(key));
+        let attr = schema.top_level().find(|a| a.name.eq_ignore_ascii_case(key));
         let extension = schema.extension(key);
         if let Some(attr) = attr {
             check_values(key, attr, value, schema)?;
@@ -125,25 +115,15 @@ pub fn check_document(document: &Value, schema: &Schema) -> Result<(), ScimError
         if server_kept || attr.is_some_and(|a| is_members(a, schema)) {
             continue;
         }
-        bytes = bytes
-            .saturating_add(json_len(&Value::String(key.clone()))?)
-            .saturating_add(json_len(value)?)
-            .saturating_add(2);
+        bytes = bytes.saturating_add(json_len(&Value::String(key.clone()))?).saturating_add(json_len(value)?).saturating_add(2);
         measured += 1;
     }
     if measured == 0 {
         bytes += 1;
     }
     if bytes > MAX_DOCUMENT_BYTES {
-        let what = if is_group(schema) {
-            "without its members "
-        } else {
-            ""
-        };
-        return Err(ScimError::payload_too_large(format!(
-            "the {} {what}is larger than {MAX_DOCUMENT_BYTES} bytes of JSON",
-            schema.name
-        )));
+        let what = if is_group(schema) { "without its members " } else { "" };
+        return Err(ScimError::payload_too_large(format!("the {} {what}is larger than {MAX_DOCUMENT_BYTES} bytes of JSON", schema.name)));
     }
     Ok(())
 }
@@ -195,9 +175,7 @@ pub(crate) fn check_patch_size(operations: &[Value]) -> Result<(), ScimError> {
             return Err(too_many_operations());
         }
         if values > MAX_MEMBERS {
-            return Err(ScimError::invalid_value(format!(
-                "the operations carry more than {MAX_MEMBERS} values; send them in several requests"
-            )));
+            return Err(ScimError::invalid_value(format!("the operations carry more than {MAX_MEMBERS} values; send them in several requests")));
         }
     }
     Ok(())
@@ -221,12 +199,7 @@ fn count_values(value: &Value) -> usize {
 /// Refuses the bytes a value filter would copy into the values it matched, once the request
 /// has copied [`MAX_DOCUMENT_BYTES`] in all: without it, `members[value pr].display` with a
 /// long value multiplies the request by the number of members.
-pub(crate) fn spend_copy_budget(
-    budget: &mut usize,
-    copies: usize,
-    value: &Value,
-    attr: &str,
-) -> Result<(), ScimError> {
+pub(crate) fn spend_copy_budget(budget: &mut usize, copies: usize, value: &Value, attr: &str) -> Result<(), ScimError> {
     let total = copies.saturating_mul(json_len(value)?);
     match budget.checked_sub(total) {
         Some(left) => {
@@ -248,12 +221,7 @@ fn is_members(attr: &AttributeDef, schema: &Schema) -> bool {
     is_group(schema) && attr.name == "members"
 }
 
-fn check_values(
-    name: &str,
-    attr: &AttributeDef,
-    value: &Value,
-    schema: &Schema,
-) -> Result<(), ScimError> {
+fn check_values(name: &str, attr: &AttributeDef, value: &Value, schema: &Schema) -> Result<(), ScimError> {
     if !attr.multi_valued || attr.mutability == Mutability::ReadOnly {
         return Ok(());
     }
@@ -261,23 +229,14 @@ fn check_values(
         return Ok(());
     };
     let members = is_members(attr, schema);
-    let limit = if members {
-        MAX_MEMBERS
-    } else {
-        MAX_MULTI_VALUES
-    };
+    let limit = if members { MAX_MEMBERS } else { MAX_MULTI_VALUES };
     if items.len() > limit {
-        return Err(ScimError::invalid_value(format!(
-            "\"{name}\" has {} values; at most {limit} are allowed",
-            items.len()
-        )));
+        return Err(ScimError::invalid_value(format!("\"{name}\" has {} values; at most {limit} are allowed", items.len())));
     }
     if members {
         for item in items {
             if json_len(item)? > MAX_MEMBER_BYTES {
-                return Err(ScimError::invalid_value(format!(
-                    "a value of \"{name}\" is larger than {MAX_MEMBER_BYTES} bytes of JSON"
-                )));
+                return Err(ScimError::invalid_value(format!("a value of \"{name}\" is larger than {MAX_MEMBER_BYTES} bytes of JSON")));
             }
         }
     }
@@ -285,8 +244,7 @@ fn check_values(
 }
 
 fn has_control(s: &str) -> bool {
-    s.chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
 fn too_long(s: &str) -> bool {
@@ -311,8 +269,7 @@ impl io::Write for Counter {
 /// The length of `value` serialised as compact JSON, without building the text.
 pub(crate) fn json_len(value: &Value) -> Result<usize, ScimError> {
     let mut counter = Counter(0);
-    serde_json::to_writer(&mut counter, value)
-        .map_err(|e| ScimError::internal(format!("measuring a JSON value failed: {e}")))?;
+    serde_json::to_writer(&mut counter, value).map_err(|e| ScimError::internal(format!("measuring a JSON value failed: {e}")))?;
     Ok(counter.0)
 }
 
@@ -392,10 +349,7 @@ impl<'v> Children<'v> {
 
 /// Visits every key and string value under `root` with its path, depth first, with an
 /// explicit stack rather than recursion so that no nesting can exhaust the thread's stack.
-fn each_string<'v>(
-    root: &'v Value,
-    mut visit: impl FnMut(&[Seg<'v>], Text<'v>) -> Result<(), ScimError>,
-) -> Result<(), ScimError> {
+fn each_string<'v>(root: &'v Value, mut visit: impl FnMut(&[Seg<'v>], Text<'v>) -> Result<(), ScimError>) -> Result<(), ScimError> {
     if let Value::String(s) = root {
         return visit(&[], Text::Value(s));
     }

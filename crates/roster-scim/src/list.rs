@@ -19,9 +19,7 @@ impl Paging {
     /// From the raw query values. A `startIndex` below 1 means 1 and a negative `count`
     /// means 0 (RFC 7644 §3.4.2.4); a missing `count` or one above `max` becomes `max`.
     pub fn from_query(start_index: Option<i64>, count: Option<i64>, max: usize) -> Paging {
-        let start_index = start_index
-            .filter(|&s| s >= 1)
-            .map_or(1, |s| usize::try_from(s).unwrap_or(usize::MAX));
+        let start_index = start_index.filter(|&s| s >= 1).map_or(1, |s| usize::try_from(s).unwrap_or(usize::MAX));
         let count = match count {
             None => max,
             Some(c) => usize::try_from(c.max(0)).unwrap_or(usize::MAX).min(max),
@@ -55,20 +53,12 @@ impl ListResponse {
     /// One page: `resources` is cut to `paging.count` should storage return more.
     pub fn page(total_results: usize, paging: Paging, mut resources: Vec<Value>) -> Self {
         resources.truncate(paging.count);
-        ListResponse {
-            total_results,
-            start_index: paging.start_index,
-            resources,
-        }
+        ListResponse { total_results, start_index: paging.start_index, resources }
     }
 
     /// Everything in one page (discovery endpoints).
     pub fn complete(resources: Vec<Value>) -> Self {
-        ListResponse {
-            total_results: resources.len(),
-            start_index: 1,
-            resources,
-        }
+        ListResponse { total_results: resources.len(), start_index: 1, resources }
     }
 
     pub fn to_json(&self) -> Value {
@@ -98,45 +88,27 @@ pub struct Sort {
 /// `sortBy` / `sortOrder`. No `sortBy` means no sorting, whatever `sortOrder` says
 /// (RFC 7644 §3.4.2.3: the order applies to `sortBy`). `sortBy` must name a known,
 /// single-valued-or-sub-attribute path without a filter.
-pub fn parse_sort(
-    sort_by: Option<&str>,
-    sort_order: Option<&str>,
-    schema: &Schema,
-) -> Result<Option<Sort>, ScimError> {
+pub fn parse_sort(sort_by: Option<&str>, sort_order: Option<&str>, schema: &Schema) -> Result<Option<Sort>, ScimError> {
     let order = match sort_order.map(str::trim) {
         None | Some("") => SortOrder::Ascending,
         Some(o) if o.eq_ignore_ascii_case("ascending") => SortOrder::Ascending,
         Some(o) if o.eq_ignore_ascii_case("descending") => SortOrder::Descending,
-        Some(o) => {
-            return Err(ScimError::invalid_value(format!(
-                "sortOrder must be \"ascending\" or \"descending\", not \"{o}\""
-            )))
-        }
+        Some(o) => return Err(ScimError::invalid_value(format!("sortOrder must be \"ascending\" or \"descending\", not \"{o}\""))),
     };
     let Some(sort_by) = sort_by.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    let parsed = parse_patch_path(sort_by)
-        .map_err(|e| ScimError::invalid_value(format!("sortBy: {}", e.detail)))?;
+    let parsed = parse_patch_path(sort_by).map_err(|e| ScimError::invalid_value(format!("sortBy: {}", e.detail)))?;
     if parsed.filter.is_some() {
-        return Err(ScimError::invalid_value(
-            "sortBy cannot contain a value filter",
-        ));
+        return Err(ScimError::invalid_value("sortBy cannot contain a value filter"));
     }
     let Some(resolved) = schema.resolve(&parsed.path) else {
-        return Err(ScimError::invalid_value(format!(
-            "sortBy names an unknown attribute \"{sort_by}\""
-        )));
+        return Err(ScimError::invalid_value(format!("sortBy names an unknown attribute \"{sort_by}\"")));
     };
     if resolved.leaf().is_complex() {
-        return Err(ScimError::invalid_value(format!(
-            "sortBy \"{sort_by}\" is a complex attribute; name one of its sub-attributes"
-        )));
+        return Err(ScimError::invalid_value(format!("sortBy \"{sort_by}\" is a complex attribute; name one of its sub-attributes")));
     }
-    Ok(Some(Sort {
-        by: parsed.path,
-        order,
-    }))
+    Ok(Some(Sort { by: parsed.path, order }))
 }
 
 #[cfg(test)]
@@ -145,51 +117,22 @@ mod tests {
 
     #[test]
     fn paging_normalises_start_index_and_count() {
-        assert_eq!(
-            Paging::from_query(Some(0), Some(10), 100),
-            Paging {
-                start_index: 1,
-                count: 10
-            }
-        );
-        assert_eq!(
-            Paging::from_query(Some(-5), None, 100),
-            Paging {
-                start_index: 1,
-                count: 100
-            }
-        );
-        assert_eq!(
-            Paging::from_query(None, Some(-3), 100),
-            Paging {
-                start_index: 1,
-                count: 0
-            }
-        );
-        assert_eq!(
-            Paging::from_query(Some(7), Some(500), 200),
-            Paging {
-                start_index: 7,
-                count: 200
-            }
-        );
+        assert_eq!(Paging::from_query(Some(0), Some(10), 100), Paging { start_index: 1, count: 10 });
+        assert_eq!(Paging::from_query(Some(-5), None, 100), Paging { start_index: 1, count: 100 });
+        assert_eq!(Paging::from_query(None, Some(-3), 100), Paging { start_index: 1, count: 0 });
+        assert_eq!(Paging::from_query(Some(7), Some(500), 200), Paging { start_index: 7, count: 200 });
     }
 
     #[test]
     fn list_response_fields_are_true_integers() {
         let paging = Paging::from_query(Some(1), Some(1), 100);
-        let body =
-            ListResponse::page(3, paging, vec![json!({"id":"a"}), json!({"id":"b"})]).to_json();
+        let body = ListResponse::page(3, paging, vec![json!({"id":"a"}), json!({"id":"b"})]).to_json();
         assert_eq!(
             body,
             json!({"schemas":[LIST_RESPONSE_URN],"totalResults":3,"startIndex":1,"itemsPerPage":1,
                    "Resources":[{"id":"a"}]})
         );
-        assert!(
-            body["totalResults"].is_u64()
-                && body["itemsPerPage"].is_u64()
-                && body["startIndex"].is_u64()
-        );
+        assert!(body["totalResults"].is_u64() && body["itemsPerPage"].is_u64() && body["startIndex"].is_u64());
     }
 
     #[test]
@@ -203,8 +146,7 @@ mod tests {
 
     #[test]
     fn a_miss_is_an_empty_list_not_an_error() {
-        let body =
-            ListResponse::page(0, Paging::from_query(Some(1), Some(100), 100), vec![]).to_json();
+        let body = ListResponse::page(0, Paging::from_query(Some(1), Some(100), 100), vec![]).to_json();
         assert_eq!(body["totalResults"], 0);
         assert_eq!(body["itemsPerPage"], 0);
     }
@@ -230,24 +172,11 @@ mod tests {
     fn sort_parsing() {
         let user = Schema::user();
         assert_eq!(parse_sort(None, Some("descending"), user).unwrap(), None);
-        let sort = parse_sort(Some("name.familyName"), Some("Descending"), user)
-            .unwrap()
-            .unwrap();
+        let sort = parse_sort(Some("name.familyName"), Some("Descending"), user).unwrap().unwrap();
         assert_eq!(sort.by, AttrPath::new(None, "name", Some("familyname")));
         assert_eq!(sort.order, SortOrder::Descending);
-        assert_eq!(
-            parse_sort(Some("userName"), None, user)
-                .unwrap()
-                .unwrap()
-                .order,
-            SortOrder::Ascending
-        );
-        assert_eq!(
-            parse_sort(Some("userName"), Some("up"), user)
-                .unwrap_err()
-                .status,
-            400
-        );
+        assert_eq!(parse_sort(Some("userName"), None, user).unwrap().unwrap().order, SortOrder::Ascending);
+        assert_eq!(parse_sort(Some("userName"), Some("up"), user).unwrap_err().status, 400);
         assert!(parse_sort(Some("shoeSize"), None, user).is_err());
         assert!(parse_sort(Some("name"), None, user).is_err());
         assert!(parse_sort(Some("emails[type eq \"work\"]"), None, user).is_err());

@@ -20,12 +20,7 @@ enum Selected<'s> {
 /// the raw comma-separated query values and are mutually exclusive. `returned: always`
 /// attributes (`id`, `schemas`) are always kept and `returned: never` (`password`) never
 /// shown. Names the schema does not know are ignored, as a filter on them would be.
-pub fn project(
-    resource: &Value,
-    attributes: Option<&str>,
-    excluded_attributes: Option<&str>,
-    schema: &Schema,
-) -> Result<Value, ScimError> {
+pub fn project(resource: &Value, attributes: Option<&str>, excluded_attributes: Option<&str>, schema: &Schema) -> Result<Value, ScimError> {
     let Value::Object(map) = resource else {
         return Err(ScimError::internal("a resource must be a JSON object"));
     };
@@ -34,11 +29,7 @@ pub fn project(
     let included = parse_list(attributes, schema, "attributes")?;
     let excluded = parse_list(excluded_attributes, schema, "excludedAttributes")?;
     let out = match (included, excluded) {
-        (Some(_), Some(_)) => {
-            return Err(ScimError::invalid_syntax(
-                "\"attributes\" and \"excludedAttributes\" cannot be used together",
-            ))
-        }
+        (Some(_), Some(_)) => return Err(ScimError::invalid_syntax("\"attributes\" and \"excludedAttributes\" cannot be used together")),
         (Some(selected), None) => include_only(&out, &selected, schema),
         (None, Some(selected)) => {
             for item in &selected {
@@ -55,11 +46,7 @@ pub fn project(
     Ok(Value::Object(out))
 }
 
-fn parse_list<'s>(
-    raw: Option<&str>,
-    schema: &'s Schema,
-    param: &str,
-) -> Result<Option<Vec<Selected<'s>>>, ScimError> {
+fn parse_list<'s>(raw: Option<&str>, schema: &'s Schema, param: &str) -> Result<Option<Vec<Selected<'s>>>, ScimError> {
     let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
         return Ok(None);
     };
@@ -69,19 +56,12 @@ fn parse_list<'s>(
             selected.push(Selected::Extension(ext.def.id));
             continue;
         }
-        let parsed = parse_patch_path(name)
-            .map_err(|e| ScimError::invalid_syntax(format!("{param}: {}", e.detail)))?;
+        let parsed = parse_patch_path(name).map_err(|e| ScimError::invalid_syntax(format!("{param}: {}", e.detail)))?;
         if parsed.filter.is_some() {
-            return Err(ScimError::invalid_syntax(format!(
-                "{param} takes attribute names, not filters"
-            )));
+            return Err(ScimError::invalid_syntax(format!("{param} takes attribute names, not filters")));
         }
         if let Some(r) = schema.resolve(&parsed.path) {
-            selected.push(Selected::Attribute {
-                extension: r.extension,
-                attr: r.attr,
-                sub: r.sub,
-            });
+            selected.push(Selected::Attribute { extension: r.extension, attr: r.attr, sub: r.sub });
         } else if let Some(ext) = whole_extension(&parsed.path, schema) {
             selected.push(Selected::Extension(ext));
         }
@@ -91,16 +71,10 @@ fn parse_list<'s>(
 
 fn whole_extension(path: &AttrPath, schema: &Schema) -> Option<&'static str> {
     let urn = path.urn.as_deref()?;
-    schema
-        .extension(&format!("{urn}:{}", path.attr))
-        .map(|e| e.def.id)
+    schema.extension(&format!("{urn}:{}", path.attr)).map(|e| e.def.id)
 }
 
-fn drop_by_returned(
-    map: &mut Map<String, Value>,
-    schema: &Schema,
-    drop: impl Fn(Returned) -> bool,
-) {
+fn drop_by_returned(map: &mut Map<String, Value>, schema: &Schema, drop: impl Fn(Returned) -> bool) {
     for attr in schema.top_level() {
         drop_attr(map, attr, &drop);
     }
@@ -139,16 +113,9 @@ fn remove_sub(value: &mut Value, sub: &str) {
     }
 }
 
-fn include_only(
-    source: &Map<String, Value>,
-    selected: &[Selected<'_>],
-    schema: &Schema,
-) -> Map<String, Value> {
+fn include_only(source: &Map<String, Value>, selected: &[Selected<'_>], schema: &Schema) -> Map<String, Value> {
     let mut out = Map::new();
-    for attr in schema
-        .top_level()
-        .filter(|a| a.returned == Returned::Always)
-    {
+    for attr in schema.top_level().filter(|a| a.returned == Returned::Always) {
         if let Some(v) = get_ci(source, attr.name) {
             out.insert(attr.name.to_owned(), v.clone());
         }
@@ -160,11 +127,7 @@ fn include_only(
                     out.insert((*urn).to_owned(), v.clone());
                 }
             }
-            Selected::Attribute {
-                extension,
-                attr,
-                sub,
-            } => {
+            Selected::Attribute { extension, attr, sub } => {
                 let from = match extension {
                     Some(urn) => get_ci(source, urn).and_then(Value::as_object),
                     None => Some(source),
@@ -173,10 +136,7 @@ fn include_only(
                     continue;
                 };
                 let to = match extension {
-                    Some(urn) => match out
-                        .entry((*urn).to_owned())
-                        .or_insert_with(|| Value::Object(Map::new()))
-                    {
+                    Some(urn) => match out.entry((*urn).to_owned()).or_insert_with(|| Value::Object(Map::new())) {
                         Value::Object(m) => m,
                         _ => continue,
                     },
@@ -203,24 +163,17 @@ fn copy_sub(value: &Value, to: &mut Map<String, Value>, name: &str, sub: &str) {
             let Some(v) = get_ci(inner, sub) else {
                 return;
             };
-            if let Value::Object(target) = to
-                .entry(name.to_owned())
-                .or_insert_with(|| Value::Object(Map::new()))
-            {
+            if let Value::Object(target) = to.entry(name.to_owned()).or_insert_with(|| Value::Object(Map::new())) {
                 target.insert(sub.to_owned(), v.clone());
             }
         }
         Value::Array(items) => {
-            let slot = to
-                .entry(name.to_owned())
-                .or_insert_with(|| Value::Array(vec![Value::Object(Map::new()); items.len()]));
+            let slot = to.entry(name.to_owned()).or_insert_with(|| Value::Array(vec![Value::Object(Map::new()); items.len()]));
             let Value::Array(targets) = slot else {
                 return;
             };
             for (item, target) in items.iter().zip(targets.iter_mut()) {
-                if let (Some(v), Value::Object(target)) =
-                    (item.as_object().and_then(|o| get_ci(o, sub)), target)
-                {
+                if let (Some(v), Value::Object(target)) = (item.as_object().and_then(|o| get_ci(o, sub)), target) {
                     target.insert(sub.to_owned(), v.clone());
                 }
             }
@@ -235,11 +188,7 @@ fn exclude(map: &mut Map<String, Value>, item: &Selected<'_>) {
             remove_ci(map, urn);
         }
         Selected::Attribute { attr, .. } if attr.returned == Returned::Always => {}
-        Selected::Attribute {
-            extension,
-            attr,
-            sub,
-        } => {
+        Selected::Attribute { extension, attr, sub } => {
             let container = match extension {
                 Some(urn) => match map.get_mut(*urn) {
                     Some(Value::Object(inner)) => inner,
@@ -326,10 +275,7 @@ mod tests {
 
     #[test]
     fn attributes_accepts_urn_paths_and_whole_extensions() {
-        let out = run(
-            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
-            None,
-        );
+        let out = run(Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"), None);
         assert_eq!(out[ENTERPRISE_USER_URN], json!({"department": "R&D"}));
         let out = run(Some(ENTERPRISE_USER_URN), None);
         assert_eq!(out[ENTERPRISE_USER_URN]["manager"]["value"], "m-1");
@@ -350,31 +296,19 @@ mod tests {
         let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g", "displayName": "G",
                            "members": [{"value": "u1"}]});
         let out = project(&group, None, Some("members"), Schema::group()).unwrap();
-        assert_eq!(
-            out,
-            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g", "displayName": "G"})
-        );
+        assert_eq!(out, json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g", "displayName": "G"}));
     }
 
     #[test]
     fn both_parameters_at_once_is_an_error() {
         let e = project(&user(), Some("userName"), Some("emails"), Schema::user()).unwrap_err();
-        assert_eq!(
-            (e.status, e.scim_type),
-            (400, Some(ScimType::InvalidSyntax))
-        );
+        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidSyntax)));
     }
 
     #[test]
     fn unknown_names_are_ignored_and_filters_refused() {
         let out = run(Some("shoeSize,userName"), None);
         assert_eq!(out["userName"], "alice");
-        assert!(project(
-            &user(),
-            Some("emails[type eq \"work\"]"),
-            None,
-            Schema::user()
-        )
-        .is_err());
+        assert!(project(&user(), Some("emails[type eq \"work\"]"), None, Schema::user()).is_err());
     }
 }

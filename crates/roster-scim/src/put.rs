@@ -17,9 +17,7 @@ use serde_json::{Map, Value};
 
 pub fn apply_put(existing: &Value, incoming: &Value, schema: &Schema) -> Result<Value, ScimError> {
     let Value::Object(old) = existing else {
-        return Err(ScimError::internal(
-            "the stored resource is not a JSON object",
-        ));
+        return Err(ScimError::internal("the stored resource is not a JSON object"));
     };
     crate::limits::check_text(incoming)?;
     let mut new = normalize_resource(incoming, schema)?;
@@ -30,13 +28,8 @@ pub fn apply_put(existing: &Value, incoming: &Value, schema: &Schema) -> Result<
     };
     carry_over(old, new_map, schema.top_level())?;
     for ext in &schema.extensions {
-        let old_ext = get_ci(old, ext.def.id)
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let slot = new_map
-            .entry(ext.def.id.to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
+        let old_ext = get_ci(old, ext.def.id).and_then(Value::as_object).cloned().unwrap_or_default();
+        let slot = new_map.entry(ext.def.id.to_owned()).or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(new_ext) = slot {
             carry_over(&old_ext, new_ext, ext.def.attributes.iter())?;
         }
@@ -62,12 +55,7 @@ fn carry_over<'a>(
                 }
             }
             Mutability::Immutable => match (before, new.get(attr.name)) {
-                (Some(b), Some(n)) if b != n => {
-                    return Err(ScimError::mutability(format!(
-                        "\"{}\" is immutable and cannot change",
-                        attr.name
-                    )))
-                }
+                (Some(b), Some(n)) if b != n => return Err(ScimError::mutability(format!("\"{}\" is immutable and cannot change", attr.name))),
                 (Some(b), None) => {
                     new.insert(attr.name.to_owned(), b.clone());
                 }
@@ -85,19 +73,13 @@ fn carry_over<'a>(
 /// `manager.displayName` and the like: kept from the stored value while the complex
 /// attribute still points at the same `value`.
 fn keep_read_only_subs(attr: &AttributeDef, before: Option<&Value>, new: &mut Map<String, Value>) {
-    let (Some(Value::Object(before)), Some(Value::Object(after))) =
-        (before, new.get_mut(attr.name))
-    else {
+    let (Some(Value::Object(before)), Some(Value::Object(after))) = (before, new.get_mut(attr.name)) else {
         return;
     };
     if get_ci(before, "value") != get_ci(after, "value") {
         return;
     }
-    for sub in attr
-        .sub_attributes
-        .iter()
-        .filter(|s| s.mutability == Mutability::ReadOnly)
-    {
+    for sub in attr.sub_attributes.iter().filter(|s| s.mutability == Mutability::ReadOnly) {
         if let Some(v) = get_ci(before, sub.name) {
             after.insert(sub.name.to_owned(), v.clone());
         }
@@ -142,12 +124,7 @@ mod tests {
 
     #[test]
     fn omitted_read_write_attributes_are_cleared() {
-        let out = apply_put(
-            &stored(),
-            &json!({"userName": "alice", "active": false}),
-            Schema::user(),
-        )
-        .unwrap();
+        let out = apply_put(&stored(), &json!({"userName": "alice", "active": false}), Schema::user()).unwrap();
         assert!(out.get("title").is_none());
         assert!(out.get("externalId").is_none());
         assert!(out.get(ENTERPRISE_USER_URN).is_none());
@@ -157,12 +134,7 @@ mod tests {
 
     #[test]
     fn password_is_stripped_and_string_booleans_coerced() {
-        let out = apply_put(
-            &stored(),
-            &json!({"userName": "alice", "password": "x", "active": "False"}),
-            Schema::user(),
-        )
-        .unwrap();
+        let out = apply_put(&stored(), &json!({"userName": "alice", "password": "x", "active": "False"}), Schema::user()).unwrap();
         assert!(out.get("password").is_none());
         assert_eq!(out["active"], false);
     }
@@ -175,8 +147,7 @@ mod tests {
 
     #[test]
     fn a_changed_manager_loses_the_old_display_name() {
-        let incoming =
-            json!({"userName": "alice", ENTERPRISE_USER_URN: {"manager": {"value": "m-2"}}});
+        let incoming = json!({"userName": "alice", ENTERPRISE_USER_URN: {"manager": {"value": "m-2"}}});
         let out = apply_put(&stored(), &incoming, Schema::user()).unwrap();
         assert_eq!(out[ENTERPRISE_USER_URN]["manager"], json!({"value": "m-2"}));
     }
@@ -192,10 +163,7 @@ mod tests {
                 id: "urn:example:Badge",
                 name: "Badge",
                 description: "",
-                attributes: vec![
-                    AttributeDef::string("serial").mutability(Mutability::Immutable),
-                    AttributeDef::string("label"),
-                ],
+                attributes: vec![AttributeDef::string("serial").mutability(Mutability::Immutable), AttributeDef::string("label")],
             },
             extensions: Vec::new(),
         };

@@ -7,7 +7,6 @@
 pub mod entra;
 
 pub use entra::{
-    serve, spawn_loopback, AdminDecision, Change, ChangeKind, EntraSim, Faults, NoPhotoStyle,
-    ObjectKind, RequestRecord, RetryAfter, RetryAfterStyle, RunningSim, SimError, TenantInfo,
-    TenantSize, TenantSpec, ThrottleConfig,
+    serve, spawn_loopback, AdminDecision, Change, ChangeKind, EntraSim, Faults, NoPhotoStyle, ObjectKind, RequestRecord, RetryAfter, RetryAfterStyle,
+    RunningSim, SimError, TenantInfo, TenantSize, TenantSpec, ThrottleConfig,
 };

@@ -110,7 +110,13 @@ impl Providers {
 
     /// Validate an ID token against the provider's keys. An unknown `kid` (keys roll without
     /// notice) refetches the key set once, rate-limited, and tries again.
-    pub async fn validate(&self, discovery_url: &str, metadata: &ProviderMetadata, id_token: &str, expect: &Expectations<'_>) -> Result<IdTokenClaims, SsoError> {
+    pub async fn validate(
+        &self,
+        discovery_url: &str,
+        metadata: &ProviderMetadata,
+        id_token: &str,
+        expect: &Expectations<'_>,
+    ) -> Result<IdTokenClaims, SsoError> {
         let header = read_header(id_token)?;
         let keys = self.keys(discovery_url, &metadata.jwks_uri).await?;
         let keys = match find_key(&keys, &header) {
@@ -155,7 +161,8 @@ impl Providers {
                 description: error.error_description.map(|d| format!(" ({})", short(&d))).unwrap_or_default(),
             });
         }
-        let tokens: TokenResponse = serde_json::from_slice(&body).map_err(|_| SsoError::TokenResponse("the answer is not a token response".into()))?;
+        let tokens: TokenResponse =
+            serde_json::from_slice(&body).map_err(|_| SsoError::TokenResponse("the answer is not a token response".into()))?;
         tokens.id_token.ok_or_else(|| SsoError::TokenResponse("the answer has no id_token (was the openid scope granted?)".into()))
     }
 }

@@ -12,7 +12,9 @@ pub enum SsoError {
     InsecureEndpoint { what: &'static str, url: String },
     #[error("the provider's signing keys at {url} could not be read: {reason}")]
     Jwks { url: String, reason: String },
-    #[error("the provider does not support PKCE with S256 (code_challenge_methods_supported is {found}); Roster will not start a sign-in without it")]
+    #[error(
+        "the provider does not support PKCE with S256 (code_challenge_methods_supported is {found}); Roster will not start a sign-in without it"
+    )]
     NoS256 { found: String },
     #[error("the token endpoint refused the code: {error}{description}")]
     TokenEndpoint { error: String, description: String },

@@ -49,7 +49,9 @@ impl ProviderMetadata {
     /// OIDC Discovery).
     pub fn client_auth(&self) -> ClientAuth {
         match &self.token_endpoint_auth_methods_supported {
-            Some(methods) if !methods.iter().any(|m| m == "client_secret_basic") && methods.iter().any(|m| m == "client_secret_post") => ClientAuth::Post,
+            Some(methods) if !methods.iter().any(|m| m == "client_secret_basic") && methods.iter().any(|m| m == "client_secret_post") => {
+                ClientAuth::Post
+            }
             _ => ClientAuth::Basic,
         }
     }

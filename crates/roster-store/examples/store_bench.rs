@@ -15,8 +15,32 @@ use roster_store::Location;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-const FIRST: &[&str] = &["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Karen", "Linus", "Margaret", "Niklaus", "Radia", "Tim", "Sophie", "Ken", "Dennis", "Bjarne", "Guido", "Anita"];
-const LAST: &[&str] = &["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "McCarthy", "Jones", "Torvalds", "Hamilton", "Wirth", "Perlman", "Lee", "Wilson", "Thompson", "Ritchie", "Stroustrup", "Rossum", "Borg"];
+const FIRST: &[&str] = &[
+    "Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Karen", "Linus", "Margaret", "Niklaus", "Radia", "Tim", "Sophie",
+    "Ken", "Dennis", "Bjarne", "Guido", "Anita",
+];
+const LAST: &[&str] = &[
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "McCarthy",
+    "Jones",
+    "Torvalds",
+    "Hamilton",
+    "Wirth",
+    "Perlman",
+    "Lee",
+    "Wilson",
+    "Thompson",
+    "Ritchie",
+    "Stroustrup",
+    "Rossum",
+    "Borg",
+];
 
 /// The filter of the i-th query of a case.
 type FilterFor = Box<dyn Fn(usize) -> Option<PersonFilter>>;
@@ -75,7 +99,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             90..=97 => Role::Manager,
             _ => Role::Admin,
         };
-        let profile = Profile { first_name: first.into(), last_name: format!("{last}{}", i % 1000), department: Some("Engineering".into()), ..Profile::default() };
+        let profile = Profile {
+            first_name: first.into(),
+            last_name: format!("{last}{}", i % 1000),
+            department: Some("Engineering".into()),
+            ..Profile::default()
+        };
         let person = NewPerson {
             id,
             email: Email::parse(&format!("{}.{last}.{i}@bench.example", first.to_lowercase()))?,
@@ -123,7 +152,12 @@ async fn searches(store: &dyn roster_store::Store, org: OrgId, teams: &[TeamId])
         ("text prefix (2-4 letters)", Box::new(|i| Some(PersonFilter::TextPrefix(FIRST[i % FIRST.len()].chars().take(2 + i % 3).collect())))),
         ("text prefix (1 letter)", Box::new(|i| Some(PersonFilter::TextPrefix(FIRST[i % FIRST.len()].chars().take(1).collect())))),
         ("text prefix of a last name", Box::new(|i| Some(PersonFilter::TextPrefix(format!("{}{}", LAST[i % LAST.len()], i % 10))))),
-        ("text prefix and active", Box::new(|i| Some(PersonFilter::And(vec![PersonFilter::TextPrefix(LAST[i % LAST.len()][..3].to_owned()), PersonFilter::Status(Status::Active)])))),
+        (
+            "text prefix and active",
+            Box::new(|i| {
+                Some(PersonFilter::And(vec![PersonFilter::TextPrefix(LAST[i % LAST.len()][..3].to_owned()), PersonFilter::Status(Status::Active)]))
+            }),
+        ),
     ];
     for (name, filter) in &cases {
         let mut times: Vec<Duration> = Vec::new();

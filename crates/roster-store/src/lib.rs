@@ -7,18 +7,18 @@ mod common;
 mod integrations;
 mod jobs;
 mod model;
-mod scim;
 pub mod postgres;
 mod runs;
-mod sso;
+mod scim;
 pub mod sqlite;
+mod sso;
 mod throttle;
 
 pub use integrations::*;
 pub use jobs::*;
 pub use model::*;
-pub use scim::*;
 pub use runs::*;
+pub use scim::*;
 pub use sso::*;
 pub use throttle::*;
 
@@ -175,7 +175,14 @@ pub trait AuthStore {
     /// Whether provisioning connections may link, re-address and deactivate this owner or
     /// admin (they may not by default). Audited as `user.provisioning_allowed` by `actor`.
     /// False when the person is not in the organisation.
-    async fn set_provisioning_allowed(&self, org: OrgId, person: UserId, allowed: bool, actor: &roster_core::Actor, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn set_provisioning_allowed(
+        &self,
+        org: OrgId,
+        person: UserId,
+        allowed: bool,
+        actor: &roster_core::Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
     /// A live session by the digest of its cookie value.
@@ -194,7 +201,21 @@ pub trait AuthStore {
 /// Everything Roster stores, behind one handle.
 #[async_trait]
 pub trait Store:
-    OrgStore + PeopleStore + TeamStore + PlanStore + AuditStore + OutboxStore + AuthStore + ConnectionStore + ScimStore + JobStore + RunStore + SsoStore + ThrottleStore + Send + Sync
+    OrgStore
+    + PeopleStore
+    + TeamStore
+    + PlanStore
+    + AuditStore
+    + OutboxStore
+    + AuthStore
+    + ConnectionStore
+    + ScimStore
+    + JobStore
+    + RunStore
+    + SsoStore
+    + ThrottleStore
+    + Send
+    + Sync
 {
     /// Bring the schema up to date (forward-only migrations).
     async fn migrate(&self) -> StoreResult<()>;

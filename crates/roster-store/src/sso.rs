@@ -51,7 +51,14 @@ pub trait SsoStore {
     async fn sso_refusals(&self, org: OrgId, limit: u32) -> StoreResult<Vec<SsoRefusal>>;
     /// Note a SAML assertion's first use: `true` the first time (in any process), `false` for a
     /// replay. Kept until `until`.
-    async fn first_use_of_saml_assertion(&self, org: OrgId, issuer: &str, assertion_id: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn first_use_of_saml_assertion(
+        &self,
+        org: OrgId,
+        issuer: &str,
+        assertion_id: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Forget sign-in requests and assertion IDs that expired before `now`; returns how many.
     async fn purge_expired_sign_ins(&self, now: DateTime<Utc>) -> StoreResult<u64>;
     /// On unless an admin turned it off.

@@ -9,10 +9,10 @@ mod support;
 mod apply;
 #[path = "store/auth.rs"]
 mod auth;
-#[path = "store/connections.rs"]
-mod connections;
 #[path = "store/bulk.rs"]
 mod bulk;
+#[path = "store/connections.rs"]
+mod connections;
 #[path = "store/hardening.rs"]
 mod hardening;
 #[path = "store/isolation.rs"]

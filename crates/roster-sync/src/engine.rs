@@ -65,7 +65,6 @@ pub struct RunOutcome {
     pub stats: RequestStats,
 }
 
-
 /// The property names the mapping reads, as `$select` wants them (a dotted path selects its
 /// first segment).
 fn selected_properties(mapping: &Mapping) -> Vec<&str> {
@@ -104,7 +103,8 @@ pub async fn full_sync_with(
     client.access_token().await?;
 
     let actor = Actor::Connection { id: connection.id };
-    let policy = Policy { connection: Some(connection.id), scope: Scope::Full, invitations: options.invitations, manage_managers: options.manage_managers };
+    let policy =
+        Policy { connection: Some(connection.id), scope: Scope::Full, invitations: options.invitations, manage_managers: options.manage_managers };
     let mut outcome = RunOutcome::default();
 
     // A conflict means the directory changed under the plan (an admin edit): read and plan
@@ -308,7 +308,11 @@ impl Mapped {
                     manager: ManagerField::Untouched,
                 });
             }
-            issues.push(roster_core::plan::RecordIssue::new(record.shown.clone(), roster_core::IssueKind::Invalid, format!("{}; the person was left as they are", record.error)));
+            issues.push(roster_core::plan::RecordIssue::new(
+                record.shown.clone(),
+                roster_core::IssueKind::Invalid,
+                format!("{}; the person was left as they are", record.error),
+            ));
         }
         issues
     }

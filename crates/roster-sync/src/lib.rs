@@ -17,4 +17,6 @@ pub use engine::{deactivation_guard, full_sync, full_sync_with, run_recorded, Gu
 pub use error::SyncError;
 pub use progress::{NoProgress, Phase, ProgressSink, StoreProgress, SyncProgress};
 pub use record::graph_record;
-pub use settings::{format_rules, parse_daily_at, parse_rules, Authorization, Consent, EntraSettings, CLIENT_SECRET, DEFAULT_DAILY_AT, JOB_KIND, TENANT_ID};
+pub use settings::{
+    format_rules, parse_daily_at, parse_rules, Authorization, Consent, EntraSettings, CLIENT_SECRET, DEFAULT_DAILY_AT, JOB_KIND, TENANT_ID,
+};

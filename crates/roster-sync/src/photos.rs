@@ -55,8 +55,11 @@ pub(crate) async fn apply_photos(
 ) -> Result<(usize, usize), SyncError> {
     let (mut stored, mut removed) = (0, 0);
     for chunk in work.downloads.chunks(MAX_BATCH * 5) {
-        let requests: Vec<BatchRequest> =
-            chunk.iter().enumerate().map(|(i, (_, graph_id, _))| BatchRequest::get(i.to_string(), format!("/users/{graph_id}/photo/$value"))).collect();
+        let requests: Vec<BatchRequest> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (_, graph_id, _))| BatchRequest::get(i.to_string(), format!("/users/{graph_id}/photo/$value")))
+            .collect();
         let answers = ctx.client.batch(&requests).await?;
         for (i, (person, graph_id, etag)) in chunk.iter().enumerate() {
             let Some(answer) = answers.get(&i.to_string()) else {

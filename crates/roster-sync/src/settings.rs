@@ -117,9 +117,7 @@ impl EntraSettings {
 
     /// The daily sync's time; the default when the stored text is not `HH:MM`.
     pub fn daily_time(&self) -> NaiveTime {
-        parse_daily_at(&self.daily_at)
-            .or_else(|| parse_daily_at(DEFAULT_DAILY_AT))
-            .unwrap_or(NaiveTime::MIN)
+        parse_daily_at(&self.daily_at).or_else(|| parse_daily_at(DEFAULT_DAILY_AT)).unwrap_or(NaiveTime::MIN)
     }
 
     pub fn login_base(&self) -> &str {
@@ -175,7 +173,8 @@ mod tests {
 
     #[test]
     fn rules_read_as_typed_and_refuse_nonsense() {
-        let rules = parse_rules("employeeId → custom.employee_id\n\n# note\ncostCenter -> custom.cost_centre\nmobilePhone=job_title").unwrap_or_default();
+        let rules =
+            parse_rules("employeeId → custom.employee_id\n\n# note\ncostCenter -> custom.cost_centre\nmobilePhone=job_title").unwrap_or_default();
         assert_eq!(rules.len(), 3);
         assert_eq!(rules[0].target, Target::Custom("employee_id".into()));
         assert_eq!(format_rules(&rules[..1]), "employeeId → custom.employee_id");
@@ -186,7 +185,8 @@ mod tests {
 
     #[test]
     fn settings_default_to_managers_on_and_three_in_the_morning() {
-        let settings: EntraSettings = serde_json::from_value(serde_json::json!({"group_id": "g", "client_id": "c"})).unwrap_or_else(|_| EntraSettings::new("x", "y"));
+        let settings: EntraSettings =
+            serde_json::from_value(serde_json::json!({"group_id": "g", "client_id": "c"})).unwrap_or_else(|_| EntraSettings::new("x", "y"));
         assert!(settings.manage_managers && !settings.invite && !settings.photos);
         assert_eq!(settings.daily_time(), NaiveTime::from_hms_opt(3, 0, 0).unwrap_or(NaiveTime::MIN));
         assert_eq!(parse_daily_at("25:00"), None);

@@ -3,10 +3,10 @@
 
 #![expect(clippy::expect_used, clippy::panic, reason = "tests: a failed step should stop the test")]
 
-#[path = "sync/harness.rs"]
-mod harness;
 #[path = "sync/faults.rs"]
 mod faults;
+#[path = "sync/harness.rs"]
+mod harness;
 #[path = "sync/lifecycle.rs"]
 mod lifecycle;
 

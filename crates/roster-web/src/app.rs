@@ -60,7 +60,10 @@ fn org_routes() -> Router<AppState> {
 /// throttling counts failures per address).
 pub fn app(
     state: AppState,
-) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send> + Clone + Send, std::net::SocketAddr> {
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<
+    impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send> + Clone + Send,
+    std::net::SocketAddr,
+> {
     let body_limit = state.config.max_body_bytes;
     let router = Router::new()
         .route("/", get(|| async { Html(include_str!("../templates/index.html")) }))
@@ -130,7 +133,8 @@ async fn observe(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let elapsed = started.elapsed();
     // Lets clients and benchmarks separate the server's time from the network's.
-    let waited = response.extensions().get::<crate::sso::ProviderTime>().map(|t| format!(", idp;dur={:.3}", t.0.as_secs_f64() * 1000.0)).unwrap_or_default();
+    let waited =
+        response.extensions().get::<crate::sso::ProviderTime>().map(|t| format!(", idp;dur={:.3}", t.0.as_secs_f64() * 1000.0)).unwrap_or_default();
     if let Ok(value) = HeaderValue::from_str(&format!("app;dur={:.3}{waited}", elapsed.as_secs_f64() * 1000.0)) {
         response.headers_mut().insert("server-timing", value);
     }

@@ -87,11 +87,8 @@ pub async fn refuse_control_characters(State(state): State<AppState>, request: R
             return surface.bad_request(CONTROL_MESSAGE.into());
         }
     }
-    let is_form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_form =
+        request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
         return next.run(request).await;
     }
@@ -148,7 +145,13 @@ pub async fn share_fairly(State(state): State<AppState>, request: Request, next:
     let _turn = match heavy_org(&request).map(str::to_owned) {
         Some(org) => match state.fairness.turn(&org).await {
             Some(turn) => Some(turn),
-            None => return surface.unavailable(StatusCode::TOO_MANY_REQUESTS, "this organisation has too many requests in progress; try again shortly", 1),
+            None => {
+                return surface.unavailable(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "this organisation has too many requests in progress; try again shortly",
+                    1,
+                )
+            }
         },
         None => None,
     };

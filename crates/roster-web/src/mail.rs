@@ -58,7 +58,13 @@ pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &WebCon
 /// Mint a single-use link for `person`: store its digest (voiding their older links of the
 /// same purpose) and return the secret, which is never stored. `handed_over_by` audits a link
 /// given by hand instead of e-mailed.
-pub async fn mint_link(state: &AppState, org: OrgId, person: UserId, purpose: TokenPurpose, handed_over_by: Option<&Actor>) -> Result<String, StoreError> {
+pub async fn mint_link(
+    state: &AppState,
+    org: OrgId,
+    person: UserId,
+    purpose: TokenPurpose,
+    handed_over_by: Option<&Actor>,
+) -> Result<String, StoreError> {
     let raw = random_token();
     let now = state.clock.now();
     let token = NewToken { org, person, purpose, digest: token_digest(&raw), expires_at: now + lifetime(purpose) };
@@ -85,12 +91,8 @@ pub enum MailError {
 pub async fn send(smtp: &SmtpConfig, to: &str, rendered: &Rendered) -> Result<(), MailError> {
     let from: Mailbox = smtp.from.parse().map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
     let to: Mailbox = to.parse().map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
-    let message = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(&rendered.subject)
-        .body(rendered.body.clone())
-        .map_err(|e| MailError::Address(e.to_string()))?;
+    let message =
+        Message::builder().from(from).to(to).subject(&rendered.subject).body(rendered.body.clone()).map_err(|e| MailError::Address(e.to_string()))?;
     let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host).port(smtp.port);
     if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
         transport = transport.credentials(Credentials::new(user.clone(), pass.clone()));

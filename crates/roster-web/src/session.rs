@@ -84,9 +84,7 @@ async fn current_user(parts: &Parts, state: &AppState, ctx: &OrgCtx) -> Result<O
         return Ok(None);
     }
     let person = state.store.person(ctx.org.id, session.person).await?;
-    Ok(person
-        .filter(|p| p.status != Status::Deactivated)
-        .map(|person| CurrentUser { person, csrf: session.csrf, session_digest: digest }))
+    Ok(person.filter(|p| p.status != Status::Deactivated).map(|person| CurrentUser { person, csrf: session.csrf, session_digest: digest }))
 }
 
 /// Rejection for pages that need a signed-in person: off to the login page.

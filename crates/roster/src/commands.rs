@@ -30,7 +30,9 @@ pub async fn state(settings: &Settings, with_metrics: bool) -> anyhow::Result<Ap
         from: settings.smtp_from.clone(),
     });
     config.entra_app = match (&settings.entra_app_client_id, &settings.entra_app_client_secret) {
-        (Some(id), Some(secret)) if !id.trim().is_empty() && !secret.is_empty() => Some(EntraApp { client_id: id.trim().to_owned(), client_secret: secret.clone() }),
+        (Some(id), Some(secret)) if !id.trim().is_empty() && !secret.is_empty() => {
+            Some(EntraApp { client_id: id.trim().to_owned(), client_secret: secret.clone() })
+        }
         (Some(id), _) if !id.trim().is_empty() => bail!("entra_app_client_id is set without entra_app_client_secret"),
         _ => None,
     };
@@ -39,7 +41,15 @@ pub async fn state(settings: &Settings, with_metrics: bool) -> anyhow::Result<Ap
     } else {
         None
     };
-    Ok(AppState { store, config: Arc::new(config), clock: Arc::new(SystemClock), metrics, master_key: keys::load(settings)?, scim_log: Default::default(), fairness: Default::default() })
+    Ok(AppState {
+        store,
+        config: Arc::new(config),
+        clock: Arc::new(SystemClock),
+        metrics,
+        master_key: keys::load(settings)?,
+        scim_log: Default::default(),
+        fairness: Default::default(),
+    })
 }
 
 pub async fn serve(settings: &Settings, ready: Option<tokio::sync::oneshot::Sender<()>>) -> anyhow::Result<()> {
@@ -224,14 +234,16 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Invite { org, email } => {
             let org = org_by_slug(&state, &org).await?;
             let email = Email::parse(&email)?;
-            let person = state.store.person_by_email(org.id, &email).await?.ok_or_else(|| anyhow!("nobody in {} has the address {email}", org.slug))?;
+            let person =
+                state.store.person_by_email(org.id, &email).await?.ok_or_else(|| anyhow!("nobody in {} has the address {email}", org.slug))?;
             ops::invite(&state, org.id, Actor::Cli, person.id).await?;
             println!("Invitation for {email} queued.");
         }
         UserCommand::InviteLink { org, email } => {
             let org = org_by_slug(&state, &org).await?;
             let email = Email::parse(&email)?;
-            let person = state.store.person_by_email(org.id, &email).await?.ok_or_else(|| anyhow!("nobody in {} has the address {email}", org.slug))?;
+            let person =
+                state.store.person_by_email(org.id, &email).await?.ok_or_else(|| anyhow!("nobody in {} has the address {email}", org.slug))?;
             if person.status != Status::Invited || person.activated {
                 bail!("{email} is not waiting for an invitation");
             }

@@ -15,12 +15,50 @@ pub const OWNER: &str = "owner@acme.example";
 const PEOPLE: usize = 300;
 
 const FIRST: &[&str] = &[
-    "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Donald", "Frances", "Niklaus", "Margaret", "Dennis", "Radia", "Ken",
-    "Hedy", "Tim", "Karen", "John", "Sophie", "Linus", "Shafi", "Leslie",
+    "Grace",
+    "Alan",
+    "Katherine",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Niklaus",
+    "Margaret",
+    "Dennis",
+    "Radia",
+    "Ken",
+    "Hedy",
+    "Tim",
+    "Karen",
+    "John",
+    "Sophie",
+    "Linus",
+    "Shafi",
+    "Leslie",
 ];
 const LAST: &[&str] = &[
-    "Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Knuth", "Allen", "Wirth", "Hamilton", "Ritchie", "Perlman", "Thompson",
-    "Lamarr", "Berners-Lee", "Sparck Jones", "McCarthy", "Wilson", "Torvalds", "Goldwasser", "Lamport", "Floyd", "Kay",
+    "Hopper",
+    "Turing",
+    "Johnson",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Wirth",
+    "Hamilton",
+    "Ritchie",
+    "Perlman",
+    "Thompson",
+    "Lamarr",
+    "Berners-Lee",
+    "Sparck Jones",
+    "McCarthy",
+    "Wilson",
+    "Torvalds",
+    "Goldwasser",
+    "Lamport",
+    "Floyd",
+    "Kay",
 ];
 const DEPARTMENTS: &[&str] = &["Engineering", "Platform", "Mobile", "Sales", "Marketing", "People", "Finance", "Support", "Research"];
 const TITLES: &[&str] = &["Specialist", "Senior Specialist", "Associate", "Lead", "Analyst"];
@@ -131,7 +169,11 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         println!("  Email:     {OWNER}");
         println!("  Password:  {password}");
         println!("  Outbox:    {}", state.config.org_url(org.slug.as_str(), "/outbox"));
-        println!("  Entra ID:  {} (a simulated tenant of 2,000 people at {}; enable it, then press Sync users)", state.config.org_url(org.slug.as_str(), "/settings/integrations/entra"), entra_sim.base_url);
+        println!(
+            "  Entra ID:  {} (a simulated tenant of 2,000 people at {}; enable it, then press Sync users)",
+            state.config.org_url(org.slug.as_str(), "/settings/integrations/entra"),
+            entra_sim.base_url
+        );
         println!("  Microsoft: after Sync users, people can use \"Sign in with {MICROSOFT}\" on the sign-in page with their UPN (simulated)");
         println!("  SCIM URL:  {}", roster_web::scim::tokens::base_url(&state, org.slug.as_str()));
         println!("  SCIM token: {scim_token}");

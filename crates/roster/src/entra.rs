@@ -139,7 +139,9 @@ impl ProgressSink for Bar {
 pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
     let state = commands::state(settings, false).await?;
     let org = state.store.org_by_slug(&args.org).await?.ok_or_else(|| anyhow!("there is no organisation '{}'", args.org))?;
-    let connection = web_entra::entra_connection(&state, org.id).await?.ok_or_else(|| anyhow!("{} has no Microsoft Entra ID connection (see `roster connect entra`)", org.slug))?;
+    let connection = web_entra::entra_connection(&state, org.id)
+        .await?
+        .ok_or_else(|| anyhow!("{} has no Microsoft Entra ID connection (see `roster connect entra`)", org.slug))?;
     if !connection.enabled {
         bail!("the Microsoft Entra ID connection of {} is disabled; enable it first", org.slug);
     }
@@ -175,7 +177,14 @@ pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
 fn print_report(report: &RunReport) {
     println!(
         "Created {}, updated {}, deactivated {}, reactivated {}, unchanged {}, skipped {} (disabled, never created), invited {}, teams created {}.",
-        report.created, report.updated, report.deactivated, report.reactivated, report.unchanged, report.skipped, report.invited, report.teams_created
+        report.created,
+        report.updated,
+        report.deactivated,
+        report.reactivated,
+        report.unchanged,
+        report.skipped,
+        report.invited,
+        report.teams_created
     );
     if !report.issues.is_empty() {
         println!("{} issue(s):", report.issues.len());
@@ -214,14 +223,19 @@ pub struct SimEntra {
 pub async fn sim(cmd: SimCommand) -> anyhow::Result<()> {
     let SimCommand::Entra(args) = cmd;
     let addr: std::net::SocketAddr = args.listen.parse().with_context(|| format!("'{}' is not an address", args.listen))?;
-    let sim = EntraSim::generate(TenantSpec { users: args.users, seed: args.seed, photo_ratio: args.photos.clamp(0.0, 1.0), ..TenantSpec::default() });
+    let sim =
+        EntraSim::generate(TenantSpec { users: args.users, seed: args.seed, photo_ratio: args.photos.clamp(0.0, 1.0), ..TenantSpec::default() });
     if args.throttle {
         sim.faults().enable_throttling(roster_sim::RetryAfterStyle::Integer);
     }
     let info = sim.info();
     let base = format!("http://{addr}");
     // The simulator's own throwaway secret: printing it is how a tester connects to it.
-    println!("Simulated Microsoft Entra tenant with {} users in the group{}.", args.users, if args.throttle { ", throttled as Graph does" } else { "" });
+    println!(
+        "Simulated Microsoft Entra tenant with {} users in the group{}.",
+        args.users,
+        if args.throttle { ", throttled as Graph does" } else { "" }
+    );
     println!("  Tenant ID:   {}", info.tenant_id);
     println!("  Client ID:   {}", info.client_id);
     println!("  Secret:      {}", info.client_secret);

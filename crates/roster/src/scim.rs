@@ -48,7 +48,12 @@ pub async fn run(settings: &Settings, cmd: ScimCommand) -> anyhow::Result<()> {
         TokenCommand::Create { org: slug, name } => {
             let org = org(&state, &slug).await?;
             let created = tokens::create_token(&state, org.id, &name, &Actor::Cli).await?;
-            eprintln!("Created SCIM token '{}' ({}) for {}. It is shown only now:", created.token.name, created.token.id, tokens::base_url(&state, org.slug.as_str()));
+            eprintln!(
+                "Created SCIM token '{}' ({}) for {}. It is shown only now:",
+                created.token.name,
+                created.token.id,
+                tokens::base_url(&state, org.slug.as_str())
+            );
             println!("{}", created.raw);
         }
         TokenCommand::List { org: slug } => {

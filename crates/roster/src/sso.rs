@@ -6,8 +6,8 @@ use crate::commands::state;
 use crate::settings::Settings;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use roster_core::{Actor, ConnectionId, ConnectionKind};
 use roster_core::Org;
+use roster_core::{Actor, ConnectionId, ConnectionKind};
 use roster_web::sso::saml::{self, SamlSettings};
 use roster_web::sso::{new_connection, MatchClaim, OidcSettings};
 use roster_web::AppState;
@@ -139,7 +139,12 @@ async fn add_saml(state: &AppState, args: &SamlArgs) -> anyhow::Result<()> {
     let connection = saml::new_connection(org.id, &args.name, &settings, args.enable, state.clock.now()).map_err(anyhow::Error::msg)?;
     state.store.create_connection(&connection, &Actor::Cli).await?;
     println!("{}", connection.id);
-    eprintln!("Added '{}' for {} ({}).", connection.name, settings.idp_entity_id, if connection.enabled { "enabled" } else { "disabled: `roster sso enable` shows its button" });
+    eprintln!(
+        "Added '{}' for {} ({}).",
+        connection.name,
+        settings.idp_entity_id,
+        if connection.enabled { "enabled" } else { "disabled: `roster sso enable` shows its button" }
+    );
     Ok(())
 }
 
@@ -151,7 +156,9 @@ pub async fn run(settings: &Settings, cmd: SsoCommand) -> anyhow::Result<()> {
             let (common, oidc) = match &add {
                 AddCommand::Saml(args) => return add_saml(&state, args).await,
                 AddCommand::Oidc { common, discovery_url } => (common, OidcSettings::generic(discovery_url, &common.client_id)),
-                AddCommand::Okta { common, domain, authorization_server } => (common, OidcSettings::okta(domain, authorization_server, &common.client_id)),
+                AddCommand::Okta { common, domain, authorization_server } => {
+                    (common, OidcSettings::okta(domain, authorization_server, &common.client_id))
+                }
                 AddCommand::Entra { common, tenant_id, match_claim, login_base } => {
                     let claim = MatchClaim::parse(match_claim).context("--match-claim is preferred_username, upn or email")?;
                     (common, OidcSettings::entra(login_base, tenant_id, &common.client_id).map(|s| OidcSettings { match_claim: claim, ..s }))
@@ -160,10 +167,15 @@ pub async fn run(settings: &Settings, cmd: SsoCommand) -> anyhow::Result<()> {
             let oidc = oidc.map_err(anyhow::Error::msg)?;
             let org = org_by_slug(&state, &common.org).await?;
             let secret = client_secret(common)?;
-            let connection = new_connection(&state.master_key, org.id, &common.name, &oidc, &secret, common.enable, state.clock.now()).map_err(anyhow::Error::msg)?;
+            let connection = new_connection(&state.master_key, org.id, &common.name, &oidc, &secret, common.enable, state.clock.now())
+                .map_err(anyhow::Error::msg)?;
             state.store.create_connection(&connection, &Actor::Cli).await?;
             println!("{}", connection.id);
-            eprintln!("Added '{}' ({}).", connection.name, if connection.enabled { "enabled" } else { "disabled: `roster sso enable` shows its button" });
+            eprintln!(
+                "Added '{}' ({}).",
+                connection.name,
+                if connection.enabled { "enabled" } else { "disabled: `roster sso enable` shows its button" }
+            );
         }
         SsoCommand::List { org } => {
             let org = org_by_slug(&state, &org).await?;
@@ -176,12 +188,24 @@ pub async fn run(settings: &Settings, cmd: SsoCommand) -> anyhow::Result<()> {
                     ConnectionKind::Saml => SamlSettings::of(&c).map(|s| s.idp_entity_id),
                     _ => OidcSettings::of(&c).map(|s| s.discovery_url),
                 };
-                println!("{}\t{}\t{}\t{}\t{}", c.id, c.kind, c.name, if c.enabled { "enabled" } else { "disabled" }, source.as_deref().unwrap_or("?"));
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    c.id,
+                    c.kind,
+                    c.name,
+                    if c.enabled { "enabled" } else { "disabled" },
+                    source.as_deref().unwrap_or("?")
+                );
             }
         }
         SsoCommand::Enable { org, id } | SsoCommand::Disable { org, id } => {
             let org = org_by_slug(&state, &org).await?;
-            let mut c = state.store.connection(org.id, id).await?.filter(|c| is_sign_in(c.kind)).with_context(|| format!("{} has no sign-in connection {id}", org.slug))?;
+            let mut c = state
+                .store
+                .connection(org.id, id)
+                .await?
+                .filter(|c| is_sign_in(c.kind))
+                .with_context(|| format!("{} has no sign-in connection {id}", org.slug))?;
             c.enabled = enable;
             state.store.update_connection(&c, &Actor::Cli, state.clock.now()).await?;
             println!("{} is {}.", c.name, if c.enabled { "enabled" } else { "disabled" });

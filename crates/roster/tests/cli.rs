@@ -137,7 +137,13 @@ async fn two_processes_serve_one_postgresql() {
         .await
         .unwrap();
     assert_eq!(signed.status(), 303);
-    let cookie = signed.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).find(|c| c.starts_with("roster_session=")).unwrap();
+    let cookie = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("roster_session="))
+        .unwrap();
 
     // The second process knows the session: nothing lived only in the first one's memory.
     let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

@@ -270,13 +270,8 @@ async fn load(target: Target, args: &Args) -> anyhow::Result<Vec<OpResult>> {
     })
     .await;
     // (user number, id) of every User that exists.
-    let users: Arc<Vec<(usize, String)>> = Arc::new(
-        created
-            .samples
-            .iter()
-            .filter_map(|(i, s)| Some((*i, s.body.as_ref()?.get("id")?.as_str()?.to_owned())))
-            .collect(),
-    );
+    let users: Arc<Vec<(usize, String)>> =
+        Arc::new(created.samples.iter().filter_map(|(i, s)| Some((*i, s.body.as_ref()?.get("id")?.as_str()?.to_owned()))).collect());
     results.push(result_of(&created));
     print(&target.label, results.last().context("a result")?);
     if users.is_empty() {
@@ -374,7 +369,8 @@ async fn raise_rate_limit(location: &Location) -> anyhow::Result<()> {
     let env = |name: &str| location.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     if let Some(url) = env("ROSTER_DATABASE_URL") {
         let mut conn = sqlx::PgConnection::connect(&url).await?;
-        let sql = format!("UPDATE connections SET settings = jsonb_set(settings, '{{rate_limit_per_second}}', '{BENCH_RATE_LIMIT}') WHERE kind = 'scim'");
+        let sql =
+            format!("UPDATE connections SET settings = jsonb_set(settings, '{{rate_limit_per_second}}', '{BENCH_RATE_LIMIT}') WHERE kind = 'scim'");
         conn.execute(sql.as_str()).await?;
         conn.close().await?;
     } else {
@@ -398,7 +394,12 @@ async fn roster_backend(location: &Location, args: &Args) -> anyhow::Result<Vec<
     let mut server = roster.spawn(&["serve", "--listen", &format!("127.0.0.1:{port}")], &log)?;
     let result = async {
         wait_for(&format!("http://127.0.0.1:{port}/healthz"), &mut server).await?;
-        let target = Target { label: location.label.to_owned(), base: format!("http://127.0.0.1:{port}/o/{ORG}/scim/v2"), token, client: http_client(args.clients)? };
+        let target = Target {
+            label: location.label.to_owned(),
+            base: format!("http://127.0.0.1:{port}/o/{ORG}/scim/v2"),
+            token,
+            client: http_client(args.clients)?,
+        };
         load(target, args).await
     }
     .await;
@@ -470,7 +471,12 @@ async fn main() -> anyhow::Result<()> {
             for (ours, theirs) in results.iter().zip(reference) {
                 let ratio = ours.per_second / theirs.per_second.max(1e-9);
                 let met = ratio >= AIM_RATIO && ours.client.p99_ms < AIM_P99_MS;
-                println!("  {label:<9} {:<32} {ratio:>7.1}x  p99 {:>7.2} ms  {}", ours.op.name(), ours.client.p99_ms, if met { "met" } else { "MISSED" });
+                println!(
+                    "  {label:<9} {:<32} {ratio:>7.1}x  p99 {:>7.2} ms  {}",
+                    ours.op.name(),
+                    ours.client.p99_ms,
+                    if met { "met" } else { "MISSED" }
+                );
                 comparison.push(json!({ "backend": label, "op": ours.op.name(), "ratio": (ratio * 10.0).round() / 10.0, "aim_met": met }));
             }
         }

@@ -25,9 +25,9 @@ use common::backend::{Location, Which};
 use common::child::{self, Roster};
 use common::stats::{summarize, Summary};
 use common::{secs, ORG, OWNER};
+use roster_saml::testing::{post_value, ResponseSpec, TestIdp};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
-use roster_saml::testing::{post_value, ResponseSpec, TestIdp};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Read;
@@ -80,32 +80,41 @@ async fn serve_provider() -> anyhow::Result<Provider> {
         codes: Arc::default(),
     };
     let app = Router::new()
-        .route("/.well-known/openid-configuration", get(|State(p): State<Provider>| async move {
-            let base = p.issuer.clone();
-            Json(json!({ "issuer": base, "authorization_endpoint": format!("{base}/authorize"), "token_endpoint": format!("{base}/token"),
+        .route(
+            "/.well-known/openid-configuration",
+            get(|State(p): State<Provider>| async move {
+                let base = p.issuer.clone();
+                Json(json!({ "issuer": base, "authorization_endpoint": format!("{base}/authorize"), "token_endpoint": format!("{base}/token"),
                 "jwks_uri": format!("{base}/keys"), "code_challenge_methods_supported": ["S256"] }))
-        }))
+            }),
+        )
         .route("/keys", get(|State(p): State<Provider>| async move { Json(json!({ "keys": [(*p.jwk).clone()] })) }))
-        .route("/authorize", get(|State(p): State<Provider>, Query(q): Query<HashMap<String, String>>| async move {
-            let code = uuid::Uuid::new_v4().to_string();
-            let (Some(nonce), Some(redirect), Some(state)) = (q.get("nonce"), q.get("redirect_uri"), q.get("state")) else {
-                return axum::http::StatusCode::BAD_REQUEST.into_response();
-            };
-            if let Ok(mut codes) = p.codes.lock() {
-                codes.insert(code.clone(), nonce.clone());
-            }
-            axum::response::Redirect::to(&format!("{redirect}?code={code}&state={state}")).into_response()
-        }))
-        .route("/token", post(|State(p): State<Provider>, Form(f): Form<HashMap<String, String>>| async move {
-            let nonce = f.get("code").and_then(|c| p.codes.lock().ok()?.remove(c)).unwrap_or_default();
-            let now = chrono::Utc::now().timestamp();
-            let claims = json!({ "iss": p.issuer, "sub": "owner", "aud": CLIENT_ID, "iat": now, "exp": now + 300, "nonce": nonce,
+        .route(
+            "/authorize",
+            get(|State(p): State<Provider>, Query(q): Query<HashMap<String, String>>| async move {
+                let code = uuid::Uuid::new_v4().to_string();
+                let (Some(nonce), Some(redirect), Some(state)) = (q.get("nonce"), q.get("redirect_uri"), q.get("state")) else {
+                    return axum::http::StatusCode::BAD_REQUEST.into_response();
+                };
+                if let Ok(mut codes) = p.codes.lock() {
+                    codes.insert(code.clone(), nonce.clone());
+                }
+                axum::response::Redirect::to(&format!("{redirect}?code={code}&state={state}")).into_response()
+            }),
+        )
+        .route(
+            "/token",
+            post(|State(p): State<Provider>, Form(f): Form<HashMap<String, String>>| async move {
+                let nonce = f.get("code").and_then(|c| p.codes.lock().ok()?.remove(c)).unwrap_or_default();
+                let now = chrono::Utc::now().timestamp();
+                let claims = json!({ "iss": p.issuer, "sub": "owner", "aud": CLIENT_ID, "iat": now, "exp": now + 300, "nonce": nonce,
                 "email": OWNER, "email_verified": true });
-            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-            header.kid = Some("bench".into());
-            let token = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_rsa_der(&p.key_der)).unwrap_or_default();
-            Json(json!({ "id_token": token, "token_type": "Bearer", "access_token": "unused" }))
-        }))
+                let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+                header.kid = Some("bench".into());
+                let token = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_rsa_der(&p.key_der)).unwrap_or_default();
+                Json(json!({ "id_token": token, "token_type": "Bearer", "access_token": "unused" }))
+            }),
+        )
         .with_state(provider.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(provider)
@@ -141,7 +150,8 @@ struct Browser {
 
 impl Browser {
     fn new(root: &str) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).timeout(Duration::from_secs(30)).build()?;
+        let client =
+            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).timeout(Duration::from_secs(30)).build()?;
         Ok(Self { client, root: root.to_owned() })
     }
 
@@ -213,11 +223,27 @@ async fn one_backend(location: &Location, args: &Args, deadline: Instant) -> any
     let idp = TestIdp::new(SAML_IDP);
     let metadata = location.scratch().join("saml-metadata.xml");
     std::fs::write(&metadata, idp.metadata("https://idp.bench.example/saml/sso"))?;
-    let saml = roster.run(&["sso", "add", "saml", "--org", ORG, "--name", "SAML", "--metadata-file", &metadata.to_string_lossy(), "--enable"]).await?;
+    let saml =
+        roster.run(&["sso", "add", "saml", "--org", ORG, "--name", "SAML", "--metadata-file", &metadata.to_string_lossy(), "--enable"]).await?;
     let saml = saml.stdout.trim().to_owned();
     let discovery = format!("{}/.well-known/openid-configuration", provider.issuer);
     let oidc = roster
-        .run(&["sso", "add", "oidc", "--org", ORG, "--name", "OIDC", "--client-id", CLIENT_ID, "--client-secret-env", SECRET_VAR, "--discovery-url", &discovery, "--enable"])
+        .run(&[
+            "sso",
+            "add",
+            "oidc",
+            "--org",
+            ORG,
+            "--name",
+            "OIDC",
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret-env",
+            SECRET_VAR,
+            "--discovery-url",
+            &discovery,
+            "--enable",
+        ])
         .await?;
     let oidc = oidc.stdout.trim().to_owned();
 
@@ -225,7 +251,8 @@ async fn one_backend(location: &Location, args: &Args, deadline: Instant) -> any
     let mut server = roster.spawn(&["serve", "--listen", &format!("127.0.0.1:{port}")], &log)?;
     let result = async {
         common::web::Web::new(port, ORG)?.wait_ready(&mut server, Duration::from_secs(60)).await?;
-        let mut series: Vec<(&str, Vec<f64>)> = ["oidc_callback", "saml_acs", "saml_continue", "saml_acs_and_continue"].iter().map(|k| (*k, Vec::new())).collect();
+        let mut series: Vec<(&str, Vec<f64>)> =
+            ["oidc_callback", "saml_acs", "saml_continue", "saml_acs_and_continue"].iter().map(|k| (*k, Vec::new())).collect();
         for i in 0..args.warmup + args.sign_ins {
             if Instant::now() > deadline {
                 bail!("out of time (--max-secs)");
@@ -241,7 +268,10 @@ async fn one_backend(location: &Location, args: &Args, deadline: Instant) -> any
         let mut results = serde_json::Map::new();
         for (kind, samples) in &series {
             let summary: Summary = summarize(samples);
-            println!("  {kind:<22} server p50 {:>6.3} ms  p99 {:>6.3} ms  max {:>7.3} ms  ({} sign-ins)", summary.p50_ms, summary.p99_ms, summary.max_ms, summary.count);
+            println!(
+                "  {kind:<22} server p50 {:>6.3} ms  p99 {:>6.3} ms  max {:>7.3} ms  ({} sign-ins)",
+                summary.p50_ms, summary.p99_ms, summary.max_ms, summary.count
+            );
             results.insert((*kind).into(), json!({ "server": summary, "aim_met": summary.p99_ms < AIM_P99_MS }));
         }
         anyhow::Ok(json!({ "backend": label, "results": results }))
@@ -265,6 +295,9 @@ async fn main() -> anyhow::Result<()> {
         results.push(result?);
         closed?;
     }
-    println!("{}", json!({ "bench": "sso_latency", "sign_ins": args.sign_ins, "warmup": args.warmup, "aim_p99_ms": AIM_P99_MS, "seconds": secs(started.elapsed()), "results": results }));
+    println!(
+        "{}",
+        json!({ "bench": "sso_latency", "sign_ins": args.sign_ins, "warmup": args.warmup, "aim_p99_ms": AIM_P99_MS, "seconds": secs(started.elapsed()), "results": results })
+    );
     Ok(())
 }

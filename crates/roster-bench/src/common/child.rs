@@ -30,7 +30,15 @@ pub struct Outcome {
 impl Roster {
     fn prepare(&self, mut cmd: Command) -> Command {
         // Settings from the caller's environment must not point the child at other data.
-        for var in ["ROSTER_DATA_DIR", "ROSTER_DATABASE_URL", "ROSTER_CONFIG", "ROSTER_MASTER_KEY", "ROSTER_MASTER_KEY_FILE", "ROSTER_LISTEN", "ROSTER_PUBLIC_URL"] {
+        for var in [
+            "ROSTER_DATA_DIR",
+            "ROSTER_DATABASE_URL",
+            "ROSTER_CONFIG",
+            "ROSTER_MASTER_KEY",
+            "ROSTER_MASTER_KEY_FILE",
+            "ROSTER_LISTEN",
+            "ROSTER_PUBLIC_URL",
+        ] {
             cmd.env_remove(var);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));

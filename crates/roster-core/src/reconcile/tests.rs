@@ -24,12 +24,7 @@ fn wanted(addr: &str, dept: Option<&str>) -> DesiredPerson {
         record: addr.into(),
         external_id: Some(format!("ext-{addr}")),
         email: email(addr),
-        profile: Profile {
-            first_name: "First".into(),
-            last_name: addr.into(),
-            department: dept.map(Into::into),
-            ..Profile::default()
-        },
+        profile: Profile { first_name: "First".into(), last_name: addr.into(), department: dept.map(Into::into), ..Profile::default() },
         active: true,
         role: None,
         manager: ManagerField::Untouched,

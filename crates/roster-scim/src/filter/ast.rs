@@ -19,11 +19,7 @@ pub struct AttrPath {
 impl AttrPath {
     /// A path from already-valid names; lower-cases them.
     pub fn new(urn: Option<&str>, attr: &str, sub_attr: Option<&str>) -> Self {
-        AttrPath {
-            urn: urn.map(str::to_ascii_lowercase),
-            attr: attr.to_ascii_lowercase(),
-            sub_attr: sub_attr.map(str::to_ascii_lowercase),
-        }
+        AttrPath { urn: urn.map(str::to_ascii_lowercase), attr: attr.to_ascii_lowercase(), sub_attr: sub_attr.map(str::to_ascii_lowercase) }
     }
 
     pub fn attr(attr: &str) -> Self {
@@ -58,17 +54,8 @@ pub enum CompareOp {
 }
 
 impl CompareOp {
-    pub const ALL: [CompareOp; 9] = [
-        CompareOp::Eq,
-        CompareOp::Ne,
-        CompareOp::Co,
-        CompareOp::Sw,
-        CompareOp::Ew,
-        CompareOp::Gt,
-        CompareOp::Lt,
-        CompareOp::Ge,
-        CompareOp::Le,
-    ];
+    pub const ALL: [CompareOp; 9] =
+        [CompareOp::Eq, CompareOp::Ne, CompareOp::Co, CompareOp::Sw, CompareOp::Ew, CompareOp::Gt, CompareOp::Lt, CompareOp::Ge, CompareOp::Le];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -86,17 +73,12 @@ impl CompareOp {
 
     /// Case-insensitive, as RFC 7644 §3.4.2.2 requires.
     pub fn parse(word: &str) -> Option<CompareOp> {
-        CompareOp::ALL
-            .into_iter()
-            .find(|op| op.as_str().eq_ignore_ascii_case(word))
+        CompareOp::ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 
     /// `gt`, `ge`, `lt`, `le`: meaningless on booleans and binary data.
     pub fn is_ordering(self) -> bool {
-        matches!(
-            self,
-            CompareOp::Gt | CompareOp::Lt | CompareOp::Ge | CompareOp::Le
-        )
+        matches!(self, CompareOp::Gt | CompareOp::Lt | CompareOp::Ge | CompareOp::Le)
     }
 
     /// `co`, `sw`, `ew`: defined on strings only.
@@ -172,10 +154,7 @@ impl Filter {
         Filter::Or(Box::new(left), Box::new(right))
     }
 
-    #[expect(
-        clippy::should_implement_trait,
-        reason = "a constructor, not negation of a value"
-    )]
+    #[expect(clippy::should_implement_trait, reason = "a constructor, not negation of a value")]
     pub fn not(inner: Filter) -> Filter {
         Filter::Not(Box::new(inner))
     }
@@ -209,11 +188,7 @@ impl fmt::Display for Filter {
         match self {
             Filter::And(l, r) | Filter::Or(l, r) => {
                 let own = self.precedence();
-                let word = if matches!(self, Filter::And(..)) {
-                    "and"
-                } else {
-                    "or"
-                };
+                let word = if matches!(self, Filter::And(..)) { "and" } else { "or" };
                 l.write_operand(f, l.precedence() < own)?;
                 write!(f, " {word} ")?;
                 r.write_operand(f, r.precedence() <= own)

@@ -57,26 +57,17 @@ fn eval(filter: &Filter, target: &Value, scope: Scope<'_>) -> bool {
         }
         Filter::ValuePath { attr, filter } => {
             let (values, def) = lookup(target, attr, scope, false);
-            values
-                .iter()
-                .any(|element| eval(filter, element, Scope::Element(def)))
+            values.iter().any(|element| eval(filter, element, Scope::Element(def)))
         }
     }
 }
 
-fn compare_values(
-    values: &[&Value],
-    op: CompareOp,
-    expected: &CompValue,
-    def: Option<&AttributeDef>,
-) -> bool {
+fn compare_values(values: &[&Value], op: CompareOp, expected: &CompValue, def: Option<&AttributeDef>) -> bool {
     let present: Vec<&Value> = values.iter().copied().filter(|v| !v.is_null()).collect();
     match (op, expected) {
         (CompareOp::Eq, CompValue::Null) => present.is_empty(),
         (CompareOp::Ne, CompValue::Null) => !present.is_empty(),
-        (CompareOp::Ne, _) => !present
-            .iter()
-            .any(|v| compare_one(v, CompareOp::Eq, expected, def)),
+        (CompareOp::Ne, _) => !present.iter().any(|v| compare_one(v, CompareOp::Eq, expected, def)),
         _ => present.iter().any(|v| compare_one(v, op, expected, def)),
     }
 }
@@ -93,41 +84,30 @@ fn is_present(value: &Value) -> bool {
 
 /// The values `path` names in `target`, flattened over multi-valued attributes, and the
 /// definition of the attribute they belong to (None when the schema does not know it).
-fn lookup<'v, 's>(
-    target: &'v Value,
-    path: &AttrPath,
-    scope: Scope<'s>,
-    default_to_value: bool,
-) -> (Vec<&'v Value>, Option<&'s AttributeDef>) {
-    let (base, attr_def, sub_def): (Option<&Value>, Option<&AttributeDef>, Option<&AttributeDef>) =
-        match scope {
-            Scope::Resource(schema) => match schema.resolve(path) {
-                Some(resolved) => {
-                    let base = match resolved.extension {
-                        Some(urn) => target.as_object().and_then(|o| get_ci(o, urn)),
-                        None => Some(target),
-                    };
-                    (base, Some(resolved.attr), resolved.sub)
-                }
-                None => (Some(target), None, None),
-            },
-            Scope::Element(parent) => {
-                // A simple multi-valued attribute's element is itself the `value`.
-                if !target.is_object() && path.attr == "value" && path.sub_attr.is_none() {
-                    return (vec![target], parent);
-                }
-                let def = parent.and_then(|p| p.sub_attribute(&path.attr));
-                let sub = def
-                    .zip(path.sub_attr.as_deref())
-                    .and_then(|(d, s)| d.sub_attribute(s));
-                (Some(target), def, sub)
+fn lookup<'v, 's>(target: &'v Value, path: &AttrPath, scope: Scope<'s>, default_to_value: bool) -> (Vec<&'v Value>, Option<&'s AttributeDef>) {
+    let (base, attr_def, sub_def): (Option<&Value>, Option<&AttributeDef>, Option<&AttributeDef>) = match scope {
+        Scope::Resource(schema) => match schema.resolve(path) {
+            Some(resolved) => {
+                let base = match resolved.extension {
+                    Some(urn) => target.as_object().and_then(|o| get_ci(o, urn)),
+                    None => Some(target),
+                };
+                (base, Some(resolved.attr), resolved.sub)
             }
-        };
+            None => (Some(target), None, None),
+        },
+        Scope::Element(parent) => {
+            // A simple multi-valued attribute's element is itself the `value`.
+            if !target.is_object() && path.attr == "value" && path.sub_attr.is_none() {
+                return (vec![target], parent);
+            }
+            let def = parent.and_then(|p| p.sub_attribute(&path.attr));
+            let sub = def.zip(path.sub_attr.as_deref()).and_then(|(d, s)| d.sub_attribute(s));
+            (Some(target), def, sub)
+        }
+    };
     let attr_name = attr_def.map_or(path.attr.as_str(), |d| d.name);
-    let Some(found) = base
-        .and_then(Value::as_object)
-        .and_then(|o| get_ci(o, attr_name))
-    else {
+    let Some(found) = base.and_then(Value::as_object).and_then(|o| get_ci(o, attr_name)) else {
         return (Vec::new(), sub_def.or(attr_def));
     };
     let elements: Vec<&Value> = match found {
@@ -136,9 +116,7 @@ fn lookup<'v, 's>(
     };
     let sub_name = match (&path.sub_attr, attr_def) {
         (Some(sub), _) => Some(sub_def.map_or(sub.as_str(), |d| d.name)),
-        (None, Some(def)) if default_to_value && def.is_complex() && def.multi_valued => {
-            Some("value")
-        }
+        (None, Some(def)) if default_to_value && def.is_complex() && def.multi_valued => Some("value"),
         _ => None,
     };
     match sub_name {
@@ -169,12 +147,7 @@ fn string_boolean(s: &str) -> Option<bool> {
     }
 }
 
-fn compare_one(
-    actual: &Value,
-    op: CompareOp,
-    expected: &CompValue,
-    def: Option<&AttributeDef>,
-) -> bool {
+fn compare_one(actual: &Value, op: CompareOp, expected: &CompValue, def: Option<&AttributeDef>) -> bool {
     let case_exact = def.is_some_and(|d| d.case_exact);
     match expected {
         CompValue::Null => false,
@@ -194,9 +167,7 @@ fn compare_one(
             (Some(have), Some(want)) => match op {
                 CompareOp::Eq => have == want,
                 CompareOp::Ne => have != want,
-                _ => have
-                    .partial_cmp(&want)
-                    .is_some_and(|ord| ordering_holds(op, ord)),
+                _ => have.partial_cmp(&want).is_some_and(|ord| ordering_holds(op, ord)),
             },
             _ => false,
         },
@@ -251,11 +222,8 @@ fn validate(filter: &Filter, scope: Scope<'_>) -> Result<(), ScimError> {
         Filter::Present(path) => resolve_for_filter(path, scope).map(|_| ()),
         Filter::Compare { path, op, .. } => {
             let (attr, leaf) = resolve_for_filter(path, scope)?;
-            let leaf = if path.sub_attr.is_none() && attr.is_complex() && attr.multi_valued {
-                attr.sub_attribute("value").unwrap_or(attr)
-            } else {
-                leaf
-            };
+            let leaf =
+                if path.sub_attr.is_none() && attr.is_complex() && attr.multi_valued { attr.sub_attribute("value").unwrap_or(attr) } else { leaf };
             if leaf.is_complex() {
                 return Err(ScimError::invalid_filter(format!(
                     "\"{path}\" is a complex attribute; compare one of its sub-attributes, e.g. \"{path}.{}\"",
@@ -273,9 +241,7 @@ fn validate(filter: &Filter, scope: Scope<'_>) -> Result<(), ScimError> {
         Filter::ValuePath { attr: path, filter } => {
             let (attr, leaf) = resolve_for_filter(path, scope)?;
             if !attr.multi_valued || path.sub_attr.is_some() {
-                return Err(ScimError::invalid_filter(format!(
-                    "\"{path}\" is not a multi-valued attribute, so it takes no '[...]' filter"
-                )));
+                return Err(ScimError::invalid_filter(format!("\"{path}\" is not a multi-valued attribute, so it takes no '[...]' filter")));
             }
             validate(filter, Scope::Element(Some(leaf)))
         }
@@ -283,34 +249,21 @@ fn validate(filter: &Filter, scope: Scope<'_>) -> Result<(), ScimError> {
 }
 
 /// The attribute and the leaf a filter path names, or the invalidFilter that explains why not.
-fn resolve_for_filter<'s>(
-    path: &AttrPath,
-    scope: Scope<'s>,
-) -> Result<(&'s AttributeDef, &'s AttributeDef), ScimError> {
+fn resolve_for_filter<'s>(path: &AttrPath, scope: Scope<'s>) -> Result<(&'s AttributeDef, &'s AttributeDef), ScimError> {
     let found = match scope {
         Scope::Resource(schema) => schema.resolve(path).map(|r| (r.attr, r.leaf())),
-        Scope::Element(Some(parent)) if !parent.is_complex() && path.attr == "value" => {
-            Some((parent, parent))
-        }
-        Scope::Element(Some(parent)) => {
-            parent
-                .sub_attribute(&path.attr)
-                .and_then(|attr| match &path.sub_attr {
-                    Some(sub) => attr.sub_attribute(sub).map(|leaf| (attr, leaf)),
-                    None => Some((attr, attr)),
-                })
-        }
+        Scope::Element(Some(parent)) if !parent.is_complex() && path.attr == "value" => Some((parent, parent)),
+        Scope::Element(Some(parent)) => parent.sub_attribute(&path.attr).and_then(|attr| match &path.sub_attr {
+            Some(sub) => attr.sub_attribute(sub).map(|leaf| (attr, leaf)),
+            None => Some((attr, attr)),
+        }),
         Scope::Element(None) => None,
     };
     let Some((attr, leaf)) = found else {
-        return Err(ScimError::invalid_filter(format!(
-            "the filter names an unknown attribute \"{path}\""
-        )));
+        return Err(ScimError::invalid_filter(format!("the filter names an unknown attribute \"{path}\"")));
     };
     if attr.mutability == Mutability::WriteOnly {
-        return Err(ScimError::invalid_filter(format!(
-            "\"{path}\" is write-only and cannot be filtered on"
-        )));
+        return Err(ScimError::invalid_filter(format!("\"{path}\" is write-only and cannot be filtered on")));
     }
     Ok((attr, leaf))
 }

@@ -33,9 +33,7 @@ const MAX_TERMS: usize = MAX_FILTER_TERMS;
 pub fn parse_filter(input: &str) -> Result<Filter, ScimError> {
     check_input(input, "filter").map_err(ScimError::invalid_filter)?;
     let mut parser = Parser::new(input);
-    parser
-        .filter_to_end()
-        .map_err(|e| ScimError::invalid_filter(e.render(input)))
+    parser.filter_to_end().map_err(|e| ScimError::invalid_filter(e.render(input)))
 }
 
 /// Whether `c` is refused in a filter or a path, raw or decoded from a string literal.
@@ -47,16 +45,11 @@ fn is_forbidden_control(c: char) -> bool {
 fn check_input(input: &str, what: &str) -> Result<(), String> {
     // A char is at least one byte, so only long inputs need counting.
     if input.len() > MAX_FILTER_CHARS && input.chars().count() > MAX_FILTER_CHARS {
-        return Err(format!(
-            "the {what} is longer than {MAX_FILTER_CHARS} characters"
-        ));
+        return Err(format!("the {what} is longer than {MAX_FILTER_CHARS} characters"));
     }
     // Positions count bytes from 1, as the parser's own messages do.
     if let Some((index, _)) = input.char_indices().find(|(_, c)| is_forbidden_control(*c)) {
-        return Err(format!(
-            "the {what} contains a control character at position {}",
-            index + 1
-        ));
+        return Err(format!("the {what} contains a control character at position {}", index + 1));
     }
     Ok(())
 }
@@ -73,9 +66,7 @@ pub struct PatchPath {
 pub fn parse_patch_path(input: &str) -> Result<PatchPath, ScimError> {
     check_input(input, "path").map_err(ScimError::invalid_path)?;
     let mut parser = Parser::new(input);
-    parser
-        .patch_path_to_end()
-        .map_err(|e| ScimError::invalid_path(e.render(input)))
+    parser.patch_path_to_end().map_err(|e| ScimError::invalid_path(e.render(input)))
 }
 
 struct ParseError {
@@ -134,12 +125,7 @@ fn json_number(word: &str) -> Option<Number> {
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Self {
-        Parser {
-            src,
-            pos: 0,
-            depth: 0,
-            terms: 0,
-        }
+        Parser { src, pos: 0, depth: 0, terms: 0 }
     }
 
     fn rest(&self) -> &'a str {
@@ -151,10 +137,7 @@ impl<'a> Parser<'a> {
     }
 
     fn error<T>(&self, message: impl Into<String>) -> Parsed<T> {
-        Err(ParseError {
-            pos: self.pos,
-            message: message.into(),
-        })
+        Err(ParseError { pos: self.pos, message: message.into() })
     }
 
     fn skip_ws(&mut self) -> bool {
@@ -191,12 +174,7 @@ impl<'a> Parser<'a> {
     }
 
     fn describe_next(&self) -> String {
-        let word: String = self
-            .rest()
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .take(20)
-            .collect();
+        let word: String = self.rest().chars().take_while(|c| !c.is_whitespace()).take(20).collect();
         if word.is_empty() {
             "nothing".to_owned()
         } else {
@@ -208,9 +186,7 @@ impl<'a> Parser<'a> {
     fn peek_keyword(&self, word: &str) -> bool {
         let rest = self.rest();
         match (rest.get(..word.len()), rest.get(word.len()..)) {
-            (Some(head), Some(tail)) => {
-                head.eq_ignore_ascii_case(word) && !tail.starts_with(is_path_char)
-            }
+            (Some(head), Some(tail)) => head.eq_ignore_ascii_case(word) && !tail.starts_with(is_path_char),
             _ => false,
         }
     }
@@ -218,9 +194,7 @@ impl<'a> Parser<'a> {
     fn enter(&mut self) -> Parsed<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return self.error(format!(
-                "the filter is nested more than {MAX_DEPTH} levels deep"
-            ));
+            return self.error(format!("the filter is nested more than {MAX_DEPTH} levels deep"));
         }
         Ok(())
     }
@@ -253,9 +227,7 @@ impl<'a> Parser<'a> {
             Ok(())
         } else {
             let found = self.describe_next();
-            self.error(format!(
-                "unexpected {found}; expected 'and', 'or' or the end of the filter"
-            ))
+            self.error(format!("unexpected {found}; expected 'and', 'or' or the end of the filter"))
         }
     }
 
@@ -315,11 +287,7 @@ impl<'a> Parser<'a> {
 
     /// `not` is the keyword only when '(' follows, so an attribute called `not` still works.
     fn at_not(&self) -> bool {
-        self.peek_keyword("not")
-            && self
-                .rest()
-                .get(3..)
-                .is_some_and(|tail| tail.trim_start().starts_with('('))
+        self.peek_keyword("not") && self.rest().get(3..).is_some_and(|tail| tail.trim_start().starts_with('('))
     }
 
     fn attr_expr_or_value_path(&mut self, in_value_path: bool) -> Parsed<Filter> {
@@ -342,10 +310,7 @@ impl<'a> Parser<'a> {
         } else {
             inner
         };
-        Ok(Filter::ValuePath {
-            attr: path,
-            filter: Box::new(filter),
-        })
+        Ok(Filter::ValuePath { attr: path, filter: Box::new(filter) })
     }
 
     fn value_filter(&mut self) -> Parsed<Filter> {
@@ -383,15 +348,8 @@ impl<'a> Parser<'a> {
         let mut parts = local.split('.');
         let attr = parts.next().unwrap_or("");
         let sub = parts.next();
-        let valid_name = |name: &str| {
-            name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '$')
-                && name.chars().all(is_name_char)
-        };
-        if parts.next().is_some()
-            || !valid_name(attr)
-            || sub.is_some_and(|s| !valid_name(s))
-            || urn.is_some_and(|u| u.is_empty())
-        {
+        let valid_name = |name: &str| name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '$') && name.chars().all(is_name_char);
+        if parts.next().is_some() || !valid_name(attr) || sub.is_some_and(|s| !valid_name(s)) || urn.is_some_and(|u| u.is_empty()) {
             self.pos = start;
             return self.error(format!("\"{text}\" is not a valid attribute path"));
         }
@@ -402,9 +360,7 @@ impl<'a> Parser<'a> {
         self.count_term()?;
         if !self.skip_ws() {
             let found = self.describe_next();
-            return self.error(format!(
-                "expected an operator after \"{path}\", found {found}"
-            ));
+            return self.error(format!("expected an operator after \"{path}\", found {found}"));
         }
         let op_start = self.pos;
         let word = self.take_while(|c| c.is_ascii_alphanumeric());
@@ -413,14 +369,8 @@ impl<'a> Parser<'a> {
         }
         let Some(op) = CompareOp::parse(word) else {
             self.pos = op_start;
-            let found = if word.is_empty() {
-                self.describe_next()
-            } else {
-                format!("'{word}'")
-            };
-            return self.error(format!(
-                "the operator {found} is not supported; use eq, ne, co, sw, ew, gt, lt, ge, le or pr"
-            ));
+            let found = if word.is_empty() { self.describe_next() } else { format!("'{word}'") };
+            return self.error(format!("the operator {found} is not supported; use eq, ne, co, sw, ew, gt, lt, ge, le or pr"));
         };
         self.skip_ws();
         let value_start = self.pos;
@@ -451,9 +401,7 @@ impl<'a> Parser<'a> {
             "true" => CompValue::Bool(true),
             "false" => CompValue::Bool(false),
             "null" => CompValue::Null,
-            _ => {
-                json_number(word).map_or_else(|| CompValue::Str(word.to_owned()), CompValue::Number)
-            }
+            _ => json_number(word).map_or_else(|| CompValue::Str(word.to_owned()), CompValue::Number),
         })
     }
 
@@ -480,9 +428,7 @@ impl<'a> Parser<'a> {
         };
         let literal = rest.get(..end).unwrap_or("");
         match serde_json::from_str::<String>(literal) {
-            Ok(s) if s.contains(is_forbidden_control) => {
-                self.error("the string contains a control character")
-            }
+            Ok(s) if s.contains(is_forbidden_control) => self.error("the string contains a control character"),
             Ok(s) => {
                 self.pos = start + end;
                 Ok(s)

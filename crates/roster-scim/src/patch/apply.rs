@@ -31,21 +31,11 @@ pub(super) fn apply_path_op(
     run: &mut Run,
 ) -> Result<(), ScimError> {
     let Some(resolved) = schema.resolve(&path.path) else {
-        return Err(ScimError::invalid_path(format!(
-            "\"{}\" is not an attribute of {}",
-            path.path, schema.name
-        )));
+        return Err(ScimError::invalid_path(format!("\"{}\" is not an attribute of {}", path.path, schema.name)));
     };
     let attr = resolved.attr;
-    if attr.mutability == Mutability::ReadOnly
-        || resolved
-            .sub
-            .is_some_and(|s| s.mutability == Mutability::ReadOnly)
-    {
-        return Err(ScimError::mutability(format!(
-            "\"{}\" is read-only",
-            path.path
-        )));
+    if attr.mutability == Mutability::ReadOnly || resolved.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly) {
+        return Err(ScimError::mutability(format!("\"{}\" is read-only", path.path)));
     }
     if attr.mutability == Mutability::WriteOnly {
         // The password: accepted so the client's request succeeds, never kept.
@@ -54,17 +44,10 @@ pub(super) fn apply_path_op(
     let value = match (kind, value) {
         (OpKind::Remove, v) => v,
         (_, Some(v)) => Some(v),
-        (_, None) => {
-            return Err(ScimError::invalid_value(format!(
-                "\"{}\" needs a \"value\"",
-                path.path
-            )))
-        }
+        (_, None) => return Err(ScimError::invalid_value(format!("\"{}\" needs a \"value\"", path.path))),
     };
     let Value::Object(root) = doc else {
-        return Err(ScimError::internal(
-            "the stored resource is not a JSON object",
-        ));
+        return Err(ScimError::internal("the stored resource is not a JSON object"));
     };
     let container = match resolved.extension {
         None => root,
@@ -86,11 +69,7 @@ pub(super) fn apply_path_op(
     normalise_key(container, attr.name);
     // Only an immutable attribute needs its old value: copying every other one would cost a
     // pass over all its values per operation.
-    let before = if attr.mutability == Mutability::Immutable {
-        container.get(attr.name).cloned()
-    } else {
-        None
-    };
+    let before = if attr.mutability == Mutability::Immutable { container.get(attr.name).cloned() } else { None };
     // An index kept from an earlier operation is valid only while nothing else changed the
     // attribute: every operation takes it, and only `whole_attribute` gives it back.
     let cache_key = (resolved.extension, attr.name);
@@ -110,21 +89,12 @@ pub(super) fn apply_path_op(
         (None, Some(sub)) => sub_of_single(container, kind, attr, sub, value)?,
         (Some(filter), sub) => value_path(container, kind, attr, filter, sub, value, run)?,
     }
-    if attr.mutability == Mutability::Immutable
-        && before.is_some()
-        && container.get(attr.name) != before.as_ref()
-    {
-        return Err(ScimError::mutability(format!(
-            "\"{}\" is immutable once set",
-            attr.name
-        )));
+    if attr.mutability == Mutability::Immutable && before.is_some() && container.get(attr.name) != before.as_ref() {
+        return Err(ScimError::mutability(format!("\"{}\" is immutable once set", attr.name)));
     }
     if let Some(urn) = resolved.extension {
         if let Value::Object(root) = doc {
-            if root
-                .get(urn)
-                .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
-            {
+            if root.get(urn).is_some_and(|v| v.as_object().is_some_and(Map::is_empty)) {
                 root.remove(urn);
             }
         }
@@ -143,10 +113,7 @@ fn normalise_key(container: &mut Map<String, Value>, name: &str) {
 }
 
 fn drop_read_only_subs(value: &mut Value, attr: &AttributeDef) {
-    let read_only = |name: &str| {
-        attr.sub_attribute(name)
-            .is_some_and(|s| s.mutability == Mutability::ReadOnly)
-    };
+    let read_only = |name: &str| attr.sub_attribute(name).is_some_and(|s| s.mutability == Mutability::ReadOnly);
     match value {
         Value::Object(map) => map.retain(|k, _| !read_only(k)),
         Value::Array(items) => items.iter_mut().for_each(|item| {
@@ -179,11 +146,7 @@ pub(super) fn whole_attribute(
             (Some(Value::Array(listed)), Some(Value::Array(items))) => {
                 // Linear: each value is compared only with the listed ones sharing its key.
                 let index = ValueIndex::of(&listed, attr);
-                items.retain(|item| {
-                    !index
-                        .candidates(item)
-                        .any(|l| listed.get(l).is_some_and(|l| same_value(item, l, attr)))
-                });
+                items.retain(|item| !index.candidates(item).any(|l| listed.get(l).is_some_and(|l| same_value(item, l, attr))));
                 if items.is_empty() {
                     container.remove(name);
                 }
@@ -195,11 +158,7 @@ pub(super) fn whole_attribute(
         }
         return Ok(None);
     }
-    let Some(mut coerced) = value
-        .map(|v| coerce_attribute(v, attr))
-        .transpose()?
-        .flatten()
-    else {
+    let Some(mut coerced) = value.map(|v| coerce_attribute(v, attr)).transpose()?.flatten() else {
         // `replace` with null or `[]` unassigns (Okta pushes `members: []`); `add` of
         // nothing changes nothing.
         if kind == OpKind::Replace {
@@ -211,9 +170,7 @@ pub(super) fn whole_attribute(
     drop_read_only_subs(&mut coerced, attr);
     if attr.multi_valued {
         let Value::Array(new_items) = coerced else {
-            return Err(ScimError::internal(
-                "multi-valued coercion returned a single value",
-            ));
+            return Err(ScimError::internal("multi-valued coercion returned a single value"));
         };
         let mut items = match (kind, container.remove(name)) {
             (OpKind::Add, Some(Value::Array(existing))) => existing,
@@ -227,19 +184,12 @@ pub(super) fn whole_attribute(
             _ => ValueIndex::of(&items, attr),
         };
         for new_item in new_items {
-            let found = index.candidates(&new_item).find(|&i| {
-                items
-                    .get(i)
-                    .is_some_and(|item| same_value(item, &new_item, attr))
-            });
+            let found = index.candidates(&new_item).find(|&i| items.get(i).is_some_and(|item| same_value(item, &new_item, attr)));
             match found {
                 Some(i) => {
                     // Re-adding is a no-op; only sub-attributes the value lacked are filled in.
-                    if let (Some(Value::Object(old)), Value::Object(new)) =
-                        (items.get_mut(i), new_item)
-                    {
-                        let primary =
-                            |m: &Map<String, Value>| m.get("primary") == Some(&Value::Bool(true));
+                    if let (Some(Value::Object(old)), Value::Object(new)) = (items.get_mut(i), new_item) {
+                        let primary = |m: &Map<String, Value>| m.get("primary") == Some(&Value::Bool(true));
                         let was_primary = primary(old);
                         for (k, v) in new {
                             if crate::schema::key_ci(old, &k).is_none() {
@@ -304,9 +254,7 @@ fn sub_of_single(
             }
         }
         Some(v) => {
-            let slot = container
-                .entry(attr.name.to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
+            let slot = container.entry(attr.name.to_owned()).or_insert_with(|| Value::Object(Map::new()));
             if !slot.is_object() {
                 *slot = Value::Object(Map::new());
             }
@@ -339,10 +287,7 @@ fn value_path(
     let matched: Vec<usize> = items
         .iter()
         .enumerate()
-        .filter(|(_, item)| {
-            wanted.is_none_or(|(s, ascii)| may_equal(item, s, ascii))
-                && filter.matches_element(item, Some(attr))
-        })
+        .filter(|(_, item)| wanted.is_none_or(|(s, ascii)| may_equal(item, s, ascii)) && filter.matches_element(item, Some(attr)))
         .map(|(i, _)| i)
         .collect();
     let result = edit_matches(&mut items, &matched, kind, attr, filter, sub, value, run);
@@ -352,10 +297,7 @@ fn value_path(
     result
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site; a struct would only rename them"
-)]
+#[expect(clippy::too_many_arguments, reason = "one call site; a struct would only rename them")]
 fn edit_matches(
     items: &mut Vec<Value>,
     matched: &[usize],
@@ -402,16 +344,10 @@ fn edit_matches(
     };
     if matched.is_empty() {
         if kind == OpKind::Replace && !run.mode.add_missing_value_path_target {
-            return Err(ScimError::no_target(format!(
-                "no value of \"{}\" matches [{filter}]",
-                attr.name
-            )));
+            return Err(ScimError::no_target(format!("no value of \"{}\" matches [{filter}]", attr.name)));
         }
         let Some(mut seed) = seed_from_filter(filter, attr) else {
-            return Err(ScimError::no_target(format!(
-                "no value of \"{}\" matches [{filter}], and none can be built from it",
-                attr.name
-            )));
+            return Err(ScimError::no_target(format!("no value of \"{}\" matches [{filter}], and none can be built from it", attr.name)));
         };
         match (sub, new_value) {
             (Some(sub), Some(v)) => {
@@ -462,11 +398,11 @@ fn edit_matches(
 /// term, alone or joined to others by `and`.
 fn value_eq_term(filter: &Filter) -> Option<&str> {
     match filter {
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value: CompValue::Str(s),
-        } if path.urn.is_none() && path.sub_attr.is_none() && path.attr == "value" => Some(s),
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(s) }
+            if path.urn.is_none() && path.sub_attr.is_none() && path.attr == "value" =>
+        {
+            Some(s)
+        }
         Filter::And(l, r) => value_eq_term(l).or_else(|| value_eq_term(r)),
         _ => None,
     }
@@ -496,11 +432,7 @@ fn may_equal(item: &Value, s: &str, s_ascii: bool) -> bool {
 /// else (`or`, `not`, `co`) describes no single value.
 fn seed_from_filter(filter: &Filter, attr: &AttributeDef) -> Option<Map<String, Value>> {
     match filter {
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value,
-        } if path.urn.is_none() && path.sub_attr.is_none() => {
+        Filter::Compare { path, op: CompareOp::Eq, value } if path.urn.is_none() && path.sub_attr.is_none() => {
             let sub = attr.sub_attribute(&path.attr)?;
             let json = value.to_json();
             if json.is_null() {
@@ -527,8 +459,7 @@ pub(super) fn same_value(a: &Value, b: &Value, attr: &AttributeDef) -> bool {
     let text_eq = |x: &Value, y: &Value, case_exact: bool| match (x, y) {
         // For ASCII text `to_lowercase` is `to_ascii_lowercase`: no need to allocate.
         (Value::String(x), Value::String(y)) if !case_exact => {
-            x.eq_ignore_ascii_case(y)
-                || (!(x.is_ascii() && y.is_ascii()) && x.to_lowercase() == y.to_lowercase())
+            x.eq_ignore_ascii_case(y) || (!(x.is_ascii() && y.is_ascii()) && x.to_lowercase() == y.to_lowercase())
         }
         _ => x == y,
     };
@@ -551,12 +482,7 @@ pub(super) fn same_value(a: &Value, b: &Value, attr: &AttributeDef) -> bool {
 /// RFC 7644 §3.5.2: setting `primary` on one value clears it on the others. The values
 /// just written (`preferred`) win.
 pub(super) fn enforce_single_primary(items: &mut [Value], preferred: &[usize]) {
-    let winner = preferred
-        .iter()
-        .rev()
-        .copied()
-        .find(|&i| items.get(i).is_some_and(is_primary))
-        .or_else(|| items.iter().position(is_primary));
+    let winner = preferred.iter().rev().copied().find(|&i| items.get(i).is_some_and(is_primary)).or_else(|| items.iter().position(is_primary));
     let Some(winner) = winner else {
         return;
     };

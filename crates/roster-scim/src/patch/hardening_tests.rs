@@ -46,10 +46,7 @@ fn adding_twenty_thousand_members_to_ten_thousand_is_linear() {
 #[test]
 fn removing_many_members_is_linear() {
     let group = group_with(0..MAX_MEMBERS);
-    let listed: Vec<Value> = (0..MAX_MEMBERS)
-        .step_by(2)
-        .map(|i| json!({"value": member(i)["value"]}))
-        .collect();
+    let listed: Vec<Value> = (0..MAX_MEMBERS).step_by(2).map(|i| json!({"value": member(i)["value"]})).collect();
     let body = request(json!([
         {"op": "remove", "path": "members", "value": listed},
         {"op": "remove", "path": "members[display sw \"user\"]"}
@@ -66,17 +63,9 @@ fn removing_many_members_is_linear() {
 #[test]
 fn successive_adds_share_one_index() {
     let group = group_with(0..MAX_MEMBERS - 1_000);
-    let operations: Vec<Value> = (0..1_000)
-        .map(|i| json!({"op": "add", "path": "members", "value": [member(100_000 + i)]}))
-        .collect();
+    let operations: Vec<Value> = (0..1_000).map(|i| json!({"op": "add", "path": "members", "value": [member(100_000 + i)]})).collect();
     let started = Instant::now();
-    let out = apply_patch(
-        &group,
-        &request(json!(operations)),
-        Schema::group(),
-        PatchMode::entra(),
-    )
-    .unwrap();
+    let out = apply_patch(&group, &request(json!(operations)), Schema::group(), PatchMode::entra()).unwrap();
     let elapsed = started.elapsed();
     assert_eq!(out["members"].as_array().map(Vec::len), Some(MAX_MEMBERS));
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
@@ -100,23 +89,11 @@ fn many_operations_on_a_full_group_finish() {
         })
         .collect();
     let started = Instant::now();
-    let out = apply_patch(
-        &group,
-        &request(json!(operations)),
-        Schema::group(),
-        PatchMode::entra(),
-    )
-    .unwrap();
+    let out = apply_patch(&group, &request(json!(operations)), Schema::group(), PatchMode::entra()).unwrap();
     let elapsed = started.elapsed();
-    assert_eq!(
-        out["members"].as_array().map(Vec::len),
-        Some(MAX_MEMBERS - count)
-    );
+    assert_eq!(out["members"].as_array().map(Vec::len), Some(MAX_MEMBERS - count));
     assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
-    eprintln!(
-        "{count} operations on a group of {}: {elapsed:?}",
-        MAX_MEMBERS - count
-    );
+    eprintln!("{count} operations on a group of {}: {elapsed:?}", MAX_MEMBERS - count);
 }
 
 /// `same_value` semantics survive the index: case-insensitive emails (including a
@@ -155,10 +132,7 @@ fn the_index_finds_exactly_what_pairwise_comparison_found() {
             {"value": "\u{212a}@x.org", "type": "other"}
         ])
     );
-    assert_eq!(
-        out["addresses"],
-        json!([{"locality": "Paris", "primary": true}, {"locality": "Lyon"}])
-    );
+    assert_eq!(out["addresses"], json!([{"locality": "Paris", "primary": true}, {"locality": "Lyon"}]));
     let remove = request(json!([{"op": "remove", "path": "emails", "value": [
         {"value": "a@x.org", "type": "home"},
         {"value": "K@x.org"}
@@ -185,25 +159,21 @@ mod same_as_pairwise {
 
     fn old_same_value(a: &Value, b: &Value, attr: &AttributeDef) -> bool {
         let text_eq = |x: &Value, y: &Value, case_exact: bool| match (x, y) {
-            (Value::String(x), Value::String(y)) if !case_exact => {
-                x.eq_ignore_ascii_case(y) || x.to_lowercase() == y.to_lowercase()
-            }
+            (Value::String(x), Value::String(y)) if !case_exact => x.eq_ignore_ascii_case(y) || x.to_lowercase() == y.to_lowercase(),
             _ => x == y,
         };
         match (a, b) {
-            (Value::Object(x), Value::Object(y)) => {
-                match (get_ci(x, "value"), get_ci(y, "value")) {
-                    (Some(vx), Some(vy)) => {
-                        let case_exact = attr.sub_attribute("value").is_some_and(|d| d.case_exact);
-                        let types_agree = match (get_ci(x, "type"), get_ci(y, "type")) {
-                            (Some(tx), Some(ty)) => text_eq(tx, ty, false),
-                            _ => true,
-                        };
-                        text_eq(vx, vy, case_exact) && types_agree
-                    }
-                    _ => a == b,
+            (Value::Object(x), Value::Object(y)) => match (get_ci(x, "value"), get_ci(y, "value")) {
+                (Some(vx), Some(vy)) => {
+                    let case_exact = attr.sub_attribute("value").is_some_and(|d| d.case_exact);
+                    let types_agree = match (get_ci(x, "type"), get_ci(y, "type")) {
+                        (Some(tx), Some(ty)) => text_eq(tx, ty, false),
+                        _ => true,
+                    };
+                    text_eq(vx, vy, case_exact) && types_agree
                 }
-            }
+                _ => a == b,
+            },
             _ => text_eq(a, b, attr.case_exact),
         }
     }
@@ -211,14 +181,9 @@ mod same_as_pairwise {
     fn old_add(mut items: Vec<Value>, new_items: Vec<Value>, attr: &AttributeDef) -> Vec<Value> {
         let mut touched = Vec::new();
         for new_item in new_items {
-            match items
-                .iter()
-                .position(|item| old_same_value(item, &new_item, attr))
-            {
+            match items.iter().position(|item| old_same_value(item, &new_item, attr)) {
                 Some(i) => {
-                    if let (Some(Value::Object(old)), Value::Object(new)) =
-                        (items.get_mut(i), new_item)
-                    {
+                    if let (Some(Value::Object(old)), Value::Object(new)) = (items.get_mut(i), new_item) {
                         for (k, v) in new {
                             if crate::schema::key_ci(old, &k).is_none() {
                                 old.insert(k, v);
@@ -238,21 +203,8 @@ mod same_as_pairwise {
     }
 
     fn text() -> impl Strategy<Value = Value> {
-        proptest::sample::select(vec![
-            "a@x.org",
-            "A@X.ORG",
-            "b@x.org",
-            "\u{212a}@x.org",
-            "k@x.org",
-            "K@X.org",
-            "ß",
-            "SS",
-            "Σa",
-            "σa",
-            "ΑΣ",
-            "ας",
-        ])
-        .prop_map(|s| json!(s))
+        proptest::sample::select(vec!["a@x.org", "A@X.ORG", "b@x.org", "\u{212a}@x.org", "k@x.org", "K@X.org", "ß", "SS", "Σa", "σa", "ΑΣ", "ας"])
+            .prop_map(|s| json!(s))
     }
 
     fn item() -> impl Strategy<Value = Value> {
@@ -289,12 +241,8 @@ mod same_as_pairwise {
     }
 
     fn attr() -> impl Strategy<Value = &'static AttributeDef> {
-        proptest::sample::select(vec![
-            ("emails", Schema::user()),
-            ("addresses", Schema::user()),
-            ("members", Schema::group()),
-        ])
-        .prop_filter_map("known", |(name, schema)| schema.core.attribute(name))
+        proptest::sample::select(vec![("emails", Schema::user()), ("addresses", Schema::user()), ("members", Schema::group())])
+            .prop_filter_map("known", |(name, schema)| schema.core.attribute(name))
     }
 
     proptest! {
@@ -374,9 +322,7 @@ mod same_as_pairwise {
     }
 
     fn operation() -> impl Strategy<Value = Value> {
-        let items = prop::collection::vec(item(), 0..4)
-            .prop_map(Value::Array)
-            .boxed();
+        let items = prop::collection::vec(item(), 0..4).prop_map(Value::Array).boxed();
         prop_oneof![
             items.clone().prop_map(|v| json!({"op": "add", "path": "ATTR", "value": v})),
             items.clone().prop_map(|v| json!({"op": "remove", "path": "ATTR", "value": v})),
@@ -476,22 +422,17 @@ mod fuzz {
                 .prop_map(|o| json!(o)),
             1 => json_value(),
         ];
-        (
-            op,
-            proptest::option::of(path()),
-            proptest::option::of(json_value()),
-        )
-            .prop_map(|(op, path, value)| {
-                let mut o = serde_json::Map::new();
-                o.insert("op".into(), op);
-                if let Some(p) = path {
-                    o.insert("path".into(), p);
-                }
-                if let Some(v) = value {
-                    o.insert("value".into(), v);
-                }
-                Value::Object(o)
-            })
+        (op, proptest::option::of(path()), proptest::option::of(json_value())).prop_map(|(op, path, value)| {
+            let mut o = serde_json::Map::new();
+            o.insert("op".into(), op);
+            if let Some(p) = path {
+                o.insert("path".into(), p);
+            }
+            if let Some(v) = value {
+                o.insert("value".into(), v);
+            }
+            Value::Object(o)
+        })
     }
 
     fn body() -> impl Strategy<Value = Value> {

@@ -152,9 +152,7 @@ impl ValueIndex {
                 hasher.finish()
             }
             Value::Object(map) => {
-                let members = map.iter().fold(0u64, |sum, (k, v)| {
-                    sum.wrapping_add(self.state.hash_one((k.as_str(), self.json_key(v))))
-                });
+                let members = map.iter().fold(0u64, |sum, (k, v)| sum.wrapping_add(self.state.hash_one((k.as_str(), self.json_key(v)))));
                 self.state.hash_one((5u8, map.len(), members))
             }
         }

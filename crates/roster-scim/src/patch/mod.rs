@@ -46,16 +46,12 @@ pub struct PatchMode {
 impl PatchMode {
     /// RFC 7644 to the letter where it matters.
     pub fn strict() -> Self {
-        PatchMode {
-            add_missing_value_path_target: false,
-        }
+        PatchMode { add_missing_value_path_target: false }
     }
 
     /// For Microsoft Entra ID connections.
     pub fn entra() -> Self {
-        PatchMode {
-            add_missing_value_path_target: true,
-        }
+        PatchMode { add_missing_value_path_target: true }
     }
 }
 
@@ -95,48 +91,27 @@ struct Run {
 /// (400), at most [`MAX_MEMBERS`](crate::limits::MAX_MEMBERS) values in all (400); value
 /// filters copy at most [`MAX_DOCUMENT_BYTES`](crate::limits::MAX_DOCUMENT_BYTES) into the
 /// values they match (413); and the result must pass [`crate::limits::check_document`].
-pub fn apply_patch(
-    resource: &Value,
-    request: &Value,
-    schema: &Schema,
-    mode: PatchMode,
-) -> Result<Value, ScimError> {
+pub fn apply_patch(resource: &Value, request: &Value, schema: &Schema, mode: PatchMode) -> Result<Value, ScimError> {
     let Value::Object(body) = request else {
-        return Err(ScimError::invalid_syntax(
-            "the PATCH body must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("the PATCH body must be a JSON object"));
     };
     if let Some(schemas) = get_ci(body, "schemas") {
-        let names_patch_op = schemas.as_array().is_some_and(|ids| {
-            ids.iter().any(|id| {
-                id.as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_URN))
-            })
-        });
+        let names_patch_op =
+            schemas.as_array().is_some_and(|ids| ids.iter().any(|id| id.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_URN))));
         if !names_patch_op {
-            return Err(ScimError::invalid_syntax(format!(
-                "\"schemas\" must contain \"{PATCH_OP_URN}\""
-            )));
+            return Err(ScimError::invalid_syntax(format!("\"schemas\" must contain \"{PATCH_OP_URN}\"")));
         }
     }
     let Some(Value::Array(operations)) = get_ci(body, "Operations") else {
-        return Err(ScimError::invalid_syntax(
-            "the PATCH body needs an \"Operations\" array",
-        ));
+        return Err(ScimError::invalid_syntax("the PATCH body needs an \"Operations\" array"));
     };
     crate::limits::check_patch_size(operations)?;
     crate::limits::check_text(request)?;
-    let mut run = Run {
-        mode,
-        copy_budget: crate::limits::MAX_DOCUMENT_BYTES,
-        indexes: index::IndexCache::default(),
-    };
+    let mut run = Run { mode, copy_budget: crate::limits::MAX_DOCUMENT_BYTES, indexes: index::IndexCache::default() };
     let mut working = resource.clone();
     for (index, operation) in operations.iter().enumerate() {
-        apply_operation(&mut working, operation, schema, &mut run).map_err(|e| ScimError {
-            detail: format!("Operations[{index}]: {}", e.detail),
-            ..e
-        })?;
+        apply_operation(&mut working, operation, schema, &mut run)
+            .map_err(|e| ScimError { detail: format!("Operations[{index}]: {}", e.detail), ..e })?;
     }
     strip_mutability(&mut working, schema, Mutability::WriteOnly);
     set_schemas(&mut working, schema);
@@ -145,38 +120,23 @@ pub fn apply_patch(
     Ok(working)
 }
 
-fn apply_operation(
-    doc: &mut Value,
-    operation: &Value,
-    schema: &Schema,
-    run: &mut Run,
-) -> Result<(), ScimError> {
+fn apply_operation(doc: &mut Value, operation: &Value, schema: &Schema, run: &mut Run) -> Result<(), ScimError> {
     let Value::Object(op) = operation else {
-        return Err(ScimError::invalid_syntax(
-            "each operation must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("each operation must be a JSON object"));
     };
     let op_name = get_ci(op, "op").and_then(Value::as_str).unwrap_or("");
     let Some(kind) = OpKind::parse(op_name) else {
-        return Err(ScimError::invalid_syntax(format!(
-            "\"op\" must be \"add\", \"remove\" or \"replace\", not \"{op_name}\""
-        )));
+        return Err(ScimError::invalid_syntax(format!("\"op\" must be \"add\", \"remove\" or \"replace\", not \"{op_name}\"")));
     };
     let path = match get_ci(op, "path") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) if p.trim().is_empty() => None,
         Some(Value::String(p)) => Some(parse_patch_path(p)?),
-        Some(other) => {
-            return Err(ScimError::invalid_path(format!(
-                "\"path\" must be a string, not {other}"
-            )))
-        }
+        Some(other) => return Err(ScimError::invalid_path(format!("\"path\" must be a string, not {other}"))),
     };
     let value = get_ci(op, "value");
     match (kind, path) {
-        (OpKind::Remove, None) => Err(ScimError::no_target(
-            "\"remove\" needs a \"path\" naming what to remove",
-        )),
+        (OpKind::Remove, None) => Err(ScimError::no_target("\"remove\" needs a \"path\" naming what to remove")),
         (_, Some(path)) => match whole_extension(&path, schema) {
             Some(urn) => apply_to_extension(doc, kind, urn, value, schema, run),
             None => {
@@ -195,9 +155,7 @@ fn whole_extension(path: &PatchPath, schema: &Schema) -> Option<&'static str> {
         return None;
     }
     let urn = path.path.urn.as_deref()?;
-    schema
-        .extension(&format!("{urn}:{}", path.path.attr))
-        .map(|e| e.def.id)
+    schema.extension(&format!("{urn}:{}", path.path.attr)).map(|e| e.def.id)
 }
 
 fn apply_to_extension(
@@ -225,31 +183,15 @@ fn check_path_filter(path: &PatchPath, schema: &Schema) -> Result<(), ScimError>
     let Some(filter) = &path.filter else {
         return Ok(());
     };
-    let attr = AttrPath {
-        sub_attr: None,
-        ..path.path.clone()
-    };
-    Filter::ValuePath {
-        attr,
-        filter: Box::new(filter.clone()),
-    }
-    .validate(schema)
-    .map_err(|e| ScimError::invalid_path(e.detail))
+    let attr = AttrPath { sub_attr: None, ..path.path.clone() };
+    Filter::ValuePath { attr, filter: Box::new(filter.clone()) }.validate(schema).map_err(|e| ScimError::invalid_path(e.detail))
 }
 
 /// `add`/`replace` without `path`: each key of `value` is an attribute, a dotted or
 /// URN-qualified path, or an extension URN holding an object of its attributes.
-fn apply_without_path(
-    doc: &mut Value,
-    kind: OpKind,
-    value: Option<&Value>,
-    schema: &Schema,
-    run: &mut Run,
-) -> Result<(), ScimError> {
+fn apply_without_path(doc: &mut Value, kind: OpKind, value: Option<&Value>, schema: &Schema, run: &mut Run) -> Result<(), ScimError> {
     let Some(Value::Object(fields)) = value else {
-        return Err(ScimError::invalid_value(
-            "without \"path\", \"value\" must be an object of attributes",
-        ));
+        return Err(ScimError::invalid_value("without \"path\", \"value\" must be an object of attributes"));
     };
     for (key, v) in fields {
         if key.eq_ignore_ascii_case("schemas") {
@@ -259,14 +201,7 @@ fn apply_without_path(
             match v {
                 Value::Object(inner) => {
                     for (k, inner_v) in inner {
-                        apply_keyed(
-                            doc,
-                            kind,
-                            &format!("{}:{k}", ext.def.id),
-                            inner_v,
-                            schema,
-                            run,
-                        )?;
+                        apply_keyed(doc, kind, &format!("{}:{k}", ext.def.id), inner_v, schema, run)?;
                     }
                 }
                 Value::Null if kind == OpKind::Replace => {
@@ -276,11 +211,7 @@ fn apply_without_path(
                     run.indexes.clear();
                 }
                 Value::Null => {}
-                _ => {
-                    return Err(ScimError::invalid_value(format!(
-                        "\"{key}\" must be an object"
-                    )))
-                }
+                _ => return Err(ScimError::invalid_value(format!("\"{key}\" must be an object"))),
             }
             continue;
         }
@@ -289,27 +220,16 @@ fn apply_without_path(
     Ok(())
 }
 
-fn apply_keyed(
-    doc: &mut Value,
-    kind: OpKind,
-    key: &str,
-    value: &Value,
-    schema: &Schema,
-    run: &mut Run,
-) -> Result<(), ScimError> {
+fn apply_keyed(doc: &mut Value, kind: OpKind, key: &str, value: &Value, schema: &Schema, run: &mut Run) -> Result<(), ScimError> {
     let path = parse_patch_path(key)?;
     let Some(resolved) = schema.resolve(&path.path) else {
         // Unknown keys (Entra's `roles`, unmapped custom attributes) are tolerated.
         return Ok(());
     };
-    if resolved.attr.mutability == Mutability::ReadOnly
-        || resolved.leaf().mutability == Mutability::ReadOnly
-    {
+    if resolved.attr.mutability == Mutability::ReadOnly || resolved.leaf().mutability == Mutability::ReadOnly {
         let current = apply::current_value(doc, &resolved);
         if resolved.attr.name == "id" && current.is_some_and(|c| c != value) {
-            return Err(ScimError::mutability(
-                "\"id\" is assigned by the server and cannot change",
-            ));
+            return Err(ScimError::mutability("\"id\" is assigned by the server and cannot change"));
         }
         return Ok(());
     }

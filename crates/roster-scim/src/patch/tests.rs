@@ -36,56 +36,31 @@ fn ops(operations: Value) -> Value {
 }
 
 fn patch_user(operations: Value) -> Result<Value, crate::ScimError> {
-    apply_patch(
-        &user(),
-        &ops(operations),
-        Schema::user(),
-        PatchMode::strict(),
-    )
+    apply_patch(&user(), &ops(operations), Schema::user(), PatchMode::strict())
 }
 
 fn patch_user_entra(operations: Value) -> Result<Value, crate::ScimError> {
-    apply_patch(
-        &user(),
-        &ops(operations),
-        Schema::user(),
-        PatchMode::entra(),
-    )
+    apply_patch(&user(), &ops(operations), Schema::user(), PatchMode::entra())
 }
 
 fn patch_group(operations: Value) -> Result<Value, crate::ScimError> {
-    apply_patch(
-        &group(),
-        &ops(operations),
-        Schema::group(),
-        PatchMode::strict(),
-    )
+    apply_patch(&group(), &ops(operations), Schema::group(), PatchMode::strict())
 }
 
 fn member_ids(group: &Value) -> Vec<&str> {
-    group["members"].as_array().map_or_else(Vec::new, |m| {
-        m.iter().filter_map(|v| v["value"].as_str()).collect()
-    })
+    group["members"].as_array().map_or_else(Vec::new, |m| m.iter().filter_map(|v| v["value"].as_str()).collect())
 }
 
 #[test]
 fn okta_deactivate_without_path() {
     let out = patch_user(json!([{"op":"replace","value":{"active":false}}])).unwrap();
     assert_eq!(out["active"], false);
-    assert_eq!(
-        out["userName"], "alice@example.com",
-        "everything else stays"
-    );
+    assert_eq!(out["userName"], "alice@example.com", "everything else stays");
 }
 
 #[test]
 fn entra_replace_active_with_string_booleans_in_any_case() {
-    for (given, expected) in [
-        ("False", false),
-        ("True", true),
-        ("FALSE", false),
-        ("true", true),
-    ] {
+    for (given, expected) in [("False", false), ("True", true), ("FALSE", false), ("true", true)] {
         let out = patch_user(json!([{"op":"Replace","path":"active","value":given}])).unwrap();
         assert_eq!(out["active"], expected, "{given}");
     }
@@ -123,36 +98,25 @@ fn entra_replace_work_email_value_edits_only_the_work_email() {
         PatchMode::entra(),
     )
     .unwrap();
-    assert_eq!(
-        out["emails"],
-        json!([{"value":"x@y","type":"work","primary":true},{"value":"alice@home.org","type":"home"}])
-    );
+    assert_eq!(out["emails"], json!([{"value":"x@y","type":"work","primary":true},{"value":"alice@home.org","type":"home"}]));
 }
 
 #[test]
 fn replace_through_a_filter_that_matches_nothing() {
-    let body =
-        json!([{"op":"Replace","path":"emails[type eq \"home\"].value","value":"a@home.org"}]);
+    let body = json!([{"op":"Replace","path":"emails[type eq \"home\"].value","value":"a@home.org"}]);
     let e = patch_user(body.clone()).unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::NoTarget));
     let out = patch_user_entra(body).unwrap();
-    assert_eq!(
-        out["emails"],
-        json!([{"value":"alice@example.com","type":"work","primary":true},{"type":"home","value":"a@home.org"}])
-    );
+    assert_eq!(out["emails"], json!([{"value":"alice@example.com","type":"work","primary":true},{"type":"home","value":"a@home.org"}]));
 }
 
 #[test]
 fn entra_quirk_adds_a_work_email_to_a_user_without_one() {
     let mut bare = user();
     bare.as_object_mut().unwrap().remove("emails");
-    let out = apply_patch(
-        &bare,
-        &ops(json!([{"op":"Replace","path":"emails[type eq \"work\"].value","value":"x@y"}])),
-        Schema::user(),
-        PatchMode::entra(),
-    )
-    .unwrap();
+    let out =
+        apply_patch(&bare, &ops(json!([{"op":"Replace","path":"emails[type eq \"work\"].value","value":"x@y"}])), Schema::user(), PatchMode::entra())
+            .unwrap();
     assert_eq!(out["emails"], json!([{"type":"work","value":"x@y"}]));
 }
 
@@ -163,18 +127,9 @@ fn entra_add_through_a_filter_sets_or_creates() {
         {"op":"Add","path":"emails[type eq \"work\"].value","value":"new@joe.com"}
     ]))
     .unwrap();
-    assert_eq!(
-        out["emails"],
-        json!([{"value":"new@joe.com","type":"work","primary":true}])
-    );
-    let out = patch_user(
-        json!([{"op":"Add","path":"phoneNumbers[type eq \"mobile\"].value","value":"+1 555"}]),
-    )
-    .unwrap();
-    assert_eq!(
-        out["phoneNumbers"],
-        json!([{"type":"mobile","value":"+1 555"}])
-    );
+    assert_eq!(out["emails"], json!([{"value":"new@joe.com","type":"work","primary":true}]));
+    let out = patch_user(json!([{"op":"Add","path":"phoneNumbers[type eq \"mobile\"].value","value":"+1 555"}])).unwrap();
+    assert_eq!(out["phoneNumbers"], json!([{"type":"mobile","value":"+1 555"}]));
 }
 
 #[test]
@@ -186,11 +141,7 @@ fn entra_opt_flag_no_path_replace_with_dotted_and_urn_keys() {
     .unwrap();
     assert_eq!(out["name"], json!({"givenName":"K","familyName":"Hara"}));
     assert_eq!(out[ENTERPRISE_USER_URN]["employeeNumber"], "A");
-    assert_eq!(
-        out["schemas"],
-        json!([USER_URN, ENTERPRISE_USER_URN]),
-        "the extension joins schemas"
-    );
+    assert_eq!(out["schemas"], json!([USER_URN, ENTERPRISE_USER_URN]), "the extension joins schemas");
 }
 
 #[test]
@@ -200,10 +151,7 @@ fn no_path_value_with_a_nested_extension_object() {
         "nickName": "Al"
     }}]))
     .unwrap();
-    assert_eq!(
-        out[ENTERPRISE_USER_URN],
-        json!({"department":"R&D","manager":{"value":"m-1"}})
-    );
+    assert_eq!(out[ENTERPRISE_USER_URN], json!({"department":"R&D","manager":{"value":"m-1"}}));
     assert_eq!(out["nickName"], "Al");
 }
 
@@ -225,18 +173,13 @@ fn urn_qualified_path_and_sub_attribute_path() {
         PatchMode::strict(),
     )
     .unwrap();
-    assert!(
-        out.get(ENTERPRISE_USER_URN).is_none(),
-        "an emptied extension disappears"
-    );
+    assert!(out.get(ENTERPRISE_USER_URN).is_none(), "an emptied extension disappears");
     assert_eq!(out["schemas"], json!([USER_URN]));
 }
 
 #[test]
 fn entra_manager_as_add_with_an_array_value() {
-    let out =
-        patch_user(json!([{"op":"Add","path":"manager","value":[{"$ref":null,"value":"m-42"}]}]))
-            .unwrap();
+    let out = patch_user(json!([{"op":"Add","path":"manager","value":[{"$ref":null,"value":"m-42"}]}])).unwrap();
     assert_eq!(out[ENTERPRISE_USER_URN]["manager"], json!({"value":"m-42"}));
 }
 
@@ -249,13 +192,7 @@ fn manager_as_a_plain_string_and_by_urn_path() {
     }]))
     .unwrap();
     assert_eq!(out[ENTERPRISE_USER_URN]["manager"], json!({"value":"m-7"}));
-    let out = apply_patch(
-        &out,
-        &ops(json!([{"op":"remove","path":"manager"}])),
-        Schema::user(),
-        PatchMode::strict(),
-    )
-    .unwrap();
+    let out = apply_patch(&out, &ops(json!([{"op":"remove","path":"manager"}])), Schema::user(), PatchMode::strict()).unwrap();
     assert!(out.get(ENTERPRISE_USER_URN).is_none());
 }
 
@@ -283,8 +220,7 @@ fn removing_a_non_member_changes_nothing() {
 
 #[test]
 fn entra_remove_members_with_a_value_list_removes_only_those() {
-    let out =
-        patch_group(json!([{"op":"Remove","path":"members","value":[{"value":"u1091"}]}])).unwrap();
+    let out = patch_group(json!([{"op":"Remove","path":"members","value":[{"value":"u1091"}]}])).unwrap();
     assert_eq!(member_ids(&out), ["u1", "u2"]);
 }
 
@@ -296,10 +232,7 @@ fn remove_members_without_value_clears_them_all() {
 
 #[test]
 fn okta_replace_members_including_empty() {
-    let out = patch_group(
-        json!([{"op":"replace","path":"members","value":[{"value":"u5"},{"value":"u6"}]}]),
-    )
-    .unwrap();
+    let out = patch_group(json!([{"op":"replace","path":"members","value":[{"value":"u5"},{"value":"u6"}]}])).unwrap();
     assert_eq!(member_ids(&out), ["u5", "u6"]);
     let out = patch_group(json!([{"op":"replace","path":"members","value":[]}])).unwrap();
     assert!(member_ids(&out).is_empty());
@@ -308,12 +241,10 @@ fn okta_replace_members_including_empty() {
 
 #[test]
 fn okta_group_rename_repeats_the_id() {
-    let out = patch_group(json!([{"op":"replace","value":{"id":"g-1","displayName":"Platform"}}]))
-        .unwrap();
+    let out = patch_group(json!([{"op":"replace","value":{"id":"g-1","displayName":"Platform"}}])).unwrap();
     assert_eq!(out["displayName"], "Platform");
     assert_eq!(out["id"], "g-1");
-    let e = patch_group(json!([{"op":"replace","value":{"id":"g-2","displayName":"Platform"}}]))
-        .unwrap_err();
+    let e = patch_group(json!([{"op":"replace","value":{"id":"g-2","displayName":"Platform"}}])).unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::Mutability));
 }
 
@@ -321,38 +252,27 @@ fn okta_group_rename_repeats_the_id() {
 fn re_adding_an_existing_value_is_a_no_op() {
     let out = patch_group(json!([{"op":"add","path":"members","value":[{"value":"u2"}]}])).unwrap();
     assert_eq!(out, group());
-    let out = patch_user(
-        json!([{"op":"add","path":"emails","value":[{"value":"ALICE@example.com","type":"work"}]}]),
-    )
-    .unwrap();
+    let out = patch_user(json!([{"op":"add","path":"emails","value":[{"value":"ALICE@example.com","type":"work"}]}])).unwrap();
     assert_eq!(out["emails"], user()["emails"]);
 }
 
 #[test]
 fn add_to_a_multi_valued_attribute_appends() {
-    let out = patch_user(
-        json!([{"op":"add","path":"emails","value":[{"value":"a@home.org","type":"home"}]}]),
-    )
-    .unwrap();
+    let out = patch_user(json!([{"op":"add","path":"emails","value":[{"value":"a@home.org","type":"home"}]}])).unwrap();
     assert_eq!(out["emails"].as_array().map(Vec::len), Some(2));
 }
 
 #[test]
 fn a_new_primary_value_demotes_the_old_one() {
-    let out = patch_user(json!([{"op":"add","path":"emails","value":[{"value":"a@home.org","type":"home","primary":"True"}]}]))
-        .unwrap();
+    let out = patch_user(json!([{"op":"add","path":"emails","value":[{"value":"a@home.org","type":"home","primary":"True"}]}])).unwrap();
     assert_eq!(out["emails"][0]["primary"], false);
     assert_eq!(out["emails"][1]["primary"], true);
 }
 
 #[test]
 fn replace_of_a_complex_attribute_keeps_unnamed_sub_attributes() {
-    let out =
-        patch_user(json!([{"op":"replace","path":"name","value":{"givenName":"Alicia"}}])).unwrap();
-    assert_eq!(
-        out["name"],
-        json!({"givenName":"Alicia","familyName":"Hara"})
-    );
+    let out = patch_user(json!([{"op":"replace","path":"name","value":{"givenName":"Alicia"}}])).unwrap();
+    assert_eq!(out["name"], json!({"givenName":"Alicia","familyName":"Hara"}));
 }
 
 #[test]
@@ -370,20 +290,13 @@ fn remove_a_sub_attribute_and_through_a_filter() {
     .unwrap();
     assert_eq!(out["name"], json!({"familyName":"Hara"}));
     assert!(out.get("emails").is_none());
-    let out =
-        patch_group(json!([{"op":"remove","path":"members[value eq \"u2\"].display"}])).unwrap();
+    let out = patch_group(json!([{"op":"remove","path":"members[value eq \"u2\"].display"}])).unwrap();
     assert_eq!(out["members"][1], json!({"value":"u2"}));
 }
 
 #[test]
 fn read_only_attributes_cannot_be_patched_by_path() {
-    for path in [
-        "id",
-        "meta",
-        "meta.version",
-        "groups",
-        "manager.displayName",
-    ] {
+    for path in ["id", "meta", "meta.version", "groups", "manager.displayName"] {
         let e = patch_user(json!([{"op":"replace","path":path,"value":"x"}])).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::Mutability), "{path}");
     }
@@ -430,35 +343,14 @@ fn removing_a_required_attribute_is_refused() {
 #[test]
 fn bad_paths_and_values() {
     let cases = [
-        (
-            json!([{"op":"replace","path":"shoeSize","value":"9"}]),
-            ScimType::InvalidPath,
-        ),
-        (
-            json!([{"op":"replace","path":"emails[type eq","value":"x"}]),
-            ScimType::InvalidPath,
-        ),
-        (
-            json!([{"op":"replace","path":"emails[colour eq \"red\"].value","value":"x"}]),
-            ScimType::InvalidPath,
-        ),
-        (
-            json!([{"op":"replace","path":"emails.value","value":"x"}]),
-            ScimType::InvalidPath,
-        ),
-        (
-            json!([{"op":"replace","path":"active","value":"maybe"}]),
-            ScimType::InvalidValue,
-        ),
-        (
-            json!([{"op":"replace","path":"name","value":[1, 2]}]),
-            ScimType::InvalidValue,
-        ),
+        (json!([{"op":"replace","path":"shoeSize","value":"9"}]), ScimType::InvalidPath),
+        (json!([{"op":"replace","path":"emails[type eq","value":"x"}]), ScimType::InvalidPath),
+        (json!([{"op":"replace","path":"emails[colour eq \"red\"].value","value":"x"}]), ScimType::InvalidPath),
+        (json!([{"op":"replace","path":"emails.value","value":"x"}]), ScimType::InvalidPath),
+        (json!([{"op":"replace","path":"active","value":"maybe"}]), ScimType::InvalidValue),
+        (json!([{"op":"replace","path":"name","value":[1, 2]}]), ScimType::InvalidValue),
         (json!([{"op":"add","path":"title"}]), ScimType::InvalidValue),
-        (
-            json!([{"op":"replace","value":"not an object"}]),
-            ScimType::InvalidValue,
-        ),
+        (json!([{"op":"replace","value":"not an object"}]), ScimType::InvalidValue),
     ];
     for (operations, expected) in cases {
         let e = patch_user(operations.clone()).unwrap_err();
@@ -468,11 +360,7 @@ fn bad_paths_and_values() {
 
 #[test]
 fn malformed_envelopes_are_invalid_syntax() {
-    for body in [
-        json!([]),
-        json!({"schemas":["urn:wrong"],"Operations":[]}),
-        json!({"schemas":[PATCH_OP_URN]}),
-    ] {
+    for body in [json!([]), json!({"schemas":["urn:wrong"],"Operations":[]}), json!({"schemas":[PATCH_OP_URN]})] {
         let e = apply_patch(&user(), &body, Schema::user(), PatchMode::strict()).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax), "{body}");
     }
@@ -502,29 +390,14 @@ fn immutable_attributes_may_be_set_once_but_not_changed() {
             id: "urn:example:Badge",
             name: "Badge",
             description: "",
-            attributes: vec![
-                AttributeDef::string("serial").mutability(crate::schema::Mutability::Immutable),
-                AttributeDef::string("label"),
-            ],
+            attributes: vec![AttributeDef::string("serial").mutability(crate::schema::Mutability::Immutable), AttributeDef::string("label")],
         },
         extensions: Vec::new(),
     };
     let empty = json!({"label": "x"});
-    let set = apply_patch(
-        &empty,
-        &ops(json!([{"op":"add","path":"serial","value":"S1"}])),
-        &schema,
-        PatchMode::strict(),
-    )
-    .unwrap();
+    let set = apply_patch(&empty, &ops(json!([{"op":"add","path":"serial","value":"S1"}])), &schema, PatchMode::strict()).unwrap();
     assert_eq!(set["serial"], "S1");
-    let e = apply_patch(
-        &set,
-        &ops(json!([{"op":"replace","path":"serial","value":"S2"}])),
-        &schema,
-        PatchMode::strict(),
-    )
-    .unwrap_err();
+    let e = apply_patch(&set, &ops(json!([{"op":"replace","path":"serial","value":"S2"}])), &schema, PatchMode::strict()).unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::Mutability));
 }
 
@@ -536,10 +409,7 @@ fn a_path_naming_the_whole_extension() {
         "value":{"costCenter":"42","manager":"m-1"}
     }]))
     .unwrap();
-    assert_eq!(
-        out[ENTERPRISE_USER_URN],
-        json!({"costCenter":"42","manager":{"value":"m-1"}})
-    );
+    assert_eq!(out[ENTERPRISE_USER_URN], json!({"costCenter":"42","manager":{"value":"m-1"}}));
     let out = apply_patch(
         &out,
         &ops(json!([{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}])),
@@ -559,22 +429,13 @@ mod never_panics {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i32>().prop_map(|n| json!(n)),
-            prop::sample::select(vec!["True", "false", "x@y", "u1", "", "work"])
-                .prop_map(|s| json!(s)),
+            prop::sample::select(vec!["True", "false", "x@y", "u1", "", "work"]).prop_map(|s| json!(s)),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
                 prop::collection::btree_map(
-                    prop::sample::select(vec![
-                        "value",
-                        "type",
-                        "primary",
-                        "givenName",
-                        "display",
-                        "active",
-                        "x"
-                    ]),
+                    prop::sample::select(vec!["value", "type", "primary", "givenName", "display", "active", "x"]),
                     inner,
                     0..4
                 )

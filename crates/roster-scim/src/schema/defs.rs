@@ -1,10 +1,7 @@
 //! The User (RFC 7643 §4.1), Enterprise User (§4.3) and Group (§4.2) schemas, with the
 //! attributes Okta and Entra map by default.
 
-use super::{
-    AttrType, AttributeDef as A, Mutability, Returned, Schema, SchemaDef, SchemaExtension,
-    Uniqueness,
-};
+use super::{AttrType, AttributeDef as A, Mutability, Returned, Schema, SchemaDef, SchemaExtension, Uniqueness};
 
 pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -19,46 +16,26 @@ fn common_attributes() -> Vec<A> {
             .returned(Returned::Always)
             .uniqueness(Uniqueness::Server)
             .describe("Issued by the service provider; stable and never reused."),
-        A::string("externalId").case_exact().describe(
-            "The client's identifier for the resource (Okta's user id, Entra's objectId).",
-        ),
-        A::reference("schemas", &["uri"])
-            .multi()
-            .returned(Returned::Always),
+        A::string("externalId").case_exact().describe("The client's identifier for the resource (Okta's user id, Entra's objectId)."),
+        A::reference("schemas", &["uri"]).multi().returned(Returned::Always),
         A::complex(
             "meta",
             vec![
-                A::string("resourceType")
-                    .case_exact()
-                    .mutability(Mutability::ReadOnly),
+                A::string("resourceType").case_exact().mutability(Mutability::ReadOnly),
                 A::new("created", AttrType::DateTime).mutability(Mutability::ReadOnly),
                 A::new("lastModified", AttrType::DateTime).mutability(Mutability::ReadOnly),
                 A::reference("location", &["uri"]).mutability(Mutability::ReadOnly),
-                A::string("version")
-                    .case_exact()
-                    .mutability(Mutability::ReadOnly),
+                A::string("version").case_exact().mutability(Mutability::ReadOnly),
             ],
         )
         .mutability(Mutability::ReadOnly),
     ]
 }
 
-fn typed_values(
-    name: &'static str,
-    types: &'static [&'static str],
-    description: &'static str,
-) -> A {
-    A::complex(
-        name,
-        vec![
-            A::string("value"),
-            A::string("display"),
-            A::string("type").canonical(types),
-            A::boolean("primary"),
-        ],
-    )
-    .multi()
-    .describe(description)
+fn typed_values(name: &'static str, types: &'static [&'static str], description: &'static str) -> A {
+    A::complex(name, vec![A::string("value"), A::string("display"), A::string("type").canonical(types), A::boolean("primary")])
+        .multi()
+        .describe(description)
 }
 
 fn user_core() -> SchemaDef {
@@ -70,9 +47,7 @@ fn user_core() -> SchemaDef {
             A::string("userName")
                 .required()
                 .uniqueness(Uniqueness::Server)
-                .describe(
-                    "Unique identifier for the User, typically used to sign in. Case-insensitive.",
-                ),
+                .describe("Unique identifier for the User, typically used to sign in. Case-insensitive."),
             A::complex(
                 "name",
                 vec![
@@ -98,16 +73,8 @@ fn user_core() -> SchemaDef {
                 .mutability(Mutability::WriteOnly)
                 .returned(Returned::Never)
                 .describe("Accepted and discarded: Roster never stores passwords."),
-            typed_values(
-                "emails",
-                &["work", "home", "other"],
-                "Email addresses for the user.",
-            ),
-            typed_values(
-                "phoneNumbers",
-                &["work", "home", "mobile", "fax", "pager", "other"],
-                "Phone numbers for the user.",
-            ),
+            typed_values("emails", &["work", "home", "other"], "Email addresses for the user."),
+            typed_values("phoneNumbers", &["work", "home", "mobile", "fax", "pager", "other"], "Phone numbers for the user."),
             A::complex(
                 "addresses",
                 vec![
@@ -128,9 +95,7 @@ fn user_core() -> SchemaDef {
                     A::string("value").mutability(Mutability::ReadOnly),
                     A::reference("$ref", &["User", "Group"]).mutability(Mutability::ReadOnly),
                     A::string("display").mutability(Mutability::ReadOnly),
-                    A::string("type")
-                        .canonical(&["direct", "indirect"])
-                        .mutability(Mutability::ReadOnly),
+                    A::string("type").canonical(&["direct", "indirect"]).mutability(Mutability::ReadOnly),
                 ],
             )
             .multi()
@@ -154,9 +119,7 @@ fn enterprise_user() -> SchemaDef {
             A::complex(
                 "manager",
                 vec![
-                    A::string("value")
-                        .case_exact()
-                        .describe("The manager's SCIM id."),
+                    A::string("value").case_exact().describe("The manager's SCIM id."),
                     A::reference("$ref", &["User"]),
                     A::string("displayName").mutability(Mutability::ReadOnly),
                 ],
@@ -172,10 +135,7 @@ pub(super) fn user() -> Schema {
         description: "User Account",
         common: common_attributes(),
         core: user_core(),
-        extensions: vec![SchemaExtension {
-            def: enterprise_user(),
-            required: false,
-        }],
+        extensions: vec![SchemaExtension { def: enterprise_user(), required: false }],
     }
 }
 
@@ -186,20 +146,14 @@ fn group_core() -> SchemaDef {
         description: "Group",
         attributes: vec![
             // Entra requires a unique displayName to match groups, so Roster enforces it.
-            A::string("displayName")
-                .required()
-                .uniqueness(Uniqueness::Server),
+            A::string("displayName").required().uniqueness(Uniqueness::Server),
             A::complex(
                 "members",
                 vec![
-                    A::string("value")
-                        .case_exact()
-                        .mutability(Mutability::Immutable),
+                    A::string("value").case_exact().mutability(Mutability::Immutable),
                     A::reference("$ref", &["User", "Group"]).mutability(Mutability::Immutable),
                     A::string("display"),
-                    A::string("type")
-                        .canonical(&["User", "Group"])
-                        .mutability(Mutability::Immutable),
+                    A::string("type").canonical(&["User", "Group"]).mutability(Mutability::Immutable),
                 ],
             )
             .multi(),
@@ -208,12 +162,5 @@ fn group_core() -> SchemaDef {
 }
 
 pub(super) fn group() -> Schema {
-    Schema {
-        name: "Group",
-        endpoint: "/Groups",
-        description: "Group",
-        common: common_attributes(),
-        core: group_core(),
-        extensions: Vec::new(),
-    }
+    Schema { name: "Group", endpoint: "/Groups", description: "Group", common: common_attributes(), core: group_core(), extensions: Vec::new() }
 }

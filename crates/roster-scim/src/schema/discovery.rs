@@ -7,8 +7,7 @@ use crate::error::ScimError;
 use crate::list::ListResponse;
 use serde_json::{json, Map, Value};
 
-pub const SERVICE_PROVIDER_CONFIG_URN: &str =
-    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+pub const SERVICE_PROVIDER_CONFIG_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const RESOURCE_TYPE_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
@@ -55,11 +54,7 @@ pub fn service_provider_config_json(base_url: &str, limits: &DiscoveryLimits) ->
 }
 
 fn resource_type_json(base_url: &str, schema: &Schema) -> Value {
-    let extensions: Vec<Value> = schema
-        .extensions
-        .iter()
-        .map(|e| json!({"schema": e.def.id, "required": e.required}))
-        .collect();
+    let extensions: Vec<Value> = schema.extensions.iter().map(|e| json!({"schema": e.def.id, "required": e.required})).collect();
     json!({
         "schemas": [RESOURCE_TYPE_URN],
         "id": schema.name,
@@ -83,10 +78,7 @@ fn resource_types() -> [&'static Schema; 2] {
 pub fn resource_types_json(base_url: &str, name: Option<&str>) -> Result<Value, ScimError> {
     match name {
         None => {
-            let all: Vec<Value> = resource_types()
-                .iter()
-                .map(|s| resource_type_json(base_url, s))
-                .collect();
+            let all: Vec<Value> = resource_types().iter().map(|s| resource_type_json(base_url, s)).collect();
             Ok(ListResponse::complete(all).to_json())
         }
         Some(name) => resource_types()
@@ -137,18 +129,14 @@ fn schema_json(base_url: &str, def: &SchemaDef) -> Value {
 }
 
 fn all_schema_defs() -> impl Iterator<Item = &'static SchemaDef> {
-    resource_types()
-        .into_iter()
-        .flat_map(|s| std::iter::once(&s.core).chain(s.extensions.iter().map(|e| &e.def)))
+    resource_types().into_iter().flat_map(|s| std::iter::once(&s.core).chain(s.extensions.iter().map(|e| &e.def)))
 }
 
 /// `/Schemas` as a ListResponse, or one schema for `/Schemas/{urn}`.
 pub fn schemas_json(base_url: &str, id: Option<&str>) -> Result<Value, ScimError> {
     match id {
         None => {
-            let all: Vec<Value> = all_schema_defs()
-                .map(|d| schema_json(base_url, d))
-                .collect();
+            let all: Vec<Value> = all_schema_defs().map(|d| schema_json(base_url, d)).collect();
             Ok(ListResponse::complete(all).to_json())
         }
         Some(id) => all_schema_defs()

@@ -7,9 +7,7 @@ mod discovery;
 mod tests;
 
 pub use defs::{ENTERPRISE_USER_URN, GROUP_URN, USER_URN};
-pub use discovery::{
-    resource_types_json, schemas_json, service_provider_config_json, DiscoveryLimits,
-};
+pub use discovery::{resource_types_json, schemas_json, service_provider_config_json, DiscoveryLimits};
 
 use crate::filter::AttrPath;
 use serde_json::{Map, Value};
@@ -142,18 +140,11 @@ impl AttributeDef {
     }
 
     pub fn reference(name: &'static str, types: &'static [&'static str]) -> Self {
-        AttributeDef {
-            reference_types: types,
-            case_exact: true,
-            ..Self::new(name, AttrType::Reference)
-        }
+        AttributeDef { reference_types: types, case_exact: true, ..Self::new(name, AttrType::Reference) }
     }
 
     pub fn complex(name: &'static str, sub_attributes: Vec<AttributeDef>) -> Self {
-        AttributeDef {
-            sub_attributes,
-            ..Self::new(name, AttrType::Complex)
-        }
+        AttributeDef { sub_attributes, ..Self::new(name, AttrType::Complex) }
     }
 
     pub fn multi(mut self) -> Self {
@@ -201,9 +192,7 @@ impl AttributeDef {
     }
 
     pub fn sub_attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.sub_attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -218,9 +207,7 @@ pub struct SchemaDef {
 
 impl SchemaDef {
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -279,21 +266,16 @@ impl Schema {
 
     /// The extension whose URN is `urn` (case-insensitive).
     pub fn extension(&self, urn: &str) -> Option<&SchemaExtension> {
-        self.extensions
-            .iter()
-            .find(|e| e.def.id.eq_ignore_ascii_case(urn))
+        self.extensions.iter().find(|e| e.def.id.eq_ignore_ascii_case(urn))
     }
 
     /// Resolves a path. A bare name is looked up in the common attributes, the core schema,
     /// then the extensions, so `employeeNumber` works as well as its URN-qualified form.
     pub fn resolve(&self, path: &AttrPath) -> Option<Resolved<'_>> {
         let (extension, attr) = match &path.urn {
-            Some(urn) if urn.eq_ignore_ascii_case(self.core.id) => (
-                None,
-                self.core
-                    .attribute(&path.attr)
-                    .or_else(|| self.common_attribute(&path.attr))?,
-            ),
+            Some(urn) if urn.eq_ignore_ascii_case(self.core.id) => {
+                (None, self.core.attribute(&path.attr).or_else(|| self.common_attribute(&path.attr))?)
+            }
             Some(urn) => {
                 let ext = self.extension(urn)?;
                 (Some(ext.def.id), ext.def.attribute(&path.attr)?)
@@ -304,29 +286,18 @@ impl Schema {
             Some(name) => Some(attr.sub_attribute(name)?),
             None => None,
         };
-        Some(Resolved {
-            extension,
-            attr,
-            sub,
-        })
+        Some(Resolved { extension, attr, sub })
     }
 
     fn common_attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.common
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.common.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     fn find_bare(&self, name: &str) -> Option<(Option<&'static str>, &AttributeDef)> {
-        if let Some(attr) = self
-            .common_attribute(name)
-            .or_else(|| self.core.attribute(name))
-        {
+        if let Some(attr) = self.common_attribute(name).or_else(|| self.core.attribute(name)) {
             return Some((None, attr));
         }
-        self.extensions
-            .iter()
-            .find_map(|e| e.def.attribute(name).map(|a| (Some(e.def.id), a)))
+        self.extensions.iter().find_map(|e| e.def.attribute(name).map(|a| (Some(e.def.id), a)))
     }
 
     /// Top-level attributes (common and core) in declaration order.
@@ -338,29 +309,17 @@ impl Schema {
 /// Case-insensitive key lookup: attribute names are case-insensitive (RFC 7643 §2.1) and
 /// clients do not always send the canonical spelling.
 pub fn get_ci<'v>(object: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
-    object.get(name).or_else(|| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
+    object.get(name).or_else(|| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
 }
 
 /// The key under which `name` is stored, if any spelling of it is.
 pub fn key_ci(object: &Map<String, Value>, name: &str) -> Option<String> {
-    object
-        .keys()
-        .find(|k| k.eq_ignore_ascii_case(name))
-        .cloned()
+    object.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
 /// Removes every spelling of `name`; returns the first value removed.
 pub fn remove_ci(object: &mut Map<String, Value>, name: &str) -> Option<Value> {
-    let keys: Vec<String> = object
-        .keys()
-        .filter(|k| k.eq_ignore_ascii_case(name))
-        .cloned()
-        .collect();
+    let keys: Vec<String> = object.keys().filter(|k| k.eq_ignore_ascii_case(name)).cloned().collect();
     let mut first = None;
     for key in keys {
         let value = object.remove(&key);

@@ -29,16 +29,10 @@ fn render(id: &str, resp: GraphResponse) -> Value {
     }
     let body = match resp.body {
         Body::Json(v) => {
-            headers.insert(
-                "Content-Type".into(),
-                json!("application/json; odata.metadata=minimal; charset=utf-8"),
-            );
+            headers.insert("Content-Type".into(), json!("application/json; odata.metadata=minimal; charset=utf-8"));
             v
         }
-        Body::Binary {
-            content_type,
-            bytes,
-        } => {
+        Body::Binary { content_type, bytes } => {
             headers.insert("Content-Type".into(), json!(content_type));
             json!(STANDARD.encode(bytes))
         }
@@ -62,9 +56,7 @@ pub fn handle(s: &mut SimState, outer: &Call, caller: &Caller, body: &[u8]) -> G
         return batch_error("Invalid batch payload format.");
     }
     if requests.len() > MAX_REQUESTS {
-        return batch_error(&format!(
-            "The number of requests in a batch exceeds the maximum of {MAX_REQUESTS}."
-        ));
+        return batch_error(&format!("The number of requests in a batch exceeds the maximum of {MAX_REQUESTS}."));
     }
     let mut ids = Vec::with_capacity(requests.len());
     for req in requests {
@@ -76,9 +68,7 @@ pub fn handle(s: &mut SimState, outer: &Call, caller: &Caller, body: &[u8]) -> G
         if ids.contains(&id) {
             return batch_error(&format!("Batch request contains duplicate id '{id}'."));
         }
-        if req.get("method").and_then(Value::as_str).is_none()
-            || req.get("url").and_then(Value::as_str).is_none()
-        {
+        if req.get("method").and_then(Value::as_str).is_none() || req.get("url").and_then(Value::as_str).is_none() {
             return batch_error(&format!("Request '{id}' must have a method and a url."));
         }
         ids.push(id);
@@ -88,51 +78,29 @@ pub fn handle(s: &mut SimState, outer: &Call, caller: &Caller, body: &[u8]) -> G
     let mut responses = Vec::with_capacity(requests.len());
     for (req, id) in requests.iter().zip(&ids) {
         let depends: Vec<String> = match req.get("dependsOn") {
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).map(str::to_string).collect(),
             _ => Vec::new(),
         };
         if let Some(unknown) = depends.iter().find(|d| !statuses.contains_key(*d)) {
-            return batch_error(&format!(
-                "Request '{id}' depends on '{unknown}', which does not come before it."
-            ));
+            return batch_error(&format!("Request '{id}' depends on '{unknown}', which does not come before it."));
         }
-        if depends
-            .iter()
-            .any(|d| statuses.get(d).is_some_and(|st| *st >= 400))
-        {
+        if depends.iter().any(|d| statuses.get(d).is_some_and(|st| *st >= 400)) {
             statuses.insert(id.clone(), 424);
-            responses.push(inner_error(
-                id,
-                424,
-                "FailedDependency",
-                "The request depends on a request that failed.",
-            ));
+            responses.push(inner_error(id, 424, "FailedDependency", "The request depends on a request that failed."));
             continue;
         }
         let method = req.get("method").and_then(Value::as_str).unwrap_or("GET");
         let url = req.get("url").and_then(Value::as_str).unwrap_or("");
         if url.contains("://") {
             statuses.insert(id.clone(), 400);
-            responses.push(inner_error(
-                id,
-                400,
-                "BadRequest",
-                "Batch request URLs must be relative.",
-            ));
+            responses.push(inner_error(id, 400, "BadRequest", "Batch request URLs must be relative."));
             continue;
         }
         let relative = url.trim_start_matches('/');
         let relative = relative.strip_prefix("v1.0/").unwrap_or(relative);
         let (path, query) = relative.split_once('?').unwrap_or((relative, ""));
         let headers: Vec<(String, String)> = match req.get("headers") {
-            Some(Value::Object(h)) => h
-                .iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.to_ascii_lowercase(), v.to_string())))
-                .collect(),
+            Some(Value::Object(h)) => h.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.to_ascii_lowercase(), v.to_string()))).collect(),
             _ => Vec::new(),
         };
         let call = Call::new(method, path, query, headers, outer.base.clone(), true);

@@ -13,19 +13,12 @@ pub struct GraphResponse {
 #[derive(Debug, Clone)]
 pub enum Body {
     Json(Value),
-    Binary {
-        content_type: String,
-        bytes: Vec<u8>,
-    },
+    Binary { content_type: String, bytes: Vec<u8> },
 }
 
 impl GraphResponse {
     pub fn json(status: u16, value: Value) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: Body::Json(value),
-        }
+        Self { status, headers: Vec::new(), body: Body::Json(value) }
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -55,11 +48,7 @@ pub fn not_found(id: &str) -> GraphResponse {
 }
 
 pub fn forbidden() -> GraphResponse {
-    graph_error(
-        403,
-        "Authorization_RequestDenied",
-        "Insufficient privileges to complete the operation.",
-    )
+    graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 }
 
 pub fn bad_request(message: &str) -> GraphResponse {
@@ -77,11 +66,7 @@ pub fn unauthorized(message: &str) -> GraphResponse {
 
 pub fn image_not_found() -> GraphResponse {
     // The message is what tenants send; Roster must branch on the code only.
-    graph_error(
-        404,
-        "ImageNotFound",
-        "Exception of type 'Microsoft.Fast.Profile.Core.Exception.ImageNotFoundException' was thrown.",
-    )
+    graph_error(404, "ImageNotFound", "Exception of type 'Microsoft.Fast.Profile.Core.Exception.ImageNotFoundException' was thrown.")
 }
 
 /// The 429 body of the throttling docs, with the inner `code`/`status` strings.
@@ -99,26 +84,14 @@ pub fn too_many_requests() -> GraphResponse {
 
 pub fn server_error(status: u16) -> GraphResponse {
     match status {
-        503 => graph_error(
-            503,
-            "serviceNotAvailable",
-            "Service is temporarily unavailable. Please try again later.",
-        ),
-        504 => graph_error(
-            504,
-            "UnknownError",
-            "The gateway did not receive a response in time.",
-        ),
+        503 => graph_error(503, "serviceNotAvailable", "Service is temporarily unavailable. Please try again later."),
+        504 => graph_error(504, "UnknownError", "The gateway did not receive a response in time."),
         502 => graph_error(502, "BadGateway", "Bad gateway."),
         429 => too_many_requests(),
         400 => bad_request("Simulated bad request."),
         401 => unauthorized("Access token validation failure."),
         403 => forbidden(),
-        404 => graph_error(
-            404,
-            "Request_ResourceNotFound",
-            "Simulated missing resource.",
-        ),
+        404 => graph_error(404, "Request_ResourceNotFound", "Simulated missing resource."),
         _ => graph_error(status, "generalException", "An unexpected error occurred."),
     }
 }

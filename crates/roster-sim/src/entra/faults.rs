@@ -36,12 +36,7 @@ pub struct ThrottleConfig {
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
-        Self {
-            enabled: false,
-            limit_override: None,
-            retry_after: RetryAfterStyle::Fractional,
-            window: WINDOW,
-        }
+        Self { enabled: false, limit_override: None, retry_after: RetryAfterStyle::Fractional, window: WINDOW }
     }
 }
 
@@ -59,47 +54,27 @@ impl Faults {
 
     /// The next `n` Graph requests get 429 `TooManyRequests` with this Retry-After.
     pub fn throttle_next(&self, n: usize, retry_after: RetryAfter) {
-        self.with(|s| {
-            s.faults
-                .next
-                .extend(std::iter::repeat_n((429, retry_after), n))
-        });
+        self.with(|s| s.faults.next.extend(std::iter::repeat_n((429, retry_after), n)));
     }
 
     /// The next `n` Graph requests get 503 `serviceNotAvailable` without Retry-After.
     pub fn service_unavailable(&self, n: usize) {
-        self.with(|s| {
-            s.faults
-                .next
-                .extend(std::iter::repeat_n((503, RetryAfter::Missing), n))
-        });
+        self.with(|s| s.faults.next.extend(std::iter::repeat_n((503, RetryAfter::Missing), n)));
     }
 
     /// The next `n` Graph requests get 503 with the given Retry-After.
     pub fn service_unavailable_retry_after(&self, n: usize, retry_after: RetryAfter) {
-        self.with(|s| {
-            s.faults
-                .next
-                .extend(std::iter::repeat_n((503, retry_after), n))
-        });
+        self.with(|s| s.faults.next.extend(std::iter::repeat_n((503, retry_after), n)));
     }
 
     /// The next `n` Graph requests get 504.
     pub fn gateway_timeout(&self, n: usize) {
-        self.with(|s| {
-            s.faults
-                .next
-                .extend(std::iter::repeat_n((504, RetryAfter::Missing), n))
-        });
+        self.with(|s| s.faults.next.extend(std::iter::repeat_n((504, RetryAfter::Missing), n)));
     }
 
     /// The next `n` Graph requests fail with `status` (500, 502, 400 ...).
     pub fn fail_next(&self, n: usize, status: u16) {
-        self.with(|s| {
-            s.faults
-                .next
-                .extend(std::iter::repeat_n((status, RetryAfter::Missing), n))
-        });
+        self.with(|s| s.faults.next.extend(std::iter::repeat_n((status, RetryAfter::Missing), n)));
     }
 
     /// The next request for a follow-up page (one carrying a `$skiptoken`) fails once with `status`.
@@ -109,11 +84,7 @@ impl Faults {
 
     /// The next `n` token requests get `status` (500, 503 ...).
     pub fn token_endpoint_fails(&self, n: usize, status: u16) {
-        self.with(|s| {
-            s.faults
-                .token_endpoint
-                .extend(std::iter::repeat_n(status, n))
-        });
+        self.with(|s| s.faults.token_endpoint.extend(std::iter::repeat_n(status, n)));
     }
 
     /// Every access token issued so far is expired from now on (401 `InvalidAuthenticationToken`).
@@ -158,12 +129,7 @@ impl Faults {
     /// Switches the RU bucket on with the S/M/L limit of the tenant's size.
     pub fn enable_throttling(&self, retry_after: RetryAfterStyle) {
         self.with(|s| {
-            s.faults.throttling = ThrottleConfig {
-                enabled: true,
-                limit_override: None,
-                retry_after,
-                window: WINDOW,
-            };
+            s.faults.throttling = ThrottleConfig { enabled: true, limit_override: None, retry_after, window: WINDOW };
             s.buckets.clear();
         });
     }
@@ -175,19 +141,9 @@ impl Faults {
 
     /// A custom limit per custom window: `(40, 50 ms)` gives real 429 storms that clear in
     /// milliseconds, so tests can honour Retry-After without slowing down.
-    pub fn enable_throttling_custom(
-        &self,
-        limit: u32,
-        window: Duration,
-        retry_after: RetryAfterStyle,
-    ) {
+    pub fn enable_throttling_custom(&self, limit: u32, window: Duration, retry_after: RetryAfterStyle) {
         self.with(|s| {
-            s.faults.throttling = ThrottleConfig {
-                enabled: true,
-                limit_override: Some(limit),
-                retry_after,
-                window,
-            };
+            s.faults.throttling = ThrottleConfig { enabled: true, limit_override: Some(limit), retry_after, window };
             s.buckets.clear();
         });
     }

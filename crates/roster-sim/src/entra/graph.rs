@@ -8,32 +8,17 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use super::errors::{
-    graph_error, server_error, too_many_requests, unauthorized, Body, GraphResponse,
-};
+use super::errors::{graph_error, server_error, too_many_requests, unauthorized, Body, GraphResponse};
 use super::odata::{percent_decode, Query};
 use super::throttle::{request_cost, Charge, RetryAfter, RetryAfterStyle, RuBucket, TenantSize};
 use super::{batch, groups, lock, photo, users, EntraSim, RequestRecord, SimState, MAX_RECORDS};
 
-pub const USER_READ: &[&str] = &[
-    "User.Read.All",
-    "User.ReadWrite.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-pub const GROUP_MEMBER_READ: &[&str] = &[
-    "GroupMember.Read.All",
-    "Group.Read.All",
-    "Directory.Read.All",
-    "GroupMember.ReadWrite.All",
-    "Group.ReadWrite.All",
-    "Directory.ReadWrite.All",
-];
+pub const USER_READ: &[&str] = &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
+pub const GROUP_MEMBER_READ: &[&str] =
+    &["GroupMember.Read.All", "Group.Read.All", "Directory.Read.All", "GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"];
 
 pub fn has_any(s: &SimState, permissions: &[&str]) -> bool {
-    permissions
-        .iter()
-        .any(|p| s.tenant.app.granted.contains(*p))
+    permissions.iter().any(|p| s.tenant.app.granted.contains(*p))
 }
 
 /// One Graph call, parsed.
@@ -53,19 +38,8 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn new(
-        method: &str,
-        path: &str,
-        raw_query: &str,
-        headers: Vec<(String, String)>,
-        base: String,
-        in_batch: bool,
-    ) -> Call {
-        let segments: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(percent_decode)
-            .collect();
+    pub fn new(method: &str, path: &str, raw_query: &str, headers: Vec<(String, String)>, base: String, in_batch: bool) -> Call {
+        let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
         let path = format!("/{}", segments.join("/"));
         Call {
             method: method.to_ascii_uppercase(),
@@ -80,16 +54,12 @@ impl Call {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// `ConsistencyLevel: eventual`, which advanced queries need on every request.
     pub fn eventual(&self) -> bool {
-        self.header("consistencylevel")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"))
+        self.header("consistencylevel").is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"))
     }
 }
 
@@ -100,35 +70,12 @@ pub struct Caller {
     pub tenant_id: String,
 }
 
-pub async fn entry(
-    State(sim): State<EntraSim>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_string();
-    let pairs: Vec<(String, String)> = headers
-        .iter()
-        .filter_map(|(n, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (n.as_str().to_ascii_lowercase(), v.to_string()))
-        })
-        .collect();
+pub async fn entry(State(sim): State<EntraSim>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
+    let pairs: Vec<(String, String)> =
+        headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_ascii_lowercase(), v.to_string()))).collect();
     let path = uri.path().strip_prefix("/v1.0").unwrap_or(uri.path());
-    let call = Call::new(
-        method.as_str(),
-        path,
-        uri.query().unwrap_or(""),
-        pairs,
-        format!("http://{host}/v1.0"),
-        false,
-    );
+    let call = Call::new(method.as_str(), path, uri.query().unwrap_or(""), pairs, format!("http://{host}/v1.0"), false);
     let mut s = lock(&sim.state);
     expire_if_due(&mut s);
     let response = match authenticate(&s, &call) {
@@ -168,31 +115,19 @@ fn authenticate(s: &SimState, call: &Call) -> Result<Caller, GraphResponse> {
     let Some(auth) = call.header("authorization") else {
         return Err(unauthorized("Access token is empty."));
     };
-    let Some(token) = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))
-    else {
+    let Some(token) = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")) else {
         return Err(unauthorized("Access token is empty."));
     };
     let Some(issued) = s.tokens.get(token.trim()) else {
-        return Err(unauthorized(
-            "IDX14100: JWT is not well formed, there are no dots (.).",
-        ));
+        return Err(unauthorized("IDX14100: JWT is not well formed, there are no dots (.)."));
     };
     if issued.expires_at <= Instant::now() {
-        return Err(unauthorized(
-            "Lifetime validation failed, the token is expired.",
-        ));
+        return Err(unauthorized("Lifetime validation failed, the token is expired."));
     }
     if issued.tenant_id != s.tenant.id || issued.client_id != s.tenant.app.client_id {
-        return Err(unauthorized(
-            "Access token validation failure. Invalid audience.",
-        ));
+        return Err(unauthorized("Access token validation failure. Invalid audience."));
     }
-    Ok(Caller {
-        client_id: issued.client_id.clone(),
-        tenant_id: issued.tenant_id.clone(),
-    })
+    Ok(Caller { client_id: issued.client_id.clone(), tenant_id: issued.tenant_id.clone() })
 }
 
 pub fn record(s: &mut SimState, call: &Call, status: u16) {
@@ -237,20 +172,11 @@ fn pipeline(s: &mut SimState, call: &Call, caller: &Caller) -> GraphResponse {
     if throttling.enabled {
         let segments: Vec<&str> = call.segments.iter().map(String::as_str).collect();
         let top = call.query.top().ok().flatten();
-        let cost = request_cost(
-            &segments,
-            call.query.has("select"),
-            call.query.has("expand"),
-            top,
-        );
-        let limit = throttling
-            .limit_override
-            .unwrap_or_else(|| TenantSize::for_users(s.tenant.user_count()).ru_per_window());
+        let cost = request_cost(&segments, call.query.has("select"), call.query.has("expand"), top);
+        let limit = throttling.limit_override.unwrap_or_else(|| TenantSize::for_users(s.tenant.user_count()).ru_per_window());
         let now = Instant::now();
-        let bucket = s
-            .buckets
-            .entry((caller.client_id.clone(), caller.tenant_id.clone()))
-            .or_insert_with(|| RuBucket::new(limit, throttling.window, now));
+        let bucket =
+            s.buckets.entry((caller.client_id.clone(), caller.tenant_id.clone())).or_insert_with(|| RuBucket::new(limit, throttling.window, now));
         extra_headers.push(("x-ms-resource-unit".to_string(), cost.to_string()));
         match bucket.charge(cost, now) {
             Charge::Throttled { retry_after, usage } => {
@@ -261,27 +187,15 @@ fn pipeline(s: &mut SimState, call: &Call, caller: &Caller) -> GraphResponse {
                     RetryAfterStyle::Missing => RetryAfter::Missing,
                 };
                 let mut resp = with_retry_after(too_many_requests(), ra)
-                    .with_header(
-                        "x-ms-throttle-scope",
-                        format!(
-                            "Tenant_Application/ReadWrite/{}/{}",
-                            caller.client_id, caller.tenant_id
-                        ),
-                    )
+                    .with_header("x-ms-throttle-scope", format!("Tenant_Application/ReadWrite/{}/{}", caller.client_id, caller.tenant_id))
                     .with_header("x-ms-throttle-information", "ResourceUnitLimitExceeded")
-                    .with_header(
-                        "x-ms-throttle-limit-percentage",
-                        format!("{:.1}", usage.clamp(0.8, 1.8)),
-                    );
+                    .with_header("x-ms-throttle-limit-percentage", format!("{:.1}", usage.clamp(0.8, 1.8)));
                 resp.headers.extend(extra_headers);
                 return resp;
             }
             Charge::Allowed { usage } => {
                 if usage > 0.8 {
-                    extra_headers.push((
-                        "x-ms-throttle-limit-percentage".into(),
-                        format!("{:.1}", usage.min(1.8)),
-                    ));
+                    extra_headers.push(("x-ms-throttle-limit-percentage".into(), format!("{:.1}", usage.min(1.8))));
                 }
             }
         }
@@ -292,11 +206,7 @@ fn pipeline(s: &mut SimState, call: &Call, caller: &Caller) -> GraphResponse {
 }
 
 fn method_not_allowed() -> GraphResponse {
-    graph_error(
-        405,
-        "Request_BadRequest",
-        "Specified HTTP method is not allowed for the request target.",
-    )
+    graph_error(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
 }
 
 fn route(s: &mut SimState, call: &Call) -> GraphResponse {
@@ -315,21 +225,10 @@ fn route(s: &mut SimState, call: &Call) -> GraphResponse {
         ["groups"] => groups::list_groups(s, call),
         ["groups", _] => groups::get_group(s, call, &segs[1]),
         ["groups", _, "members"] => groups::list_members(s, call, &segs[1], false, None),
-        ["groups", _, "members", _] => {
-            groups::list_members(s, call, &segs[1], false, Some(&segs[3]))
-        }
+        ["groups", _, "members", _] => groups::list_members(s, call, &segs[1], false, Some(&segs[3])),
         ["groups", _, "transitivemembers"] => groups::list_members(s, call, &segs[1], true, None),
-        ["groups", _, "transitivemembers", _] => {
-            groups::list_members(s, call, &segs[1], true, Some(&segs[3]))
-        }
-        _ => graph_error(
-            400,
-            "BadRequest",
-            &format!(
-                "Resource not found for the segment '{}'.",
-                segs.last().map_or("", String::as_str)
-            ),
-        ),
+        ["groups", _, "transitivemembers", _] => groups::list_members(s, call, &segs[1], true, Some(&segs[3])),
+        _ => graph_error(400, "BadRequest", &format!("Resource not found for the segment '{}'.", segs.last().map_or("", String::as_str))),
     }
 }
 
@@ -337,21 +236,10 @@ pub fn into_response(resp: GraphResponse) -> Response {
     let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut out = match resp.body {
         Body::Json(value) => (status, axum::Json(value)).into_response(),
-        Body::Binary {
-            content_type,
-            bytes,
-        } => (
-            status,
-            [(axum::http::header::CONTENT_TYPE, content_type)],
-            Bytes::from(bytes),
-        )
-            .into_response(),
+        Body::Binary { content_type, bytes } => (status, [(axum::http::header::CONTENT_TYPE, content_type)], Bytes::from(bytes)).into_response(),
     };
     for (name, value) in resp.headers {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::try_from(name.as_str()),
-            HeaderValue::from_str(&value),
-        ) {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(&value)) {
             out.headers_mut().append(n, v);
         }
     }

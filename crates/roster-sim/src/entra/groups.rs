@@ -9,17 +9,8 @@ use super::tenant::ObjectKind;
 use super::users::{is_user_property, project_user};
 use super::SimState;
 
-const DEFAULT_GROUP_PROPERTIES: &[&str] = &[
-    "id",
-    "createdDateTime",
-    "description",
-    "displayName",
-    "groupTypes",
-    "mail",
-    "mailEnabled",
-    "mailNickname",
-    "securityEnabled",
-];
+const DEFAULT_GROUP_PROPERTIES: &[&str] =
+    &["id", "createdDateTime", "description", "displayName", "groupTypes", "mail", "mailEnabled", "mailNickname", "securityEnabled"];
 
 const GROUP_PROPERTIES: &[&str] = &[
     "id",
@@ -36,19 +27,10 @@ const GROUP_PROPERTIES: &[&str] = &[
     "visibility",
 ];
 
-const OTHER_PROPERTIES: &[&str] = &[
-    "id",
-    "displayName",
-    "mail",
-    "accountEnabled",
-    "deviceId",
-    "operatingSystem",
-];
+const OTHER_PROPERTIES: &[&str] = &["id", "displayName", "mail", "accountEnabled", "deviceId", "operatingSystem"];
 
 fn is_group_property(name: &str) -> bool {
-    GROUP_PROPERTIES
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(name))
+    GROUP_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
 fn project_props(
@@ -68,11 +50,7 @@ fn project_props(
         let Some(canonical) = known.iter().find(|p| p.eq_ignore_ascii_case(name)).copied() else {
             continue;
         };
-        let value = if canonical == "id" {
-            json!(id)
-        } else {
-            props.get(canonical).cloned().unwrap_or(Value::Null)
-        };
+        let value = if canonical == "id" { json!(id) } else { props.get(canonical).cloned().unwrap_or(Value::Null) };
         out.insert(canonical.to_string(), value);
     }
     out
@@ -95,25 +73,14 @@ pub fn get_group(s: &mut SimState, call: &Call, id: &str) -> GraphResponse {
     let select = call.query.select();
     for name in select.as_deref().unwrap_or_default() {
         if !is_group_property(name) {
-            return bad_request(&format!(
-                "Could not find a property named '{name}' on type 'microsoft.graph.group'."
-            ));
+            return bad_request(&format!("Could not find a property named '{name}' on type 'microsoft.graph.group'."));
         }
     }
     let Some(group) = s.tenant.groups.get(id) else {
         return not_found(id);
     };
-    let mut obj = project_props(
-        &group.id,
-        &group.props,
-        GROUP_PROPERTIES,
-        DEFAULT_GROUP_PROPERTIES,
-        select.as_deref(),
-    );
-    obj.insert(
-        "@odata.context".into(),
-        json!(format!("{}/$metadata#groups/$entity", call.base)),
-    );
+    let mut obj = project_props(&group.id, &group.props, GROUP_PROPERTIES, DEFAULT_GROUP_PROPERTIES, select.as_deref());
+    obj.insert("@odata.context".into(), json!(format!("{}/$metadata#groups/$entity", call.base)));
     GraphResponse::json(200, Value::Object(obj))
 }
 
@@ -123,28 +90,13 @@ pub fn list_groups(s: &mut SimState, call: &Call) -> GraphResponse {
     }
     let select = call.query.select();
     let total = s.tenant.group_order.len();
-    let ctx = PageCtx {
-        base: &call.base,
-        path: &call.path,
-        query: &call.query,
-        context: "groups",
-        count: None,
-        empty_pages: s.faults.empty_pages,
-    };
+    let ctx = PageCtx { base: &call.base, path: &call.path, query: &call.query, context: "groups", count: None, empty_pages: s.faults.empty_pages };
     let state: &SimState = s;
     let rendered = page(&state.page_key, &ctx, total, |window| {
         state.tenant.group_order[window]
             .iter()
             .filter_map(|id| state.tenant.groups.get(id))
-            .map(|g| {
-                Value::Object(project_props(
-                    &g.id,
-                    &g.props,
-                    GROUP_PROPERTIES,
-                    DEFAULT_GROUP_PROPERTIES,
-                    select.as_deref(),
-                ))
-            })
+            .map(|g| Value::Object(project_props(&g.id, &g.props, GROUP_PROPERTIES, DEFAULT_GROUP_PROPERTIES, select.as_deref())))
             .collect()
     });
     match rendered {
@@ -185,23 +137,11 @@ fn project_member(s: &SimState, id: &str, select: Option<&[String]>) -> Option<V
         }
         ObjectKind::Group => {
             let g = s.tenant.groups.get(id)?;
-            project_props(
-                &g.id,
-                &g.props,
-                GROUP_PROPERTIES,
-                DEFAULT_GROUP_PROPERTIES,
-                select,
-            )
+            project_props(&g.id, &g.props, GROUP_PROPERTIES, DEFAULT_GROUP_PROPERTIES, select)
         }
         ObjectKind::OrgContact | ObjectKind::Device => {
             let o = s.tenant.others.get(id)?;
-            project_props(
-                &o.id,
-                &o.props,
-                OTHER_PROPERTIES,
-                &["id", "displayName"],
-                select,
-            )
+            project_props(&o.id, &o.props, OTHER_PROPERTIES, &["id", "displayName"], select)
         }
     };
     obj.insert("@odata.type".into(), json!(kind.odata_type()));
@@ -209,13 +149,7 @@ fn project_member(s: &SimState, id: &str, select: Option<&[String]>) -> Option<V
 }
 
 /// `GET /groups/{id}/members[/{cast}]` and `GET /groups/{id}/transitiveMembers[/{cast}]`.
-pub fn list_members(
-    s: &mut SimState,
-    call: &Call,
-    id: &str,
-    transitive: bool,
-    cast: Option<&str>,
-) -> GraphResponse {
+pub fn list_members(s: &mut SimState, call: &Call, id: &str, transitive: bool, cast: Option<&str>) -> GraphResponse {
     if !has_any(s, GROUP_MEMBER_READ) {
         return forbidden();
     }
@@ -225,18 +159,12 @@ pub fn list_members(
     let cast = match cast.map(|c| (c, cast_kind(c))) {
         None => None,
         Some((_, Some(kind))) => Some(kind),
-        Some((raw, None)) => {
-            return unsupported_query(&format!(
-                "The specified cast '{raw}' is not supported on this navigation property."
-            ))
-        }
+        Some((raw, None)) => return unsupported_query(&format!("The specified cast '{raw}' is not supported on this navigation property.")),
     };
     // Casts on transitive lists and $count are advanced queries: both need the header, and the
     // header is not part of any nextLink, so a client must send it again on every page.
     if transitive && cast.is_some() && !(call.eventual() && call.query.count()) {
-        return unsupported_query(
-            "Request with cast on transitive members is only supported with ConsistencyLevel: eventual and $count=true.",
-        );
+        return unsupported_query("Request with cast on transitive members is only supported with ConsistencyLevel: eventual and $count=true.");
     }
     if call.query.count() && !call.eventual() {
         return bad_request("$count is not currently supported.");
@@ -246,11 +174,7 @@ pub fn list_members(
     }
     let select = call.query.select();
     for name in select.as_deref().unwrap_or_default() {
-        let known = is_user_property(name)
-            || is_group_property(name)
-            || OTHER_PROPERTIES
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(name));
+        let known = is_user_property(name) || is_group_property(name) || OTHER_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(name));
         if !known {
             return bad_request(&format!("Could not find a property named '{name}' on type 'microsoft.graph.directoryObject'."));
         }
@@ -258,33 +182,16 @@ pub fn list_members(
     let Some(group) = s.tenant.groups.get(id) else {
         return not_found(id);
     };
-    let members: Vec<String> = if transitive {
-        s.tenant.transitive_members(id)
-    } else {
-        group.members.clone()
-    };
+    let members: Vec<String> = if transitive { s.tenant.transitive_members(id) } else { group.members.clone() };
     let keep = |m: &String| cast.is_none_or(|k| s.tenant.kind_of(m) == Some(k));
-    let count = call
-        .query
-        .count()
-        .then(|| members.iter().filter(|m| keep(m)).count());
-    let ctx = PageCtx {
-        base: &call.base,
-        path: &call.path,
-        query: &call.query,
-        context: "directoryObjects",
-        count,
-        empty_pages: s.faults.empty_pages,
-    };
+    let count = call.query.count().then(|| members.iter().filter(|m| keep(m)).count());
+    let ctx =
+        PageCtx { base: &call.base, path: &call.path, query: &call.query, context: "directoryObjects", count, empty_pages: s.faults.empty_pages };
     let state: &SimState = s;
     // The cast is applied after windowing, so a window of only groups yields an empty page
     // that still links to the next one.
     let rendered = page(&state.page_key, &ctx, members.len(), |window| {
-        members[window]
-            .iter()
-            .filter(|m| keep(m))
-            .filter_map(|m| project_member(state, m, select.as_deref()))
-            .collect()
+        members[window].iter().filter(|m| keep(m)).filter_map(|m| project_member(state, m, select.as_deref())).collect()
     });
     match rendered {
         Ok(body) => GraphResponse::json(200, body),

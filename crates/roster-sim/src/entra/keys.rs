@@ -43,11 +43,7 @@ impl Key {
             // Microsoft publishes the multi-tenant issuer template beside each key.
             "issuer": "{tenantid}",
         });
-        Ok(Key {
-            kid,
-            signer: SigningKey::<Sha256>::new(private),
-            jwk,
-        })
+        Ok(Key { kid, signer: SigningKey::<Sha256>::new(private), jwk })
     }
 
     /// The JWK with its `issuer` filled in for the host it is served from.
@@ -69,11 +65,7 @@ impl KeyRing {
     /// Two keys at once: a JWKS with a single key would let a relying party get away with
     /// ignoring `kid`.
     pub fn generate(seed: u64) -> Result<KeyRing, rsa::Error> {
-        let mut ring = KeyRing {
-            seed,
-            generated: 0,
-            keys: Vec::new(),
-        };
+        let mut ring = KeyRing { seed, generated: 0, keys: Vec::new() };
         let second = ring.next_key()?;
         let first = ring.next_key()?;
         ring.keys = vec![first, second];
@@ -82,10 +74,7 @@ impl KeyRing {
 
     fn next_key(&mut self) -> Result<Key, rsa::Error> {
         self.generated += 1;
-        Key::generate(
-            self.seed
-                .wrapping_add(self.generated.wrapping_mul(0x9e37_79b9)),
-        )
+        Key::generate(self.seed.wrapping_add(self.generated.wrapping_mul(0x9e37_79b9)))
     }
 
     pub fn signing_kid(&self) -> Option<&str> {
@@ -110,8 +99,7 @@ impl KeyRing {
     pub fn retire(&mut self, kid: &str) -> bool {
         let before = self.keys.len();
         let signing = self.signing_kid().map(str::to_owned);
-        self.keys
-            .retain(|k| Some(k.kid.as_str()) == signing.as_deref() || k.kid != kid);
+        self.keys.retain(|k| Some(k.kid.as_str()) == signing.as_deref() || k.kid != kid);
         self.keys.len() != before
     }
 
@@ -123,11 +111,7 @@ impl KeyRing {
     pub fn sign(&self, claims: &Value) -> Option<String> {
         let key = self.keys.first()?;
         let header = json!({ "typ": "JWT", "alg": "RS256", "kid": key.kid });
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
+        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let signature = key.signer.sign(input.as_bytes()).to_vec();
         Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }

@@ -80,9 +80,7 @@ pub(crate) struct SimState {
 
 /// A poisoned lock only means a test panicked mid-request; the state is still usable.
 pub(crate) fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
-    state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Errors of the test-facing mutation methods.
@@ -120,9 +118,7 @@ impl EntraSim {
             admin_decision: AdminDecision::Approve,
             oidc: oidc::OidcState::new(spec.seed),
         };
-        EntraSim {
-            state: Arc::new(Mutex::new(state)),
-        }
+        EntraSim { state: Arc::new(Mutex::new(state)) }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
@@ -134,18 +130,9 @@ impl EntraSim {
     /// and sign-in: discovery, `/{tenant}/oauth2/v2.0/authorize` and the JWKS.
     pub fn router(&self) -> Router {
         Router::new()
-            .route(
-                "/{tenant}/oauth2/v2.0/token",
-                post(oidc_token::token_endpoint),
-            )
-            .route(
-                "/{tenant}/v2.0/.well-known/openid-configuration",
-                get(oidc::discovery),
-            )
-            .route(
-                "/{tenant}/oauth2/v2.0/authorize",
-                get(oidc::authorize).post(oidc::sign_in),
-            )
+            .route("/{tenant}/oauth2/v2.0/token", post(oidc_token::token_endpoint))
+            .route("/{tenant}/v2.0/.well-known/openid-configuration", get(oidc::discovery))
+            .route("/{tenant}/oauth2/v2.0/authorize", get(oidc::authorize).post(oidc::sign_in))
             .route("/{tenant}/discovery/v2.0/keys", get(oidc::jwks))
             .route("/{tenant}/adminconsent", get(token::admin_consent))
             .route("/v1.0/{*rest}", any(graph::entry))
@@ -153,9 +140,7 @@ impl EntraSim {
     }
 
     pub fn faults(&self) -> Faults {
-        Faults {
-            state: Arc::clone(&self.state),
-        }
+        Faults { state: Arc::clone(&self.state) }
     }
 
     pub fn info(&self) -> TenantInfo {
@@ -181,9 +166,7 @@ impl EntraSim {
     /// Issues a new secret (the old one stops working) and clears its expiry.
     pub fn rotate_secret(&self) -> String {
         self.with(|s| {
-            let fresh: String = (0..40)
-                .map(|_| char::from(s.rng.gen_range(b'a'..=b'z')))
-                .collect();
+            let fresh: String = (0..40).map(|_| char::from(s.rng.gen_range(b'a'..=b'z'))).collect();
             s.tenant.app.client_secret = fresh.clone();
             s.tenant.app.secret_expired = false;
             fresh
@@ -221,34 +204,16 @@ impl EntraSim {
     }
 
     pub fn changes_since(&self, version: u64) -> Vec<Change> {
-        self.with(|s| {
-            s.tenant
-                .changes
-                .iter()
-                .filter(|c| c.version > version)
-                .cloned()
-                .collect()
-        })
+        self.with(|s| s.tenant.changes.iter().filter(|c| c.version > version).cloned().collect())
     }
 
     /// The current photo's mediaEtag, if the user has a photo.
     pub fn photo_etag(&self, user_id: &str) -> Option<String> {
-        self.with(|s| {
-            s.tenant
-                .users
-                .get(user_id)
-                .and_then(|u| u.photo.as_ref())
-                .map(|p| p.etag.clone())
-        })
+        self.with(|s| s.tenant.users.get(user_id).and_then(|u| u.photo.as_ref()).map(|p| p.etag.clone()))
     }
 
     pub fn user_property(&self, user_id: &str, name: &str) -> Option<Value> {
-        self.with(|s| {
-            s.tenant
-                .users
-                .get(user_id)
-                .and_then(|u| u.props.get(name).cloned())
-        })
+        self.with(|s| s.tenant.users.get(user_id).and_then(|u| u.props.get(name).cloned()))
     }
 
     pub fn manager_of(&self, user_id: &str) -> Option<String> {
@@ -260,20 +225,10 @@ impl EntraSim {
             if s.tenant.kind_of(member_id).is_none() {
                 return Err(SimError::UnknownObject(member_id.into()));
             }
-            let group = s
-                .tenant
-                .groups
-                .get_mut(group_id)
-                .ok_or_else(|| SimError::UnknownGroup(group_id.into()))?;
+            let group = s.tenant.groups.get_mut(group_id).ok_or_else(|| SimError::UnknownGroup(group_id.into()))?;
             if !group.members.iter().any(|m| m == member_id) {
                 group.members.push(member_id.to_string());
-                s.tenant.record(
-                    group_id,
-                    ObjectKind::Group,
-                    ChangeKind::MemberAdded {
-                        member: member_id.into(),
-                    },
-                );
+                s.tenant.record(group_id, ObjectKind::Group, ChangeKind::MemberAdded { member: member_id.into() });
             }
             Ok(())
         })
@@ -281,47 +236,22 @@ impl EntraSim {
 
     pub fn remove_member(&self, group_id: &str, member_id: &str) -> Result<(), SimError> {
         self.with(|s| {
-            let group = s
-                .tenant
-                .groups
-                .get_mut(group_id)
-                .ok_or_else(|| SimError::UnknownGroup(group_id.into()))?;
+            let group = s.tenant.groups.get_mut(group_id).ok_or_else(|| SimError::UnknownGroup(group_id.into()))?;
             let before = group.members.len();
             group.members.retain(|m| m != member_id);
             if group.members.len() != before {
-                s.tenant.record(
-                    group_id,
-                    ObjectKind::Group,
-                    ChangeKind::MemberRemoved {
-                        member: member_id.into(),
-                    },
-                );
+                s.tenant.record(group_id, ObjectKind::Group, ChangeKind::MemberRemoved { member: member_id.into() });
             }
             Ok(())
         })
     }
 
     /// Sets (or with `Value::Null` clears) a user property by its Graph name.
-    pub fn set_user_property(
-        &self,
-        user_id: &str,
-        name: &str,
-        value: Value,
-    ) -> Result<(), SimError> {
+    pub fn set_user_property(&self, user_id: &str, name: &str, value: Value) -> Result<(), SimError> {
         self.with(|s| {
-            let user = s
-                .tenant
-                .users
-                .get_mut(user_id)
-                .ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
+            let user = s.tenant.users.get_mut(user_id).ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
             user.props.insert(name.to_string(), value);
-            s.tenant.record(
-                user_id,
-                ObjectKind::User,
-                ChangeKind::Updated {
-                    properties: vec![name.into()],
-                },
-            );
+            s.tenant.record(user_id, ObjectKind::User, ChangeKind::Updated { properties: vec![name.into()] });
             Ok(())
         })
     }
@@ -332,28 +262,18 @@ impl EntraSim {
 
     pub fn set_photo(&self, user_id: &str, bytes: Vec<u8>) -> Result<(), SimError> {
         self.with(|s| {
-            let user = s
-                .tenant
-                .users
-                .get_mut(user_id)
-                .ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
+            let user = s.tenant.users.get_mut(user_id).ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
             user.photo = Some(Photo::new(bytes));
-            s.tenant
-                .record(user_id, ObjectKind::User, ChangeKind::PhotoChanged);
+            s.tenant.record(user_id, ObjectKind::User, ChangeKind::PhotoChanged);
             Ok(())
         })
     }
 
     pub fn remove_photo(&self, user_id: &str) -> Result<(), SimError> {
         self.with(|s| {
-            let user = s
-                .tenant
-                .users
-                .get_mut(user_id)
-                .ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
+            let user = s.tenant.users.get_mut(user_id).ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
             if user.photo.take().is_some() {
-                s.tenant
-                    .record(user_id, ObjectKind::User, ChangeKind::PhotoChanged);
+                s.tenant.record(user_id, ObjectKind::User, ChangeKind::PhotoChanged);
             }
             Ok(())
         })
@@ -366,14 +286,9 @@ impl EntraSim {
                     return Err(SimError::UnknownUser(m.into()));
                 }
             }
-            let user = s
-                .tenant
-                .users
-                .get_mut(user_id)
-                .ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
+            let user = s.tenant.users.get_mut(user_id).ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
             user.manager = manager_id.map(str::to_string);
-            s.tenant
-                .record(user_id, ObjectKind::User, ChangeKind::ManagerChanged);
+            s.tenant.record(user_id, ObjectKind::User, ChangeKind::ManagerChanged);
             Ok(())
         })
     }
@@ -381,15 +296,8 @@ impl EntraSim {
     /// Creates a user from Graph properties and returns its new id.
     pub fn create_user(&self, props: serde_json::Map<String, Value>) -> String {
         self.with(|s| {
-            let id = uuid::Builder::from_random_bytes(s.rng.gen())
-                .into_uuid()
-                .to_string();
-            let user = tenant::User {
-                id: id.clone(),
-                props: props.into_iter().collect(),
-                manager: None,
-                photo: None,
-            };
+            let id = uuid::Builder::from_random_bytes(s.rng.gen()).into_uuid().to_string();
+            let user = tenant::User { id: id.clone(), props: props.into_iter().collect(), manager: None, photo: None };
             s.tenant.users.insert(id.clone(), user);
             s.tenant.user_order.push(id.clone());
             s.tenant.record(&id, ObjectKind::User, ChangeKind::Created);
@@ -426,10 +334,5 @@ pub async fn spawn_loopback(sim: EntraSim) -> std::io::Result<RunningSim> {
     let addr = listener.local_addr()?;
     let router = sim.router();
     let handle = tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok(RunningSim {
-        addr,
-        base_url: format!("http://{addr}"),
-        handle,
-        sim,
-    })
+    Ok(RunningSim { addr, base_url: format!("http://{addr}"), handle, sim })
 }

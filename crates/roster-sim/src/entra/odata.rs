@@ -14,19 +14,12 @@ fn normalise(key: &str) -> String {
 
 impl Query {
     pub fn parse(raw: &str) -> Query {
-        Query {
-            pairs: url::form_urlencoded::parse(raw.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        }
+        Query { pairs: url::form_urlencoded::parse(raw.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect() }
     }
 
     pub fn get(&self, option: &str) -> Option<&str> {
         let wanted = normalise(option);
-        self.pairs
-            .iter()
-            .find(|(k, _)| normalise(k) == wanted)
-            .map(|(_, v)| v.as_str())
+        self.pairs.iter().find(|(k, _)| normalise(k) == wanted).map(|(_, v)| v.as_str())
     }
 
     pub fn has(&self, option: &str) -> bool {
@@ -34,12 +27,7 @@ impl Query {
     }
 
     pub fn select(&self) -> Option<Vec<String>> {
-        self.get("select").map(|s| {
-            s.split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect()
-        })
+        self.get("select").map(|s| s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
     }
 
     /// `$top` must be 1..=999; absent means the default of 100.
@@ -49,15 +37,12 @@ impl Query {
         };
         match raw.trim().parse::<i64>() {
             Ok(n) if (1..=999).contains(&n) => Ok(usize::try_from(n).ok()),
-            _ => Err(bad_request(&format!(
-                "Invalid page size specified: '{raw}'. Must be between 1 and 999 inclusive."
-            ))),
+            _ => Err(bad_request(&format!("Invalid page size specified: '{raw}'. Must be between 1 and 999 inclusive."))),
         }
     }
 
     pub fn count(&self) -> bool {
-        self.get("count")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.get("count").is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
     /// The query string again, with `$skiptoken` replaced: what goes into a nextLink.
@@ -94,9 +79,7 @@ pub fn percent_decode(segment: &str) -> String {
 }
 
 fn hex(b: u8) -> Option<u8> {
-    char::from(b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
+    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]
@@ -109,10 +92,7 @@ mod tests {
         assert_eq!(Query::parse("$top=1").top().ok(), Some(Some(1)));
         assert_eq!(Query::parse("%24top=999").top().ok(), Some(Some(999)));
         for bad in ["0", "1000", "-1", "ten"] {
-            let err = Query::parse(&format!("$top={bad}"))
-                .top()
-                .err()
-                .map(|e| e.status);
+            let err = Query::parse(&format!("$top={bad}")).top().err().map(|e| e.status);
             assert_eq!(err, Some(400), "$top={bad}");
         }
     }

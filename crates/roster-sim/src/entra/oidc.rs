@@ -103,11 +103,7 @@ pub(crate) async fn ensure_keys(sim: &EntraSim) -> Result<(), Response> {
             }
             Ok(())
         }
-        _ => Err((
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the simulator could not make its signing keys",
-        )
-            .into_response()),
+        _ => Err((StatusCode::INTERNAL_SERVER_ERROR, "the simulator could not make its signing keys").into_response()),
     }
 }
 
@@ -124,11 +120,7 @@ pub(crate) fn base_url(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
-        })
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c)))
         .unwrap_or("localhost");
     format!("http://{host}")
 }
@@ -166,18 +158,11 @@ pub(crate) fn audience(s: &SimState, tenant: &str) -> Result<Audience, (u32, Str
     if lower == s.tenant.id || lower == s.tenant.domain.to_ascii_lowercase() {
         return Ok(Audience::Tenant(s.tenant.id.clone()));
     }
-    Err((
-        90002,
-        format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
-    ))
+    Err((90002, format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")))
 }
 
 fn error_json(code: u32, message: &str) -> Response {
-    let error = if code == 90002 {
-        "invalid_tenant"
-    } else {
-        "invalid_request"
-    };
+    let error = if code == 90002 { "invalid_tenant" } else { "invalid_request" };
     (
         StatusCode::BAD_REQUEST,
         axum::Json(json!({
@@ -190,11 +175,7 @@ fn error_json(code: u32, message: &str) -> Response {
 }
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`
-pub async fn discovery(
-    State(sim): State<EntraSim>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn discovery(State(sim): State<EntraSim>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
     let base = base_url(&headers);
     let s = lock(&sim.state);
     let who = match audience(&s, &tenant) {
@@ -231,11 +212,7 @@ pub async fn discovery(
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys`
-pub async fn jwks(
-    State(sim): State<EntraSim>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn jwks(State(sim): State<EntraSim>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
     if let Err(r) = ensure_keys(&sim).await {
         return r;
     }
@@ -251,26 +228,16 @@ pub async fn jwks(
 }
 
 fn query_map(query: Option<String>) -> HashMap<String, String> {
-    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 /// The app a browser-facing request names, and its redirect URI, both as registered; otherwise
 /// the AADSTS code and message Microsoft shows on its own page (never sent to the redirect).
-pub(super) fn registered_client(
-    s: &SimState,
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<(String, String), (u32, String)> {
-    let missing = |name: &str| {
-        (900144, format!("The request body must contain the following parameter: '{name}'."))
-    };
+pub(super) fn registered_client(s: &SimState, get: impl Fn(&str) -> Option<String>) -> Result<(String, String), (u32, String)> {
+    let missing = |name: &str| (900144, format!("The request body must contain the following parameter: '{name}'."));
     let client_id = get("client_id").ok_or_else(|| missing("client_id"))?;
     if !client_id.eq_ignore_ascii_case(&s.tenant.app.client_id) {
-        return Err((
-            700016,
-            format!("Application with identifier '{client_id}' was not found in the directory."),
-        ));
+        return Err((700016, format!("Application with identifier '{client_id}' was not found in the directory.")));
     }
     let redirect_uri = get("redirect_uri").ok_or_else(|| missing("redirect_uri"))?;
     let registered = &s.tenant.app.redirect_uris;
@@ -293,27 +260,13 @@ fn error_page(code: u32, message: &str) -> Response {
 }
 
 /// Sends the browser back to the relying party with these parameters (and `state`).
-pub(crate) fn respond(
-    redirect_uri: &str,
-    form_post: bool,
-    state: Option<&str>,
-    params: &[(&str, &str)],
-) -> Response {
+pub(crate) fn respond(redirect_uri: &str, form_post: bool, state: Option<&str>, params: &[(&str, &str)]) -> Response {
     let mut pairs: Vec<(&str, &str)> = params.to_vec();
     if let Some(state) = state {
         pairs.push(("state", state));
     }
     if form_post {
-        let fields: String = pairs
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                    escape(k),
-                    escape(v)
-                )
-            })
-            .collect();
+        let fields: String = pairs.iter().map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v))).collect();
         let body = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Working...</title></head><body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">{fields}<noscript><button>Continue</button></noscript></form></body></html>",
             escape(redirect_uri)
@@ -329,29 +282,16 @@ pub(crate) fn respond(
             q.append_pair(k, v);
         }
     }
-    (
-        StatusCode::FOUND,
-        [(header::LOCATION, location.to_string())],
-    )
-        .into_response()
+    (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response()
 }
 
 fn redirect_error(p: &Pending, error: &str, code: u32, message: &str) -> Response {
     let description = format!("AADSTS{code}: {message}");
-    respond(
-        &p.redirect_uri,
-        p.form_post,
-        p.state.as_deref(),
-        &[("error", error), ("error_description", &description)],
-    )
+    respond(&p.redirect_uri, p.form_post, p.state.as_deref(), &[("error", error), ("error_description", &description)])
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize`: the code flow, PKCE S256 required.
-pub async fn authorize(
-    State(sim): State<EntraSim>,
-    Path(tenant): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub async fn authorize(State(sim): State<EntraSim>, Path(tenant): Path<String>, RawQuery(query): RawQuery) -> Response {
     let q = query_map(query);
     let get = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
     let mut s = lock(&sim.state);
@@ -383,12 +323,7 @@ pub async fn authorize(
     if mode != "query" && mode != "form_post" {
         // Fragments would never reach a server; the simulator answers in the query instead.
         pending.form_post = false;
-        return redirect_error(
-            &pending,
-            "invalid_request",
-            900144,
-            "The simulator answers with response_mode query or form_post.",
-        );
+        return redirect_error(&pending, "invalid_request", 900144, "The simulator answers with response_mode query or form_post.");
     }
     match get("response_type").as_deref() {
         Some("code") => {}
@@ -396,59 +331,26 @@ pub async fn authorize(
             let message = format!("response_type '{other}' is not enabled for the application.");
             return redirect_error(&pending, "unsupported_response_type", 700054, &message);
         }
-        _ => {
-            return redirect_error(
-                &pending,
-                "unsupported_response_type",
-                900144,
-                "The request must contain response_type 'code'.",
-            )
-        }
+        _ => return redirect_error(&pending, "unsupported_response_type", 900144, "The request must contain response_type 'code'."),
     }
     if pending.scope.is_empty() {
-        return redirect_error(
-            &pending,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'scope'.",
-        );
+        return redirect_error(&pending, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.");
     }
     if pending.code_challenge.is_empty() {
-        return redirect_error(
-            &pending,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'code_challenge'.",
-        );
+        return redirect_error(&pending, "invalid_request", 900144, "The request body must contain the following parameter: 'code_challenge'.");
     }
     if get("code_challenge_method").as_deref() != Some("S256") {
-        return redirect_error(
-            &pending,
-            "invalid_request",
-            501491,
-            "The simulator requires code_challenge_method S256.",
-        );
+        return redirect_error(&pending, "invalid_request", 501491, "The simulator requires code_challenge_method S256.");
     }
     s.oidc.prune();
     let id = random_token(&mut s, 32);
     s.oidc.pending.insert(id.clone(), pending);
-    let page = sign_in_page(
-        &s,
-        who.segment(),
-        &id,
-        get("login_hint").as_deref().unwrap_or(""),
-        None,
-    );
+    let page = sign_in_page(&s, who.segment(), &id, get("login_hint").as_deref().unwrap_or(""), None);
     page_response(page)
 }
 
 fn page_response(page: String) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(page),
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Html(page)).into_response()
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -462,11 +364,7 @@ pub struct SignInForm {
 }
 
 /// `POST /{tenant}/oauth2/v2.0/authorize`: the person's answer on the sign-in page.
-pub async fn sign_in(
-    State(sim): State<EntraSim>,
-    Path(tenant): Path<String>,
-    Form(form): Form<SignInForm>,
-) -> Response {
+pub async fn sign_in(State(sim): State<EntraSim>, Path(tenant): Path<String>, Form(form): Form<SignInForm>) -> Response {
     let mut s = lock(&sim.state);
     let who = match audience(&s, &tenant) {
         Ok(who) => who,
@@ -474,40 +372,19 @@ pub async fn sign_in(
     };
     s.oidc.prune();
     let Some(pending) = s.oidc.pending.get(&form.request).cloned() else {
-        return error_page(
-            50058,
-            "The sign-in took too long or was already finished. Start again from the application.",
-        );
+        return error_page(50058, "The sign-in took too long or was already finished. Start again from the application.");
     };
     if form.action == "cancel" {
         s.oidc.pending.remove(&form.request);
-        return redirect_error(
-            &pending,
-            "access_denied",
-            65004,
-            "User declined to consent to access the app.",
-        );
+        return redirect_error(&pending, "access_denied", 65004, "User declined to consent to access the app.");
     }
     let login = form.login.trim();
     let user = s
         .tenant
         .users
         .values()
-        .find(|u| {
-            u.props
-                .get("userPrincipalName")
-                .and_then(Value::as_str)
-                .is_some_and(|upn| upn.eq_ignore_ascii_case(login))
-        })
-        .map(|u| {
-            (
-                u.id.clone(),
-                u.props
-                    .get("accountEnabled")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(true),
-            )
-        });
+        .find(|u| u.props.get("userPrincipalName").and_then(Value::as_str).is_some_and(|upn| upn.eq_ignore_ascii_case(login)))
+        .map(|u| (u.id.clone(), u.props.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true)));
     let user_id = match user {
         Some((id, true)) => id,
         other => {
@@ -521,30 +398,16 @@ pub async fn sign_in(
     };
     s.oidc.pending.remove(&form.request);
     let code = random_token(&mut s, 96);
-    let issued = IssuedCode {
-        request: Pending {
-            created: Instant::now(),
-            ..pending.clone()
-        },
-        user_id,
-        redeemed: false,
-    };
+    let issued = IssuedCode { request: Pending { created: Instant::now(), ..pending.clone() }, user_id, redeemed: false };
     s.oidc.codes.insert(code.clone(), issued);
     let session_state = uuid::Uuid::new_v4().to_string();
-    respond(
-        &pending.redirect_uri,
-        pending.form_post,
-        pending.state.as_deref(),
-        &[("code", &code), ("session_state", &session_state)],
-    )
+    respond(&pending.redirect_uri, pending.form_post, pending.state.as_deref(), &[("code", &code), ("session_state", &session_state)])
 }
 
 /// Random base64url-alphabet text: codes and sign-in ids are opaque to everyone else.
 pub(crate) fn random_token(s: &mut SimState, len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    (0..len)
-        .map(|_| char::from(ALPHABET[s.rng.gen_range(0..ALPHABET.len())]))
-        .collect()
+    (0..len).map(|_| char::from(ALPHABET[s.rng.gen_range(0..ALPHABET.len())])).collect()
 }
 
 pub(crate) fn escape(text: &str) -> String {
@@ -566,49 +429,16 @@ pub(crate) fn escape(text: &str) -> String {
 /// one of the synced group's members when there is one, as only they are in Roster.
 fn example_upn(s: &SimState) -> Option<String> {
     let members = s.tenant.info.member_user_ids.iter();
-    members
-        .chain(s.tenant.user_order.iter())
-        .filter_map(|id| s.tenant.users.get(id))
-        .find_map(|u| {
-            let enabled = u
-                .props
-                .get("accountEnabled")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
-            enabled
-                .then(|| {
-                    u.props
-                        .get("userPrincipalName")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
-                .flatten()
-        })
+    members.chain(s.tenant.user_order.iter()).filter_map(|id| s.tenant.users.get(id)).find_map(|u| {
+        let enabled = u.props.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true);
+        enabled.then(|| u.props.get("userPrincipalName").and_then(Value::as_str).map(str::to_owned)).flatten()
+    })
 }
 
-fn sign_in_page(
-    s: &SimState,
-    segment: &str,
-    request: &str,
-    login: &str,
-    problem: Option<&str>,
-) -> String {
-    let alert = problem
-        .map(|p| {
-            format!(
-                "<p class=\"error\" role=\"alert\" id=\"error\">{}</p>",
-                escape(p)
-            )
-        })
-        .unwrap_or_default();
+fn sign_in_page(s: &SimState, segment: &str, request: &str, login: &str, problem: Option<&str>) -> String {
+    let alert = problem.map(|p| format!("<p class=\"error\" role=\"alert\" id=\"error\">{}</p>", escape(p))).unwrap_or_default();
     let example = example_upn(s)
-        .map(|u| {
-            format!(
-                "<p class=\"hint\">Any enabled user of {} can sign in, e.g. <code>{}</code>.</p>",
-                escape(&s.tenant.domain),
-                escape(&u)
-            )
-        })
+        .map(|u| format!("<p class=\"hint\">Any enabled user of {} can sign in, e.g. <code>{}</code>.</p>", escape(&s.tenant.domain), escape(&u)))
         .unwrap_or_default();
     format!(
         r#"<!doctype html>

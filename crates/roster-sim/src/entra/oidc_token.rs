@@ -17,14 +17,8 @@ use super::{lock, token, EntraSim, SimState};
 
 /// `POST /{tenant}/oauth2/v2.0/token`: sign-in codes here, everything else to the
 /// client-credentials endpoint, as on the one real endpoint.
-pub async fn token_endpoint(
-    State(sim): State<EntraSim>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let is_code = url::form_urlencoded::parse(&body)
-        .any(|(k, v)| k == "grant_type" && v == "authorization_code");
+pub async fn token_endpoint(State(sim): State<EntraSim>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let is_code = url::form_urlencoded::parse(&body).any(|(k, v)| k == "grant_type" && v == "authorization_code");
     if !is_code {
         return token::token_endpoint(State(sim), Path(tenant), headers, body).await;
     }
@@ -34,37 +28,17 @@ pub async fn token_endpoint(
     let base = base_url(&headers);
     let mut s = lock(&sim.state);
     match redeem(&mut s, &headers, &tenant, &body, &base) {
-        Ok(tokens) => (
-            StatusCode::OK,
-            [(header::CACHE_CONTROL, "no-store, no-cache")],
-            axum::Json(tokens),
-        )
-            .into_response(),
+        Ok(tokens) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store, no-cache")], axum::Json(tokens)).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-fn error(
-    status: StatusCode,
-    error: &'static str,
-    code: u32,
-    message: impl Into<String>,
-) -> TokenError {
-    TokenError {
-        status,
-        error,
-        code,
-        message: message.into(),
-    }
+fn error(status: StatusCode, error: &'static str, code: u32, message: impl Into<String>) -> TokenError {
+    TokenError { status, error, code, message: message.into() }
 }
 
 fn missing(param: &str) -> TokenError {
-    error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        900144,
-        format!("The request body must contain the following parameter: '{param}'."),
-    )
+    error(StatusCode::BAD_REQUEST, "invalid_request", 900144, format!("The request body must contain the following parameter: '{param}'."))
 }
 
 fn invalid_grant(code: u32, message: impl Into<String>) -> TokenError {
@@ -79,35 +53,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn redeem(
-    s: &mut SimState,
-    headers: &HeaderMap,
-    tenant: &str,
-    body: &[u8],
-    base: &str,
-) -> Result<Value, TokenError> {
+fn redeem(s: &mut SimState, headers: &HeaderMap, tenant: &str, body: &[u8], base: &str) -> Result<Value, TokenError> {
     // Queued token-endpoint faults hit sign-ins too: it is one endpoint.
     if let Some(status) = s.faults.token_endpoint.pop_front() {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return Err(error(
-            status,
-            "temporarily_unavailable",
-            50196,
-            "The server is temporarily unavailable.",
-        ));
+        return Err(error(status, "temporarily_unavailable", 50196, "The server is temporarily unavailable."));
     }
-    audience(s, tenant).map_err(|(code, message)| {
-        error(StatusCode::BAD_REQUEST, "invalid_request", code, message)
-    })?;
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
+    audience(s, tenant).map_err(|(code, message)| error(StatusCode::BAD_REQUEST, "invalid_request", code, message))?;
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
 
     let (client_id, secret) = credentials(headers, &form);
     let client_id = client_id.ok_or_else(|| missing("client_id"))?;
@@ -121,7 +75,12 @@ fn redeem(
         ));
     }
     let secret = secret.ok_or_else(|| {
-        error(StatusCode::UNAUTHORIZED, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+        error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )
     })?;
     if !constant_time_eq(secret.as_bytes(), app.client_secret.as_bytes()) {
         return Err(error(
@@ -136,10 +95,7 @@ fn redeem(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000222,
-            format!(
-                "The provided client secret keys for app '{}' are expired.",
-                app.client_id
-            ),
+            format!("The provided client secret keys for app '{}' are expired.", app.client_id),
         ));
     }
 
@@ -150,7 +106,10 @@ fn redeem(
     let issued: IssuedCode = {
         let entry = s.oidc.codes.get_mut(&code).ok_or_else(expired)?;
         if entry.redeemed {
-            return Err(invalid_grant(54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."));
+            return Err(invalid_grant(
+                54005,
+                "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+            ));
         }
         // Spent by this attempt whatever its outcome: a code is never worth a second try.
         entry.redeemed = true;
@@ -163,20 +122,17 @@ fn redeem(
     if redirect_uri != issued.request.redirect_uri {
         return Err(invalid_grant(
             500112,
-            format!("The reply address '{redirect_uri}' does not match the reply address '{}' provided when requesting Authorization code.", issued.request.redirect_uri),
+            format!(
+                "The reply address '{redirect_uri}' does not match the reply address '{}' provided when requesting Authorization code.",
+                issued.request.redirect_uri
+            ),
         ));
     }
     let verifier = field("code_verifier").ok_or_else(|| missing("code_verifier"))?;
-    if !constant_time_eq(
-        pkce_challenge(&verifier).as_bytes(),
-        issued.request.code_challenge.as_bytes(),
-    ) {
+    if !constant_time_eq(pkce_challenge(&verifier).as_bytes(), issued.request.code_challenge.as_bytes()) {
         return Err(invalid_grant(501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."));
     }
-    let user =
-        s.tenant.users.get(&issued.user_id).ok_or_else(|| {
-            invalid_grant(50034, "The user account does not exist in the directory.")
-        })?;
+    let user = s.tenant.users.get(&issued.user_id).ok_or_else(|| invalid_grant(50034, "The user account does not exist in the directory."))?;
     if user.props.get("accountEnabled").and_then(Value::as_bool) == Some(false) {
         return Err(invalid_grant(50057, "The user account is disabled."));
     }
@@ -185,10 +141,7 @@ fn redeem(
     let lifetime = s.oidc.id_token_lifetime.as_secs();
     // Delegated access tokens are opaque here and unknown to the Graph side: the simulated
     // Graph only serves the app's own (client-credentials) tokens.
-    let access_token = format!(
-        "eyJ0eXAiOiJKV1QiLCJub25jZSI6ImRlbGVnYXRlZCJ9.{}",
-        random_token(s, 96)
-    );
+    let access_token = format!("eyJ0eXAiOiJKV1QiLCJub25jZSI6ImRlbGVnYXRlZCJ9.{}", random_token(s, 96));
     let mut tokens = json!({
         "token_type": "Bearer",
         "scope": scopes.join(" "),
@@ -197,22 +150,8 @@ fn redeem(
         "access_token": access_token,
     });
     if scopes.contains(&"openid") {
-        let ring = s.oidc.keys.as_ref().ok_or_else(|| {
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                50000,
-                "No signing key.",
-            )
-        })?;
-        let id_token = ring.sign(&claims).ok_or_else(|| {
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                50000,
-                "No signing key.",
-            )
-        })?;
+        let ring = s.oidc.keys.as_ref().ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 50000, "No signing key."))?;
+        let id_token = ring.sign(&claims).ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 50000, "No signing key."))?;
         tokens["id_token"] = Value::String(id_token);
     }
     Ok(tokens)
@@ -222,18 +161,10 @@ fn redeem(
 /// the `profile` scope and `email` with `email` (if the user has a mailbox), as at Microsoft.
 fn id_token_claims(s: &SimState, issued: &IssuedCode, base: &str) -> Value {
     let now = chrono::Utc::now().timestamp();
-    let tid = s
-        .oidc
-        .foreign_tenant
-        .clone()
-        .unwrap_or_else(|| s.tenant.id.clone());
+    let tid = s.oidc.foreign_tenant.clone().unwrap_or_else(|| s.tenant.id.clone());
     let scopes: Vec<&str> = issued.request.scope.split_whitespace().collect();
     let user = s.tenant.users.get(&issued.user_id);
-    let prop = |name: &str| {
-        user.and_then(|u| u.props.get(name))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
+    let prop = |name: &str| user.and_then(|u| u.props.get(name)).and_then(Value::as_str).map(str::to_owned);
     // Pairwise: the same person has another `sub` in every other app.
     let mut digest = Sha256::new();
     digest.update(s.page_key);

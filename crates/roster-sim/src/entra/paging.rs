@@ -78,45 +78,25 @@ pub struct PageCtx<'a> {
 /// Serves one page over `total` underlying items. `render` turns a window of the underlying
 /// list into the values shown; it may drop some (a cast), which can leave a page empty while
 /// more pages follow, exactly as Graph does.
-pub fn page(
-    key: &[u8; 32],
-    ctx: &PageCtx<'_>,
-    total: usize,
-    render: impl FnOnce(Range<usize>) -> Vec<Value>,
-) -> Result<Value, GraphResponse> {
+pub fn page(key: &[u8; 32], ctx: &PageCtx<'_>, total: usize, render: impl FnOnce(Range<usize>) -> Vec<Value>) -> Result<Value, GraphResponse> {
     let top = ctx.query.top()?.unwrap_or(DEFAULT_TOP);
     let (offset, flags, first) = match ctx.query.get("skiptoken") {
         Some(tok) => {
-            let (o, f) = decode(key, ctx.path, tok).ok_or_else(|| {
-                bad_request("The specified page token value is not valid for this request.")
-            })?;
+            let (o, f) = decode(key, ctx.path, tok).ok_or_else(|| bad_request("The specified page token value is not valid for this request."))?;
             (usize::try_from(o).unwrap_or(usize::MAX), f, false)
         }
         None => (0, 0, true),
     };
     let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        json!(format!("{}/$metadata#{}", ctx.base, ctx.context)),
-    );
+    body.insert("@odata.context".into(), json!(format!("{}/$metadata#{}", ctx.base, ctx.context)));
     if first {
         if let Some(count) = ctx.count {
             body.insert("@odata.count".into(), json!(count));
         }
     }
     let link = |offset: usize, flags: u8| {
-        let token = encode(
-            key,
-            ctx.path,
-            u32::try_from(offset).unwrap_or(u32::MAX),
-            flags,
-        );
-        format!(
-            "{}{}?{}",
-            ctx.base,
-            ctx.path,
-            ctx.query.with_skiptoken(&token)
-        )
+        let token = encode(key, ctx.path, u32::try_from(offset).unwrap_or(u32::MAX), flags);
+        format!("{}{}?{}", ctx.base, ctx.path, ctx.query.with_skiptoken(&token))
     };
     if flags & FLAG_EMPTY != 0 {
         body.insert("@odata.nextLink".into(), json!(link(offset, 0)));
@@ -144,16 +124,8 @@ mod tests {
     fn tokens_round_trip_and_are_bound_to_their_list() {
         let tok = encode(&KEY, "/groups/a/members", 300, 0);
         assert_eq!(decode(&KEY, "/groups/a/members", &tok), Some((300, 0)));
-        assert_eq!(
-            decode(&KEY, "/groups/b/members", &tok),
-            None,
-            "a token only works on its own list"
-        );
-        assert_eq!(
-            decode(&[8; 32], "/groups/a/members", &tok),
-            None,
-            "another simulator rejects it"
-        );
+        assert_eq!(decode(&KEY, "/groups/b/members", &tok), None, "a token only works on its own list");
+        assert_eq!(decode(&[8; 32], "/groups/a/members", &tok), None, "another simulator rejects it");
     }
 
     #[test]
@@ -174,14 +146,7 @@ mod tests {
     }
 
     fn ctx<'a>(query: &'a Query, empty_pages: bool) -> PageCtx<'a> {
-        PageCtx {
-            base: "http://h/v1.0",
-            path: "/users",
-            query,
-            context: "users",
-            count: Some(5),
-            empty_pages,
-        }
+        PageCtx { base: "http://h/v1.0", path: "/users", query, context: "users", count: Some(5), empty_pages }
     }
 
     fn items(r: Range<usize>) -> Vec<Value> {
@@ -234,9 +199,7 @@ mod tests {
     #[test]
     fn bad_tokens_are_400() {
         let query = Query::parse("$skiptoken=RFNwdAIAxyz");
-        let err = page(&KEY, &ctx(&query, false), 5, items)
-            .err()
-            .map(|e| e.status);
+        let err = page(&KEY, &ctx(&query, false), 5, items).err().map(|e| e.status);
         assert_eq!(err, Some(400));
     }
 }

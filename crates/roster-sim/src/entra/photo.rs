@@ -7,13 +7,7 @@ use super::graph::{has_any, Call};
 use super::tenant::NoPhotoStyle;
 use super::SimState;
 
-const PHOTO_READ: &[&str] = &[
-    "User.Read.All",
-    "User.ReadWrite.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-    "ProfilePhoto.Read.All",
-];
+const PHOTO_READ: &[&str] = &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All", "ProfilePhoto.Read.All"];
 
 pub fn photo_meta(s: &mut SimState, call: &Call, key: &str) -> GraphResponse {
     if !has_any(s, PHOTO_READ) {
@@ -49,10 +43,7 @@ pub fn photo_value(s: &mut SimState, key: &str) -> GraphResponse {
         Some(photo) => GraphResponse {
             status: 200,
             headers: vec![("ETag".into(), photo.etag.clone())],
-            body: Body::Binary {
-                content_type: "image/jpeg".into(),
-                bytes: photo.bytes.clone(),
-            },
+            body: Body::Binary { content_type: "image/jpeg".into(), bytes: photo.bytes.clone() },
         },
         None => image_not_found(),
     }

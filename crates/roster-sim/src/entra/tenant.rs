@@ -87,10 +87,7 @@ pub struct Photo {
 impl Photo {
     pub fn new(bytes: Vec<u8>) -> Self {
         let digest = Sha256::digest(&bytes);
-        let etag = format!(
-            "\"{:02X}{:02X}{:02X}{:02X}\"",
-            digest[0], digest[1], digest[2], digest[3]
-        );
+        let etag = format!("\"{:02X}{:02X}{:02X}{:02X}\"", digest[0], digest[1], digest[2], digest[3]);
         Self { bytes, etag }
     }
 }
@@ -196,57 +193,32 @@ pub struct Tenant {
 }
 
 const GIVEN: &[&str] = &[
-    "Adele", "Alex", "Bianca", "Chen", "Diego", "Elif", "Fatima", "Grace", "Hiro", "Ines", "Jonas",
-    "Kofi", "Lena", "Mateo", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma",
-    "Viktor", "Wen",
+    "Adele", "Alex", "Bianca", "Chen", "Diego", "Elif", "Fatima", "Grace", "Hiro", "Ines", "Jonas", "Kofi", "Lena", "Mateo", "Nadia", "Omar",
+    "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen",
 ];
 const SURNAMES: &[&str] = &[
-    "Vance", "Wilber", "Okafor", "Nakamura", "García", "Schmidt", "Dubois", "Kowalski", "Haddad",
-    "Larsen", "Moreau", "Singh", "Rossi", "Silva", "O'Brien", "Novak", "Yilmaz", "Kim", "Jensen",
-    "Costa",
+    "Vance", "Wilber", "Okafor", "Nakamura", "García", "Schmidt", "Dubois", "Kowalski", "Haddad", "Larsen", "Moreau", "Singh", "Rossi", "Silva",
+    "O'Brien", "Novak", "Yilmaz", "Kim", "Jensen", "Costa",
 ];
-const DEPARTMENTS: &[&str] = &[
-    "Engineering",
-    "Sales",
-    "Marketing",
-    "Finance",
-    "People",
-    "Support",
-    "Legal",
-    "Operations",
-];
-const TITLES: &[&str] = &[
-    "Software Engineer",
-    "Account Executive",
-    "Product Manager",
-    "Analyst",
-    "Designer",
-    "Support Specialist",
-    "Counsel",
-    "Team Lead",
-];
+const DEPARTMENTS: &[&str] = &["Engineering", "Sales", "Marketing", "Finance", "People", "Support", "Legal", "Operations"];
+const TITLES: &[&str] =
+    &["Software Engineer", "Account Executive", "Product Manager", "Analyst", "Designer", "Support Specialist", "Counsel", "Team Lead"];
 const OFFICES: &[&str] = &["London", "Berlin", "Lisbon", "Remote", "Paris", "Dublin"];
 const LANGUAGES: &[&str] = &["en-GB", "en-US", "de-DE", "fr-FR", "pt-PT"];
 
 fn new_id(rng: &mut StdRng) -> String {
-    uuid::Builder::from_random_bytes(rng.gen())
-        .into_uuid()
-        .to_string()
+    uuid::Builder::from_random_bytes(rng.gen()).into_uuid().to_string()
 }
 
 fn secret(rng: &mut StdRng) -> String {
     // Real secrets use this alphabet, including `~` and `.`, which must be URL-encoded in forms.
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789~._-";
-    (0..40)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect()
+    (0..40).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect()
 }
 
 /// A small byte string that looks like a JPEG (SOI marker, JFIF header, EOI marker).
 pub fn fake_jpeg(rng: &mut StdRng) -> Vec<u8> {
-    let mut bytes = vec![
-        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
-    ];
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00];
     let len = rng.gen_range(64..256);
     bytes.extend((0..len).map(|_| rng.gen::<u8>()));
     bytes.extend([0xFF, 0xD9]);
@@ -354,12 +326,7 @@ impl Tenant {
             tenant.push_member(target, uid);
         }
         // Some engineers are in sales too (one user reachable through two nested groups).
-        let both: Vec<String> = members
-            .iter()
-            .enumerate()
-            .filter(|(n, _)| n % 40 == 10)
-            .map(|(_, u)| u.clone())
-            .collect();
+        let both: Vec<String> = members.iter().enumerate().filter(|(n, _)| n % 40 == 10).map(|(_, u)| u.clone()).collect();
         for uid in &both {
             tenant.push_member(&sales, uid);
         }
@@ -374,27 +341,13 @@ impl Tenant {
         let mut cprops = BTreeMap::new();
         cprops.insert("displayName".into(), json!("External Auditor"));
         cprops.insert("mail".into(), json!("auditor@example.org"));
-        tenant.others.insert(
-            contact.clone(),
-            OtherObject {
-                id: contact.clone(),
-                kind: ObjectKind::OrgContact,
-                props: cprops,
-            },
-        );
+        tenant.others.insert(contact.clone(), OtherObject { id: contact.clone(), kind: ObjectKind::OrgContact, props: cprops });
         tenant.push_member(&top, &contact);
         let device = new_id(&mut rng);
         let mut dprops = BTreeMap::new();
         dprops.insert("displayName".into(), json!("SALES-KIOSK-01"));
         dprops.insert("accountEnabled".into(), json!(true));
-        tenant.others.insert(
-            device.clone(),
-            OtherObject {
-                id: device.clone(),
-                kind: ObjectKind::Device,
-                props: dprops,
-            },
-        );
+        tenant.others.insert(device.clone(), OtherObject { id: device.clone(), kind: ObjectKind::Device, props: dprops });
         tenant.push_member(&sales, &device);
 
         // Contractors: users outside scope, in a group outside the top group.
@@ -410,24 +363,12 @@ impl Tenant {
         tenant
     }
 
-    fn generate_user(
-        &mut self,
-        rng: &mut StdRng,
-        spec: &TenantSpec,
-        n: usize,
-        disabled: bool,
-    ) -> String {
+    fn generate_user(&mut self, rng: &mut StdRng, spec: &TenantSpec, n: usize, disabled: bool) -> String {
         let id = new_id(rng);
         let given = pick(rng, GIVEN);
         let surname = pick(rng, SURNAMES);
         let ascii_surname: String = surname.chars().filter(char::is_ascii_alphabetic).collect();
-        let upn = format!(
-            "{}.{}{}@{}",
-            given.to_lowercase(),
-            ascii_surname.to_lowercase(),
-            n,
-            self.domain
-        );
+        let upn = format!("{}.{}{}@{}", given.to_lowercase(), ascii_surname.to_lowercase(), n, self.domain);
         let mut props = BTreeMap::new();
         props.insert("accountEnabled".into(), json!(!disabled));
         props.insert("givenName".into(), json!(given));
@@ -435,89 +376,34 @@ impl Tenant {
         props.insert("displayName".into(), json!(format!("{given} {surname}")));
         props.insert("userPrincipalName".into(), json!(upn));
         // Some accounts have no mailbox: mail stays null.
-        props.insert(
-            "mail".into(),
-            if n % 9 == 4 { Value::Null } else { json!(upn) },
-        );
-        props.insert(
-            "mailNickname".into(),
-            json!(format!("{}{}", given.to_lowercase(), n)),
-        );
-        props.insert(
-            "jobTitle".into(),
-            if n % 11 == 5 {
-                Value::Null
-            } else {
-                json!(pick(rng, TITLES))
-            },
-        );
+        props.insert("mail".into(), if n % 9 == 4 { Value::Null } else { json!(upn) });
+        props.insert("mailNickname".into(), json!(format!("{}{}", given.to_lowercase(), n)));
+        props.insert("jobTitle".into(), if n % 11 == 5 { Value::Null } else { json!(pick(rng, TITLES)) });
         props.insert("department".into(), json!(pick(rng, DEPARTMENTS)));
         props.insert("officeLocation".into(), json!(pick(rng, OFFICES)));
-        props.insert(
-            "preferredLanguage".into(),
-            if n % 6 == 2 {
-                Value::Null
-            } else {
-                json!(pick(rng, LANGUAGES))
-            },
-        );
+        props.insert("preferredLanguage".into(), if n % 6 == 2 { Value::Null } else { json!(pick(rng, LANGUAGES)) });
         let year = rng.gen_range(2012..2025);
         let month = rng.gen_range(1..=12);
         let day = rng.gen_range(1..=28);
-        props.insert(
-            "employeeHireDate".into(),
-            json!(format!("{year}-{month:02}-{day:02}T00:00:00Z")),
-        );
-        props.insert(
-            "employeeId".into(),
-            if n % 8 == 6 {
-                Value::Null
-            } else {
-                json!(format!("E{:05}", n))
-            },
-        );
+        props.insert("employeeHireDate".into(), json!(format!("{year}-{month:02}-{day:02}T00:00:00Z")));
+        props.insert("employeeId".into(), if n % 8 == 6 { Value::Null } else { json!(format!("E{:05}", n)) });
         props.insert("employeeType".into(), json!("Employee"));
-        props.insert(
-            "businessPhones".into(),
-            json!([format!("+44 20 7946 {:04}", n % 10_000)]),
-        );
+        props.insert("businessPhones".into(), json!([format!("+44 20 7946 {:04}", n % 10_000)]));
         props.insert("mobilePhone".into(), Value::Null);
         props.insert("companyName".into(), json!("Contoso Simulated Ltd"));
         props.insert("city".into(), json!(pick(rng, OFFICES)));
         props.insert("country".into(), json!("United Kingdom"));
         props.insert("usageLocation".into(), json!("GB"));
-        props.insert(
-            "createdDateTime".into(),
-            json!(format!("{year}-{month:02}-{day:02}T09:00:00Z")),
-        );
-        let photo = if rng.gen_bool(spec.photo_ratio.clamp(0.0, 1.0)) {
-            Some(Photo::new(fake_jpeg(rng)))
-        } else {
-            None
-        };
-        self.users.insert(
-            id.clone(),
-            User {
-                id: id.clone(),
-                props,
-                manager: None,
-                photo,
-            },
-        );
+        props.insert("createdDateTime".into(), json!(format!("{year}-{month:02}-{day:02}T09:00:00Z")));
+        let photo = if rng.gen_bool(spec.photo_ratio.clamp(0.0, 1.0)) { Some(Photo::new(fake_jpeg(rng))) } else { None };
+        self.users.insert(id.clone(), User { id: id.clone(), props, manager: None, photo });
         self.user_order.push(id.clone());
         id
     }
 
     fn new_group(&mut self, rng: &mut StdRng, name: &str, nickname: &str) -> String {
         let id = new_id(rng);
-        self.groups.insert(
-            id.clone(),
-            Group {
-                id: id.clone(),
-                props: group_props(name, nickname),
-                members: Vec::new(),
-            },
-        );
+        self.groups.insert(id.clone(), Group { id: id.clone(), props: group_props(name, nickname), members: Vec::new() });
         self.group_order.push(id.clone());
         id
     }
@@ -543,12 +429,7 @@ impl Tenant {
     /// Finds a user by object id or (case-insensitively) by userPrincipalName, as Graph does.
     pub fn find_user(&self, key: &str) -> Option<&User> {
         self.users.get(key).or_else(|| {
-            self.users.values().find(|u| {
-                u.props
-                    .get("userPrincipalName")
-                    .and_then(Value::as_str)
-                    .is_some_and(|upn| upn.eq_ignore_ascii_case(key))
-            })
+            self.users.values().find(|u| u.props.get("userPrincipalName").and_then(Value::as_str).is_some_and(|upn| upn.eq_ignore_ascii_case(key)))
         })
     }
 
@@ -559,12 +440,7 @@ impl Tenant {
 
     pub fn record(&mut self, object_id: &str, kind: ObjectKind, what: ChangeKind) {
         self.version += 1;
-        self.changes.push(Change {
-            version: self.version,
-            object_id: object_id.to_string(),
-            kind,
-            what,
-        });
+        self.changes.push(Change { version: self.version, object_id: object_id.to_string(), kind, what });
     }
 
     /// All members under `root`, flattened breadth-first, each once, cycles cut, root excluded.

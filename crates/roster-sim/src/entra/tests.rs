@@ -21,10 +21,7 @@ impl Reply {
         serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
     }
     fn code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
     }
 }
 
@@ -32,15 +29,8 @@ async fn send(sim: &EntraSim, req: Request<Body>) -> Reply {
     let resp = sim.router().oneshot(req).await.expect("router answers");
     let status = resp.status();
     let headers = resp.headers().clone();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .expect("body")
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        bytes,
-    }
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body").to_vec();
+    Reply { status, headers, bytes }
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -64,28 +54,16 @@ async fn token(sim: &EntraSim) -> String {
     let reply = token_request(
         sim,
         &sim.tenant_id(),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ],
+        &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("scope", "https://graph.microsoft.com/.default")],
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.json());
-    reply.json()["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string()
+    reply.json()["access_token"].as_str().expect("token").to_string()
 }
 
 async fn get(sim: &EntraSim, token: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
-    let uri = path_and_query
-        .strip_prefix(&format!("http://{HOST}"))
-        .unwrap_or(path_and_query);
-    let mut req = Request::get(uri)
-        .header("host", HOST)
-        .header("authorization", format!("Bearer {token}"));
+    let uri = path_and_query.strip_prefix(&format!("http://{HOST}")).unwrap_or(path_and_query);
+    let mut req = Request::get(uri).header("host", HOST).header("authorization", format!("Bearer {token}"));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -93,11 +71,7 @@ async fn get(sim: &EntraSim, token: &str, path_and_query: &str, headers: &[(&str
 }
 
 fn sim(users: usize) -> EntraSim {
-    EntraSim::generate(TenantSpec {
-        users,
-        seed: 7,
-        ..TenantSpec::default()
-    })
+    EntraSim::generate(TenantSpec { users, seed: 7, ..TenantSpec::default() })
 }
 
 #[tokio::test]
@@ -106,14 +80,7 @@ async fn generation_is_deterministic() {
     assert_eq!(a.tenant_id, b.tenant_id);
     assert_eq!(a.member_user_ids, b.member_user_ids);
     assert_eq!(a.client_secret, b.client_secret);
-    assert_ne!(
-        a.tenant_id,
-        EntraSim::generate(TenantSpec {
-            seed: 8,
-            ..TenantSpec::default()
-        })
-        .tenant_id()
-    );
+    assert_ne!(a.tenant_id, EntraSim::generate(TenantSpec { seed: 8, ..TenantSpec::default() }).tenant_id());
 }
 
 #[tokio::test]
@@ -123,12 +90,7 @@ async fn token_success_shape() {
     let reply = token_request(
         &sim,
         &sim.info().domain,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ],
+        &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("scope", "https://graph.microsoft.com/.default")],
     )
     .await;
     let body = reply.json();
@@ -148,64 +110,18 @@ async fn token_errors_have_their_codes_and_statuses() {
     let (id, secret, tid) = (sim.client_id(), sim.client_secret(), sim.tenant_id());
     let scope = "https://graph.microsoft.com/.default";
     let cases: Vec<TokenCase> = vec![
-        (
-            tid.clone(),
-            vec![("client_secret", "wrong".into())],
-            401,
-            "invalid_client",
-            7000215,
-        ),
-        (
-            "00000000-0000-0000-0000-000000000001".into(),
-            vec![],
-            400,
-            "invalid_request",
-            90002,
-        ),
-        (
-            "nowhere.example.com".into(),
-            vec![],
-            400,
-            "invalid_request",
-            90002,
-        ),
-        (
-            "not a tenant!".into(),
-            vec![],
-            400,
-            "invalid_request",
-            900023,
-        ),
+        (tid.clone(), vec![("client_secret", "wrong".into())], 401, "invalid_client", 7000215),
+        ("00000000-0000-0000-0000-000000000001".into(), vec![], 400, "invalid_request", 90002),
+        ("nowhere.example.com".into(), vec![], 400, "invalid_request", 90002),
+        ("not a tenant!".into(), vec![], 400, "invalid_request", 900023),
         ("common".into(), vec![], 400, "invalid_request", 9001023),
-        (
-            tid.clone(),
-            vec![("client_id", "11111111-2222-3333-4444-555555555555".into())],
-            400,
-            "unauthorized_client",
-            700016,
-        ),
-        (
-            tid.clone(),
-            vec![("scope", "User.Read.All".into())],
-            400,
-            "invalid_scope",
-            1002012,
-        ),
-        (
-            tid.clone(),
-            vec![("grant_type", "password".into())],
-            400,
-            "unsupported_grant_type",
-            70003,
-        ),
+        (tid.clone(), vec![("client_id", "11111111-2222-3333-4444-555555555555".into())], 400, "unauthorized_client", 700016),
+        (tid.clone(), vec![("scope", "User.Read.All".into())], 400, "invalid_scope", 1002012),
+        (tid.clone(), vec![("grant_type", "password".into())], 400, "unsupported_grant_type", 70003),
     ];
     for (tenant, overrides, status, error, code) in cases {
-        let mut pairs: Vec<(&str, String)> = vec![
-            ("grant_type", "client_credentials".into()),
-            ("client_id", id.clone()),
-            ("client_secret", secret.clone()),
-            ("scope", scope.into()),
-        ];
+        let mut pairs: Vec<(&str, String)> =
+            vec![("grant_type", "client_credentials".into()), ("client_id", id.clone()), ("client_secret", secret.clone()), ("scope", scope.into())];
         for (k, v) in overrides {
             if let Some(p) = pairs.iter_mut().find(|(pk, _)| *pk == k) {
                 p.1 = v;
@@ -218,26 +134,12 @@ async fn token_errors_have_their_codes_and_statuses() {
         assert_eq!(body["error"], error, "{body}");
         assert_eq!(body["error_codes"], json!([code]), "{body}");
         let description = body["error_description"].as_str().unwrap_or_default();
-        assert!(
-            description.starts_with(&format!("AADSTS{code}: ")),
-            "{description}"
-        );
-        assert!(
-            description.contains("\r\nTrace ID: ") && description.contains("\r\nCorrelation ID: ")
-        );
+        assert!(description.starts_with(&format!("AADSTS{code}: ")), "{description}");
+        assert!(description.contains("\r\nTrace ID: ") && description.contains("\r\nCorrelation ID: "));
     }
     sim.faults().expire_secret();
-    let reply = token_request(
-        &sim,
-        &tid,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("scope", scope),
-        ],
-    )
-    .await;
+    let reply =
+        token_request(&sim, &tid, &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("scope", scope)]).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.json()["error_codes"], json!([7000222]));
 }
@@ -250,15 +152,9 @@ fn urlencode_path(s: &str) -> String {
 async fn tokens_are_checked_on_every_graph_call() {
     let sim = sim(10);
     let reply = get(&sim, "bogus", "/v1.0/users", &[]).await;
-    assert_eq!(
-        (reply.status, reply.code().as_str()),
-        (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken")
-    );
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"));
     let t = token(&sim).await;
-    assert_eq!(
-        get(&sim, &t, "/v1.0/users", &[]).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(get(&sim, &t, "/v1.0/users", &[]).await.status, StatusCode::OK);
     sim.faults().expire_tokens_now();
     let reply = get(&sim, &t, "/v1.0/users", &[]).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
@@ -270,38 +166,14 @@ async fn default_property_set_versus_select() {
     let sim = sim(10);
     let t = token(&sim).await;
     let uid = sim.info().member_user_ids[0].clone();
-    let plain = get(&sim, &t, &format!("/v1.0/users/{uid}"), &[])
-        .await
-        .json();
-    assert!(
-        plain.get("accountEnabled").is_none() && plain.get("department").is_none(),
-        "{plain}"
-    );
+    let plain = get(&sim, &t, &format!("/v1.0/users/{uid}"), &[]).await.json();
+    assert!(plain.get("accountEnabled").is_none() && plain.get("department").is_none(), "{plain}");
     assert!(plain.get("userPrincipalName").is_some() && plain.get("businessPhones").is_some());
-    let selected = get(
-        &sim,
-        &t,
-        &format!("/v1.0/users/{uid}?$select=id,accountEnabled,department"),
-        &[],
-    )
-    .await
-    .json();
+    let selected = get(&sim, &t, &format!("/v1.0/users/{uid}?$select=id,accountEnabled,department"), &[]).await.json();
     assert_eq!(selected["accountEnabled"], true);
-    assert!(
-        selected.get("userPrincipalName").is_none(),
-        "$select replaces the default set"
-    );
-    let bad = get(
-        &sim,
-        &t,
-        &format!("/v1.0/users/{uid}?$select=id,shoeSize"),
-        &[],
-    )
-    .await;
-    assert_eq!(
-        (bad.status, bad.code().as_str()),
-        (StatusCode::BAD_REQUEST, "Request_BadRequest")
-    );
+    assert!(selected.get("userPrincipalName").is_none(), "$select replaces the default set");
+    let bad = get(&sim, &t, &format!("/v1.0/users/{uid}?$select=id,shoeSize"), &[]).await;
+    assert_eq!((bad.status, bad.code().as_str()), (StatusCode::BAD_REQUEST, "Request_BadRequest"));
 }
 
 #[tokio::test]
@@ -310,30 +182,16 @@ async fn top_limits_and_missing_permission() {
     let t = token(&sim).await;
     let g = sim.info().top_group_id;
     for top in ["0", "1000"] {
-        let reply = get(
-            &sim,
-            &t,
-            &format!("/v1.0/groups/{g}/members?$top={top}"),
-            &[],
-        )
-        .await;
+        let reply = get(&sim, &t, &format!("/v1.0/groups/{g}/members?$top={top}"), &[]).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     }
     sim.faults().revoke_permission("GroupMember.Read.All");
     let reply = get(&sim, &t, &format!("/v1.0/groups/{g}/members"), &[]).await;
-    assert_eq!(
-        (reply.status, reply.code().as_str()),
-        (StatusCode::FORBIDDEN, "Authorization_RequestDenied")
-    );
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::FORBIDDEN, "Authorization_RequestDenied"));
 }
 
 /// Walks a list to its end, returning every value and the number of pages.
-async fn walk(
-    sim: &EntraSim,
-    t: &str,
-    first: &str,
-    headers: &[(&str, &str)],
-) -> (Vec<Value>, usize) {
+async fn walk(sim: &EntraSim, t: &str, first: &str, headers: &[(&str, &str)]) -> (Vec<Value>, usize) {
     let (mut values, mut pages, mut next) = (Vec::new(), 0, Some(first.to_string()));
     while let Some(url) = next {
         let reply = get(sim, t, &url, headers).await;
@@ -351,22 +209,9 @@ async fn transitive_members_flatten_nested_groups_with_a_cycle() {
     let sim = sim(60);
     let t = token(&sim).await;
     let info = sim.info();
-    let (values, pages) = walk(
-        &sim,
-        &t,
-        &format!(
-            "/v1.0/groups/{}/transitiveMembers?$top=7&$select=id",
-            info.top_group_id
-        ),
-        &[],
-    )
-    .await;
+    let (values, pages) = walk(&sim, &t, &format!("/v1.0/groups/{}/transitiveMembers?$top=7&$select=id", info.top_group_id), &[]).await;
     assert!(pages > 5);
-    let users: Vec<&str> = values
-        .iter()
-        .filter(|v| v["@odata.type"] == "#microsoft.graph.user")
-        .filter_map(|v| v["id"].as_str())
-        .collect();
+    let users: Vec<&str> = values.iter().filter(|v| v["@odata.type"] == "#microsoft.graph.user").filter_map(|v| v["id"].as_str()).collect();
     let mut unique = users.clone();
     unique.sort();
     unique.dedup();
@@ -374,10 +219,7 @@ async fn transitive_members_flatten_nested_groups_with_a_cycle() {
     let mut expected: Vec<&str> = info.member_user_ids.iter().map(String::as_str).collect();
     expected.sort();
     assert_eq!(unique, expected);
-    let groups = values
-        .iter()
-        .filter(|v| v["@odata.type"] == "#microsoft.graph.group")
-        .count();
+    let groups = values.iter().filter(|v| v["@odata.type"] == "#microsoft.graph.group").count();
     assert_eq!(groups, 3, "nested groups are listed too, the root is not");
 }
 
@@ -386,21 +228,9 @@ async fn direct_members_are_mixed_and_unflattened() {
     let sim = sim(20);
     let t = token(&sim).await;
     let info = sim.info();
-    let (values, _) = walk(
-        &sim,
-        &t,
-        &format!("/v1.0/groups/{}/members", info.top_group_id),
-        &[],
-    )
-    .await;
-    let types: std::collections::BTreeSet<&str> = values
-        .iter()
-        .filter_map(|v| v["@odata.type"].as_str())
-        .collect();
-    assert!(
-        types.contains("#microsoft.graph.group") && types.contains("#microsoft.graph.orgContact"),
-        "{types:?}"
-    );
+    let (values, _) = walk(&sim, &t, &format!("/v1.0/groups/{}/members", info.top_group_id), &[]).await;
+    let types: std::collections::BTreeSet<&str> = values.iter().filter_map(|v| v["@odata.type"].as_str()).collect();
+    assert!(types.contains("#microsoft.graph.group") && types.contains("#microsoft.graph.orgContact"), "{types:?}");
     assert!(values.len() < info.member_user_ids.len() + 3);
 }
 
@@ -411,38 +241,20 @@ async fn advanced_cast_needs_header_and_count_on_every_page() {
     let g = sim.info().top_group_id;
     let base = format!("/v1.0/groups/{g}/transitiveMembers/microsoft.graph.user?$top=5");
     let reply = get(&sim, &t, &base, &[]).await;
-    assert_eq!(
-        (reply.status, reply.code().as_str()),
-        (StatusCode::BAD_REQUEST, "Request_UnsupportedQuery")
-    );
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::BAD_REQUEST, "Request_UnsupportedQuery"));
     let url = format!("{base}&$count=true");
     let eventual = [("ConsistencyLevel", "eventual")];
     let first = get(&sim, &t, &url, &eventual).await.json();
     assert_eq!(first["@odata.count"], 30);
-    let next = first["@odata.nextLink"]
-        .as_str()
-        .expect("more pages")
-        .to_string();
+    let next = first["@odata.nextLink"].as_str().expect("more pages").to_string();
     let without = get(&sim, &t, &next, &[]).await;
-    assert_eq!(
-        without.status,
-        StatusCode::BAD_REQUEST,
-        "the header is not carried by the nextLink"
-    );
+    assert_eq!(without.status, StatusCode::BAD_REQUEST, "the header is not carried by the nextLink");
     let with = get(&sim, &t, &next, &eventual).await.json();
     assert!(with.get("@odata.count").is_none(), "count on page 1 only");
     let (values, _) = walk(&sim, &t, &url, &eventual).await;
     assert_eq!(values.len(), 30);
-    assert!(values
-        .iter()
-        .all(|v| v["@odata.type"] == "#microsoft.graph.user"));
-    let bogus = get(
-        &sim,
-        &t,
-        &format!("/v1.0/groups/{g}/members/microsoft.graph.printer"),
-        &[],
-    )
-    .await;
+    assert!(values.iter().all(|v| v["@odata.type"] == "#microsoft.graph.user"));
+    let bogus = get(&sim, &t, &format!("/v1.0/groups/{g}/members/microsoft.graph.printer"), &[]).await;
     assert_eq!(bogus.code(), "Request_UnsupportedQuery");
 }
 
@@ -464,49 +276,25 @@ async fn manager_and_photo_answers() {
     let info = sim.info();
     let boss = &info.member_user_ids[0];
     let reply = get(&sim, &t, &format!("/v1.0/users/{boss}/manager"), &[]).await;
-    assert_eq!(
-        (reply.status, reply.code().as_str()),
-        (StatusCode::NOT_FOUND, "Request_ResourceNotFound")
-    );
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::NOT_FOUND, "Request_ResourceNotFound"));
     let report = &info.member_user_ids[1];
-    let reply = get(
-        &sim,
-        &t,
-        &format!("/v1.0/users/{report}/manager?$select=id"),
-        &[],
-    )
-    .await
-    .json();
+    let reply = get(&sim, &t, &format!("/v1.0/users/{report}/manager?$select=id"), &[]).await.json();
     assert_eq!(reply["id"].as_str(), sim.manager_of(report).as_deref());
 
     sim.set_photo(boss, vec![1, 2, 3]).expect("photo");
-    let meta = get(&sim, &t, &format!("/v1.0/users/{boss}/photo"), &[])
-        .await
-        .json();
-    let etag = meta["@odata.mediaEtag"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let meta = get(&sim, &t, &format!("/v1.0/users/{boss}/photo"), &[]).await.json();
+    let etag = meta["@odata.mediaEtag"].as_str().unwrap_or_default().to_string();
     assert!(etag.starts_with('"') && etag.len() == 10, "{etag}");
     let value = get(&sim, &t, &format!("/v1.0/users/{boss}/photo/$value"), &[]).await;
     assert_eq!(value.bytes, vec![1, 2, 3]);
     assert_eq!(value.headers["content-type"], "image/jpeg");
     sim.set_photo(boss, vec![4, 5, 6]).expect("photo");
-    let meta = get(&sim, &t, &format!("/v1.0/users/{boss}/photo"), &[])
-        .await
-        .json();
-    assert_ne!(
-        meta["@odata.mediaEtag"].as_str(),
-        Some(etag.as_str()),
-        "etag follows the photo"
-    );
+    let meta = get(&sim, &t, &format!("/v1.0/users/{boss}/photo"), &[]).await.json();
+    assert_ne!(meta["@odata.mediaEtag"].as_str(), Some(etag.as_str()), "etag follows the photo");
     sim.remove_photo(boss).expect("photo");
     for path in ["photo", "photo/$value"] {
         let reply = get(&sim, &t, &format!("/v1.0/users/{boss}/{path}"), &[]).await;
-        assert_eq!(
-            (reply.status, reply.code().as_str()),
-            (StatusCode::NOT_FOUND, "ImageNotFound")
-        );
+        assert_eq!((reply.status, reply.code().as_str()), (StatusCode::NOT_FOUND, "ImageNotFound"));
     }
 }
 
@@ -525,18 +313,10 @@ async fn batch_rules() {
     let sim = sim(20);
     let t = token(&sim).await;
     let users = sim.info().member_user_ids;
-    let many: Vec<Value> = (0..21)
-        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users?$top=1"}))
-        .collect();
-    assert_eq!(
-        post_batch(&sim, &t, json!({"requests": many})).await.status,
-        StatusCode::BAD_REQUEST
-    );
+    let many: Vec<Value> = (0..21).map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users?$top=1"})).collect();
+    assert_eq!(post_batch(&sim, &t, json!({"requests": many})).await.status, StatusCode::BAD_REQUEST);
     let dup = json!({"requests": [{"id": "1", "method": "GET", "url": "/users"}, {"id": "1", "method": "GET", "url": "/users"}]});
-    assert_eq!(
-        post_batch(&sim, &t, dup).await.status,
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(post_batch(&sim, &t, dup).await.status, StatusCode::BAD_REQUEST);
 
     sim.set_photo(&users[2], vec![9, 9, 9]).expect("photo");
     sim.faults().throttle_next(2, RetryAfter::Fractional(0.25));
@@ -544,48 +324,29 @@ async fn batch_rules() {
         .iter()
         .enumerate()
         .map(|(i, u)| json!({"id": i.to_string(), "method": "GET", "url": format!("/users/{u}/manager?$select=id")}))
-        .chain([json!({"id": "photo", "method": "GET", "url": format!("/users/{}/photo/$value", users[2])}),
-                json!({"id": "after", "method": "GET", "url": "/users?$top=1", "dependsOn": ["0"]})])
+        .chain([
+            json!({"id": "photo", "method": "GET", "url": format!("/users/{}/photo/$value", users[2])}),
+            json!({"id": "after", "method": "GET", "url": "/users?$top=1", "dependsOn": ["0"]}),
+        ])
         .collect();
     let reply = post_batch(&sim, &t, json!({"requests": requests})).await;
     assert_eq!(reply.status, StatusCode::OK);
-    let responses = reply.json()["responses"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let responses = reply.json()["responses"].as_array().cloned().unwrap_or_default();
     assert_eq!(responses.len(), 12);
     let order: Vec<&str> = responses.iter().filter_map(|r| r["id"].as_str()).collect();
     assert_ne!(
         order,
-        (0..10)
-            .map(|i| i.to_string())
-            .chain(["photo".into(), "after".into()])
-            .collect::<Vec<_>>()
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
+        (0..10).map(|i| i.to_string()).chain(["photo".into(), "after".into()]).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>(),
         "shuffled"
     );
-    let by_id = |id: &str| {
-        responses
-            .iter()
-            .find(|r| r["id"] == id)
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    assert_eq!(
-        by_id("0")["status"],
-        429,
-        "the first inner requests are throttled on their own"
-    );
+    let by_id = |id: &str| responses.iter().find(|r| r["id"] == id).cloned().unwrap_or(Value::Null);
+    assert_eq!(by_id("0")["status"], 429, "the first inner requests are throttled on their own");
     assert_eq!(by_id("0")["headers"]["Retry-After"], "0.250");
     assert_eq!(by_id("1")["status"], 429);
     assert_eq!(by_id("after")["status"], 424, "a failed dependency");
     let photo = by_id("photo");
     assert_eq!(photo["status"], 200);
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(photo["body"].as_str().unwrap_or_default())
-        .expect("base64");
+    let decoded = base64::engine::general_purpose::STANDARD.decode(photo["body"].as_str().unwrap_or_default()).expect("base64");
     assert_eq!(decoded, vec![9, 9, 9]);
 }
 
@@ -594,8 +355,7 @@ async fn ru_bucket_throttles_with_headers() {
     let sim = sim(10);
     let t = token(&sim).await;
     let g = sim.info().top_group_id;
-    sim.faults()
-        .enable_throttling_with_limit(10, RetryAfterStyle::Fractional);
+    sim.faults().enable_throttling_with_limit(10, RetryAfterStyle::Fractional);
     let url = format!("/v1.0/groups/{g}/transitiveMembers");
     for _ in 0..2 {
         let ok = get(&sim, &t, &url, &[]).await;
@@ -603,33 +363,17 @@ async fn ru_bucket_throttles_with_headers() {
         assert_eq!(ok.headers["x-ms-resource-unit"], "5");
     }
     let throttled = get(&sim, &t, &url, &[]).await;
-    assert_eq!(
-        (throttled.status, throttled.code().as_str()),
-        (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests")
-    );
-    let retry: f64 = throttled.headers["retry-after"]
-        .to_str()
-        .unwrap_or_default()
-        .parse()
-        .expect("fractional");
+    assert_eq!((throttled.status, throttled.code().as_str()), (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"));
+    let retry: f64 = throttled.headers["retry-after"].to_str().unwrap_or_default().parse().expect("fractional");
     assert!(retry > 0.0);
-    assert!(throttled.headers["x-ms-throttle-scope"]
-        .to_str()
-        .unwrap_or_default()
-        .starts_with("Tenant_Application/"));
-    assert_eq!(
-        throttled.headers["x-ms-throttle-information"],
-        "ResourceUnitLimitExceeded"
-    );
+    assert!(throttled.headers["x-ms-throttle-scope"].to_str().unwrap_or_default().starts_with("Tenant_Application/"));
+    assert_eq!(throttled.headers["x-ms-throttle-information"], "ResourceUnitLimitExceeded");
     assert_eq!(throttled.json()["error"]["innerError"]["status"], "429");
 }
 
 #[tokio::test]
 async fn admin_consent_redirects() {
-    let sim = EntraSim::generate(TenantSpec {
-        consented: false,
-        ..TenantSpec::default()
-    });
+    let sim = EntraSim::generate(TenantSpec { consented: false, ..TenantSpec::default() });
     let (id, tid) = (sim.client_id(), sim.tenant_id());
     let secret = sim.client_secret();
     let pairs = [
@@ -638,39 +382,18 @@ async fn admin_consent_redirects() {
         ("client_secret", secret.as_str()),
         ("scope", "https://graph.microsoft.com/.default"),
     ];
-    assert_eq!(
-        token_request(&sim, &tid, &pairs).await.json()["error_codes"],
-        json!([700016]),
-        "not installed before consent"
-    );
+    assert_eq!(token_request(&sim, &tid, &pairs).await.json()["error_codes"], json!([700016]), "not installed before consent");
     sim.set_admin_decision(AdminDecision::Deny);
-    let uri = format!(
-        "/common/adminconsent?client_id={id}&state=xyz&redirect_uri=http%3A%2F%2Fapp.test%2Fcb"
-    );
+    let uri = format!("/common/adminconsent?client_id={id}&state=xyz&redirect_uri=http%3A%2F%2Fapp.test%2Fcb");
     let reply = send(&sim, Request::get(&uri).body(Body::empty()).expect("req")).await;
     assert_eq!(reply.status, StatusCode::FOUND);
-    let location = reply.headers["location"]
-        .to_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        location.contains("error=permission_denied") && location.contains("state=xyz"),
-        "{location}"
-    );
+    let location = reply.headers["location"].to_str().unwrap_or_default().to_string();
+    assert!(location.contains("error=permission_denied") && location.contains("state=xyz"), "{location}");
     sim.set_admin_decision(AdminDecision::Approve);
     let reply = send(&sim, Request::get(&uri).body(Body::empty()).expect("req")).await;
-    let location = reply.headers["location"]
-        .to_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        location.contains(&format!("tenant={tid}")) && location.contains("admin_consent=True"),
-        "{location}"
-    );
-    assert_eq!(
-        token_request(&sim, &tid, &pairs).await.status,
-        StatusCode::OK
-    );
+    let location = reply.headers["location"].to_str().unwrap_or_default().to_string();
+    assert!(location.contains(&format!("tenant={tid}")) && location.contains("admin_consent=True"), "{location}");
+    assert_eq!(token_request(&sim, &tid, &pairs).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -679,22 +402,8 @@ async fn members_without_user_permission_carry_ids_only() {
     let t = token(&sim).await;
     sim.faults().revoke_permission("User.Read.All");
     let g = sim.info().top_group_id;
-    let body = get(
-        &sim,
-        &t,
-        &format!("/v1.0/groups/{g}/members?$select=id,userPrincipalName"),
-        &[],
-    )
-    .await
-    .json();
-    let user = body["value"]
-        .as_array()
-        .and_then(|v| {
-            v.iter()
-                .find(|m| m["@odata.type"] == "#microsoft.graph.user")
-        })
-        .cloned()
-        .unwrap_or(Value::Null);
+    let body = get(&sim, &t, &format!("/v1.0/groups/{g}/members?$select=id,userPrincipalName"), &[]).await.json();
+    let user = body["value"].as_array().and_then(|v| v.iter().find(|m| m["@odata.type"] == "#microsoft.graph.user")).cloned().unwrap_or(Value::Null);
     assert!(user["id"].is_string(), "{user}");
     assert!(user["userPrincipalName"].is_null(), "{user}");
 }
@@ -704,28 +413,10 @@ async fn expand_manager_is_omitted_when_absent() {
     let sim = sim(10);
     let t = token(&sim).await;
     let info = sim.info();
-    let body = get(
-        &sim,
-        &t,
-        "/v1.0/users?$select=id&$expand=manager($select=id)&$top=999",
-        &[],
-    )
-    .await
-    .json();
+    let body = get(&sim, &t, "/v1.0/users?$select=id&$expand=manager($select=id)&$top=999", &[]).await.json();
     let values = body["value"].as_array().cloned().unwrap_or_default();
-    let first = values
-        .iter()
-        .find(|u| u["id"] == info.member_user_ids[0].as_str())
-        .cloned()
-        .unwrap_or(Value::Null);
+    let first = values.iter().find(|u| u["id"] == info.member_user_ids[0].as_str()).cloned().unwrap_or(Value::Null);
     assert!(first.get("manager").is_none(), "{first}");
-    let second = values
-        .iter()
-        .find(|u| u["id"] == info.member_user_ids[1].as_str())
-        .cloned()
-        .unwrap_or(Value::Null);
-    assert_eq!(
-        second["manager"]["id"].as_str(),
-        sim.manager_of(&info.member_user_ids[1]).as_deref()
-    );
+    let second = values.iter().find(|u| u["id"] == info.member_user_ids[1].as_str()).cloned().unwrap_or(Value::Null);
+    assert_eq!(second["manager"]["id"].as_str(), sim.manager_of(&info.member_user_ids[1]).as_deref());
 }

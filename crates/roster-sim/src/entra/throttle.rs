@@ -64,12 +64,7 @@ pub const WINDOW: Duration = Duration::from_secs(10);
 
 /// What a read costs, per the documented table: list users 2, group members 3, transitive
 /// members 5, anything else 1; `$select` −1, `$expand` +1, `$top` under 20 −1; never below 1.
-pub fn request_cost(
-    segments: &[&str],
-    has_select: bool,
-    has_expand: bool,
-    top: Option<usize>,
-) -> u32 {
+pub fn request_cost(segments: &[&str], has_select: bool, has_expand: bool, top: Option<usize>) -> u32 {
     let base: i64 = match segments {
         ["users"] => 2,
         ["groups", _, "members", ..] => 3,
@@ -115,19 +110,13 @@ pub struct RuBucket {
 impl RuBucket {
     pub fn new(limit_per_window: u32, window: Duration, now: Instant) -> Self {
         let capacity = f64::from(limit_per_window.max(1));
-        Self {
-            capacity,
-            window: window.max(Duration::from_millis(1)),
-            level: capacity,
-            last: now,
-        }
+        Self { capacity, window: window.max(Duration::from_millis(1)), level: capacity, last: now }
     }
 
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
-        self.level =
-            (self.level + elapsed * self.capacity / self.window.as_secs_f64()).min(self.capacity);
+        self.level = (self.level + elapsed * self.capacity / self.window.as_secs_f64()).min(self.capacity);
     }
 
     pub fn charge(&mut self, cost: u32, now: Instant) -> Charge {
@@ -142,10 +131,7 @@ impl RuBucket {
         } else {
             let missing = (cost - self.level).max(0.0);
             let secs = missing * self.window.as_secs_f64() / self.capacity;
-            Charge::Throttled {
-                retry_after: Duration::from_secs_f64(secs),
-                usage,
-            }
+            Charge::Throttled { retry_after: Duration::from_secs_f64(secs), usage }
         }
     }
 }
@@ -158,33 +144,10 @@ mod tests {
     fn costs_follow_the_documented_table() {
         assert_eq!(request_cost(&["users"], false, false, None), 2);
         assert_eq!(request_cost(&["users"], true, false, None), 1);
-        assert_eq!(
-            request_cost(&["groups", "g", "members"], false, false, None),
-            3
-        );
-        assert_eq!(
-            request_cost(
-                &["groups", "g", "transitiveMembers"],
-                true,
-                false,
-                Some(999)
-            ),
-            4
-        );
-        assert_eq!(
-            request_cost(
-                &["groups", "g", "transitiveMembers", "microsoft.graph.user"],
-                false,
-                true,
-                Some(5)
-            ),
-            5
-        );
-        assert_eq!(
-            request_cost(&["users", "u", "manager"], true, false, Some(1)),
-            1,
-            "never below 1"
-        );
+        assert_eq!(request_cost(&["groups", "g", "members"], false, false, None), 3);
+        assert_eq!(request_cost(&["groups", "g", "transitiveMembers"], true, false, Some(999)), 4);
+        assert_eq!(request_cost(&["groups", "g", "transitiveMembers", "microsoft.graph.user"], false, true, Some(5)), 5);
+        assert_eq!(request_cost(&["users", "u", "manager"], true, false, Some(1)), 1, "never below 1");
         assert_eq!(request_cost(&["users", "u"], false, true, None), 2);
     }
 
@@ -203,30 +166,20 @@ mod tests {
         for _ in 0..2 {
             assert!(matches!(bucket.charge(5, t0), Charge::Allowed { .. }));
         }
-        let Charge::Throttled { retry_after, usage } = bucket.charge(5, t0) else {
-            panic!("expected a 429")
-        };
+        let Charge::Throttled { retry_after, usage } = bucket.charge(5, t0) else { panic!("expected a 429") };
         assert!(usage > 1.0, "a throttled request still counts: {usage}");
         assert!(retry_after >= Duration::from_secs(5), "{retry_after:?}");
         // Half a window later the debt of 5 RU is paid but there is no budget yet.
-        assert!(matches!(
-            bucket.charge(5, t0 + Duration::from_secs(5)),
-            Charge::Throttled { .. }
-        ));
+        assert!(matches!(bucket.charge(5, t0 + Duration::from_secs(5)), Charge::Throttled { .. }));
         // A full idle window later there is room again.
-        assert!(matches!(
-            bucket.charge(5, t0 + Duration::from_secs(25)),
-            Charge::Allowed { .. }
-        ));
+        assert!(matches!(bucket.charge(5, t0 + Duration::from_secs(25)), Charge::Allowed { .. }));
     }
 
     #[test]
     fn usage_reports_share_in_use() {
         let t0 = Instant::now();
         let mut bucket = RuBucket::new(100, WINDOW, t0);
-        let Charge::Allowed { usage } = bucket.charge(85, t0) else {
-            panic!("should pass")
-        };
+        let Charge::Allowed { usage } = bucket.charge(85, t0) else { panic!("should pass") };
         assert!((usage - 0.85).abs() < 1e-9);
     }
 }

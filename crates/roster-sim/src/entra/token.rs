@@ -24,12 +24,7 @@ pub struct TokenError {
 
 impl TokenError {
     fn new(status: StatusCode, error: &'static str, code: u32, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            error,
-            code,
-            message: message.into(),
-        }
+        Self { status, error, code, message: message.into() }
     }
 
     pub fn body(&self) -> serde_json::Value {
@@ -59,23 +54,14 @@ impl IntoResponse for TokenError {
 }
 
 fn missing(param: &str) -> TokenError {
-    TokenError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        900144,
-        format!("The request body must contain the following parameter: '{param}'."),
-    )
+    TokenError::new(StatusCode::BAD_REQUEST, "invalid_request", 900144, format!("The request body must contain the following parameter: '{param}'."))
 }
 
 fn is_dns_name(name: &str) -> bool {
     let labels: Vec<&str> = name.split('.').collect();
     labels.len() >= 2
         && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
+            !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-') && !l.ends_with('-')
         })
 }
 
@@ -120,10 +106,7 @@ fn app_not_found(client_id: &str, tenant: &str) -> TokenError {
 }
 
 /// Client credentials from the form, or from HTTP Basic (both are allowed).
-pub(super) fn credentials(
-    headers: &HeaderMap,
-    form: &[(String, String)],
-) -> (Option<String>, Option<String>) {
+pub(super) fn credentials(headers: &HeaderMap, form: &[(String, String)]) -> (Option<String>, Option<String>) {
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let (mut id, mut secret) = (field("client_id"), field("client_secret"));
     let basic = headers
@@ -134,11 +117,7 @@ pub(super) fn credentials(
         .and_then(|raw| String::from_utf8(raw).ok());
     if let Some(pair) = basic {
         if let Some((u, p)) = pair.split_once(':') {
-            let decode = |v: &str| {
-                url::form_urlencoded::parse(format!("v={v}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-            };
+            let decode = |v: &str| url::form_urlencoded::parse(format!("v={v}").as_bytes()).next().map(|(_, v)| v.into_owned());
             id = id.or_else(|| decode(u));
             secret = secret.or_else(|| decode(p));
         }
@@ -146,25 +125,13 @@ pub(super) fn credentials(
     (id, secret)
 }
 
-fn issue(
-    s: &mut SimState,
-    headers: &HeaderMap,
-    tenant: &str,
-    body: &[u8],
-) -> Result<serde_json::Value, TokenError> {
+fn issue(s: &mut SimState, headers: &HeaderMap, tenant: &str, body: &[u8]) -> Result<serde_json::Value, TokenError> {
     if let Some(status) = s.faults.token_endpoint.pop_front() {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return Err(TokenError::new(
-            status,
-            "temporarily_unavailable",
-            50196,
-            "The server is temporarily unavailable.",
-        ));
+        return Err(TokenError::new(status, "temporarily_unavailable", 50196, "The server is temporarily unavailable."));
     }
     resolve_tenant(s, tenant)?;
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let grant = field("grant_type").ok_or_else(|| missing("grant_type"))?;
     if grant != "client_credentials" {
@@ -227,15 +194,9 @@ fn issue(
     let client_id = app.client_id.clone();
     // Opaque to clients by design: only the simulator ever reads it.
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let tail: String = (0..96)
-        .map(|_| char::from(ALPHABET[s.rng.gen_range(0..ALPHABET.len())]))
-        .collect();
+    let tail: String = (0..96).map(|_| char::from(ALPHABET[s.rng.gen_range(0..ALPHABET.len())])).collect();
     let token = format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.{tail}");
-    let issued = IssuedToken {
-        client_id,
-        tenant_id: s.tenant.id.clone(),
-        expires_at: Instant::now() + lifetime,
-    };
+    let issued = IssuedToken { client_id, tenant_id: s.tenant.id.clone(), expires_at: Instant::now() + lifetime };
     s.tokens.insert(token.clone(), issued);
     Ok(json!({
         "token_type": "Bearer",
@@ -245,48 +206,23 @@ fn issue(
     }))
 }
 
-pub async fn token_endpoint(
-    State(sim): State<EntraSim>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn token_endpoint(State(sim): State<EntraSim>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let mut s = lock(&sim.state);
     match issue(&mut s, &headers, &tenant, &body) {
-        Ok(token) => (
-            StatusCode::OK,
-            [(header::CACHE_CONTROL, "no-store, no-cache")],
-            axum::Json(token),
-        )
-            .into_response(),
+        Ok(token) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store, no-cache")], axum::Json(token)).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
 fn error_page(code: u32, message: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        format!("Sign in failed. AADSTS{code}: {message}"),
-    )
-        .into_response()
+    (StatusCode::BAD_REQUEST, format!("Sign in failed. AADSTS{code}: {message}")).into_response()
 }
 
 /// `GET /{tenant}/adminconsent`: the admin's decision was preset with `set_admin_decision`.
-pub async fn admin_consent(
-    State(sim): State<EntraSim>,
-    Path(tenant): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub async fn admin_consent(State(sim): State<EntraSim>, Path(tenant): Path<String>, RawQuery(query): RawQuery) -> Response {
     let params: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let mut s = lock(&sim.state);
     let lower = tenant.to_ascii_lowercase();
     if !matches!(lower.as_str(), "common" | "organizations") {
@@ -299,10 +235,7 @@ pub async fn admin_consent(
         Err((code, message)) => return error_page(code, &message),
     };
     let Ok(mut location) = url::Url::parse(&redirect) else {
-        return error_page(
-            50011,
-            &format!("The redirect URI '{redirect}' is not a valid URI."),
-        );
+        return error_page(50011, &format!("The redirect URI '{redirect}' is not a valid URI."));
     };
     {
         let mut q = location.query_pairs_mut();
@@ -326,9 +259,5 @@ pub async fn admin_consent(
     if s.admin_decision == AdminDecision::Approve {
         s.tenant.app.consented = true;
     }
-    (
-        StatusCode::FOUND,
-        [(header::LOCATION, location.to_string())],
-    )
-        .into_response()
+    (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response()
 }

@@ -67,10 +67,7 @@ pub const USER_PROPERTIES: &[&str] = &[
     "userType",
 ];
 
-const LIFECYCLE_READ: &[&str] = &[
-    "User-LifeCycleInfo.Read.All",
-    "User-LifeCycleInfo.ReadWrite.All",
-];
+const LIFECYCLE_READ: &[&str] = &["User-LifeCycleInfo.Read.All", "User-LifeCycleInfo.ReadWrite.All"];
 
 pub fn is_user_property(name: &str) -> bool {
     USER_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(name))
@@ -80,9 +77,7 @@ pub fn is_user_property(name: &str) -> bool {
 pub fn check_user_select(select: Option<&[String]>) -> Result<(), GraphResponse> {
     for name in select.unwrap_or_default() {
         if !is_user_property(name) {
-            return Err(bad_request(&format!(
-                "Could not find a property named '{name}' on type 'microsoft.graph.user'."
-            )));
+            return Err(bad_request(&format!("Could not find a property named '{name}' on type 'microsoft.graph.user'.")));
         }
     }
     Ok(())
@@ -98,11 +93,7 @@ pub fn project_user(s: &SimState, user: &User, select: Option<&[String]>) -> Map
     };
     let mut out = Map::new();
     for name in names {
-        let canonical = USER_PROPERTIES
-            .iter()
-            .find(|p| p.eq_ignore_ascii_case(name))
-            .copied()
-            .unwrap_or(name);
+        let canonical = USER_PROPERTIES.iter().find(|p| p.eq_ignore_ascii_case(name)).copied().unwrap_or(name);
         let value = match canonical {
             "id" => json!(user.id),
             "employeeLeaveDateTime" if !lifecycle => Value::Null,
@@ -125,23 +116,16 @@ fn parse_expand(call: &Call) -> Result<Option<Option<Vec<String>>>, GraphRespons
     let inner = raw
         .strip_prefix("manager(")
         .and_then(|r| r.strip_suffix(')'))
-        .and_then(|r| {
-            r.trim()
-                .strip_prefix("$select=")
-                .or_else(|| r.trim().strip_prefix("select="))
-        });
+        .and_then(|r| r.trim().strip_prefix("$select=").or_else(|| r.trim().strip_prefix("select=")));
     match inner {
         Some(list) => Ok(Some(Some(list.split(',').map(|p| p.trim().to_string()).collect()))),
-        None => Err(bad_request(&format!("Parsing OData Select and Expand failed: Could not find a property named '{raw}' on type 'microsoft.graph.user'."))),
+        None => Err(bad_request(&format!(
+            "Parsing OData Select and Expand failed: Could not find a property named '{raw}' on type 'microsoft.graph.user'."
+        ))),
     }
 }
 
-fn with_manager(
-    s: &SimState,
-    user: &User,
-    mut obj: Map<String, Value>,
-    expand: &Option<Option<Vec<String>>>,
-) -> Map<String, Value> {
+fn with_manager(s: &SimState, user: &User, mut obj: Map<String, Value>, expand: &Option<Option<Vec<String>>>) -> Map<String, Value> {
     if let Some(select) = expand {
         // An absent manager is left out entirely, not set to null.
         if let Some(manager) = user.manager.as_deref().and_then(|m| s.tenant.users.get(m)) {
@@ -182,14 +166,7 @@ pub fn list_users(s: &mut SimState, call: &Call) -> GraphResponse {
         state.tenant.user_order[window]
             .iter()
             .filter_map(|id| state.tenant.users.get(id))
-            .map(|u| {
-                Value::Object(with_manager(
-                    state,
-                    u,
-                    project_user(state, u, select.as_deref()),
-                    &expand,
-                ))
-            })
+            .map(|u| Value::Object(with_manager(state, u, project_user(state, u, select.as_deref()), &expand)))
             .collect()
     });
     match rendered {
@@ -214,10 +191,7 @@ pub fn get_user(s: &mut SimState, call: &Call, key: &str) -> GraphResponse {
         return not_found(key);
     };
     let mut obj = with_manager(s, user, project_user(s, user, select.as_deref()), &expand);
-    obj.insert(
-        "@odata.context".into(),
-        json!(format!("{}/$metadata#users/$entity", call.base)),
-    );
+    obj.insert("@odata.context".into(), json!(format!("{}/$metadata#users/$entity", call.base)));
     GraphResponse::json(200, Value::Object(obj))
 }
 
@@ -237,9 +211,6 @@ pub fn get_manager(s: &mut SimState, call: &Call, key: &str) -> GraphResponse {
     };
     let mut obj = project_user(s, manager, select.as_deref());
     obj.insert("@odata.type".into(), json!(ObjectKind::User.odata_type()));
-    obj.insert(
-        "@odata.context".into(),
-        json!(format!("{}/$metadata#directoryObjects/$entity", call.base)),
-    );
+    obj.insert("@odata.context".into(), json!(format!("{}/$metadata#directoryObjects/$entity", call.base)));
     GraphResponse::json(200, Value::Object(obj))
 }

@@ -22,26 +22,35 @@ struct Idp {
 
 async fn serve(idp: Idp) -> String {
     let app = Router::new()
-        .route("/.well-known/openid-configuration", get(|State(idp): State<Idp>| async move {
-            let base = idp.base.lock().unwrap().clone();
-            Json(json!({
-                "issuer": base, "authorization_endpoint": format!("{base}/authorize"), "token_endpoint": format!("{base}/token"),
-                "jwks_uri": format!("{base}/keys"), "code_challenge_methods_supported": ["S256"],
-            }))
-        }))
-        .route("/keys", get(|State(idp): State<Idp>| async move {
-            idp.key_fetches.fetch_add(1, Ordering::SeqCst);
-            Json(json!({ "keys": idp.keys.lock().unwrap().clone() }))
-        }))
-        .route("/token", post(|State(idp): State<Idp>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>| async move {
-            let auth = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned());
-            *idp.last_exchange.lock().unwrap() = Some((auth, form.clone()));
-            if form.get("code").map(String::as_str) == Some("good-code") {
-                (axum::http::StatusCode::OK, Json(json!({ "id_token": "the.id.token", "token_type": "Bearer" })))
-            } else {
-                (axum::http::StatusCode::BAD_REQUEST, Json(json!({ "error": "invalid_grant", "error_description": "code already used" })))
-            }
-        }))
+        .route(
+            "/.well-known/openid-configuration",
+            get(|State(idp): State<Idp>| async move {
+                let base = idp.base.lock().unwrap().clone();
+                Json(json!({
+                    "issuer": base, "authorization_endpoint": format!("{base}/authorize"), "token_endpoint": format!("{base}/token"),
+                    "jwks_uri": format!("{base}/keys"), "code_challenge_methods_supported": ["S256"],
+                }))
+            }),
+        )
+        .route(
+            "/keys",
+            get(|State(idp): State<Idp>| async move {
+                idp.key_fetches.fetch_add(1, Ordering::SeqCst);
+                Json(json!({ "keys": idp.keys.lock().unwrap().clone() }))
+            }),
+        )
+        .route(
+            "/token",
+            post(|State(idp): State<Idp>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>| async move {
+                let auth = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned());
+                *idp.last_exchange.lock().unwrap() = Some((auth, form.clone()));
+                if form.get("code").map(String::as_str) == Some("good-code") {
+                    (axum::http::StatusCode::OK, Json(json!({ "id_token": "the.id.token", "token_type": "Bearer" })))
+                } else {
+                    (axum::http::StatusCode::BAD_REQUEST, Json(json!({ "error": "invalid_grant", "error_description": "code already used" })))
+                }
+            }),
+        )
         .with_state(idp.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -84,7 +93,13 @@ async fn the_code_exchange_sends_the_verifier_and_basic_auth_and_reports_refusal
     let base = serve(idp.clone()).await;
     let providers = Providers::new(http_client().unwrap());
     let metadata = providers.metadata(&format!("{base}{DISCOVERY_SUFFIX}")).await.unwrap();
-    let exchange = CodeExchange { code: "good-code", redirect_uri: "http://r/cb", pkce_verifier: "v".repeat(43).leak(), client_id: CLIENT, client_secret: "s3cret" };
+    let exchange = CodeExchange {
+        code: "good-code",
+        redirect_uri: "http://r/cb",
+        pkce_verifier: "v".repeat(43).leak(),
+        client_id: CLIENT,
+        client_secret: "s3cret",
+    };
     assert_eq!(providers.exchange_code(&metadata, &exchange).await.unwrap(), "the.id.token");
     let (auth, form) = idp.last_exchange.lock().unwrap().clone().unwrap();
     assert!(auth.unwrap().starts_with("Basic "));

@@ -197,8 +197,8 @@ pub(crate) fn repeated_email<'a>(emails: &[&'a str]) -> Option<&'a str> {
 /// `begin_write`, `lock_org` and `refresh_statistics`.
 macro_rules! impl_apply {
     ($store:ident) => {
-        use $crate::common::apply::{Logged, Pending, UpdateKind, UpdateRun, LARGE_PLAN};
         use roster_core::Change;
+        use $crate::common::apply::{Logged, Pending, UpdateKind, UpdateRun, LARGE_PLAN};
 
         type Ts = chrono::DateTime<chrono::Utc>;
 
@@ -245,9 +245,7 @@ macro_rules! impl_apply {
                 } else if let Some((kind, id)) = UpdateKind::of(change) {
                     // The people updated may be among the pending inserts.
                     flush_inserts(tx, run, &mut pending).await?;
-                    let fits = pending.updates.as_ref().is_some_and(|u| {
-                        u.accepts(kind, id) && u.changes.len() < ROW_LIMITS.updates(kind)
-                    });
+                    let fits = pending.updates.as_ref().is_some_and(|u| u.accepts(kind, id) && u.changes.len() < ROW_LIMITS.updates(kind));
                     if !fits {
                         flush_updates(tx, run, &mut pending).await?;
                     }
@@ -363,9 +361,8 @@ macro_rules! impl_apply {
                 void_tokens_of(tx, roster_core::OrgId::from_uuid(run.org), &invited, Some($crate::TokenPurpose::Invitation), run.now).await?;
             }
             if !pending.emails.is_empty() {
-                let mut qb = sqlx::QueryBuilder::<Db>::new(
-                    "INSERT INTO outbox_emails (id, org_id, recipient, payload, created_at, next_attempt_at) ",
-                );
+                let mut qb =
+                    sqlx::QueryBuilder::<Db>::new("INSERT INTO outbox_emails (id, org_id, recipient, payload, created_at, next_attempt_at) ");
                 qb.push_values(pending.emails.drain(..), |mut row, email| {
                     row.push_bind(uuid::Uuid::now_v7())
                         .push_bind(run.org)
@@ -589,9 +586,7 @@ macro_rules! impl_apply {
             if log.is_empty() {
                 return Ok(());
             }
-            let mut qb = sqlx::QueryBuilder::<Db>::new(
-                "INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) ",
-            );
+            let mut qb = sqlx::QueryBuilder::<Db>::new("INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) ");
             qb.push_values(log.iter(), |mut row, entry| {
                 row.push_bind(entry.audit_id)
                     .push_bind(run.org)

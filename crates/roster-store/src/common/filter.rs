@@ -91,9 +91,7 @@ where
             qb.push("(p.email = ").push_bind(email.as_str().to_owned()).push(")");
         }
         PersonFilter::ExternalIdIs(external) => {
-            qb.push("(p.source_external_id IS NOT NULL AND p.source_external_id = ")
-                .push_bind(external.clone())
-                .push(")");
+            qb.push("(p.source_external_id IS NOT NULL AND p.source_external_id = ").push_bind(external.clone()).push(")");
         }
         PersonFilter::ManagerIs(manager) => {
             qb.push("(p.manager_id IS NOT NULL AND p.manager_id = ").push_bind(manager.as_uuid()).push(")");

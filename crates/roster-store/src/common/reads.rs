@@ -69,10 +69,9 @@ macro_rules! impl_reads {
                 manager: manager.map(roster_core::UserId::from_uuid),
                 avatar_url: row.try_get("avatar_url")?,
                 source: match (connection, external) {
-                    (Some(connection), Some(external_id)) => Some(roster_core::SourceLink {
-                        connection: roster_core::ConnectionId::from_uuid(connection),
-                        external_id,
-                    }),
+                    (Some(connection), Some(external_id)) => {
+                        Some(roster_core::SourceLink { connection: roster_core::ConnectionId::from_uuid(connection), external_id })
+                    }
                     _ => None,
                 },
                 activated: row.try_get("activated")?,
@@ -128,7 +127,13 @@ macro_rules! impl_reads {
             Ok(())
         }
 
-        async fn one_person(pool: &DbPool, org: roster_core::OrgId, column: &str, value: &str, id: Option<uuid::Uuid>) -> $crate::StoreResult<Option<roster_core::Person>> {
+        async fn one_person(
+            pool: &DbPool,
+            org: roster_core::OrgId,
+            column: &str,
+            value: &str,
+            id: Option<uuid::Uuid>,
+        ) -> $crate::StoreResult<Option<roster_core::Person>> {
             let sql = format!("SELECT {PERSON_COLUMNS} FROM people p WHERE p.org_id = $1 AND p.{column} = $2");
             let query = sqlx::query(&sql).bind(org.as_uuid());
             let query = match id {
@@ -199,7 +204,8 @@ macro_rules! impl_reads {
             }
 
             async fn org_by_id(&self, id: roster_core::OrgId) -> $crate::StoreResult<Option<roster_core::Org>> {
-                let row = sqlx::query("SELECT id, slug, name, created_at FROM orgs WHERE id = $1").bind(id.as_uuid()).fetch_optional(&self.pool).await?;
+                let row =
+                    sqlx::query("SELECT id, slug, name, created_at FROM orgs WHERE id = $1").bind(id.as_uuid()).fetch_optional(&self.pool).await?;
                 row.as_ref().map(org_from_row).transpose()
             }
 
@@ -247,7 +253,11 @@ macro_rules! impl_reads {
                 Ok(roster_core::reconcile::Snapshot { people, teams })
             }
 
-            async fn snapshot_for(&self, org: roster_core::OrgId, keys: &$crate::SnapshotKeys) -> $crate::StoreResult<roster_core::reconcile::Snapshot> {
+            async fn snapshot_for(
+                &self,
+                org: roster_core::OrgId,
+                keys: &$crate::SnapshotKeys,
+            ) -> $crate::StoreResult<roster_core::reconcile::Snapshot> {
                 // Of one moment, like the whole snapshot; the teams are all read (the reconciler
                 // finds a department's team among them, and an organisation has few).
                 let mut tx = begin_read(&self.pool).await?;
@@ -279,7 +289,11 @@ macro_rules! impl_reads {
                 one_person(&self.pool, org, "email", email.as_str(), None).await
             }
 
-            async fn search_people(&self, org: roster_core::OrgId, query: &roster_core::query::PersonQuery) -> $crate::StoreResult<$crate::PersonPage> {
+            async fn search_people(
+                &self,
+                org: roster_core::OrgId,
+                query: &roster_core::query::PersonQuery,
+            ) -> $crate::StoreResult<$crate::PersonPage> {
                 let too_deep = || {
                     $crate::StoreError::Database(sqlx::Error::InvalidArgument(format!(
                         "a person filter may nest at most {} levels",
@@ -384,14 +398,14 @@ macro_rules! impl_reads {
 
         #[async_trait::async_trait]
         impl $crate::AuditStore for $store {
-            async fn audit_for_person(&self, org: roster_core::OrgId, person: roster_core::UserId, limit: u32) -> $crate::StoreResult<Vec<$crate::AuditEntry>> {
+            async fn audit_for_person(
+                &self,
+                org: roster_core::OrgId,
+                person: roster_core::UserId,
+                limit: u32,
+            ) -> $crate::StoreResult<Vec<$crate::AuditEntry>> {
                 let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE org_id = $1 AND person_id = $2 ORDER BY seq DESC LIMIT $3");
-                let rows = sqlx::query(&sql)
-                    .bind(org.as_uuid())
-                    .bind(person.as_uuid())
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?;
+                let rows = sqlx::query(&sql).bind(org.as_uuid()).bind(person.as_uuid()).bind(i64::from(limit)).fetch_all(&self.pool).await?;
                 rows.iter().map(audit_from_row).collect()
             }
 

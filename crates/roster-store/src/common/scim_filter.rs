@@ -155,7 +155,10 @@ fn exists_element(dialect: Dialect, keys: &[&str]) -> (String, &'static str) {
 enum Scope<'s> {
     Resource,
     /// One value of a multi-valued attribute (`emails[...]`), bound to `source`.
-    Element { parent: &'s AttributeDef, source: &'static str },
+    Element {
+        parent: &'s AttributeDef,
+        source: &'static str,
+    },
 }
 
 struct Compiler<'s> {
@@ -382,12 +385,7 @@ impl<'s> Compiler<'s> {
 
     /// Finds what `path` names in `scope` and hands it to `emit`; a multi-valued attribute is
     /// wrapped in `EXISTS` over its values, so it matches if any value does.
-    fn with_target(
-        &mut self,
-        path: &AttrPath,
-        scope: Scope<'s>,
-        emit: impl FnOnce(&mut Self, Target) -> Result<(), String>,
-    ) -> Result<(), String> {
+    fn with_target(&mut self, path: &AttrPath, scope: Scope<'s>, emit: impl FnOnce(&mut Self, Target) -> Result<(), String>) -> Result<(), String> {
         let dialect = self.dialect;
         if let Scope::Element { parent, source } = scope {
             let def = parent.sub_attribute(&path.attr).ok_or_else(|| format!("\"{}\" has no sub-attribute \"{}\"", parent.name, path.attr))?;
@@ -440,8 +438,14 @@ enum Target<'s> {
     Id,
     Time(&'static str),
     /// An indexed text column; `folded` columns hold lower-cased text.
-    Text { expr: String, folded: bool },
-    Json { expr: String, def: &'s AttributeDef },
+    Text {
+        expr: String,
+        folded: bool,
+    },
+    Json {
+        expr: String,
+        def: &'s AttributeDef,
+    },
 }
 
 #[cfg(test)]

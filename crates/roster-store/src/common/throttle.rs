@@ -5,7 +5,11 @@ macro_rules! impl_throttle {
     ($store:ident) => {
         #[async_trait::async_trait]
         impl $crate::ThrottleStore for $store {
-            async fn blocked_until(&self, keys: &[&str], now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
+            async fn blocked_until(
+                &self,
+                keys: &[&str],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
                 if keys.is_empty() {
                     return Ok(None);
                 }
@@ -25,7 +29,12 @@ macro_rules! impl_throttle {
                 Ok(latest)
             }
 
-            async fn count_failure(&self, key: &str, rule: &$crate::ThrottleRule, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<$crate::ThrottleCount> {
+            async fn count_failure(
+                &self,
+                key: &str,
+                rule: &$crate::ThrottleRule,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<$crate::ThrottleCount> {
                 let mut tx = begin_write(&self.pool).await?;
                 sqlx::query("INSERT INTO throttle (key, failures, window_started_at) VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING")
                     .bind(key)
@@ -47,11 +56,7 @@ macro_rules! impl_throttle {
                 let failures: i32 = row.try_get("failures")?;
                 let failures = u32::try_from(failures).unwrap_or(u32::MAX);
                 let blocked_until = (rule.delay)(failures).map(|wait| now + wait);
-                sqlx::query("UPDATE throttle SET blocked_until = $2 WHERE key = $1")
-                    .bind(key)
-                    .bind(blocked_until.map(ts))
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("UPDATE throttle SET blocked_until = $2 WHERE key = $1").bind(key).bind(blocked_until.map(ts)).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok($crate::ThrottleCount { failures, blocked_until })
             }

@@ -7,8 +7,8 @@ use crate::StoreResult;
 use chrono::{DateTime, Utc};
 use roster_core::OrgId;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use std::str::FromStr;
 use sqlx::Row;
+use std::str::FromStr;
 
 type Db = sqlx::Postgres;
 type DbRow = PgRow;

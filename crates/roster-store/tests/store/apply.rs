@@ -72,10 +72,7 @@ pub async fn every_change_is_audited_and_published_without_secrets(store: Arc<dy
     let mut ada = new_person("ada@acme.example", "Ada", "Lovelace");
     ada.profile.custom_fields = BTreeMap::from([("employee_id".to_owned(), "E-1".to_owned())]);
     let connection = ConnectionId::from_uuid(Uuid::now_v7());
-    let mut plan = plan(
-        org,
-        vec![create(&ada), invite(&ada), Change::SetRole { id: ada.id, before: Role::Learner, after: Role::Manager }],
-    );
+    let mut plan = plan(org, vec![create(&ada), invite(&ada), Change::SetRole { id: ada.id, before: Role::Learner, after: Role::Manager }]);
     plan.actor = Actor::Connection { id: connection };
     let run = store.apply(&plan, now()).await.unwrap();
 
@@ -110,7 +107,13 @@ pub async fn every_change_is_audited_and_published_without_secrets(store: Arc<dy
     assert_eq!(emails[0].email, OutgoingEmail::Invitation { to: ada.email.clone(), name: "Ada Lovelace".into(), person: Some(ada.id) });
 
     // Inviting again voids the link of the earlier invitation (minted when it was sent).
-    let sent = roster_store::NewToken { org, person: ada.id, purpose: TokenPurpose::Invitation, digest: "sent-link".into(), expires_at: now() + chrono::Duration::days(14) };
+    let sent = roster_store::NewToken {
+        org,
+        person: ada.id,
+        purpose: TokenPurpose::Invitation,
+        digest: "sent-link".into(),
+        expires_at: now() + chrono::Duration::days(14),
+    };
     store.issue_token(&sent, now(), None).await.unwrap();
     apply(store, org, vec![invite(&ada)]).await;
     assert_eq!(store.peek_token(org, TokenPurpose::Invitation, "sent-link", now()).await.unwrap(), None);
@@ -182,7 +185,10 @@ pub async fn updates_of_each_kind_are_applied(store: Arc<dyn Store>) {
     assert_eq!(store.person_by_email(org, &email("renamed@acme.example")).await.unwrap().map(|p| p.id), Some(people[4].id));
 
     // The new name is what search finds and sorts by.
-    let found = store.search_people(org, &roster_core::query::PersonQuery::new(Some(roster_core::query::PersonFilter::TextPrefix("ÅNGST".into())), 0, 10)).await.unwrap();
+    let found = store
+        .search_people(org, &roster_core::query::PersonQuery::new(Some(roster_core::query::PersonFilter::TextPrefix("ÅNGST".into())), 0, 10))
+        .await
+        .unwrap();
     assert_eq!(found.people.iter().map(|p| p.id).collect::<Vec<_>>(), [people[0].id]);
 }
 
@@ -214,7 +220,10 @@ pub async fn teams_are_renamed_moved_and_kept_acyclic(store: Arc<dyn Store>) {
     let dup = store.apply(&plan(org, vec![create_team(tid(), "top")]), now()).await;
     assert!(matches!(&dup, Err(StoreError::Conflict(m)) if m.contains("team")), "{dup:?}");
     let rename_dup = store
-        .apply(&plan(org, vec![Change::RenameTeam { id: middle, before: TeamName::parse("Middle").unwrap(), after: TeamName::parse("TOP").unwrap() }]), now())
+        .apply(
+            &plan(org, vec![Change::RenameTeam { id: middle, before: TeamName::parse("Middle").unwrap(), after: TeamName::parse("TOP").unwrap() }]),
+            now(),
+        )
         .await;
     assert!(matches!(rename_dup, Err(StoreError::Conflict(_))), "{rename_dup:?}");
     let names: Vec<String> = store.teams(org).await.unwrap().into_iter().map(|t| t.team.name.to_string()).collect();
@@ -227,7 +236,8 @@ pub async fn deactivation_signs_the_person_out(store: Arc<dyn Store>) {
     let ada = person_in(store, org, "ada@acme.example").await;
     let bob = person_in(store, org, "bob@acme.example").await;
     for (digest, person) in [("s-ada-1", ada.id), ("s-ada-2", ada.id), ("s-bob", bob.id)] {
-        let session = SessionRecord { digest: digest.into(), org, person, csrf: "c".into(), created_at: now(), expires_at: now() + chrono::Duration::hours(8) };
+        let session =
+            SessionRecord { digest: digest.into(), org, person, csrf: "c".into(), created_at: now(), expires_at: now() + chrono::Duration::hours(8) };
         store.create_session(&session).await.unwrap();
     }
     apply(store, org, vec![Change::SetStatus { id: ada.id, before: Status::Invited, after: Status::Deactivated }]).await;

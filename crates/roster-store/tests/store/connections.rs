@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use roster_core::{Actor, Connection, ConnectionId, ConnectionKind};
-use roster_store::{StoreError, Store};
+use roster_store::{Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;

@@ -23,7 +23,8 @@ pub async fn one_org_never_sees_another_orgs_people_or_teams(store: Arc<dyn Stor
     let snapshot = store.snapshot(b).await.unwrap();
     assert!(snapshot.people.is_empty() && snapshot.teams.is_empty());
     assert_eq!(store.count_people(b).await.unwrap().total, 0);
-    for filter in [None, Some(PersonFilter::TextPrefix("ada".into())), Some(PersonFilter::Team(team)), Some(PersonFilter::EmailIs(ada.email.clone()))] {
+    for filter in [None, Some(PersonFilter::TextPrefix("ada".into())), Some(PersonFilter::Team(team)), Some(PersonFilter::EmailIs(ada.email.clone()))]
+    {
         let page = store.search_people(b, &PersonQuery::new(filter.clone(), 0, 50)).await.unwrap();
         assert!(page.people.is_empty(), "org B found A's people with {filter:?}");
         assert_eq!(page.total, Some(0));
@@ -60,7 +61,11 @@ pub async fn plans_cannot_reach_into_another_org(store: Arc<dyn Store>) {
         Change::SetManager { id: bob.id, before: None, after: Some(ada.id) },
         Change::AddSecondaryTeam { id: bob.id, team: team_a },
         Change::RemoveSecondaryTeam { id: ada.id, team: team_a },
-        Change::RenameTeam { id: team_a, before: roster_core::TeamName::parse("Research").unwrap(), after: roster_core::TeamName::parse("Hacked").unwrap() },
+        Change::RenameTeam {
+            id: team_a,
+            before: roster_core::TeamName::parse("Research").unwrap(),
+            after: roster_core::TeamName::parse("Hacked").unwrap(),
+        },
         Change::SetTeamParent { id: team_a, before: None, after: None },
         create(&into_a_team),
         invite(&ada),
@@ -92,7 +97,13 @@ pub async fn credentials_tokens_sessions_and_keys_stay_in_their_org(store: Arc<d
     assert!(matches!(store.set_password(b, ada.id, "hash", now()).await, Err(StoreError::NotFound(_))));
     assert_eq!(store.credentials(a, &ada.email).await.unwrap().unwrap().password_hash, None);
 
-    let token = NewToken { org: a, person: ada.id, purpose: TokenPurpose::PasswordReset, digest: "digest-a".into(), expires_at: now() + chrono::Duration::hours(1) };
+    let token = NewToken {
+        org: a,
+        person: ada.id,
+        purpose: TokenPurpose::PasswordReset,
+        digest: "digest-a".into(),
+        expires_at: now() + chrono::Duration::hours(1),
+    };
     store.issue_token(&token, now(), None).await.unwrap();
     assert_eq!(store.peek_token(b, TokenPurpose::PasswordReset, "digest-a", now()).await.unwrap(), None);
     assert_eq!(store.consume_token(b, TokenPurpose::PasswordReset, "digest-a", now()).await.unwrap(), None);
@@ -100,14 +111,31 @@ pub async fn credentials_tokens_sessions_and_keys_stay_in_their_org(store: Arc<d
     let cross = NewToken { org: b, person: ada.id, digest: "digest-cross".into(), ..token.clone() };
     assert!(matches!(store.issue_token(&cross, now(), None).await, Err(StoreError::NotFound(_))));
 
-    let session = SessionRecord { digest: "session-a".into(), org: a, person: ada.id, csrf: "csrf".into(), created_at: now(), expires_at: now() + chrono::Duration::hours(1) };
+    let session = SessionRecord {
+        digest: "session-a".into(),
+        org: a,
+        person: ada.id,
+        csrf: "csrf".into(),
+        created_at: now(),
+        expires_at: now() + chrono::Duration::hours(1),
+    };
     store.create_session(&session).await.unwrap();
     let cross_session = SessionRecord { digest: "session-cross".into(), org: b, ..session.clone() };
     assert!(matches!(store.create_session(&cross_session).await, Err(StoreError::NotFound(_))));
     store.delete_sessions_of(b, ada.id).await.unwrap();
     assert_eq!(store.session("session-a", now()).await.unwrap().map(|s| s.org), Some(a), "B cannot sign A's people out");
 
-    let key = store.create_api_key(&NewApiKey { org: a, name: "ci".into(), digest: "key-a".into(), prefix: "rk_a".into(), created_by: Some(ada.id), created_at: now() }).await.unwrap();
+    let key = store
+        .create_api_key(&NewApiKey {
+            org: a,
+            name: "ci".into(),
+            digest: "key-a".into(),
+            prefix: "rk_a".into(),
+            created_by: Some(ada.id),
+            created_at: now(),
+        })
+        .await
+        .unwrap();
     assert!(store.api_keys(b).await.unwrap().is_empty());
     assert!(!store.revoke_api_key(b, key.id, now()).await.unwrap());
     assert_eq!(store.api_key("key-a", now()).await.unwrap().map(|k| k.org), Some(a), "still valid after B's revoke");

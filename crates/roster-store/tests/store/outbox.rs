@@ -75,6 +75,10 @@ pub async fn failed_emails_are_retried_later(store: Arc<dyn Store>) {
     store.mark_email_sent(id, retry_at).await.unwrap();
     store.mark_email_failed(id, "late report", retry_at).await.unwrap();
     let listed = store.emails(org, 10).await.unwrap();
-    assert_eq!((listed[0].attempts, listed[0].sent_at, listed[0].last_error.as_deref()), (2, Some(retry_at), Some("again")), "a sent e-mail stays sent");
+    assert_eq!(
+        (listed[0].attempts, listed[0].sent_at, listed[0].last_error.as_deref()),
+        (2, Some(retry_at), Some("again")),
+        "a sent e-mail stays sent"
+    );
     assert!(store.claim_emails(10, retry_at + Duration::hours(1), retry_at + Duration::hours(2)).await.unwrap().is_empty());
 }

@@ -37,7 +37,10 @@ async fn sqlite_plans_use_indexes_whatever_the_data_size() {
         ),
     )
     .await;
-    assert!(update.contains("SEARCH people USING COVERING INDEX sqlite_autoindex_people_1 (org_id=? AND id=?)"), "a batch update looks people up by key:\n{update}");
+    assert!(
+        update.contains("SEARCH people USING COVERING INDEX sqlite_autoindex_people_1 (org_id=? AND id=?)"),
+        "a batch update looks people up by key:\n{update}"
+    );
 
     let prefix = plan_of(
         &store,
@@ -53,7 +56,10 @@ async fn sqlite_plans_use_indexes_whatever_the_data_size() {
          AND q.primary_team_id = x'02' UNION SELECT m.person_id FROM team_members m WHERE m.org_id = x'01' AND m.team_id = x'02'))",
     )
     .await;
-    assert!(team.contains("people_primary_team") && team.contains("team_members_team") && !team.contains("SCAN p"), "team members come from two indexes:\n{team}");
+    assert!(
+        team.contains("people_primary_team") && team.contains("team_members_team") && !team.contains("SCAN p"),
+        "team members come from two indexes:\n{team}"
+    );
 
     // The shapes `scim_list` builds for Okta's and Entra's `userName eq` lookups.
     let lookup = plan_of(
@@ -78,6 +84,10 @@ async fn sqlite_plans_use_indexes_whatever_the_data_size() {
     .await;
     assert!(page.contains("COVERING INDEX scim_resources_type"), "a page's ids come from the type index alone:\n{page}");
 
-    let manager = plan_of(&store, "SELECT p.id FROM people p WHERE p.org_id = x'01' AND p.manager_id IS NOT NULL AND p.manager_id = x'02' ORDER BY p.sort_key, p.id LIMIT 50").await;
+    let manager = plan_of(
+        &store,
+        "SELECT p.id FROM people p WHERE p.org_id = x'01' AND p.manager_id IS NOT NULL AND p.manager_id = x'02' ORDER BY p.sort_key, p.id LIMIT 50",
+    )
+    .await;
     assert!(manager.contains("people_manager"), "direct reports come from the manager index:\n{manager}");
 }

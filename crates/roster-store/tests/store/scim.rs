@@ -197,10 +197,28 @@ pub async fn groups_keep_members_and_deletes_cascade(store: Arc<dyn Store>) {
     let clash = store.scim_write(&ScimWrite { resource: twin, expected_version: None, members: None }, &empty_plan(org), now()).await;
     assert!(matches!(clash, Err(StoreError::Conflict(m)) if m == SCIM_GROUP_NAME_TAKEN));
 
-    assert_eq!(store.scim_delete(&ScimDelete { org, kind: ScimResourceType::User, id: a.id, expected_version: 1, also: &[] }, &empty_plan(org), now()).await.unwrap(), ScimWriteOutcome::Written);
+    assert_eq!(
+        store
+            .scim_delete(&ScimDelete { org, kind: ScimResourceType::User, id: a.id, expected_version: 1, also: &[] }, &empty_plan(org), now())
+            .await
+            .unwrap(),
+        ScimWriteOutcome::Written
+    );
     assert_eq!(store.scim_members(org, group.id).await.unwrap(), vec![b.id]);
-    assert_eq!(store.scim_delete(&ScimDelete { org, kind: ScimResourceType::User, id: a.id, expected_version: 1, also: &[] }, &empty_plan(org), now()).await.unwrap(), ScimWriteOutcome::Stale);
-    assert_eq!(store.scim_delete(&ScimDelete { org, kind: ScimResourceType::Group, id: group.id, expected_version: 1, also: &[] }, &empty_plan(org), now()).await.unwrap(), ScimWriteOutcome::Written);
+    assert_eq!(
+        store
+            .scim_delete(&ScimDelete { org, kind: ScimResourceType::User, id: a.id, expected_version: 1, also: &[] }, &empty_plan(org), now())
+            .await
+            .unwrap(),
+        ScimWriteOutcome::Stale
+    );
+    assert_eq!(
+        store
+            .scim_delete(&ScimDelete { org, kind: ScimResourceType::Group, id: group.id, expected_version: 1, also: &[] }, &empty_plan(org), now())
+            .await
+            .unwrap(),
+        ScimWriteOutcome::Written
+    );
     assert!(store.team(org, team).await.unwrap().is_some(), "deleting a group keeps its team");
     assert!(store.scim_groups_of(org, b.id).await.unwrap().is_empty());
 }

@@ -94,7 +94,10 @@ pub async fn identity_links_keep_their_person_and_refusals_are_logged(store: Arc
         store.log_sso_refusal(&refusal).await.unwrap();
     }
     let log = store.sso_refusals(org, 10).await.unwrap();
-    assert_eq!(log.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(), ["the ID token's audience is y", "no person has the address x@acme.example"]);
+    assert_eq!(
+        log.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
+        ["the ID token's audience is y", "no person has the address x@acme.example"]
+    );
     assert!(store.sso_refusals(other, 10).await.unwrap().is_empty());
 }
 
@@ -132,5 +135,8 @@ pub async fn a_saml_assertion_is_used_once_and_expired_sign_ins_are_purged(store
     assert_eq!(purged, 4, "one request and three remembered assertions expired");
     assert_eq!(store.purge_expired_sign_ins(now() + Duration::minutes(11)).await.unwrap(), 0);
     // Once forgotten (the assertion long expired), the ID is free again.
-    assert!(store.first_use_of_saml_assertion(org, "https://idp.example", "_a1", now() + Duration::minutes(20), now() + Duration::minutes(12)).await.unwrap());
+    assert!(store
+        .first_use_of_saml_assertion(org, "https://idp.example", "_a1", now() + Duration::minutes(20), now() + Duration::minutes(12))
+        .await
+        .unwrap());
 }

@@ -53,11 +53,7 @@ pub fn create_team(id: TeamId, name: &str) -> Change {
 }
 
 pub fn invite(person: &NewPerson) -> Change {
-    Change::Invite {
-        id: person.id,
-        email: person.email.clone(),
-        name: person.profile.display_name(),
-    }
+    Change::Invite { id: person.id, email: person.email.clone(), name: person.profile.display_name() }
 }
 
 pub fn plan(org: OrgId, changes: Vec<Change>) -> Plan {

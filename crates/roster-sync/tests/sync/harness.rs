@@ -70,8 +70,9 @@ impl Harness {
     /// The client's settings with waits scaled to 1 %, so Retry-After is honoured quickly.
     pub fn config(&self) -> GraphConfig {
         let settings = self.settings();
-        let mut config = GraphConfig::new(settings.login_base(), settings.graph_base(), &self.info.tenant_id, &self.info.client_id, &self.sim.client_secret())
-            .expect("config");
+        let mut config =
+            GraphConfig::new(settings.login_base(), settings.graph_base(), &self.info.tenant_id, &self.info.client_id, &self.sim.client_secret())
+                .expect("config");
         config.retry = RetryPolicy { time_scale: self.time_scale, total_budget: Duration::from_secs(30), ..RetryPolicy::default() };
         config.page_size = self.page_size;
         config

@@ -42,7 +42,12 @@ struct BearerAuth;
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let scheme = SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An API key created in Settings or with `roster apikey create`.")).build());
+        let scheme = SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("An API key created in Settings or with `roster apikey create`."))
+                .build(),
+        );
         openapi.components.get_or_insert_with(Default::default).add_security_scheme("api_key", scheme);
     }
 }

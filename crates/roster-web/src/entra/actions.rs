@@ -60,7 +60,9 @@ pub async fn save_setup(state: &AppState, org: OrgId, actor: &Actor, setup: &Ent
     let existing = entra_connection(state, org).await?;
     let own_app = setup.authorization == Authorization::OwnApp;
     if !own_app && state.config.entra_app.is_none() {
-        return Err(OpsError::Invalid("This Roster has no app of its own for admin consent: connect with your own app registration (client ID and secret).".into()));
+        return Err(OpsError::Invalid(
+            "This Roster has no app of its own for admin consent: connect with your own app registration (client ID and secret).".into(),
+        ));
     }
     let client_id = if own_app { required(&setup.client_id, "The application (client) ID")? } else { String::new() };
     let mut settings = EntraSettings::new(&required(&setup.group_id, "The security group's object ID")?, &client_id);
@@ -83,7 +85,9 @@ pub async fn save_setup(state: &AppState, org: OrgId, actor: &Actor, setup: &Ent
 
     let now = state.clock.now();
     let mut sealed = existing.as_ref().map(|c| c.sealed.clone()).unwrap_or_default();
-    for (name, value, what) in [(TENANT_ID, &setup.tenant_id, "The directory (tenant) ID"), (CLIENT_SECRET, &setup.client_secret, "The client secret")] {
+    for (name, value, what) in
+        [(TENANT_ID, &setup.tenant_id, "The directory (tenant) ID"), (CLIENT_SECRET, &setup.client_secret, "The client secret")]
+    {
         let value = value.trim();
         if name == CLIENT_SECRET && !own_app {
             continue;
@@ -145,9 +149,10 @@ pub fn graph_config(state: &AppState, connection: &Connection) -> Result<GraphCo
             let app = state.config.entra_app.as_ref().ok_or_else(|| {
                 OpsError::Invalid("This Roster no longer has its own Microsoft app configured: connect with your own app registration.".into())
             })?;
-            let consent = settings.consent.as_ref().ok_or_else(|| {
-                OpsError::Invalid("No tenant admin has granted consent to Roster's app yet: press \"Grant admin consent\".".into())
-            })?;
+            let consent = settings
+                .consent
+                .as_ref()
+                .ok_or_else(|| OpsError::Invalid("No tenant admin has granted consent to Roster's app yet: press \"Grant admin consent\".".into()))?;
             GraphConfig::new(settings.login_base(), settings.graph_base(), &consent.tenant, &app.client_id, &app.client_secret)
         }
     };

@@ -39,8 +39,15 @@ pub async fn start(state: &AppState, org: &Org, connection: &Connection, admin: 
         })
         .await?;
     let mut url = url::Url::parse(settings.login_base()).map_err(|e| OpsError::Invalid(format!("the login address is not a URL: {e}")))?;
-    url.path_segments_mut().map_err(|_| OpsError::Invalid("the login address cannot take a path".into()))?.pop_if_empty().push(&tenant).push("adminconsent");
-    url.query_pairs_mut().append_pair("client_id", &app.client_id).append_pair("state", &token).append_pair("redirect_uri", &state.config.consent_redirect_uri());
+    url.path_segments_mut()
+        .map_err(|_| OpsError::Invalid("the login address cannot take a path".into()))?
+        .pop_if_empty()
+        .push(&tenant)
+        .push("adminconsent");
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.client_id)
+        .append_pair("state", &token)
+        .append_pair("redirect_uri", &state.config.consent_redirect_uri());
     Ok(url.into())
 }
 
@@ -104,10 +111,13 @@ pub async fn finish(state: &AppState, answer: &ConsentAnswer) -> Result<Option<(
     let Some(org) = state.store.org_by_slug(slug).await? else { return Ok(None) };
     let now = state.clock.now();
     let Some(request) = state.store.consume_sso_request(org.id, &token_digest(&answer.state), now).await? else { return Ok(None) };
-    let Some(admin) = request.nonce.strip_prefix(CONSENT_MARK).and_then(|rest| rest.strip_prefix(':')).and_then(|id| id.parse::<UserId>().ok()) else {
+    let Some(admin) = request.nonce.strip_prefix(CONSENT_MARK).and_then(|rest| rest.strip_prefix(':')).and_then(|id| id.parse::<UserId>().ok())
+    else {
         return Ok(None);
     };
-    let Some(mut connection) = state.store.connection(org.id, request.connection).await?.filter(|c| c.kind == ConnectionKind::Entra) else { return Ok(None) };
+    let Some(mut connection) = state.store.connection(org.id, request.connection).await?.filter(|c| c.kind == ConnectionKind::Entra) else {
+        return Ok(None);
+    };
     let granted = answer.error.is_none() && answer.admin_consent.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let tenant = answer.tenant.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let (true, Some(tenant)) = (granted, tenant) else { return Ok(Some((org, Outcome::Denied))) };

@@ -86,7 +86,13 @@ async fn run_for(state: &AppState, job: &Job, connection: ConnectionId) -> Resul
                 return Ok(id);
             }
             Some(run) if run.status == RunStatus::Running => {
-                let end = RunEnd { status: RunStatus::Failed, report: None, error: Some("interrupted: the process running it stopped"), graph_requests: 0, at: now };
+                let end = RunEnd {
+                    status: RunStatus::Failed,
+                    report: None,
+                    error: Some("interrupted: the process running it stopped"),
+                    graph_requests: 0,
+                    at: now,
+                };
                 state.store.finish_run(job.org, id, &end).await?;
             }
             Some(_) => {}
@@ -105,7 +111,12 @@ async fn perform(state: &AppState, job: &Job) -> Result<(), Failure> {
         .and_then(|c| c.as_str())
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| Failure::permanent("the job names no connection"))?;
-    let connection = state.store.connection(job.org, connection_id).await.map_err(store_failure)?.ok_or_else(|| Failure::permanent("the connection was removed"))?;
+    let connection = state
+        .store
+        .connection(job.org, connection_id)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| Failure::permanent("the connection was removed"))?;
     let run = run_for(state, job, connection.id).await.map_err(store_failure)?;
     let refuse = |message: String| async move {
         let end = RunEnd { status: RunStatus::Failed, report: None, error: Some(&message), graph_requests: 0, at: state.clock.now() };

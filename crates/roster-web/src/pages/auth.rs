@@ -45,7 +45,14 @@ fn check_form_cookie(headers: &HeaderMap, submitted: &str) -> Result<(), PageErr
     }
 }
 
-fn login_page(state: &AppState, ctx: &OrgCtx, sso_buttons: Vec<super::sso::SsoButton>, email: String, error: Option<String>, notice: Option<String>) -> Response {
+fn login_page(
+    state: &AppState,
+    ctx: &OrgCtx,
+    sso_buttons: Vec<super::sso::SsoButton>,
+    email: String,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
     let token = random_token();
     let page = LoginPage { chrome: Chrome::anonymous(ctx), form_token: token.clone(), email, error, notice, sso_buttons };
     with_form_cookie(state, ctx, page, &token)
@@ -69,7 +76,13 @@ pub struct LoginForm {
     password: String,
 }
 
-pub async fn login(State(state): State<AppState>, ctx: OrgCtx, ClientAddr(client): ClientAddr, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
+pub async fn login(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
     check_form_cookie(&headers, &form.csrf)?;
     let buttons = super::sso::login_buttons(&state, &ctx).await?;
     let refused = |msg: &str| Ok(login_page(&state, &ctx, buttons, form.email.clone(), Some(msg.to_owned()), None));
@@ -241,7 +254,12 @@ pub struct SetPasswordForm {
     confirm: String,
 }
 
-pub async fn set_password(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMap, Form(form): Form<SetPasswordForm>) -> Result<Response, PageError> {
+pub async fn set_password(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    headers: HeaderMap,
+    Form(form): Form<SetPasswordForm>,
+) -> Result<Response, PageError> {
     check_form_cookie(&headers, &form.csrf)?;
     let purpose = purpose_of(&form.purpose);
     let again = |msg: String| Ok(set_password_page(&state, &ctx, form.token.clone(), purpose, true, Some(msg)));

@@ -36,7 +36,12 @@ pub async fn list(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
             if let Some(err) = &queued.last_error {
                 status = format!("{status}: {err}");
             }
-            MailRow { created: when(queued.created_at), to: queued.email.to().to_string(), subject: subject(&queued.email, &ctx.org.name), state: status }
+            MailRow {
+                created: when(queued.created_at),
+                to: queued.email.to().to_string(),
+                subject: subject(&queued.email, &ctx.org.name),
+                state: status,
+            }
         })
         .collect();
     Ok(OutboxPage { chrome: Chrome::signed_in(&ctx, &user, "outbox"), smtp: state.config.smtp.is_some(), emails: rows }.into_response())

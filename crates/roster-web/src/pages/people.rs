@@ -100,7 +100,13 @@ struct PeopleResults {
     next_href: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, headers: HeaderMap, Query(filter): Query<PeopleFilter>) -> Result<Response, PageError> {
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    headers: HeaderMap,
+    Query(filter): Query<PeopleFilter>,
+) -> Result<Response, PageError> {
     let org = ctx.org.id;
     let page = filter.page.unwrap_or(1).max(1);
     let query = PersonQuery::new(filter.to_filter(), (page - 1) * u64::from(PAGE_SIZE), PAGE_SIZE);
@@ -198,7 +204,13 @@ pub struct Notice {
     invited: Option<String>,
 }
 
-pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<PersonPath>, Query(notice): Query<Notice>) -> Result<Response, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<PersonPath>,
+    Query(notice): Query<Notice>,
+) -> Result<Response, PageError> {
     let org = ctx.org.id;
     let person = state.store.person(org, path.id).await?.ok_or(PageError::NotFound)?;
     let teams = state.store.team_list(org).await?;
@@ -252,16 +264,19 @@ pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
         invite_note,
         viewer_is_owner: user.person.role == Role::Owner,
         provisioning_allowed: matches!(person.role, Role::Owner | Role::Admin).then_some(person.provisioning_allowed),
-        audit: audit
-            .into_iter()
-            .map(|a| AuditRow { at: when(a.at), action: a.action, actor: a.actor, detail: a.detail.to_string() })
-            .collect(),
+        audit: audit.into_iter().map(|a| AuditRow { at: when(a.at), action: a.action, actor: a.actor, detail: a.detail.to_string() }).collect(),
         avatar,
     }
     .into_response())
 }
 
-pub async fn invite(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<PersonPath>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn invite(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<PersonPath>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     ops::invite(&state, ctx.org.id, Actor::Person { id: user.person.id }, path.id).await?;
     Ok(Redirect::to(&format!("{}/people/{}?invited=1", ctx.base, path.id)).into_response())
@@ -278,7 +293,13 @@ struct InvitationLinkPage {
 
 /// An owner hands an invitation over by hand (no mail server, or a lost e-mail): a fresh link,
 /// shown once, audited; the person's earlier invitation links stop working.
-pub async fn invitation_link(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<PersonPath>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn invitation_link(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<PersonPath>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     if user.person.role != Role::Owner {
         return Err(PageError::Forbidden("Only an owner can copy an invitation link."));
@@ -306,7 +327,13 @@ pub struct ProvisioningForm {
 }
 
 /// An owner lets connections manage an owner or admin, or takes that back.
-pub async fn set_provisioning(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<PersonPath>, Form(form): Form<ProvisioningForm>) -> Result<Response, PageError> {
+pub async fn set_provisioning(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<PersonPath>,
+    Form(form): Form<ProvisioningForm>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     if user.person.role != Role::Owner {
         return Err(PageError::Forbidden("Only an owner can decide whether connections manage owners and admins."));

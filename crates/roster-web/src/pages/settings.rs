@@ -72,7 +72,12 @@ pub struct KeyForm {
     name: String,
 }
 
-pub async fn create_key(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<KeyForm>) -> Result<Response, PageError> {
+pub async fn create_key(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<KeyForm>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     match ops::create_api_key(&state, ctx.org.id, &form.name, Some(user.person.id)).await {
         Ok(created) => render(&state, &ctx, &user, Some(created.raw)).await,
@@ -86,7 +91,13 @@ pub struct KeyPath {
     id: uuid::Uuid,
 }
 
-pub async fn revoke_key(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<KeyPath>, Form(form): Form<super::CsrfOnly>) -> Result<Response, PageError> {
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<KeyPath>,
+    Form(form): Form<super::CsrfOnly>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     if !state.store.revoke_api_key(ctx.org.id, path.id, state.clock.now()).await? {
         return Err(PageError::NotFound);

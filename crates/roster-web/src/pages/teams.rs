@@ -99,10 +99,16 @@ async fn outcome(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, result: Res
     }
 }
 
-pub async fn create(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<TeamForm>) -> Result<Response, PageError> {
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<TeamForm>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let actor = Actor::Person { id: user.person.id };
-    let result = ops::create_team(&state, ctx.org.id, actor, &form.name, form.parent()).await.map(|_| format!("Team '{}' created.", form.name.trim()));
+    let result =
+        ops::create_team(&state, ctx.org.id, actor, &form.name, form.parent()).await.map(|_| format!("Team '{}' created.", form.name.trim()));
     outcome(&state, &ctx, &user, result).await
 }
 
@@ -111,9 +117,16 @@ pub struct TeamPath {
     id: TeamId,
 }
 
-pub async fn update(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<TeamPath>, Form(form): Form<TeamForm>) -> Result<Response, PageError> {
+pub async fn update(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<TeamPath>,
+    Form(form): Form<TeamForm>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let actor = Actor::Person { id: user.person.id };
-    let result = ops::update_team(&state, ctx.org.id, actor, path.id, &form.name, form.parent()).await.map(|()| format!("Team '{}' saved.", form.name.trim()));
+    let result =
+        ops::update_team(&state, ctx.org.id, actor, path.id, &form.name, form.parent()).await.map(|()| format!("Team '{}' saved.", form.name.trim()));
     outcome(&state, &ctx, &user, result).await
 }

@@ -47,7 +47,9 @@ impl FromRequestParts<AppState> for ScimClient {
             .ok_or_else(|| ScimFailure::from(ScimError::unauthorized("send a SCIM token as 'Authorization: Bearer <token>'")))?;
         let token = state.store.scim_token(&token_digest(raw), state.clock.now()).await?;
         // A token of another organisation is treated exactly like an unknown one.
-        let token = token.filter(|t| t.org == ctx.org.id).ok_or_else(|| ScimFailure::from(ScimError::unauthorized("the SCIM token is unknown or revoked")))?;
+        let token = token
+            .filter(|t| t.org == ctx.org.id)
+            .ok_or_else(|| ScimFailure::from(ScimError::unauthorized("the SCIM token is unknown or revoked")))?;
         if let Some(note) = parts.extensions.get::<RequestNote>() {
             note.set_token(token.id);
         }

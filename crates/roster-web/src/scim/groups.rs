@@ -26,13 +26,23 @@ pub async fn list(State(state): State<AppState>, client: ScimClient, axum::extra
     list_of(&state, &client, KIND, &ListParams::from_query(&query)).await
 }
 
-pub async fn get(State(state): State<AppState>, client: ScimClient, Path(path): Path<IdPath>, axum::extract::Query(query): RawQuery) -> ScimResult<Response> {
+pub async fn get(
+    State(state): State<AppState>,
+    client: ScimClient,
+    Path(path): Path<IdPath>,
+    axum::extract::Query(query): RawQuery,
+) -> ScimResult<Response> {
     let id = parse_id(&path.id)?;
     let resource = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "Group")?;
     resource_response(StatusCode::OK, &resource, &client.base_url, &[], &ListParams::from_query(&query).projection.projection())
 }
 
-pub async fn create(State(state): State<AppState>, client: ScimClient, axum::extract::Query(query): RawQuery, ScimBody(body): ScimBody) -> ScimResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    client: ScimClient,
+    axum::extract::Query(query): RawQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
     let document = super::off_the_workers(move || prepare_create(&body, Schema::group())).await?;
     let now = state.clock.now();
     let resource = ScimResource {
@@ -116,7 +126,10 @@ pub async fn delete(State(state): State<AppState>, client: ScimClient, Path(path
                 plan.changes.push(Change::RemoveSecondaryTeam { id: person, team });
             }
         }
-        let outcome = state.store.scim_delete(&ScimDelete { org, kind: KIND, id, expected_version: current.version, also: &[] }, &plan, state.clock.now()).await?;
+        let outcome = state
+            .store
+            .scim_delete(&ScimDelete { org, kind: KIND, id, expected_version: current.version, also: &[] }, &plan, state.clock.now())
+            .await?;
         if outcome == ScimWriteOutcome::Written {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
@@ -155,9 +168,20 @@ fn member_ids(document: &Value) -> ScimResult<Vec<Uuid>> {
 
 /// Plan the team and its memberships, and store the Group; `None` when another writer of the
 /// same Group committed first.
-async fn write(state: &AppState, client: &ScimClient, mut resource: ScimResource, previous: Option<ScimResource>, now: DateTime<Utc>) -> ScimResult<Option<ScimResource>> {
+async fn write(
+    state: &AppState,
+    client: &ScimClient,
+    mut resource: ScimResource,
+    previous: Option<ScimResource>,
+    now: DateTime<Utc>,
+) -> ScimResult<Option<ScimResource>> {
     let org = client.ctx.org.id;
-    let display_name = resource.document.get("displayName").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ScimError::invalid_value("\"displayName\" is required"))?;
+    let display_name = resource
+        .document
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| ScimError::invalid_value("\"displayName\" is required"))?;
     if let Some(holder) = state.store.scim_group_by_name(org, &display_name).await? {
         if holder.id != resource.id {
             return Err(ScimError::uniqueness(roster_store::SCIM_GROUP_NAME_TAKEN).into());

@@ -55,13 +55,22 @@ fn integer(value: &Option<Value>, name: &str) -> ScimResult<Option<i64>> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer")).into()),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, not \"{s}\"")).into()),
+        Some(Value::String(s)) => {
+            s.trim().parse().map(Some).map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, not \"{s}\"")).into())
+        }
         Some(_) => Err(ScimError::invalid_value(format!("{name} must be an integer")).into()),
     }
 }
 
 /// One page of one resource type, as JSON resources, and the total.
-async fn page_of(state: &AppState, client: &ScimClient, kind: ScimResourceType, params: &ListParams, offset: usize, count: usize) -> ScimResult<(usize, Vec<Value>)> {
+async fn page_of(
+    state: &AppState,
+    client: &ScimClient,
+    kind: ScimResourceType,
+    params: &ListParams,
+    offset: usize,
+    count: usize,
+) -> ScimResult<(usize, Vec<Value>)> {
     let schema = kind.schema();
     let filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         Some(raw) => {

@@ -10,8 +10,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use roster_store::ScimRequestLog;
 use std::sync::{Arc, Mutex, OnceLock};
-use tokio::sync::mpsc;
 use std::time::Instant;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Entries waiting to be written; beyond this (the database stalled) new ones are dropped and

@@ -61,7 +61,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ResourceTypes/{name}", get(list::resource_type))
         .route("/Schemas", get(list::schemas))
         .route("/Schemas/{id}", get(list::schema))
-        .route("/Me", axum::routing::any(|| async { ScimFailure::from(ScimError::not_implemented("/Me is not supported: Roster's SCIM clients are provisioning systems, not people")) }))
+        .route(
+            "/Me",
+            axum::routing::any(|| async {
+                ScimFailure::from(ScimError::not_implemented("/Me is not supported: Roster's SCIM clients are provisioning systems, not people"))
+            }),
+        )
         .fallback(|| async { ScimFailure::from(ScimError::not_found("no such SCIM endpoint")) })
         .layer(axum::middleware::from_fn_with_state(state, log::record))
 }
@@ -168,7 +173,8 @@ fn check_if_match(headers: &HeaderMap, version: i64) -> ScimResult<()> {
     };
     let wanted = value.to_str().unwrap_or_default();
     let current = render::etag(version);
-    let matches = wanted.split(',').map(str::trim).any(|tag| tag == "*" || tag == current || tag.trim_start_matches("W/") == current.trim_start_matches("W/"));
+    let matches =
+        wanted.split(',').map(str::trim).any(|tag| tag == "*" || tag == current || tag.trim_start_matches("W/") == current.trim_start_matches("W/"));
     if matches {
         Ok(())
     } else {

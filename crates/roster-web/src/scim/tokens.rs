@@ -47,7 +47,14 @@ pub async fn create_token(state: &AppState, org: OrgId, name: &str, actor: &Acto
     }
     let connection = scim_connection(state, org, actor).await?;
     let raw = format!("rsc_{}", random_token());
-    let new = NewScimToken { id: Uuid::now_v7(), org, connection: connection.id, name: name.to_owned(), digest: token_digest(&raw), created_at: state.clock.now() };
+    let new = NewScimToken {
+        id: Uuid::now_v7(),
+        org,
+        connection: connection.id,
+        name: name.to_owned(),
+        digest: token_digest(&raw),
+        created_at: state.clock.now(),
+    };
     let token = state.store.create_scim_token(&new).await?;
     Ok(CreatedScimToken { token, raw })
 }

@@ -25,18 +25,34 @@ pub async fn list(State(state): State<AppState>, client: ScimClient, axum::extra
     list_of(&state, &client, KIND, &ListParams::from_query(&query)).await
 }
 
-pub async fn get(State(state): State<AppState>, client: ScimClient, Path(path): Path<IdPath>, axum::extract::Query(query): RawQuery) -> ScimResult<Response> {
+pub async fn get(
+    State(state): State<AppState>,
+    client: ScimClient,
+    Path(path): Path<IdPath>,
+    axum::extract::Query(query): RawQuery,
+) -> ScimResult<Response> {
     let id = parse_id(&path.id)?;
     let resource = require(state.store.scim_resource(client.ctx.org.id, KIND, id).await?, "User")?;
     respond(&state, &client, StatusCode::OK, &resource, &ListParams::from_query(&query).projection.projection()).await
 }
 
-async fn respond(state: &AppState, client: &ScimClient, status: StatusCode, resource: &ScimResource, projection: &Projection) -> ScimResult<Response> {
+async fn respond(
+    state: &AppState,
+    client: &ScimClient,
+    status: StatusCode,
+    resource: &ScimResource,
+    projection: &Projection,
+) -> ScimResult<Response> {
     let groups = state.store.scim_groups_of(client.ctx.org.id, resource.id).await?;
     resource_response(status, resource, &client.base_url, &groups, projection)
 }
 
-pub async fn create(State(state): State<AppState>, client: ScimClient, axum::extract::Query(query): RawQuery, ScimBody(body): ScimBody) -> ScimResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    client: ScimClient,
+    axum::extract::Query(query): RawQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
     let document = super::off_the_workers(move || prepare_create(&body, Schema::user())).await?;
     let now = state.clock.now();
     let resource = ScimResource {
@@ -142,7 +158,10 @@ pub async fn delete(State(state): State<AppState>, client: ScimClient, Path(path
         let now = state.clock.now();
         let (plan, _) = plan_for(&state, &client, &current, Some(false), now).await?;
         let groups = groups_without(&state, &client, id, now).await?;
-        let outcome = state.store.scim_delete(&ScimDelete { org: client.ctx.org.id, kind: KIND, id, expected_version: current.version, also: &groups }, &plan, now).await?;
+        let outcome = state
+            .store
+            .scim_delete(&ScimDelete { org: client.ctx.org.id, kind: KIND, id, expected_version: current.version, also: &groups }, &plan, now)
+            .await?;
         if outcome == ScimWriteOutcome::Written {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
@@ -169,8 +188,19 @@ async fn groups_without(state: &AppState, client: &ScimClient, member: Uuid, now
 }
 
 /// Plan and store one User; `None` when another writer got there first.
-async fn write(state: &AppState, client: &ScimClient, mut resource: ScimResource, expected: Option<i64>, now: DateTime<Utc>) -> ScimResult<Option<ScimResource>> {
-    let user_name = resource.document.get("userName").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ScimError::invalid_value("\"userName\" is required"))?;
+async fn write(
+    state: &AppState,
+    client: &ScimClient,
+    mut resource: ScimResource,
+    expected: Option<i64>,
+    now: DateTime<Utc>,
+) -> ScimResult<Option<ScimResource>> {
+    let user_name = resource
+        .document
+        .get("userName")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| ScimError::invalid_value("\"userName\" is required"))?;
     if let Some(holder) = state.store.scim_user_by_name(client.ctx.org.id, &user_name).await? {
         if holder.id != resource.id {
             return Err(ScimError::uniqueness(roster_store::SCIM_USER_NAME_TAKEN).into());
@@ -193,9 +223,17 @@ async fn write(state: &AppState, client: &ScimClient, mut resource: ScimResource
 
 /// The plan that brings the directory in line with `resource` (with `active` overridden when
 /// given), and the person it provisions. A refused plan is the client's error.
-async fn plan_for(state: &AppState, client: &ScimClient, resource: &ScimResource, active: Option<bool>, now: DateTime<Utc>) -> ScimResult<(Plan, Option<UserId>)> {
+async fn plan_for(
+    state: &AppState,
+    client: &ScimClient,
+    resource: &ScimResource,
+    active: Option<bool>,
+    now: DateTime<Utc>,
+) -> ScimResult<(Plan, Option<UserId>)> {
     let mapping = scim_default().with_extra(&admin_rules(client));
-    let (email, mapped) = mapping.apply(&mapping_record(&resource.document)).map_err(|e| ScimError::invalid_value(format!("{e}: userName or an e-mail address must be an e-mail")))?;
+    let (email, mapped) = mapping
+        .apply(&mapping_record(&resource.document))
+        .map_err(|e| ScimError::invalid_value(format!("{e}: userName or an e-mail address must be an e-mail")))?;
     let external_id = resource.id.to_string();
     let manager = enterprise(&resource.document, "manager")
         .and_then(|m| m.get("value"))
@@ -240,7 +278,8 @@ async fn plan_for(state: &AppState, client: &ScimClient, resource: &ScimResource
 
 /// The person this User provisions: linked by its id, else the one with its e-mail.
 fn provisioned<'s>(snapshot: &'s Snapshot, client: &ScimClient, external_id: &str, email: &Email) -> Option<&'s Person> {
-    let linked = snapshot.people.iter().find(|p| p.source.as_ref().is_some_and(|l| l.connection == client.connection.id && l.external_id == external_id));
+    let linked =
+        snapshot.people.iter().find(|p| p.source.as_ref().is_some_and(|l| l.connection == client.connection.id && l.external_id == external_id));
     linked.or_else(|| snapshot.people.iter().find(|p| &p.email == email))
 }
 
@@ -256,7 +295,8 @@ fn mapping_record(document: &Value) -> Value {
         return document.clone();
     }
     let emails = document.get("emails").and_then(Value::as_array).cloned().unwrap_or_default();
-    let pick = |pred: &dyn Fn(&Value) -> bool| emails.iter().find(|e| pred(e)).and_then(|e| e.get("value")).and_then(Value::as_str).map(str::to_owned);
+    let pick =
+        |pred: &dyn Fn(&Value) -> bool| emails.iter().find(|e| pred(e)).and_then(|e| e.get("value")).and_then(Value::as_str).map(str::to_owned);
     let address = pick(&|e| e.get("primary").and_then(Value::as_bool) == Some(true))
         .or_else(|| pick(&|e| e.get("type").and_then(Value::as_str) == Some("work")))
         .or_else(|| pick(&|_| true));

@@ -64,14 +64,18 @@ pub fn redirect_uri(state: &AppState, ctx: &OrgCtx) -> String {
 }
 
 pub fn unavailable(connection: &Connection, reason: String) -> Refusal {
-    Refusal::new(format!("Sign-in with {} is not available right now. Try again later, or ask an admin of your organisation.", connection.name), reason)
-        .on(connection)
+    Refusal::new(
+        format!("Sign-in with {} is not available right now. Try again later, or ask an admin of your organisation.", connection.name),
+        reason,
+    )
+    .on(connection)
 }
 
 /// Start a sign-in: store the request and return the provider's address and the `state`
 /// value the browser's cookie must carry back.
 pub async fn start(state: &AppState, ctx: &OrgCtx, connection: &Connection) -> Result<(String, String), FlowError> {
-    let settings = OidcSettings::of(connection).ok_or_else(|| unavailable(connection, "the connection's settings are not OpenID Connect settings".into()))?;
+    let settings =
+        OidcSettings::of(connection).ok_or_else(|| unavailable(connection, "the connection's settings are not OpenID Connect settings".into()))?;
     let providers = providers().map_err(|e| unavailable(connection, e.to_string()))?;
     let metadata = providers.metadata(&settings.discovery_url).await.map_err(|e| unavailable(connection, e.to_string()))?;
     let request = authorization_request(&metadata, &settings.client_id, &redirect_uri(state, ctx), SCOPE, &mut rand::rngs::OsRng)
@@ -130,7 +134,8 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, params: &CallbackParams, coo
     let now = state.clock.now();
     let request = state.store.consume_sso_request(ctx.org.id, &token_digest(sent), now).await?.ok_or_else(not_started)?;
     let connection = state.store.connection(ctx.org.id, request.connection).await?.ok_or_else(not_started)?;
-    let settings = OidcSettings::of(&connection).ok_or_else(|| unavailable(&connection, "the connection's settings are not OpenID Connect settings".into()))?;
+    let settings =
+        OidcSettings::of(&connection).ok_or_else(|| unavailable(&connection, "the connection's settings are not OpenID Connect settings".into()))?;
     if let Some(error) = &params.error {
         let described = params.error_description.as_deref().map(|d| format!(": {}", d.chars().take(200).collect::<String>())).unwrap_or_default();
         let message = if error == "access_denied" {
@@ -138,7 +143,9 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, params: &CallbackParams, coo
         } else {
             format!("{} could not sign you in.", connection.name)
         };
-        return Err(Refusal::new(message, format!("the provider answered {}{described}", error.chars().take(60).collect::<String>())).on(&connection).into());
+        return Err(Refusal::new(message, format!("the provider answered {}{described}", error.chars().take(60).collect::<String>()))
+            .on(&connection)
+            .into());
     }
     let code = params.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| unavailable(&connection, "the provider sent no code".into()))?;
     let verifier = state
@@ -207,7 +214,13 @@ pub async fn match_person(state: &AppState, ctx: &OrgCtx, verified: &Verified) -
 /// Who a verified identity is, whatever the protocol: the person its subject was linked to
 /// first, else the one whose e-mail matches the claimed address (case-insensitively), then
 /// linked for next time. Nobody is created or reactivated.
-pub async fn match_identity(state: &AppState, ctx: &OrgCtx, connection: &Connection, subject: &str, claimed: Option<String>) -> Result<Person, FlowError> {
+pub async fn match_identity(
+    state: &AppState,
+    ctx: &OrgCtx,
+    connection: &Connection,
+    subject: &str,
+    claimed: Option<String>,
+) -> Result<Person, FlowError> {
     let refuse = |message: String, reason: String| {
         let mut r = Refusal::new(message, reason).on(connection);
         r.subject = Some(subject.to_owned());
@@ -221,7 +234,10 @@ pub async fn match_identity(state: &AppState, ctx: &OrgCtx, connection: &Connect
             Some(Ok(email)) => state.store.person_by_email(ctx.org.id, &email).await?,
             _ => {
                 return Err(refuse(
-                    format!("{} did not tell Roster your email address, so you cannot be recognised. Ask an admin of your organisation.", connection.name),
+                    format!(
+                        "{} did not tell Roster your email address, so you cannot be recognised. Ask an admin of your organisation.",
+                        connection.name
+                    ),
                     "the provider sent no usable (verified) address to match a person by".into(),
                 ))
             }

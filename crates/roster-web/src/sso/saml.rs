@@ -215,8 +215,14 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
     let (connection, settings, result) = &results[chosen];
     let (connection, settings): (&Connection, &SamlSettings) = (connection, settings);
     let refuse = |reason: String| {
-        Refusal::new(format!("{} could not sign you in. Start again from your organisation's login page, or ask an admin of your organisation.", connection.name), reason)
-            .on(connection)
+        Refusal::new(
+            format!(
+                "{} could not sign you in. Start again from your organisation's login page, or ask an admin of your organisation.",
+                connection.name
+            ),
+            reason,
+        )
+        .on(connection)
     };
     let assertion = result.clone().map_err(|e| refuse(e.to_string()))?;
 
@@ -248,7 +254,13 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
     if !state.store.first_use_of_saml_assertion(ctx.org.id, &assertion.issuer, &assertion.id, assertion.remember_until, now).await? {
         return Err(refuse(format!("the assertion {} was already used (a replay)", assertion.id)).into());
     }
-    Ok(Verified { connection: connection.clone(), subject: assertion.name_id.clone(), claimed_email: assertion.email().map(str::to_owned), test, browser })
+    Ok(Verified {
+        connection: connection.clone(),
+        subject: assertion.name_id.clone(),
+        claimed_email: assertion.email().map(str::to_owned),
+        test,
+        browser,
+    })
 }
 
 /// The sealed hand-over's column name (associated data of the seal).
@@ -273,7 +285,12 @@ struct HandOver {
 pub async fn hand_over(state: &AppState, ctx: &OrgCtx, verified: &Verified, person: &Person) -> Result<String, StoreError> {
     let now = state.clock.now();
     if let Some(browser) = &verified.browser {
-        let sealed = HandOver { person: person.id, connection: verified.connection.id, browser: browser.clone(), expires: (now + Duration::seconds(HAND_OVER_SECS)).timestamp() };
+        let sealed = HandOver {
+            person: person.id,
+            connection: verified.connection.id,
+            browser: browser.clone(),
+            expires: (now + Duration::seconds(HAND_OVER_SECS)).timestamp(),
+        };
         let bytes = serde_json::to_vec(&sealed).map_err(|e| StoreError::Conflict(e.to_string()))?;
         let token = state.master_key.seal(ctx.org.id, HAND_OVER_COLUMN, &bytes);
         return Ok(format!("{SEALED_PREFIX}{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token)));
@@ -332,6 +349,11 @@ pub async fn take_over(state: &AppState, ctx: &OrgCtx, token: &str, cookie: Opti
     }
     match state.store.person(ctx.org.id, id).await? {
         Some(p) if p.status != Status::Deactivated => Ok(p),
-        _ => Err(Refusal::new("Your account in this organisation is deactivated. Ask an admin of your organisation.", "the person was deactivated during sign-in").on(&connection).into()),
+        _ => Err(Refusal::new(
+            "Your account in this organisation is deactivated. Ask an admin of your organisation.",
+            "the person was deactivated during sign-in",
+        )
+        .on(&connection)
+        .into()),
     }
 }

@@ -95,7 +95,8 @@ async fn invitations_are_listed_without_links_and_handed_over_once(app: &TestApp
     let handed = copy_invitation_link(app, &client, ada_id).await;
     assert_eq!(handed.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
     let token = token_in(&handed.text().await.unwrap());
-    let stale = app.client().get(app.url("acme", &format!("/password/set?purpose=invitation&token={first}"))).send().await.unwrap().text().await.unwrap();
+    let stale =
+        app.client().get(app.url("acme", &format!("/password/set?purpose=invitation&token={first}"))).send().await.unwrap().text().await.unwrap();
     assert!(stale.contains("This link no longer works"), "a newer link voids the older one");
 
     let ada = app.client();
@@ -108,7 +109,13 @@ async fn invitations_are_listed_without_links_and_handed_over_once(app: &TestApp
         let token = token.clone();
         async move {
             ada.post(url)
-                .form(&[("_csrf", form_token(&page).as_str()), ("token", token.as_str()), ("purpose", "invitation"), ("password", password), ("confirm", confirm)])
+                .form(&[
+                    ("_csrf", form_token(&page).as_str()),
+                    ("token", token.as_str()),
+                    ("purpose", "invitation"),
+                    ("password", password),
+                    ("confirm", confirm),
+                ])
                 .send()
                 .await
                 .unwrap()

@@ -11,7 +11,8 @@ async fn sessions_keys_and_ids_stay_in_their_org(app: &TestApp) {
     let globex = app.org("globex").await;
     let csv = "email,first_name,last_name\nsecret.person@globex.example,Secret,Person\n";
     ops::import_csv(&app.state, globex.org.id, Actor::Cli, csv.as_bytes(), Invitations::Hold, false).await.unwrap();
-    let globex_person = app.state.store.person_by_email(globex.org.id, &Email::parse("secret.person@globex.example").unwrap()).await.unwrap().unwrap();
+    let globex_person =
+        app.state.store.person_by_email(globex.org.id, &Email::parse("secret.person@globex.example").unwrap()).await.unwrap().unwrap();
 
     // Acme's owner, signed in to Acme, is a stranger at Globex.
     let client = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
@@ -21,7 +22,13 @@ async fn sessions_keys_and_ids_stay_in_their_org(app: &TestApp) {
     let acme_cookie = {
         let fresh = app.client();
         let response = app.login(&fresh, "acme", &acme.owner_email, &acme.owner_password).await;
-        response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).find(|c| c.starts_with("roster_session=")).unwrap()
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .find(|c| c.starts_with("roster_session="))
+            .unwrap()
     };
     let replay = app.client().get(app.url("globex", "/people")).header("cookie", &acme_cookie).send().await.unwrap();
     assert_eq!(replay.status(), 303);

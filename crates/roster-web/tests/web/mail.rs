@@ -61,7 +61,16 @@ async fn invitations_are_delivered_through_smtp() {
     let acme = app.org("acme").await;
     let unique = format!("mail.{}@acme.example", uuid::Uuid::new_v4().simple());
     let csv = format!("email,first_name,last_name\n{unique},Mia,Mail\n");
-    roster_web::ops::import_csv(&app.state, acme.org.id, roster_core::Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Immediately, false).await.unwrap();
+    roster_web::ops::import_csv(
+        &app.state,
+        acme.org.id,
+        roster_core::Actor::Cli,
+        csv.as_bytes(),
+        roster_core::reconcile::Invitations::Immediately,
+        false,
+    )
+    .await
+    .unwrap();
 
     let sent = roster_web::mail::deliver_due(&app.state, &smtp).await.unwrap();
     assert_eq!(sent, 1);
@@ -83,7 +92,16 @@ async fn an_unreachable_smtp_server_keeps_the_mail_for_a_retry() {
     let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
     let acme = app.org("acme").await;
     let csv = "email,first_name,last_name\nretry@acme.example,Re,Try\n";
-    roster_web::ops::import_csv(&app.state, acme.org.id, roster_core::Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Immediately, false).await.unwrap();
+    roster_web::ops::import_csv(
+        &app.state,
+        acme.org.id,
+        roster_core::Actor::Cli,
+        csv.as_bytes(),
+        roster_core::reconcile::Invitations::Immediately,
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(roster_web::mail::deliver_due(&app.state, &smtp).await.unwrap(), 0);
     let queued = app.state.store.emails(acme.org.id, 10).await.unwrap();
     assert_eq!(queued.len(), 1);
@@ -149,7 +167,13 @@ async fn password_reset_works_once_and_says_nothing_about_unknown_addresses(app:
     assert!(page.contains("Choose a new password"));
     let done = client
         .post(app.url("acme", "/password/set"))
-        .form(&[("_csrf", form_token(&page).as_str()), ("token", token.as_str()), ("purpose", "password_reset"), ("password", "brand-new-password"), ("confirm", "brand-new-password")])
+        .form(&[
+            ("_csrf", form_token(&page).as_str()),
+            ("token", token.as_str()),
+            ("purpose", "password_reset"),
+            ("password", "brand-new-password"),
+            ("confirm", "brand-new-password"),
+        ])
         .send()
         .await
         .unwrap();

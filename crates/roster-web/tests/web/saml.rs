@@ -28,7 +28,14 @@ async fn world_in(app: &TestApp, slug: &str, allow_idp_initiated: bool) -> World
     let settings = SamlSettings::from_metadata(&idp.metadata(IDP_SSO), None, allow_idp_initiated).unwrap();
     let connection = new_connection(org.org.id, "Okta", &settings, true, chrono::Utc::now()).unwrap();
     app.state.store.create_connection(&connection, &Actor::Cli).await.unwrap();
-    World { idp, connection, sp: app.url(slug, "/saml/metadata"), acs: app.url(slug, "/saml/acs"), owner: org.owner_email, owner_password: org.owner_password }
+    World {
+        idp,
+        connection,
+        sp: app.url(slug, "/saml/metadata"),
+        acs: app.url(slug, "/saml/acs"),
+        owner: org.owner_email,
+        owner_password: org.owner_password,
+    }
 }
 
 async fn world(app: &TestApp) -> World {
@@ -66,7 +73,12 @@ fn request_id(redirect: &str) -> String {
 
 async fn post(app: &TestApp, slug: &str, client: &reqwest::Client, xml: &str) -> reqwest::Response {
     // A RelayState that names an address must never decide where the browser lands.
-    client.post(app.url(slug, "/saml/acs")).form(&[("SAMLResponse", post_value(xml).as_str()), ("RelayState", "https://evil.example/")]).send().await.unwrap()
+    client
+        .post(app.url(slug, "/saml/acs"))
+        .form(&[("SAMLResponse", post_value(xml).as_str()), ("RelayState", "https://evil.example/")])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Follows the ACS's answer to the same-site step after it, in the same browser.
@@ -257,7 +269,8 @@ async fn admins_test_sign_in_and_add_connections_from_metadata(app: &TestApp) {
     let admin = app.signed_in("acme", &w.owner, &w.owner_password).await;
     let page = admin.get(app.url("acme", "/settings/sso")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(&w.acs) && page.contains(&w.sp), "the page shows what to paste into the provider");
-    let tested = admin.post(app.url("acme", &format!("/settings/sso/{}/test", w.connection.id))).form(&[("_csrf", form_token(&page))]).send().await.unwrap();
+    let tested =
+        admin.post(app.url("acme", &format!("/settings/sso/{}/test", w.connection.id))).form(&[("_csrf", form_token(&page))]).send().await.unwrap();
     let id = request_id(&provider_link(&tested.text().await.unwrap()));
     let browser = app.client();
     let report = post(app, "acme", &browser, &w.spec(&w.owner, Some(&id)).signed_assertion(&w.idp)).await;
@@ -283,7 +296,11 @@ async fn admins_test_sign_in_and_add_connections_from_metadata(app: &TestApp) {
     let page = admin.get(app.url("acme", "/settings/sso")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("cert-warning"), "the certificate's expiry is flagged");
     // Metadata without a signing certificate is refused, and nothing is added.
-    let bad = [("_csrf", form_token(&page)), ("name", "Broken".to_owned()), ("metadata_xml", w.idp.metadata(IDP_SSO).replace("use=\"signing\"", "use=\"encryption\""))];
+    let bad = [
+        ("_csrf", form_token(&page)),
+        ("name", "Broken".to_owned()),
+        ("metadata_xml", w.idp.metadata(IDP_SSO).replace("use=\"signing\"", "use=\"encryption\"")),
+    ];
     let refused = admin.post(app.url("acme", "/settings/sso/saml")).form(&bad).send().await.unwrap().text().await.unwrap();
     assert!(refused.contains("no signing certificate"), "{refused}");
     assert_eq!(app.state.store.connections(w.connection.org).await.unwrap().len(), connections.len());

@@ -214,7 +214,10 @@ async fn okta_import_paging(app: &TestApp) {
     }
     assert_eq!(seen.len(), 205);
     let zero = scim.get("/Users?startIndex=0&count=0").await;
-    assert_eq!((zero.body["totalResults"].clone(), zero.body["startIndex"].clone(), zero.body["itemsPerPage"].clone()), (json!(205), json!(1), json!(0)));
+    assert_eq!(
+        (zero.body["totalResults"].clone(), zero.body["startIndex"].clone(), zero.body["itemsPerPage"].clone()),
+        (json!(205), json!(1), json!(0))
+    );
     let sorted = scim.get("/Users?sortBy=name.familyName&sortOrder=descending&count=1").await;
     assert_eq!(sorted.body["Resources"][0]["name"]["familyName"], "N204");
 }
@@ -226,7 +229,8 @@ async fn okta_group_push(app: &TestApp) {
     let scim = Scim::new(app, "acme").await;
     let a = scim.post("/Users", okta_user("a@acme.example", "A", "A")).await.body["id"].as_str().unwrap().to_owned();
     let b = scim.post("/Users", okta_user("b@acme.example", "B", "B")).await.body["id"].as_str().unwrap().to_owned();
-    let group = scim.post("/Groups", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales", "members": []})).await;
+    let group =
+        scim.post("/Groups", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales", "members": []})).await;
     assert_eq!(group.status, 201, "{}", group.body);
     let gid = group.body["id"].as_str().unwrap().to_owned();
     let path = format!("/Groups/{gid}");
@@ -338,7 +342,8 @@ async fn conformance(app: &TestApp) {
 
     let bad_json = scim.client.post(format!("{}/Users", scim.base)).bearer_auth(&scim.token).body("{not json").send().await.unwrap();
     assert_scim_error(&answer(bad_json).await, 400, Some("invalidSyntax"));
-    let plain_json = scim.client.post(format!("{}/Users", scim.base)).bearer_auth(&scim.token).json(&okta_user("j@acme.example", "J", "J")).send().await.unwrap();
+    let plain_json =
+        scim.client.post(format!("{}/Users", scim.base)).bearer_auth(&scim.token).json(&okta_user("j@acme.example", "J", "J")).send().await.unwrap();
     assert_eq!(plain_json.status(), 201, "application/json bodies are accepted");
     assert_scim_error(&scim.declare_too_large("/Users").await, 413, None);
 
@@ -349,11 +354,25 @@ async fn conformance(app: &TestApp) {
 
     let current = scim.get(&path).await;
     let etag = current.headers["etag"].to_str().unwrap().to_owned();
-    let stale = scim.client.patch(format!("{}{path}", scim.base)).bearer_auth(&scim.token).header("if-match", "W/\"99\"")
-        .json(&json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "T"}]})).send().await.unwrap();
+    let stale = scim
+        .client
+        .patch(format!("{}{path}", scim.base))
+        .bearer_auth(&scim.token)
+        .header("if-match", "W/\"99\"")
+        .json(&json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "T"}]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stale.status(), 412);
-    let fresh = scim.client.patch(format!("{}{path}", scim.base)).bearer_auth(&scim.token).header("if-match", &etag)
-        .json(&json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "T"}]})).send().await.unwrap();
+    let fresh = scim
+        .client
+        .patch(format!("{}{path}", scim.base))
+        .bearer_auth(&scim.token)
+        .header("if-match", &etag)
+        .json(&json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "T"}]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(fresh.status(), 200);
 
     let spc = scim.get("/ServiceProviderConfig").await;
@@ -544,7 +563,15 @@ async fn bad_input(app: &TestApp) {
     assert_eq!(filter.status, 400, "{}", filter.body);
     assert_eq!(filter.body["schemas"][0], ERROR);
 
-    let wrong_type = scim.client.post(format!("{}/Users", scim.base)).bearer_auth(&scim.token).header("content-type", "text/plain").body(okta_user("t@acme.example", "T", "T").to_string()).send().await.unwrap();
+    let wrong_type = scim
+        .client
+        .post(format!("{}/Users", scim.base))
+        .bearer_auth(&scim.token)
+        .header("content-type", "text/plain")
+        .body(okta_user("t@acme.example", "T", "T").to_string())
+        .send()
+        .await
+        .unwrap();
     assert_scim_error(&answer(wrong_type).await, 415, None);
     assert!(scim.person(app, "t@acme.example").await.is_none());
 }
@@ -574,8 +601,24 @@ async fn heavy_patches(app: &TestApp) {
     let operations = json!([{"op": "add", "path": "emails", "value": emails}]);
     let patches: Vec<_> = (0..2)
         .map(|_| {
-            let (client, url, token, body) = (scim.client.clone(), format!("{}/Users/{id}", scim.base), scim.token.clone(), json!({"schemas": [PATCH_OP], "Operations": operations}));
-            tokio::spawn(async move { client.patch(url).bearer_auth(token).header("content-type", "application/scim+json").body(body.to_string()).send().await.unwrap().status().as_u16() })
+            let (client, url, token, body) = (
+                scim.client.clone(),
+                format!("{}/Users/{id}", scim.base),
+                scim.token.clone(),
+                json!({"schemas": [PATCH_OP], "Operations": operations}),
+            );
+            tokio::spawn(async move {
+                client
+                    .patch(url)
+                    .bearer_auth(token)
+                    .header("content-type", "application/scim+json")
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
         })
         .collect();
     let health = format!("http://{}/healthz", app.addr);

@@ -82,11 +82,9 @@ fn sign(idp: &Idp, nonce: &str) -> String {
         h
     };
     match forgery {
-        Forgery::AlgNone => format!(
-            "{}.{}.",
-            URL_SAFE_NO_PAD.encode(json!({ "alg": "none", "kid": "k1" }).to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        ),
+        Forgery::AlgNone => {
+            format!("{}.{}.", URL_SAFE_NO_PAD.encode(json!({ "alg": "none", "kid": "k1" }).to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()))
+        }
         Forgery::Hs256WithPublicKey => {
             let secret = key().jwk["n"].as_str().unwrap().as_bytes().to_vec();
             jsonwebtoken::encode(&header(Algorithm::HS256, "k1"), &claims, &EncodingKey::from_secret(&secret)).unwrap()
@@ -105,33 +103,42 @@ async fn serve_idp() -> (Idp, String) {
         challenge_methods: Arc::default(),
     };
     let app = Router::new()
-        .route("/.well-known/openid-configuration", get(|State(idp): State<Idp>| async move {
-            let base = idp.issuer.lock().unwrap().clone();
-            Json(json!({ "issuer": base, "authorization_endpoint": format!("{base}/authorize"), "token_endpoint": format!("{base}/token"),
+        .route(
+            "/.well-known/openid-configuration",
+            get(|State(idp): State<Idp>| async move {
+                let base = idp.issuer.lock().unwrap().clone();
+                Json(json!({ "issuer": base, "authorization_endpoint": format!("{base}/authorize"), "token_endpoint": format!("{base}/token"),
                 "jwks_uri": format!("{base}/keys"), "code_challenge_methods_supported": ["S256"] }))
-        }))
+            }),
+        )
         .route("/keys", get(|| async { Json(json!({ "keys": [key().jwk.clone()] })) }))
         // Signs the test user in at once and sends the browser back with a code.
-        .route("/authorize", get(|State(idp): State<Idp>, Query(q): Query<HashMap<String, String>>| async move {
-            idp.challenge_methods.lock().unwrap().push(q.get("code_challenge_method").cloned().unwrap_or_default());
-            let code = format!("code-{}", uuid::Uuid::new_v4());
-            idp.codes.lock().unwrap().insert(code.clone(), (q["nonce"].clone(), q["code_challenge"].clone()));
-            let to = format!("{}?code={code}&state={}", q["redirect_uri"], q["state"]);
-            axum::response::Redirect::to(&to)
-        }))
-        .route("/token", post(|State(idp): State<Idp>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>| async move {
-            let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
-            let bad = |e: &str| (axum::http::StatusCode::BAD_REQUEST, Json(json!({ "error": e })));
-            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-                return bad("invalid_client");
-            }
-            // Codes are single use, and only with the verifier of their challenge.
-            let Some((nonce, challenge)) = idp.codes.lock().unwrap().remove(&f["code"]) else { return bad("invalid_grant") };
-            if URL_SAFE_NO_PAD.encode(Sha256::digest(f["code_verifier"].as_bytes())) != challenge {
-                return bad("invalid_grant");
-            }
-            (axum::http::StatusCode::OK, Json(json!({ "id_token": sign(&idp, &nonce), "token_type": "Bearer" })))
-        }))
+        .route(
+            "/authorize",
+            get(|State(idp): State<Idp>, Query(q): Query<HashMap<String, String>>| async move {
+                idp.challenge_methods.lock().unwrap().push(q.get("code_challenge_method").cloned().unwrap_or_default());
+                let code = format!("code-{}", uuid::Uuid::new_v4());
+                idp.codes.lock().unwrap().insert(code.clone(), (q["nonce"].clone(), q["code_challenge"].clone()));
+                let to = format!("{}?code={code}&state={}", q["redirect_uri"], q["state"]);
+                axum::response::Redirect::to(&to)
+            }),
+        )
+        .route(
+            "/token",
+            post(|State(idp): State<Idp>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>| async move {
+                let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
+                let bad = |e: &str| (axum::http::StatusCode::BAD_REQUEST, Json(json!({ "error": e })));
+                if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+                    return bad("invalid_client");
+                }
+                // Codes are single use, and only with the verifier of their challenge.
+                let Some((nonce, challenge)) = idp.codes.lock().unwrap().remove(&f["code"]) else { return bad("invalid_grant") };
+                if URL_SAFE_NO_PAD.encode(Sha256::digest(f["code_verifier"].as_bytes())) != challenge {
+                    return bad("invalid_grant");
+                }
+                (axum::http::StatusCode::OK, Json(json!({ "id_token": sign(&idp, &nonce), "token_type": "Bearer" })))
+            }),
+        )
         .with_state(idp.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -173,12 +180,8 @@ pub fn provider_link(html: &str) -> String {
 async fn start(app: &TestApp, w: &World, client: &reqwest::Client) -> String {
     let page = client.get(app.url("acme", "/login")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Sign in with Test IdP"), "the login page shows the button");
-    let started = client
-        .post(app.url("acme", &format!("/sso/{}/start", w.connection.id)))
-        .form(&[("_csrf", form_token(&page))])
-        .send()
-        .await
-        .unwrap();
+    let started =
+        client.post(app.url("acme", &format!("/sso/{}/start", w.connection.id))).form(&[("_csrf", form_token(&page))]).send().await.unwrap();
     assert_eq!(started.status(), 200, "a page that moves on to the provider");
     let authorize = provider_link(&started.text().await.unwrap());
     let back = client.get(&authorize).send().await.unwrap();
@@ -186,7 +189,11 @@ async fn start(app: &TestApp, w: &World, client: &reqwest::Client) -> String {
 }
 
 pub fn sets_session(response: &reqwest::Response) -> bool {
-    response.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap().starts_with("roster_session=") && !v.to_str().unwrap().starts_with("roster_session=;"))
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.to_str().unwrap().starts_with("roster_session=") && !v.to_str().unwrap().starts_with("roster_session=;"))
 }
 
 pub async fn assert_refused(app: &TestApp, client: &reqwest::Client, response: reqwest::Response, why: &str) {
@@ -260,7 +267,9 @@ async fn forged_tokens_are_refused(app: &TestApp) {
     }
     let log = app.state.store.sso_refusals(w.connection.org, 20).await.unwrap();
     let reasons: Vec<&str> = log.iter().rev().map(|r| r.reason.as_str()).collect();
-    for (reason, expected) in reasons.iter().zip(["none", "HS256", "k-unknown", "audience is someone-else", "api://untrusted", "expired", "nonce", "tenant tenant-b"]) {
+    for (reason, expected) in
+        reasons.iter().zip(["none", "HS256", "k-unknown", "audience is someone-else", "api://untrusted", "expired", "nonce", "tenant tenant-b"])
+    {
         assert!(reason.contains(expected), "{reason:?} should mention {expected:?}");
     }
     assert_eq!(reasons.len(), 8);
@@ -313,7 +322,10 @@ async fn initiate_login_parameters_fetch_nothing_and_redirect_nowhere(app: &Test
     });
     let client = app.client();
     for path in ["/sso/initiate", "/login", "/sso/callback", "/saml/acs"] {
-        let url = format!("{}?iss={unconfigured}&target_link_uri=https://evil.example/&RelayState=https://evil.example/&returnTo=https://evil.example/", app.url("acme", path));
+        let url = format!(
+            "{}?iss={unconfigured}&target_link_uri=https://evil.example/&RelayState=https://evil.example/&returnTo=https://evil.example/",
+            app.url("acme", path)
+        );
         let response = client.get(&url).send().await.unwrap();
         let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
         assert!(!location.contains("evil.example") && !location.starts_with("http"), "{path} must not send the browser to {location}");

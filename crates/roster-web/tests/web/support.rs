@@ -38,7 +38,15 @@ impl TestApp {
         config.base_domain = Some(BASE_DOMAIN.into());
         configure(&mut config);
         let key = MasterKey::from_base64(&MasterKey::generate_base64()).expect("key");
-        let state = AppState { store: db.store.clone(), config: Arc::new(config), clock: Arc::new(SystemClock), metrics: None, master_key: key, scim_log: Default::default(), fairness: Default::default() };
+        let state = AppState {
+            store: db.store.clone(),
+            config: Arc::new(config),
+            clock: Arc::new(SystemClock),
+            metrics: None,
+            master_key: key,
+            scim_log: Default::default(),
+            fairness: Default::default(),
+        };
         let app = roster_web::app(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");

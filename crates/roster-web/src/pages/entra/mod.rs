@@ -133,7 +133,11 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
         None => Vec::new(),
     };
     let by_consent = settings.as_ref().is_some_and(|s| s.authorization == Authorization::AdminConsent);
-    let consent = settings.as_ref().and_then(|s| s.consent.as_ref()).filter(|_| by_consent).map(|c| format!("Consent granted for tenant {} on {}.", c.tenant, super::when(c.at)));
+    let consent = settings
+        .as_ref()
+        .and_then(|s| s.consent.as_ref())
+        .filter(|_| by_consent)
+        .map(|c| format!("Consent granted for tenant {} on {}.", c.tenant, super::when(c.at)));
     let page = SetupPage {
         roster_app: state.config.entra_app.is_some(),
         awaiting_consent: by_consent && consent.is_none(),
@@ -160,7 +164,12 @@ pub struct ShowQuery {
     consent: String,
 }
 
-pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Query(query): Query<ShowQuery>) -> Result<Response, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Query(query): Query<ShowQuery>,
+) -> Result<Response, PageError> {
     let feedback = match consent::Outcome::message(&query.consent) {
         Some((true, msg)) => Feedback { notice: Some(msg.into()), ..Feedback::none() },
         Some((false, msg)) => Feedback { error: Some(msg.into()), ..Feedback::none() },
@@ -170,7 +179,12 @@ pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
 }
 
 /// "Grant admin consent": on to Microsoft's consent page for the connection's tenant.
-pub async fn grant_consent(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<super::CsrfOnly>) -> Result<Response, PageError> {
+pub async fn grant_consent(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<super::CsrfOnly>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let connection = existing(&state, &ctx).await?;
     match consent::start(&state, &ctx.org, &connection, user.person.id).await {
@@ -224,7 +238,12 @@ pub struct SetupForm {
     graph_base: String,
 }
 
-pub async fn save(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<SetupForm>) -> Result<Response, PageError> {
+pub async fn save(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<SetupForm>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let authorization = if form.authorization == "admin_consent" { Authorization::AdminConsent } else { Authorization::OwnApp };
     let setup = EntraSetup {
@@ -243,7 +262,9 @@ pub async fn save(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
     };
     let actor = Actor::Person { id: user.person.id };
     match actions::save_setup(&state, ctx.org.id, &actor, &setup).await {
-        Ok(_) => render(&state, &ctx, &user, Feedback { notice: Some("Saved. Test the connection, then enable it.".into()), ..Feedback::none() }).await,
+        Ok(_) => {
+            render(&state, &ctx, &user, Feedback { notice: Some("Saved. Test the connection, then enable it.".into()), ..Feedback::none() }).await
+        }
         Err(OpsError::Invalid(msg) | OpsError::Conflict(msg)) => {
             // Show the form again as sent, secrets excepted.
             let form = FormValues {
@@ -268,7 +289,12 @@ async fn existing(state: &AppState, ctx: &OrgCtx) -> Result<Connection, PageErro
     actions::entra_connection(state, ctx.org.id).await?.ok_or_else(|| PageError::BadRequest("Save the connection's settings first.".into()))
 }
 
-pub async fn test(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<super::CsrfOnly>) -> Result<Response, PageError> {
+pub async fn test(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<super::CsrfOnly>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let connection = existing(&state, &ctx).await?;
     let feedback = match actions::test_connection(&state, &connection).await {
@@ -286,10 +312,20 @@ async fn toggle(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, csrf: &str, 
     Ok(Redirect::to(&format!("{}/settings/integrations/entra", ctx.base)).into_response())
 }
 
-pub async fn enable(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<super::CsrfOnly>) -> Result<Response, PageError> {
+pub async fn enable(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<super::CsrfOnly>,
+) -> Result<Response, PageError> {
     toggle(&state, &ctx, &user, &form.csrf, true).await
 }
 
-pub async fn disable(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<super::CsrfOnly>) -> Result<Response, PageError> {
+pub async fn disable(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<super::CsrfOnly>,
+) -> Result<Response, PageError> {
     toggle(&state, &ctx, &user, &form.csrf, false).await
 }

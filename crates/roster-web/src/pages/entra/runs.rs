@@ -30,7 +30,12 @@ fn summary(run: &SyncRun) -> String {
     match (&run.report, &run.error) {
         (Some(r), _) => format!(
             "{} created, {} updated, {} deactivated, {} reactivated, {} unchanged, {} issue(s)",
-            r.created, r.updated, r.deactivated, r.reactivated, r.unchanged, r.issues.len()
+            r.created,
+            r.updated,
+            r.deactivated,
+            r.reactivated,
+            r.unchanged,
+            r.issues.len()
         ),
         (None, Some(error)) => error.clone(),
         (None, None) => String::new(),
@@ -41,11 +46,22 @@ pub async fn history(state: &AppState, _ctx: &OrgCtx, connection: &Connection) -
     let runs = state.store.sync_runs(connection.org, connection.id, 20).await?;
     Ok(runs
         .iter()
-        .map(|r| RunRow { id: r.id.to_string(), trigger: r.trigger.clone(), status: r.status.to_string(), queued: super::super::when(r.queued_at), summary: summary(r) })
+        .map(|r| RunRow {
+            id: r.id.to_string(),
+            trigger: r.trigger.clone(),
+            status: r.status.to_string(),
+            queued: super::super::when(r.queued_at),
+            summary: summary(r),
+        })
         .collect())
 }
 
-pub async fn sync_now(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<super::super::CsrfOnly>) -> Result<Response, PageError> {
+pub async fn sync_now(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<super::super::CsrfOnly>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let connection = existing(&state, &ctx).await?;
     let run = actions::enqueue_sync(&state, &connection, "manual").await?;
@@ -118,7 +134,13 @@ pub struct RunPath {
 }
 
 /// The full page, or under htmx the status fragment it polls.
-pub async fn show_run(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, headers: HeaderMap, Path(path): Path<RunPath>) -> Result<Response, PageError> {
+pub async fn show_run(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    headers: HeaderMap,
+    Path(path): Path<RunPath>,
+) -> Result<Response, PageError> {
     let run = state.store.sync_run(ctx.org.id, path.id).await?.ok_or(PageError::NotFound)?;
     let view = RunView::new(&run, &ctx.base);
     let mut response = if headers.contains_key("hx-request") {

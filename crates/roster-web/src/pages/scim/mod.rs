@@ -70,7 +70,12 @@ pub struct TokenForm {
     name: String,
 }
 
-pub async fn create_token(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Form(form): Form<TokenForm>) -> Result<Response, PageError> {
+pub async fn create_token(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let actor = Actor::Person { id: user.person.id };
     match tokens::create_token(&state, ctx.org.id, &form.name, &actor).await {
@@ -85,7 +90,13 @@ pub struct TokenPath {
     id: uuid::Uuid,
 }
 
-pub async fn revoke_token(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Path(path): Path<TokenPath>, Form(form): Form<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<TokenPath>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     if !state.store.revoke_scim_token(ctx.org.id, path.id, state.clock.now()).await? {
         return Err(PageError::NotFound);

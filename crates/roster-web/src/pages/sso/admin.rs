@@ -174,7 +174,13 @@ pub async fn add_saml(State(state): State<AppState>, ctx: OrgCtx, admin: AdminUs
     }
 }
 
-pub async fn set_enabled(State(state): State<AppState>, ctx: OrgCtx, admin: AdminUser, Path((_, id, action)): Path<(String, String, String)>, Form(form): Form<crate::pages::CsrfOnly>) -> Result<Response, PageError> {
+pub async fn set_enabled(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    admin: AdminUser,
+    Path((_, id, action)): Path<(String, String, String)>,
+    Form(form): Form<crate::pages::CsrfOnly>,
+) -> Result<Response, PageError> {
     admin.0.check_csrf(&form.csrf)?;
     let mut connection = enabled_connection(&state, &ctx, &id, false).await?;
     connection.enabled = match action.as_str() {
@@ -188,7 +194,13 @@ pub async fn set_enabled(State(state): State<AppState>, ctx: OrgCtx, admin: Admi
 
 /// Start a sign-in that reports what it found instead of signing anyone in; works while the
 /// connection is still disabled, so admins can check it first.
-pub async fn test(State(state): State<AppState>, ctx: OrgCtx, admin: AdminUser, Path((_, id)): Path<(String, String)>, Form(form): Form<crate::pages::CsrfOnly>) -> Result<Response, PageError> {
+pub async fn test(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    admin: AdminUser,
+    Path((_, id)): Path<(String, String)>,
+    Form(form): Form<crate::pages::CsrfOnly>,
+) -> Result<Response, PageError> {
     admin.0.check_csrf(&form.csrf)?;
     let connection = enabled_connection(&state, &ctx, &id, false).await?;
     Ok(redirect_to_provider(&state, &ctx, &connection, TEST_COOKIE).await)
@@ -202,7 +214,12 @@ pub struct PasswordForm {
     allowed: String,
 }
 
-pub async fn password_policy(State(state): State<AppState>, ctx: OrgCtx, admin: AdminUser, Form(form): Form<PasswordForm>) -> Result<Response, PageError> {
+pub async fn password_policy(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    admin: AdminUser,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
     admin.0.check_csrf(&form.csrf)?;
     state.store.set_password_sign_in(ctx.org.id, form.allowed == "on", &Actor::Person { id: admin.0.person.id }, state.clock.now()).await?;
     Ok(Redirect::to(&format!("{}/settings/sso", ctx.base)).into_response())

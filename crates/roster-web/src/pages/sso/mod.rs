@@ -141,7 +141,13 @@ pub struct StartForm {
 }
 
 /// POST from the organisation's own login page only: the double-submit cookie proves it.
-pub async fn start(State(state): State<AppState>, ctx: OrgCtx, Path((_, id)): Path<(String, String)>, headers: HeaderMap, Form(form): Form<StartForm>) -> Result<Response, PageError> {
+pub async fn start(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<StartForm>,
+) -> Result<Response, PageError> {
     match cookie_value(&headers, FORM_COOKIE) {
         Some(cookie) if !form.csrf.is_empty() && same_secret(&cookie, &form.csrf) => {}
         _ => return Err(PageError::Csrf),
@@ -150,13 +156,25 @@ pub async fn start(State(state): State<AppState>, ctx: OrgCtx, Path((_, id)): Pa
     Ok(redirect_to_provider(&state, &ctx, &connection, STATE_COOKIE).await)
 }
 
-pub async fn callback_get(State(state): State<AppState>, ctx: OrgCtx, user: Option<CurrentUser>, headers: HeaderMap, Query(params): Query<CallbackParams>) -> Response {
+pub async fn callback_get(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    user: Option<CurrentUser>,
+    headers: HeaderMap,
+    Query(params): Query<CallbackParams>,
+) -> Response {
     finish(&state, &ctx, user, &headers, params).await
 }
 
 /// `response_mode=form_post`. The state cookie is SameSite=Lax, so a cross-site POST carries
 /// it only where the provider shares the site; elsewhere the query mode is used.
-pub async fn callback_post(State(state): State<AppState>, ctx: OrgCtx, user: Option<CurrentUser>, headers: HeaderMap, Form(params): Form<CallbackParams>) -> Response {
+pub async fn callback_post(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    user: Option<CurrentUser>,
+    headers: HeaderMap,
+    Form(params): Form<CallbackParams>,
+) -> Response {
     finish(&state, &ctx, user, &headers, params).await
 }
 
@@ -179,7 +197,14 @@ async fn finish(state: &AppState, ctx: &OrgCtx, user: Option<CurrentUser>, heade
     let mut response = match flow::verify(state, ctx, &params, cookie.as_deref()).await.inspect(|v| provider_time = Some(v.provider_time)) {
         Err(e) => refuse(state, ctx, e).await,
         Ok(verified) if testing => match user.filter(|u| u.person.role.can_administer()) {
-            None => refuse(state, ctx, FlowError::Refused(Refusal::new("Only admins can test sign-in.", "a test sign-in finished without an admin session"))).await,
+            None => {
+                refuse(
+                    state,
+                    ctx,
+                    FlowError::Refused(Refusal::new("Only admins can test sign-in.", "a test sign-in finished without an admin session")),
+                )
+                .await
+            }
             Some(admin) => {
                 let matched = match flow::match_person(state, ctx, &verified).await {
                     Ok(p) => Ok(p.email.as_str().to_owned()),
