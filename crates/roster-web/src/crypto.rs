@@ -52,7 +52,7 @@ impl MasterKey {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let aad = Self::aad(org, column);
-        let sealed = self.0.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad });
+        let sealed = self.0.encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad });
         let mut out = nonce.to_vec();
         // Encryption only fails for inputs beyond GCM's 64 GiB limit, far above any secret.
         out.extend(sealed.unwrap_or_default());
@@ -64,8 +64,9 @@ impl MasterKey {
             return Err(CryptoError::Open);
         }
         let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Open)?;
         let aad = Self::aad(org, column);
-        self.0.decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: &aad }).map_err(|_| CryptoError::Open)
+        self.0.decrypt(&Nonce::from(nonce), Payload { msg: body, aad: &aad }).map_err(|_| CryptoError::Open)
     }
 }
 

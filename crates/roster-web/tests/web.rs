@@ -1,4 +1,5 @@
 //! The pages and the API, driven over HTTP against SQLite and PostgreSQL.
+#![expect(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a failing test panics, helpers included")]
 
 #[path = "web/support.rs"]
 pub mod support;

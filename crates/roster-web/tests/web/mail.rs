@@ -39,7 +39,7 @@ fn unquote(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn delivered_to(maildir: &PathBuf, address: &str) -> Vec<String> {
+fn delivered_to(maildir: &std::path::Path, address: &str) -> Vec<String> {
     let mut found = Vec::new();
     for sub in ["new", "cur"] {
         let Ok(entries) = std::fs::read_dir(maildir.join(sub)) else { continue };
@@ -113,7 +113,7 @@ async fn an_unreachable_smtp_server_keeps_the_mail_for_a_retry() {
 
 /// The link of a message delivered to `address` by this test app (its port is in the link),
 /// once it arrives. Each test app sends one such message.
-pub async fn link_delivered(app: &TestApp, maildir: &PathBuf, address: &str, purpose: &str) -> String {
+pub async fn link_delivered(app: &TestApp, maildir: &std::path::Path, address: &str, purpose: &str) -> String {
     let marker = format!(":{}/password/set?purpose={purpose}&token=", app.addr.port());
     for _ in 0..100 {
         if let Some(mail) = delivered_to(maildir, address).into_iter().find(|m| m.contains(&marker)) {

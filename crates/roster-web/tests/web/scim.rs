@@ -316,7 +316,7 @@ async fn entra_sequence(app: &TestApp) {
     assert_eq!(removed.status, 200);
     let members = scim.get(&format!("/Groups/{gid}")).await.body["members"].clone();
     assert_eq!(members.as_array().map(Vec::len), Some(1), "only the listed member was removed: {members}");
-    let slim = scim.get(&format!("/Groups?excludedAttributes=members&filter=displayName%20eq%20%22Research%20Leads%22")).await;
+    let slim = scim.get("/Groups?excludedAttributes=members&filter=displayName%20eq%20%22Research%20Leads%22").await;
     assert!(slim.body["Resources"][0].get("members").is_none());
 
     assert_eq!(scim.delete(&path).await.status, 204);
