@@ -5,16 +5,8 @@ use sha2::{Digest, Sha256};
 
 /// The stored form of a secret: hex SHA-256. Secrets are long and random, so no salt is needed.
 pub fn token_digest(raw: &str) -> String {
-    let digest = Sha256::digest(raw.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    out
+    hex::encode(Sha256::digest(raw.as_bytes()))
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,5 @@
 //! Storage for integrations: connections to identity providers. Secrets arrive sealed (see
-//! `roster_web::crypto`); the store never sees them in the clear.
+//! `roster_app::secrets::seal`); the store never sees them in the clear.
 
 use crate::StoreResult;
 use async_trait::async_trait;

@@ -5,6 +5,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use roster_app::admin::OpsError;
 use roster_store::StoreError;
 use serde::Serialize;
 
@@ -29,6 +30,17 @@ impl From<StoreError> for PageError {
             StoreError::NotFound(_) => PageError::NotFound,
             StoreError::Conflict(msg) => PageError::BadRequest(msg),
             other => PageError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<OpsError> for PageError {
+    fn from(err: OpsError) -> Self {
+        match err {
+            OpsError::Invalid(msg) | OpsError::Conflict(msg) => PageError::BadRequest(msg),
+            OpsError::Csv(e) => PageError::BadRequest(e.to_string()),
+            OpsError::NotFound => PageError::NotFound,
+            OpsError::Store(e) => PageError::from(e),
         }
     }
 }

@@ -1,24 +1,18 @@
-//! Roster's HTTP surfaces: the admin pages, the REST API, health and metrics; and the actions
-//! they share with the command line.
+//! Roster's HTTP surfaces: the admin pages, the REST API, the SCIM server, sign-in, health and
+//! metrics. Handlers extract, authorise, call one `roster_app` action and render; the
+//! behaviour lives in `roster_app`.
 
 pub mod api;
 pub mod app;
-pub mod clock;
-pub mod config;
-pub mod crypto;
-pub mod entra;
+pub mod client_addr;
 pub mod error;
 pub mod guard;
-pub mod mail;
-pub mod ops;
 pub mod pages;
-pub mod password;
 pub mod routing;
 pub mod scim;
 pub mod session;
 pub mod sso;
 pub mod state;
-pub mod throttle;
 
 pub use app::app;
 pub use state::AppState;

@@ -3,7 +3,6 @@
 //! cookie instead.
 
 use crate::error::PageError;
-use crate::password::random_token;
 use crate::routing::OrgCtx;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -11,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
+use roster_app::secrets::password::random_token;
 use roster_core::secret::token_digest;
 use roster_core::{Person, Status};
 use roster_store::SessionRecord;

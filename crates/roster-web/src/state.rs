@@ -1,23 +1,32 @@
-//! What every handler can reach. Nothing here is process-local state that another process would
-//! need: sessions, tokens and queues live in the store.
+//! What every handler can reach: the application (`roster_app::App`, which it dereferences to)
+//! and what only the HTTP side needs. Nothing here is process-local state that another process
+//! would need: sessions, tokens and queues live in the store.
 
-use crate::clock::Clock;
-use crate::config::WebConfig;
-use crate::crypto::MasterKey;
 use metrics_exporter_prometheus::PrometheusHandle;
-use roster_store::Store;
-use std::sync::Arc;
+use roster_app::App;
+use std::ops::Deref;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub config: Arc<WebConfig>,
-    pub clock: Arc<dyn Clock>,
+    pub app: App,
     pub metrics: Option<PrometheusHandle>,
-    /// Seals the secrets integrations store (tenant ids, client secrets, keys).
-    pub master_key: MasterKey,
     /// The SCIM request log's writer (a queue in front of the store; the log itself is stored).
     pub scim_log: crate::scim::LogQueue,
     /// Each organisation's share of the server's work (process-local: it bounds this process).
     pub fairness: crate::guard::Fairness,
+}
+
+impl AppState {
+    /// The HTTP side of `app`, with metrics when the process exports them.
+    pub fn new(app: App, metrics: Option<PrometheusHandle>) -> Self {
+        AppState { app, metrics, scim_log: Default::default(), fairness: Default::default() }
+    }
+}
+
+impl Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.app
+    }
 }

@@ -5,22 +5,24 @@ use crate::keys;
 use crate::settings::Settings;
 use anyhow::{anyhow, bail, Context};
 use clap::Subcommand;
+use roster_app::clock::SystemClock;
+use roster_app::config::{Config, EntraApp, SmtpConfig};
+use roster_app::{admin, mail, App};
 use roster_core::query::{PersonFilter, PersonQuery};
 use roster_core::reconcile::Invitations;
 use roster_core::{Actor, Email, Org, Status, TeamId};
-use roster_web::clock::SystemClock;
-use roster_web::config::{EntraApp, SmtpConfig, WebConfig};
-use roster_web::{mail, ops, AppState};
+use roster_web::AppState;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Open the store, migrate it, and build what the actions need.
-pub async fn state(settings: &Settings, with_metrics: bool) -> anyhow::Result<AppState> {
+/// The application every command acts through, on the database the settings name (migrated).
+pub async fn app(settings: &Settings) -> anyhow::Result<App> {
     let location = settings.location();
     let store = roster_store::open(&location).await.with_context(|| format!("opening the database ({location:?})"))?;
     store.migrate().await.context("migrating the database")?;
     let public_url = settings.public_url()?;
-    let mut config = WebConfig::local(public_url);
+    let mut config = Config::local(public_url);
     config.base_domain = settings.base_domain.clone().filter(|d| !d.is_empty());
     config.smtp = settings.smtp_host.clone().filter(|h| !h.is_empty()).map(|host| SmtpConfig {
         host,
@@ -36,20 +38,18 @@ pub async fn state(settings: &Settings, with_metrics: bool) -> anyhow::Result<Ap
         (Some(id), _) if !id.trim().is_empty() => bail!("entra_app_client_id is set without entra_app_client_secret"),
         _ => None,
     };
+    Ok(App { store, config: Arc::new(config), clock: Arc::new(SystemClock), master_key: keys::load(settings)? })
+}
+
+/// The application with what the HTTP side adds, for `serve` and `demo`.
+pub async fn state(settings: &Settings, with_metrics: bool) -> anyhow::Result<AppState> {
+    let app = app(settings).await?;
     let metrics = if with_metrics {
         Some(metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?)
     } else {
         None
     };
-    Ok(AppState {
-        store,
-        config: Arc::new(config),
-        clock: Arc::new(SystemClock),
-        metrics,
-        master_key: keys::load(settings)?,
-        scim_log: Default::default(),
-        fairness: Default::default(),
-    })
+    Ok(AppState::new(app, metrics))
 }
 
 pub async fn serve(settings: &Settings, ready: Option<tokio::sync::oneshot::Sender<()>>) -> anyhow::Result<()> {
@@ -60,9 +60,9 @@ pub async fn serve(settings: &Settings, ready: Option<tokio::sync::oneshot::Send
 pub async fn serve_state(settings: &Settings, state: AppState, ready: Option<tokio::sync::oneshot::Sender<()>>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     tracing::info!(listen = %settings.listen, backend = state.store.backend(), "serving");
-    mail::spawn_delivery(state.clone());
-    roster_web::entra::spawn_worker(state.clone());
-    roster_web::entra::spawn_scheduler(state.clone());
+    mail::spawn_delivery(state.app.clone());
+    roster_app::jobs::entra_sync::spawn_worker(state.app.clone());
+    roster_app::jobs::scheduler::spawn_scheduler(state.app.clone());
     roster_web::sso::spawn_purge(state.clone());
     if let Some(ready) = ready {
         let _ = ready.send(());
@@ -83,7 +83,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn org_by_slug(state: &AppState, slug: &str) -> anyhow::Result<Org> {
+async fn org_by_slug(state: &App, slug: &str) -> anyhow::Result<Org> {
     state.store.org_by_slug(slug).await?.ok_or_else(|| anyhow!("there is no organisation '{slug}' (see `roster org list`)"))
 }
 
@@ -102,10 +102,10 @@ pub enum OrgCommand {
 }
 
 pub async fn org(settings: &Settings, cmd: OrgCommand) -> anyhow::Result<()> {
-    let state = state(settings, false).await?;
+    let state = app(settings).await?;
     match cmd {
         OrgCommand::Create { slug, name, owner } => {
-            let created = ops::create_org(&state, &slug, &name, &owner).await?;
+            let created = admin::create_org(&state, &slug, &name, &owner).await?;
             println!("Created {} ({}).", created.org.name, created.org.slug);
             println!("  Sign in:   {}", state.config.org_url(created.org.slug.as_str(), "/login"));
             println!("  Email:     {}", created.owner.email);
@@ -143,11 +143,11 @@ pub enum ApiKeyCommand {
 }
 
 pub async fn apikey(settings: &Settings, cmd: ApiKeyCommand) -> anyhow::Result<()> {
-    let state = state(settings, false).await?;
+    let state = app(settings).await?;
     match cmd {
         ApiKeyCommand::Create { org, name } => {
             let org = org_by_slug(&state, &org).await?;
-            let created = ops::create_api_key(&state, org.id, &name, None).await?;
+            let created = admin::create_api_key(&state, org.id, &name, None).await?;
             eprintln!("Created API key '{}' ({}). It is shown only now:", created.info.name, created.info.id);
             println!("{}", created.raw);
         }
@@ -207,7 +207,7 @@ pub enum UserCommand {
 }
 
 pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
-    let state = state(settings, false).await?;
+    let state = app(settings).await?;
     match cmd {
         UserCommand::List { org, status, search, limit, json, csv } => {
             let org = org_by_slug(&state, &org).await?;
@@ -236,7 +236,7 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             let email = Email::parse(&email)?;
             let person =
                 state.store.person_by_email(org.id, &email).await?.ok_or_else(|| anyhow!("nobody in {} has the address {email}", org.slug))?;
-            ops::invite(&state, org.id, Actor::Cli, person.id).await?;
+            admin::invite(&state, org.id, Actor::Cli, person.id).await?;
             println!("Invitation for {email} queued.");
         }
         UserCommand::InviteLink { org, email } => {
@@ -307,7 +307,7 @@ pub enum TeamCommand {
 }
 
 pub async fn team(settings: &Settings, cmd: TeamCommand) -> anyhow::Result<()> {
-    let state = state(settings, false).await?;
+    let state = app(settings).await?;
     match cmd {
         TeamCommand::List { org } => {
             let org = org_by_slug(&state, &org).await?;
@@ -318,12 +318,12 @@ pub async fn team(settings: &Settings, cmd: TeamCommand) -> anyhow::Result<()> {
         }
         TeamCommand::Create { org, name, parent } => {
             let org = org_by_slug(&state, &org).await?;
-            let id = ops::create_team(&state, org.id, Actor::Cli, &name, parent).await?;
+            let id = admin::create_team(&state, org.id, Actor::Cli, &name, parent).await?;
             println!("{id}");
         }
         TeamCommand::Update { org, id, name, parent } => {
             let org = org_by_slug(&state, &org).await?;
-            ops::update_team(&state, org.id, Actor::Cli, id, &name, parent).await?;
+            admin::update_team(&state, org.id, Actor::Cli, id, &name, parent).await?;
             println!("Saved.");
         }
     }
@@ -348,11 +348,11 @@ pub enum ImportCommand {
 
 pub async fn import(settings: &Settings, cmd: ImportCommand) -> anyhow::Result<()> {
     let ImportCommand::Csv { org, file, dry_run, invite } = cmd;
-    let state = state(settings, false).await?;
+    let state = app(settings).await?;
     let org = org_by_slug(&state, &org).await?;
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let invitations = if invite { Invitations::Immediately } else { Invitations::Hold };
-    match ops::import_csv(&state, org.id, Actor::CsvImport { by: None }, bytes, invitations, dry_run).await {
+    match admin::import_csv(&state, org.id, Actor::CsvImport { by: None }, bytes, invitations, dry_run).await {
         Ok(outcome) => {
             let r = &outcome.report;
             let verb = if outcome.applied { "Imported" } else { "Dry run, nothing changed" };
@@ -363,7 +363,7 @@ pub async fn import(settings: &Settings, cmd: ImportCommand) -> anyhow::Result<(
             Ok(())
         }
         Err(err) => {
-            for issue in ops::import_issues(&err) {
+            for issue in admin::import_issues(&err) {
                 eprintln!("{}: {}", issue.record, issue.message);
             }
             bail!("{err}; nothing was imported")
@@ -385,7 +385,7 @@ pub enum OutboxCommand {
 
 pub async fn outbox(settings: &Settings, cmd: OutboxCommand) -> anyhow::Result<()> {
     let OutboxCommand::List { org, limit } = cmd;
-    let state = state(settings, false).await?;
+    let state = app(settings).await?;
     let org = org_by_slug(&state, &org).await?;
     for queued in state.store.emails(org.id, limit).await? {
         println!("{}\t{}\t{}\t{}", queued.created_at, queued.email.to(), mail::describe(&queued), mail::subject(&queued.email, &org.name));

@@ -5,9 +5,9 @@ use crate::commands;
 use crate::settings::Settings;
 use anyhow::Context;
 use chrono::NaiveDate;
+use roster_app::{admin, App};
 use roster_core::reconcile::{self, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope};
 use roster_core::{Actor, Email, Profile, RandomIds, Role};
-use roster_web::{ops, AppState};
 use std::path::PathBuf;
 
 pub const SLUG: &str = "acme";
@@ -113,13 +113,13 @@ fn desired(email: Email, first: &str, last: &str, dept: &str, title: &str, manag
     }
 }
 
-async fn seed(state: &AppState) -> anyhow::Result<(roster_core::Org, String)> {
+async fn seed(state: &App) -> anyhow::Result<(roster_core::Org, String)> {
     if let Some(org) = state.store.org_by_slug(SLUG).await? {
         let owner = state.store.person_by_email(org.id, &Email::parse(OWNER)?).await?.context("the demo owner is missing")?;
-        let password = ops::reset_password(state, org.id, owner.id).await?;
+        let password = admin::reset_password(state, org.id, owner.id).await?;
         return Ok((org, password));
     }
-    let created = ops::create_org(state, SLUG, "Acme Ltd", OWNER).await?;
+    let created = admin::create_org(state, SLUG, "Acme Ltd", OWNER).await?;
     let org = created.org;
     let snapshot = state.store.snapshot(org.id).await?;
     let policy = Policy { connection: None, scope: Scope::Partial, invitations: Invitations::Hold, manage_managers: true };
@@ -135,7 +135,7 @@ async fn seed(state: &AppState) -> anyhow::Result<(roster_core::Org, String)> {
     if let Some(engineering) = id_of("Engineering") {
         for child in ["Platform", "Mobile"] {
             if let Some(id) = id_of(child) {
-                ops::update_team(state, org.id, Actor::System, id, child, Some(engineering)).await?;
+                admin::update_team(state, org.id, Actor::System, id, child, Some(engineering)).await?;
             }
         }
     }
@@ -151,7 +151,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let entra_sim = crate::entra::demo_connection(&state, &org).await?;
     microsoft_sign_in(&state, &org, &entra_sim).await?;
     // A fresh SCIM token on every start, like the password: the old ones stay valid until revoked.
-    let scim_token = roster_web::scim::tokens::create_token(&state, org.id, "demo", &roster_core::Actor::Cli).await?.raw;
+    let scim_token = roster_app::admin::scim_tokens::create_token(&state, org.id, "demo", &roster_core::Actor::Cli).await?.raw;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let login = state.config.org_url(org.slug.as_str(), "/login");
     let data = match settings.location() {
@@ -175,7 +175,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
             entra_sim.base_url
         );
         println!("  Microsoft: after Sync users, people can use \"Sign in with {MICROSOFT}\" on the sign-in page with their UPN (simulated)");
-        println!("  SCIM URL:  {}", roster_web::scim::tokens::base_url(&state, org.slug.as_str()));
+        println!("  SCIM URL:  {}", roster_app::admin::scim_tokens::base_url(&state, org.slug.as_str()));
         println!("  SCIM token: {scim_token}");
         println!("Press Ctrl+C to stop.");
     }
@@ -190,7 +190,7 @@ const MICROSOFT: &str = "Microsoft";
 /// An enabled "Sign in with Microsoft" against the simulated tenant, so synced people can sign
 /// in with their UPN. The simulator's port changes on every start, so an existing connection
 /// is pointed at it again.
-async fn microsoft_sign_in(state: &AppState, org: &roster_core::Org, sim: &roster_sim::RunningSim) -> anyhow::Result<()> {
+async fn microsoft_sign_in(state: &App, org: &roster_core::Org, sim: &roster_sim::RunningSim) -> anyhow::Result<()> {
     use roster_core::ConnectionKind;
     use roster_web::sso::{new_connection, OidcSettings};
     let tenant = &sim.sim;

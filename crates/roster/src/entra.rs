@@ -8,11 +8,11 @@ use crate::settings::Settings;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use roster_app::provision::entra::{self as entra_setup, EntraSetup};
 use roster_core::{Actor, RunId, RunReport};
 use roster_sim::{EntraSim, TenantSpec};
 use roster_store::SyncRun;
 use roster_sync::{run_recorded, EntraSettings, ProgressSink, SyncOptions, SyncProgress};
-use roster_web::entra::{self as web_entra, EntraSetup};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -87,7 +87,7 @@ fn read_secret(args: &ConnectEntra) -> anyhow::Result<String> {
 pub async fn connect(settings: &Settings, cmd: ConnectCommand) -> anyhow::Result<()> {
     let ConnectCommand::Entra(args) = cmd;
     let secret = if args.admin_consent { String::new() } else { read_secret(&args)? };
-    let state = commands::state(settings, false).await?;
+    let state = commands::app(settings).await?;
     let org = state.store.org_by_slug(&args.org).await?.ok_or_else(|| anyhow!("there is no organisation '{}'", args.org))?;
     let setup = EntraSetup {
         authorization: if args.admin_consent { roster_sync::Authorization::AdminConsent } else { roster_sync::Authorization::OwnApp },
@@ -103,9 +103,9 @@ pub async fn connect(settings: &Settings, cmd: ConnectCommand) -> anyhow::Result
         login_base: args.login_base.clone(),
         graph_base: args.graph_base.clone(),
     };
-    let mut connection = web_entra::save_setup(&state, org.id, &Actor::Cli, &setup).await?;
+    let mut connection = entra_setup::save_setup(&state, org.id, &Actor::Cli, &setup).await?;
     if args.enable && !connection.enabled {
-        connection = web_entra::set_enabled(&state, &connection, &Actor::Cli, true).await?;
+        connection = entra_setup::set_enabled(&state, &connection, &Actor::Cli, true).await?;
     }
     println!(
         "Microsoft Entra ID connection {} for {} is {}.",
@@ -137,15 +137,15 @@ impl ProgressSink for Bar {
 }
 
 pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
-    let state = commands::state(settings, false).await?;
+    let state = commands::app(settings).await?;
     let org = state.store.org_by_slug(&args.org).await?.ok_or_else(|| anyhow!("there is no organisation '{}'", args.org))?;
-    let connection = web_entra::entra_connection(&state, org.id)
+    let connection = entra_setup::entra_connection(&state, org.id)
         .await?
         .ok_or_else(|| anyhow!("{} has no Microsoft Entra ID connection (see `roster connect entra`)", org.slug))?;
     if !connection.enabled {
         bail!("the Microsoft Entra ID connection of {} is disabled; enable it first", org.slug);
     }
-    let config = web_entra::graph_config(&state, &connection)?;
+    let config = entra_setup::graph_config(&state, &connection)?;
     let options = SyncOptions::from_settings(&EntraSettings::from_connection(&connection)?, state.clock.now());
     // An earlier `roster sync` that was killed left its run "running": say it stopped.
     state.store.fail_abandoned_runs(state.clock.now()).await?;
@@ -258,11 +258,11 @@ const DEMO_SEED: u64 = 2026;
 /// pointing at it, disabled, so a newcomer can enable it and press "Sync users". The
 /// simulator lives as long as the returned handle. Its port changes on every start, so an
 /// existing connection gets the new addresses (and keeps its enabled flag).
-pub async fn demo_connection(state: &roster_web::AppState, org: &roster_core::Org) -> anyhow::Result<roster_sim::RunningSim> {
+pub async fn demo_connection(state: &roster_app::App, org: &roster_core::Org) -> anyhow::Result<roster_sim::RunningSim> {
     let sim = EntraSim::generate(TenantSpec { users: DEMO_USERS, seed: DEMO_SEED, photo_ratio: 0.3, ..TenantSpec::default() });
     let info = sim.info();
     let running = roster_sim::spawn_loopback(sim).await.context("starting the Entra simulator")?;
-    let existing = web_entra::entra_connection(state, org.id).await?;
+    let existing = entra_setup::entra_connection(state, org.id).await?;
     let settings = existing.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
     let setup = EntraSetup {
         authorization: roster_sync::Authorization::OwnApp,
@@ -278,6 +278,6 @@ pub async fn demo_connection(state: &roster_web::AppState, org: &roster_core::Or
         login_base: Some(format!("{}/", running.base_url)),
         graph_base: Some(format!("{}/v1.0/", running.base_url)),
     };
-    web_entra::save_setup(state, org.id, &Actor::System, &setup).await?;
+    entra_setup::save_setup(state, org.id, &Actor::System, &setup).await?;
     Ok(running)
 }

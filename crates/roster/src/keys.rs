@@ -2,7 +2,7 @@
 //! created on first run, readable by its owner only.
 
 use anyhow::{bail, Context};
-use roster_web::crypto::MasterKey;
+use roster_app::secrets::seal::MasterKey;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

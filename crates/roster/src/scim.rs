@@ -1,12 +1,12 @@
 //! `roster scim token create|list|revoke`: the bearer tokens SCIM clients (Okta, Entra) use.
 
-use crate::commands::state;
+use crate::commands::app;
 use crate::settings::Settings;
 use anyhow::{bail, Context};
 use clap::Subcommand;
+use roster_app::admin::scim_tokens;
+use roster_app::App;
 use roster_core::{Actor, Org};
-use roster_web::scim::tokens;
-use roster_web::AppState;
 
 #[derive(Subcommand)]
 pub enum ScimCommand {
@@ -37,22 +37,22 @@ pub enum TokenCommand {
     },
 }
 
-async fn org(state: &AppState, slug: &str) -> anyhow::Result<Org> {
+async fn org(state: &App, slug: &str) -> anyhow::Result<Org> {
     state.store.org_by_slug(slug).await?.with_context(|| format!("no organisation has the slug '{slug}'"))
 }
 
 pub async fn run(settings: &Settings, cmd: ScimCommand) -> anyhow::Result<()> {
-    let state = state(settings, false).await?;
+    let state = app(settings).await?;
     let ScimCommand::Token(cmd) = cmd;
     match cmd {
         TokenCommand::Create { org: slug, name } => {
             let org = org(&state, &slug).await?;
-            let created = tokens::create_token(&state, org.id, &name, &Actor::Cli).await?;
+            let created = scim_tokens::create_token(&state, org.id, &name, &Actor::Cli).await?;
             eprintln!(
                 "Created SCIM token '{}' ({}) for {}. It is shown only now:",
                 created.token.name,
                 created.token.id,
-                tokens::base_url(&state, org.slug.as_str())
+                scim_tokens::base_url(&state, org.slug.as_str())
             );
             println!("{}", created.raw);
         }

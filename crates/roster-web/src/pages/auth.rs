@@ -1,18 +1,19 @@
 //! Sign-in, sign-out, and choosing a password from an invitation or reset link.
 
 use super::Chrome;
+use crate::client_addr::ClientAddr;
 use crate::error::PageError;
-use crate::password::{decoy_hash, hash_password, random_token, verify_password};
 use crate::routing::OrgCtx;
 use crate::session::{cookie_value, same_secret, set_cookie, start_session, CurrentUser, FORM_COOKIE, SESSION_COOKIE};
 use crate::state::AppState;
-use crate::throttle::{self, ClientAddr};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_app::secrets::password::{decoy_hash, hash_password, random_token, verify_password};
+use roster_app::signin::throttle;
 use roster_core::secret::token_digest;
 use roster_core::{Email, Status};
 use roster_store::{OutgoingEmail, TokenPurpose};

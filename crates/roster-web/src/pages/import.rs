@@ -2,7 +2,6 @@
 
 use super::Chrome;
 use crate::error::PageError;
-use crate::ops::{self, OpsError};
 use crate::routing::OrgCtx;
 use crate::session::AdminUser;
 use crate::state::AppState;
@@ -10,6 +9,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Multipart, State};
 use axum::response::{IntoResponse, Response};
+use roster_app::admin::{self, OpsError};
 use roster_core::plan::RecordIssue;
 use roster_core::reconcile::Invitations;
 use roster_core::{Actor, RunReport};
@@ -61,10 +61,10 @@ pub async fn upload(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user):
     }
     let invitations = if upload.invite { Invitations::Immediately } else { Invitations::Hold };
     let actor = Actor::CsvImport { by: Some(user.person.id) };
-    let page = match ops::import_csv(&state, ctx.org.id, actor, std::mem::take(&mut upload.file), invitations, upload.dry_run).await {
+    let page = match admin::import_csv(&state, ctx.org.id, actor, std::mem::take(&mut upload.file), invitations, upload.dry_run).await {
         Ok(outcome) => ImportPage { chrome, report: Some(outcome.report), dry_run: !outcome.applied, issues: vec![], error: None },
         Err(err @ (OpsError::Csv(_) | OpsError::Invalid(_) | OpsError::Conflict(_))) => {
-            let issues = ops::import_issues(&err);
+            let issues = admin::import_issues(&err);
             ImportPage { chrome, report: None, dry_run: upload.dry_run, issues, error: Some(format!("{err}. Nothing was changed.")) }
         }
         Err(other) => return Err(other.into()),

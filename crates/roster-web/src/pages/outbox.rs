@@ -3,7 +3,6 @@
 
 use super::{when, Chrome};
 use crate::error::PageError;
-use crate::mail::{describe, subject};
 use crate::routing::OrgCtx;
 use crate::session::AdminUser;
 use crate::state::AppState;
@@ -11,6 +10,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use roster_app::mail::{describe, subject};
 
 pub struct MailRow {
     pub created: String,

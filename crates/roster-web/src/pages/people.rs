@@ -2,7 +2,6 @@
 
 use super::{or_dash, when, Chrome, CsrfOnly};
 use crate::error::PageError;
-use crate::ops;
 use crate::routing::OrgCtx;
 use crate::session::AdminUser;
 use crate::state::AppState;
@@ -12,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_app::admin;
 use roster_core::query::{PersonFilter, PersonQuery};
 use roster_core::{Actor, Role, Status, TeamId, UserId};
 use roster_store::PeopleCounts;
@@ -278,7 +278,7 @@ pub async fn invite(
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
-    ops::invite(&state, ctx.org.id, Actor::Person { id: user.person.id }, path.id).await?;
+    admin::invite(&state, ctx.org.id, Actor::Person { id: user.person.id }, path.id).await?;
     Ok(Redirect::to(&format!("{}/people/{}?invited=1", ctx.base, path.id)).into_response())
 }
 
@@ -309,8 +309,8 @@ pub async fn invitation_link(
         return Err(PageError::BadRequest(format!("{} is not waiting for an invitation.", person.email)));
     }
     let actor = Actor::Person { id: user.person.id };
-    let raw = crate::mail::mint_link(&state, ctx.org.id, person.id, roster_store::TokenPurpose::Invitation, Some(&actor)).await?;
-    let link = crate::mail::link_url(&state.config, ctx.org.slug.as_str(), roster_store::TokenPurpose::Invitation, &raw);
+    let raw = roster_app::mail::mint_link(&state, ctx.org.id, person.id, roster_store::TokenPurpose::Invitation, Some(&actor)).await?;
+    let link = roster_app::mail::link_url(&state.config, ctx.org.slug.as_str(), roster_store::TokenPurpose::Invitation, &raw);
     let page = InvitationLinkPage { chrome: Chrome::signed_in(&ctx, &user, "people"), id: person.id, name: person.display_name(), link };
     let mut response = page.into_response();
     // The link is for the person it names: no cache keeps a copy.

@@ -2,7 +2,6 @@
 
 use super::{when, Chrome};
 use crate::error::PageError;
-use crate::ops::{self, OpsError};
 use crate::routing::OrgCtx;
 use crate::session::{AdminUser, CurrentUser};
 use crate::state::AppState;
@@ -11,6 +10,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_app::admin::{self, OpsError};
 use serde::Deserialize;
 
 pub struct KeyRow {
@@ -79,7 +79,7 @@ pub async fn create_key(
     Form(form): Form<KeyForm>,
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
-    match ops::create_api_key(&state, ctx.org.id, &form.name, Some(user.person.id)).await {
+    match admin::create_api_key(&state, ctx.org.id, &form.name, Some(user.person.id)).await {
         Ok(created) => render(&state, &ctx, &user, Some(created.raw)).await,
         Err(OpsError::Invalid(msg)) => Err(PageError::BadRequest(msg)),
         Err(other) => Err(other.into()),

@@ -2,7 +2,6 @@
 
 use super::Chrome;
 use crate::error::PageError;
-use crate::ops::{self, OpsError};
 use crate::routing::OrgCtx;
 use crate::session::{AdminUser, CurrentUser};
 use crate::state::AppState;
@@ -11,6 +10,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use roster_app::admin::{self, OpsError};
 use roster_core::{Actor, TeamId};
 use roster_store::TeamSummary;
 use serde::Deserialize;
@@ -108,7 +108,7 @@ pub async fn create(
     user.check_csrf(&form.csrf)?;
     let actor = Actor::Person { id: user.person.id };
     let result =
-        ops::create_team(&state, ctx.org.id, actor, &form.name, form.parent()).await.map(|_| format!("Team '{}' created.", form.name.trim()));
+        admin::create_team(&state, ctx.org.id, actor, &form.name, form.parent()).await.map(|_| format!("Team '{}' created.", form.name.trim()));
     outcome(&state, &ctx, &user, result).await
 }
 
@@ -126,7 +126,8 @@ pub async fn update(
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let actor = Actor::Person { id: user.person.id };
-    let result =
-        ops::update_team(&state, ctx.org.id, actor, path.id, &form.name, form.parent()).await.map(|()| format!("Team '{}' saved.", form.name.trim()));
+    let result = admin::update_team(&state, ctx.org.id, actor, path.id, &form.name, form.parent())
+        .await
+        .map(|()| format!("Team '{}' saved.", form.name.trim()));
     outcome(&state, &ctx, &user, result).await
 }

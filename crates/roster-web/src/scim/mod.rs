@@ -13,7 +13,6 @@ mod list;
 mod log;
 pub use log::LogQueue;
 mod render;
-pub mod tokens;
 mod users;
 
 use crate::state::AppState;

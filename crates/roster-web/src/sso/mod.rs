@@ -4,8 +4,8 @@
 pub mod flow;
 pub mod saml;
 
-use crate::crypto::MasterKey;
 use chrono::{DateTime, Utc};
+use roster_app::secrets::seal::MasterKey;
 use roster_core::{Connection, ConnectionId, ConnectionKind, OrgId};
 use roster_sso::Providers;
 use serde::{Deserialize, Serialize};

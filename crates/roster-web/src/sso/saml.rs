@@ -126,7 +126,7 @@ pub async fn start(state: &AppState, ctx: &OrgCtx, connection: &Connection, test
     let settings = SamlSettings::of(connection).ok_or_else(|| unavailable(connection, "the connection's settings are not SAML settings".into()))?;
     let now = state.clock.now();
     let relay = uuid::Uuid::new_v4().simple().to_string();
-    let browser = crate::password::random_token();
+    let browser = roster_app::secrets::password::random_token();
     let request = roster_saml::authn_request(&settings.sso_url, &sp_entity_id(state, ctx), &acs_url(state, ctx), &relay, now, &mut rand::rngs::OsRng)
         .map_err(|e| unavailable(connection, e))?;
     let stored = SsoRequest {
@@ -295,7 +295,7 @@ pub async fn hand_over(state: &AppState, ctx: &OrgCtx, verified: &Verified, pers
         let token = state.master_key.seal(ctx.org.id, HAND_OVER_COLUMN, &bytes);
         return Ok(format!("{SEALED_PREFIX}{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token)));
     }
-    let token = crate::password::random_token();
+    let token = roster_app::secrets::password::random_token();
     state
         .store
         .create_sso_request(&SsoRequest {

@@ -2,9 +2,9 @@
 
 use crate::on_both_backends;
 use crate::support::TestApp;
+use roster_app::admin;
 use roster_core::reconcile::Invitations;
 use roster_core::Actor;
-use roster_web::ops;
 use serde_json::Value;
 
 async fn seeded(app: &TestApp) -> (String, reqwest::Client) {
@@ -15,8 +15,8 @@ async fn seeded(app: &TestApp) -> (String, reqwest::Client) {
         let role = if n % 10 == 0 { "manager" } else { "learner" };
         csv.push_str(&format!("p{n:03}@acme.example,Person{n:03},Sample,{dept},{role}\n"));
     }
-    ops::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), Invitations::Hold, false).await.unwrap();
-    let key = ops::create_api_key(&app.state, acme.org.id, "tests", None).await.unwrap().raw;
+    admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), Invitations::Hold, false).await.unwrap();
+    let key = admin::create_api_key(&app.state, acme.org.id, "tests", None).await.unwrap().raw;
     (key, app.client())
 }
 

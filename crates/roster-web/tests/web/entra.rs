@@ -78,9 +78,9 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     assert!(queued.contains("hx-trigger=\"every 1s\""), "the page polls while the run is queued");
 
     // Two workers (as two processes would) race for the queue: the sync runs once.
-    let (a, b) = tokio::join!(roster_web::entra::run_due_jobs(&app.state), roster_web::entra::run_due_jobs(&app.state));
+    let (a, b) = tokio::join!(roster_app::jobs::entra_sync::run_due_jobs(&app.state), roster_app::jobs::entra_sync::run_due_jobs(&app.state));
     assert_eq!(a.unwrap() + b.unwrap(), 1, "one job for both clicks, run by one worker");
-    assert_eq!(roster_web::entra::run_due_jobs(&app.state).await.unwrap(), 0);
+    assert_eq!(roster_app::jobs::entra_sync::run_due_jobs(&app.state).await.unwrap(), 0);
     let fragment = client.get(format!("http://{}{run_url}", app.addr)).header("hx-request", "true").send().await.unwrap().text().await.unwrap();
     assert!(fragment.contains("succeeded") && fragment.contains("run-report"), "{fragment}");
     assert!(!fragment.contains("every 1s"), "polling stops when the run is done");
@@ -106,7 +106,7 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     // Only owners and admins reach the page.
     let people = app.state.store.snapshot(acme.org.id).await.unwrap().people;
     let someone = people.iter().find(|p| p.role == Role::Learner).unwrap();
-    let password = roster_web::ops::reset_password(&app.state, acme.org.id, someone.id).await.unwrap();
+    let password = roster_app::admin::reset_password(&app.state, acme.org.id, someone.id).await.unwrap();
     let plain = app.signed_in("acme", someone.email.as_str(), &password).await;
     assert_eq!(plain.get(&page_url).send().await.unwrap().status(), 403);
 }
@@ -115,7 +115,7 @@ on_both_backends!(entra_pages_, entra_is_set_up_tested_enabled_and_synced_from_t
 /// A clock a test sets.
 struct FixedClock(chrono::DateTime<chrono::Utc>);
 
-impl roster_web::clock::Clock for FixedClock {
+impl roster_app::clock::Clock for FixedClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.0
     }
@@ -125,8 +125,8 @@ async fn the_daily_sync_is_queued_once_by_one_leader(app: &TestApp) {
     use chrono::TimeZone;
     let acme = app.org("acme").await;
     let at = |day: u32, hour: u32| chrono::Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0).single().unwrap();
-    let state_at = |now| roster_web::AppState { clock: std::sync::Arc::new(FixedClock(now)), ..app.state.clone() };
-    let setup = roster_web::entra::EntraSetup {
+    let state_at = |now| roster_app::App { clock: std::sync::Arc::new(FixedClock(now)), ..app.state.app.clone() };
+    let setup = roster_app::provision::entra::EntraSetup {
         tenant_id: "tenant".into(),
         group_id: "group".into(),
         client_id: "client".into(),
@@ -136,18 +136,18 @@ async fn the_daily_sync_is_queued_once_by_one_leader(app: &TestApp) {
         ..Default::default()
     };
     let day_one = state_at(at(1, 10));
-    let connection = roster_web::entra::save_setup(&day_one, acme.org.id, &roster_core::Actor::Cli, &setup).await.unwrap();
-    let connection = roster_web::entra::set_enabled(&day_one, &connection, &roster_core::Actor::Cli, true).await.unwrap();
-    assert_eq!(roster_web::entra::schedule_due(&day_one, "a").await.unwrap(), 0, "the first sync is the admin's");
-    roster_web::entra::enqueue_sync(&day_one, &connection, "manual").await.unwrap();
+    let connection = roster_app::provision::entra::save_setup(&day_one, acme.org.id, &roster_core::Actor::Cli, &setup).await.unwrap();
+    let connection = roster_app::provision::entra::set_enabled(&day_one, &connection, &roster_core::Actor::Cli, true).await.unwrap();
+    assert_eq!(roster_app::jobs::scheduler::schedule_due(&day_one, "a").await.unwrap(), 0, "the first sync is the admin's");
+    roster_app::provision::entra::enqueue_sync(&day_one, &connection, "manual").await.unwrap();
     let job = day_one.store.claim_jobs(roster_sync::JOB_KIND, 1, at(1, 10), at(1, 11)).await.unwrap().pop().unwrap();
     day_one.store.finish_job(job.id, at(1, 10)).await.unwrap();
 
-    assert_eq!(roster_web::entra::schedule_due(&state_at(at(2, 2)), "a").await.unwrap(), 0, "not before 03:00");
+    assert_eq!(roster_app::jobs::scheduler::schedule_due(&state_at(at(2, 2)), "a").await.unwrap(), 0, "not before 03:00");
     let day_two = state_at(at(2, 4));
-    assert_eq!(roster_web::entra::schedule_due(&day_two, "a").await.unwrap(), 1, "a leads and queues the day's sync");
-    assert_eq!(roster_web::entra::schedule_due(&day_two, "b").await.unwrap(), 0, "b is not the leader while a's lease runs");
-    assert_eq!(roster_web::entra::schedule_due(&state_at(at(2, 5)), "b").await.unwrap(), 0, "b leads now, but the day's sync is queued");
+    assert_eq!(roster_app::jobs::scheduler::schedule_due(&day_two, "a").await.unwrap(), 1, "a leads and queues the day's sync");
+    assert_eq!(roster_app::jobs::scheduler::schedule_due(&day_two, "b").await.unwrap(), 0, "b is not the leader while a's lease runs");
+    assert_eq!(roster_app::jobs::scheduler::schedule_due(&state_at(at(2, 5)), "b").await.unwrap(), 0, "b leads now, but the day's sync is queued");
     let runs = app.state.store.sync_runs(acme.org.id, connection.id, 10).await.unwrap();
     assert_eq!(runs.iter().filter(|r| r.trigger == "schedule").count(), 1);
 }
@@ -163,7 +163,7 @@ fn continue_link(html: &str) -> String {
 async fn admin_consent_connects_with_rosters_app(backend: roster_store::testing::Backend) {
     let sim = EntraSim::generate(TenantSpec { users: 20, seed: 7, consented: false, ..TenantSpec::default() });
     let info = sim.info();
-    let app_credentials = roster_web::config::EntraApp { client_id: info.client_id.clone(), client_secret: info.client_secret.clone() };
+    let app_credentials = roster_app::config::EntraApp { client_id: info.client_id.clone(), client_secret: info.client_secret.clone() };
     let Some(app) = TestApp::start_with(backend, |config| config.entra_app = Some(app_credentials)).await else { return };
     let running = spawn_loopback(sim.clone()).await.unwrap();
     let acme = app.org("acme").await;
@@ -248,14 +248,14 @@ async fn admin_consent_connects_with_rosters_app(backend: roster_store::testing:
     // Without Roster's app, admin consent is not offered.
     let plain = TestApp::start_with(backend, |_| {}).await.unwrap();
     let org = plain.org("acme").await;
-    let setup = roster_web::entra::EntraSetup {
+    let setup = roster_app::provision::entra::EntraSetup {
         authorization: roster_sync::Authorization::AdminConsent,
         tenant_id: info.tenant_id.clone(),
         group_id: info.top_group_id.clone(),
         ..Default::default()
     };
-    let refused = roster_web::entra::save_setup(&plain.state, org.org.id, &roster_core::Actor::Cli, &setup).await;
-    assert!(matches!(refused, Err(roster_web::ops::OpsError::Invalid(_))), "{refused:?}");
+    let refused = roster_app::provision::entra::save_setup(&plain.state, org.org.id, &roster_core::Actor::Cli, &setup).await;
+    assert!(matches!(refused, Err(roster_app::admin::OpsError::Invalid(_))), "{refused:?}");
     plain.finish().await;
     app.finish().await;
 }

@@ -4,17 +4,17 @@
 
 use crate::on_both_backends;
 use crate::support::{form_token, TestApp};
+use roster_app::admin;
 use roster_core::reconcile::Invitations;
 use roster_core::{Actor, Email};
-use roster_web::ops;
 
 /// An admin with a password, beside the owner.
 async fn admin_of(app: &TestApp, org: roster_core::OrgId) -> (String, String) {
     let csv = "email,first_name,last_name,role\nadmin@acme.example,Ada,Admin,admin\n";
-    ops::import_csv(&app.state, org, Actor::Cli, csv.as_bytes(), Invitations::Hold, false).await.unwrap();
+    admin::import_csv(&app.state, org, Actor::Cli, csv.as_bytes(), Invitations::Hold, false).await.unwrap();
     let admin = app.state.store.person_by_email(org, &Email::parse("admin@acme.example").unwrap()).await.unwrap().unwrap();
     let password = "an-admin-password".to_owned();
-    let hash = roster_web::password::hash_password(&password).unwrap();
+    let hash = roster_app::secrets::password::hash_password(&password).unwrap();
     app.state.store.set_password(org, admin.id, &hash, app.state.clock.now()).await.unwrap();
     ("admin@acme.example".into(), password)
 }
@@ -74,7 +74,7 @@ async fn reset_flood(app: &TestApp) {
     }
     crate::mail::outbox_reaches(app, acme.org.id, 3).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(app.state.store.emails(acme.org.id, 50).await.unwrap().len(), roster_web::throttle::RESETS_PER_HOUR as usize);
+    assert_eq!(app.state.store.emails(acme.org.id, 50).await.unwrap().len(), roster_app::signin::throttle::RESETS_PER_HOUR as usize);
 }
 on_both_backends!(reset_emails_are_limited_per_address, reset_flood);
 
@@ -83,7 +83,7 @@ on_both_backends!(reset_emails_are_limited_per_address, reset_flood);
 async fn control_characters(app: &TestApp) {
     let acme = app.org("acme").await;
     let owner = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
-    let key = ops::create_api_key(&app.state, acme.org.id, "tests", None).await.unwrap().raw;
+    let key = admin::create_api_key(&app.state, acme.org.id, "tests", None).await.unwrap().raw;
 
     let api = app.client().get(app.url("acme", "/api/v1/users?q=a%00b")).bearer_auth(&key).send().await.unwrap();
     assert_eq!(api.status(), 400);

@@ -2,15 +2,15 @@
 
 use crate::on_both_backends;
 use crate::support::TestApp;
+use roster_app::admin;
 use roster_core::reconcile::Invitations;
 use roster_core::{Actor, Email};
-use roster_web::ops;
 
 async fn sessions_keys_and_ids_stay_in_their_org(app: &TestApp) {
     let acme = app.org("acme").await;
     let globex = app.org("globex").await;
     let csv = "email,first_name,last_name\nsecret.person@globex.example,Secret,Person\n";
-    ops::import_csv(&app.state, globex.org.id, Actor::Cli, csv.as_bytes(), Invitations::Hold, false).await.unwrap();
+    admin::import_csv(&app.state, globex.org.id, Actor::Cli, csv.as_bytes(), Invitations::Hold, false).await.unwrap();
     let globex_person =
         app.state.store.person_by_email(globex.org.id, &Email::parse("secret.person@globex.example").unwrap()).await.unwrap().unwrap();
 
@@ -37,7 +37,7 @@ async fn sessions_keys_and_ids_stay_in_their_org(app: &TestApp) {
     assert_eq!(cross.status(), 404);
 
     // Acme's API key opens nothing at Globex, and Globex's ids are not found through Acme.
-    let key = ops::create_api_key(&app.state, acme.org.id, "host platform", None).await.unwrap().raw;
+    let key = admin::create_api_key(&app.state, acme.org.id, "host platform", None).await.unwrap().raw;
     let api = app.client();
     let own = api.get(app.url("acme", "/api/v1/users")).bearer_auth(&key).send().await.unwrap();
     assert_eq!(own.status(), 200);

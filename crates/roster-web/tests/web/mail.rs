@@ -2,8 +2,8 @@
 
 use crate::on_both_backends;
 use crate::support::{form_token, TestApp};
+use roster_app::config::SmtpConfig;
 use roster_store::testing::Backend;
-use roster_web::config::SmtpConfig;
 use std::path::PathBuf;
 
 /// The local SMTP server and the maildir it writes to; None outside CI when not started.
@@ -61,7 +61,7 @@ async fn invitations_are_delivered_through_smtp() {
     let acme = app.org("acme").await;
     let unique = format!("mail.{}@acme.example", uuid::Uuid::new_v4().simple());
     let csv = format!("email,first_name,last_name\n{unique},Mia,Mail\n");
-    roster_web::ops::import_csv(
+    roster_app::admin::import_csv(
         &app.state,
         acme.org.id,
         roster_core::Actor::Cli,
@@ -72,7 +72,7 @@ async fn invitations_are_delivered_through_smtp() {
     .await
     .unwrap();
 
-    let sent = roster_web::mail::deliver_due(&app.state, &smtp).await.unwrap();
+    let sent = roster_app::mail::deliver_due(&app.state, &smtp).await.unwrap();
     assert_eq!(sent, 1);
     let mails = delivered_to(&maildir, &unique);
     assert_eq!(mails.len(), 1, "one message reached the SMTP server");
@@ -80,7 +80,7 @@ async fn invitations_are_delivered_through_smtp() {
     assert!(mails[0].contains("/password/set?purpose=invitation"));
     let outbox = app.state.store.emails(acme.org.id, 10).await.unwrap();
     assert!(outbox[0].sent_at.is_some(), "marked sent");
-    assert_eq!(roster_web::mail::deliver_due(&app.state, &smtp).await.unwrap(), 0, "never sent twice");
+    assert_eq!(roster_app::mail::deliver_due(&app.state, &smtp).await.unwrap(), 0, "never sent twice");
     app.finish().await;
 }
 
@@ -92,7 +92,7 @@ async fn an_unreachable_smtp_server_keeps_the_mail_for_a_retry() {
     let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
     let acme = app.org("acme").await;
     let csv = "email,first_name,last_name\nretry@acme.example,Re,Try\n";
-    roster_web::ops::import_csv(
+    roster_app::admin::import_csv(
         &app.state,
         acme.org.id,
         roster_core::Actor::Cli,
@@ -102,7 +102,7 @@ async fn an_unreachable_smtp_server_keeps_the_mail_for_a_retry() {
     )
     .await
     .unwrap();
-    assert_eq!(roster_web::mail::deliver_due(&app.state, &smtp).await.unwrap(), 0);
+    assert_eq!(roster_app::mail::deliver_due(&app.state, &smtp).await.unwrap(), 0);
     let queued = app.state.store.emails(acme.org.id, 10).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert!(queued[0].sent_at.is_none());
@@ -159,7 +159,7 @@ async fn password_reset_works_once_and_says_nothing_about_unknown_addresses(app:
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(app.state.store.emails(acme.org.id, 10).await.unwrap().len(), 1, "only the known address gets a message");
     assert!(matches!(queued[0].email, roster_store::OutgoingEmail::PasswordReset { .. }));
-    roster_web::mail::deliver_due(&app.state, &smtp).await.unwrap();
+    roster_app::mail::deliver_due(&app.state, &smtp).await.unwrap();
     let token = link_delivered(app, &maildir, &acme.owner_email, "password_reset").await;
 
     let set_url = app.url("acme", &format!("/password/set?purpose=password_reset&token={token}"));

@@ -5,9 +5,9 @@ use crate::on_both_backends;
 use crate::support::{TestApp, BASE_DOMAIN};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
+use roster_app::admin::scim_tokens::create_token;
 use roster_core::plan::NewPerson;
 use roster_core::{Actor, Change, Connection, ConnectionId, ConnectionKind, Email, OrgId, Plan, Profile, Role, SourceLink, Status};
-use roster_web::scim::tokens::create_token;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

@@ -58,9 +58,11 @@ on_both_backends!(forms_need_the_session_csrf_token_, forms_need_the_session_csr
 async fn learners_get_a_clear_403_and_their_own_page(app: &TestApp) {
     let acme = app.org("acme").await;
     let csv = "email,first_name,last_name\nlea@acme.example,Lea,Learner\n";
-    roster_web::ops::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false).await.unwrap();
+    roster_app::admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+        .await
+        .unwrap();
     let lea = app.state.store.person_by_email(acme.org.id, &roster_core::Email::parse("lea@acme.example").unwrap()).await.unwrap().unwrap();
-    let password = roster_web::ops::reset_password(&app.state, acme.org.id, lea.id).await.unwrap();
+    let password = roster_app::admin::reset_password(&app.state, acme.org.id, lea.id).await.unwrap();
     let client = app.signed_in("acme", "lea@acme.example", &password).await;
     for path in ["/settings", "/people", "/import", "/teams", "/outbox"] {
         let response = client.get(app.url("acme", path)).send().await.unwrap();
@@ -75,9 +77,11 @@ on_both_backends!(learners_get_a_clear_403_and_their_own_page_, learners_get_a_c
 async fn deactivation_ends_sessions_and_sign_in(app: &TestApp) {
     let acme = app.org("acme").await;
     let csv = "email,first_name,last_name,role\nadam@acme.example,Adam,Admin,admin\n";
-    roster_web::ops::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false).await.unwrap();
+    roster_app::admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+        .await
+        .unwrap();
     let adam = app.state.store.person_by_email(acme.org.id, &roster_core::Email::parse("adam@acme.example").unwrap()).await.unwrap().unwrap();
-    let password = roster_web::ops::reset_password(&app.state, acme.org.id, adam.id).await.unwrap();
+    let password = roster_app::admin::reset_password(&app.state, acme.org.id, adam.id).await.unwrap();
     let client = app.signed_in("acme", "adam@acme.example", &password).await;
     assert_eq!(client.get(app.url("acme", "/people")).send().await.unwrap().status(), 200);
 

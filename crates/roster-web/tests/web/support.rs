@@ -1,11 +1,12 @@
 //! A running Roster on a fresh database, and a browser-like client.
 
+use roster_app::clock::SystemClock;
+use roster_app::config::Config;
+use roster_app::secrets::seal::MasterKey;
+use roster_app::{admin, App};
 use roster_core::Org;
 use roster_store::testing::{Backend, TestDb};
-use roster_web::clock::SystemClock;
-use roster_web::config::WebConfig;
-use roster_web::crypto::MasterKey;
-use roster_web::{ops, AppState};
+use roster_web::AppState;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -30,23 +31,15 @@ impl TestApp {
         Self::start_with(backend, |_| {}).await
     }
 
-    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut WebConfig)) -> Option<Self> {
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<Self> {
         let db = TestDb::new(backend).await.expect("a test database")?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
-        let mut config = WebConfig::local(format!("http://{addr}").parse().expect("url"));
+        let mut config = Config::local(format!("http://{addr}").parse().expect("url"));
         config.base_domain = Some(BASE_DOMAIN.into());
         configure(&mut config);
         let key = MasterKey::from_base64(&MasterKey::generate_base64()).expect("key");
-        let state = AppState {
-            store: db.store.clone(),
-            config: Arc::new(config),
-            clock: Arc::new(SystemClock),
-            metrics: None,
-            master_key: key,
-            scim_log: Default::default(),
-            fairness: Default::default(),
-        };
+        let state = AppState::new(App { store: db.store.clone(), config: Arc::new(config), clock: Arc::new(SystemClock), master_key: key }, None);
         let app = roster_web::app(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");
@@ -59,7 +52,7 @@ impl TestApp {
     }
 
     pub async fn org(&self, slug: &str) -> TestOrg {
-        let created = ops::create_org(&self.state, slug, &format!("{slug} Inc"), &format!("owner@{slug}.example")).await.expect("create org");
+        let created = admin::create_org(&self.state, slug, &format!("{slug} Inc"), &format!("owner@{slug}.example")).await.expect("create org");
         TestOrg { org: created.org, owner_email: created.owner.email.to_string(), owner_password: created.owner_password }
     }
 

@@ -6,9 +6,7 @@ mod avatar;
 mod runs;
 
 use super::Chrome;
-use crate::entra::{self as actions, consent, EntraSetup, PermissionLine};
 use crate::error::PageError;
-use crate::ops::OpsError;
 use crate::routing::OrgCtx;
 use crate::session::{AdminUser, CurrentUser};
 use crate::state::AppState;
@@ -18,6 +16,8 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use roster_app::admin::OpsError;
+use roster_app::provision::entra::{self as actions, consent, EntraSetup, PermissionLine};
 use roster_core::{Actor, Connection};
 use roster_sync::{format_rules, Authorization, EntraSettings, DEFAULT_DAILY_AT};
 use serde::Deserialize;

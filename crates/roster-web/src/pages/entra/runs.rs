@@ -2,7 +2,6 @@
 //! fragment every second), then the report with each person's problem.
 
 use super::{existing, Chrome};
-use crate::entra as actions;
 use crate::error::PageError;
 use crate::routing::OrgCtx;
 use crate::session::AdminUser;
@@ -13,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_app::provision::entra as actions;
 use roster_core::plan::RecordIssue;
 use roster_core::{Connection, RunId, RunReport};
 use roster_store::{RunStatus, SyncRun};

@@ -3,9 +3,7 @@
 
 use super::{when, Chrome, CsrfOnly};
 use crate::error::PageError;
-use crate::ops::OpsError;
 use crate::routing::OrgCtx;
-use crate::scim::tokens;
 use crate::session::{AdminUser, CurrentUser};
 use crate::state::AppState;
 use askama::Template;
@@ -14,6 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_app::admin::scim_tokens;
+use roster_app::admin::OpsError;
 use roster_core::Actor;
 use serde::Deserialize;
 
@@ -51,7 +51,7 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, new_token: O
             revoked: t.revoked_at.is_some(),
         })
         .collect();
-    let base_url = tokens::base_url(state, ctx.org.slug.as_str());
+    let base_url = scim_tokens::base_url(state, ctx.org.slug.as_str());
     let mut response = SettingsPage { chrome: Chrome::signed_in(ctx, user, "settings"), base_url, tokens, new_token }.into_response();
     // The page may carry a new token: keep it out of caches.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -78,7 +78,7 @@ pub async fn create_token(
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let actor = Actor::Person { id: user.person.id };
-    match tokens::create_token(&state, ctx.org.id, &form.name, &actor).await {
+    match scim_tokens::create_token(&state, ctx.org.id, &form.name, &actor).await {
         Ok(created) => render(&state, &ctx, &user, Some(created.raw)).await,
         Err(OpsError::Invalid(msg)) => Err(PageError::BadRequest(msg)),
         Err(other) => Err(other.into()),

@@ -1,8 +1,8 @@
 //! Entra actions shared by the pages and the command line. Secrets are sealed here, with the
 //! organisation and the secret's name as associated data, and opened only to build a client.
 
-use crate::ops::OpsError;
-use crate::state::AppState;
+use crate::admin::OpsError;
+use crate::App;
 use roster_core::{Actor, Connection, ConnectionId, ConnectionKind, OrgId, RunId};
 use roster_entra::{CheckStatus, GraphClient, GraphConfig};
 use roster_store::{Enqueued, NewJob, SyncRun};
@@ -29,7 +29,7 @@ pub struct EntraSetup {
 }
 
 /// The organisation's Entra connection, if it has one (one tenant per organisation).
-pub async fn entra_connection(state: &AppState, org: OrgId) -> Result<Option<Connection>, OpsError> {
+pub async fn entra_connection(state: &App, org: OrgId) -> Result<Option<Connection>, OpsError> {
     Ok(state.store.connections(org).await?.into_iter().find(|c| c.kind == ConnectionKind::Entra))
 }
 
@@ -56,7 +56,7 @@ fn base_url(raw: Option<&str>, what: &str) -> Result<Option<String>, OpsError> {
 
 /// Create the organisation's Entra connection (disabled, as every new connection is) or
 /// update it. A blank tenant id or client secret on update keeps the stored one.
-pub async fn save_setup(state: &AppState, org: OrgId, actor: &Actor, setup: &EntraSetup) -> Result<Connection, OpsError> {
+pub async fn save_setup(state: &App, org: OrgId, actor: &Actor, setup: &EntraSetup) -> Result<Connection, OpsError> {
     let existing = entra_connection(state, org).await?;
     let own_app = setup.authorization == Authorization::OwnApp;
     if !own_app && state.config.entra_app.is_none() {
@@ -124,7 +124,7 @@ pub async fn save_setup(state: &AppState, org: OrgId, actor: &Actor, setup: &Ent
     }
 }
 
-pub async fn set_enabled(state: &AppState, connection: &Connection, actor: &Actor, enabled: bool) -> Result<Connection, OpsError> {
+pub async fn set_enabled(state: &App, connection: &Connection, actor: &Actor, enabled: bool) -> Result<Connection, OpsError> {
     let mut updated = connection.clone();
     updated.enabled = enabled;
     let now = state.clock.now();
@@ -135,7 +135,7 @@ pub async fn set_enabled(state: &AppState, connection: &Connection, actor: &Acto
 
 /// The Graph client's settings, with the secrets opened: the customer's own app, or Roster's
 /// app in the tenant that consented. Never logged: `GraphConfig`'s Debug redacts the secret.
-pub fn graph_config(state: &AppState, connection: &Connection) -> Result<GraphConfig, OpsError> {
+pub fn graph_config(state: &App, connection: &Connection) -> Result<GraphConfig, OpsError> {
     let settings = EntraSettings::from_connection(connection).map_err(|e| OpsError::Invalid(e.to_string()))?;
     let open = |name: &str| -> Result<String, OpsError> {
         let sealed = connection.sealed.get(name).ok_or_else(|| OpsError::Invalid(format!("the connection has no {name}; set it up again")))?;
@@ -169,7 +169,7 @@ pub struct PermissionLine {
 }
 
 /// Sign in and probe each permission. `Err` carries the sign-in failure, worded for the admin.
-pub async fn test_connection(state: &AppState, connection: &Connection) -> Result<Vec<PermissionLine>, OpsError> {
+pub async fn test_connection(state: &App, connection: &Connection) -> Result<Vec<PermissionLine>, OpsError> {
     let config = graph_config(state, connection)?;
     let settings = EntraSettings::from_connection(connection).map_err(|e| OpsError::Invalid(e.to_string()))?;
     let client = GraphClient::new(config).map_err(|e| OpsError::Invalid(e.to_string()))?;
@@ -190,7 +190,7 @@ pub async fn test_connection(state: &AppState, connection: &Connection) -> Resul
 
 /// Queue a full sync of the connection and return the run the pages follow. While one is
 /// queued or running, asking again returns that run instead of queueing a second.
-pub async fn enqueue_sync(state: &AppState, connection: &Connection, trigger: &str) -> Result<RunId, OpsError> {
+pub async fn enqueue_sync(state: &App, connection: &Connection, trigger: &str) -> Result<RunId, OpsError> {
     if !connection.enabled {
         return Err(OpsError::Invalid("Enable the connection before syncing".into()));
     }

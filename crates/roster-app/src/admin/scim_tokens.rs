@@ -2,9 +2,9 @@
 //! organisation creates its SCIM connection, which everything provisioned through SCIM is linked
 //! to; several tokens may be live at once (one per identity provider, or during a rotation).
 
-use crate::ops::OpsError;
-use crate::password::random_token;
-use crate::state::AppState;
+use crate::admin::OpsError;
+use crate::secrets::password::random_token;
+use crate::App;
 use roster_core::secret::token_digest;
 use roster_core::{Actor, Connection, ConnectionId, ConnectionKind, OrgId};
 use roster_store::{NewScimToken, ScimToken};
@@ -18,7 +18,7 @@ pub struct CreatedScimToken {
 }
 
 /// The organisation's SCIM connection, created (enabled) when it has none.
-pub async fn scim_connection(state: &AppState, org: OrgId, actor: &Actor) -> Result<Connection, OpsError> {
+pub async fn scim_connection(state: &App, org: OrgId, actor: &Actor) -> Result<Connection, OpsError> {
     let existing = state.store.connections(org).await?.into_iter().find(|c| c.kind == ConnectionKind::Scim);
     if let Some(connection) = existing {
         return Ok(connection);
@@ -39,10 +39,10 @@ pub async fn scim_connection(state: &AppState, org: OrgId, actor: &Actor) -> Res
     Ok(connection)
 }
 
-pub async fn create_token(state: &AppState, org: OrgId, name: &str, actor: &Actor) -> Result<CreatedScimToken, OpsError> {
+pub async fn create_token(state: &App, org: OrgId, name: &str, actor: &Actor) -> Result<CreatedScimToken, OpsError> {
     let name = name.trim();
     let name = if name.is_empty() { "SCIM token" } else { name };
-    if name.chars().count() > 100 || crate::ops::has_control(name) {
+    if name.chars().count() > 100 || crate::admin::has_control(name) {
         return Err(OpsError::Invalid("a token's name needs at most 100 characters, none of them control characters".into()));
     }
     let connection = scim_connection(state, org, actor).await?;
@@ -61,6 +61,6 @@ pub async fn create_token(state: &AppState, org: OrgId, name: &str, actor: &Acto
 
 /// The address SCIM clients are given: on the organisation's host when there is a base
 /// domain, under `/o/{slug}` otherwise.
-pub fn base_url(state: &AppState, slug: &str) -> String {
+pub fn base_url(state: &App, slug: &str) -> String {
     state.config.org_url(slug, "/scim/v2")
 }

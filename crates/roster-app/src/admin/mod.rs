@@ -1,9 +1,12 @@
-//! The actions the pages, the API and the command line share. Each builds a plan (through the
+//! The admin actions the pages, the API and the command line share: organisations, people's
+//! invitations, teams, API keys, CSV import and SCIM tokens. Each builds a plan (through the
 //! reconciler for sources, directly for admin edits) and hands it to the store, so every change
 //! is applied, audited and announced the same way.
 
-use crate::password::{generate_password, hash_password, random_token};
-use crate::state::AppState;
+pub mod scim_tokens;
+
+use crate::secrets::password::{generate_password, hash_password, random_token};
+use crate::App;
 use roster_core::csv_import::{self, CsvError};
 use roster_core::plan::{Change, NewPerson, RecordIssue};
 use roster_core::reconcile::{self, Invitations, PlanContext, Policy, Scope};
@@ -37,20 +40,8 @@ impl From<StoreError> for OpsError {
     }
 }
 
-impl From<OpsError> for crate::error::PageError {
-    fn from(err: OpsError) -> Self {
-        use crate::error::PageError;
-        match err {
-            OpsError::Invalid(msg) | OpsError::Conflict(msg) => PageError::BadRequest(msg),
-            OpsError::Csv(e) => PageError::BadRequest(e.to_string()),
-            OpsError::NotFound => PageError::NotFound,
-            OpsError::Store(e) => PageError::from(e),
-        }
-    }
-}
-
 /// Apply a plan now; a plan with nothing in it writes nothing.
-async fn apply(state: &AppState, plan: &Plan) -> Result<(), OpsError> {
+async fn apply(state: &App, plan: &Plan) -> Result<(), OpsError> {
     if !plan.is_empty() {
         state.store.apply(plan, state.clock.now()).await?;
     }
@@ -65,7 +56,7 @@ pub struct NewOrg {
 }
 
 /// Create an organisation with its first owner, who can sign in with the returned password.
-pub async fn create_org(state: &AppState, slug: &str, name: &str, owner_email: &str) -> Result<NewOrg, OpsError> {
+pub async fn create_org(state: &App, slug: &str, name: &str, owner_email: &str) -> Result<NewOrg, OpsError> {
     let slug = OrgSlug::parse(slug).map_err(|e| OpsError::Invalid(e.to_string()))?;
     let email = Email::parse(owner_email).map_err(|e| OpsError::Invalid(e.to_string()))?;
     let name = name.trim();
@@ -103,7 +94,7 @@ fn capitalise(word: &str) -> String {
 }
 
 /// Give an existing owner a new password (the demo prints it on every start).
-pub async fn reset_password(state: &AppState, org: OrgId, person: UserId) -> Result<String, OpsError> {
+pub async fn reset_password(state: &App, org: OrgId, person: UserId) -> Result<String, OpsError> {
     let password = generate_password();
     let hash = hash_password(&password).map_err(|e| OpsError::Invalid(e.to_string()))?;
     state.store.set_password(org, person, &hash, state.clock.now()).await?;
@@ -119,7 +110,7 @@ pub struct ImportOutcome {
 /// Any row error, or any problem the reconciler finds, and nothing is applied. Parsing and
 /// planning are pure and can be heavy (a large file), so they run on the blocking pool.
 pub async fn import_csv(
-    state: &AppState,
+    state: &App,
     org: OrgId,
     actor: Actor,
     bytes: impl Into<Vec<u8>>,
@@ -162,7 +153,7 @@ async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> Result<T, Ops
 
 /// Send (or resend) a person's invitation. Deactivated people and people who already set a
 /// password are not invited.
-pub async fn invite(state: &AppState, org: OrgId, actor: Actor, person: UserId) -> Result<(), OpsError> {
+pub async fn invite(state: &App, org: OrgId, actor: Actor, person: UserId) -> Result<(), OpsError> {
     let person = state.store.person(org, person).await?.ok_or(OpsError::NotFound)?;
     if person.status == Status::Deactivated {
         return Err(OpsError::Invalid(format!("{} is deactivated; reactivate them before inviting", person.email)));
@@ -179,7 +170,7 @@ fn team_name(raw: &str) -> Result<TeamName, OpsError> {
     TeamName::parse(raw).map_err(|e| OpsError::Invalid(e.to_string()))
 }
 
-pub async fn create_team(state: &AppState, org: OrgId, actor: Actor, name: &str, parent: Option<TeamId>) -> Result<TeamId, OpsError> {
+pub async fn create_team(state: &App, org: OrgId, actor: Actor, name: &str, parent: Option<TeamId>) -> Result<TeamId, OpsError> {
     let name = team_name(name)?;
     let teams = state.store.team_list(org).await?;
     if teams.iter().any(|t| t.name.key() == name.key()) {
@@ -199,7 +190,7 @@ pub async fn create_team(state: &AppState, org: OrgId, actor: Actor, name: &str,
 }
 
 /// Rename a team and set its parent; a parent that would make a loop is refused.
-pub async fn update_team(state: &AppState, org: OrgId, actor: Actor, id: TeamId, name: &str, parent: Option<TeamId>) -> Result<(), OpsError> {
+pub async fn update_team(state: &App, org: OrgId, actor: Actor, id: TeamId, name: &str, parent: Option<TeamId>) -> Result<(), OpsError> {
     let name = team_name(name)?;
     let teams = state.store.team_list(org).await?;
     let team = teams.iter().find(|t| t.id == id).ok_or(OpsError::NotFound)?.clone();
@@ -231,7 +222,7 @@ pub struct CreatedKey {
     pub raw: String,
 }
 
-pub async fn create_api_key(state: &AppState, org: OrgId, name: &str, by: Option<UserId>) -> Result<CreatedKey, OpsError> {
+pub async fn create_api_key(state: &App, org: OrgId, name: &str, by: Option<UserId>) -> Result<CreatedKey, OpsError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || has_control(name) {
         return Err(OpsError::Invalid("an API key's name needs 1 to 100 characters, none of them control characters".into()));

@@ -3,13 +3,10 @@
 //! ends by itself or with a new password. Never a permanent lock: that would let anyone lock
 //! an owner out. Reset e-mails are limited per address and hour.
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use chrono::Duration;
 use roster_core::{Email, OrgId};
 use roster_store::ThrottleRule;
-use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 /// Wrong passwords on one account after which each try must wait.
 pub const ACCOUNT_FREE_FAILURES: u32 = 5;
@@ -78,19 +75,6 @@ pub fn wait_in_words(seconds: i64) -> String {
         2..=59 => format!("{seconds} seconds"),
         60..=119 => "a minute".into(),
         _ => format!("{} minutes", (seconds + 59) / 60),
-    }
-}
-
-/// The client's address, as the connection shows it. Behind a reverse proxy that is the
-/// proxy's address; the account limits still hold.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())))
     }
 }
 

@@ -1,11 +1,11 @@
-//! Performing queued syncs, and queueing the daily one. Any number of `roster serve`
-//! processes run both: jobs are claimed so each runs once, and only the holder of the
-//! scheduler lease queues daily syncs.
+//! Performing queued Entra syncs. Any number of `roster serve` processes run this: jobs are
+//! claimed so each runs once, and a job whose process died is claimed again when its lease
+//! runs out.
 
-use super::actions::{enqueue_sync, graph_config, run_of};
-use crate::state::AppState;
-use chrono::{DateTime, Duration, NaiveTime, Utc};
-use roster_core::{ConnectionId, ConnectionKind, RunId};
+use crate::provision::entra::setup::{graph_config, run_of};
+use crate::App;
+use chrono::Duration;
+use roster_core::{ConnectionId, RunId};
 use roster_store::{Job, RunEnd, RunStatus, StoreError, SyncRun};
 use roster_sync::{run_recorded, EntraSettings, SyncOptions, JOB_KIND};
 use uuid::Uuid;
@@ -16,7 +16,6 @@ const JOB_LEASE_SECONDS: i64 = 300;
 const LEASE_RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// A sync that failed for a passing reason (throttling, an outage) is tried this many times.
 const MAX_ATTEMPTS: u32 = 3;
-const SCHEDULER_LEASE: &str = "entra.scheduler";
 
 struct Failure {
     message: String,
@@ -31,7 +30,7 @@ impl Failure {
 }
 
 /// Claim and perform at most one due sync. Returns how many ran.
-pub async fn run_due_jobs(state: &AppState) -> Result<usize, StoreError> {
+pub async fn run_due_jobs(state: &App) -> Result<usize, StoreError> {
     let now = state.clock.now();
     let jobs = state.store.claim_jobs(JOB_KIND, 1, now, now + Duration::seconds(JOB_LEASE_SECONDS)).await?;
     let count = jobs.len();
@@ -41,7 +40,7 @@ pub async fn run_due_jobs(state: &AppState) -> Result<usize, StoreError> {
     Ok(count)
 }
 
-async fn run_job(state: &AppState, job: Job) -> Result<(), StoreError> {
+async fn run_job(state: &App, job: Job) -> Result<(), StoreError> {
     let keepalive = tokio::spawn({
         let state = state.clone();
         let id = job.id;
@@ -76,7 +75,7 @@ async fn run_job(state: &AppState, job: Job) -> Result<(), StoreError> {
 
 /// The run this attempt records into: the queued run of the job, or a fresh one when the job
 /// is a retry (its first run is finished) or was interrupted (its run was left running).
-async fn run_for(state: &AppState, job: &Job, connection: ConnectionId) -> Result<RunId, StoreError> {
+async fn run_for(state: &App, job: &Job, connection: ConnectionId) -> Result<RunId, StoreError> {
     let now = state.clock.now();
     if let Some(id) = run_of(&job.payload) {
         match state.store.sync_run(job.org, id).await? {
@@ -103,7 +102,7 @@ async fn run_for(state: &AppState, job: &Job, connection: ConnectionId) -> Resul
     Ok(fresh.id)
 }
 
-async fn perform(state: &AppState, job: &Job) -> Result<(), Failure> {
+async fn perform(state: &App, job: &Job) -> Result<(), Failure> {
     let store_failure = |e: StoreError| Failure { message: e.to_string(), transient: true };
     let connection_id: ConnectionId = job
         .payload
@@ -145,48 +144,8 @@ async fn perform(state: &AppState, job: &Job) -> Result<(), Failure> {
     }
 }
 
-/// The latest time of day `at` that is not after `now`.
-pub fn last_slot(now: DateTime<Utc>, at: NaiveTime) -> DateTime<Utc> {
-    let today = now.date_naive().and_time(at).and_utc();
-    if today <= now {
-        today
-    } else {
-        today - Duration::days(1)
-    }
-}
-
-/// Queue the daily sync of every enabled connection whose time has come, if this process
-/// holds the scheduler lease. The first sync of a connection is the admin's to start.
-pub async fn schedule_due(state: &AppState, holder: &str) -> Result<usize, StoreError> {
-    let now = state.clock.now();
-    // Any process may do this: a run whose process died is failed once, whoever sees it.
-    let abandoned = state.store.fail_abandoned_runs(now).await?;
-    if abandoned > 0 {
-        tracing::warn!(runs = abandoned, "marked failed the syncs whose process stopped");
-    }
-    if !state.store.try_lease(SCHEDULER_LEASE, holder, now, now + Duration::minutes(2)).await? {
-        return Ok(0);
-    }
-    let mut queued = 0;
-    for connection in state.store.enabled_connections(ConnectionKind::Entra).await? {
-        let Ok(settings) = EntraSettings::from_connection(&connection) else { continue };
-        let slot = last_slot(now, settings.daily_time());
-        let latest = state.store.sync_runs(connection.org, connection.id, 1).await?;
-        match latest.first() {
-            None => continue,
-            Some(run) if run.queued_at >= slot => continue,
-            Some(_) => {}
-        }
-        match enqueue_sync(state, &connection, "schedule").await {
-            Ok(_) => queued += 1,
-            Err(error) => tracing::warn!(%error, connection = %connection.id, "could not queue the daily sync"),
-        }
-    }
-    Ok(queued)
-}
-
 /// Perform queued syncs in the background for as long as the process runs.
-pub fn spawn_worker(state: AppState) {
+pub fn spawn_worker(state: App) {
     tokio::spawn(async move {
         loop {
             match run_due_jobs(&state).await {
@@ -199,32 +158,4 @@ pub fn spawn_worker(state: AppState) {
             }
         }
     });
-}
-
-/// Queue daily syncs in the background; one process leads at a time.
-pub fn spawn_scheduler(state: AppState) {
-    let holder = format!("{}:{}", std::process::id(), Uuid::now_v7());
-    tokio::spawn(async move {
-        loop {
-            if let Err(error) = schedule_due(&state, &holder).await {
-                tracing::error!(%error, "the daily sync scheduler failed a pass");
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
-        }
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn the_last_slot_is_today_once_its_time_has_passed() {
-        let at = NaiveTime::from_hms_opt(3, 0, 0).unwrap_or(NaiveTime::MIN);
-        let early = Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).single().unwrap_or_default();
-        let late = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().unwrap_or_default();
-        assert_eq!(last_slot(early, at), Utc.with_ymd_and_hms(2026, 3, 1, 3, 0, 0).single().unwrap_or_default());
-        assert_eq!(last_slot(late, at), Utc.with_ymd_and_hms(2026, 3, 2, 3, 0, 0).single().unwrap_or_default());
-    }
 }

@@ -3,9 +3,9 @@
 //! stored), so neither the database nor the outbox page can give one away. Without an SMTP
 //! server the messages wait in the outbox.
 
-use crate::config::{SmtpConfig, WebConfig};
-use crate::password::random_token;
-use crate::state::AppState;
+use crate::config::{Config, SmtpConfig};
+use crate::secrets::password::random_token;
+use crate::App;
 use chrono::Duration;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
@@ -33,12 +33,12 @@ pub fn subject(email: &OutgoingEmail, org_name: &str) -> String {
 }
 
 /// The address of a single-use link.
-pub fn link_url(config: &WebConfig, slug: &str, purpose: TokenPurpose, raw: &str) -> String {
+pub fn link_url(config: &Config, slug: &str, purpose: TokenPurpose, raw: &str) -> String {
     config.org_url(slug, &format!("/password/set?purpose={}&token={raw}", purpose.as_str()))
 }
 
 /// The subject and text of an e-mail, with the link just minted for it (`raw`).
-pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &WebConfig, raw: &str) -> Rendered {
+pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &Config, raw: &str) -> Rendered {
     let link = link_url(config, slug, email.purpose(), raw);
     let subject = subject(email, org_name);
     match email {
@@ -58,13 +58,7 @@ pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &WebCon
 /// Mint a single-use link for `person`: store its digest (voiding their older links of the
 /// same purpose) and return the secret, which is never stored. `handed_over_by` audits a link
 /// given by hand instead of e-mailed.
-pub async fn mint_link(
-    state: &AppState,
-    org: OrgId,
-    person: UserId,
-    purpose: TokenPurpose,
-    handed_over_by: Option<&Actor>,
-) -> Result<String, StoreError> {
+pub async fn mint_link(state: &App, org: OrgId, person: UserId, purpose: TokenPurpose, handed_over_by: Option<&Actor>) -> Result<String, StoreError> {
     let raw = random_token();
     let now = state.clock.now();
     let token = NewToken { org, person, purpose, digest: token_digest(&raw), expires_at: now + lifetime(purpose) };
@@ -102,7 +96,7 @@ pub async fn send(smtp: &SmtpConfig, to: &str, rendered: &Rendered) -> Result<()
 
 /// One delivery pass: lease due e-mails, mint each one's link, send it, record the outcome.
 /// Returns how many were sent.
-pub async fn deliver_due(state: &AppState, smtp: &SmtpConfig) -> Result<usize, StoreError> {
+pub async fn deliver_due(state: &App, smtp: &SmtpConfig) -> Result<usize, StoreError> {
     let now = state.clock.now();
     let batch = state.store.claim_emails(50, now, now + Duration::minutes(5)).await?;
     let mut orgs: HashMap<OrgId, (String, String)> = HashMap::new();
@@ -141,7 +135,7 @@ pub async fn deliver_due(state: &AppState, smtp: &SmtpConfig) -> Result<usize, S
 }
 
 /// The person a queued e-mail is for, while they may still get a link.
-async fn recipient(state: &AppState, queued: &OutboxEmail) -> Result<Option<UserId>, StoreError> {
+async fn recipient(state: &App, queued: &OutboxEmail) -> Result<Option<UserId>, StoreError> {
     let person = match queued.email.person() {
         Some(id) => state.store.person(queued.org, id).await?,
         // Queued before e-mails named their person.
@@ -151,7 +145,7 @@ async fn recipient(state: &AppState, queued: &OutboxEmail) -> Result<Option<User
 }
 
 /// Deliver e-mails in the background for as long as the process runs.
-pub fn spawn_delivery(state: AppState) {
+pub fn spawn_delivery(state: App) {
     let Some(smtp) = state.config.smtp.clone() else { return };
     tokio::spawn(async move {
         loop {

@@ -3,7 +3,7 @@
 use url::Url;
 
 #[derive(Clone)]
-pub struct WebConfig {
+pub struct Config {
     /// The address people reach Roster at, used in e-mailed links when no base domain is set.
     pub public_url: Url,
     /// With a base domain (`roster.example`), organisations live on subdomains
@@ -32,7 +32,7 @@ impl std::fmt::Debug for EntraApp {
     }
 }
 
-impl WebConfig {
+impl Config {
     pub fn local(public_url: Url) -> Self {
         let secure_cookies = public_url.scheme() == "https";
         Self { public_url, base_domain: None, secure_cookies, smtp: None, max_body_bytes: 64 * 1024 * 1024, entra_app: None }

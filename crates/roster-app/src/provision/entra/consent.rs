@@ -3,8 +3,8 @@
 //! installation (`/entra/consent`). The organisation rides in `state` (`<slug>.<random>`), and
 //! the request is stored and redeemed once, so an answer Roster did not ask for changes nothing.
 
-use crate::ops::OpsError;
-use crate::state::AppState;
+use crate::admin::OpsError;
+use crate::App;
 use chrono::Duration;
 use roster_core::secret::token_digest;
 use roster_core::{Actor, Connection, ConnectionKind, Org, UserId};
@@ -17,14 +17,14 @@ const CONSENT_MARK: &str = "entra-consent";
 const CONSENT_MINUTES: i64 = 30;
 
 /// Where to send the admin: Microsoft's admin-consent page for the connection's tenant.
-pub async fn start(state: &AppState, org: &Org, connection: &Connection, admin: UserId) -> Result<String, OpsError> {
+pub async fn start(state: &App, org: &Org, connection: &Connection, admin: UserId) -> Result<String, OpsError> {
     let app = state.config.entra_app.as_ref().ok_or_else(|| OpsError::Invalid("This Roster has no app of its own for admin consent.".into()))?;
     let settings = EntraSettings::from_connection(connection).map_err(|e| OpsError::Invalid(e.to_string()))?;
     if settings.authorization != Authorization::AdminConsent {
         return Err(OpsError::Invalid("The connection uses your own app registration; admin consent is for Roster's app.".into()));
     }
     let tenant = open_tenant(state, connection)?;
-    let token = format!("{}.{}", org.slug.as_str(), crate::password::random_token());
+    let token = format!("{}.{}", org.slug.as_str(), crate::secrets::password::random_token());
     let now = state.clock.now();
     state
         .store
@@ -51,7 +51,7 @@ pub async fn start(state: &AppState, org: &Org, connection: &Connection, admin: 
     Ok(url.into())
 }
 
-fn open_tenant(state: &AppState, connection: &Connection) -> Result<String, OpsError> {
+fn open_tenant(state: &App, connection: &Connection) -> Result<String, OpsError> {
     let sealed = connection.sealed.get(TENANT_ID).ok_or_else(|| OpsError::Invalid("the connection has no tenant ID; set it up again".into()))?;
     let bytes = state.master_key.open(connection.org, TENANT_ID, sealed).map_err(|e| OpsError::Invalid(e.to_string()))?;
     String::from_utf8(bytes).map_err(|_| OpsError::Invalid("the stored tenant ID is not text; set it up again".into()))
@@ -106,7 +106,7 @@ fn looks_like_guid(text: &str) -> bool {
 
 /// Redeems the request the answer names and records the consent. `None`: the answer matches
 /// no request Roster has outstanding (unknown, used or expired), and nothing changed.
-pub async fn finish(state: &AppState, answer: &ConsentAnswer) -> Result<Option<(Org, Outcome)>, OpsError> {
+pub async fn finish(state: &App, answer: &ConsentAnswer) -> Result<Option<(Org, Outcome)>, OpsError> {
     let Some((slug, _)) = answer.state.split_once('.') else { return Ok(None) };
     let Some(org) = state.store.org_by_slug(slug).await? else { return Ok(None) };
     let now = state.clock.now();

@@ -1,0 +1,81 @@
+//! The daily schedule: every enabled connection syncs once a day at its own time. Any number
+//! of `roster serve` processes run this loop; only the holder of the scheduler lease queues
+//! syncs, and every process fails the runs whose process died.
+
+use crate::provision::entra::setup::enqueue_sync;
+use crate::App;
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use roster_core::ConnectionKind;
+use roster_store::StoreError;
+use roster_sync::EntraSettings;
+use uuid::Uuid;
+
+const SCHEDULER_LEASE: &str = "entra.scheduler";
+
+/// The latest time of day `at` that is not after `now`.
+pub fn last_slot(now: DateTime<Utc>, at: NaiveTime) -> DateTime<Utc> {
+    let today = now.date_naive().and_time(at).and_utc();
+    if today <= now {
+        today
+    } else {
+        today - Duration::days(1)
+    }
+}
+
+/// Queue the daily sync of every enabled connection whose time has come, if this process
+/// holds the scheduler lease. The first sync of a connection is the admin's to start.
+pub async fn schedule_due(state: &App, holder: &str) -> Result<usize, StoreError> {
+    let now = state.clock.now();
+    // Any process may do this: a run whose process died is failed once, whoever sees it.
+    let abandoned = state.store.fail_abandoned_runs(now).await?;
+    if abandoned > 0 {
+        tracing::warn!(runs = abandoned, "marked failed the syncs whose process stopped");
+    }
+    if !state.store.try_lease(SCHEDULER_LEASE, holder, now, now + Duration::minutes(2)).await? {
+        return Ok(0);
+    }
+    let mut queued = 0;
+    for connection in state.store.enabled_connections(ConnectionKind::Entra).await? {
+        let Ok(settings) = EntraSettings::from_connection(&connection) else { continue };
+        let slot = last_slot(now, settings.daily_time());
+        let latest = state.store.sync_runs(connection.org, connection.id, 1).await?;
+        match latest.first() {
+            None => continue,
+            Some(run) if run.queued_at >= slot => continue,
+            Some(_) => {}
+        }
+        match enqueue_sync(state, &connection, "schedule").await {
+            Ok(_) => queued += 1,
+            Err(error) => tracing::warn!(%error, connection = %connection.id, "could not queue the daily sync"),
+        }
+    }
+    Ok(queued)
+}
+
+/// Queue daily syncs in the background; one process leads at a time.
+pub fn spawn_scheduler(state: App) {
+    let holder = format!("{}:{}", std::process::id(), Uuid::now_v7());
+    tokio::spawn(async move {
+        loop {
+            if let Err(error) = schedule_due(&state, &holder).await {
+                tracing::error!(%error, "the daily sync scheduler failed a pass");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_last_slot_is_today_once_its_time_has_passed() {
+        let at = NaiveTime::from_hms_opt(3, 0, 0).unwrap_or(NaiveTime::MIN);
+        let early = Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).single().unwrap_or_default();
+        let late = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().unwrap_or_default();
+        assert_eq!(last_slot(early, at), Utc.with_ymd_and_hms(2026, 3, 1, 3, 0, 0).single().unwrap_or_default());
+        assert_eq!(last_slot(late, at), Utc.with_ymd_and_hms(2026, 3, 2, 3, 0, 0).single().unwrap_or_default());
+    }
+}

@@ -1,0 +1,8 @@
+//! Microsoft Entra ID provisioning as the service runs it: the actions the pages and the
+//! command line share (set up, test, enable, queue a sync) and admin consent. The syncs
+//! themselves run as jobs (`crate::jobs`).
+
+pub mod consent;
+pub mod setup;
+
+pub use setup::{enqueue_sync, entra_connection, graph_config, save_setup, set_enabled, test_connection, EntraSetup, PermissionLine};

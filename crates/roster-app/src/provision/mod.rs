@@ -1,0 +1,3 @@
+//! Provisioning from identity providers: setting connections up and queueing their runs.
+
+pub mod entra;
