@@ -4,6 +4,7 @@
 //! server the messages wait in the outbox.
 
 use crate::config::{Config, SmtpConfig};
+use crate::jobs::supervisor::Signals;
 use crate::secrets::password::random_token;
 use crate::App;
 use chrono::Duration;
@@ -144,21 +145,21 @@ async fn recipient(state: &App, queued: &OutboxEmail) -> Result<Option<UserId>, 
     Ok(person.filter(|p| p.status != Status::Deactivated).map(|p| p.id))
 }
 
-/// Deliver e-mails in the background for as long as the process runs.
-pub fn spawn_delivery(state: App) {
-    let Some(smtp) = state.config.smtp.clone() else { return };
-    tokio::spawn(async move {
-        loop {
-            match deliver_due(&state, &smtp).await {
-                Ok(0) => tokio::time::sleep(std::time::Duration::from_secs(2)).await,
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::error!(error = %err, "e-mail delivery pass failed");
-                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                }
+/// Deliver e-mails until the process stops (a pass in hand is finished first).
+pub async fn deliver_forever(state: App, smtp: SmtpConfig, signals: Signals) {
+    loop {
+        let pause = match deliver_due(&state, &smtp).await {
+            Ok(0) => std::time::Duration::from_secs(2),
+            Ok(_) => std::time::Duration::ZERO,
+            Err(err) => {
+                tracing::error!(error = %err, "e-mail delivery pass failed");
+                std::time::Duration::from_secs(5)
             }
+        };
+        if !signals.pause(pause).await {
+            return;
         }
-    });
+    }
 }
 
 /// What the outbox page shows of a queued e-mail.

@@ -3,6 +3,7 @@
 //! would need: sessions, tokens and queues live in the store.
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use roster_app::jobs::supervisor::Supervisor;
 use roster_app::App;
 use std::ops::Deref;
 
@@ -14,12 +15,16 @@ pub struct AppState {
     pub scim_log: crate::scim::LogQueue,
     /// Each organisation's share of the server's work (process-local: it bounds this process).
     pub fairness: crate::guard::Fairness,
+    /// Owns this process's background work (the SCIM log writer here; the binary starts the
+    /// rest) and stops it on shutdown.
+    pub supervisor: Supervisor,
 }
 
 impl AppState {
     /// The HTTP side of `app`, with metrics when the process exports them.
     pub fn new(app: App, metrics: Option<PrometheusHandle>) -> Self {
-        AppState { app, metrics, scim_log: Default::default(), fairness: Default::default() }
+        let supervisor = Supervisor::new();
+        AppState { app, metrics, scim_log: crate::scim::LogQueue::new(supervisor.clone()), fairness: Default::default(), supervisor }
     }
 }
 

@@ -60,19 +60,43 @@ pub async fn serve(settings: &Settings, ready: Option<tokio::sync::oneshot::Send
 pub async fn serve_state(settings: &Settings, state: AppState, ready: Option<tokio::sync::oneshot::Sender<()>>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     tracing::info!(listen = %settings.listen, backend = state.store.backend(), "serving");
-    mail::spawn_delivery(state.app.clone());
-    roster_app::jobs::entra_sync::spawn_worker(state.app.clone());
-    roster_app::jobs::scheduler::spawn_scheduler(state.app.clone());
-    roster_web::sso::spawn_purge(state.clone());
+    let supervisor = state.supervisor.clone();
+    let app = &state.app;
+    if let Some(smtp) = app.config.smtp.clone() {
+        supervisor.spawn("e-mail delivery", mail::deliver_forever(app.clone(), smtp, supervisor.signals()));
+    }
+    supervisor.spawn("entra syncs", roster_app::jobs::entra_sync::run_forever(app.clone(), supervisor.signals()));
+    supervisor.spawn("daily schedule", roster_app::jobs::scheduler::schedule_forever(app.clone(), supervisor.signals()));
+    supervisor.spawn("purge", roster_app::jobs::purge::purge_forever(app.clone(), supervisor.signals()));
     if let Some(ready) = ready {
+        // The demo waits for this; it may have stopped waiting, which changes nothing here.
         let _ = ready.send(());
     }
-    axum::serve(listener, roster_web::app(state)).with_graceful_shutdown(shutdown()).await.context("serving")
+    axum::serve(listener, roster_web::app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving")?;
+    // Requests are done; now background work: no new claims, a grace period, then give back.
+    supervisor.shutdown(std::time::Duration::from_secs(settings.shutdown_grace_seconds)).await;
+    tracing::info!("stopped");
+    Ok(())
 }
 
-async fn shutdown() {
-    let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("shutting down");
+/// Ctrl-C, or SIGTERM (what orchestrators send).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests, then background work");
 }
 
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {

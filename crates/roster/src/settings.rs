@@ -35,6 +35,9 @@ pub struct Settings {
     /// `<public_url>/entra/consent`.
     pub entra_app_client_id: Option<String>,
     pub entra_app_client_secret: Option<String>,
+    /// After SIGTERM, how long background work (a sync in hand) may take to finish before it
+    /// is given back to another process.
+    pub shutdown_grace_seconds: u64,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             log_format: "text".into(),
             entra_app_client_id: None,
             entra_app_client_secret: None,
+            shutdown_grace_seconds: roster_app::jobs::supervisor::GRACE.as_secs(),
         }
     }
 }

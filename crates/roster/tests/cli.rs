@@ -93,15 +93,17 @@ impl Drop for Server {
 }
 
 fn serve(database_url: &str) -> (Server, String) {
+    serve_with(&[("ROSTER_DATABASE_URL", database_url)])
+}
+
+fn serve_with(env: &[(&str, &str)]) -> (Server, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("ROSTER_DATABASE_URL", database_url)
-        .env("ROSTER_MASTER_KEY", KEY)
-        .env("ROSTER_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start roster serve");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+    command.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).env("ROSTER_MASTER_KEY", KEY).env("ROSTER_LOG", "info");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.stderr(Stdio::piped()).spawn().expect("start roster serve");
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let started = Instant::now();
@@ -153,5 +155,86 @@ async fn two_processes_serve_one_postgresql() {
     for base in [&first, &second] {
         assert_eq!(plain.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
     }
+    db.finish().await;
+}
+
+/// SIGTERM during an Entra sync: the process gives the sync back and exits 0 within its grace,
+/// nothing of the sync was applied, and the next process takes it over and completes it.
+async fn sigterm_hands_a_running_sync_over(env: &[(&str, &str)], store: std::sync::Arc<dyn roster_store::Store>) {
+    use roster_store::RunStatus;
+    let created = ok(roster(env, &["org", "create", "acme", "--name", "Acme", "--owner", "owner@acme.example"]));
+    assert!(created.contains("owner@acme.example"));
+    let sim = roster_sim::EntraSim::generate(roster_sim::TenantSpec { users: 30, seed: 5, ..Default::default() });
+    let running = roster_sim::spawn_loopback(sim.clone()).await.unwrap();
+    let info = sim.info();
+    let secret = sim.client_secret();
+    let (login, graph) = (format!("{}/", running.base_url), format!("{}/v1.0/", running.base_url));
+    let mut with_secret = env.to_vec();
+    with_secret.push(("SIM_SECRET", &secret));
+    #[rustfmt::skip]
+    let args = ["connect", "entra", "--org", "acme", "--tenant", &info.tenant_id, "--group", &info.top_group_id, "--client-id", &info.client_id,
+        "--client-secret-env", "SIM_SECRET", "--login-base", &login, "--graph-base", &graph, "--enable"];
+    ok(roster(&with_secret, &args));
+
+    let app = roster_app::App {
+        store: store.clone(),
+        config: std::sync::Arc::new(roster_app::config::Config::local("http://127.0.0.1:1".parse().unwrap())),
+        clock: std::sync::Arc::new(roster_app::clock::SystemClock),
+        master_key: roster_app::secrets::seal::MasterKey::from_base64(KEY).unwrap(),
+    };
+    let org = store.org_by_slug("acme").await.unwrap().unwrap();
+    let connection = roster_app::provision::entra::entra_connection(&app, org.id).await.unwrap().unwrap();
+    // The sync's first Graph request is throttled for 30 s: it is running when SIGTERM comes.
+    sim.faults().throttle_next(1, roster_sim::RetryAfter::Integer(30));
+    let mut first_env = env.to_vec();
+    first_env.push(("ROSTER_SHUTDOWN_GRACE_SECONDS", "1"));
+    let (mut first, _) = serve_with(&first_env);
+    roster_app::provision::entra::enqueue_sync(&app, &connection, "manual").await.unwrap();
+    let runs = || async { store.sync_runs(org.id, connection.id, 10).await.unwrap() };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let started = || async { runs().await.iter().any(|r| r.status == RunStatus::Running) && !sim.requests().is_empty() };
+    while !started().await {
+        assert!(Instant::now() < deadline, "the sync never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let terminated = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &first.0.id().to_string()]).status().unwrap().success());
+    let status = loop {
+        if let Some(status) = first.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(terminated.elapsed() < Duration::from_secs(15), "the process did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "a clean exit: {status:?}");
+    assert_eq!(store.count_people(org.id).await.unwrap().total, 1, "nothing of the sync was applied");
+
+    let (_second, _) = serve_with(env);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !runs().await.iter().any(|r| r.status == RunStatus::Succeeded) {
+        assert!(Instant::now() < deadline, "the second process never completed the sync: {:?}", runs().await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(store.count_people(org.id).await.unwrap().total > 1, "the second process applied the sync");
+    let interrupted = runs().await.into_iter().filter(|r| r.status == RunStatus::Failed).count();
+    assert_eq!(interrupted, 1, "the interrupted run says so: {:?}", runs().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_sync_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = roster_store::open(&roster_store::Location::DataDir(data.clone())).await.unwrap();
+    store.migrate().await.unwrap();
+    sigterm_hands_a_running_sync_over(&[("ROSTER_DATA_DIR", data.to_str().unwrap())], store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_sync_on_postgresql() {
+    let Some(db) = TestDb::postgres().await.expect("a test database") else { return };
+    let url = db.postgres_url().unwrap();
+    sigterm_hands_a_running_sync_over(&[("ROSTER_DATABASE_URL", &url)], db.store.clone()).await;
     db.finish().await;
 }

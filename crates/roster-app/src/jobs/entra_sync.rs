@@ -2,12 +2,14 @@
 //! claimed so each runs once, and a job whose process died is claimed again when its lease
 //! runs out.
 
+use crate::jobs::supervisor::Signals;
 use crate::provision::entra::setup::{graph_config, run_of};
 use crate::App;
 use chrono::Duration;
 use roster_core::{ConnectionId, RunId};
 use roster_store::{Job, RunEnd, RunStatus, StoreError, SyncRun};
 use roster_sync::{run_recorded, EntraSettings, SyncOptions, JOB_KIND};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// How long a claimed sync is ours before another process may take it over; renewed while
@@ -31,13 +33,45 @@ impl Failure {
 
 /// Claim and perform at most one due sync. Returns how many ran.
 pub async fn run_due_jobs(state: &App) -> Result<usize, StoreError> {
+    run_due_jobs_until(state, &CancellationToken::new()).await
+}
+
+/// The same, giving a sync in hand back (its lease released at once, so another process
+/// takes it over) when `released` fires: nothing of it was applied, since a sync applies its
+/// plan in one transaction at the end.
+async fn run_due_jobs_until(state: &App, released: &CancellationToken) -> Result<usize, StoreError> {
     let now = state.clock.now();
     let jobs = state.store.claim_jobs(JOB_KIND, 1, now, now + Duration::seconds(JOB_LEASE_SECONDS)).await?;
     let count = jobs.len();
     for job in jobs {
-        run_job(state, job).await?;
+        let id = job.id;
+        tokio::select! {
+            done = run_job(state, job) => done?,
+            _ = released.cancelled() => {
+                tracing::warn!(job = %id, "the process is stopping: giving the sync back for another process");
+                state.store.extend_job_lease(id, state.clock.now() - Duration::seconds(1)).await?;
+            }
+        }
     }
     Ok(count)
+}
+
+/// Perform queued syncs until the process stops: a sync in hand is finished within the grace
+/// period, or given back.
+pub async fn run_forever(state: App, signals: Signals) {
+    while !signals.is_stopping() {
+        let pause = match run_due_jobs_until(&state, &signals.released).await {
+            Ok(0) => std::time::Duration::from_secs(1),
+            Ok(_) => std::time::Duration::ZERO,
+            Err(error) => {
+                tracing::error!(%error, "the sync job runner failed a pass");
+                std::time::Duration::from_secs(5)
+            }
+        };
+        if !signals.pause(pause).await {
+            return;
+        }
+    }
 }
 
 async fn run_job(state: &App, job: Job) -> Result<(), StoreError> {
@@ -142,20 +176,4 @@ async fn perform(state: &App, job: &Job) -> Result<(), Failure> {
         }
         Err(error) => Err(Failure { message: error.to_string(), transient: error.is_transient() }),
     }
-}
-
-/// Perform queued syncs in the background for as long as the process runs.
-pub fn spawn_worker(state: App) {
-    tokio::spawn(async move {
-        loop {
-            match run_due_jobs(&state).await {
-                Ok(0) => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::error!(%error, "the sync job runner failed a pass");
-                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                }
-            }
-        }
-    });
 }

@@ -2,6 +2,7 @@
 //! of `roster serve` processes run this loop; only the holder of the scheduler lease queues
 //! syncs, and every process fails the runs whose process died.
 
+use crate::jobs::supervisor::Signals;
 use crate::provision::entra::setup::enqueue_sync;
 use crate::App;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
@@ -52,17 +53,17 @@ pub async fn schedule_due(state: &App, holder: &str) -> Result<usize, StoreError
     Ok(queued)
 }
 
-/// Queue daily syncs in the background; one process leads at a time.
-pub fn spawn_scheduler(state: App) {
+/// Queue daily syncs until the process stops; one process leads at a time.
+pub async fn schedule_forever(state: App, signals: Signals) {
     let holder = format!("{}:{}", std::process::id(), Uuid::now_v7());
-    tokio::spawn(async move {
-        loop {
-            if let Err(error) = schedule_due(&state, &holder).await {
-                tracing::error!(%error, "the daily sync scheduler failed a pass");
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    loop {
+        if let Err(error) = schedule_due(&state, &holder).await {
+            tracing::error!(%error, "the daily sync scheduler failed a pass");
         }
-    });
+        if !signals.pause(std::time::Duration::from_secs(30)).await {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]

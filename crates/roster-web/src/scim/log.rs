@@ -8,6 +8,7 @@ use crate::state::AppState;
 use axum::extract::{OriginalUri, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use roster_app::jobs::supervisor::{Signals, Supervisor};
 use roster_store::ScimRequestLog;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -22,15 +23,23 @@ const BATCH: usize = 500;
 
 /// The log's writer: one task per process takes whatever has queued up and writes it in one
 /// transaction, so under load many requests share one commit (on SQLite, one turn of the
-/// single writer), and at rest each entry is written at once.
-#[derive(Clone, Default)]
-pub struct LogQueue(Arc<OnceLock<mpsc::Sender<ScimRequestLog>>>);
+/// single writer), and at rest each entry is written at once. The supervisor owns the task;
+/// when the process stops, what is queued is written before it ends.
+#[derive(Clone)]
+pub struct LogQueue {
+    sender: Arc<OnceLock<mpsc::Sender<ScimRequestLog>>>,
+    supervisor: Supervisor,
+}
 
 impl LogQueue {
+    pub fn new(supervisor: Supervisor) -> Self {
+        LogQueue { sender: Arc::default(), supervisor }
+    }
+
     fn push(&self, state: &AppState, entry: ScimRequestLog) {
-        let sender = self.0.get_or_init(|| {
+        let sender = self.sender.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
-            tokio::spawn(write_batches(state.store.clone(), receiver));
+            self.supervisor.spawn("scim request log", write_batches(state.store.clone(), receiver, self.supervisor.signals()));
             sender
         });
         if sender.try_send(entry).is_err() {
@@ -39,14 +48,33 @@ impl LogQueue {
     }
 }
 
-async fn write_batches(store: Arc<dyn roster_store::Store>, mut receiver: mpsc::Receiver<ScimRequestLog>) {
+async fn write_batches(store: Arc<dyn roster_store::Store>, mut receiver: mpsc::Receiver<ScimRequestLog>, signals: Signals) {
     let mut batch = Vec::with_capacity(BATCH);
-    while receiver.recv_many(&mut batch, BATCH).await > 0 {
-        if let Err(error) = store.log_scim_requests(&batch).await {
-            tracing::warn!(%error, entries = batch.len(), "could not record SCIM requests");
+    loop {
+        tokio::select! {
+            received = receiver.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    return;
+                }
+                write(store.as_ref(), &mut batch).await;
+            }
+            _ = signals.stopping.cancelled() => {
+                // No request is served any more: write what is queued, then end.
+                receiver.close();
+                while receiver.recv_many(&mut batch, BATCH).await > 0 {
+                    write(store.as_ref(), &mut batch).await;
+                }
+                return;
+            }
         }
-        batch.clear();
     }
+}
+
+async fn write(store: &dyn roster_store::Store, batch: &mut Vec<ScimRequestLog>) {
+    if let Err(error) = store.log_scim_requests(batch).await {
+        tracing::warn!(%error, entries = batch.len(), "could not record SCIM requests");
+    }
+    batch.clear();
 }
 
 /// The longest path (with its query) kept in the log.

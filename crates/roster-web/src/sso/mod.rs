@@ -150,22 +150,3 @@ pub fn providers() -> Result<&'static Providers, roster_sso::SsoError> {
     let client = roster_sso::http_client()?;
     Ok(PROVIDERS.get_or_init(|| Providers::new(client)))
 }
-
-/// Forget expired sign-in requests, assertion IDs and old failure counts now and then. Any process may do it: the
-/// deletes are idempotent, and what they remove guards nothing any more.
-pub fn spawn_purge(state: crate::state::AppState) {
-    tokio::spawn(async move {
-        loop {
-            match state.store.purge_expired_sign_ins(state.clock.now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(removed = n, "purged expired sign-in state"),
-                Err(error) => tracing::warn!(%error, "could not purge expired sign-in state"),
-            }
-            let now = state.clock.now();
-            if let Err(error) = state.store.purge_throttle(now - chrono::Duration::days(1), now).await {
-                tracing::warn!(%error, "could not purge old sign-in failure counts");
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
-        }
-    });
-}

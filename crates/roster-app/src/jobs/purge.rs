@@ -1,0 +1,32 @@
+//! Forgetting what guards nothing any more: expired sign-in requests and SAML assertion IDs,
+//! and old failure counts. Any process may do it: the deletes are idempotent.
+
+use crate::jobs::supervisor::Signals;
+use crate::App;
+use std::time::Duration;
+
+/// How often a process purges.
+const EVERY: Duration = Duration::from_secs(600);
+
+/// One purge.
+pub async fn purge_once(state: &App) {
+    let now = state.clock.now();
+    match state.store.purge_expired_sign_ins(now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(removed = n, "purged expired sign-in state"),
+        Err(error) => tracing::warn!(%error, "could not purge expired sign-in state"),
+    }
+    if let Err(error) = state.store.purge_throttle(now - chrono::Duration::days(1), now).await {
+        tracing::warn!(%error, "could not purge old sign-in failure counts");
+    }
+}
+
+/// Purge now and every ten minutes until the process stops.
+pub async fn purge_forever(state: App, signals: Signals) {
+    loop {
+        purge_once(&state).await;
+        if !signals.pause(EVERY).await {
+            return;
+        }
+    }
+}
