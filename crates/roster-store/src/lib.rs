@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod common;
+mod error;
 mod integrations;
 mod jobs;
 mod model;
@@ -14,6 +15,7 @@ pub mod sqlite;
 mod sso;
 mod throttle;
 
+pub use error::*;
 pub use integrations::*;
 pub use jobs::*;
 pub use model::*;
@@ -28,35 +30,6 @@ use roster_core::query::PersonQuery;
 use roster_core::reconcile::{DesiredPerson, ManagerField, ManagerRef, Snapshot};
 use roster_core::{ConnectionId, Email, Org, OrgId, Person, Plan, RunId, Team, TeamId, UserId};
 use std::sync::Arc;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A uniqueness rule was broken (a taken slug or e-mail). The message names what.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// A plan referred to something that is not there (a person or team of another organisation).
-    #[error("not found: {0}")]
-    NotFound(String),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("migration error: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("stored data is not readable: {0}")]
-    Corrupt(String),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
-
-/// What a `Conflict` says when a plan creates a team that another writer created meanwhile.
-pub const TEAM_NAME_TAKEN: &str = "a team with that name already exists in this organisation";
-
-impl StoreError {
-    /// The plan raced another writer to create the same team: planning again (with that team
-    /// now in the snapshot) succeeds, so callers that write single records retry.
-    pub fn is_team_race(&self) -> bool {
-        matches!(self, StoreError::Conflict(message) if message.contains(TEAM_NAME_TAKEN))
-    }
-}
 
 #[async_trait]
 pub trait OrgStore {

@@ -13,6 +13,8 @@ mod auth;
 mod bulk;
 #[path = "store/connections.rs"]
 mod connections;
+#[path = "store/errors.rs"]
+mod errors;
 #[path = "store/hardening.rs"]
 mod hardening;
 #[path = "store/isolation.rs"]
@@ -100,6 +102,7 @@ on_both_backends!(
     hardening::failures_are_counted_per_key_within_their_window,
     hardening::a_run_whose_process_stopped_is_marked_failed,
     hardening::owners_decide_whether_connections_manage_owners_and_admins,
+    errors::uniqueness_rules_are_named_by_kind,
 );
 
 #[test]

@@ -147,8 +147,8 @@ pub async fn full_sync_with(
                 outcome.applied = true;
                 break (plan, linked, photo_metas);
             }
-            Err(StoreError::Conflict(reason)) if attempt < 2 => {
-                tracing::info!(connection = %connection.id, %reason, "the directory changed during the sync; reading and planning again");
+            Err(changed @ (StoreError::Conflict { .. } | StoreError::Race(_))) if attempt < 2 => {
+                tracing::info!(connection = %connection.id, reason = %changed, "the directory changed during the sync; reading and planning again");
             }
             Err(other) => return Err(other.into()),
         }

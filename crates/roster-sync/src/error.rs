@@ -20,7 +20,8 @@ impl SyncError {
     pub fn is_transient(&self) -> bool {
         match self {
             SyncError::Graph(e) => e.is_transient(),
-            SyncError::Store(StoreError::Conflict(_) | StoreError::Database(_)) => true,
+            SyncError::Store(StoreError::Conflict { .. } | StoreError::Database(_)) => true,
+            SyncError::Store(e) if e.is_transient() => true,
             SyncError::Store(_) | SyncError::Settings(_) => false,
         }
     }

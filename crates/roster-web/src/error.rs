@@ -28,7 +28,7 @@ impl From<StoreError> for PageError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound(_) => PageError::NotFound,
-            StoreError::Conflict(msg) => PageError::BadRequest(msg),
+            StoreError::Conflict { message, .. } | StoreError::Invalid(message) => PageError::BadRequest(message),
             other => PageError::Internal(other.to_string()),
         }
     }
@@ -86,7 +86,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound(_) => ApiError::NotFound,
-            StoreError::Conflict(msg) => ApiError::BadRequest(msg),
+            StoreError::Conflict { message, .. } | StoreError::Invalid(message) => ApiError::BadRequest(message),
             other => ApiError::Internal(other.to_string()),
         }
     }

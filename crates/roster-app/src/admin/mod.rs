@@ -33,7 +33,8 @@ pub enum OpsError {
 impl From<StoreError> for OpsError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Conflict(msg) => OpsError::Conflict(msg),
+            StoreError::Conflict { message, .. } => OpsError::Conflict(message),
+            StoreError::Invalid(message) => OpsError::Invalid(message),
             StoreError::NotFound(_) => OpsError::NotFound,
             other => OpsError::Store(other),
         }

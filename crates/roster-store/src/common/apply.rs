@@ -566,7 +566,7 @@ macro_rules! impl_apply {
             let mut steps = 0;
             while let Some(current) = cursor {
                 if current == team.as_uuid() || steps > 10_000 {
-                    return Err($crate::StoreError::Conflict(format!("team {parent} is inside team {team}, so it cannot be its parent")));
+                    return Err($crate::StoreError::Invalid(format!("team {parent} is inside team {team}, so it cannot be its parent")));
                 }
                 let row = sqlx::query("SELECT parent_id FROM teams WHERE org_id = $1 AND id = $2")
                     .bind(org)
@@ -615,15 +615,12 @@ macro_rules! impl_apply {
         /// Name the address behind an e-mail conflict of a bulk insert, which the database
         /// reports without saying which row it was.
         async fn explain_email_conflict(pool: &DbPool, plan: &roster_core::Plan, error: $crate::StoreError) -> $crate::StoreError {
-            let $crate::StoreError::Conflict(message) = &error else {
-                return error;
-            };
-            if !message.contains("e-mail") {
+            if error.unique() != Some($crate::Unique::Email) {
                 return error;
             }
             let emails = $crate::common::apply::claimed_emails(&plan.changes);
             if let Some(twice) = $crate::common::apply::repeated_email(&emails) {
-                return $crate::StoreError::Conflict(format!("{twice} is given to two people in this plan"));
+                return $crate::StoreError::conflict($crate::Unique::Email, format!("{twice} is given to two people in this plan"));
             }
             for chunk in emails.chunks(500) {
                 let mut qb = sqlx::QueryBuilder::<Db>::new("SELECT email FROM people WHERE org_id = ");
@@ -635,7 +632,10 @@ macro_rules! impl_apply {
                 qb.push(") LIMIT 1");
                 if let Ok(Some(row)) = qb.build().fetch_optional(pool).await {
                     if let Ok(taken) = row.try_get::<String, _>(0) {
-                        return $crate::StoreError::Conflict(format!("{taken} already belongs to another person in this organisation"));
+                        return $crate::StoreError::conflict(
+                            $crate::Unique::Email,
+                            format!("{taken} already belongs to another person in this organisation"),
+                        );
                     }
                 }
             }

@@ -57,7 +57,10 @@ macro_rules! impl_connections {
                         .fetch_optional(&mut *tx)
                         .await?;
                     if existing.is_some() {
-                        return Err($crate::StoreError::Conflict("this organisation is connected to a Microsoft Entra tenant already; one tenant per organisation".into()));
+                        return Err($crate::StoreError::conflict(
+                            $crate::Unique::OneConnection,
+                            "this organisation is connected to a Microsoft Entra tenant already; one tenant per organisation",
+                        ));
                     }
                 }
                 sqlx::query(&format!("INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))

@@ -63,7 +63,7 @@ macro_rules! impl_jobs {
                         return Ok($crate::Enqueued::New(job.id));
                     }
                     let Some(key) = &job.dedup_key else {
-                        return Err($crate::StoreError::Conflict(format!("job {} exists already", job.id)));
+                        return Err($crate::StoreError::conflict($crate::Unique::Key, format!("job {} exists already", job.id)));
                     };
                     let existing = sqlx::query("SELECT id FROM jobs WHERE dedup_key = $1 AND status IN ('pending', 'running')")
                         .bind(key)
@@ -73,7 +73,7 @@ macro_rules! impl_jobs {
                         return Ok($crate::Enqueued::Existing(row.try_get("id")?));
                     }
                 }
-                Err($crate::StoreError::Conflict(format!("job {} could not be queued; try again", job.id)))
+                Err($crate::StoreError::Race(format!("job {} could not be queued; try again", job.id)))
             }
 
             async fn claim_jobs(

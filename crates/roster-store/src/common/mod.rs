@@ -81,33 +81,58 @@ pub(crate) fn corrupt(what: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
     move |e| StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-/// Turn a constraint violation into the error the caller can act on: a uniqueness rule into
-/// `Conflict` naming what is taken, a broken reference into `NotFound` with `context`.
+/// Turn a database error into the kind the caller can act on: a uniqueness rule into
+/// `Conflict` naming what is taken, a broken reference into `NotFound` with `context`, a lost
+/// race into `Race`, an unreachable database into `Unavailable`.
 pub(crate) fn classify(error: sqlx::Error, context: &str) -> StoreError {
-    let sqlx::Error::Database(db) = &error else {
-        return StoreError::Database(error);
+    let context = if context.is_empty() { String::new() } else { format!("{context}: ") };
+    let db = match &error {
+        sqlx::Error::Database(db) => db,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => {
+            return StoreError::Unavailable(error.to_string());
+        }
+        _ => return StoreError::Database(error),
     };
     // PostgreSQL names the constraint; SQLite names the columns in its message.
     let subject = db.constraint().unwrap_or_else(|| db.message()).to_owned();
     let detail = pg_detail(db.as_ref()).map(|d| format!(" ({d})")).unwrap_or_default();
     if db.is_unique_violation() {
-        let what = if subject.contains("email") {
-            "that e-mail address already belongs to another person in this organisation"
-        } else if subject.contains("source") {
-            "that external id of this connection is already linked to another person"
-        } else if subject.contains("name_key") {
-            crate::TEAM_NAME_TAKEN
-        } else if subject.contains("slug") {
-            "that organisation slug is taken"
-        } else {
-            "a record with that key already exists"
-        };
-        return StoreError::Conflict(format!("{context}: {what}{detail}"));
+        let (unique, what) = unique_rule(&subject);
+        return StoreError::conflict(unique, format!("{context}{what}{detail}"));
     }
     if db.is_foreign_key_violation() {
-        return StoreError::NotFound(format!("{context}: it refers to a person or team that is not in this organisation{detail}"));
+        return StoreError::NotFound(format!("{context}it refers to a person or team that is not in this organisation{detail}"));
+    }
+    // PostgreSQL: serialization_failure, deadlock_detected, lock_not_available. SQLite: the
+    // database stayed busy or locked past the busy timeout.
+    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+    if matches!(code.as_str(), "40001" | "40P01" | "55P03" | "5" | "6" | "517" | "262") {
+        return StoreError::Race(format!("{context}{}", db.message()));
     }
     StoreError::Database(error)
+}
+
+/// The rule a unique index or constraint stands for, from its name (PostgreSQL) or its
+/// columns (SQLite), and what to tell the person.
+pub(crate) fn unique_rule(subject: &str) -> (crate::Unique, &'static str) {
+    use crate::Unique;
+    if subject.contains("scim") && subject.contains("user_name") {
+        (Unique::ScimUserName, crate::SCIM_USER_NAME_TAKEN)
+    } else if subject.contains("scim") && subject.contains("display_name") {
+        (Unique::ScimGroupName, crate::SCIM_GROUP_NAME_TAKEN)
+    } else if subject.contains("scim") && subject.contains("person") {
+        (Unique::ScimPerson, "that person is already provisioned by another SCIM User")
+    } else if subject.contains("email") {
+        (Unique::Email, "that e-mail address already belongs to another person in this organisation")
+    } else if subject.contains("source") {
+        (Unique::SourceLink, "that external id of this connection is already linked to another person")
+    } else if subject.contains("name_key") {
+        (Unique::TeamName, crate::TEAM_NAME_TAKEN)
+    } else if subject.contains("slug") {
+        (Unique::OrgSlug, "that organisation slug is taken")
+    } else {
+        (Unique::Key, "a record with that key already exists")
+    }
 }
 
 fn pg_detail(db: &dyn sqlx::error::DatabaseError) -> Option<String> {

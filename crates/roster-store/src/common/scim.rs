@@ -7,20 +7,13 @@ pub(crate) const TOKEN_TOUCH_SECONDS: i64 = 60;
 /// Ids per `IN (...)` list.
 pub(crate) const IDS_PER_STATEMENT: usize = 500;
 
-/// Turn a uniqueness violation of the SCIM tables into the conflict the route layer reports.
+/// A violation of the SCIM tables' rules, worded for the client (the kind says which rule),
+/// without the database's detail, which names ids the client never sent.
 pub(crate) fn scim_conflict(error: sqlx::Error) -> crate::StoreError {
     if let sqlx::Error::Database(db) = &error {
         if db.is_unique_violation() {
-            let subject = db.constraint().unwrap_or_else(|| db.message()).to_owned();
-            if subject.contains("user_name") {
-                return crate::StoreError::Conflict(crate::SCIM_USER_NAME_TAKEN.into());
-            }
-            if subject.contains("display_name") {
-                return crate::StoreError::Conflict(crate::SCIM_GROUP_NAME_TAKEN.into());
-            }
-            if subject.contains("person") {
-                return crate::StoreError::Conflict("that person is already provisioned by another SCIM User".into());
-            }
+            let (unique, what) = super::unique_rule(db.constraint().unwrap_or_else(|| db.message()));
+            return crate::StoreError::conflict(unique, what);
         }
     }
     super::classify(error, "SCIM resource")
@@ -263,11 +256,11 @@ macro_rules! impl_scim {
             async fn scim_list(&self, org: roster_core::OrgId, kind: $crate::ScimResourceType, query: &$crate::ScimQuery<'_>) -> $crate::StoreResult<$crate::ScimPage> {
                 let schema = kind.schema();
                 let compiled = match query.filter {
-                    Some(filter) => Some(compile_filter(SCIM_DIALECT, schema, filter).map_err($crate::StoreError::Conflict)?),
+                    Some(filter) => Some(compile_filter(SCIM_DIALECT, schema, filter).map_err($crate::StoreError::Invalid)?),
                     None => None,
                 };
                 let order = match query.sort {
-                    Some(sort) => Some(sort_expression(SCIM_DIALECT, schema, &sort.by).map_err($crate::StoreError::Conflict)?),
+                    Some(sort) => Some(sort_expression(SCIM_DIALECT, schema, &sort.by).map_err($crate::StoreError::Invalid)?),
                     None => None,
                 };
                 let scope = |qb: &mut sqlx::QueryBuilder<'_, Db>| {

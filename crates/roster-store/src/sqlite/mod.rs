@@ -112,7 +112,7 @@ impl SqliteStore {
     /// Open (creating when missing) `roster.db` in `data_dir`, creating the directory too.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
         let database = data_dir.join("roster.db");
-        restrict_to_owner(data_dir, &database).await.map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        restrict_to_owner(data_dir, &database).await.map_err(|e| StoreError::from(sqlx::Error::Io(e)))?;
         let options = SqliteConnectOptions::new()
             .filename(&database)
             .create_if_missing(true)

@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use roster_core::{Actor, Change, ConnectionId, Profile, Role, SourceLink, Status, TeamName};
-use roster_store::{OutgoingEmail, SessionRecord, Store, StoreError, TokenPurpose};
+use roster_store::{OutgoingEmail, SessionRecord, Store, StoreError, TokenPurpose, Unique};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -27,7 +27,7 @@ pub async fn a_failing_change_rolls_back_the_whole_plan(store: Arc<dyn Store>) {
     let clash = new_person("taken@acme.example", "Clash", "Person");
     let doomed = plan(org, vec![create_team(team, "Sales"), create(&fresh), invite(&fresh), create(&clash)]);
     let error = store.apply(&doomed, now()).await.unwrap_err();
-    let StoreError::Conflict(message) = &error else { panic!("expected a conflict, got {error:?}") };
+    let StoreError::Conflict { unique: Unique::Email, message } = &error else { panic!("expected a conflict, got {error:?}") };
     assert!(message.contains("taken@acme.example"), "the message names the address: {message}");
     nothing_written(store, org, 1).await;
     assert!(store.emails(org, 10).await.unwrap().is_empty(), "no invitation was queued");
@@ -36,7 +36,7 @@ pub async fn a_failing_change_rolls_back_the_whole_plan(store: Arc<dyn Store>) {
     let twice = new_person("twice@acme.example", "A", "B");
     let again = new_person("twice@acme.example", "C", "D");
     let error = store.apply(&plan(org, vec![create(&twice), create(&again)]), now()).await.unwrap_err();
-    assert!(matches!(&error, StoreError::Conflict(m) if m.contains("twice@acme.example")), "{error:?}");
+    assert!(matches!(&error, StoreError::Conflict { unique: Unique::Email, message: m } if m.contains("twice@acme.example")), "{error:?}");
     nothing_written(store, org, 1).await;
 }
 
@@ -54,7 +54,7 @@ pub async fn a_late_single_change_conflict_rolls_back_earlier_bulk_writes(store:
         Change::SetRole { id: taken.id, before: Role::Learner, after: Role::Admin },
     ];
     let error = store.apply(&plan(org, changes), now()).await.unwrap_err();
-    assert!(matches!(&error, StoreError::Conflict(m) if m.contains("taken@acme.example")), "{error:?}");
+    assert!(matches!(&error, StoreError::Conflict { unique: Unique::Email, message: m } if m.contains("taken@acme.example")), "{error:?}");
     nothing_written(store, org, 2).await;
     assert_eq!(store.person(org, taken.id).await.unwrap().unwrap().role, Role::Learner);
 
@@ -63,7 +63,7 @@ pub async fn a_late_single_change_conflict_rolls_back_earlier_bulk_writes(store:
     let link = SourceLink { connection, external_id: "ext-1".into() };
     apply(store, org, vec![Change::LinkSource { id: taken.id, link: link.clone() }]).await;
     let error = store.apply(&plan(org, vec![Change::LinkSource { id: other.id, link }]), now()).await.unwrap_err();
-    assert!(matches!(&error, StoreError::Conflict(m) if m.contains("external id")), "{error:?}");
+    assert!(matches!(&error, StoreError::Conflict { unique: Unique::SourceLink, message: m } if m.contains("external id")), "{error:?}");
 }
 
 pub async fn every_change_is_audited_and_published_without_secrets(store: Arc<dyn Store>) {
@@ -211,21 +211,21 @@ pub async fn teams_are_renamed_moved_and_kept_acyclic(store: Arc<dyn Store>) {
     assert_eq!((leaf_now.name.as_str(), leaf_now.parent), ("Leaves", Some(middle)));
 
     let cycle = store.apply(&plan(org, vec![Change::SetTeamParent { id: top, before: None, after: Some(leaf) }]), now()).await;
-    assert!(matches!(cycle, Err(StoreError::Conflict(_))), "{cycle:?}");
+    assert!(matches!(cycle, Err(StoreError::Invalid(_))), "{cycle:?}");
     let own = store.apply(&plan(org, vec![Change::SetTeamParent { id: top, before: None, after: Some(top) }]), now()).await;
-    assert!(matches!(own, Err(StoreError::Conflict(_))), "{own:?}");
+    assert!(matches!(own, Err(StoreError::Invalid(_))), "{own:?}");
     assert_eq!(store.team(org, top).await.unwrap().unwrap().parent, None);
 
     // Team names are unique without regard to case.
     let dup = store.apply(&plan(org, vec![create_team(tid(), "top")]), now()).await;
-    assert!(matches!(&dup, Err(StoreError::Conflict(m)) if m.contains("team")), "{dup:?}");
+    assert!(matches!(&dup, Err(e @ StoreError::Conflict { unique: Unique::TeamName, .. }) if e.is_team_race()), "{dup:?}");
     let rename_dup = store
         .apply(
             &plan(org, vec![Change::RenameTeam { id: middle, before: TeamName::parse("Middle").unwrap(), after: TeamName::parse("TOP").unwrap() }]),
             now(),
         )
         .await;
-    assert!(matches!(rename_dup, Err(StoreError::Conflict(_))), "{rename_dup:?}");
+    assert!(matches!(rename_dup, Err(StoreError::Conflict { unique: Unique::TeamName, .. })), "{rename_dup:?}");
     let names: Vec<String> = store.teams(org).await.unwrap().into_iter().map(|t| t.team.name.to_string()).collect();
     assert_eq!(names, ["Leaves", "Middle", "Top"], "sorted by name");
 }

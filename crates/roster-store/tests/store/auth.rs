@@ -3,7 +3,7 @@
 use crate::support::*;
 use chrono::Duration;
 use roster_core::Status;
-use roster_store::{NewApiKey, NewToken, SessionRecord, Store, StoreError, TokenPurpose};
+use roster_store::{NewApiKey, NewToken, SessionRecord, Store, StoreError, TokenPurpose, Unique};
 use std::sync::Arc;
 
 pub async fn tokens_are_single_use_even_under_concurrency(store: Arc<dyn Store>) {
@@ -17,7 +17,10 @@ pub async fn tokens_are_single_use_even_under_concurrency(store: Arc<dyn Store>)
         expires_at: now() + expires_in,
     };
     store.issue_token(&token("once", Duration::hours(1)), now(), None).await.unwrap();
-    assert!(matches!(store.issue_token(&token("once", Duration::hours(1)), now(), None).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.issue_token(&token("once", Duration::hours(1)), now(), None).await,
+        Err(StoreError::Conflict { unique: Unique::Key, .. })
+    ));
 
     assert_eq!(store.peek_token(org, TokenPurpose::PasswordReset, "once", now()).await.unwrap(), Some(ada.id));
     assert_eq!(store.peek_token(org, TokenPurpose::Invitation, "once", now()).await.unwrap(), None, "purposes are distinct");
@@ -110,7 +113,7 @@ pub async fn api_keys_record_use_and_stop_working_when_revoked(store: Arc<dyn St
     };
     let ci = store.create_api_key(&new_key("ci", "digest-ci")).await.unwrap();
     let hr = store.create_api_key(&new_key("hr", "digest-hr")).await.unwrap();
-    assert!(matches!(store.create_api_key(&new_key("dup", "digest-ci")).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.create_api_key(&new_key("dup", "digest-ci")).await, Err(StoreError::Conflict { unique: Unique::Key, .. })));
     assert_eq!(ci.last_used_at, None);
 
     let used = store.api_key("digest-ci", now()).await.unwrap().unwrap();

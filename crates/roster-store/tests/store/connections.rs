@@ -27,7 +27,7 @@ pub async fn connections_are_one_tenant_per_org_and_audited_without_secrets(stor
     let entra = connection(org, ConnectionKind::Entra);
     store.create_connection(&entra, &Actor::Cli).await.unwrap();
     let second = store.create_connection(&connection(org, ConnectionKind::Entra), &Actor::Cli).await;
-    assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
+    assert!(matches!(second, Err(StoreError::Conflict { unique: roster_store::Unique::OneConnection, .. })), "{second:?}");
     store.create_connection(&connection(org, ConnectionKind::Scim), &Actor::Cli).await.unwrap();
     store.create_connection(&connection(other, ConnectionKind::Entra), &Actor::Cli).await.unwrap();
 

@@ -150,7 +150,7 @@ pub async fn names_are_unique_in_any_case_and_stale_writes_lose(store: Arc<dyn S
     insert(store.as_ref(), &first).await;
     let twin = ScimWrite { resource: user(org, connection, "KIM@example.com", json!({})), expected_version: None, members: None };
     match store.scim_write(&twin, &empty_plan(org), now()).await {
-        Err(StoreError::Conflict(message)) => assert_eq!(message, SCIM_USER_NAME_TAKEN),
+        Err(StoreError::Conflict { unique: Unique::ScimUserName, message }) => assert_eq!(message, SCIM_USER_NAME_TAKEN),
         other => panic!("expected a conflict, got {other:?}"),
     }
 
@@ -195,7 +195,7 @@ pub async fn groups_keep_members_and_deletes_cascade(store: Arc<dyn Store>) {
 
     let twin = ScimResource { id: Uuid::now_v7(), display_name: Some("sales".into()), team: None, ..group.clone() };
     let clash = store.scim_write(&ScimWrite { resource: twin, expected_version: None, members: None }, &empty_plan(org), now()).await;
-    assert!(matches!(clash, Err(StoreError::Conflict(m)) if m == SCIM_GROUP_NAME_TAKEN));
+    assert!(matches!(clash, Err(StoreError::Conflict { unique: Unique::ScimGroupName, message: m }) if m == SCIM_GROUP_NAME_TAKEN));
 
     assert_eq!(
         store

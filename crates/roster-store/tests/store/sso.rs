@@ -40,7 +40,10 @@ pub async fn sign_in_requests_are_redeemed_once_in_their_org_before_expiry(store
     let other = new_org(store.as_ref(), "other").await;
     let connection = oidc_connection(store.as_ref(), org).await;
     store.create_sso_request(&request(org, connection, "s1")).await.unwrap();
-    assert!(matches!(store.create_sso_request(&request(org, connection, "s1")).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.create_sso_request(&request(org, connection, "s1")).await,
+        Err(StoreError::Conflict { unique: roster_store::Unique::Key, .. })
+    ));
 
     assert_eq!(store.consume_sso_request(other, "s1", now()).await.unwrap(), None, "another org's state is unknown here");
     // Concurrent callbacks with one state: exactly one wins.

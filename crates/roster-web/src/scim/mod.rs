@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use roster_scim::ScimError;
-use roster_store::StoreError;
+use roster_store::{StoreError, Unique};
 
 pub use auth::ScimClient;
 
@@ -87,10 +87,9 @@ impl From<ScimError> for ScimFailure {
 impl From<StoreError> for ScimFailure {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict(message) if message == roster_store::SCIM_USER_NAME_TAKEN || message == roster_store::SCIM_GROUP_NAME_TAKEN => {
-                ScimError::uniqueness(message).into()
-            }
-            StoreError::Conflict(message) => ScimError::conflict(message).into(),
+            StoreError::Conflict { unique: Unique::ScimUserName | Unique::ScimGroupName, message } => ScimError::uniqueness(message).into(),
+            StoreError::Conflict { message, .. } | StoreError::Race(message) => ScimError::conflict(message).into(),
+            StoreError::Invalid(message) => ScimError::invalid_filter(message).into(),
             StoreError::NotFound(message) => ScimError::not_found(message).into(),
             other => {
                 // The cause goes to the server log; the client learns only that it failed.

@@ -291,7 +291,7 @@ pub async fn hand_over(state: &AppState, ctx: &OrgCtx, verified: &Verified, pers
             browser: browser.clone(),
             expires: (now + Duration::seconds(HAND_OVER_SECS)).timestamp(),
         };
-        let bytes = serde_json::to_vec(&sealed).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let bytes = serde_json::to_vec(&sealed).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let token = state.master_key.seal(ctx.org.id, HAND_OVER_COLUMN, &bytes);
         return Ok(format!("{SEALED_PREFIX}{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token)));
     }
