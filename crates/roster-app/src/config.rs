@@ -63,6 +63,32 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     pub password: Option<String>,
     pub from: String,
+    pub security: SmtpSecurity,
+}
+
+/// How the connection to the SMTP server is protected. Mail carries sign-in links, so it goes
+/// encrypted unless an operator asks otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Connect in the clear and upgrade with STARTTLS, which the server must offer (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or a test server.
+    Plain,
+}
+
+impl std::str::FromStr for SmtpSecurity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "starttls" => Ok(SmtpSecurity::StartTls),
+            "tls" => Ok(SmtpSecurity::Tls),
+            "plain" | "none" => Ok(SmtpSecurity::Plain),
+            other => Err(format!("'{other}' is not an SMTP security: use starttls, tls or plain")),
+        }
+    }
 }
 
 impl std::fmt::Debug for SmtpConfig {
@@ -73,6 +99,7 @@ impl std::fmt::Debug for SmtpConfig {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("from", &self.from)
+            .field("security", &self.security)
             .finish()
     }
 }

@@ -3,7 +3,7 @@
 //! stored), so neither the database nor the outbox page can give one away. Without an SMTP
 //! server the messages wait in the outbox.
 
-use crate::config::{Config, SmtpConfig};
+use crate::config::{Config, SmtpConfig, SmtpSecurity};
 use crate::jobs::supervisor::Signals;
 use crate::secrets::password::random_token;
 use crate::App;
@@ -88,7 +88,12 @@ pub async fn send(smtp: &SmtpConfig, to: &str, rendered: &Rendered) -> Result<()
     let to: Mailbox = to.parse().map_err(|e: lettre::address::AddressError| MailError::Address(e.to_string()))?;
     let message =
         Message::builder().from(from).to(to).subject(&rendered.subject).body(rendered.body.clone()).map_err(|e| MailError::Address(e.to_string()))?;
-    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host).port(smtp.port);
+    let relay = match smtp.security {
+        SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| MailError::Smtp(e.to_string()))?,
+        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| MailError::Smtp(e.to_string()))?,
+        SmtpSecurity::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+    };
+    let mut transport = relay.port(smtp.port);
     if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
         transport = transport.credentials(Credentials::new(user.clone(), pass.clone()));
     }

@@ -239,7 +239,7 @@ fn check_issuer(issuer: &str, tenant_id: Option<&str>, expect: &Expectations<'_>
 }
 
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 /// Parse a JWKS document key by key, so one key of a type this crate does not know (an

@@ -38,7 +38,7 @@ pub fn set_cookie(state: &AppState, ctx: &OrgCtx, name: &str, value: &str, max_a
 
 /// Constant-time comparison, so a forged token learns nothing from timing.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
 }
 
 /// Start a session for `person` and return the cookie that carries it.

@@ -6,7 +6,7 @@ use crate::settings::Settings;
 use anyhow::{anyhow, bail, Context};
 use clap::Subcommand;
 use roster_app::clock::SystemClock;
-use roster_app::config::{Config, EntraApp, SmtpConfig};
+use roster_app::config::{Config, EntraApp, SmtpConfig, SmtpSecurity};
 use roster_app::{admin, mail, App};
 use roster_core::query::{PersonFilter, PersonQuery};
 use roster_core::reconcile::Invitations;
@@ -24,12 +24,14 @@ pub async fn app(settings: &Settings) -> anyhow::Result<App> {
     let public_url = settings.public_url()?;
     let mut config = Config::local(public_url);
     config.base_domain = settings.base_domain.clone().filter(|d| !d.is_empty());
+    let security: SmtpSecurity = settings.smtp_security.parse().map_err(|e: String| anyhow!(e))?;
     config.smtp = settings.smtp_host.clone().filter(|h| !h.is_empty()).map(|host| SmtpConfig {
         host,
         port: settings.smtp_port,
         username: settings.smtp_username.clone(),
         password: settings.smtp_password.clone(),
         from: settings.smtp_from.clone(),
+        security,
     });
     config.entra_app = match (&settings.entra_app_client_id, &settings.entra_app_client_secret) {
         (Some(id), Some(secret)) if !id.trim().is_empty() && !secret.is_empty() => {

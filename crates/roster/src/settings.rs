@@ -8,7 +8,7 @@ use roster_store::Location;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Settings {
     /// SQLite lives in this directory (the embedded default).
     pub data_dir: Option<PathBuf>,
@@ -27,6 +27,8 @@ pub struct Settings {
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
     pub smtp_from: String,
+    /// `starttls` (default), `tls` or `plain`.
+    pub smtp_security: String,
     /// A tracing filter, e.g. `info` or `roster_web=debug`.
     pub log: String,
     /// `text` or `json`.
@@ -38,6 +40,33 @@ pub struct Settings {
     /// After SIGTERM, how long background work (a sync in hand) may take to finish before it
     /// is given back to another process.
     pub shutdown_grace_seconds: u64,
+}
+
+/// Secrets (the master key, the SMTP password, the Entra app's secret) never reach a log.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<redacted: may hold a password>"))
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("base_domain", &self.base_domain)
+            .field("master_key", &hidden(&self.master_key))
+            .field("master_key_file", &self.master_key_file)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &hidden(&self.smtp_password))
+            .field("smtp_from", &self.smtp_from)
+            .field("smtp_security", &self.smtp_security)
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .field("entra_app_client_id", &self.entra_app_client_id)
+            .field("entra_app_client_secret", &hidden(&self.entra_app_client_secret))
+            .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .finish()
+    }
 }
 
 impl Default for Settings {
@@ -55,6 +84,7 @@ impl Default for Settings {
             smtp_username: None,
             smtp_password: None,
             smtp_from: "Roster <roster@localhost>".into(),
+            smtp_security: "starttls".into(),
             log: "info,sqlx=warn".into(),
             log_format: "text".into(),
             entra_app_client_id: None,

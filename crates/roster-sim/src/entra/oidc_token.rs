@@ -50,7 +50,7 @@ fn pkce_challenge(verifier: &str) -> String {
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 fn redeem(s: &mut SimState, headers: &HeaderMap, tenant: &str, body: &[u8], base: &str) -> Result<Value, TokenError> {

@@ -2,7 +2,7 @@
 
 use crate::on_both_backends;
 use crate::support::{form_token, TestApp};
-use roster_app::config::SmtpConfig;
+use roster_app::config::{SmtpConfig, SmtpSecurity};
 use roster_store::testing::Backend;
 use std::path::PathBuf;
 
@@ -56,7 +56,7 @@ fn delivered_to(maildir: &std::path::Path, address: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitations_are_delivered_through_smtp() {
     let Some((host, port, maildir)) = smtp_server() else { return };
-    let smtp = SmtpConfig { host, port, username: None, password: None, from: "Roster <roster@test.example>".into() };
+    let smtp = SmtpConfig { host, port, username: None, password: None, from: "Roster <roster@test.example>".into(), security: SmtpSecurity::Plain };
     let app = TestApp::start_with(Backend::Sqlite, |c| c.smtp = Some(smtp.clone())).await.expect("sqlite");
     let acme = app.org("acme").await;
     let unique = format!("mail.{}@acme.example", uuid::Uuid::new_v4().simple());
@@ -84,11 +84,46 @@ async fn invitations_are_delivered_through_smtp() {
     app.finish().await;
 }
 
+/// Mail carries sign-in links: with STARTTLS required (the default), a server that offers no
+/// encryption is sent nothing, and the mail waits for a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_starttls_is_sent_nothing() {
+    let Some((host, port, maildir)) = smtp_server() else { return };
+    let smtp =
+        SmtpConfig { host, port, username: None, password: None, from: "Roster <roster@test.example>".into(), security: SmtpSecurity::StartTls };
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
+    let acme = app.org("acme").await;
+    let unique = format!("tls.{}@acme.example", uuid::Uuid::new_v4().simple());
+    let csv = format!("email,first_name,last_name\n{unique},Tia,Tls\n");
+    roster_app::admin::import_csv(
+        &app.state,
+        acme.org.id,
+        roster_core::Actor::Cli,
+        csv.as_bytes(),
+        roster_core::reconcile::Invitations::Immediately,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(roster_app::mail::deliver_due(&app.state, &smtp).await.unwrap(), 0);
+    assert!(delivered_to(&maildir, &unique).is_empty(), "nothing went out in the clear");
+    let queued = app.state.store.emails(acme.org.id, 10).await.unwrap();
+    assert_eq!((queued[0].sent_at, queued[0].attempts), (None, 1), "kept for a retry");
+    app.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_smtp_server_keeps_the_mail_for_a_retry() {
     // A port nothing listens on: bind, note it, close.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let smtp = SmtpConfig { host: "127.0.0.1".into(), port, username: None, password: None, from: "Roster <roster@test.example>".into() };
+    let smtp = SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        username: None,
+        password: None,
+        from: "Roster <roster@test.example>".into(),
+        security: SmtpSecurity::Plain,
+    };
     let app = TestApp::start(Backend::Sqlite).await.expect("sqlite");
     let acme = app.org("acme").await;
     let csv = "email,first_name,last_name\nretry@acme.example,Re,Try\n";
@@ -140,7 +175,7 @@ pub async fn outbox_reaches(app: &TestApp, org: roster_core::OrgId, count: usize
 
 async fn password_reset_works_once_and_says_nothing_about_unknown_addresses(app: &TestApp) {
     let Some((host, port, maildir)) = smtp_server() else { return };
-    let smtp = SmtpConfig { host, port, username: None, password: None, from: "Roster <roster@test.example>".into() };
+    let smtp = SmtpConfig { host, port, username: None, password: None, from: "Roster <roster@test.example>".into(), security: SmtpSecurity::Plain };
     let acme = app.org("acme").await;
     let client = app.client();
     let ask = |email: &'static str| {
