@@ -8,6 +8,8 @@ pub mod support;
 mod api;
 #[path = "web/entra.rs"]
 mod entra;
+#[path = "web/failures.rs"]
+mod failures;
 #[path = "web/hardening.rs"]
 mod hardening;
 #[path = "web/import.rs"]

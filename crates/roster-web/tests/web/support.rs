@@ -5,7 +5,8 @@ use roster_app::config::Config;
 use roster_app::secrets::seal::MasterKey;
 use roster_app::{admin, App};
 use roster_core::Org;
-use roster_store::testing::{Backend, TestDb};
+use roster_store::testing::{Backend, FailingStore, TestDb};
+use roster_store::Store;
 use roster_web::AppState;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +33,26 @@ impl TestApp {
     }
 
     pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<Self> {
+        Self::start_on(backend, configure, |store| store).await
+    }
+
+    /// A server whose store fails on demand (see `FailingStore::fail_on`).
+    pub async fn start_failing(backend: Backend) -> Option<(Self, Arc<FailingStore>)> {
+        let mut failing = None;
+        let app = Self::start_on(
+            backend,
+            |_| {},
+            |store| {
+                let wrapped = FailingStore::new(store);
+                failing = Some(wrapped.clone());
+                wrapped
+            },
+        )
+        .await?;
+        Some((app, failing?))
+    }
+
+    async fn start_on(backend: Backend, configure: impl FnOnce(&mut Config), wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> Option<Self> {
         let db = TestDb::new(backend).await.expect("a test database")?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
@@ -39,7 +60,8 @@ impl TestApp {
         config.base_domain = Some(BASE_DOMAIN.into());
         configure(&mut config);
         let key = MasterKey::from_base64(&MasterKey::generate_base64()).expect("key");
-        let state = AppState::new(App { store: db.store.clone(), config: Arc::new(config), clock: Arc::new(SystemClock), master_key: key }, None);
+        let state =
+            AppState::new(App { store: wrap(db.store.clone()), config: Arc::new(config), clock: Arc::new(SystemClock), master_key: key }, None);
         let app = roster_web::app(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");

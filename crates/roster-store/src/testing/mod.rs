@@ -7,6 +7,9 @@ use crate::Store;
 use sqlx::Connection;
 use std::sync::Arc;
 
+mod failing;
+pub use failing::FailingStore;
+
 pub const PG_URL_VAR: &str = "ROSTER_TEST_DATABASE_URL";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
