@@ -113,6 +113,7 @@ impl GraphClient {
                 .and_then(Value::as_array)
                 .ok_or_else(|| GraphError::InvalidResponse("a $batch answer has no responses".into()))?
                 .iter()
+                // An unreadable answer is dropped here and its request then fails below as unanswered.
                 .filter_map(parse_response)
                 .collect();
             let mut retry = Vec::new();

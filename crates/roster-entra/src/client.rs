@@ -384,6 +384,8 @@ fn parse_token(body: &[u8]) -> Result<(AccessToken, Duration), GraphError> {
         Some(Value::String(s)) => s.parse().ok(),
         _ => None,
     }
+    // Without a readable lifetime, Microsoft's usual hour: a token that lapses sooner is
+    // refreshed on its 401.
     .unwrap_or(3599);
     Ok((AccessToken(token.to_string()), Duration::from_secs(expires_in)))
 }

@@ -66,6 +66,7 @@ impl GraphError {
 
 /// `{"error":{"code","message"}}` from a Graph error body, if it has one.
 pub(crate) fn graph_error_parts(body: &[u8]) -> (String, String) {
+    // A body that is not JSON still fails the call: only its code and message are unknown.
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let code = parsed.pointer("/error/code").and_then(Value::as_str).unwrap_or("unknown").to_string();
     let message = parsed.pointer("/error/message").and_then(Value::as_str).unwrap_or("").to_string();
@@ -75,6 +76,7 @@ pub(crate) fn graph_error_parts(body: &[u8]) -> (String, String) {
 /// Maps a token-endpoint error body. Microsoft warns AADSTS texts change, so only the codes
 /// and the `error` field are read; the description is kept for anything unrecognised.
 pub(crate) fn token_error(body: &[u8], status: u16, tenant: &str, client_id: &str) -> GraphError {
+    // A body that is not JSON still fails the call: it is then described by its HTTP status.
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let error = parsed.get("error").and_then(Value::as_str).unwrap_or("unknown_error").to_string();
     let code = parsed

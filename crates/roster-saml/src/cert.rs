@@ -31,6 +31,7 @@ impl Certificate {
             return Err(bad(format!("has an RSA key shorter than {MIN_RSA_BITS} bits")));
         }
         let seconds = tbs.validity.not_after.to_unix_duration().as_secs();
+        // Beyond the representable range is the far future: saturating keeps its meaning.
         let not_after = DateTime::from_timestamp(i64::try_from(seconds).unwrap_or(i64::MAX), 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
         Ok(Self { der: der.to_vec(), key, subject: tbs.subject.to_string(), not_after })
     }

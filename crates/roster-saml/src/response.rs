@@ -162,7 +162,8 @@ pub fn validate(response: &Element, expect: &Expectations<'_>) -> Result<Asserti
 }
 
 fn read_assertion(response: &Element, assertion: &Element, expect: &Expectations<'_>) -> Result<Assertion, SamlError> {
-    let id = assertion.attr("ID").unwrap_or_default().to_owned();
+    // The ID is required (SAML core 2.7.3) and keys the replay check: none is refused.
+    let id = assertion.attr("ID").ok_or_else(|| rejected("the assertion has no ID"))?.to_owned();
     let issuer = issuer_of(assertion).ok_or_else(|| rejected("the assertion names no Issuer"))?;
     if issuer != expect.idp_entity_id {
         return Err(rejected(format!("the assertion was issued by {issuer}, not by the configured identity provider {}", expect.idp_entity_id)));

@@ -155,6 +155,7 @@ impl Providers {
         let status = response.status();
         let body = response.bytes().await.map_err(|e| SsoError::TokenResponse(e.without_url().to_string()))?;
         if !status.is_success() {
+            // An error body that is not OAuth's JSON still fails the exchange, named by its status.
             let error: TokenError = serde_json::from_slice(&body).unwrap_or_default();
             return Err(SsoError::TokenEndpoint {
                 error: if error.error.is_empty() { format!("HTTP {status}") } else { short(&error.error) },

@@ -77,6 +77,8 @@ pub(crate) async fn apply_photos(
                     }))
                 }
             }
+            // A body that is not base64 is no photo: the avatar stays as it was, and the next run
+            // tries again (the new ETag is stored only with the image).
             let Some(bytes) = answer.binary_body() else { continue };
             let content_type = answer.header("content-type").unwrap_or("image/jpeg").to_owned();
             let avatar = Avatar { etag: etag.clone(), content_type, bytes, updated_at: ctx.now };

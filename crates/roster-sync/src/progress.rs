@@ -99,6 +99,7 @@ pub struct StoreProgress {
 #[async_trait]
 impl ProgressSink for StoreProgress {
     async fn report(&self, progress: &SyncProgress) {
+        // Numbers and fixed words only: serialising cannot fail, the default is unreachable.
         let value = serde_json::to_value(progress).unwrap_or(serde_json::Value::Null);
         // Progress is a courtesy to whoever watches; a failed write must not fail the run.
         if let Err(error) = self.store.set_run_progress(self.org, self.run, &value).await {

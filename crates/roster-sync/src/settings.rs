@@ -100,6 +100,8 @@ impl EntraSettings {
     }
 
     pub fn to_json(&self) -> serde_json::Value {
+        // Strings, bools, rules and a timestamp, with string keys only: serialising cannot fail,
+        // so `Null` is never written over a connection's settings.
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
@@ -117,6 +119,7 @@ impl EntraSettings {
 
     /// The daily sync's time; the default when the stored text is not `HH:MM`.
     pub fn daily_time(&self) -> NaiveTime {
+        // DEFAULT_DAILY_AT always parses: the last default is unreachable.
         parse_daily_at(&self.daily_at).or_else(|| parse_daily_at(DEFAULT_DAILY_AT)).unwrap_or(NaiveTime::MIN)
     }
 

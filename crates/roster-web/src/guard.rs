@@ -87,6 +87,7 @@ pub async fn refuse_control_characters(State(state): State<AppState>, request: R
             return surface.bad_request(CONTROL_MESSAGE.into());
         }
     }
+    // A type that is not visible ASCII is no form: axum's `Form` refuses it too, so nothing is parsed.
     let is_form =
         request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
@@ -124,6 +125,7 @@ impl Fairness {
     /// Wait for a turn of `org`; None when none came in time.
     async fn turn(&self, org: &str) -> Option<OwnedSemaphorePermit> {
         let semaphore = self.semaphore(org);
+        // Timed out, or the semaphore closed (nothing closes it): either way, no turn.
         tokio::time::timeout(TURN_WAIT, semaphore.acquire_owned()).await.ok()?.ok()
     }
 }

@@ -39,6 +39,7 @@ fn slug_from_host(host: &str, base_domain: &str) -> Option<String> {
 
 fn prefixed_uri(uri: &Uri, slug: &str) -> Option<Uri> {
     let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    // A host label and a path that already parsed: should it not parse, the request is served unprefixed.
     format!("/o/{slug}{path_and_query}").parse().ok()
 }
 
@@ -46,6 +47,7 @@ fn prefixed_uri(uri: &Uri, slug: &str) -> Option<Uri> {
 pub async fn resolve_org(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let mut on_subdomain = false;
     if let Some(domain) = &state.config.base_domain {
+        // A host that is not visible ASCII names no organisation's subdomain.
         let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
         if let Some(slug) = slug_from_host(host, domain) {
             if !request.uri().path().starts_with("/o/") {
@@ -56,6 +58,7 @@ pub async fn resolve_org(State(state): State<AppState>, mut request: Request, ne
             }
         }
     }
+    // `split` always yields a first piece: the default is unreachable.
     let slug = request.uri().path().strip_prefix("/o/").map(|rest| rest.split('/').next().unwrap_or_default().to_owned());
     if let Some(slug) = slug {
         match state.store.org_by_slug(&slug).await {

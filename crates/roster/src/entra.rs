@@ -263,6 +263,7 @@ pub async fn demo_connection(state: &roster_app::App, org: &roster_core::Org) ->
     let info = sim.info();
     let running = roster_sim::spawn_loopback(sim).await.context("starting the Entra simulator")?;
     let existing = entra_setup::entra_connection(state, org.id).await?;
+    // The demo's own connection: unreadable settings are replaced by the demo's defaults.
     let settings = existing.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
     let setup = EntraSetup {
         authorization: roster_sync::Authorization::OwnApp,

@@ -101,7 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(dir) = cli.data_dir {
         settings.data_dir = Some(dir);
     }
-    logging::init(&settings.log, &settings.log_format);
+    logging::init(&settings.log, &settings.log_format)?;
     match cli.command {
         Command::Serve(args) => {
             if let Some(listen) = args.listen {

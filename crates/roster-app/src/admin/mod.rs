@@ -69,6 +69,7 @@ pub async fn create_org(state: &App, slug: &str, name: &str, owner_email: &str) 
     state.store.create_org(&org).await?;
 
     let id = UserId::from_uuid(uuid::Uuid::now_v7());
+    // `split` always yields a first piece: the default is unreachable.
     let local = email.as_str().split('@').next().unwrap_or_default();
     let profile = Profile { first_name: capitalise(local), last_name: String::new(), ..Profile::default() };
     let mut plan = Plan::new(org.id, Actor::Cli);

@@ -153,7 +153,8 @@ async fn perform(state: &App, job: &Job) -> Result<(), Failure> {
     let run = run_for(state, job, connection.id).await.map_err(store_failure)?;
     let refuse = |message: String| async move {
         let end = RunEnd { status: RunStatus::Failed, report: None, error: Some(&message), graph_requests: 0, at: state.clock.now() };
-        let _ = state.store.finish_run(job.org, run, &end).await;
+        // Unrecorded, the run would stay queued forever: a store error retries the job instead.
+        state.store.finish_run(job.org, run, &end).await.map_err(store_failure)?;
         Err(Failure::permanent(message))
     };
     if !connection.enabled {

@@ -37,6 +37,8 @@ pub async fn schedule_due(state: &App, holder: &str) -> Result<usize, StoreError
     }
     let mut queued = 0;
     for connection in state.store.enabled_connections(ConnectionKind::Entra).await? {
+        // Unreadable settings cannot say when to sync; the connection's page and a manual sync
+        // report them, and the other organisations' schedules go on.
         let Ok(settings) = EntraSettings::from_connection(&connection) else { continue };
         let slot = last_slot(now, settings.daily_time());
         let latest = state.store.sync_runs(connection.org, connection.id, 1).await?;

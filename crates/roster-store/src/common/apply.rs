@@ -22,15 +22,15 @@ pub(crate) struct Logged {
 }
 
 impl Logged {
-    pub(crate) fn of(change: &Change) -> Self {
-        Self {
+    pub(crate) fn of(change: &Change) -> crate::StoreResult<Self> {
+        Ok(Self {
             audit_id: Uuid::now_v7(),
             event_id: Uuid::now_v7(),
             action: change.action(),
             person: change.person().map(|p| p.as_uuid()),
             team: change.team().map(|t| t.as_uuid()),
-            detail: super::redacted(change),
-        }
+            detail: super::redacted(change)?,
+        })
     }
 }
 
@@ -214,7 +214,7 @@ macro_rules! impl_apply {
         async fn apply_changes<'p>(tx: &mut DbTx, run: &Run<'p>) -> $crate::StoreResult<()> {
             let mut pending = Pending::default();
             for change in &run.plan.changes {
-                pending.log.push(Logged::of(change));
+                pending.log.push(Logged::of(change)?);
                 let buffered = match change {
                     Change::CreateTeam { id, name } => {
                         pending.teams.push((*id, name));
@@ -630,6 +630,7 @@ macro_rules! impl_apply {
                     list.push_bind(email.to_string());
                 }
                 qb.push(") LIMIT 1");
+                // A failed lookup only loses the detail: the original conflict is still returned.
                 if let Ok(Some(row)) = qb.build().fetch_optional(pool).await {
                     if let Ok(taken) = row.try_get::<String, _>(0) {
                         return $crate::StoreError::conflict(

@@ -33,7 +33,7 @@ macro_rules! impl_jobs {
                 dedup_key: row.try_get("dedup_key")?,
                 run_at: row.try_get("run_at")?,
                 claimed_until: row.try_get("claimed_until")?,
-                attempts: u32::try_from(attempts).unwrap_or_default(),
+                attempts: u32::try_from(attempts).map_err(|e| $crate::StoreError::Corrupt(format!("job attempts {attempts}: {e}")))?,
                 last_error: row.try_get("last_error")?,
                 status: status.parse().map_err($crate::StoreError::Corrupt)?,
                 created_at: row.try_get("created_at")?,

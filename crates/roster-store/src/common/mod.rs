@@ -65,8 +65,8 @@ pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
 
 /// The change as the audit log and the event feed show it. Changes hold no secrets (an
 /// invitation's link is minted when its e-mail is sent), so this is the change itself.
-pub(crate) fn redacted(change: &Change) -> serde_json::Value {
-    serde_json::to_value(change).unwrap_or(serde_json::Value::Null)
+pub(crate) fn redacted(change: &Change) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(change).map_err(|e| StoreError::Invalid(format!("the change cannot be written to the audit log: {e}")))
 }
 
 pub(crate) fn parse_status(raw: &str) -> Result<Status, StoreError> {

@@ -301,6 +301,7 @@ macro_rules! impl_reads {
                     )))
                 };
                 let limit = i64::from(query.limit.clamp(1, roster_core::query::MAX_PAGE_SIZE));
+                // An offset past i64::MAX is past every row: saturating gives the same empty page.
                 let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
                 let mut qb = sqlx::QueryBuilder::<Db>::new(format!("SELECT {PERSON_COLUMNS} FROM people p WHERE p.org_id = "));
                 qb.push_bind(org.as_uuid());
@@ -328,6 +329,7 @@ macro_rules! impl_reads {
                         }
                     }
                     let count: i64 = qb.build().persistent(false).fetch_one(&self.pool).await?.try_get(0)?;
+                    // COUNT(*) is never negative: the default is unreachable.
                     Some(u64::try_from(count).unwrap_or_default())
                 } else {
                     None
@@ -343,6 +345,7 @@ macro_rules! impl_reads {
                 let mut counts = $crate::PeopleCounts::default();
                 for row in &rows {
                     let status: String = row.try_get("status")?;
+                    // COUNT(*) is never negative: the default is unreachable.
                     let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or_default();
                     match $crate::common::parse_status(&status)? {
                         roster_core::Status::Active => counts.active = n,
@@ -369,6 +372,7 @@ macro_rules! impl_reads {
                 .await?;
                 let mut teams = Vec::with_capacity(rows.len());
                 for row in &rows {
+                    // Both are COUNT(*), never negative: the defaults are unreachable.
                     teams.push($crate::TeamSummary {
                         team: team_from_row(row)?,
                         primary_members: u64::try_from(row.try_get::<i64, _>("primary_members")?).unwrap_or_default(),

@@ -26,7 +26,7 @@ macro_rules! impl_runs {
                 progress: progress.0,
                 report: report.map(|r| r.0),
                 error: row.try_get("error")?,
-                graph_requests: u64::try_from(graph_requests).unwrap_or_default(),
+                graph_requests: u64::try_from(graph_requests).map_err(|e| $crate::StoreError::Corrupt(format!("run graph_requests {graph_requests}: {e}")))?,
             })
         }
 
@@ -67,6 +67,7 @@ macro_rules! impl_runs {
                     .bind(sqlx::types::Json(&run.progress))
                     .bind(run.report.as_ref().map(sqlx::types::Json))
                     .bind(&run.error)
+                    // Saturating: no sync makes 2^63 Graph requests.
                     .bind(i64::try_from(run.graph_requests).unwrap_or(i64::MAX))
                     .execute(&self.pool)
                     .await
@@ -128,6 +129,7 @@ macro_rules! impl_runs {
                 .bind(end.status.as_str())
                 .bind(end.report.map(sqlx::types::Json))
                 .bind(end.error)
+                // Saturating: no sync makes 2^63 Graph requests.
                 .bind(i64::try_from(end.graph_requests).unwrap_or(i64::MAX))
                 .bind(ts(end.at))
                 .execute(&self.pool)

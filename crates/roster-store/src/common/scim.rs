@@ -277,6 +277,7 @@ macro_rules! impl_scim {
                 let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM scim_resources r");
                 scope(&mut count);
                 let total: i64 = count.build().fetch_one(&self.pool).await?.try_get(0)?;
+                // COUNT(*) is never negative (and fits usize on 64-bit targets): the default is unreachable.
                 let total = usize::try_from(total).unwrap_or(0);
                 if query.count == 0 || query.offset >= total {
                     return Ok($crate::ScimPage { total, resources: Vec::new() });
@@ -291,6 +292,7 @@ macro_rules! impl_scim {
                 let mut page = sqlx::QueryBuilder::<Db>::new(format!("SELECT {RESOURCE_COLUMNS} FROM scim_resources r WHERE r.org_id = "));
                 page.push_bind(org.as_uuid()).push(" AND r.id IN (SELECT r.id FROM scim_resources r");
                 scope(&mut page);
+                // Saturating is exact here: a count or offset past i64::MAX is past every row.
                 page.push(format_args!(" ORDER BY {ordering} LIMIT "))
                     .push_bind(i64::try_from(query.count).unwrap_or(i64::MAX))
                     .push(" OFFSET ")
@@ -401,7 +403,7 @@ macro_rules! impl_scim {
                             at: row.try_get("at")?,
                             method: row.try_get("method")?,
                             path: row.try_get("path")?,
-                            status: u16::try_from(status).unwrap_or(0),
+                            status: u16::try_from(status).map_err(|e| $crate::StoreError::Corrupt(format!("SCIM request status {status}: {e}")))?,
                             duration_micros: row.try_get("duration_micros")?,
                             error: row.try_get("error")?,
                         })

@@ -54,6 +54,7 @@ macro_rules! impl_throttle {
                 .fetch_one(&mut *tx)
                 .await?;
                 let failures: i32 = row.try_get("failures")?;
+                // Counts up from 1, so never negative; were it ever, the most failures blocks: it fails closed.
                 let failures = u32::try_from(failures).unwrap_or(u32::MAX);
                 let blocked_until = (rule.delay)(failures).map(|wait| now + wait);
                 sqlx::query("UPDATE throttle SET blocked_until = $2 WHERE key = $1").bind(key).bind(blocked_until.map(ts)).execute(&mut *tx).await?;

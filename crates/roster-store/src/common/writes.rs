@@ -33,7 +33,7 @@ macro_rules! impl_writes {
                 email: payload.0,
                 created_at: row.try_get("created_at")?,
                 sent_at: row.try_get("sent_at")?,
-                attempts: u32::try_from(attempts).unwrap_or_default(),
+                attempts: u32::try_from(attempts).map_err(|e| $crate::StoreError::Corrupt(format!("outbox e-mail attempts {attempts}: {e}")))?,
                 last_error: row.try_get("last_error")?,
             })
         }

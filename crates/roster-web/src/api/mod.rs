@@ -25,6 +25,7 @@ impl FromRequestParts<AppState> for ApiClient {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let ctx = parts.extensions.get::<OrgCtx>().cloned().ok_or(ApiError::NotFound)?;
+        // A header that is not visible ASCII cannot hold a key: treat it as absent (401).
         let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
         let Some(raw) = header.strip_prefix("Bearer ").map(str::trim).filter(|k| !k.is_empty()) else {
             return Err(ApiError::Unauthorized("send an API key as 'Authorization: Bearer <key>'"));

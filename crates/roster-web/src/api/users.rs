@@ -138,6 +138,7 @@ pub async fn list(State(state): State<AppState>, client: ApiClient, Query(filter
     let offset = filters.offset.unwrap_or(0);
     let query = PersonQuery::new(filters.to_filter()?, offset, limit);
     let page = state.store.search_people(client.ctx.org.id, &query).await?;
+    // `PersonQuery::new` asks for the total, so it is always there.
     let total = page.total.unwrap_or(0);
     let returned = page.people.len() as u64;
     let next_offset = (offset + returned < total).then_some(offset + returned);

@@ -104,6 +104,7 @@ pub async fn login(
     // Always run one hash check, so unknown addresses take as long as known ones.
     let password = form.password.clone();
     let hash = stored.clone().unwrap_or_else(|| decoy_hash().to_owned());
+    // A check that panicked proves nothing: refuse, as for a wrong password.
     let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
     let Some(credentials) = credentials.filter(|_| matches && stored.is_some()) else {
         metrics::counter!("roster_sign_ins_total", "result" => "refused").increment(1);
@@ -164,6 +165,7 @@ pub struct ForgotForm {
 /// either way: the work happens after it.
 pub async fn forgot(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMap, Form(form): Form<ForgotForm>) -> Result<Response, PageError> {
     check_form_cookie(&headers, &form.csrf)?;
+    // Something that is no address belongs to nobody: the same answer, and nothing to queue.
     if let Ok(email) = Email::parse(&form.email) {
         let (state, org) = (state.clone(), ctx.org.id);
         tokio::spawn(async move {

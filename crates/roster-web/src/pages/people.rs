@@ -113,6 +113,7 @@ pub async fn list(
     let found = state.store.search_people(org, &query).await?;
     let teams = state.store.team_list(org).await?;
     let team_names: HashMap<TeamId, String> = teams.iter().map(|t| (t.id, t.name.to_string())).collect();
+    // `PersonQuery::new` asks for the total, so it is always there.
     let total = found.total.unwrap_or(0);
     let pages = total.div_ceil(u64::from(PAGE_SIZE)).max(1);
     let rows = found

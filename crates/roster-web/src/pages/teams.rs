@@ -85,8 +85,13 @@ pub struct TeamForm {
 }
 
 impl TeamForm {
-    fn parent(&self) -> Option<TeamId> {
-        self.parent.parse().ok()
+    /// Empty is "no parent"; anything else must be a team id, or a garbled form would move
+    /// the team to the top level.
+    fn parent(&self) -> Result<Option<TeamId>, OpsError> {
+        if self.parent.trim().is_empty() {
+            return Ok(None);
+        }
+        self.parent.trim().parse().map(Some).map_err(|_| OpsError::Invalid("The parent team is not one of this organisation's teams.".into()))
     }
 }
 
@@ -107,8 +112,12 @@ pub async fn create(
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let actor = Actor::Person { id: user.person.id };
-    let result =
-        admin::create_team(&state, ctx.org.id, actor, &form.name, form.parent()).await.map(|_| format!("Team '{}' created.", form.name.trim()));
+    let result = match form.parent() {
+        Ok(parent) => {
+            admin::create_team(&state, ctx.org.id, actor, &form.name, parent).await.map(|_| format!("Team '{}' created.", form.name.trim()))
+        }
+        Err(error) => Err(error),
+    };
     outcome(&state, &ctx, &user, result).await
 }
 
@@ -126,8 +135,11 @@ pub async fn update(
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let actor = Actor::Person { id: user.person.id };
-    let result = admin::update_team(&state, ctx.org.id, actor, path.id, &form.name, form.parent())
-        .await
-        .map(|()| format!("Team '{}' saved.", form.name.trim()));
+    let result = match form.parent() {
+        Ok(parent) => {
+            admin::update_team(&state, ctx.org.id, actor, path.id, &form.name, parent).await.map(|()| format!("Team '{}' saved.", form.name.trim()))
+        }
+        Err(error) => Err(error),
+    };
     outcome(&state, &ctx, &user, result).await
 }

@@ -38,6 +38,7 @@ impl FromRequestParts<AppState> for ScimClient {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let ctx = parts.extensions.get::<OrgCtx>().cloned().ok_or_else(|| ScimFailure::from(ScimError::not_found("no such organisation")))?;
+        // A header that is not visible ASCII cannot hold a token: treat it as absent (401).
         let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
         let raw = header
             .split_once(' ')

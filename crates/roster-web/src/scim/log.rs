@@ -86,10 +86,12 @@ pub(crate) struct RequestNote(Arc<Mutex<Option<Uuid>>>);
 
 impl RequestNote {
     pub(crate) fn set_token(&self, token: Uuid) {
+        // A poisoned lock only means another holder panicked; an Option<Uuid> is never half-written.
         *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token);
     }
 
     fn token(&self) -> Option<Uuid> {
+        // A poisoned lock only means another holder panicked; an Option<Uuid> is never half-written.
         *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -121,6 +123,7 @@ pub(crate) async fn record(State(state): State<AppState>, mut request: Request, 
         method,
         path: path.chars().take(MAX_LOGGED_PATH).collect(),
         status: response.status().as_u16(),
+        // Saturates only after 292,000 years.
         duration_micros: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
         error: response.extensions().get::<LoggedError>().map(|e| e.0.clone()),
     };

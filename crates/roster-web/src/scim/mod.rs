@@ -39,6 +39,7 @@ const WRITE_ATTEMPTS: usize = 30;
 /// attempt, so that writers of one resource stop colliding in lockstep.
 async fn back_off(attempt: usize) {
     if attempt > 0 {
+        // At most 25, which always fits: the default is unreachable.
         let ceiling = u64::try_from(attempt.min(25)).unwrap_or(25) * 2;
         let millis = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=ceiling);
         tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
@@ -106,6 +107,7 @@ pub(crate) struct LoggedError(pub String);
 
 impl IntoResponse for ScimFailure {
     fn into_response(self) -> Response {
+        // `ScimError` holds this crate's fixed codes; an impossible one is the server's fault.
         let status = StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = scim_json(status, &self.error.to_json());
         if let Some(seconds) = self.retry_after_seconds {
@@ -137,6 +139,7 @@ fn declares_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return true;
     };
+    // A type that is not visible ASCII is not JSON's: it reads as empty and is refused with 415.
     let essence = value.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     essence == SCIM_MEDIA_TYPE || essence == "application/json"
 }
@@ -152,6 +155,7 @@ impl<S: Send + Sync> FromRequest<S> for ScimBody {
         if !declares_json(request.headers()) {
             return Err(ScimError::new(415, None, format!("the body must be JSON, sent as {SCIM_MEDIA_TYPE} or application/json")).into());
         }
+        // An unreadable length only skips this early check: `to_bytes` below enforces the limit.
         let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
         let too_large = || ScimError::payload_too_large(format!("the request body is larger than {MAX_BODY_BYTES} bytes"));
         if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
@@ -169,6 +173,7 @@ fn check_if_match(headers: &HeaderMap, version: i64) -> ScimResult<()> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(());
     };
+    // A value that is not visible ASCII matches no ETag: it fails closed with 412.
     let wanted = value.to_str().unwrap_or_default();
     let current = render::etag(version);
     let matches =

@@ -68,10 +68,12 @@ pub fn resource_response(
     let body = to_json(resource, base_url, groups);
     let body = project(&body, projection.attributes.as_deref(), projection.excluded_attributes.as_deref(), resource.resource_type.schema())?;
     let mut response = scim_json(status, &body);
+    // A quoted number, always a valid header value: the Err is unreachable.
     if let Ok(value) = HeaderValue::from_str(&etag(resource.version)) {
         response.headers_mut().insert(header::ETAG, value);
     }
     if status == StatusCode::CREATED {
+        // The configured base URL and a UUID: valid, and were it not, the body still carries `meta.location`.
         if let Ok(value) = HeaderValue::from_str(&location(base_url, resource)) {
             response.headers_mut().insert(header::LOCATION, value);
         }

@@ -230,7 +230,7 @@ async fn plan_for(
     active: Option<bool>,
     now: DateTime<Utc>,
 ) -> ScimResult<(Plan, Option<UserId>)> {
-    let mapping = scim_default().with_extra(&admin_rules(client));
+    let mapping = scim_default().with_extra(&admin_rules(client)?);
     let (email, mapped) = mapping
         .apply(&mapping_record(&resource.document))
         .map_err(|e| ScimError::invalid_value(format!("{e}: userName or an e-mail address must be an e-mail")))?;
@@ -308,8 +308,13 @@ fn mapping_record(document: &Value) -> Value {
 }
 
 /// Extra rules an admin added to the connection (`settings.mapping`: `[{source, target}]`).
-fn admin_rules(client: &ScimClient) -> Vec<Rule> {
-    client.connection.settings.get("mapping").and_then(|m| serde_json::from_value(m.clone()).ok()).unwrap_or_default()
+/// Rules that do not parse refuse the write: applied without them, it would store other values
+/// than the admin asked for.
+fn admin_rules(client: &ScimClient) -> ScimResult<Vec<Rule>> {
+    let Some(rules) = client.connection.settings.get("mapping").filter(|m| !m.is_null()) else {
+        return Ok(Vec::new());
+    };
+    serde_json::from_value(rules.clone()).map_err(|e| ScimError::internal(format!("the connection's mapping rules are unreadable: {e}")).into())
 }
 
 fn invitations(client: &ScimClient) -> Invitations {

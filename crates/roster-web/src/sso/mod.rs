@@ -66,6 +66,8 @@ pub struct OidcSettings {
 }
 
 impl OidcSettings {
+    /// `None` for another kind, or for settings that no longer parse: sign-in then refuses the
+    /// connection as unusable, which fails closed.
     pub fn of(connection: &Connection) -> Option<Self> {
         (connection.kind == ConnectionKind::Oidc).then(|| serde_json::from_value(connection.settings.clone()).ok()).flatten()
     }

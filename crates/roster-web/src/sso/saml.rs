@@ -43,6 +43,8 @@ pub struct SamlSettings {
 }
 
 impl SamlSettings {
+    /// `None` for another kind, or for settings that no longer parse: sign-in then refuses the
+    /// connection as unusable, which fails closed.
     pub fn of(connection: &Connection) -> Option<Self> {
         (connection.kind == ConnectionKind::Saml).then(|| serde_json::from_value(connection.settings.clone()).ok()).flatten()
     }
@@ -59,6 +61,8 @@ impl SamlSettings {
     }
 
     pub fn certificates(&self) -> Vec<Certificate> {
+        // An unreadable certificate verifies nothing: leaving it out fails closed (with none
+        // left, every response is refused).
         self.certificates.iter().filter_map(|c| Certificate::from_base64(c).ok()).collect()
     }
 
@@ -211,6 +215,7 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
     };
     // Usually one connection names the issuer; with several, the one whose certificate verifies.
     let results: Vec<_> = candidates.iter().map(|(connection, settings)| (connection, settings, check(settings))).collect();
+    // None verified: the first candidate's failure is the one reported (there is at least one).
     let chosen = results.iter().position(|(_, _, r)| r.is_ok()).unwrap_or(0);
     let (connection, settings, result) = &results[chosen];
     let (connection, settings): (&Connection, &SamlSettings) = (connection, settings);
@@ -313,6 +318,7 @@ pub async fn hand_over(state: &AppState, ctx: &OrgCtx, verified: &Verified, pers
 
 /// Opens a sealed hand-over: `(person, connection, browser digest)` while it is fresh.
 fn open_sealed(state: &AppState, ctx: &OrgCtx, token: &str) -> Option<(UserId, ConnectionId, String)> {
+    // A token that does not decode, open or parse is not one of ours: the caller refuses it as unknown.
     let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token).ok()?;
     let bytes = state.master_key.open(ctx.org.id, HAND_OVER_COLUMN, &raw).ok()?;
     let sealed: HandOver = serde_json::from_slice(&bytes).ok()?;

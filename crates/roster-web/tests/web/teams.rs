@@ -32,6 +32,11 @@ async fn teams_form_a_hierarchy_without_loops(app: &TestApp) {
     let after = app.state.store.team(acme.org.id, engineering).await.unwrap().unwrap();
     assert_eq!(after.parent, None, "nothing changed");
 
+    // A garbled parent is refused, not read as "no parent" (which would move the team up).
+    let garbled = post(format!("/teams/{}", platform.team.id), vec![("name", "Platform".into()), ("parent", "not-a-team".into())]).await;
+    assert!(garbled.contains("not one of this organisation"), "{garbled}");
+    assert_eq!(app.state.store.team(acme.org.id, platform.team.id).await.unwrap().unwrap().parent, Some(engineering), "still below Engineering");
+
     let renamed = post(format!("/teams/{engineering}"), vec![("name", "R&D".into()), ("parent", String::new())]).await;
     assert!(renamed.contains("Team &#39;R&amp;D&#39; saved.") || renamed.contains("saved."), "{renamed}");
     assert_eq!(app.state.store.team(acme.org.id, engineering).await.unwrap().unwrap().name.as_str(), "R&D");

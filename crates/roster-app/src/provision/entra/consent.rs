@@ -111,6 +111,7 @@ pub async fn finish(state: &App, answer: &ConsentAnswer) -> Result<Option<(Org, 
     let Some(org) = state.store.org_by_slug(slug).await? else { return Ok(None) };
     let now = state.clock.now();
     let Some(request) = state.store.consume_sso_request(org.id, &token_digest(&answer.state), now).await? else { return Ok(None) };
+    // A request without a consent mark and admin id (a sign-in's) is not one this answers.
     let Some(admin) = request.nonce.strip_prefix(CONSENT_MARK).and_then(|rest| rest.strip_prefix(':')).and_then(|id| id.parse::<UserId>().ok())
     else {
         return Ok(None);

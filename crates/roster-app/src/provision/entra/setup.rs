@@ -68,6 +68,7 @@ pub async fn save_setup(state: &App, org: OrgId, actor: &Actor, setup: &EntraSet
     let mut settings = EntraSettings::new(&required(&setup.group_id, "The security group's object ID")?, &client_id);
     settings.authorization = setup.authorization;
     // A consent stays valid for the same tenant and the same way of signing in.
+    // Unreadable previous settings prove no consent: the admin consents again.
     let previous = existing.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
     if setup.tenant_id.trim().is_empty() && !own_app {
         settings.consent = previous.filter(|p| p.authorization == Authorization::AdminConsent).and_then(|p| p.consent);
@@ -224,5 +225,6 @@ pub async fn enqueue_sync(state: &App, connection: &Connection, trigger: &str) -
 
 /// The run a sync job's payload names.
 pub fn run_of(payload: &serde_json::Value) -> Option<RunId> {
+    // A run id that does not parse names no run: a sync then records into a fresh one.
     payload.get("run")?.as_str()?.parse().ok()
 }

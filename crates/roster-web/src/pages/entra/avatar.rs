@@ -23,8 +23,10 @@ pub async fn show(State(state): State<AppState>, ctx: OrgCtx, _user: CurrentUser
     let content_type = if IMAGE_TYPES.contains(&avatar.content_type.as_str()) { avatar.content_type.as_str() } else { "application/octet-stream" };
     let mut response = avatar.bytes.into_response();
     let headers = response.headers_mut();
+    // One of IMAGE_TYPES or the fallback, all valid header values: the default is unreachable.
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+    // An ETag that is no valid header value is left out: the image is only not revalidated.
     if let Ok(etag) = HeaderValue::from_str(&avatar.etag) {
         headers.insert(header::ETAG, etag);
     }

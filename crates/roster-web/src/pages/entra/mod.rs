@@ -127,6 +127,7 @@ impl Feedback {
 
 async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Feedback) -> Result<Response, PageError> {
     let connection = actions::entra_connection(state, ctx.org.id).await?;
+    // Unreadable settings show as not yet set up (a sync reports why); saving the form rewrites them.
     let settings = connection.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
     let runs = match &connection {
         Some(c) => runs::history(state, ctx, c).await?,
