@@ -59,7 +59,7 @@ pub enum AddCommand {
         #[arg(long, default_value = "preferred_username")]
         match_claim: String,
         /// Microsoft's login host; another only for a simulator.
-        #[arg(long, default_value = roster_sso::ENTRA_LOGIN)]
+        #[arg(long, default_value = roster_oidc::ENTRA_LOGIN)]
         login_base: String,
     },
     /// SAML 2.0 (Okta's SAML app, or any identity provider), by its metadata.

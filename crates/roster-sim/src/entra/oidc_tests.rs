@@ -66,22 +66,22 @@ fn user_where(sim: &EntraSim, enabled: bool) -> (String, String) {
     (user.id.clone(), user.props["userPrincipalName"].as_str().unwrap().to_owned())
 }
 
-async fn metadata(sim: &EntraSim, tenant: &str) -> roster_sso::ProviderMetadata {
+async fn metadata(sim: &EntraSim, tenant: &str) -> roster_oidc::ProviderMetadata {
     let url = format!("{BASE}/{tenant}/v2.0/.well-known/openid-configuration");
     let reply = get(sim, &url[BASE.len()..]).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    roster_sso::ProviderMetadata::from_document(&url, reply.text.as_bytes()).expect("the relying party accepts the discovery document")
+    roster_oidc::ProviderMetadata::from_document(&url, reply.text.as_bytes()).expect("the relying party accepts the discovery document")
 }
 
 /// A started sign-in: the page's request id, and what the relying party keeps.
 struct Started {
     request_id: String,
-    auth: roster_sso::AuthorizationRequest,
+    auth: roster_oidc::AuthorizationRequest,
     page: Reply,
 }
 
-async fn start(sim: &EntraSim, meta: &roster_sso::ProviderMetadata) -> Started {
-    let auth = roster_sso::authorization_request(meta, &sim.client_id(), REDIRECT, "openid profile email", &mut rand::rngs::OsRng).unwrap();
+async fn start(sim: &EntraSim, meta: &roster_oidc::ProviderMetadata) -> Started {
+    let auth = roster_oidc::authorization_request(meta, &sim.client_id(), REDIRECT, "openid profile email", &mut rand::rngs::OsRng).unwrap();
     let page = get(sim, &auth.url[BASE.len()..]).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     let marker = "name=\"request\" value=\"";
@@ -110,17 +110,17 @@ async fn redeem(sim: &EntraSim, segment: &str, code: &str, verifier: &str, redir
 
 async fn validate(
     sim: &EntraSim,
-    meta: &roster_sso::ProviderMetadata,
+    meta: &roster_oidc::ProviderMetadata,
     id_token: &str,
     nonce: &str,
-) -> Result<roster_sso::IdTokenClaims, roster_sso::SsoError> {
+) -> Result<roster_oidc::IdTokenClaims, roster_oidc::SsoError> {
     let keys = get(sim, &meta.jwks_uri[BASE.len()..]).await.json();
-    let keys = roster_sso::parse_key_set(&keys);
-    let header = roster_sso::read_header(id_token)?;
-    let key = roster_sso::find_key(&keys, &header)?;
+    let keys = roster_oidc::parse_key_set(&keys);
+    let header = roster_oidc::read_header(id_token)?;
+    let key = roster_oidc::find_key(&keys, &header)?;
     let tenant = sim.tenant_id();
     let client_id = sim.client_id();
-    let expect = roster_sso::Expectations {
+    let expect = roster_oidc::Expectations {
         issuer: &meta.issuer,
         client_id: &client_id,
         tenant: Some(&tenant),
@@ -129,11 +129,11 @@ async fn validate(
         leeway: 60,
         max_age: 600,
     };
-    roster_sso::validate_id_token(id_token, key, &header, &expect)
+    roster_oidc::validate_id_token(id_token, key, &header, &expect)
 }
 
 /// Signs `upn` in through `tenant`'s endpoints and returns the token response.
-async fn full_sign_in(sim: &EntraSim, tenant: &str, upn: &str) -> (roster_sso::ProviderMetadata, Started, Value) {
+async fn full_sign_in(sim: &EntraSim, tenant: &str, upn: &str) -> (roster_oidc::ProviderMetadata, Started, Value) {
     let meta = metadata(sim, tenant).await;
     let started = start(sim, &meta).await;
     let back = sign_in(sim, tenant, &started, upn, "signin").await;
@@ -169,18 +169,18 @@ async fn the_jwks_lists_several_keys_and_rotation_takes_effect_at_once() {
     let sim = sim();
     let tid = sim.tenant_id();
     let keys = get(&sim, &format!("/{tid}/discovery/v2.0/keys")).await.json();
-    assert!(roster_sso::parse_key_set(&keys).len() >= 2, "{keys}");
+    assert!(roster_oidc::parse_key_set(&keys).len() >= 2, "{keys}");
     assert_eq!(keys["keys"][0]["kty"], "RSA");
     let (_, upn) = user_where(&sim, true);
     let (_, _, before) = full_sign_in(&sim, &tid, &upn).await;
     let old = sim.signing_key_id().unwrap();
-    assert_eq!(roster_sso::read_header(before["id_token"].as_str().unwrap()).unwrap().key_id, old);
+    assert_eq!(roster_oidc::read_header(before["id_token"].as_str().unwrap()).unwrap().key_id, old);
 
     let new = sim.rotate_signing_key().unwrap();
     assert_ne!(new, old);
     let (meta, started, after) = full_sign_in(&sim, &tid, &upn).await;
     let token = after["id_token"].as_str().unwrap();
-    assert_eq!(roster_sso::read_header(token).unwrap().key_id, new);
+    assert_eq!(roster_oidc::read_header(token).unwrap().key_id, new);
     validate(&sim, &meta, token, &started.auth.nonce).await.expect("the new key is published");
     assert!(sim.published_key_ids().contains(&old), "the replaced key stays listed for a while");
     assert!(sim.retire_key(&old));
@@ -210,7 +210,7 @@ async fn a_sign_in_yields_a_microsoft_shaped_id_token() {
     let claims = validate(&sim, &meta, tokens["id_token"].as_str().unwrap(), &started.auth.nonce).await.unwrap();
     assert_eq!(claims.issuer, format!("{BASE}/{tid}/v2.0"));
     let wrong_nonce = validate(&sim, &meta, tokens["id_token"].as_str().unwrap(), "another").await;
-    assert!(matches!(wrong_nonce, Err(roster_sso::SsoError::Nonce)), "{wrong_nonce:?}");
+    assert!(matches!(wrong_nonce, Err(roster_oidc::SsoError::Nonce)), "{wrong_nonce:?}");
 }
 
 #[tokio::test]
@@ -220,7 +220,7 @@ async fn a_tenant_nobody_onboarded_is_refused_by_the_relying_party() {
     sim.sign_in_as_tenant(Some("72f988bf-86f1-41af-91ab-2d7cd011db47"));
     let (meta, started, tokens) = full_sign_in(&sim, "common", &upn).await;
     let refused = validate(&sim, &meta, tokens["id_token"].as_str().unwrap(), &started.auth.nonce).await;
-    assert!(matches!(refused, Err(roster_sso::SsoError::Tenant { .. })), "{refused:?}");
+    assert!(matches!(refused, Err(roster_oidc::SsoError::Tenant { .. })), "{refused:?}");
 }
 
 #[tokio::test]

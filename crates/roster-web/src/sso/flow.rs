@@ -8,7 +8,7 @@ use crate::state::AppState;
 use chrono::Duration;
 use roster_core::secret::token_digest;
 use roster_core::{Connection, ConnectionId, Email, Person, Status};
-use roster_sso::{authorization_request, CodeExchange, Expectations, IdTokenClaims};
+use roster_oidc::{authorization_request, CodeExchange, Expectations, IdTokenClaims};
 use roster_store::{SsoRefusal, SsoRequest, StoreError};
 
 /// How long a started sign-in may take.
@@ -162,7 +162,7 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, params: &CallbackParams, coo
         .ok_or_else(|| unavailable(&connection, "the connection's client secret did not open (was the master key changed?)".into()))?;
 
     let providers = providers().map_err(|e| unavailable(&connection, e.to_string()))?;
-    let failed = |e: roster_sso::SsoError| unavailable(&connection, e.to_string());
+    let failed = |e: roster_oidc::SsoError| unavailable(&connection, e.to_string());
     let metadata = providers.metadata(&settings.discovery_url).await.map_err(failed)?;
     let redirect = redirect_uri(state, ctx);
     let exchange = CodeExchange { code, redirect_uri: &redirect, pkce_verifier: &verifier, client_id: &settings.client_id, client_secret: &secret };

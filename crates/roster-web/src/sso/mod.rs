@@ -1,5 +1,5 @@
 //! Sign-in with OpenID Connect: what an OIDC connection's settings say, the buttons the login
-//! page shows, and the flow (`flow`). The protocol itself lives in `roster_sso`.
+//! page shows, and the flow (`flow`). The protocol itself lives in `roster_oidc`.
 
 pub mod flow;
 pub mod saml;
@@ -7,7 +7,7 @@ pub mod saml;
 use chrono::{DateTime, Utc};
 use roster_app::secrets::seal::MasterKey;
 use roster_core::{Connection, ConnectionId, ConnectionKind, OrgId};
-use roster_sso::Providers;
+use roster_oidc::Providers;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -82,14 +82,14 @@ impl OidcSettings {
         if matches!(tenant.to_ascii_lowercase().as_str(), "common" | "organizations" | "consumers") {
             return Err("Use your own tenant ID, not common, organizations or consumers: only your directory's people may sign in.".into());
         }
-        Self::checked(OidcProvider::Entra, roster_sso::entra_discovery_url(login_base, tenant), client_id, Some(tenant.to_owned()))
+        Self::checked(OidcProvider::Entra, roster_oidc::entra_discovery_url(login_base, tenant), client_id, Some(tenant.to_owned()))
     }
 
     pub fn okta(domain: &str, server: &str, client_id: &str) -> Result<Self, String> {
         if domain.trim().is_empty() {
             return Err("Enter your Okta domain, e.g. acme.okta.com.".into());
         }
-        Self::checked(OidcProvider::Okta, roster_sso::okta_discovery_url(domain, server), client_id, None)
+        Self::checked(OidcProvider::Okta, roster_oidc::okta_discovery_url(domain, server), client_id, None)
     }
 
     pub fn generic(discovery_url: &str, client_id: &str) -> Result<Self, String> {
@@ -144,11 +144,11 @@ pub fn new_connection(
 
 /// Discovery documents and key sets, cached for the life of the process (they are caches:
 /// another process fetches its own).
-pub fn providers() -> Result<&'static Providers, roster_sso::SsoError> {
+pub fn providers() -> Result<&'static Providers, roster_oidc::SsoError> {
     static PROVIDERS: OnceLock<Providers> = OnceLock::new();
     if let Some(p) = PROVIDERS.get() {
         return Ok(p);
     }
-    let client = roster_sso::http_client()?;
+    let client = roster_oidc::http_client()?;
     Ok(PROVIDERS.get_or_init(|| Providers::new(client)))
 }

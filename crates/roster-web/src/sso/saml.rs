@@ -97,7 +97,7 @@ pub async fn fetch_metadata(url: &str) -> Result<String, String> {
     if !roster_saml::metadata::acceptable_url(url) {
         return Err("The metadata URL must be HTTPS.".into());
     }
-    let client = roster_sso::http_client().map_err(|e| e.to_string())?;
+    let client = roster_oidc::http_client().map_err(|e| e.to_string())?;
     let failed = |e: reqwest::Error| format!("Roster could not fetch the metadata from {url}: {}", e.without_url());
     let response = client.get(url).send().await.map_err(failed)?;
     if !response.status().is_success() {

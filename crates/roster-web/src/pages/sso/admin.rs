@@ -121,7 +121,7 @@ pub struct AddForm {
 pub async fn add(State(state): State<AppState>, ctx: OrgCtx, admin: AdminUser, Form(form): Form<AddForm>) -> Result<Response, PageError> {
     admin.0.check_csrf(&form.csrf)?;
     let settings = match form.provider.as_str() {
-        "entra" => OidcSettings::entra(roster_sso::ENTRA_LOGIN, &form.tenant_id, &form.client_id),
+        "entra" => OidcSettings::entra(roster_oidc::ENTRA_LOGIN, &form.tenant_id, &form.client_id),
         "okta" => OidcSettings::okta(&form.okta_domain, &form.okta_server, &form.client_id),
         _ => OidcSettings::generic(&form.discovery_url, &form.client_id),
     };

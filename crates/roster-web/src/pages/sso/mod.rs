@@ -20,9 +20,9 @@ use roster_core::{ConnectionId, ConnectionKind, Role};
 
 /// Carries `state` from the start to the callback, so only the browser that started a
 /// sign-in can finish it.
-pub const STATE_COOKIE: &str = "roster_sso_state";
+pub const STATE_COOKIE: &str = "roster_oidc_state";
 /// The same, for an admin's "Test sign-in", which reports instead of signing in.
-pub const TEST_COOKIE: &str = "roster_sso_test";
+pub const TEST_COOKIE: &str = "roster_oidc_test";
 
 /// A "Sign in with ..." button on the login page.
 pub struct SsoButton {
