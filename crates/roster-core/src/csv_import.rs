@@ -12,6 +12,8 @@
 //! pass their cells through [`crate::csv_export::spreadsheet_safe`].
 
 use crate::email::Email;
+use crate::mapping::Target;
+use crate::ownership::{CustomFields, Ownership};
 use crate::person::{Profile, Role};
 use crate::plan::{IssueKind, RecordIssue};
 use crate::reconcile::{DesiredPerson, ManagerField, ManagerRef};
@@ -120,45 +122,30 @@ fn thousands(n: usize) -> String {
 #[derive(Debug, Clone)]
 pub struct CsvRows {
     pub people: Vec<DesiredPerson>,
-    /// Columns that were present: absent ones keep existing values (see [`CsvRows::merge_into`]).
+    /// Columns that were present: absent ones keep existing values (see [`CsvRows::ownership`]).
     present: Vec<Column>,
     has_custom: bool,
 }
 
 impl CsvRows {
-    /// Fill the fields the file did not carry from the person's current profile, so that a
-    /// file with only `email,job_title` changes job titles and nothing else.
-    pub fn merge_into(&self, wanted: &mut DesiredPerson, current: &Profile) {
-        let has = |c| self.present.contains(&c);
-        let p = &mut wanted.profile;
-        if !has(Column::FirstName) {
-            p.first_name.clone_from(&current.first_name);
-        }
-        if !has(Column::LastName) {
-            p.last_name.clone_from(&current.last_name);
-        }
-        if !has(Column::JobTitle) {
-            p.job_title.clone_from(&current.job_title);
-        }
-        if !has(Column::Department) {
-            p.department.clone_from(&current.department);
-        }
-        if !has(Column::Location) {
-            p.location.clone_from(&current.location);
-        }
-        if !has(Column::Language) {
-            p.language.clone_from(&current.language);
-        }
-        if !has(Column::HireDate) {
-            p.hire_date = current.hire_date;
-        }
-        if !self.has_custom {
-            p.custom_fields.clone_from(&current.custom_fields);
-        } else {
-            for (k, v) in &current.custom_fields {
-                p.custom_fields.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
+    /// What the file owns: the columns it has (absent ones keep existing values) and, when it
+    /// has custom columns, the custom fields it names.
+    pub fn ownership(&self) -> Ownership {
+        let targets: Vec<Target> = self
+            .present
+            .iter()
+            .filter_map(|column| match column {
+                Column::FirstName => Some(Target::FirstName),
+                Column::LastName => Some(Target::LastName),
+                Column::JobTitle => Some(Target::JobTitle),
+                Column::Department => Some(Target::Department),
+                Column::Location => Some(Target::Location),
+                Column::Language => Some(Target::Language),
+                Column::HireDate => Some(Target::HireDate),
+                Column::Email | Column::Role | Column::ManagerEmail => None,
+            })
+            .collect();
+        Ownership::of_targets(&targets, if self.has_custom { CustomFields::Merged } else { CustomFields::Kept })
     }
 }
 
@@ -387,7 +374,7 @@ mod tests {
         let rows = parse(b"email,job_title\nada@x.com,CTO\n").unwrap_or_else(|e| unreachable!("{e}"));
         let mut ada = rows.people[0].clone();
         let current = Profile { first_name: "Ada".into(), department: Some("R".into()), ..Profile::default() };
-        rows.merge_into(&mut ada, &current);
+        ada.profile = rows.ownership().merge(&current, &ada.profile);
         assert_eq!(ada.profile.first_name, "Ada");
         assert_eq!(ada.profile.department.as_deref(), Some("R"));
         assert_eq!(ada.profile.job_title.as_deref(), Some("CTO"));

@@ -7,6 +7,7 @@ pub mod csv_import;
 pub mod email;
 pub mod ids;
 pub mod mapping;
+pub mod ownership;
 pub mod person;
 pub mod plan;
 pub mod query;

@@ -12,6 +12,7 @@
 
 use crate::email::Email;
 use crate::ids::{ConnectionId, IdSource, OrgId, TeamId, UserId};
+use crate::ownership::Ownership;
 use crate::person::{Person, Profile, Role, SourceLink, Status};
 use crate::plan::{Actor, Change, IssueKind, NewPerson, Plan, RecordIssue};
 use crate::team::{Team, TeamName};
@@ -86,6 +87,8 @@ pub struct Policy {
     pub invitations: Invitations,
     /// Whether the source's manager links become override managers.
     pub manage_managers: bool,
+    /// The profile fields the source owns; the others stay as they are.
+    pub ownership: Ownership,
 }
 
 /// The clock and randomness a plan may use, passed in.
@@ -289,8 +292,10 @@ impl Run<'_> {
                 self.plan.changes.push(Change::LinkSource { id, link });
             }
         }
-        if person.profile != wanted.profile {
-            self.plan.changes.push(Change::UpdateProfile { id, before: Box::new(person.profile.clone()), after: Box::new(wanted.profile.clone()) });
+        // The source's fields from the record, every other field as the directory has it.
+        let profile = policy.ownership.merge(&person.profile, &wanted.profile);
+        if person.profile != profile {
+            self.plan.changes.push(Change::UpdateProfile { id, before: Box::new(person.profile.clone()), after: Box::new(profile.clone()) });
         }
         match wanted.role.filter(|r| *r != person.role) {
             Some(role) if guarded && role < person.role => {
@@ -300,7 +305,7 @@ impl Run<'_> {
             Some(role) => self.plan.changes.push(Change::SetRole { id, before: person.role, after: role }),
             None => {}
         }
-        let team = self.team_for(wanted.profile.department.as_deref(), ctx);
+        let team = self.team_for(profile.department.as_deref(), ctx);
         if team != person.primary_team {
             self.plan.changes.push(Change::SetPrimaryTeam { id, before: person.primary_team, after: team });
         }

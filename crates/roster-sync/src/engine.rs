@@ -103,8 +103,13 @@ pub async fn full_sync_with(
     client.access_token().await?;
 
     let actor = Actor::Connection { id: connection.id };
-    let policy =
-        Policy { connection: Some(connection.id), scope: Scope::Full, invitations: options.invitations, manage_managers: options.manage_managers };
+    let policy = Policy {
+        connection: Some(connection.id),
+        scope: Scope::Full,
+        invitations: options.invitations,
+        manage_managers: options.manage_managers,
+        ownership: roster_core::ownership::Ownership::of_mapping(mapping),
+    };
     let mut outcome = RunOutcome::default();
 
     // A conflict means the directory changed under the plan (an admin edit): read and plan

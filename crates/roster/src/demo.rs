@@ -122,7 +122,13 @@ async fn seed(state: &App) -> anyhow::Result<(roster_core::Org, String)> {
     let created = admin::create_org(state, SLUG, "Acme Ltd", OWNER).await?;
     let org = created.org;
     let snapshot = state.store.snapshot(org.id).await?;
-    let policy = Policy { connection: None, scope: Scope::Partial, invitations: Invitations::Hold, manage_managers: true };
+    let policy = Policy {
+        connection: None,
+        scope: Scope::Partial,
+        invitations: Invitations::Hold,
+        manage_managers: true,
+        ownership: roster_core::ownership::Ownership::everything(),
+    };
     let mut ids = RandomIds;
     let plan = {
         let mut ctx = PlanContext { now: state.clock.now(), ids: &mut ids };

@@ -124,16 +124,9 @@ pub async fn import_csv(
     let snapshot = state.store.snapshot(org).await?;
     let now = state.clock.now();
     let plan = off_the_workers(move || {
-        let by_email: HashMap<&Email, &Person> = snapshot.people.iter().map(|p| (&p.email, p)).collect();
         // Taken, not copied: a large file's rows are the biggest thing an import holds.
-        let mut desired = std::mem::take(&mut rows.people);
-        for wanted in &mut desired {
-            if let Some(current) = by_email.get(&wanted.email) {
-                rows.merge_into(wanted, &current.profile);
-            }
-        }
-        drop(by_email);
-        let policy = Policy { connection: None, scope: Scope::Partial, invitations, manage_managers: true };
+        let desired = std::mem::take(&mut rows.people);
+        let policy = Policy { connection: None, scope: Scope::Partial, invitations, manage_managers: true, ownership: rows.ownership() };
         let mut ids = RandomIds;
         let mut ctx = PlanContext { now, ids: &mut ids };
         Ok(reconcile::reconcile(org, actor, &snapshot, &desired, &policy, &mut ctx))

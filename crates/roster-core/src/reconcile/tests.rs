@@ -1,5 +1,6 @@
 use super::*;
 use crate::ids::SequentialIds;
+use crate::ownership::Ownership;
 use chrono::TimeZone;
 use uuid::Uuid;
 
@@ -32,7 +33,7 @@ fn wanted(addr: &str, dept: Option<&str>) -> DesiredPerson {
 }
 
 fn entra_policy() -> Policy {
-    Policy { connection: Some(conn()), scope: Scope::Full, invitations: Invitations::Hold, manage_managers: true }
+    Policy { connection: Some(conn()), scope: Scope::Full, invitations: Invitations::Hold, manage_managers: true, ownership: Ownership::everything() }
 }
 
 fn plan(snapshot: &Snapshot, desired: &[DesiredPerson], policy: &Policy) -> Plan {
@@ -201,6 +202,25 @@ fn manual_edits_to_provisioned_fields_are_overwritten() {
     assert!(matches!(run.changes.as_slice(), [Change::UpdateProfile { .. }]));
 }
 
+#[test]
+fn fields_a_source_does_not_own_are_left_alone() {
+    let start = applied(&Snapshot::default(), &plan(&Snapshot::default(), &[wanted("ada@x.com", Some("Research"))], &entra_policy()));
+    let mut edited = start.clone();
+    edited.people.iter_mut().for_each(|p| {
+        p.profile.job_title = Some("Hand-edited".into());
+        p.profile.custom_fields.insert("badge".into(), "7".into());
+    });
+    let mut record = wanted("ada@x.com", Some("Research"));
+    record.profile.first_name = "Augusta".into();
+    let names_only =
+        Policy { ownership: Ownership::of_targets(&[crate::mapping::Target::FirstName], crate::ownership::CustomFields::Kept), ..entra_policy() };
+    let run = plan(&edited, &[record], &names_only);
+    let [Change::UpdateProfile { after, .. }] = run.changes.as_slice() else { panic!("one profile update: {:?}", run.changes) };
+    assert_eq!(after.first_name, "Augusta");
+    assert_eq!(after.job_title.as_deref(), Some("Hand-edited"), "not the source's to change");
+    assert_eq!(after.custom_fields.get("badge").map(String::as_str), Some("7"));
+}
+
 // --- Issue kinds ---------------------------------------------------------------------------
 
 #[test]
@@ -222,7 +242,8 @@ fn conflicts_and_self_management_carry_their_kind() {
         assert_eq!(kinds, [(IssueKind::Conflict, expected)]);
     }
 
-    let csv = Policy { connection: None, scope: Scope::Partial, invitations: Invitations::Hold, manage_managers: true };
+    let csv =
+        Policy { connection: None, scope: Scope::Partial, invitations: Invitations::Hold, manage_managers: true, ownership: Ownership::everything() };
     let run = plan(&start, &[wanted("ada@x.com", None)], &csv);
     assert_eq!(run.report.issues.iter().map(|i| i.kind).collect::<Vec<_>>(), [IssueKind::Conflict], "provisioned people are refused to CSV");
 
@@ -491,7 +512,8 @@ fn an_owner_who_allowed_it_is_managed_like_anyone() {
 
 #[test]
 fn csv_import_is_unaffected_by_the_protection() {
-    let csv = Policy { connection: None, scope: Scope::Partial, invitations: Invitations::Hold, manage_managers: true };
+    let csv =
+        Policy { connection: None, scope: Scope::Partial, invitations: Invitations::Hold, manage_managers: true, ownership: Ownership::everything() };
     let snapshot = Snapshot { people: vec![person(1, "ada@x.com", Role::Owner, false), person(2, "bob@x.com", Role::Admin, false)], teams: vec![] };
     let mut ada = wanted("ada@x.com", None);
     ada.external_id = None;

@@ -77,7 +77,13 @@ pub async fn a_two_thousand_person_import_round_trips_and_replans_to_nothing(sto
     let store = store.as_ref();
     let org = new_org(store, "big").await;
     let connection = ConnectionId::from_uuid(Uuid::now_v7());
-    let policy = Policy { connection: Some(connection), scope: Scope::Full, invitations: Invitations::Immediately, manage_managers: true };
+    let policy = Policy {
+        connection: Some(connection),
+        scope: Scope::Full,
+        invitations: Invitations::Immediately,
+        manage_managers: true,
+        ownership: roster_core::ownership::Ownership::everything(),
+    };
     let desired = desired_people(2000);
     let mut ids = RandomIds;
     let mut ctx = PlanContext { now: now(), ids: &mut ids };

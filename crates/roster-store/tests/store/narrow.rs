@@ -47,7 +47,13 @@ async fn big_org(store: &dyn Store, connection: ConnectionId, other: ConnectionI
             wanted(&address(i), Some(&ext(i)), (i % 10 != 0).then_some(department.as_str()), manager)
         })
         .collect();
-    let policy = Policy { connection: Some(connection), scope: Scope::Full, invitations: Invitations::Hold, manage_managers: true };
+    let policy = Policy {
+        connection: Some(connection),
+        scope: Scope::Full,
+        invitations: Invitations::Hold,
+        manage_managers: true,
+        ownership: roster_core::ownership::Ownership::everything(),
+    };
     let mut ids = RandomIds;
     let mut ctx = PlanContext { now: now(), ids: &mut ids };
     let plan = reconcile(org, Actor::Connection { id: connection }, &store.snapshot(org).await.unwrap(), &desired, &policy, &mut ctx);
@@ -108,7 +114,13 @@ fn cases() -> Vec<DesiredPerson> {
 }
 
 fn plan_with(org: OrgId, connection: ConnectionId, snapshot: &Snapshot, desired: &[DesiredPerson]) -> Plan {
-    let policy = Policy { connection: Some(connection), scope: Scope::Partial, invitations: Invitations::Immediately, manage_managers: true };
+    let policy = Policy {
+        connection: Some(connection),
+        scope: Scope::Partial,
+        invitations: Invitations::Immediately,
+        manage_managers: true,
+        ownership: roster_core::ownership::Ownership::everything(),
+    };
     let mut ids = SequentialIds::default();
     let mut ctx = PlanContext { now: now(), ids: &mut ids };
     reconcile(org, Actor::Connection { id: connection }, snapshot, desired, &policy, &mut ctx)

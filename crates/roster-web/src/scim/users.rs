@@ -10,7 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use roster_core::mapping::{scim_default, Mapping, Rule, Target};
+use roster_core::mapping::{scim_default, Rule};
+use roster_core::ownership::Ownership;
 use roster_core::reconcile::{reconcile, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope, Snapshot};
 use roster_core::{Actor, Change, Email, IssueKind, Person, Plan, Profile, RandomIds, UserId};
 use roster_scim::schema::ENTERPRISE_USER_URN;
@@ -254,8 +255,15 @@ async fn plan_for(
     let keys = SnapshotKeys::of(std::slice::from_ref(&desired), Some(client.connection.id));
     let snapshot = state.store.snapshot_for(client.ctx.org.id, &keys).await?;
     let current = provisioned(&snapshot, client, &external_id, &desired.email);
-    desired.profile = merge_profile(current.map(|p| &p.profile), mapped, &mapping);
-    let policy = Policy { connection: Some(client.connection.id), scope: Scope::Partial, invitations: invitations(client), manage_managers: true };
+    // SCIM owns the fields its mapping fills and nothing else (the reconciler keeps the rest).
+    desired.profile = mapped;
+    let policy = Policy {
+        connection: Some(client.connection.id),
+        scope: Scope::Partial,
+        invitations: invitations(client),
+        manage_managers: true,
+        ownership: Ownership::of_mapping(&mapping),
+    };
     let mut ids = RandomIds;
     let mut ctx = PlanContext { now, ids: &mut ids };
     let plan = reconcile(client.ctx.org.id, Actor::Connection { id: client.connection.id }, &snapshot, &[desired], &policy, &mut ctx);
@@ -322,34 +330,4 @@ fn invitations(client: &ScimClient) -> Invitations {
         Some("immediately") => Invitations::Immediately,
         _ => Invitations::Hold,
     }
-}
-
-/// The mapped fields from the User, every other field of the person as it was: SCIM owns what
-/// it maps and nothing else.
-fn merge_profile(current: Option<&Profile>, mapped: Profile, mapping: &Mapping) -> Profile {
-    let Some(current) = current else {
-        return mapped;
-    };
-    let mut out = current.clone();
-    for rule in &mapping.rules {
-        match &rule.target {
-            Target::Email => {}
-            Target::FirstName => out.first_name.clone_from(&mapped.first_name),
-            Target::LastName => out.last_name.clone_from(&mapped.last_name),
-            Target::JobTitle => out.job_title.clone_from(&mapped.job_title),
-            Target::Department => out.department.clone_from(&mapped.department),
-            Target::Location => out.location.clone_from(&mapped.location),
-            Target::Language => out.language.clone_from(&mapped.language),
-            Target::HireDate => out.hire_date = mapped.hire_date,
-            Target::Custom(name) => match mapped.custom_fields.get(name) {
-                Some(value) => {
-                    out.custom_fields.insert(name.clone(), value.clone());
-                }
-                None => {
-                    out.custom_fields.remove(name);
-                }
-            },
-        }
-    }
-    out
 }
