@@ -30,7 +30,7 @@ pub async fn scim_connection(state: &App, org: OrgId, actor: &Actor) -> Result<C
         kind: ConnectionKind::Scim,
         name: ConnectionKind::Scim.label().into(),
         enabled: true,
-        settings: serde_json::json!({ "invitations": "hold" }),
+        settings: crate::provision::scim::ScimSettings::default().to_json(),
         sealed: BTreeMap::new(),
         created_at: now,
         updated_at: now,

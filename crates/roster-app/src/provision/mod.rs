@@ -1,3 +1,4 @@
 //! Provisioning from identity providers: setting connections up and queueing their runs.
 
 pub mod entra;
+pub mod scim;

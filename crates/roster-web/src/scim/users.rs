@@ -10,9 +10,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use roster_core::mapping::{scim_default, Rule};
+use roster_core::mapping::scim_default;
 use roster_core::ownership::Ownership;
-use roster_core::reconcile::{reconcile, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope, Snapshot};
+use roster_core::reconcile::{reconcile, DesiredPerson, ManagerField, ManagerRef, PlanContext, Policy, Scope, Snapshot};
 use roster_core::{Actor, Change, Email, IssueKind, Person, Plan, Profile, RandomIds, UserId};
 use roster_scim::schema::ENTERPRISE_USER_URN;
 use roster_scim::{apply_patch, apply_put, prepare_create, PatchMode, Schema, ScimError};
@@ -106,7 +106,7 @@ pub async fn patch(
 /// Entra's leniencies by default (they never hurt an Okta client); `strict_patch` in the
 /// connection's settings follows RFC 7644 to the letter.
 pub(super) fn patch_mode(client: &ScimClient) -> PatchMode {
-    if client.connection.settings.get("strict_patch").and_then(Value::as_bool) == Some(true) {
+    if client.settings.strict_patch {
         PatchMode::strict()
     } else {
         PatchMode::entra()
@@ -231,7 +231,7 @@ async fn plan_for(
     active: Option<bool>,
     now: DateTime<Utc>,
 ) -> ScimResult<(Plan, Option<UserId>)> {
-    let mapping = scim_default().with_extra(&admin_rules(client)?);
+    let mapping = scim_default().with_extra(&client.settings.mapping);
     let (email, mapped) = mapping
         .apply(&mapping_record(&resource.document))
         .map_err(|e| ScimError::invalid_value(format!("{e}: userName or an e-mail address must be an e-mail")))?;
@@ -260,7 +260,7 @@ async fn plan_for(
     let policy = Policy {
         connection: Some(client.connection.id),
         scope: Scope::Partial,
-        invitations: invitations(client),
+        invitations: client.settings.invitations(),
         manage_managers: true,
         ownership: Ownership::of_mapping(&mapping),
     };
@@ -313,21 +313,4 @@ fn mapping_record(document: &Value) -> Value {
         map.insert("userName".into(), Value::String(address));
     }
     record
-}
-
-/// Extra rules an admin added to the connection (`settings.mapping`: `[{source, target}]`).
-/// Rules that do not parse refuse the write: applied without them, it would store other values
-/// than the admin asked for.
-fn admin_rules(client: &ScimClient) -> ScimResult<Vec<Rule>> {
-    let Some(rules) = client.connection.settings.get("mapping").filter(|m| !m.is_null()) else {
-        return Ok(Vec::new());
-    };
-    serde_json::from_value(rules.clone()).map_err(|e| ScimError::internal(format!("the connection's mapping rules are unreadable: {e}")).into())
-}
-
-fn invitations(client: &ScimClient) -> Invitations {
-    match client.connection.settings.get("invitations").and_then(Value::as_str) {
-        Some("immediately") => Invitations::Immediately,
-        _ => Invitations::Hold,
-    }
 }
