@@ -30,21 +30,12 @@ impl SyncOptions {
     }
 }
 
-/// What the deactivation guard decided about a plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GuardVerdict {
-    Proceed,
-    /// Apply nothing; the run is held for an admin with this reason.
-    Hold(String),
-}
+pub use roster_core::guard::GuardVerdict;
 
-/// The guard against runs that would deactivate too many people (Entra's "accidental
-/// deletion prevention") belongs here: it sees the whole plan, including
-/// `Plan::deactivations()`, before anything is written, and a `Hold` leaves the directory
-/// untouched and the run `held`. No threshold is configured yet, so every plan proceeds.
+/// The guard (`roster_core::guard`) sees the whole plan before anything is written; a `Hold`
+/// leaves the directory untouched and the run `held`.
 pub fn deactivation_guard(plan: &Plan, _connection: &Connection) -> GuardVerdict {
-    let _would_deactivate = plan.deactivations();
-    GuardVerdict::Proceed
+    roster_core::guard::deactivation_guard(plan)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -5,9 +5,10 @@ use crate::commands;
 use crate::settings::Settings;
 use anyhow::Context;
 use chrono::NaiveDate;
+use roster_app::provision::{Batch, Provisioner, Reading};
 use roster_app::{admin, App};
-use roster_core::reconcile::{self, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope};
-use roster_core::{Actor, Email, Profile, RandomIds, Role};
+use roster_core::reconcile::{DesiredPerson, Invitations, ManagerField, ManagerRef, Policy, Scope};
+use roster_core::{Actor, Email, Profile, Role};
 use std::path::PathBuf;
 
 pub const SLUG: &str = "acme";
@@ -121,7 +122,6 @@ async fn seed(state: &App) -> anyhow::Result<(roster_core::Org, String)> {
     }
     let created = admin::create_org(state, SLUG, "Acme Ltd", OWNER).await?;
     let org = created.org;
-    let snapshot = state.store.snapshot(org.id).await?;
     let policy = Policy {
         connection: None,
         scope: Scope::Partial,
@@ -129,12 +129,8 @@ async fn seed(state: &App) -> anyhow::Result<(roster_core::Org, String)> {
         manage_managers: true,
         ownership: roster_core::ownership::Ownership::everything(),
     };
-    let mut ids = RandomIds;
-    let plan = {
-        let mut ctx = PlanContext { now: state.clock.now(), ids: &mut ids };
-        reconcile::reconcile(org.id, Actor::System, &snapshot, &sample_people()?, &policy, &mut ctx)
-    };
-    state.store.apply(&plan, state.clock.now()).await?;
+    let batch = Batch { org: org.id, actor: Actor::System, records: sample_people()?, policy, reading: Reading::Whole };
+    Provisioner::new(state).run(batch, |plan| plan.report.issues.is_empty()).await?;
     // Admins build hierarchies by hand; show one.
     let teams = state.store.teams(org.id).await?;
     let id_of = |name: &str| teams.iter().find(|t| t.team.name.as_str() == name).map(|t| t.team.id);

@@ -5,14 +5,15 @@
 
 pub mod scim_tokens;
 
+use crate::provision::{Batch, ProvisionError, Provisioner, Reading};
 use crate::secrets::password::{generate_password, hash_password, random_token};
 use crate::App;
 use roster_core::csv_import::{self, CsvError};
 use roster_core::plan::{Change, NewPerson, RecordIssue};
-use roster_core::reconcile::{self, Invitations, PlanContext, Policy, Scope};
+use roster_core::reconcile::{Invitations, Policy, Scope};
 use roster_core::secret::token_digest;
 use roster_core::team::creates_cycle;
-use roster_core::{Actor, Email, Org, OrgId, OrgSlug, Person, Plan, Profile, RandomIds, Role, RunReport, Status, TeamId, TeamName, UserId};
+use roster_core::{Actor, Email, Org, OrgId, OrgSlug, Person, Plan, Profile, Role, RunReport, Status, TeamId, TeamName, UserId};
 use roster_store::{ApiKeyInfo, NewApiKey, StoreError};
 use std::collections::HashMap;
 
@@ -121,23 +122,23 @@ pub async fn import_csv(
 ) -> Result<ImportOutcome, OpsError> {
     let bytes = bytes.into();
     let mut rows = off_the_workers(move || csv_import::parse(&bytes).map_err(OpsError::from)).await?;
-    let snapshot = state.store.snapshot(org).await?;
-    let now = state.clock.now();
-    let plan = off_the_workers(move || {
-        // Taken, not copied: a large file's rows are the biggest thing an import holds.
-        let desired = std::mem::take(&mut rows.people);
-        let policy = Policy { connection: None, scope: Scope::Partial, invitations, manage_managers: true, ownership: rows.ownership() };
-        let mut ids = RandomIds;
-        let mut ctx = PlanContext { now, ids: &mut ids };
-        Ok(reconcile::reconcile(org, actor, &snapshot, &desired, &policy, &mut ctx))
-    })
-    .await?;
-    if !plan.report.issues.is_empty() {
-        return Err(OpsError::Csv(CsvError::Rows(plan.report.issues)));
-    }
-    if !dry_run {
-        apply(state, &plan).await?;
-    }
+    // Taken, not copied: a large file's rows are the biggest thing an import holds.
+    let records = std::mem::take(&mut rows.people);
+    let policy = Policy { connection: None, scope: Scope::Partial, invitations, manage_managers: true, ownership: rows.ownership() };
+    let batch = Batch { org, actor, records, policy, reading: Reading::Whole };
+    let provisioner = Provisioner::new(state);
+    let planned = if dry_run {
+        provisioner.plan(std::sync::Arc::new(batch)).await.map(|p| p.plan)
+    } else {
+        provisioner.run(batch, |plan| plan.report.issues.is_empty()).await
+    };
+    let plan = match planned {
+        Ok(plan) if plan.report.issues.is_empty() => plan,
+        Ok(plan) => return Err(OpsError::Csv(CsvError::Rows(plan.report.issues))),
+        Err(ProvisionError::Refused(plan)) => return Err(OpsError::Csv(CsvError::Rows(plan.report.issues))),
+        Err(ProvisionError::Held(reason)) => return Err(OpsError::Invalid(format!("the import was held back: {reason}"))),
+        Err(ProvisionError::Store(error)) => return Err(error.into()),
+    };
     Ok(ImportOutcome { report: plan.report, applied: !dry_run })
 }
 

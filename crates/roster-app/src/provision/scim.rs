@@ -1,10 +1,18 @@
-//! A SCIM connection's settings, read once where the connection is loaded, so nothing decides
-//! on `settings.get("...")` strings.
+//! SCIM provisioning: a connection's settings, read once where the connection is loaded (so
+//! nothing decides on `settings.get("...")` strings), and the plan of one User write through
+//! the provisioner. The protocol itself is `roster_scim`; the routes are in the web crate.
 
-use roster_core::mapping::Rule;
-use roster_core::reconcile::Invitations;
-use roster_core::Connection;
+use super::{Batch, Planned, ProvisionError, Provisioner, Reading};
+use crate::App;
+use roster_core::mapping::{scim_default, Rule};
+use roster_core::ownership::Ownership;
+use roster_core::reconcile::{DesiredPerson, Invitations, ManagerField, ManagerRef, Policy, Scope, Snapshot};
+use roster_core::{Actor, Change, Connection, ConnectionId, Email, OrgId, Person, Plan, UserId};
+use roster_scim::schema::ENTERPRISE_USER_URN;
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use uuid::Uuid;
 
 /// Requests per second a token may make when its connection does not say; bursts of twice as
 /// many are allowed.
@@ -64,6 +72,101 @@ impl ScimSettings {
 /// `"mapping": null` (as stored by older settings pages) means no rules.
 fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Rule>, D::Error> {
     Ok(Option::<Vec<Rule>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// What a SCIM User write plans, and the person the User provisions (found, or created by
+/// the plan).
+pub struct UserPlan {
+    pub plan: Plan,
+    pub person: Option<UserId>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserPlanError {
+    /// The User does not map to a person (no usable e-mail address).
+    #[error("{0}")]
+    Mapping(String),
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
+}
+
+/// Plan one SCIM User (`document`, with `active` overridden when given) through the
+/// provisioner, reading only the people it can touch. Nothing is written: the SCIM route
+/// stores the User and the plan together.
+pub async fn plan_user(
+    app: &App,
+    org: OrgId,
+    connection: &Connection,
+    settings: &ScimSettings,
+    resource: Uuid,
+    document: &Value,
+    active: Option<bool>,
+) -> Result<UserPlan, UserPlanError> {
+    let mapping = scim_default().with_extra(&settings.mapping);
+    let (email, mapped) = mapping
+        .apply(&mapping_record(document))
+        .map_err(|e| UserPlanError::Mapping(format!("{e}: userName or an e-mail address must be an e-mail")))?;
+    let external_id = resource.to_string();
+    let manager = enterprise(document, "manager")
+        .and_then(|m| m.get("value"))
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map_or(ManagerField::Clear, |v| ManagerField::Set(ManagerRef::ExternalId(v.to_owned())));
+    let desired = DesiredPerson {
+        record: format!("SCIM User {resource}"),
+        external_id: Some(external_id.clone()),
+        email: email.clone(),
+        // SCIM owns the fields its mapping fills and nothing else (the reconciler keeps the rest).
+        profile: mapped,
+        active: active.unwrap_or_else(|| document.get("active").and_then(Value::as_bool).unwrap_or(true)),
+        role: None,
+        manager,
+    };
+    let policy = Policy {
+        connection: Some(connection.id),
+        scope: Scope::Partial,
+        invitations: settings.invitations(),
+        manage_managers: true,
+        ownership: Ownership::of_mapping(&mapping),
+    };
+    let batch = Batch { org, actor: Actor::Connection { id: connection.id }, records: vec![desired], policy, reading: Reading::Narrow };
+    let Planned { plan, snapshot } = Provisioner::new(app).plan(Arc::new(batch)).await?;
+    let current = provisioned(&snapshot, connection.id, &external_id, &email).map(|p| p.id);
+    let created = plan.changes.iter().find_map(|c| match c {
+        Change::CreatePerson { person } => Some(person.id),
+        _ => None,
+    });
+    Ok(UserPlan { person: current.or(created), plan })
+}
+
+/// The person a User provisions: linked by its id, else the one with its e-mail.
+fn provisioned<'s>(snapshot: &'s Snapshot, connection: ConnectionId, external_id: &str, email: &Email) -> Option<&'s Person> {
+    let linked = snapshot.people.iter().find(|p| p.source.as_ref().is_some_and(|l| l.connection == connection && l.external_id == external_id));
+    linked.or_else(|| snapshot.people.iter().find(|p| &p.email == email))
+}
+
+fn enterprise<'v>(document: &'v Value, attribute: &str) -> Option<&'v Value> {
+    document.get(ENTERPRISE_USER_URN)?.get(attribute)
+}
+
+/// Okta may use a userName that is not an e-mail; the person's address is then the primary
+/// (or work, or first) e-mail of the User.
+fn mapping_record(document: &Value) -> Value {
+    let user_name = document.get("userName").and_then(Value::as_str).unwrap_or_default();
+    if Email::parse(user_name).is_ok() {
+        return document.clone();
+    }
+    let emails = document.get("emails").and_then(Value::as_array).cloned().unwrap_or_default();
+    let pick =
+        |pred: &dyn Fn(&Value) -> bool| emails.iter().find(|e| pred(e)).and_then(|e| e.get("value")).and_then(Value::as_str).map(str::to_owned);
+    let address = pick(&|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+        .or_else(|| pick(&|e| e.get("type").and_then(Value::as_str) == Some("work")))
+        .or_else(|| pick(&|_| true));
+    let mut record = document.clone();
+    if let (Some(address), Value::Object(map)) = (address, &mut record) {
+        map.insert("userName".into(), Value::String(address));
+    }
+    record
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! `/Users`: every write maps the resource into a `DesiredPerson`, runs the reconciler and
-//! stores the resource and the plan in one transaction. A refused plan changes nothing.
+//! `/Users`: every write plans the resource through `roster_app::provision::scim::plan_user`
+//! and stores the resource and the plan in one transaction. A refused plan changes nothing.
 
 use super::auth::require;
 use super::list::{list_of, IdPath, ListParams, RawQuery};
@@ -10,13 +10,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use roster_core::mapping::scim_default;
-use roster_core::ownership::Ownership;
-use roster_core::reconcile::{reconcile, DesiredPerson, ManagerField, ManagerRef, PlanContext, Policy, Scope, Snapshot};
-use roster_core::{Actor, Change, Email, IssueKind, Person, Plan, Profile, RandomIds, UserId};
-use roster_scim::schema::ENTERPRISE_USER_URN;
+use roster_app::provision::scim::{plan_user, UserPlan, UserPlanError};
+use roster_app::provision::ProvisionError;
+use roster_core::{IssueKind, Plan, UserId};
 use roster_scim::{apply_patch, apply_put, prepare_create, PatchMode, Schema, ScimError};
-use roster_store::{ScimDelete, ScimResource, ScimResourceType, ScimWrite, ScimWriteOutcome, SnapshotKeys};
+use roster_store::{ScimDelete, ScimResource, ScimResourceType, ScimWrite, ScimWriteOutcome};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -157,7 +155,7 @@ pub async fn delete(State(state): State<AppState>, client: ScimClient, Path(path
         check_if_match(&headers, current.version)?;
         // The person is deactivated, never deleted: their history stays.
         let now = state.clock.now();
-        let (plan, _) = plan_for(&state, &client, &current, Some(false), now).await?;
+        let (plan, _) = plan_for(&state, &client, &current, Some(false)).await?;
         let groups = groups_without(&state, &client, id, now).await?;
         let outcome = state
             .store
@@ -210,7 +208,7 @@ async fn write(
     resource.user_name = Some(user_name);
     resource.external_id = resource.document.get("externalId").and_then(Value::as_str).map(str::to_owned);
     resource.display_name = resource.document.get("displayName").and_then(Value::as_str).map(str::to_owned);
-    let (plan, person) = plan_for(state, client, &resource, None, now).await?;
+    let (plan, person) = plan_for(state, client, &resource, None).await?;
     resource.person = person;
     let write = ScimWrite { resource, expected_version: expected, members: None };
     match state.store.scim_write(&write, &plan, now).await {
@@ -223,94 +221,31 @@ async fn write(
 }
 
 /// The plan that brings the directory in line with `resource` (with `active` overridden when
-/// given), and the person it provisions. A refused plan is the client's error.
-async fn plan_for(
-    state: &AppState,
-    client: &ScimClient,
-    resource: &ScimResource,
-    active: Option<bool>,
-    now: DateTime<Utc>,
-) -> ScimResult<(Plan, Option<UserId>)> {
-    let mapping = scim_default().with_extra(&client.settings.mapping);
-    let (email, mapped) = mapping
-        .apply(&mapping_record(&resource.document))
-        .map_err(|e| ScimError::invalid_value(format!("{e}: userName or an e-mail address must be an e-mail")))?;
-    let external_id = resource.id.to_string();
-    let manager = enterprise(&resource.document, "manager")
-        .and_then(|m| m.get("value"))
-        .and_then(Value::as_str)
-        .filter(|v| !v.is_empty())
-        .map_or(ManagerField::Clear, |v| ManagerField::Set(ManagerRef::ExternalId(v.to_owned())));
-    let mut desired = DesiredPerson {
-        record: format!("SCIM User {}", resource.id),
-        external_id: Some(external_id.clone()),
-        email,
-        profile: Profile::default(),
-        active: active.unwrap_or_else(|| resource.document.get("active").and_then(Value::as_bool).unwrap_or(true)),
-        role: None,
-        manager,
+/// given), and the person it provisions. A refused plan is the client's error, in SCIM's terms.
+async fn plan_for(state: &AppState, client: &ScimClient, resource: &ScimResource, active: Option<bool>) -> ScimResult<(Plan, Option<UserId>)> {
+    let planned = plan_user(state, client.ctx.org.id, &client.connection, &client.settings, resource.id, &resource.document, active).await;
+    let UserPlan { plan, person } = match planned {
+        Ok(planned) => planned,
+        Err(UserPlanError::Mapping(message)) => return Err(ScimError::invalid_value(message).into()),
+        Err(UserPlanError::Provision(ProvisionError::Store(error))) => return Err(error.into()),
+        Err(UserPlanError::Provision(ProvisionError::Held(reason))) => return Err(ScimError::conflict(reason).into()),
+        Err(UserPlanError::Provision(ProvisionError::Refused(plan))) => {
+            return Err(refusal(&plan).unwrap_or_else(|| ScimError::invalid_value("the User was refused")).into())
+        }
     };
-    // Only the people this User can touch (itself, by id or e-mail, and its manager) and the
-    // teams: a partial plan needs no more, and the read stays small in a large organisation.
-    let keys = SnapshotKeys::of(std::slice::from_ref(&desired), Some(client.connection.id));
-    let snapshot = state.store.snapshot_for(client.ctx.org.id, &keys).await?;
-    let current = provisioned(&snapshot, client, &external_id, &desired.email);
-    // SCIM owns the fields its mapping fills and nothing else (the reconciler keeps the rest).
-    desired.profile = mapped;
-    let policy = Policy {
-        connection: Some(client.connection.id),
-        scope: Scope::Partial,
-        invitations: client.settings.invitations(),
-        manage_managers: true,
-        ownership: Ownership::of_mapping(&mapping),
-    };
-    let mut ids = RandomIds;
-    let mut ctx = PlanContext { now, ids: &mut ids };
-    let plan = reconcile(client.ctx.org.id, Actor::Connection { id: client.connection.id }, &snapshot, &[desired], &policy, &mut ctx);
-    // A manager the reconciler cannot resolve (not provisioned yet, the person themself, a
-    // reporting loop) leaves the rest of the write standing; anything else refuses it whole.
-    if let Some(issue) = plan.report.issues.iter().find(|i| !i.kind.is_manager_note()) {
-        let error = match issue.kind {
-            IssueKind::Conflict | IssueKind::Duplicate => ScimError::uniqueness(issue.message.clone()),
-            IssueKind::Protected => ScimError::forbidden(issue.message.clone()),
-            _ => ScimError::invalid_value(issue.message.clone()),
-        };
+    if let Some(error) = refusal(&plan) {
         return Err(error.into());
     }
-    let created = plan.changes.iter().find_map(|c| match c {
-        Change::CreatePerson { person } => Some(person.id),
-        _ => None,
-    });
-    Ok((plan, current.map(|p| p.id).or(created)))
+    Ok((plan, person))
 }
 
-/// The person this User provisions: linked by its id, else the one with its e-mail.
-fn provisioned<'s>(snapshot: &'s Snapshot, client: &ScimClient, external_id: &str, email: &Email) -> Option<&'s Person> {
-    let linked =
-        snapshot.people.iter().find(|p| p.source.as_ref().is_some_and(|l| l.connection == client.connection.id && l.external_id == external_id));
-    linked.or_else(|| snapshot.people.iter().find(|p| &p.email == email))
-}
-
-fn enterprise<'v>(document: &'v Value, attribute: &str) -> Option<&'v Value> {
-    document.get(ENTERPRISE_USER_URN)?.get(attribute)
-}
-
-/// Okta may use a userName that is not an e-mail; the person's address is then the primary
-/// (or work, or first) e-mail of the User.
-fn mapping_record(document: &Value) -> Value {
-    let user_name = document.get("userName").and_then(Value::as_str).unwrap_or_default();
-    if Email::parse(user_name).is_ok() {
-        return document.clone();
-    }
-    let emails = document.get("emails").and_then(Value::as_array).cloned().unwrap_or_default();
-    let pick =
-        |pred: &dyn Fn(&Value) -> bool| emails.iter().find(|e| pred(e)).and_then(|e| e.get("value")).and_then(Value::as_str).map(str::to_owned);
-    let address = pick(&|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-        .or_else(|| pick(&|e| e.get("type").and_then(Value::as_str) == Some("work")))
-        .or_else(|| pick(&|_| true));
-    let mut record = document.clone();
-    if let (Some(address), Value::Object(map)) = (address, &mut record) {
-        map.insert("userName".into(), Value::String(address));
-    }
-    record
+/// A manager the reconciler cannot resolve (not provisioned yet, the person themself, a
+/// reporting loop) leaves the rest of the write standing; any other issue refuses it whole.
+fn refusal(plan: &Plan) -> Option<ScimError> {
+    let issue = plan.report.issues.iter().find(|i| !i.kind.is_manager_note())?;
+    Some(match issue.kind {
+        IssueKind::Conflict | IssueKind::Duplicate => ScimError::uniqueness(issue.message.clone()),
+        IssueKind::Protected => ScimError::forbidden(issue.message.clone()),
+        _ => ScimError::invalid_value(issue.message.clone()),
+    })
 }
