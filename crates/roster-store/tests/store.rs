@@ -98,6 +98,7 @@ on_both_backends!(
     jobs::jobs_are_deduplicated_while_live_and_retried_on_failure,
     jobs::one_holder_leads_until_its_lease_runs_out,
     jobs::runs_record_progress_and_reports_and_avatars_are_audited,
+    jobs::a_busy_organisation_waits_its_turn,
     hardening::newer_links_new_passwords_and_new_addresses_void_the_old_ones,
     hardening::failures_are_counted_per_key_within_their_window,
     hardening::a_run_whose_process_stopped_is_marked_failed,

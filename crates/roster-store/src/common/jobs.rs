@@ -3,14 +3,16 @@
 pub(crate) const JOB_COLUMNS: &str =
     "id, org_id, kind, payload, dedup_key, run_at, claimed_until, attempts, last_error, status, created_at, finished_at";
 
-/// Due jobs of one kind, oldest first, marked running in the same statement. `lock` is
-/// PostgreSQL's `FOR UPDATE SKIP LOCKED` (concurrent claimers skip each other's rows) or empty
-/// on SQLite, where one writer at a time already serialises claims.
+/// Due jobs of one kind, marked running in the same statement: first those of organisations
+/// with the least work running (so one organisation's backlog cannot starve the others), then
+/// oldest first. `lock` is PostgreSQL's `FOR UPDATE SKIP LOCKED` (concurrent claimers skip each
+/// other's rows) or empty on SQLite, where one writer at a time already serialises claims.
 pub(crate) fn claim_jobs_sql(lock: &str) -> String {
     format!(
-        "WITH due AS MATERIALIZED (SELECT id FROM jobs \
-         WHERE kind = $4 AND ((status = 'pending' AND run_at <= $1) OR (status = 'running' AND claimed_until <= $1)) \
-         ORDER BY run_at, id LIMIT $3{lock}) \
+        "WITH due AS MATERIALIZED (SELECT j.id FROM jobs j \
+         WHERE j.kind = $4 AND ((j.status = 'pending' AND j.run_at <= $1) OR (j.status = 'running' AND j.claimed_until <= $1)) \
+         ORDER BY (SELECT COUNT(*) FROM jobs busy WHERE busy.org_id = j.org_id AND busy.status = 'running' AND busy.claimed_until > $1), \
+         j.run_at, j.id LIMIT $3{lock}) \
          UPDATE jobs SET status = 'running', claimed_until = $2, attempts = attempts + 1 WHERE id IN (SELECT id FROM due) \
          RETURNING {JOB_COLUMNS}"
     )

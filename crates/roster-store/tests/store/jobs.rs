@@ -159,3 +159,19 @@ pub async fn runs_record_progress_and_reports_and_avatars_are_audited(store: Arc
     assert_eq!(actions.iter().filter(|a| *a == "user.avatar_changed").count(), 2, "{actions:?}");
     assert_eq!(actions.iter().filter(|a| *a == "user.avatar_removed").count(), 1, "{actions:?}");
 }
+
+pub async fn a_busy_organisation_waits_its_turn(store: Arc<dyn Store>) {
+    let busy = new_org(store.as_ref(), "busy").await;
+    let quiet = new_org(store.as_ref(), "quiet").await;
+    let first = job(busy, None, -30);
+    let second = job(busy, None, -20);
+    let theirs = job(quiet, None, -10);
+    for j in [&first, &second, &theirs] {
+        store.enqueue_job(j).await.unwrap();
+    }
+    let lease = now() + Duration::minutes(5);
+    let claim = || async { store.claim_jobs("test.work", 1, now(), lease).await.unwrap().into_iter().map(|j| j.id).collect::<Vec<_>>() };
+    assert_eq!(claim().await, [first.id], "oldest first while nobody is busy");
+    assert_eq!(claim().await, [theirs.id], "an organisation with work running waits behind one without");
+    assert_eq!(claim().await, [second.id]);
+}
