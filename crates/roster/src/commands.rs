@@ -67,7 +67,7 @@ pub async fn serve_state(settings: &Settings, state: AppState, ready: Option<tok
     if let Some(smtp) = app.config.smtp.clone() {
         supervisor.spawn("e-mail delivery", mail::deliver_forever(app.clone(), smtp, supervisor.signals()));
     }
-    supervisor.spawn("entra syncs", roster_app::jobs::entra_sync::run_forever(app.clone(), supervisor.signals()));
+    supervisor.spawn("entra syncs", roster_app::jobs::run_forever::<roster_app::jobs::entra_sync::EntraSync>(app.clone(), supervisor.signals()));
     supervisor.spawn("daily schedule", roster_app::jobs::scheduler::schedule_forever(app.clone(), supervisor.signals()));
     supervisor.spawn("purge", roster_app::jobs::purge::purge_forever(app.clone(), supervisor.signals()));
     if let Some(ready) = ready {

@@ -2,11 +2,12 @@
 //! organisation and the secret's name as associated data, and opened only to build a client.
 
 use crate::admin::OpsError;
+use crate::jobs::{self, entra_sync::EntraSync};
 use crate::App;
 use roster_core::{Actor, Connection, ConnectionId, ConnectionKind, OrgId, RunId};
 use roster_entra::{CheckStatus, GraphClient, GraphConfig};
-use roster_store::{Enqueued, NewJob, SyncRun};
-use roster_sync::{parse_daily_at, parse_rules, Authorization, EntraSettings, CLIENT_SECRET, JOB_KIND, TENANT_ID};
+use roster_store::{Enqueued, SyncRun};
+use roster_sync::{parse_daily_at, parse_rules, Authorization, EntraSettings, CLIENT_SECRET, TENANT_ID};
 use uuid::Uuid;
 
 /// What an admin (or `roster connect entra`) sends. Blank secrets keep the stored ones.
@@ -197,16 +198,8 @@ pub async fn enqueue_sync(state: &App, connection: &Connection, trigger: &str) -
     }
     let now = state.clock.now();
     let run = SyncRun::queued(RunId::from_uuid(Uuid::now_v7()), connection.org, connection.id, trigger, now);
-    let job = NewJob {
-        id: Uuid::now_v7(),
-        org: connection.org,
-        kind: JOB_KIND.into(),
-        payload: serde_json::json!({ "connection": connection.id, "run": run.id }),
-        dedup_key: Some(format!("{JOB_KIND}:{}", connection.id)),
-        run_at: now,
-        created_at: now,
-    };
-    match state.store.enqueue_job(&job).await? {
+    let job = EntraSync { connection: connection.id, run: Some(run.id) };
+    match jobs::enqueue(state, connection.org, &job, now).await? {
         Enqueued::New(_) => {
             // A worker that claims the job before this row exists creates it itself.
             if let Err(error) = state.store.create_run(&run).await {
@@ -217,14 +210,8 @@ pub async fn enqueue_sync(state: &App, connection: &Connection, trigger: &str) -
             Ok(run.id)
         }
         Enqueued::Existing(existing) => {
-            let queued = state.store.job(existing).await?.and_then(|j| run_of(&j.payload));
+            let queued = state.store.job(existing).await?.and_then(|j| jobs::payload_of::<EntraSync>(&j).ok()).and_then(|sync| sync.run);
             queued.ok_or(OpsError::NotFound)
         }
     }
-}
-
-/// The run a sync job's payload names.
-pub fn run_of(payload: &serde_json::Value) -> Option<RunId> {
-    // A run id that does not parse names no run: a sync then records into a fresh one.
-    payload.get("run")?.as_str()?.parse().ok()
 }
