@@ -36,10 +36,7 @@ pub fn set_cookie(state: &AppState, ctx: &OrgCtx, name: &str, value: &str, max_a
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Constant-time comparison, so a forged token learns nothing from timing.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
-}
+pub use roster_app::secrets::same_secret;
 
 /// Start a session for `person` and return the cookie that carries it.
 pub async fn start_session(state: &AppState, ctx: &OrgCtx, person: &Person) -> Result<HeaderValue, PageError> {

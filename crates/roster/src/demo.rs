@@ -193,8 +193,8 @@ const MICROSOFT: &str = "Microsoft";
 /// in with their UPN. The simulator's port changes on every start, so an existing connection
 /// is pointed at it again.
 async fn microsoft_sign_in(state: &App, org: &roster_core::Org, sim: &roster_sim::RunningSim) -> anyhow::Result<()> {
+    use roster_app::signin::sso::{new_connection, OidcSettings};
     use roster_core::ConnectionKind;
-    use roster_web::sso::{new_connection, OidcSettings};
     let tenant = &sim.sim;
     let settings = OidcSettings::entra(&sim.base_url, &tenant.tenant_id(), &tenant.client_id()).map_err(anyhow::Error::msg)?;
     let now = state.clock.now();

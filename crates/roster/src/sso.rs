@@ -2,17 +2,17 @@
 //! read from an environment variable or a file, never from the command line (which other users
 //! of the machine can see).
 
-use crate::commands::state;
+use crate::commands::app;
 use crate::settings::Settings;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use roster_app::signin::saml::{self, SamlSettings};
+use roster_app::signin::sso::{new_connection, MatchClaim, OidcSettings};
+use roster_app::App;
 use roster_core::Org;
 use roster_core::{Actor, ConnectionId, ConnectionKind};
-use roster_web::sso::saml::{self, SamlSettings};
-use roster_web::sso::{new_connection, MatchClaim, OidcSettings};
-use roster_web::AppState;
 
-async fn org_by_slug(state: &AppState, slug: &str) -> anyhow::Result<Org> {
+async fn org_by_slug(state: &App, slug: &str) -> anyhow::Result<Org> {
     state.store.org_by_slug(slug).await?.with_context(|| format!("no organisation {slug}"))
 }
 
@@ -128,7 +128,7 @@ fn client_secret(common: &CommonArgs) -> anyhow::Result<String> {
     Ok(secret.trim().to_owned())
 }
 
-async fn add_saml(state: &AppState, args: &SamlArgs) -> anyhow::Result<()> {
+async fn add_saml(state: &App, args: &SamlArgs) -> anyhow::Result<()> {
     let org = org_by_slug(state, &args.org).await?;
     let xml = match (&args.metadata_url, &args.metadata_file) {
         (Some(url), _) => saml::fetch_metadata(url).await.map_err(anyhow::Error::msg)?,
@@ -149,7 +149,7 @@ async fn add_saml(state: &AppState, args: &SamlArgs) -> anyhow::Result<()> {
 }
 
 pub async fn run(settings: &Settings, cmd: SsoCommand) -> anyhow::Result<()> {
-    let state = state(settings, false).await?;
+    let state = app(settings).await?;
     let enable = matches!(cmd, SsoCommand::Enable { .. });
     match cmd {
         SsoCommand::Add(add) => {

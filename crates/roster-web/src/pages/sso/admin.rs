@@ -58,9 +58,9 @@ async fn render(state: &AppState, ctx: &OrgCtx, admin: &AdminUser, error: Option
         .collect();
     let page = SsoSettingsPage {
         chrome: Chrome::signed_in(ctx, &admin.0, "settings"),
-        redirect_uri: flow::redirect_uri(state, ctx),
-        sp_entity_id: saml::sp_entity_id(state, ctx),
-        acs_url: saml::acs_url(state, ctx),
+        redirect_uri: flow::redirect_uri(state, &ctx.org),
+        sp_entity_id: saml::sp_entity_id(state, &ctx.org),
+        acs_url: saml::acs_url(state, &ctx.org),
         connections,
         refusals,
         password_sign_in: state.store.password_sign_in_allowed(ctx.org.id).await?,

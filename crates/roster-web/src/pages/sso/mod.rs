@@ -66,7 +66,7 @@ fn is_sign_in(kind: ConnectionKind) -> bool {
 async fn refuse(state: &AppState, ctx: &OrgCtx, error: FlowError) -> Response {
     match error {
         FlowError::Refused(refusal) => {
-            flow::log_refusal(state, ctx, &refusal).await;
+            flow::log_refusal(state, &ctx.org, &refusal).await;
             refused_page(ctx, StatusCode::FORBIDDEN, refusal.message)
         }
         FlowError::Store(e) => PageError::from(e).into_response(),
@@ -102,7 +102,7 @@ async fn redirect_to_provider(state: &AppState, ctx: &OrgCtx, connection: &roste
     if connection.kind == ConnectionKind::Saml {
         // The answer comes back as a cross-site POST, which carries no Lax cookie: the stored
         // request, redeemed once, is what ties it to this start.
-        return match crate::sso::saml::start(state, ctx, connection, cookie == TEST_COOKIE).await {
+        return match crate::sso::saml::start(state, &ctx.org, connection, cookie == TEST_COOKIE).await {
             Ok((url, browser)) => {
                 let mut response = to_provider_page(connection, url);
                 let cookie = set_cookie(state, ctx, crate::sso::saml::BROWSER_COOKIE, &browser, flow::REQUEST_MINUTES * 60);
@@ -112,7 +112,7 @@ async fn redirect_to_provider(state: &AppState, ctx: &OrgCtx, connection: &roste
             Err(e) => refuse(state, ctx, e).await,
         };
     }
-    match flow::start(state, ctx, connection).await {
+    match flow::start(state, &ctx.org, connection).await {
         Ok((url, sso_state)) => {
             let mut response = to_provider_page(connection, url);
             response.headers_mut().append(header::SET_COOKIE, set_cookie(state, ctx, cookie, &sso_state, flow::REQUEST_MINUTES * 60));
@@ -194,7 +194,7 @@ async fn finish(state: &AppState, ctx: &OrgCtx, user: Option<CurrentUser>, heade
     let testing = test_cookie.is_some() && params.state.as_deref().zip(test_cookie.as_deref()).is_some_and(|(a, b)| same_secret(a, b));
     let cookie = if testing { test_cookie } else { cookie_value(headers, STATE_COOKIE).filter(|c| !c.is_empty()) };
     let mut provider_time = None;
-    let mut response = match flow::verify(state, ctx, &params, cookie.as_deref()).await.inspect(|v| provider_time = Some(v.provider_time)) {
+    let mut response = match flow::verify(state, &ctx.org, &params, cookie.as_deref()).await.inspect(|v| provider_time = Some(v.provider_time)) {
         Err(e) => refuse(state, ctx, e).await,
         Ok(verified) if testing => match user.filter(|u| u.person.role.can_administer()) {
             None => {
@@ -206,7 +206,7 @@ async fn finish(state: &AppState, ctx: &OrgCtx, user: Option<CurrentUser>, heade
                 .await
             }
             Some(admin) => {
-                let matched = match flow::match_person(state, ctx, &verified).await {
+                let matched = match flow::match_person(state, &ctx.org, &verified).await {
                     Ok(p) => Ok(p.email.as_str().to_owned()),
                     Err(FlowError::Refused(r)) => Err(r.reason),
                     Err(FlowError::Store(e)) => return PageError::from(e).into_response(),
@@ -215,7 +215,7 @@ async fn finish(state: &AppState, ctx: &OrgCtx, user: Option<CurrentUser>, heade
                 TestedPage { chrome, connection: verified.connection.name.clone(), subject: verified.subject.clone(), matched }.into_response()
             }
         },
-        Ok(verified) => match flow::match_person(state, ctx, &verified).await {
+        Ok(verified) => match flow::match_person(state, &ctx.org, &verified).await {
             Err(e) => refuse(state, ctx, e).await,
             Ok(person) => match start_session(state, ctx, &person).await {
                 Ok(cookie) => {

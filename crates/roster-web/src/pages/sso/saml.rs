@@ -20,7 +20,7 @@ use axum::Form;
 use serde::Deserialize;
 
 pub async fn metadata(State(state): State<AppState>, ctx: OrgCtx) -> Response {
-    let xml = roster_saml::sp_metadata(&saml::sp_entity_id(&state, &ctx), &saml::acs_url(&state, &ctx));
+    let xml = roster_saml::sp_metadata(&saml::sp_entity_id(&state, &ctx.org), &saml::acs_url(&state, &ctx.org));
     let mut response = xml.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/samlmetadata+xml; charset=utf-8"));
     response
@@ -28,10 +28,11 @@ pub async fn metadata(State(state): State<AppState>, ctx: OrgCtx) -> Response {
 
 pub async fn acs(State(state): State<AppState>, ctx: OrgCtx, Form(form): Form<AcsForm>) -> Response {
     let started = std::time::Instant::now();
-    let response = match saml::verify(&state, &ctx, &form).await {
+    let response = match saml::verify(&state, &ctx.org, &form).await {
         Err(e) => refuse(&state, &ctx, e).await,
         Ok(verified) if verified.test => {
-            let matched = match flow::match_identity(&state, &ctx, &verified.connection, &verified.subject, verified.claimed_email.clone()).await {
+            let matched = match flow::match_identity(&state, &ctx.org, &verified.connection, &verified.subject, verified.claimed_email.clone()).await
+            {
                 Ok(p) => Ok(p.email.as_str().to_owned()),
                 Err(FlowError::Refused(r)) => Err(r.reason),
                 Err(FlowError::Store(e)) => return PageError::from(e).into_response(),
@@ -39,10 +40,10 @@ pub async fn acs(State(state): State<AppState>, ctx: OrgCtx, Form(form): Form<Ac
             TestedPage { chrome: Chrome::anonymous(&ctx), connection: verified.connection.name.clone(), subject: verified.subject.clone(), matched }
                 .into_response()
         }
-        Ok(verified) => match flow::match_identity(&state, &ctx, &verified.connection, &verified.subject, verified.claimed_email.clone()).await {
+        Ok(verified) => match flow::match_identity(&state, &ctx.org, &verified.connection, &verified.subject, verified.claimed_email.clone()).await {
             Err(e) => refuse(&state, &ctx, e).await,
             // On to a same-site step, where the browser's cookie can be read.
-            Ok(person) => match saml::hand_over(&state, &ctx, &verified, &person).await {
+            Ok(person) => match saml::hand_over(&state, &ctx.org, &verified, &person).await {
                 Ok(token) => Redirect::to(&format!("{}/saml/continue?t={token}", ctx.base)).into_response(),
                 Err(e) => PageError::from(e).into_response(),
             },
@@ -61,7 +62,7 @@ pub struct ContinueQuery {
 /// The step after the ACS: the browser that started the sign-in gets its session.
 pub async fn resume(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMap, Query(query): Query<ContinueQuery>) -> Response {
     let cookie = cookie_value(&headers, saml::BROWSER_COOKIE).filter(|c| !c.is_empty());
-    let mut response = match saml::take_over(&state, &ctx, &query.t, cookie.as_deref()).await {
+    let mut response = match saml::take_over(&state, &ctx.org, &query.t, cookie.as_deref()).await {
         Err(e) => refuse(&state, &ctx, e).await,
         Ok(person) => match start_session(&state, &ctx, &person).await {
             Ok(session) => {

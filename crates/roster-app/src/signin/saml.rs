@@ -4,12 +4,11 @@
 //! remembered until they expire, so a replay yields no second session. The protocol itself
 //! lives in `roster_saml`.
 
-use super::flow::{unavailable, FlowError, Refusal, REQUEST_MINUTES};
-use crate::routing::OrgCtx;
-use crate::state::AppState;
+use super::oidc::{unavailable, FlowError, Refusal, REQUEST_MINUTES};
+use crate::App;
 use chrono::{DateTime, Duration, Utc};
 use roster_core::secret::token_digest;
-use roster_core::{Connection, ConnectionId, ConnectionKind, OrgId, Person, Status, UserId};
+use roster_core::{Connection, ConnectionId, ConnectionKind, Org, OrgId, Person, Status, UserId};
 use roster_saml::{Certificate, SamlError};
 use roster_store::{SsoRequest, StoreError};
 use serde::{Deserialize, Serialize};
@@ -115,27 +114,27 @@ pub async fn fetch_metadata(url: &str) -> Result<String, String> {
 }
 
 /// Roster's entity ID for the organisation: the address of its SP metadata.
-pub fn sp_entity_id(state: &AppState, ctx: &OrgCtx) -> String {
-    state.config.org_url(ctx.org.slug.as_str(), "/saml/metadata")
+pub fn sp_entity_id(state: &App, org: &Org) -> String {
+    state.config.org_url(org.slug.as_str(), "/saml/metadata")
 }
 
 /// Where identity providers POST responses.
-pub fn acs_url(state: &AppState, ctx: &OrgCtx) -> String {
-    state.config.org_url(ctx.org.slug.as_str(), "/saml/acs")
+pub fn acs_url(state: &App, org: &Org) -> String {
+    state.config.org_url(org.slug.as_str(), "/saml/acs")
 }
 
 /// Starts an SP-initiated sign-in: the identity provider's address, and the value the
 /// browser's `BROWSER_COOKIE` must carry when it comes back.
-pub async fn start(state: &AppState, ctx: &OrgCtx, connection: &Connection, test: bool) -> Result<(String, String), FlowError> {
+pub async fn start(state: &App, org: &Org, connection: &Connection, test: bool) -> Result<(String, String), FlowError> {
     let settings = SamlSettings::of(connection).ok_or_else(|| unavailable(connection, "the connection's settings are not SAML settings".into()))?;
     let now = state.clock.now();
     let relay = uuid::Uuid::new_v4().simple().to_string();
-    let browser = roster_app::secrets::password::random_token();
-    let request = roster_saml::authn_request(&settings.sso_url, &sp_entity_id(state, ctx), &acs_url(state, ctx), &relay, now, &mut rand::rngs::OsRng)
+    let browser = crate::secrets::password::random_token();
+    let request = roster_saml::authn_request(&settings.sso_url, &sp_entity_id(state, org), &acs_url(state, org), &relay, now, &mut rand::rngs::OsRng)
         .map_err(|e| unavailable(connection, e))?;
     let stored = SsoRequest {
         state_digest: token_digest(&request.id),
-        org: ctx.org.id,
+        org: org.id,
         connection: connection.id,
         nonce: format!("{}:{}", if test { TEST_MARK } else { SIGN_IN_MARK }, token_digest(&browser)),
         sealed_verifier: Vec::new(),
@@ -181,12 +180,12 @@ fn claimed_issuer(root: &roster_saml::xml::Element) -> Option<String> {
 
 /// Verifies a POSTed response: signature and conditions, then the request it answers
 /// (redeemed once) or the opt-in to unsolicited sign-in, then first use of the assertion.
-pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Verified, FlowError> {
+pub async fn verify(state: &App, org: &Org, form: &AcsForm) -> Result<Verified, FlowError> {
     let root = roster_saml::decode_post(&form.saml_response).map_err(|e| malformed(&e))?;
     let issuer = claimed_issuer(&root).ok_or_else(|| malformed(&SamlError::Malformed("the response names no Issuer".into())))?;
     let candidates: Vec<(Connection, SamlSettings)> = state
         .store
-        .connections(ctx.org.id)
+        .connections(org.id)
         .await?
         .into_iter()
         .filter_map(|c| SamlSettings::of(&c).map(|s| (c, s)))
@@ -200,7 +199,7 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
         .into());
     }
     let now = state.clock.now();
-    let (sp_entity, acs) = (sp_entity_id(state, ctx), acs_url(state, ctx));
+    let (sp_entity, acs) = (sp_entity_id(state, org), acs_url(state, org));
     let check = |settings: &SamlSettings| {
         let certificates = settings.certificates();
         let expect = roster_saml::Expectations {
@@ -233,7 +232,7 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
 
     let (test, browser) = match &assertion.in_response_to {
         Some(request_id) => {
-            let request = state.store.consume_sso_request(ctx.org.id, &token_digest(request_id), now).await?;
+            let request = state.store.consume_sso_request(org.id, &token_digest(request_id), now).await?;
             let started = request.filter(|r| r.connection == connection.id).and_then(|r| r.nonce.split_once(':').map(|(m, b)| (m.to_owned(), b.to_owned())));
             match started {
                 Some((mark, browser)) if mark == TEST_MARK || mark == SIGN_IN_MARK => (mark == TEST_MARK, Some(browser)),
@@ -256,7 +255,7 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, form: &AcsForm) -> Result<Ve
     if !test && !connection.enabled {
         return Err(refuse("the connection is disabled".into()).into());
     }
-    if !state.store.first_use_of_saml_assertion(ctx.org.id, &assertion.issuer, &assertion.id, assertion.remember_until, now).await? {
+    if !state.store.first_use_of_saml_assertion(org.id, &assertion.issuer, &assertion.id, assertion.remember_until, now).await? {
         return Err(refuse(format!("the assertion {} was already used (a replay)", assertion.id)).into());
     }
     Ok(Verified {
@@ -287,7 +286,7 @@ struct HandOver {
 /// session. An SP-initiated sign-in's is sealed with the master key and bound to the browser's
 /// cookie, so it costs no write (only that browser can use it, and only briefly). An
 /// unsolicited one has no browser to bind to, so it is a stored token redeemed once.
-pub async fn hand_over(state: &AppState, ctx: &OrgCtx, verified: &Verified, person: &Person) -> Result<String, StoreError> {
+pub async fn hand_over(state: &App, org: &Org, verified: &Verified, person: &Person) -> Result<String, StoreError> {
     let now = state.clock.now();
     if let Some(browser) = &verified.browser {
         let sealed = HandOver {
@@ -297,15 +296,15 @@ pub async fn hand_over(state: &AppState, ctx: &OrgCtx, verified: &Verified, pers
             expires: (now + Duration::seconds(HAND_OVER_SECS)).timestamp(),
         };
         let bytes = serde_json::to_vec(&sealed).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let token = state.master_key.seal(ctx.org.id, HAND_OVER_COLUMN, &bytes);
+        let token = state.master_key.seal(org.id, HAND_OVER_COLUMN, &bytes);
         return Ok(format!("{SEALED_PREFIX}{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token)));
     }
-    let token = roster_app::secrets::password::random_token();
+    let token = crate::secrets::password::random_token();
     state
         .store
         .create_sso_request(&SsoRequest {
             state_digest: token_digest(&token),
-            org: ctx.org.id,
+            org: org.id,
             connection: verified.connection.id,
             nonce: format!("{HAND_OVER_MARK}:{}:-", person.id),
             sealed_verifier: Vec::new(),
@@ -317,10 +316,10 @@ pub async fn hand_over(state: &AppState, ctx: &OrgCtx, verified: &Verified, pers
 }
 
 /// Opens a sealed hand-over: `(person, connection, browser digest)` while it is fresh.
-fn open_sealed(state: &AppState, ctx: &OrgCtx, token: &str) -> Option<(UserId, ConnectionId, String)> {
+fn open_sealed(state: &App, org: &Org, token: &str) -> Option<(UserId, ConnectionId, String)> {
     // A token that does not decode, open or parse is not one of ours: the caller refuses it as unknown.
     let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token).ok()?;
-    let bytes = state.master_key.open(ctx.org.id, HAND_OVER_COLUMN, &raw).ok()?;
+    let bytes = state.master_key.open(org.id, HAND_OVER_COLUMN, &raw).ok()?;
     let sealed: HandOver = serde_json::from_slice(&bytes).ok()?;
     (sealed.expires > state.clock.now().timestamp()).then_some((sealed.person, sealed.connection, sealed.browser))
 }
@@ -328,7 +327,7 @@ fn open_sealed(state: &AppState, ctx: &OrgCtx, token: &str) -> Option<(UserId, C
 /// The person a hand-over token names, if this is the browser that started the sign-in (an
 /// unsolicited sign-in, allowed by the connection, has no browser to check) and they are still
 /// active.
-pub async fn take_over(state: &AppState, ctx: &OrgCtx, token: &str, cookie: Option<&str>) -> Result<Person, FlowError> {
+pub async fn take_over(state: &App, org: &Org, token: &str, cookie: Option<&str>) -> Result<Person, FlowError> {
     let stale = || {
         Refusal::new(
             "This sign-in was already used or took too long. Start again from your organisation's login page.",
@@ -336,15 +335,15 @@ pub async fn take_over(state: &AppState, ctx: &OrgCtx, token: &str, cookie: Opti
         )
     };
     let (id, connection, browser) = match token.strip_prefix(SEALED_PREFIX) {
-        Some(sealed) => open_sealed(state, ctx, sealed).ok_or_else(stale)?,
+        Some(sealed) => open_sealed(state, org, sealed).ok_or_else(stale)?,
         None => {
-            let request = state.store.consume_sso_request(ctx.org.id, &token_digest(token), state.clock.now()).await?.ok_or_else(stale)?;
+            let request = state.store.consume_sso_request(org.id, &token_digest(token), state.clock.now()).await?.ok_or_else(stale)?;
             let mut parts = request.nonce.splitn(3, ':');
             let (Some(HAND_OVER_MARK), Some(person), Some(browser)) = (parts.next(), parts.next(), parts.next()) else { return Err(stale().into()) };
             (person.parse::<UserId>().map_err(|_| stale())?, request.connection, browser.to_owned())
         }
     };
-    let connection = state.store.connection(ctx.org.id, connection).await?.ok_or_else(stale)?;
+    let connection = state.store.connection(org.id, connection).await?.ok_or_else(stale)?;
     if browser != "-" && cookie.map(token_digest).as_deref() != Some(browser.as_str()) {
         return Err(Refusal::new(
             "This sign-in was started in another browser. Start again from your organisation's login page.",
@@ -353,7 +352,7 @@ pub async fn take_over(state: &AppState, ctx: &OrgCtx, token: &str, cookie: Opti
         .on(&connection)
         .into());
     }
-    match state.store.person(ctx.org.id, id).await? {
+    match state.store.person(org.id, id).await? {
         Some(p) if p.status != Status::Deactivated => Ok(p),
         _ => Err(Refusal::new(
             "Your account in this organisation is deactivated. Ask an admin of your organisation.",

@@ -1,20 +1,12 @@
-//! Sign-in with OpenID Connect: what an OIDC connection's settings say, the buttons the login
-//! page shows, and the flow (`flow`). The protocol itself lives in `roster_oidc`.
+//! Sign-in connections: what an OpenID Connect connection's settings say, and the cached
+//! providers. The flows are `super::oidc` and `super::saml`; the protocol is `roster_oidc`.
 
-pub mod flow;
-pub mod saml;
-
+use crate::secrets::seal::MasterKey;
 use chrono::{DateTime, Utc};
-use roster_app::secrets::seal::MasterKey;
 use roster_core::{Connection, ConnectionId, ConnectionKind, OrgId};
 use roster_oidc::Providers;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
-
-/// Time a handler spent waiting on an identity provider, put in the response's extensions so
-/// `Server-Timing` can report it apart from Roster's own time.
-#[derive(Debug, Clone, Copy)]
-pub struct ProviderTime(pub std::time::Duration);
 
 /// The sealed secret's column name (associated data of the seal).
 pub const CLIENT_SECRET: &str = "client_secret";

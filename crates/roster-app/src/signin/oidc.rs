@@ -2,12 +2,11 @@
 //! and finish (state redeemed once, code exchanged, ID token validated, person matched). SSO
 //! never creates, reactivates or moves anyone; it only finds who someone already is.
 
-use super::{providers, MatchClaim, OidcProvider, OidcSettings, CLIENT_SECRET, VERIFIER_COLUMN};
-use crate::routing::OrgCtx;
-use crate::state::AppState;
+use super::sso::{providers, MatchClaim, OidcProvider, OidcSettings, CLIENT_SECRET, VERIFIER_COLUMN};
+use crate::App;
 use chrono::Duration;
 use roster_core::secret::token_digest;
-use roster_core::{Connection, ConnectionId, Email, Person, Status};
+use roster_core::{Connection, ConnectionId, Email, Org, Person, Status};
 use roster_oidc::{authorization_request, CodeExchange, Expectations, IdTokenClaims};
 use roster_store::{SsoRefusal, SsoRequest, StoreError};
 
@@ -59,8 +58,8 @@ impl From<Refusal> for FlowError {
 }
 
 /// The address the provider sends people back to; admins paste it into the provider.
-pub fn redirect_uri(state: &AppState, ctx: &OrgCtx) -> String {
-    state.config.org_url(ctx.org.slug.as_str(), "/sso/callback")
+pub fn redirect_uri(state: &App, org: &Org) -> String {
+    state.config.org_url(org.slug.as_str(), "/sso/callback")
 }
 
 pub fn unavailable(connection: &Connection, reason: String) -> Refusal {
@@ -73,20 +72,20 @@ pub fn unavailable(connection: &Connection, reason: String) -> Refusal {
 
 /// Start a sign-in: store the request and return the provider's address and the `state`
 /// value the browser's cookie must carry back.
-pub async fn start(state: &AppState, ctx: &OrgCtx, connection: &Connection) -> Result<(String, String), FlowError> {
+pub async fn start(state: &App, org: &Org, connection: &Connection) -> Result<(String, String), FlowError> {
     let settings =
         OidcSettings::of(connection).ok_or_else(|| unavailable(connection, "the connection's settings are not OpenID Connect settings".into()))?;
     let providers = providers().map_err(|e| unavailable(connection, e.to_string()))?;
     let metadata = providers.metadata(&settings.discovery_url).await.map_err(|e| unavailable(connection, e.to_string()))?;
-    let request = authorization_request(&metadata, &settings.client_id, &redirect_uri(state, ctx), SCOPE, &mut rand::rngs::OsRng)
+    let request = authorization_request(&metadata, &settings.client_id, &redirect_uri(state, org), SCOPE, &mut rand::rngs::OsRng)
         .map_err(|e| unavailable(connection, e.to_string()))?;
     let now = state.clock.now();
     let stored = SsoRequest {
         state_digest: token_digest(&request.state),
-        org: ctx.org.id,
+        org: org.id,
         connection: connection.id,
         nonce: request.nonce.clone(),
-        sealed_verifier: state.master_key.seal(ctx.org.id, VERIFIER_COLUMN, request.pkce_verifier.as_bytes()),
+        sealed_verifier: state.master_key.seal(org.id, VERIFIER_COLUMN, request.pkce_verifier.as_bytes()),
         created_at: now,
         expires_at: now + Duration::minutes(REQUEST_MINUTES),
     };
@@ -125,15 +124,15 @@ pub struct Verified {
 }
 
 /// Redeem the state, exchange the code and validate the ID token.
-pub async fn verify(state: &AppState, ctx: &OrgCtx, params: &CallbackParams, cookie_state: Option<&str>) -> Result<Verified, FlowError> {
+pub async fn verify(state: &App, org: &Org, params: &CallbackParams, cookie_state: Option<&str>) -> Result<Verified, FlowError> {
     let (Some(sent), Some(kept)) = (params.state.as_deref(), cookie_state) else { return Err(not_started().into()) };
     // The browser that comes back must be the one that started: its cookie carries the state.
-    if sent.is_empty() || !crate::session::same_secret(sent, kept) {
+    if sent.is_empty() || !crate::secrets::same_secret(sent, kept) {
         return Err(not_started().into());
     }
     let now = state.clock.now();
-    let request = state.store.consume_sso_request(ctx.org.id, &token_digest(sent), now).await?.ok_or_else(not_started)?;
-    let connection = state.store.connection(ctx.org.id, request.connection).await?.ok_or_else(not_started)?;
+    let request = state.store.consume_sso_request(org.id, &token_digest(sent), now).await?.ok_or_else(not_started)?;
+    let connection = state.store.connection(org.id, request.connection).await?.ok_or_else(not_started)?;
     let settings =
         OidcSettings::of(&connection).ok_or_else(|| unavailable(&connection, "the connection's settings are not OpenID Connect settings".into()))?;
     if let Some(error) = &params.error {
@@ -150,21 +149,21 @@ pub async fn verify(state: &AppState, ctx: &OrgCtx, params: &CallbackParams, coo
     let code = params.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| unavailable(&connection, "the provider sent no code".into()))?;
     let verifier = state
         .master_key
-        .open(ctx.org.id, VERIFIER_COLUMN, &request.sealed_verifier)
+        .open(org.id, VERIFIER_COLUMN, &request.sealed_verifier)
         .ok()
         .and_then(|v| String::from_utf8(v).ok())
         .ok_or_else(|| unavailable(&connection, "the stored PKCE verifier did not open (was the master key changed?)".into()))?;
     let secret = connection
         .sealed
         .get(CLIENT_SECRET)
-        .and_then(|s| state.master_key.open(ctx.org.id, CLIENT_SECRET, s).ok())
+        .and_then(|s| state.master_key.open(org.id, CLIENT_SECRET, s).ok())
         .and_then(|v| String::from_utf8(v).ok())
         .ok_or_else(|| unavailable(&connection, "the connection's client secret did not open (was the master key changed?)".into()))?;
 
     let providers = providers().map_err(|e| unavailable(&connection, e.to_string()))?;
     let failed = |e: roster_oidc::SsoError| unavailable(&connection, e.to_string());
     let metadata = providers.metadata(&settings.discovery_url).await.map_err(failed)?;
-    let redirect = redirect_uri(state, ctx);
+    let redirect = redirect_uri(state, org);
     let exchange = CodeExchange { code, redirect_uri: &redirect, pkce_verifier: &verifier, client_id: &settings.client_id, client_secret: &secret };
     let exchange_started = std::time::Instant::now();
     let id_token = providers.exchange_code(&metadata, &exchange).await.map_err(failed)?;
@@ -204,34 +203,28 @@ fn claimed_address(settings: &OidcSettings, claims: &IdTokenClaims) -> Option<St
 }
 
 /// Who the verified OpenID identity is in this organisation (see `match_identity`).
-pub async fn match_person(state: &AppState, ctx: &OrgCtx, verified: &Verified) -> Result<Person, FlowError> {
+pub async fn match_person(state: &App, org: &Org, verified: &Verified) -> Result<Person, FlowError> {
     let connection = &verified.connection;
     let settings = OidcSettings::of(connection).ok_or_else(|| unavailable(connection, "not OpenID Connect settings".into()))?;
     let claimed = claimed_address(&settings, &verified.claims);
-    match_identity(state, ctx, connection, &verified.subject, claimed).await
+    match_identity(state, org, connection, &verified.subject, claimed).await
 }
 
 /// Who a verified identity is, whatever the protocol: the person its subject was linked to
 /// first, else the one whose e-mail matches the claimed address (case-insensitively), then
 /// linked for next time. Nobody is created or reactivated.
-pub async fn match_identity(
-    state: &AppState,
-    ctx: &OrgCtx,
-    connection: &Connection,
-    subject: &str,
-    claimed: Option<String>,
-) -> Result<Person, FlowError> {
+pub async fn match_identity(state: &App, org: &Org, connection: &Connection, subject: &str, claimed: Option<String>) -> Result<Person, FlowError> {
     let refuse = |message: String, reason: String| {
         let mut r = Refusal::new(message, reason).on(connection);
         r.subject = Some(subject.to_owned());
         r.claimed_email = claimed.clone();
         FlowError::Refused(r)
     };
-    let linked = state.store.sso_linked_person(ctx.org.id, connection.id, subject).await?;
+    let linked = state.store.sso_linked_person(org.id, connection.id, subject).await?;
     let person = match linked {
-        Some(id) => state.store.person(ctx.org.id, id).await?,
+        Some(id) => state.store.person(org.id, id).await?,
         None => match claimed.as_deref().map(Email::parse) {
-            Some(Ok(email)) => state.store.person_by_email(ctx.org.id, &email).await?,
+            Some(Ok(email)) => state.store.person_by_email(org.id, &email).await?,
             _ => {
                 return Err(refuse(
                     format!(
@@ -246,7 +239,7 @@ pub async fn match_identity(
     let Some(person) = person else {
         let shown = claimed.clone().unwrap_or_default();
         return Err(refuse(
-            format!("Nobody in {} has the address {shown}. Ask an admin of your organisation to add you.", ctx.org.name),
+            format!("Nobody in {} has the address {shown}. Ask an admin of your organisation to add you.", org.name),
             format!("no person has the address {shown}"),
         ));
     };
@@ -256,15 +249,15 @@ pub async fn match_identity(
             format!("{} is deactivated", person.email.as_str()),
         ));
     }
-    state.store.record_sso_link(ctx.org.id, connection.id, subject, person.id, state.clock.now()).await?;
+    state.store.record_sso_link(org.id, connection.id, subject, person.id, state.clock.now()).await?;
     Ok(person)
 }
 
 /// Keep the refusal for admins; a failure to log is logged, not shown.
-pub async fn log_refusal(state: &AppState, ctx: &OrgCtx, refusal: &Refusal) {
+pub async fn log_refusal(state: &App, org: &Org, refusal: &Refusal) {
     let record = SsoRefusal {
         id: uuid::Uuid::now_v7(),
-        org: ctx.org.id,
+        org: org.id,
         connection: refusal.connection,
         at: state.clock.now(),
         reason: refusal.reason.clone(),
@@ -272,7 +265,7 @@ pub async fn log_refusal(state: &AppState, ctx: &OrgCtx, refusal: &Refusal) {
         claimed_email: refusal.claimed_email.clone(),
     };
     metrics::counter!("roster_sign_ins_total", "result" => "refused_sso").increment(1);
-    tracing::info!(org = %ctx.org.slug.as_str(), reason = %refusal.reason, "single sign-on refused");
+    tracing::info!(org = %org.slug.as_str(), reason = %refusal.reason, "single sign-on refused");
     if let Err(error) = state.store.log_sso_refusal(&record).await {
         tracing::warn!(%error, "could not log a refused sign-in");
     }
