@@ -15,11 +15,49 @@ pub struct SsoRequest {
     pub state_digest: String,
     pub org: OrgId,
     pub connection: ConnectionId,
-    pub nonce: String,
-    /// The PKCE code verifier, sealed with the master key.
-    pub sealed_verifier: Vec<u8>,
+    pub purpose: SsoPurpose,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// What a stored request is for, with what redeeming it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SsoPurpose {
+    /// An OpenID Connect sign-in: the nonce the ID token must carry, and the PKCE code verifier
+    /// sealed with the master key.
+    Oidc { nonce: String, sealed_verifier: Vec<u8> },
+    /// A SAML sign-in started by a browser (the digest of its cookie); `test` for an admin's
+    /// "Test sign-in".
+    Saml { browser_digest: String, test: bool },
+    /// An unsolicited SAML sign-in handed over to the same-site step.
+    SamlHandOver { person: UserId },
+    /// An Entra admin consent started by this admin.
+    EntraConsent { admin: UserId },
+}
+
+impl SsoPurpose {
+    /// How the purpose is stored: its name, the text and the bytes it keeps.
+    pub(crate) fn encode(&self) -> (&'static str, String, Vec<u8>) {
+        match self {
+            SsoPurpose::Oidc { nonce, sealed_verifier } => ("oidc", nonce.clone(), sealed_verifier.clone()),
+            SsoPurpose::Saml { browser_digest, test: false } => ("saml", browser_digest.clone(), Vec::new()),
+            SsoPurpose::Saml { browser_digest, test: true } => ("saml_test", browser_digest.clone(), Vec::new()),
+            SsoPurpose::SamlHandOver { person } => ("saml_hand_over", person.to_string(), Vec::new()),
+            SsoPurpose::EntraConsent { admin } => ("entra_consent", admin.to_string(), Vec::new()),
+        }
+    }
+
+    pub(crate) fn decode(purpose: &str, text: String, bytes: Vec<u8>) -> Result<Self, String> {
+        let person = |text: &str| text.parse::<UserId>().map_err(|e| format!("sign-in request names no person: {e}"));
+        Ok(match purpose {
+            "oidc" => SsoPurpose::Oidc { nonce: text, sealed_verifier: bytes },
+            "saml" => SsoPurpose::Saml { browser_digest: text, test: false },
+            "saml_test" => SsoPurpose::Saml { browser_digest: text, test: true },
+            "saml_hand_over" => SsoPurpose::SamlHandOver { person: person(&text)? },
+            "entra_consent" => SsoPurpose::EntraConsent { admin: person(&text)? },
+            other => return Err(format!("unknown sign-in request purpose '{other}'")),
+        })
+    }
 }
 
 /// A sign-in Roster refused, for the admins' log.

@@ -77,6 +77,7 @@ on_both_backends!(
     sso::identity_links_keep_their_person_and_refusals_are_logged,
     sso::password_sign_in_is_on_until_turned_off_and_the_change_is_audited,
     sso::a_saml_assertion_is_used_once_and_expired_sign_ins_are_purged,
+    sso::every_request_purpose_round_trips,
     auth::tokens_are_single_use_even_under_concurrency,
     auth::passwords_activate_invited_people_and_are_audited,
     auth::sessions_expire_and_can_be_ended,

@@ -8,7 +8,7 @@ use chrono::Duration;
 use roster_core::secret::token_digest;
 use roster_core::{Connection, ConnectionId, Email, Org, Person, Status};
 use roster_oidc::{authorization_request, CodeExchange, Expectations, IdTokenClaims};
-use roster_store::{SsoRefusal, SsoRequest, StoreError};
+use roster_store::{SsoPurpose, SsoRefusal, SsoRequest, StoreError};
 
 /// How long a started sign-in may take.
 pub const REQUEST_MINUTES: i64 = 10;
@@ -84,8 +84,10 @@ pub async fn start(state: &App, org: &Org, connection: &Connection) -> Result<(S
         state_digest: token_digest(&request.state),
         org: org.id,
         connection: connection.id,
-        nonce: request.nonce.clone(),
-        sealed_verifier: state.master_key.seal(org.id, VERIFIER_COLUMN, request.pkce_verifier.as_bytes()),
+        purpose: SsoPurpose::Oidc {
+            nonce: request.nonce.clone(),
+            sealed_verifier: state.master_key.seal(org.id, VERIFIER_COLUMN, request.pkce_verifier.as_bytes()),
+        },
         created_at: now,
         expires_at: now + Duration::minutes(REQUEST_MINUTES),
     };
@@ -132,6 +134,8 @@ pub async fn verify(state: &App, org: &Org, params: &CallbackParams, cookie_stat
     }
     let now = state.clock.now();
     let request = state.store.consume_sso_request(org.id, &token_digest(sent), now).await?.ok_or_else(not_started)?;
+    // A request for anything but an OpenID sign-in is not one this callback answers.
+    let SsoPurpose::Oidc { nonce, sealed_verifier } = &request.purpose else { return Err(not_started().into()) };
     let connection = state.store.connection(org.id, request.connection).await?.ok_or_else(not_started)?;
     let settings =
         OidcSettings::of(&connection).ok_or_else(|| unavailable(&connection, "the connection's settings are not OpenID Connect settings".into()))?;
@@ -149,7 +153,7 @@ pub async fn verify(state: &App, org: &Org, params: &CallbackParams, cookie_stat
     let code = params.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| unavailable(&connection, "the provider sent no code".into()))?;
     let verifier = state
         .master_key
-        .open(org.id, VERIFIER_COLUMN, &request.sealed_verifier)
+        .open(org.id, VERIFIER_COLUMN, sealed_verifier)
         .ok()
         .and_then(|v| String::from_utf8(v).ok())
         .ok_or_else(|| unavailable(&connection, "the stored PKCE verifier did not open (was the master key changed?)".into()))?;
@@ -172,7 +176,7 @@ pub async fn verify(state: &App, org: &Org, params: &CallbackParams, cookie_stat
         issuer: &metadata.issuer,
         client_id: &settings.client_id,
         tenant: settings.tenant_id.as_deref(),
-        nonce: &request.nonce,
+        nonce,
         now: now.timestamp(),
         leeway: LEEWAY_SECS,
         max_age: REQUEST_MINUTES * 60,

@@ -10,15 +10,12 @@ use chrono::{DateTime, Duration, Utc};
 use roster_core::secret::token_digest;
 use roster_core::{Connection, ConnectionId, ConnectionKind, Org, OrgId, Person, Status, UserId};
 use roster_saml::{Certificate, SamlError};
-use roster_store::{SsoRequest, StoreError};
+use roster_store::{SsoPurpose, SsoRequest, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// Clock difference tolerated with the identity provider.
 const SKEW_SECS: i64 = 180;
 /// Marks a stored request as an admin's "Test sign-in" (SAML requests carry no nonce).
-const TEST_MARK: &str = "saml-test";
-const SIGN_IN_MARK: &str = "saml";
-const HAND_OVER_MARK: &str = "saml-continue";
 /// Binds a started sign-in to the browser that started it. The ACS cannot read it (a
 /// cross-site POST carries no Lax cookie); the same-site step after it can.
 pub const BROWSER_COOKIE: &str = "roster_saml_browser";
@@ -136,8 +133,7 @@ pub async fn start(state: &App, org: &Org, connection: &Connection, test: bool) 
         state_digest: token_digest(&request.id),
         org: org.id,
         connection: connection.id,
-        nonce: format!("{}:{}", if test { TEST_MARK } else { SIGN_IN_MARK }, token_digest(&browser)),
-        sealed_verifier: Vec::new(),
+        purpose: SsoPurpose::Saml { browser_digest: token_digest(&browser), test },
         created_at: now,
         expires_at: now + Duration::minutes(REQUEST_MINUTES),
     };
@@ -233,9 +229,8 @@ pub async fn verify(state: &App, org: &Org, form: &AcsForm) -> Result<Verified, 
     let (test, browser) = match &assertion.in_response_to {
         Some(request_id) => {
             let request = state.store.consume_sso_request(org.id, &token_digest(request_id), now).await?;
-            let started = request.filter(|r| r.connection == connection.id).and_then(|r| r.nonce.split_once(':').map(|(m, b)| (m.to_owned(), b.to_owned())));
-            match started {
-                Some((mark, browser)) if mark == TEST_MARK || mark == SIGN_IN_MARK => (mark == TEST_MARK, Some(browser)),
+            match request.filter(|r| r.connection == connection.id).map(|r| r.purpose) {
+                Some(SsoPurpose::Saml { browser_digest, test }) => (test, Some(browser_digest)),
                 _ => {
                     return Err(refuse(
                         "the response answers a sign-in request that this organisation's connection did not start, or that was already used or expired".into(),
@@ -306,8 +301,7 @@ pub async fn hand_over(state: &App, org: &Org, verified: &Verified, person: &Per
             state_digest: token_digest(&token),
             org: org.id,
             connection: verified.connection.id,
-            nonce: format!("{HAND_OVER_MARK}:{}:-", person.id),
-            sealed_verifier: Vec::new(),
+            purpose: SsoPurpose::SamlHandOver { person: person.id },
             created_at: now,
             expires_at: now + Duration::seconds(HAND_OVER_SECS),
         })
@@ -338,9 +332,9 @@ pub async fn take_over(state: &App, org: &Org, token: &str, cookie: Option<&str>
         Some(sealed) => open_sealed(state, org, sealed).ok_or_else(stale)?,
         None => {
             let request = state.store.consume_sso_request(org.id, &token_digest(token), state.clock.now()).await?.ok_or_else(stale)?;
-            let mut parts = request.nonce.splitn(3, ':');
-            let (Some(HAND_OVER_MARK), Some(person), Some(browser)) = (parts.next(), parts.next(), parts.next()) else { return Err(stale().into()) };
-            (person.parse::<UserId>().map_err(|_| stale())?, request.connection, browser.to_owned())
+            // An unsolicited sign-in has no browser to bind to: "-" checks none.
+            let SsoPurpose::SamlHandOver { person } = request.purpose else { return Err(stale().into()) };
+            (person, request.connection, "-".to_owned())
         }
     };
     let connection = state.store.connection(org.id, connection).await?.ok_or_else(stale)?;

@@ -4,12 +4,13 @@
 macro_rules! impl_sso {
     ($store:ident) => {
         fn sso_request_from_row(row: &DbRow) -> $crate::StoreResult<$crate::SsoRequest> {
+            let purpose: String = row.try_get("purpose")?;
+            let purpose = $crate::SsoPurpose::decode(&purpose, row.try_get("nonce")?, row.try_get("sealed_verifier")?).map_err($crate::StoreError::Corrupt)?;
             Ok($crate::SsoRequest {
                 state_digest: row.try_get("state_digest")?,
                 org: roster_core::OrgId::from_uuid(row.try_get("org_id")?),
                 connection: roster_core::ConnectionId::from_uuid(row.try_get("connection_id")?),
-                nonce: row.try_get("nonce")?,
-                sealed_verifier: row.try_get("sealed_verifier")?,
+                purpose,
                 created_at: row.try_get("created_at")?,
                 expires_at: row.try_get("expires_at")?,
             })
@@ -18,15 +19,17 @@ macro_rules! impl_sso {
         #[async_trait::async_trait]
         impl $crate::SsoStore for $store {
             async fn create_sso_request(&self, r: &$crate::SsoRequest) -> $crate::StoreResult<()> {
+                let (purpose, text, bytes) = r.purpose.encode();
                 sqlx::query(
-                    "INSERT INTO sso_requests (state_digest, org_id, connection_id, nonce, sealed_verifier, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO sso_requests (state_digest, org_id, connection_id, purpose, nonce, sealed_verifier, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&r.state_digest)
                 .bind(r.org.as_uuid())
                 .bind(r.connection.as_uuid())
-                .bind(&r.nonce)
-                .bind(&r.sealed_verifier)
+                .bind(purpose)
+                .bind(text)
+                .bind(bytes)
                 .bind(ts(r.created_at))
                 .bind(ts(r.expires_at))
                 .execute(&self.pool)
@@ -41,7 +44,7 @@ macro_rules! impl_sso {
                 let row = sqlx::query(
                     "UPDATE sso_requests SET consumed_at = $3 \
                      WHERE org_id = $1 AND state_digest = $2 AND consumed_at IS NULL AND expires_at > $3 \
-                     RETURNING state_digest, org_id, connection_id, nonce, sealed_verifier, created_at, expires_at",
+                     RETURNING state_digest, org_id, connection_id, purpose, nonce, sealed_verifier, created_at, expires_at",
                 )
                 .bind(org.as_uuid())
                 .bind(state_digest)

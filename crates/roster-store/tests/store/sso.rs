@@ -28,8 +28,7 @@ fn request(org: OrgId, connection: ConnectionId, digest: &str) -> SsoRequest {
         state_digest: digest.into(),
         org,
         connection,
-        nonce: format!("nonce-{digest}"),
-        sealed_verifier: vec![7; 40],
+        purpose: roster_store::SsoPurpose::Oidc { nonce: format!("nonce-{digest}"), sealed_verifier: vec![7; 40] },
         created_at: now(),
         expires_at: now() + Duration::minutes(10),
     }
@@ -142,4 +141,26 @@ pub async fn a_saml_assertion_is_used_once_and_expired_sign_ins_are_purged(store
         .first_use_of_saml_assertion(org, "https://idp.example", "_a1", now() + Duration::minutes(20), now() + Duration::minutes(12))
         .await
         .unwrap());
+}
+
+/// Each purpose comes back as it went in: a sign-in flow decides on the purpose's kind and
+/// fields, never on marks inside a nonce.
+pub async fn every_request_purpose_round_trips(store: Arc<dyn Store>) {
+    use roster_store::SsoPurpose;
+    let org = new_org(store.as_ref(), "acme").await;
+    let connection = oidc_connection(store.as_ref(), org).await;
+    let person = uid();
+    let purposes = [
+        SsoPurpose::Oidc { nonce: "n".into(), sealed_verifier: vec![1, 2, 3] },
+        SsoPurpose::Saml { browser_digest: "b".into(), test: false },
+        SsoPurpose::Saml { browser_digest: "t".into(), test: true },
+        SsoPurpose::SamlHandOver { person },
+        SsoPurpose::EntraConsent { admin: person },
+    ];
+    for (i, purpose) in purposes.into_iter().enumerate() {
+        let digest = format!("purpose-{i}");
+        store.create_sso_request(&SsoRequest { purpose: purpose.clone(), ..request(org, connection, &digest) }).await.unwrap();
+        let back = store.consume_sso_request(org, &digest, now()).await.unwrap().unwrap();
+        assert_eq!(back.purpose, purpose);
+    }
 }

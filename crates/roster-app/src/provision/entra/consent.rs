@@ -8,11 +8,10 @@ use crate::App;
 use chrono::Duration;
 use roster_core::secret::token_digest;
 use roster_core::{Actor, Connection, ConnectionKind, Org, UserId};
-use roster_store::SsoRequest;
+use roster_store::{SsoPurpose, SsoRequest};
 use roster_sync::{Authorization, Consent, EntraSettings, TENANT_ID};
 
 /// Marks a stored request as an admin-consent request (the tables are shared with sign-in).
-const CONSENT_MARK: &str = "entra-consent";
 /// How long an admin has to answer Microsoft's consent page.
 const CONSENT_MINUTES: i64 = 30;
 
@@ -32,8 +31,7 @@ pub async fn start(state: &App, org: &Org, connection: &Connection, admin: UserI
             state_digest: token_digest(&token),
             org: org.id,
             connection: connection.id,
-            nonce: format!("{CONSENT_MARK}:{admin}"),
-            sealed_verifier: Vec::new(),
+            purpose: SsoPurpose::EntraConsent { admin },
             created_at: now,
             expires_at: now + Duration::minutes(CONSENT_MINUTES),
         })
@@ -111,9 +109,8 @@ pub async fn finish(state: &App, answer: &ConsentAnswer) -> Result<Option<(Org, 
     let Some(org) = state.store.org_by_slug(slug).await? else { return Ok(None) };
     let now = state.clock.now();
     let Some(request) = state.store.consume_sso_request(org.id, &token_digest(&answer.state), now).await? else { return Ok(None) };
-    // A request without a consent mark and admin id (a sign-in's) is not one this answers.
-    let Some(admin) = request.nonce.strip_prefix(CONSENT_MARK).and_then(|rest| rest.strip_prefix(':')).and_then(|id| id.parse::<UserId>().ok())
-    else {
+    // A request for anything but a consent (a sign-in's) is not one this answers.
+    let SsoPurpose::EntraConsent { admin } = request.purpose else {
         return Ok(None);
     };
     let Some(mut connection) = state.store.connection(org.id, request.connection).await?.filter(|c| c.kind == ConnectionKind::Entra) else {
