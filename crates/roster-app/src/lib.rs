@@ -9,10 +9,12 @@
 //! - `signin/`: rules of sign-in (throttling).
 //! - `mail`: rendering and sending e-mails, minting their links.
 //! - `secrets/`: sealing secrets at rest, password hashing, random tokens.
+//! - `demo`: the seeded organisation `roster demo` shows.
 
 pub mod admin;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod jobs;
 pub mod mail;
 pub mod provision;
