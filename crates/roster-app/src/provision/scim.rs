@@ -7,10 +7,13 @@ use crate::App;
 use roster_core::mapping::{scim_default, Rule};
 use roster_core::ownership::Ownership;
 use roster_core::reconcile::{DesiredPerson, Invitations, ManagerField, ManagerRef, Policy, Scope, Snapshot};
-use roster_core::{Actor, Change, Connection, ConnectionId, Email, OrgId, Person, Plan, UserId};
+use roster_core::{Actor, Change, Connection, ConnectionId, Email, OrgId, Person, Plan, TeamId, TeamName, UserId};
 use roster_scim::schema::ENTERPRISE_USER_URN;
+use roster_scim::ScimError;
+use roster_store::{ScimResource, ScimResourceType, StoreError};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -167,6 +170,116 @@ fn mapping_record(document: &Value) -> Value {
         map.insert("userName".into(), Value::String(address));
     }
     record
+}
+
+/// What a Group write plans: its team (made when missing), the memberships to add and end,
+/// and the members to store.
+pub struct GroupPlan {
+    pub plan: Plan,
+    pub team: TeamId,
+    pub display_name: String,
+    pub members: Vec<Uuid>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GroupPlanError {
+    /// The client's error, in SCIM's terms.
+    #[error("{0:?}")]
+    Scim(ScimError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ScimError> for GroupPlanError {
+    fn from(error: ScimError) -> Self {
+        GroupPlanError::Scim(error)
+    }
+}
+
+/// Plan a Group (`resource`, replacing `previous` when it is an update): its team, matched
+/// without regard to case, and secondary memberships for its members' people. Nothing is
+/// written: the SCIM route stores the Group and the plan together.
+pub async fn plan_group(
+    state: &App,
+    org: OrgId,
+    connection: ConnectionId,
+    resource: &ScimResource,
+    previous: Option<&ScimResource>,
+) -> Result<GroupPlan, GroupPlanError> {
+    let display_name = resource
+        .document
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| ScimError::invalid_value("\"displayName\" is required"))?;
+    if let Some(holder) = state.store.scim_group_by_name(org, &display_name).await? {
+        if holder.id != resource.id {
+            return Err(ScimError::uniqueness(roster_store::SCIM_GROUP_NAME_TAKEN).into());
+        }
+    }
+    let team_name = TeamName::parse(&display_name).map_err(|e| ScimError::invalid_value(format!("displayName: {e}")))?;
+    let members = member_ids(&resource.document)?;
+    let people = member_people(state, org, &members).await?;
+
+    let mut plan = Plan::new(org, Actor::Connection { id: connection });
+    let snapshot = state.store.snapshot(org).await?;
+    let team = match snapshot.teams.iter().find(|t| t.name.key() == team_name.key()) {
+        Some(team) => team.id,
+        None => {
+            let id = TeamId::from_uuid(Uuid::now_v7());
+            plan.changes.push(Change::CreateTeam { id, name: team_name });
+            id
+        }
+    };
+    let before: HashMap<Uuid, UserId> = match previous {
+        Some(previous) => stored_member_people(state, org, &state.store.scim_members(org, previous.id).await?).await?,
+        None => HashMap::new(),
+    };
+    let old_team = previous.and_then(|p| p.team);
+    let secondary: HashMap<UserId, &Vec<TeamId>> = snapshot.people.iter().map(|p| (p.id, &p.secondary_teams)).collect();
+    for (member, person) in &before {
+        // Leaving the group, or the group now stands for another team.
+        if let Some(old_team) = old_team {
+            if old_team != team || !people.contains_key(member) {
+                plan.changes.push(Change::RemoveSecondaryTeam { id: *person, team: old_team });
+            }
+        }
+    }
+    for person in people.values() {
+        if !secondary.get(person).is_some_and(|teams| teams.contains(&team)) {
+            plan.changes.push(Change::AddSecondaryTeam { id: *person, team });
+        }
+    }
+    Ok(GroupPlan { plan, team, display_name, members })
+}
+
+/// The person each member User provisions; an id that is not a User of this organisation is
+/// the client's error.
+pub async fn member_people(state: &App, org: OrgId, members: &[Uuid]) -> Result<HashMap<Uuid, UserId>, GroupPlanError> {
+    let users = state.store.scim_resources(org, ScimResourceType::User, members).await?;
+    let found: HashMap<Uuid, Option<UserId>> = users.into_iter().map(|u| (u.id, u.person)).collect();
+    if let Some(missing) = members.iter().find(|m| !found.contains_key(m)) {
+        return Err(ScimError::invalid_value(format!("member \"{missing}\" is not a User of this organisation")).into());
+    }
+    // A User created inactive has no person yet, and so no team to join.
+    Ok(found.into_iter().filter_map(|(id, person)| person.map(|p| (id, p))).collect())
+}
+
+/// The people the Group's stored members provision. Unlike a request's members, a stored
+/// member that is no longer a User is no error: it is simply nobody to take out of the team.
+async fn stored_member_people(state: &App, org: OrgId, members: &[Uuid]) -> Result<HashMap<Uuid, UserId>, GroupPlanError> {
+    let users = state.store.scim_resources(org, ScimResourceType::User, members).await?;
+    Ok(users.into_iter().filter_map(|u| u.person.map(|p| (u.id, p))).collect())
+}
+
+fn member_ids(document: &Value) -> Result<Vec<Uuid>, GroupPlanError> {
+    let mut ids = BTreeSet::new();
+    for member in document.get("members").and_then(Value::as_array).into_iter().flatten() {
+        let raw = member.get("value").and_then(Value::as_str).unwrap_or_default();
+        let id = Uuid::parse_str(raw).map_err(|_| ScimError::invalid_value(format!("member \"{raw}\" is not a User of this organisation")))?;
+        ids.insert(id);
+    }
+    Ok(ids.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -13,11 +13,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use roster_core::{Actor, Change, Plan, TeamId, TeamName, UserId};
+use roster_app::provision::scim::{member_people, plan_group};
+use roster_core::{Actor, Change, Plan};
 use roster_scim::{apply_patch, apply_put, prepare_create, Schema, ScimError};
 use roster_store::{ScimDelete, ScimResource, ScimResourceType, ScimWrite, ScimWriteOutcome};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 const KIND: ScimResourceType = ScimResourceType::Group;
@@ -122,7 +123,8 @@ pub async fn delete(State(state): State<AppState>, client: ScimClient, Path(path
         check_if_match(&headers, current.version)?;
         let mut plan = Plan::new(org, Actor::Connection { id: client.connection.id });
         if let Some(team) = current.team {
-            for person in member_people(&state, &client, &state.store.scim_members(org, id).await?).await?.into_values() {
+            let members = state.store.scim_members(org, id).await?;
+            for person in member_people(&state, org, &members).await?.into_values() {
                 plan.changes.push(Change::RemoveSecondaryTeam { id: person, team });
             }
         }
@@ -137,35 +139,6 @@ pub async fn delete(State(state): State<AppState>, client: ScimClient, Path(path
     Err(ScimError::conflict("the Group is being changed by other requests; try again").into())
 }
 
-/// The person each member User provisions; an id that is not a User of this organisation is
-/// the client's error.
-async fn member_people(state: &AppState, client: &ScimClient, members: &[Uuid]) -> ScimResult<HashMap<Uuid, UserId>> {
-    let users = state.store.scim_resources(client.ctx.org.id, ScimResourceType::User, members).await?;
-    let found: HashMap<Uuid, Option<UserId>> = users.into_iter().map(|u| (u.id, u.person)).collect();
-    if let Some(missing) = members.iter().find(|m| !found.contains_key(m)) {
-        return Err(ScimError::invalid_value(format!("member \"{missing}\" is not a User of this organisation")).into());
-    }
-    // A User created inactive has no person yet, and so no team to join.
-    Ok(found.into_iter().filter_map(|(id, person)| person.map(|p| (id, p))).collect())
-}
-
-/// The people the Group's stored members provision. Unlike a request's members, a stored
-/// member that is no longer a User is no error: it is simply nobody to take out of the team.
-async fn stored_member_people(state: &AppState, client: &ScimClient, members: &[Uuid]) -> ScimResult<HashMap<Uuid, UserId>> {
-    let users = state.store.scim_resources(client.ctx.org.id, ScimResourceType::User, members).await?;
-    Ok(users.into_iter().filter_map(|u| u.person.map(|p| (u.id, p))).collect())
-}
-
-fn member_ids(document: &Value) -> ScimResult<Vec<Uuid>> {
-    let mut ids = BTreeSet::new();
-    for member in document.get("members").and_then(Value::as_array).into_iter().flatten() {
-        let raw = member.get("value").and_then(Value::as_str).unwrap_or_default();
-        let id = Uuid::parse_str(raw).map_err(|_| ScimError::invalid_value(format!("member \"{raw}\" is not a User of this organisation")))?;
-        ids.insert(id);
-    }
-    Ok(ids.into_iter().collect())
-}
-
 /// Plan the team and its memberships, and store the Group; `None` when another writer of the
 /// same Group committed first.
 async fn write(
@@ -175,56 +148,12 @@ async fn write(
     previous: Option<ScimResource>,
     now: DateTime<Utc>,
 ) -> ScimResult<Option<ScimResource>> {
-    let org = client.ctx.org.id;
-    let display_name = resource
-        .document
-        .get("displayName")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| ScimError::invalid_value("\"displayName\" is required"))?;
-    if let Some(holder) = state.store.scim_group_by_name(org, &display_name).await? {
-        if holder.id != resource.id {
-            return Err(ScimError::uniqueness(roster_store::SCIM_GROUP_NAME_TAKEN).into());
-        }
-    }
-    let team_name = TeamName::parse(&display_name).map_err(|e| ScimError::invalid_value(format!("displayName: {e}")))?;
-    let members = member_ids(&resource.document)?;
-    let people = member_people(state, client, &members).await?;
-
-    let mut plan = Plan::new(org, Actor::Connection { id: client.connection.id });
-    let snapshot = state.store.snapshot(org).await?;
-    let team = match snapshot.teams.iter().find(|t| t.name.key() == team_name.key()) {
-        Some(team) => team.id,
-        None => {
-            let id = TeamId::from_uuid(Uuid::now_v7());
-            plan.changes.push(Change::CreateTeam { id, name: team_name });
-            id
-        }
-    };
-    let before: HashMap<Uuid, UserId> = match &previous {
-        Some(previous) => stored_member_people(state, client, &state.store.scim_members(org, previous.id).await?).await?,
-        None => HashMap::new(),
-    };
-    let old_team = previous.as_ref().and_then(|p| p.team);
-    let secondary: HashMap<UserId, &Vec<TeamId>> = snapshot.people.iter().map(|p| (p.id, &p.secondary_teams)).collect();
-    for (member, person) in &before {
-        // Leaving the group, or the group now stands for another team.
-        if let Some(old_team) = old_team {
-            if old_team != team || !people.contains_key(member) {
-                plan.changes.push(Change::RemoveSecondaryTeam { id: *person, team: old_team });
-            }
-        }
-    }
-    for person in people.values() {
-        if !secondary.get(person).is_some_and(|teams| teams.contains(&team)) {
-            plan.changes.push(Change::AddSecondaryTeam { id: *person, team });
-        }
-    }
-    resource.display_name = Some(display_name);
+    let planned = plan_group(state, client.ctx.org.id, client.connection.id, &resource, previous.as_ref()).await?;
+    resource.display_name = Some(planned.display_name);
     resource.external_id = resource.document.get("externalId").and_then(Value::as_str).map(str::to_owned);
-    resource.team = Some(team);
-    let write = ScimWrite { resource, expected_version: previous.map(|p| p.version), members: Some(members) };
-    match state.store.scim_write(&write, &plan, now).await? {
+    resource.team = Some(planned.team);
+    let write = ScimWrite { resource, expected_version: previous.map(|p| p.version), members: Some(planned.members) };
+    match state.store.scim_write(&write, &planned.plan, now).await? {
         ScimWriteOutcome::Written => Ok(Some(write.resource)),
         ScimWriteOutcome::Stale => Ok(None),
     }

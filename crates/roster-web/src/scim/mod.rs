@@ -101,6 +101,15 @@ impl From<StoreError> for ScimFailure {
     }
 }
 
+impl From<roster_app::provision::scim::GroupPlanError> for ScimFailure {
+    fn from(error: roster_app::provision::scim::GroupPlanError) -> Self {
+        match error {
+            roster_app::provision::scim::GroupPlanError::Scim(error) => error.into(),
+            roster_app::provision::scim::GroupPlanError::Store(error) => error.into(),
+        }
+    }
+}
+
 /// The detail of the error a response carries, for the request log.
 #[derive(Clone, Debug)]
 pub(crate) struct LoggedError(pub String);
