@@ -24,6 +24,8 @@ pub struct Harness {
     pub page_size: u16,
     /// Multiplies every wait of the client; 1 % unless a test needs real waits.
     pub time_scale: f64,
+    /// Attempts per request (the client's default unless a test rides out long storms).
+    pub max_attempts: u32,
     /// The users the test expects in scope (the simulator's members, adjusted as tests move people).
     pub in_scope: HashSet<String>,
 }
@@ -60,7 +62,18 @@ impl Harness {
         };
         store.create_connection(&connection, &Actor::Cli).await.expect("create connection");
         let in_scope = info.member_user_ids.iter().cloned().collect();
-        Harness { store, sim, info, running, org: org.id, connection, page_size, time_scale: 0.01, in_scope }
+        Harness {
+            store,
+            sim,
+            info,
+            running,
+            org: org.id,
+            connection,
+            page_size,
+            time_scale: 0.01,
+            max_attempts: RetryPolicy::default().max_attempts,
+            in_scope,
+        }
     }
 
     pub fn settings(&self) -> EntraSettings {
@@ -73,7 +86,12 @@ impl Harness {
         let mut config =
             GraphConfig::new(settings.login_base(), settings.graph_base(), &self.info.tenant_id, &self.info.client_id, &self.sim.client_secret())
                 .expect("config");
-        config.retry = RetryPolicy { time_scale: self.time_scale, total_budget: Duration::from_secs(30), ..RetryPolicy::default() };
+        config.retry = RetryPolicy {
+            time_scale: self.time_scale,
+            total_budget: Duration::from_secs(30),
+            max_attempts: self.max_attempts,
+            ..RetryPolicy::default()
+        };
         config.page_size = self.page_size;
         config
     }
