@@ -7,8 +7,9 @@ use crate::routing::OrgCtx;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::Duration;
 use roster_app::secrets::password::random_token;
 use roster_core::secret::token_digest;
@@ -20,20 +21,21 @@ pub const FORM_COOKIE: &str = "roster_form";
 pub const SESSION_HOURS: i64 = 12;
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+    CookieJar::from_headers(headers).get(name).map(|cookie| cookie.value().to_owned())
 }
 
+/// A `Set-Cookie` value scoped to the organisation's path: HttpOnly, SameSite=Lax, and Secure
+/// behind HTTPS. A max age of 0 removes the cookie.
 pub fn set_cookie(state: &AppState, ctx: &OrgCtx, name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!("{name}={value}; Path={}; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}", ctx.cookie_path());
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+    let cookie = Cookie::build((name.to_owned(), value.to_owned()))
+        .path(ctx.cookie_path())
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::seconds(max_age_secs))
+        .secure(state.config.secure_cookies)
+        .build();
+    // Names and values are ours (constants, and URL-safe random tokens): always a valid header.
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 pub use roster_app::secrets::same_secret;
