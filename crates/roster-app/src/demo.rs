@@ -5,6 +5,7 @@ use crate::admin::OpsError;
 use crate::provision::{Batch, ProvisionError, Provisioner, Reading};
 use crate::App;
 use chrono::NaiveDate;
+use roster_core::guard::Guard;
 use roster_core::ownership::Ownership;
 use roster_core::reconcile::{DesiredPerson, Invitations, ManagerField, ManagerRef, Policy, Scope};
 use roster_core::{Actor, Email, Profile, Role};
@@ -129,7 +130,7 @@ pub async fn seed(state: &App) -> Result<(roster_core::Org, String), OpsError> {
     let policy =
         Policy { connection: None, scope: Scope::Partial, invitations: Invitations::Hold, manage_managers: true, ownership: Ownership::everything() };
     let records = sample_people().map_err(|e| OpsError::Invalid(e.to_string()))?;
-    let batch = Batch { org: org.id, actor: Actor::System, records, policy, reading: Reading::Whole };
+    let batch = Batch { org: org.id, actor: Actor::System, records, policy, reading: Reading::Whole, guard: Guard::Explicit };
     match Provisioner::new(state).run(batch, |plan| plan.report.issues.is_empty()).await {
         Ok(_) => {}
         Err(ProvisionError::Store(error)) => return Err(error.into()),

@@ -30,6 +30,7 @@ pub fn subject(email: &OutgoingEmail, org_name: &str) -> String {
     match email {
         OutgoingEmail::Invitation { .. } => format!("You are invited to {org_name}"),
         OutgoingEmail::PasswordReset { .. } => format!("Reset your {org_name} password"),
+        OutgoingEmail::RunHeld { connection, .. } => format!("{org_name}: a run of {connection} was held for your decision"),
     }
 }
 
@@ -38,9 +39,13 @@ pub fn link_url(config: &Config, slug: &str, purpose: TokenPurpose, raw: &str) -
     config.org_url(slug, &format!("/password/set?purpose={}&token={raw}", purpose.as_str()))
 }
 
-/// The subject and text of an e-mail, with the link just minted for it (`raw`).
-pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &Config, raw: &str) -> Rendered {
-    let link = link_url(config, slug, email.purpose(), raw);
+/// The subject and text of an e-mail, with the link just minted for it (`raw`, when the
+/// e-mail carries one).
+pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &Config, raw: Option<&str>) -> Rendered {
+    let link = match (email.purpose(), raw) {
+        (Some(purpose), Some(raw)) => link_url(config, slug, purpose, raw),
+        _ => String::new(),
+    };
     let subject = subject(email, org_name);
     match email {
         OutgoingEmail::Invitation { name, .. } => Rendered {
@@ -53,6 +58,19 @@ pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &Config
                 "Hello {name},\n\nSomeone asked to reset your password. If it was you, choose a new one here:\n\n{link}\n\nThe link works once and expires in one hour. If you did not ask, ignore this e-mail.\n"
             ),
         },
+        OutgoingEmail::RunHeld { name, connection, run, would_deactivate, provisioned, .. } => {
+            let page = config.org_url(slug, &format!("/settings/integrations/entra/runs/{run}"));
+            Rendered {
+                subject,
+                body: format!(
+                    "Hello {name},\n\nA run of {connection} would have deactivated {would_deactivate} of the {provisioned} people it provisions in {org_name}. \
+                     That is more than its deactivation guard allows, so nothing was applied.\n\n\
+                     See who would be deactivated and why, then allow or reject the run:\n\n{page}\n\n\
+                     Until someone decides, later runs of this connection are held the same way unless they deactivate fewer people. \
+                     You will not get this e-mail again for this connection until it has been released.\n"
+                ),
+            }
+        }
     }
 }
 
@@ -122,8 +140,11 @@ pub async fn deliver_due(state: &App, smtp: &SmtpConfig) -> Result<usize, StoreE
             state.store.mark_email_failed(queued.id, "not sent: the recipient is deactivated", state.clock.now() + Duration::days(1)).await?;
             continue;
         };
-        let raw = mint_link(state, queued.org, person, queued.email.purpose(), None).await?;
-        let rendered = render(&queued.email, &name, &slug, &state.config, &raw);
+        let raw = match queued.email.purpose() {
+            Some(purpose) => Some(mint_link(state, queued.org, person, purpose, None).await?),
+            None => None,
+        };
+        let rendered = render(&queued.email, &name, &slug, &state.config, raw.as_deref());
         match send(smtp, queued.email.to().as_str(), &rendered).await {
             Ok(()) => {
                 state.store.mark_email_sent(queued.id, state.clock.now()).await?;

@@ -236,6 +236,12 @@ pub struct RunReport {
     pub invited: usize,
     pub teams_created: usize,
     pub issues: Vec<RecordIssue>,
+    /// Set when the deactivation guard held the run: nothing was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<crate::guard::Hold>,
+    /// Who a held run would have deactivated, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub would_deactivate: Vec<crate::guard::WouldDeactivate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

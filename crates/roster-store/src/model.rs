@@ -64,26 +64,31 @@ pub enum OutgoingEmail {
         #[serde(default)]
         person: Option<UserId>,
     },
+    /// To an owner or admin: the deactivation guard held a connection's run. Holds no link
+    /// that signs anyone in; it points at the run's page.
+    RunHeld { to: Email, name: String, person: UserId, connection: String, run: RunId, would_deactivate: usize, provisioned: usize },
 }
 
 impl OutgoingEmail {
     pub fn to(&self) -> &Email {
         match self {
-            OutgoingEmail::Invitation { to, .. } | OutgoingEmail::PasswordReset { to, .. } => to,
+            OutgoingEmail::Invitation { to, .. } | OutgoingEmail::PasswordReset { to, .. } | OutgoingEmail::RunHeld { to, .. } => to,
         }
     }
 
     pub fn person(&self) -> Option<UserId> {
         match self {
             OutgoingEmail::Invitation { person, .. } | OutgoingEmail::PasswordReset { person, .. } => *person,
+            OutgoingEmail::RunHeld { person, .. } => Some(*person),
         }
     }
 
-    /// What the link in this e-mail is for.
-    pub fn purpose(&self) -> TokenPurpose {
+    /// What the single-use link in this e-mail is for; None for a notice, which has none.
+    pub fn purpose(&self) -> Option<TokenPurpose> {
         match self {
-            OutgoingEmail::Invitation { .. } => TokenPurpose::Invitation,
-            OutgoingEmail::PasswordReset { .. } => TokenPurpose::PasswordReset,
+            OutgoingEmail::Invitation { .. } => Some(TokenPurpose::Invitation),
+            OutgoingEmail::PasswordReset { .. } => Some(TokenPurpose::PasswordReset),
+            OutgoingEmail::RunHeld { .. } => None,
         }
     }
 }

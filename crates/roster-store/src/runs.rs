@@ -19,6 +19,10 @@ pub enum RunStatus {
     Failed,
     /// Planned but not applied, waiting for an admin (the deactivation guard's state).
     Held,
+    /// A held run an admin allowed: a new run re-planned and applied it.
+    Allowed,
+    /// A held run an admin rejected: nothing of it was ever applied.
+    Rejected,
 }
 
 impl RunStatus {
@@ -29,11 +33,18 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Held => "held",
+            RunStatus::Allowed => "allowed",
+            RunStatus::Rejected => "rejected",
         }
     }
 
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Held)
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Held | RunStatus::Allowed | RunStatus::Rejected)
+    }
+
+    /// A run the guard held and nobody allowed: its connection stays held until a run passes.
+    pub fn keeps_connection_held(self) -> bool {
+        matches!(self, RunStatus::Held | RunStatus::Rejected)
     }
 }
 
@@ -52,6 +63,8 @@ impl FromStr for RunStatus {
             "succeeded" => Ok(RunStatus::Succeeded),
             "failed" => Ok(RunStatus::Failed),
             "held" => Ok(RunStatus::Held),
+            "allowed" => Ok(RunStatus::Allowed),
+            "rejected" => Ok(RunStatus::Rejected),
             other => Err(format!("unknown run status '{other}'")),
         }
     }
@@ -133,6 +146,9 @@ pub trait RunStore {
     async fn fail_abandoned_runs(&self, now: DateTime<Utc>) -> StoreResult<u64>;
     async fn set_run_progress(&self, org: OrgId, id: RunId, progress: &Value) -> StoreResult<()>;
     async fn finish_run(&self, org: OrgId, id: RunId, end: &RunEnd<'_>) -> StoreResult<()>;
+    /// An admin's decision on a held run (`Allowed` or `Rejected`), audited as theirs. False
+    /// when the run is not held (decided already, or never held): nothing changes then.
+    async fn decide_held_run(&self, org: OrgId, id: RunId, decision: RunStatus, actor: &str, at: DateTime<Utc>) -> StoreResult<bool>;
     async fn sync_run(&self, org: OrgId, id: RunId) -> StoreResult<Option<SyncRun>>;
     /// Newest first.
     async fn sync_runs(&self, org: OrgId, connection: ConnectionId, limit: u32) -> StoreResult<Vec<SyncRun>>;

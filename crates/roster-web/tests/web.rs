@@ -10,6 +10,8 @@ mod api;
 mod entra;
 #[path = "web/failures.rs"]
 mod failures;
+#[path = "web/guard.rs"]
+mod guard;
 #[path = "web/hardening.rs"]
 mod hardening;
 #[path = "web/import.rs"]

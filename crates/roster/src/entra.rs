@@ -8,11 +8,13 @@ use crate::settings::Settings;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use roster_app::provision::entra::sync::{run_recorded, EntraSettings, ProgressSink, SyncOptions, SyncProgress};
 use roster_app::provision::entra::{self as entra_setup, EntraSetup};
+use roster_app::provision::guard;
+use roster_core::guard::Guard;
 use roster_core::{Actor, RunId, RunReport};
 use roster_sim::{EntraSim, TenantSpec};
-use roster_store::SyncRun;
-use roster_sync::{run_recorded, EntraSettings, ProgressSink, SyncOptions, SyncProgress};
+use roster_store::{RunStatus, SyncRun};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -66,6 +68,13 @@ pub struct ConnectEntra {
     /// A custom mapping SOURCE=TARGET, e.g. employeeId=custom.employee_id (repeatable).
     #[arg(long = "map", value_name = "SOURCE=TARGET")]
     maps: Vec<String>,
+    /// Hold a run that would deactivate more than this many people (default 500).
+    #[arg(long, value_name = "N", requires = "guard_max_percent")]
+    guard_max_people: Option<String>,
+    /// Hold a run that would deactivate more than this share, in per cent, of the people the
+    /// connection provisions (default 20).
+    #[arg(long, value_name = "PERCENT", requires = "guard_max_people")]
+    guard_max_percent: Option<String>,
     /// Enable the connection now.
     #[arg(long)]
     enable: bool,
@@ -90,7 +99,11 @@ pub async fn connect(settings: &Settings, cmd: ConnectCommand) -> anyhow::Result
     let state = commands::app(settings).await?;
     let org = state.store.org_by_slug(&args.org).await?.ok_or_else(|| anyhow!("there is no organisation '{}'", args.org))?;
     let setup = EntraSetup {
-        authorization: if args.admin_consent { roster_sync::Authorization::AdminConsent } else { roster_sync::Authorization::OwnApp },
+        authorization: if args.admin_consent {
+            roster_app::provision::entra::sync::Authorization::AdminConsent
+        } else {
+            roster_app::provision::entra::sync::Authorization::OwnApp
+        },
         tenant_id: args.tenant.clone(),
         group_id: args.group.clone(),
         client_id: args.client_id.clone().unwrap_or_default(),
@@ -102,6 +115,8 @@ pub async fn connect(settings: &Settings, cmd: ConnectCommand) -> anyhow::Result
         mappings: args.maps.join("\n"),
         login_base: args.login_base.clone(),
         graph_base: args.graph_base.clone(),
+        guard_max_people: args.guard_max_people.clone().unwrap_or_default(),
+        guard_max_percent: args.guard_max_percent.clone().unwrap_or_default(),
     };
     let mut connection = entra_setup::save_setup(&state, org.id, &Actor::Cli, &setup).await?;
     if args.enable && !connection.enabled {
@@ -123,6 +138,13 @@ pub async fn connect(settings: &Settings, cmd: ConnectCommand) -> anyhow::Result
 pub struct SyncArgs {
     #[arg(long)]
     org: String,
+    /// Allow this held run (its id, from the run page or an earlier `roster sync`): plan again
+    /// and apply, unless it would now deactivate more people than when it was held.
+    #[arg(long, value_name = "RUN", conflicts_with = "reject")]
+    allow: Option<uuid::Uuid>,
+    /// Reject this held run: nothing of it is applied, and the connection stays held.
+    #[arg(long, value_name = "RUN")]
+    reject: Option<uuid::Uuid>,
 }
 
 /// Draws the run's progress as a spinner with the phase and counts.
@@ -145,8 +167,17 @@ pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
     if !connection.enabled {
         bail!("the Microsoft Entra ID connection of {} is disabled; enable it first", org.slug);
     }
+    if let Some(run) = args.reject {
+        guard::reject(&state, org.id, RunId::from_uuid(run), &Actor::Cli).await?;
+        println!("Run {run} rejected: nothing of it was applied. The connection stays held until a run comes in under its limits.");
+        return Ok(());
+    }
     let config = entra_setup::graph_config(&state, &connection)?;
-    let options = SyncOptions::from_settings(&EntraSettings::from_connection(&connection)?, state.clock.now());
+    let settings = EntraSettings::from_connection(&connection)?;
+    let mut options = SyncOptions::from_settings(&settings, state.clock.now());
+    if let Some(held) = args.allow {
+        options.guard = Guard::Allowed { up_to: held_count(&state, org.id, RunId::from_uuid(held)).await?, limits: settings.guard };
+    }
     // An earlier `roster sync` that was killed left its run "running": say it stopped.
     state.store.fail_abandoned_runs(state.clock.now()).await?;
     let run = SyncRun::queued(RunId::from_uuid(uuid::Uuid::now_v7()), org.id, connection.id, "cli", state.clock.now());
@@ -162,6 +193,19 @@ pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
     let outcome = result.context("the sync failed and changed nothing")?;
     let elapsed = started.elapsed().as_secs_f64();
     print_report(&outcome.report);
+    if let Some(reason) = &outcome.held {
+        guard::notify_held(&state, &connection, run.id).await?;
+        print_would_deactivate(&outcome.report);
+        bail!(
+            "{reason}. Nothing was applied (run {}). Allow it with `roster sync --org {} --allow {}`, or reject it with --reject.",
+            run.id,
+            org.slug,
+            run.id
+        );
+    }
+    if let Some(held) = args.allow {
+        state.store.decide_held_run(org.id, RunId::from_uuid(held), RunStatus::Allowed, &Actor::Cli.label(), state.clock.now()).await?;
+    }
     println!("Photos: {} stored, {} removed.", outcome.photos_stored, outcome.photos_removed);
     for issue in &outcome.late_issues {
         println!("  note: {issue}");
@@ -172,6 +216,25 @@ pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
         outcome.users_listed, outcome.graph_requests, outcome.stats.retries, outcome.stats.throttled, run.id
     );
     Ok(())
+}
+
+/// How many people a held run would deactivate: what an allowance covers.
+async fn held_count(state: &roster_app::App, org: roster_core::OrgId, run: RunId) -> anyhow::Result<usize> {
+    let found = state.store.sync_run(org, run).await?.ok_or_else(|| anyhow!("there is no run {run} in this organisation"))?;
+    if found.status != RunStatus::Held {
+        bail!("run {run} is {}, not held: there is nothing to allow", found.status);
+    }
+    Ok(found.report.and_then(|r| r.hold).map_or(0, |h| h.would_deactivate))
+}
+
+fn print_would_deactivate(report: &RunReport) {
+    println!("It would deactivate:");
+    for person in report.would_deactivate.iter().take(50) {
+        println!("  {} <{}>: {}", person.name, person.email, person.cause.describe());
+    }
+    if report.would_deactivate.len() > 50 {
+        println!("  ... and {} more (see the run page)", report.would_deactivate.len() - 50);
+    }
 }
 
 fn print_report(report: &RunReport) {
@@ -266,7 +329,7 @@ pub async fn demo_connection(state: &roster_app::App, org: &roster_core::Org) ->
     // The demo's own connection: unreadable settings are replaced by the demo's defaults.
     let settings = existing.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
     let setup = EntraSetup {
-        authorization: roster_sync::Authorization::OwnApp,
+        authorization: roster_app::provision::entra::sync::Authorization::OwnApp,
         tenant_id: info.tenant_id.clone(),
         group_id: info.top_group_id.clone(),
         client_id: info.client_id.clone(),
@@ -275,9 +338,15 @@ pub async fn demo_connection(state: &roster_app::App, org: &roster_core::Org) ->
         manage_managers: settings.as_ref().is_none_or(|s| s.manage_managers),
         photos: settings.as_ref().is_none_or(|s| s.photos),
         daily_at: settings.as_ref().map(|s| s.daily_at.clone()).unwrap_or_default(),
-        mappings: settings.as_ref().map(|s| roster_sync::format_rules(&s.mappings)).unwrap_or_else(|| "employeeId → custom.employee_id".into()),
+        mappings: settings
+            .as_ref()
+            .map(|s| roster_app::provision::entra::sync::format_rules(&s.mappings))
+            .unwrap_or_else(|| "employeeId → custom.employee_id".into()),
         login_base: Some(format!("{}/", running.base_url)),
         graph_base: Some(format!("{}/v1.0/", running.base_url)),
+        // Blank: the connection keeps the limits an admin set.
+        guard_max_people: String::new(),
+        guard_max_percent: String::new(),
     };
     entra_setup::save_setup(state, org.id, &Actor::System, &setup).await?;
     Ok(running)

@@ -9,6 +9,7 @@ use crate::provision::{Batch, ProvisionError, Provisioner, Reading};
 use crate::secrets::password::{generate_password, hash_password, random_token};
 use crate::App;
 use roster_core::csv_import::{self, CsvError};
+use roster_core::guard::Guard;
 use roster_core::plan::{Change, NewPerson, RecordIssue};
 use roster_core::reconcile::{Invitations, Policy, Scope};
 use roster_core::secret::token_digest;
@@ -125,7 +126,8 @@ pub async fn import_csv(
     // Taken, not copied: a large file's rows are the biggest thing an import holds.
     let records = std::mem::take(&mut rows.people);
     let policy = Policy { connection: None, scope: Scope::Partial, invitations, manage_managers: true, ownership: rows.ownership() };
-    let batch = Batch { org, actor, records, policy, reading: Reading::Whole };
+    // Every deactivation in a file is a row the admin wrote, previewed by a dry run.
+    let batch = Batch { org, actor, records, policy, reading: Reading::Whole, guard: Guard::Explicit };
     let provisioner = Provisioner::new(state);
     let planned = if dry_run {
         provisioner.plan(std::sync::Arc::new(batch)).await.map(|p| p.plan)
@@ -136,7 +138,7 @@ pub async fn import_csv(
         Ok(plan) if plan.report.issues.is_empty() => plan,
         Ok(plan) => return Err(OpsError::Csv(CsvError::Rows(plan.report.issues))),
         Err(ProvisionError::Refused(plan)) => return Err(OpsError::Csv(CsvError::Rows(plan.report.issues))),
-        Err(ProvisionError::Held(reason)) => return Err(OpsError::Invalid(format!("the import was held back: {reason}"))),
+        Err(held @ ProvisionError::Held(_)) => return Err(OpsError::Invalid(held.to_string())),
         Err(ProvisionError::Store(error)) => return Err(error.into()),
     };
     Ok(ImportOutcome { report: plan.report, applied: !dry_run })

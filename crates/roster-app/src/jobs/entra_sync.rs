@@ -4,10 +4,11 @@
 
 use crate::jobs::{Job, JobFailure};
 use crate::provision::entra::setup::graph_config;
+use crate::provision::entra::sync::{run_recorded, EntraSettings, SyncOptions};
 use crate::App;
+use roster_core::guard::Guard;
 use roster_core::{ConnectionId, RunId};
 use roster_store::{RunEnd, RunStatus, StoreError, SyncRun};
-use roster_sync::{run_recorded, EntraSettings, SyncOptions};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,11 +18,15 @@ pub struct EntraSync {
     pub connection: ConnectionId,
     #[serde(default)]
     pub run: Option<RunId>,
+    /// Set when an admin allowed a held run that would deactivate this many people: the
+    /// re-planned run applies unless it now deactivates more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_up_to: Option<usize>,
 }
 
 #[async_trait::async_trait]
 impl Job for EntraSync {
-    const KIND: &'static str = roster_sync::JOB_KIND;
+    const KIND: &'static str = crate::provision::entra::sync::JOB_KIND;
 
     /// One sync of a connection queued at a time: pressing "Sync users" twice, or the
     /// scheduler firing during a manual sync, queues one.
@@ -94,9 +99,15 @@ async fn perform(state: &App, sync: &EntraSync, job: &roster_store::Job) -> Resu
         Ok(config) => config,
         Err(error) => return refuse(error.to_string()).await,
     };
-    let options = SyncOptions::from_settings(&settings, state.clock.now());
+    let mut options = SyncOptions::from_settings(&settings, state.clock.now());
+    if let Some(up_to) = sync.allowed_up_to {
+        options.guard = Guard::Allowed { up_to, limits: settings.guard };
+    }
     match run_recorded(state.store.clone(), &connection, config, &options, run, None).await {
         Ok(outcome) => {
+            if outcome.held.is_some() {
+                crate::provision::guard::notify_held(state, &connection, run).await.map_err(store_failure)?;
+            }
             tracing::info!(org = %job.org, connection = %connection.id, run = %run, created = outcome.report.created, updated = outcome.report.updated,
                 deactivated = outcome.report.deactivated, graph_requests = outcome.graph_requests, "Entra sync finished");
             Ok(())

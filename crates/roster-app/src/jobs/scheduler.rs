@@ -4,11 +4,11 @@
 
 use crate::jobs::supervisor::Signals;
 use crate::provision::entra::setup::enqueue_sync;
+use crate::provision::entra::sync::EntraSettings;
 use crate::App;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use roster_core::ConnectionKind;
 use roster_store::StoreError;
-use roster_sync::EntraSettings;
 use uuid::Uuid;
 
 const SCHEDULER_LEASE: &str = "entra.scheduler";

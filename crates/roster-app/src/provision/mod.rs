@@ -3,19 +3,21 @@
 //! [`Provisioner`] takes what a source describes (`DesiredPerson`s and a `Policy` saying which
 //! connection, scope, invitations and fields it owns) and plans it: read the snapshot (the
 //! whole directory, or only the people the records can touch), reconcile, pass the deactivation
-//! guard. `run` also applies the plan in one transaction and plans again when another writer
-//! created the same team first. CSV import, SCIM Users and the demo seed go through it; the
-//! Entra sync plans with the same reconciler and guard in its own memory-bounded pipeline
-//! (`roster_sync`).
+//! guard (`roster_core::guard`). `run` also applies the plan in one transaction and plans again
+//! when another writer created the same team first. CSV import, SCIM Users, the Entra sync
+//! (`entra::sync`, which reads its snapshot itself to stay within its memory budget and then
+//! calls [`Provisioner::judge`] and [`Provisioner::apply`]) and the demo seed all go through it.
 
 pub mod entra;
+pub mod guard;
 pub mod scim;
 
 use crate::App;
-use roster_core::guard::{deactivation_guard, GuardVerdict};
+use chrono::{DateTime, Utc};
+use roster_core::guard::{deactivation_guard, provisioned_by, would_deactivate, Guard, GuardVerdict};
 use roster_core::reconcile::{reconcile, DesiredPerson, PlanContext, Policy, Snapshot};
-use roster_core::{Actor, OrgId, Plan, RandomIds};
-use roster_store::{SnapshotKeys, StoreError};
+use roster_core::{Actor, OrgId, Plan, RandomIds, RunId};
+use roster_store::{SnapshotKeys, Store, StoreError};
 use std::sync::Arc;
 
 /// How much of the directory a batch reads.
@@ -36,6 +38,8 @@ pub struct Batch {
     pub records: Vec<DesiredPerson>,
     pub policy: Policy,
     pub reading: Reading,
+    /// What the plan's deactivations are checked against.
+    pub guard: Guard,
 }
 
 /// A planned batch, and the snapshot it was planned from (callers look people up in it).
@@ -48,9 +52,10 @@ pub struct Planned {
 pub enum ProvisionError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The deactivation guard held the plan back; nothing was applied.
-    #[error("held by the deactivation guard: {0}")]
-    Held(String),
+    /// The deactivation guard held the plan back; nothing was applied. The plan's report says
+    /// why (`hold`) and who it would have deactivated.
+    #[error("{}", .0.report.hold.as_ref().map_or_else(|| "held by the deactivation guard".to_owned(), ToString::to_string))]
+    Held(Box<Plan>),
     /// The caller's acceptance refused the plan (a CSV file with any bad row); nothing was
     /// applied. The plan's report says why.
     #[error("the records were refused")]
@@ -61,35 +66,55 @@ pub enum ProvisionError {
 const ATTEMPTS: usize = 3;
 
 pub struct Provisioner<'a> {
-    app: &'a App,
+    store: &'a dyn Store,
+    now: DateTime<Utc>,
 }
 
 impl<'a> Provisioner<'a> {
     pub fn new(app: &'a App) -> Self {
-        Provisioner { app }
+        Provisioner { store: app.store.as_ref(), now: app.clock.now() }
+    }
+
+    /// A provisioner over a store alone, for a run that keeps its own clock (a sync).
+    pub fn on(store: &'a dyn Store, now: DateTime<Utc>) -> Self {
+        Provisioner { store, now }
     }
 
     /// Read, reconcile (on the blocking pool: a large file is heavy pure work) and pass the
     /// guard. Nothing is written.
     pub async fn plan(&self, batch: Arc<Batch>) -> Result<Planned, ProvisionError> {
-        let store = &self.app.store;
         let snapshot = match batch.reading {
-            Reading::Whole => store.snapshot(batch.org).await?,
-            Reading::Narrow => store.snapshot_for(batch.org, &SnapshotKeys::of(&batch.records, batch.policy.connection)).await?,
+            Reading::Whole => self.store.snapshot(batch.org).await?,
+            Reading::Narrow => self.store.snapshot_for(batch.org, &SnapshotKeys::of(&batch.records, batch.policy.connection)).await?,
         };
-        let now = self.app.clock.now();
-        let planned = tokio::task::spawn_blocking(move || {
-            let mut ids = RandomIds;
-            let mut ctx = PlanContext { now, ids: &mut ids };
-            let plan = reconcile(batch.org, batch.actor.clone(), &snapshot, &batch.records, &batch.policy, &mut ctx);
-            Planned { plan, snapshot }
+        let now = self.now;
+        tokio::task::spawn_blocking(move || {
+            let plan = Self::judge(&batch, &snapshot, now)?;
+            Ok(Planned { plan, snapshot })
         })
         .await
-        .map_err(|_| StoreError::Invalid("planning stopped unexpectedly; try again".into()))?;
-        match deactivation_guard(&planned.plan) {
-            GuardVerdict::Proceed => Ok(planned),
-            GuardVerdict::Hold(reason) => Err(ProvisionError::Held(reason)),
+        .map_err(|_| StoreError::Invalid("planning stopped unexpectedly; try again".into()))?
+    }
+
+    /// Reconcile `batch` against a snapshot the caller read, and pass the guard: a held plan
+    /// comes back as `Held`, its report naming who it would deactivate.
+    pub fn judge(batch: &Batch, snapshot: &Snapshot, now: DateTime<Utc>) -> Result<Plan, ProvisionError> {
+        let mut ids = RandomIds;
+        let mut ctx = PlanContext { now, ids: &mut ids };
+        let mut plan = reconcile(batch.org, batch.actor.clone(), snapshot, &batch.records, &batch.policy, &mut ctx);
+        match deactivation_guard(&plan, provisioned_by(snapshot, batch.policy.connection), &batch.guard) {
+            GuardVerdict::Proceed => Ok(plan),
+            GuardVerdict::Hold(hold) => {
+                plan.report.would_deactivate = would_deactivate(&plan, snapshot, &batch.records);
+                plan.report.hold = Some(hold);
+                Err(ProvisionError::Held(Box::new(plan)))
+            }
         }
+    }
+
+    /// Write a plan that passed the guard, in one transaction.
+    pub async fn apply(&self, plan: &Plan) -> Result<RunId, StoreError> {
+        self.store.apply(plan, self.now).await
     }
 
     /// Plan, let `accept` look at the plan (refusing it changes nothing), and apply it in one
@@ -108,7 +133,7 @@ impl<'a> Provisioner<'a> {
             if plan.is_empty() {
                 return Ok(plan);
             }
-            match self.app.store.apply(&plan, self.app.clock.now()).await {
+            match self.apply(&plan).await {
                 Ok(_) => return Ok(plan),
                 Err(race) if race.is_team_race() && attempt < ATTEMPTS => continue,
                 Err(other) => return Err(other.into()),

@@ -4,6 +4,7 @@
 
 use super::{Batch, Planned, ProvisionError, Provisioner, Reading};
 use crate::App;
+use roster_core::guard::{Guard, GuardLimits};
 use roster_core::mapping::{scim_default, Rule};
 use roster_core::ownership::Ownership;
 use roster_core::reconcile::{DesiredPerson, Invitations, ManagerField, ManagerRef, Policy, Scope, Snapshot};
@@ -132,7 +133,14 @@ pub async fn plan_user(
         manage_managers: true,
         ownership: Ownership::of_mapping(&mapping),
     };
-    let batch = Batch { org, actor: Actor::Connection { id: connection.id }, records: vec![desired], policy, reading: Reading::Narrow };
+    let batch = Batch {
+        org,
+        actor: Actor::Connection { id: connection.id },
+        records: vec![desired],
+        policy,
+        reading: Reading::Narrow,
+        guard: Guard::Limits(GuardLimits::of_settings(&connection.settings)),
+    };
     let Planned { plan, snapshot } = Provisioner::new(app).plan(Arc::new(batch)).await?;
     let current = provisioned(&snapshot, connection.id, &external_id, &email).map(|p| p.id);
     let created = plan.changes.iter().find_map(|c| match c {

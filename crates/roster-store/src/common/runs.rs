@@ -137,6 +137,41 @@ macro_rules! impl_runs {
                 Ok(())
             }
 
+            async fn decide_held_run(
+                &self,
+                org: roster_core::OrgId,
+                id: roster_core::RunId,
+                decision: $crate::RunStatus,
+                actor: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<bool> {
+                if !matches!(decision, $crate::RunStatus::Allowed | $crate::RunStatus::Rejected) {
+                    return Err($crate::StoreError::Invalid(format!("a held run can be allowed or rejected, not marked {decision}")));
+                }
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("UPDATE sync_runs SET status = $3 WHERE org_id = $1 AND id = $2 AND status = 'held'")
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(decision.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query("INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7)")
+                    .bind(uuid::Uuid::now_v7())
+                    .bind(org.as_uuid())
+                    .bind(ts(at))
+                    .bind(id.as_uuid())
+                    .bind(actor)
+                    .bind(format!("run.{decision}"))
+                    .bind(sqlx::types::Json(serde_json::json!({})))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn sync_run(&self, org: roster_core::OrgId, id: roster_core::RunId) -> $crate::StoreResult<Option<$crate::SyncRun>> {
                 let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE org_id = $1 AND id = $2"))
                     .bind(org.as_uuid())

@@ -340,6 +340,11 @@ impl RunStore for FailingStore {
         self.inner.finish_run(org, id, end).await
     }
 
+    async fn decide_held_run(&self, org: OrgId, id: RunId, decision: RunStatus, actor: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        self.check("decide_held_run")?;
+        self.inner.decide_held_run(org, id, decision, actor, at).await
+    }
+
     async fn sync_run(&self, org: OrgId, id: RunId) -> StoreResult<Option<SyncRun>> {
         self.check("sync_run")?;
         self.inner.sync_run(org, id).await

@@ -228,7 +228,7 @@ async fn plan_for(state: &AppState, client: &ScimClient, resource: &ScimResource
         Ok(planned) => planned,
         Err(UserPlanError::Mapping(message)) => return Err(ScimError::invalid_value(message).into()),
         Err(UserPlanError::Provision(ProvisionError::Store(error))) => return Err(error.into()),
-        Err(UserPlanError::Provision(ProvisionError::Held(reason))) => return Err(ScimError::conflict(reason).into()),
+        Err(UserPlanError::Provision(held @ ProvisionError::Held(_))) => return Err(ScimError::conflict(held.to_string()).into()),
         Err(UserPlanError::Provision(ProvisionError::Refused(plan))) => {
             return Err(refusal(&plan).unwrap_or_else(|| ScimError::invalid_value("the User was refused")).into())
         }

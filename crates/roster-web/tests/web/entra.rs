@@ -3,10 +3,10 @@
 
 use crate::on_both_backends;
 use crate::support::{form_token, TestApp};
+use roster_app::provision::entra::sync::{CLIENT_SECRET, TENANT_ID};
 use roster_core::Role;
 use roster_sim::{spawn_loopback, EntraSim, TenantSpec};
 use roster_store::RunStatus;
-use roster_sync::{CLIENT_SECRET, TENANT_ID};
 
 async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp) {
     let acme = app.org("acme").await;
@@ -140,7 +140,7 @@ async fn the_daily_sync_is_queued_once_by_one_leader(app: &TestApp) {
     let connection = roster_app::provision::entra::set_enabled(&day_one, &connection, &roster_core::Actor::Cli, true).await.unwrap();
     assert_eq!(roster_app::jobs::scheduler::schedule_due(&day_one, "a").await.unwrap(), 0, "the first sync is the admin's");
     roster_app::provision::entra::enqueue_sync(&day_one, &connection, "manual").await.unwrap();
-    let job = day_one.store.claim_jobs(roster_sync::JOB_KIND, 1, at(1, 10), at(1, 11)).await.unwrap().pop().unwrap();
+    let job = day_one.store.claim_jobs(roster_app::provision::entra::sync::JOB_KIND, 1, at(1, 10), at(1, 11)).await.unwrap().pop().unwrap();
     day_one.store.finish_job(job.id, at(1, 10)).await.unwrap();
 
     assert_eq!(roster_app::jobs::scheduler::schedule_due(&state_at(at(2, 2)), "a").await.unwrap(), 0, "not before 03:00");
@@ -226,7 +226,7 @@ async fn admin_consent_connects_with_rosters_app(backend: roster_store::testing:
     let (answer, status, to) = consent_round().await;
     assert_eq!((status.as_u16(), to.ends_with("?consent=granted")), (303, true), "{to}");
     let connection = app.state.store.connections(acme.org.id).await.unwrap().pop().unwrap();
-    let settings = roster_sync::EntraSettings::from_connection(&connection).unwrap();
+    let settings = roster_app::provision::entra::sync::EntraSettings::from_connection(&connection).unwrap();
     assert_eq!(settings.consent.map(|c| c.tenant), Some(info.tenant_id.clone()));
     let tested = post("/test".into(), vec![]).await.text().await.unwrap();
     assert_eq!(tested.matches(">ok<").count(), 2, "{tested}");
@@ -242,14 +242,16 @@ async fn admin_consent_connects_with_rosters_app(backend: roster_store::testing:
     let foreign = format!("{}?tenant=00000000-0000-0000-0000-00000000000b&state={state}&admin_consent=True", app.state.config.consent_redirect_uri());
     let landed = browser.get(&foreign).send().await.unwrap();
     assert!(landed.headers()["location"].to_str().unwrap().ends_with("?consent=wrong_tenant"));
-    let still = roster_sync::EntraSettings::from_connection(&app.state.store.connections(acme.org.id).await.unwrap().pop().unwrap()).unwrap();
+    let still =
+        roster_app::provision::entra::sync::EntraSettings::from_connection(&app.state.store.connections(acme.org.id).await.unwrap().pop().unwrap())
+            .unwrap();
     assert_eq!(still.consent.map(|c| c.tenant), Some(info.tenant_id.clone()), "a foreign tenant's answer changes nothing");
 
     // Without Roster's app, admin consent is not offered.
     let plain = TestApp::start_with(backend, |_| {}).await.unwrap();
     let org = plain.org("acme").await;
     let setup = roster_app::provision::entra::EntraSetup {
-        authorization: roster_sync::Authorization::AdminConsent,
+        authorization: roster_app::provision::entra::sync::Authorization::AdminConsent,
         tenant_id: info.tenant_id.clone(),
         group_id: info.top_group_id.clone(),
         ..Default::default()

@@ -7,7 +7,7 @@ use roster_store::testing::Backend;
 use std::path::PathBuf;
 
 /// The local SMTP server and the maildir it writes to; None outside CI when not started.
-fn smtp_server() -> Option<(String, u16, PathBuf)> {
+pub(crate) fn smtp_server() -> Option<(String, u16, PathBuf)> {
     let (Ok(addr), Ok(maildir)) = (std::env::var("ROSTER_TEST_SMTP"), std::env::var("ROSTER_TEST_MAILDIR")) else {
         assert!(std::env::var_os("CI").is_none(), "ROSTER_TEST_SMTP and ROSTER_TEST_MAILDIR must be set under CI");
         eprintln!("notice: ROSTER_TEST_SMTP is not set; skipping the SMTP test");
@@ -39,7 +39,7 @@ fn unquote(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn delivered_to(maildir: &std::path::Path, address: &str) -> Vec<String> {
+pub(crate) fn delivered_to(maildir: &std::path::Path, address: &str) -> Vec<String> {
     let mut found = Vec::new();
     for sub in ["new", "cur"] {
         let Ok(entries) = std::fs::read_dir(maildir.join(sub)) else { continue };

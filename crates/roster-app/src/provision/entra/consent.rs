@@ -4,12 +4,12 @@
 //! the request is stored and redeemed once, so an answer Roster did not ask for changes nothing.
 
 use crate::admin::OpsError;
+use crate::provision::entra::sync::{Authorization, Consent, EntraSettings, TENANT_ID};
 use crate::App;
 use chrono::Duration;
 use roster_core::secret::token_digest;
 use roster_core::{Actor, Connection, ConnectionKind, Org, UserId};
 use roster_store::{SsoPurpose, SsoRequest};
-use roster_sync::{Authorization, Consent, EntraSettings, TENANT_ID};
 
 /// Marks a stored request as an admin-consent request (the tables are shared with sign-in).
 /// How long an admin has to answer Microsoft's consent page.

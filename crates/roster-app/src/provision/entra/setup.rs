@@ -3,11 +3,12 @@
 
 use crate::admin::OpsError;
 use crate::jobs::{self, entra_sync::EntraSync};
+use crate::provision::entra::sync::{parse_daily_at, parse_rules, Authorization, EntraSettings, CLIENT_SECRET, TENANT_ID};
 use crate::App;
+use roster_core::guard::GuardLimits;
 use roster_core::{Actor, Connection, ConnectionId, ConnectionKind, OrgId, RunId};
 use roster_entra::{CheckStatus, GraphClient, GraphConfig};
 use roster_store::{Enqueued, SyncRun};
-use roster_sync::{parse_daily_at, parse_rules, Authorization, EntraSettings, CLIENT_SECRET, TENANT_ID};
 use uuid::Uuid;
 
 /// What an admin (or `roster connect entra`) sends. Blank secrets keep the stored ones.
@@ -27,6 +28,11 @@ pub struct EntraSetup {
     pub mappings: String,
     pub login_base: Option<String>,
     pub graph_base: Option<String>,
+    /// The deactivation guard's limits as typed: hold a run above this many people and above
+    /// this share (per cent) of the people it provisions. Both blank keep what the connection
+    /// has (or the defaults).
+    pub guard_max_people: String,
+    pub guard_max_percent: String,
 }
 
 /// The organisation's Entra connection, if it has one (one tenant per organisation).
@@ -71,6 +77,10 @@ pub async fn save_setup(state: &App, org: OrgId, actor: &Actor, setup: &EntraSet
     // A consent stays valid for the same tenant and the same way of signing in.
     // Unreadable previous settings prove no consent: the admin consents again.
     let previous = existing.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
+    settings.guard = match (setup.guard_max_people.trim(), setup.guard_max_percent.trim()) {
+        ("", "") => previous.as_ref().map(|p| p.guard).unwrap_or_default(),
+        (people, percent) => GuardLimits::parse(people, percent).map_err(|e| OpsError::Invalid(format!("The deactivation guard: {e}")))?,
+    };
     if setup.tenant_id.trim().is_empty() && !own_app {
         settings.consent = previous.filter(|p| p.authorization == Authorization::AdminConsent).and_then(|p| p.consent);
     }
@@ -193,12 +203,23 @@ pub async fn test_connection(state: &App, connection: &Connection) -> Result<Vec
 /// Queue a full sync of the connection and return the run the pages follow. While one is
 /// queued or running, asking again returns that run instead of queueing a second.
 pub async fn enqueue_sync(state: &App, connection: &Connection, trigger: &str) -> Result<RunId, OpsError> {
+    enqueue_sync_allowing(state, connection, trigger, None).await.map(|(run, _)| run)
+}
+
+/// Queue a sync, or find the one already queued (then the bool is false: the queued one runs
+/// as it was asked). `allowed_up_to` carries an admin's allowance of a held run.
+pub async fn enqueue_sync_allowing(
+    state: &App,
+    connection: &Connection,
+    trigger: &str,
+    allowed_up_to: Option<usize>,
+) -> Result<(RunId, bool), OpsError> {
     if !connection.enabled {
         return Err(OpsError::Invalid("Enable the connection before syncing".into()));
     }
     let now = state.clock.now();
     let run = SyncRun::queued(RunId::from_uuid(Uuid::now_v7()), connection.org, connection.id, trigger, now);
-    let job = EntraSync { connection: connection.id, run: Some(run.id) };
+    let job = EntraSync { connection: connection.id, run: Some(run.id), allowed_up_to };
     match jobs::enqueue(state, connection.org, &job, now).await? {
         Enqueued::New(_) => {
             // A worker that claims the job before this row exists creates it itself.
@@ -207,11 +228,11 @@ pub async fn enqueue_sync(state: &App, connection: &Connection, trigger: &str) -
                     return Err(error.into());
                 }
             }
-            Ok(run.id)
+            Ok((run.id, true))
         }
         Enqueued::Existing(existing) => {
             let queued = state.store.job(existing).await?.and_then(|j| jobs::payload_of::<EntraSync>(&j).ok()).and_then(|sync| sync.run);
-            queued.ok_or(OpsError::NotFound)
+            queued.map(|run| (run, false)).ok_or(OpsError::NotFound)
         }
     }
 }

@@ -17,9 +17,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use roster_app::admin::OpsError;
+use roster_app::provision::entra::sync::{format_rules, Authorization, EntraSettings, DEFAULT_DAILY_AT};
 use roster_app::provision::entra::{self as actions, consent, EntraSetup, PermissionLine};
+use roster_core::guard::GuardLimits;
 use roster_core::{Actor, Connection};
-use roster_sync::{format_rules, Authorization, EntraSettings, DEFAULT_DAILY_AT};
 use serde::Deserialize;
 
 pub use runs::RunRow;
@@ -34,6 +35,8 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/integrations/entra/disable", post(disable))
         .route("/settings/integrations/entra/sync", post(runs::sync_now))
         .route("/settings/integrations/entra/runs/{id}", get(runs::show_run))
+        .route("/settings/integrations/entra/runs/{id}/allow", post(runs::allow))
+        .route("/settings/integrations/entra/runs/{id}/reject", post(runs::reject))
         .route("/people/{id}/avatar", get(avatar::show))
 }
 
@@ -50,6 +53,8 @@ pub struct FormValues {
     pub mappings: String,
     pub login_base: String,
     pub graph_base: String,
+    pub guard_max_people: String,
+    pub guard_max_percent: String,
 }
 
 impl FormValues {
@@ -66,6 +71,8 @@ impl FormValues {
                 mappings: format_rules(&s.mappings),
                 login_base: s.login_base.clone().unwrap_or_default(),
                 graph_base: s.graph_base.clone().unwrap_or_default(),
+                guard_max_people: s.guard.max_people.to_string(),
+                guard_max_percent: s.guard.max_percent.to_string(),
             },
             None => Self {
                 authorization: "own_app",
@@ -78,6 +85,8 @@ impl FormValues {
                 mappings: String::new(),
                 login_base: String::new(),
                 graph_base: String::new(),
+                guard_max_people: GuardLimits::default().max_people.to_string(),
+                guard_max_percent: GuardLimits::default().max_percent.to_string(),
             },
         }
     }
@@ -109,6 +118,8 @@ struct SetupPage {
     test_error: Option<String>,
     permissions: Vec<PermissionLine>,
     runs: Vec<RunRow>,
+    /// The run holding the connection, and how many it would deactivate.
+    held_run: Option<(String, usize)>,
 }
 
 struct Feedback {
@@ -133,6 +144,12 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
         Some(c) => runs::history(state, ctx, c).await?,
         None => Vec::new(),
     };
+    let held_run = match &connection {
+        Some(c) => roster_app::provision::guard::holding_run(state, c)
+            .await?
+            .map(|run| (run.id.to_string(), run.report.and_then(|r| r.hold).map_or(0, |h| h.would_deactivate))),
+        None => None,
+    };
     let by_consent = settings.as_ref().is_some_and(|s| s.authorization == Authorization::AdminConsent);
     let consent = settings
         .as_ref()
@@ -152,6 +169,7 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
         test_error: feedback.test_error,
         permissions: feedback.permissions,
         runs,
+        held_run,
     };
     let mut response = page.into_response();
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
@@ -237,6 +255,10 @@ pub struct SetupForm {
     login_base: String,
     #[serde(default)]
     graph_base: String,
+    #[serde(default)]
+    guard_max_people: String,
+    #[serde(default)]
+    guard_max_percent: String,
 }
 
 pub async fn save(
@@ -260,6 +282,8 @@ pub async fn save(
         mappings: form.mappings,
         login_base: Some(form.login_base),
         graph_base: Some(form.graph_base),
+        guard_max_people: form.guard_max_people,
+        guard_max_percent: form.guard_max_percent,
     };
     let actor = Actor::Person { id: user.person.id };
     match actions::save_setup(&state, ctx.org.id, &actor, &setup).await {
@@ -279,6 +303,8 @@ pub async fn save(
                 mappings: setup.mappings,
                 login_base: setup.login_base.unwrap_or_default(),
                 graph_base: setup.graph_base.unwrap_or_default(),
+                guard_max_people: setup.guard_max_people,
+                guard_max_percent: setup.guard_max_percent,
             };
             render(&state, &ctx, &user, Feedback { error: Some(msg), form: Some(form), ..Feedback::none() }).await
         }

@@ -13,7 +13,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use roster_app::provision::entra as actions;
+use roster_core::guard::WouldDeactivate;
 use roster_core::plan::RecordIssue;
+use roster_core::Actor;
 use roster_core::{Connection, RunId, RunReport};
 use roster_store::{RunStatus, SyncRun};
 
@@ -83,10 +85,20 @@ pub struct RunView {
     pub report: Option<RunReport>,
     pub issues: Vec<RecordIssue>,
     pub poll_url: String,
+    /// Held runs: why, and who the run would deactivate (the first [`SHOWN_HELD`]).
+    pub hold: Option<String>,
+    pub would_deactivate: Vec<WouldDeactivate>,
+    pub more_would_deactivate: usize,
+    /// A held run waits for a decision: the page offers Allow and Reject.
+    pub decidable: bool,
+    pub csrf: String,
 }
 
+/// How many of the people a held run would deactivate the page lists.
+const SHOWN_HELD: usize = 500;
+
 impl RunView {
-    fn new(run: &SyncRun, base: &str) -> Self {
+    fn new(run: &SyncRun, base: &str, csrf: &str) -> Self {
         let number = |key: &str| run.progress.get(key).and_then(|v| v.as_u64()).unwrap_or_default();
         let phase = run.progress.get("label").and_then(|v| v.as_str()).unwrap_or(match run.status {
             RunStatus::Queued => "Waiting for a worker",
@@ -110,6 +122,11 @@ impl RunView {
             report: run.report.clone(),
             issues: run.report.as_ref().map(|r| r.issues.clone()).unwrap_or_default(),
             poll_url: format!("{base}/settings/integrations/entra/runs/{}", run.id),
+            hold: run.report.as_ref().and_then(|r| r.hold.as_ref()).map(ToString::to_string),
+            would_deactivate: run.report.as_ref().map(|r| r.would_deactivate.iter().take(SHOWN_HELD).cloned().collect()).unwrap_or_default(),
+            more_would_deactivate: run.report.as_ref().map_or(0, |r| r.would_deactivate.len().saturating_sub(SHOWN_HELD)),
+            decidable: run.status == RunStatus::Held,
+            csrf: csrf.to_owned(),
         }
     }
 }
@@ -142,7 +159,7 @@ pub async fn show_run(
     Path(path): Path<RunPath>,
 ) -> Result<Response, PageError> {
     let run = state.store.sync_run(ctx.org.id, path.id).await?.ok_or(PageError::NotFound)?;
-    let view = RunView::new(&run, &ctx.base);
+    let view = RunView::new(&run, &ctx.base, &user.csrf);
     let mut response = if headers.contains_key("hx-request") {
         RunStatusFragment { run: view }.into_response()
     } else {
@@ -150,4 +167,49 @@ pub async fn show_run(
     };
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// Allow or Reject: the admin ticks a box saying they have read the list.
+#[derive(serde::Deserialize)]
+pub struct DecisionForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+impl DecisionForm {
+    fn confirmed(&self, user: &crate::session::CurrentUser) -> Result<(), PageError> {
+        user.check_csrf(&self.csrf)?;
+        if self.confirm.is_empty() {
+            return Err(PageError::BadRequest("Tick the box to confirm that you have read who this run deactivates, then try again.".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Allow a held run: a new run plans again and applies; the page follows the new run.
+pub async fn allow(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<RunPath>,
+    Form(form): Form<DecisionForm>,
+) -> Result<Response, PageError> {
+    form.confirmed(&user)?;
+    let next = roster_app::provision::guard::allow(&state, ctx.org.id, path.id, &Actor::Person { id: user.person.id }).await?;
+    Ok(Redirect::to(&format!("{}/settings/integrations/entra/runs/{next}", ctx.base)).into_response())
+}
+
+/// Reject a held run: nothing of it is applied; back to the run, now marked rejected.
+pub async fn reject(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<RunPath>,
+    Form(form): Form<DecisionForm>,
+) -> Result<Response, PageError> {
+    form.confirmed(&user)?;
+    roster_app::provision::guard::reject(&state, ctx.org.id, path.id, &Actor::Person { id: user.person.id }).await?;
+    Ok(Redirect::to(&format!("{}/settings/integrations/entra/runs/{}", ctx.base, path.id)).into_response())
 }

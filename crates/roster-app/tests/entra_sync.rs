@@ -3,11 +3,13 @@
 
 #![expect(clippy::expect_used, clippy::panic, reason = "tests: a failed step should stop the test")]
 
-#[path = "sync/faults.rs"]
+#[path = "entra_sync/faults.rs"]
 mod faults;
-#[path = "sync/harness.rs"]
+#[path = "entra_sync/guard.rs"]
+mod guard;
+#[path = "entra_sync/harness.rs"]
 mod harness;
-#[path = "sync/lifecycle.rs"]
+#[path = "entra_sync/lifecycle.rs"]
 mod lifecycle;
 
 /// One test per backend for each scenario `module::name`.
@@ -51,4 +53,10 @@ on_both_backends!(
     faults::a_page_that_fails_once_is_fetched_again,
     faults::a_failed_listing_deactivates_nobody_and_the_next_run_converges,
     faults::a_revoked_secret_or_permission_applies_nothing,
+    guard::emptying_the_group_holds_the_run,
+    guard::a_connection_repointed_at_another_tenant_holds_the_run,
+    guard::taking_out_a_nested_group_holds_the_run,
+    guard::disabling_many_accounts_holds_the_run_and_says_so,
+    guard::fewer_than_ten_leavers_are_never_held,
+    guard::a_held_run_is_recorded_held_and_a_rejection_keeps_it_unapplied,
 );

@@ -2,40 +2,43 @@
 
 use chrono::{DateTime, Utc};
 use roster_core::mapping::Mapping;
-use roster_core::reconcile::{reconcile, DesiredPerson, Invitations, ManagerField, ManagerRef, PlanContext, Policy, Scope, Snapshot};
-use roster_core::{Actor, Change, Connection, OrgId, Plan, RandomIds, RunId, RunReport, Status, UserId};
+use roster_core::reconcile::{DesiredPerson, Invitations, ManagerField, ManagerRef, Policy, Scope, Snapshot};
+use roster_core::{Actor, Change, Connection, OrgId, Plan, RunId, RunReport, Status, UserId};
 use roster_entra::{GraphClient, GraphConfig, GraphUser, RequestStats};
 use roster_store::{RunEnd, RunStatus, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::photos::{apply_photos, plan_photos, PhotoContext};
-use crate::progress::{Phase, ProgressSink, StoreProgress, SyncProgress};
-use crate::record::graph_record;
-use crate::settings::EntraSettings;
-use crate::SyncError;
+use super::photos::{apply_photos, plan_photos, PhotoContext};
+use super::progress::{Phase, ProgressSink, StoreProgress, SyncProgress};
+use super::record::graph_record;
+use super::settings::EntraSettings;
+use super::SyncError;
+use crate::provision::{Batch, ProvisionError, Provisioner, Reading};
+use roster_core::guard::Guard;
 
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
     pub invitations: Invitations,
     pub manage_managers: bool,
     pub photos: bool,
+    /// What the run's deactivations are checked against: the connection's limits, or an
+    /// admin's allowance of a held run.
+    pub guard: Guard,
     /// The run's clock, passed in so tests are deterministic.
     pub now: DateTime<Utc>,
 }
 
 impl SyncOptions {
     pub fn from_settings(settings: &EntraSettings, now: DateTime<Utc>) -> Self {
-        Self { invitations: settings.invitations(), manage_managers: settings.manage_managers, photos: settings.photos, now }
+        Self {
+            invitations: settings.invitations(),
+            manage_managers: settings.manage_managers,
+            photos: settings.photos,
+            guard: Guard::Limits(settings.guard),
+            now,
+        }
     }
-}
-
-pub use roster_core::guard::GuardVerdict;
-
-/// The guard (`roster_core::guard`) sees the whole plan before anything is written; a `Hold`
-/// leaves the directory untouched and the run `held`.
-pub fn deactivation_guard(plan: &Plan, _connection: &Connection) -> GuardVerdict {
-    roster_core::guard::deactivation_guard(plan)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -45,7 +48,8 @@ pub struct RunOutcome {
     pub applied: bool,
     /// The id the store gave the applied plan (its audit rows carry it).
     pub plan_run: Option<RunId>,
-    /// Set when the deactivation guard held the plan back.
+    /// Set when the deactivation guard held the plan back (the report names who it would
+    /// have deactivated).
     pub held: Option<String>,
     pub users_listed: usize,
     pub photos_stored: usize,
@@ -116,18 +120,31 @@ pub async fn full_sync_with(
         progress.report(&state).await;
         let snapshot = store.snapshot(connection.org).await?;
         let issues = mapped.add_unreadable(&snapshot, connection);
-        let mut ids = RandomIds;
-        let mut ctx = PlanContext { now: options.now, ids: &mut ids };
-        let mut plan = reconcile(connection.org, actor.clone(), &snapshot, &mapped.people, &policy, &mut ctx);
-        drop(mapped);
-        plan.report.issues.extend(issues);
+        let batch = Batch {
+            org: connection.org,
+            actor: actor.clone(),
+            records: mapped.people,
+            policy: policy.clone(),
+            reading: Reading::Whole,
+            guard: options.guard,
+        };
+        let judged = Provisioner::judge(&batch, &snapshot, options.now);
+        drop(batch);
+        let plan = match judged {
+            Ok(mut plan) => {
+                plan.report.issues.extend(issues);
+                plan
+            }
+            Err(ProvisionError::Held(mut plan)) => {
+                plan.report.issues.extend(issues);
+                outcome.held = plan.report.hold.as_ref().map(ToString::to_string);
+                outcome.report = plan.report;
+                return Ok(finish(outcome, client));
+            }
+            Err(other) => return Err(SyncError::Settings(other.to_string())),
+        };
         state.changes_planned = plan.changes.len();
 
-        if let GuardVerdict::Hold(reason) = deactivation_guard(&plan, connection) {
-            outcome.report = plan.report;
-            outcome.held = Some(reason);
-            return Ok(finish(outcome, client));
-        }
         // Who is linked after the plan is all the photos need of the snapshot; it goes before
         // the apply, the sync's largest moment.
         let linked = if photo_metas.is_some() { linked_people(&snapshot, &plan, connection) } else { HashMap::new() };
@@ -137,7 +154,7 @@ pub async fn full_sync_with(
         }
         state.enter(Phase::Applying);
         progress.report(&state).await;
-        match store.apply(&plan, options.now).await {
+        match Provisioner::on(store, options.now).apply(&plan).await {
             Ok(run) => {
                 outcome.plan_run = Some(run);
                 outcome.applied = true;

@@ -2,9 +2,9 @@
 //! disabled, photos changing.
 
 use crate::harness::{now, Harness};
+use roster_app::provision::entra::sync::{run_recorded, SyncOptions};
 use roster_core::{RunId, Status};
 use roster_store::{RunStatus, Store, SyncRun};
-use roster_sync::{run_recorded, SyncOptions};
 use std::sync::Arc;
 use uuid::Uuid;
 

@@ -8,8 +8,8 @@ use roster_entra::{BatchRequest, GraphClient, PhotoMeta, MAX_BATCH};
 use roster_store::{Avatar, Store};
 use std::collections::{BTreeMap, HashMap};
 
-use crate::progress::{ProgressSink, SyncProgress};
-use crate::SyncError;
+use super::progress::{ProgressSink, SyncProgress};
+use super::SyncError;
 
 /// What the photo metadata says must change.
 #[derive(Debug, Default)]

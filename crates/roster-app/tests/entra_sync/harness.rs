@@ -4,11 +4,11 @@
 #![allow(dead_code, reason = "scenarios use different parts of the harness")]
 
 use chrono::{DateTime, TimeZone, Utc};
+use roster_app::provision::entra::sync::{full_sync, EntraSettings, NoProgress, RunOutcome, SyncError, SyncOptions};
 use roster_core::{Actor, Connection, ConnectionId, ConnectionKind, Org, OrgId, OrgSlug, Person, Status, UserId};
 use roster_entra::{GraphConfig, RetryPolicy};
 use roster_sim::{spawn_loopback, EntraSim, RunningSim, TenantInfo, TenantSpec};
 use roster_store::Store;
-use roster_sync::{full_sync, EntraSettings, NoProgress, RunOutcome, SyncError, SyncOptions};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;

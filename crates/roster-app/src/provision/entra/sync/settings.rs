@@ -8,7 +8,7 @@ use roster_core::reconcile::Invitations;
 use roster_core::Connection;
 use serde::{Deserialize, Serialize};
 
-use crate::SyncError;
+use super::SyncError;
 
 /// The job that runs one full sync of one connection.
 pub const JOB_KIND: &str = "entra.full_sync";
@@ -65,6 +65,9 @@ pub struct EntraSettings {
     pub manage_managers: bool,
     #[serde(default)]
     pub photos: bool,
+    /// How many people one run may deactivate before it is held for an admin.
+    #[serde(default)]
+    pub guard: roster_core::guard::GuardLimits,
     /// `HH:MM`, UTC.
     #[serde(default = "default_daily_at")]
     pub daily_at: String,
@@ -88,6 +91,7 @@ impl EntraSettings {
             invite: false,
             manage_managers: true,
             photos: false,
+            guard: roster_core::guard::GuardLimits::default(),
             daily_at: default_daily_at(),
             mappings: Vec::new(),
             login_base: None,
