@@ -47,6 +47,7 @@ on_both_backends!(
     lifecycle::a_disabled_user_is_deactivated,
     lifecycle::a_user_moved_out_of_the_group_and_back_is_deactivated_then_reactivated,
     lifecycle::recorded_runs_keep_progress_report_and_errors,
+    lifecycle::a_preview_is_the_plan_a_sync_applies,
     faults::throttling_storms_are_ridden_out,
     faults::service_unavailable_answers_are_retried,
     faults::a_token_expiring_mid_sync_is_renewed,

@@ -8,11 +8,13 @@ use crate::settings::Settings;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use roster_app::provision::entra::sync::{run_recorded, EntraSettings, ProgressSink, SyncOptions, SyncProgress};
+use roster_app::provision::entra::sync::{full_sync, run_recorded, EntraSettings, NoProgress, ProgressSink, SyncOptions, SyncProgress};
 use roster_app::provision::entra::{self as entra_setup, EntraSetup};
 use roster_app::provision::guard;
 use roster_core::guard::Guard;
+use roster_core::Connection;
 use roster_core::{Actor, RunId, RunReport};
+use roster_entra::GraphConfig;
 use roster_sim::{EntraSim, TenantSpec};
 use roster_store::{RunStatus, SyncRun};
 use std::path::PathBuf;
@@ -145,6 +147,12 @@ pub struct SyncArgs {
     /// Reject this held run: nothing of it is applied, and the connection stays held.
     #[arg(long, value_name = "RUN")]
     reject: Option<uuid::Uuid>,
+    /// Read Entra and plan, then stop: print what a sync would change now, applying nothing.
+    #[arg(long, conflicts_with_all = ["allow", "reject"])]
+    dry_run: bool,
+    /// With --dry-run: print the plan as JSON (its report and every change).
+    #[arg(long, requires = "dry_run")]
+    json: bool,
 }
 
 /// Draws the run's progress as a spinner with the phase and counts.
@@ -177,6 +185,9 @@ pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
     let mut options = SyncOptions::from_settings(&settings, state.clock.now());
     if let Some(held) = args.allow {
         options.guard = Guard::Allowed { up_to: held_count(&state, org.id, RunId::from_uuid(held)).await?, limits: settings.guard };
+    }
+    if args.dry_run {
+        return preview(&state, &connection, config, &settings, options, args.json).await;
     }
     // An earlier `roster sync` that was killed left its run "running": say it stopped.
     state.store.fail_abandoned_runs(state.clock.now()).await?;
@@ -215,6 +226,43 @@ pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
         "{} users listed in {elapsed:.1} s ({rate:.0} users/s), {} Graph requests ({} retried, {} throttled). Run {}.",
         outcome.users_listed, outcome.graph_requests, outcome.stats.retries, outcome.stats.throttled, run.id
     );
+    Ok(())
+}
+
+/// `roster sync --dry-run`: the plan a sync would apply now, as text or JSON. Nothing is
+/// written, not even a run row.
+async fn preview(
+    state: &roster_app::App,
+    connection: &Connection,
+    config: GraphConfig,
+    settings: &EntraSettings,
+    mut options: SyncOptions,
+    json: bool,
+) -> anyhow::Result<()> {
+    options.dry_run = true;
+    options.photos = false;
+    let outcome =
+        full_sync(state.store.as_ref(), connection, config, &settings.mapping(), &options, &NoProgress).await.context("the preview failed")?;
+    if json {
+        let body = serde_json::json!({ "held": outcome.held, "report": outcome.report, "changes": outcome.preview.map(|p| p.changes) });
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(());
+    }
+    println!("Preview: nothing was applied.");
+    print_report(&outcome.report);
+    if let Some(plan) = &outcome.preview {
+        let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for change in &plan.changes {
+            *kinds.entry(change.action()).or_default() += 1;
+        }
+        for (action, count) in kinds {
+            println!("  {action}: {count}");
+        }
+    }
+    if let Some(reason) = &outcome.held {
+        println!("A sync now would be {reason}.");
+        print_would_deactivate(&outcome.report);
+    }
     Ok(())
 }
 

@@ -238,3 +238,56 @@ async fn sigterm_during_a_sync_on_postgresql() {
     sigterm_hands_a_running_sync_over(&[("ROSTER_DATABASE_URL", &url)], db.store.clone()).await;
     db.finish().await;
 }
+
+/// `roster sync` previews with --dry-run (nothing written, JSON on request), refuses a
+/// connection re-pointed at another tenant by holding the run (non-zero exit, who would go),
+/// and applies it with --allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_previews_and_holds_a_repointed_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env = [("ROSTER_DATA_DIR", data.to_str().unwrap())];
+    ok(roster(&env, &["org", "create", "acme", "--name", "Acme", "--owner", "owner@acme.example"]));
+    let connect = |sim: &roster_sim::EntraSim, base: &str| {
+        let info = sim.info();
+        let secret = sim.client_secret();
+        let (login, graph) = (format!("{base}/"), format!("{base}/v1.0/"));
+        let mut with_secret = env.to_vec();
+        with_secret.push(("SIM_SECRET", &secret));
+        #[rustfmt::skip]
+        let args = ["connect", "entra", "--org", "acme", "--tenant", &info.tenant_id, "--group", &info.top_group_id, "--client-id", &info.client_id,
+            "--client-secret-env", "SIM_SECRET", "--login-base", &login, "--graph-base", &graph, "--enable"];
+        ok(roster(&with_secret, &args));
+    };
+    let first = roster_sim::EntraSim::generate(roster_sim::TenantSpec { users: 40, seed: 5, ..Default::default() });
+    let first_running = roster_sim::spawn_loopback(first.clone()).await.unwrap();
+    connect(&first, &first_running.base_url);
+
+    let preview: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["sync", "--org", "acme", "--dry-run", "--json"]))).unwrap();
+    let created = preview["report"]["created"].as_u64().unwrap();
+    assert!(created > 20, "{preview}");
+    assert_eq!(preview["changes"].as_array().unwrap().iter().filter(|c| c["change"] == "create_person").count() as u64, created);
+    let listed: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["user", "list", "--org", "acme", "--json"]))).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "a preview applies nothing");
+    assert!(ok(roster(&env, &["sync", "--org", "acme"])).contains(&format!("Created {created},")));
+
+    // Re-pointed at another tenant: every person of the first would go, so the run is held.
+    let second = roster_sim::EntraSim::generate(roster_sim::TenantSpec { users: 15, seed: 9, ..Default::default() });
+    let second_running = roster_sim::spawn_loopback(second.clone()).await.unwrap();
+    connect(&second, &second_running.base_url);
+    let held = roster(&env, &["sync", "--org", "acme"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&held.stdout), String::from_utf8_lossy(&held.stderr));
+    assert!(!held.status.success(), "a held run exits non-zero");
+    assert!(stderr.contains("deactivation guard") && stderr.contains("--allow"), "{stderr}");
+    assert!(stdout.contains("It would deactivate:") && stdout.contains("no longer in the source"), "{stdout}");
+    let run = stderr.split("(run ").nth(1).and_then(|rest| rest.split(')').next()).expect("the held run's id").to_owned();
+    let active = |listed: &serde_json::Value| listed.as_array().unwrap().iter().filter(|p| p["status"] != "deactivated").count();
+    let listed: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["user", "list", "--org", "acme", "--json"]))).unwrap();
+    assert_eq!(active(&listed), 1 + created as usize, "a held run deactivates nobody");
+
+    assert!(!roster(&env, &["sync", "--org", "acme", "--allow", "00000000-0000-0000-0000-000000000000"]).status.success());
+    let allowed = ok(roster(&env, &["sync", "--org", "acme", "--allow", &run]));
+    assert!(allowed.contains(&format!("deactivated {created},")), "{allowed}");
+    let again = roster(&env, &["sync", "--org", "acme", "--reject", &run]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not held"), "a decided run is not decided again");
+}

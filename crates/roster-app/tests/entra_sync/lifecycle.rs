@@ -2,7 +2,7 @@
 //! disabled, photos changing.
 
 use crate::harness::{now, Harness};
-use roster_app::provision::entra::sync::{run_recorded, SyncOptions};
+use roster_app::provision::entra::sync::{full_sync, run_recorded, NoProgress, SyncOptions};
 use roster_core::{RunId, Status};
 use roster_store::{RunStatus, Store, SyncRun};
 use std::sync::Arc;
@@ -153,4 +153,56 @@ pub async fn recorded_runs_keep_progress_report_and_errors(store: Arc<dyn Store>
     assert_eq!(denied.status, RunStatus::Failed);
     assert!(denied.graph_requests > 0 && denied.error.as_deref().is_some_and(|e| e.contains("GroupMember.Read.All")), "{denied:?}");
     assert_eq!(store.sync_runs(h.org, h.connection.id, 10).await.expect("runs").len(), 3);
+}
+
+/// A dry run's plan is the plan the real run then applies: the same report, and one audit row
+/// of the applied run for each change of the preview, kind for kind.
+pub async fn a_preview_is_the_plan_a_sync_applies(store: Arc<dyn Store>) {
+    let mut h = Harness::new(store.clone(), 60).await;
+    let preview_then_apply = |h: &Harness| {
+        let settings = h.settings();
+        let options = SyncOptions { photos: false, ..SyncOptions::from_settings(&settings, now()) };
+        let (store, connection, config) = (h.store.clone(), h.connection.clone(), h.config());
+        let org = h.org;
+        async move {
+            let dry = SyncOptions { dry_run: true, ..options.clone() };
+            let audit_before = store.recent_audit(org, 100_000).await.expect("audit").len();
+            let preview = full_sync(store.as_ref(), &connection, config.clone(), &settings.mapping(), &dry, &NoProgress).await.expect("preview");
+            assert_eq!(store.recent_audit(org, 100_000).await.expect("audit").len(), audit_before, "a preview writes nothing");
+            let plan = preview.preview.expect("a dry run returns its plan");
+            let applied = full_sync(store.as_ref(), &connection, config, &settings.mapping(), &options, &NoProgress).await.expect("sync");
+            assert_eq!(plan.report, applied.report, "the preview's report is the applied run's");
+            let run = applied.plan_run.expect("applied");
+            let mut written: Vec<String> =
+                store.recent_audit(org, 100_000).await.expect("audit").into_iter().filter(|a| a.run == Some(run)).map(|a| a.action).collect();
+            let mut planned: Vec<String> = plan.changes.iter().map(|c| c.action().to_owned()).collect();
+            written.sort();
+            planned.sort();
+            assert_eq!(planned, written, "every planned change was applied, and nothing else");
+            plan
+        }
+    };
+    let first = preview_then_apply(&h).await;
+    assert!(first.changes.iter().any(|c| c.action() == "user.created") && first.changes.iter().any(|c| c.action() == "team.created"));
+
+    // One of each kind: a leaver, a disabled account, a new department (a new team), a new e-mail.
+    let leaver = h.pick(|_| true);
+    h.move_out(&leaver);
+    let disabled = h.pick(|id| id != leaver);
+    h.sim.disable_user(&disabled).expect("disable");
+    let moved = h.pick(|id| id != leaver && id != disabled);
+    h.sim.set_user_property(&moved, "department", serde_json::json!("Quantum Research")).expect("department");
+    let renamed = h.pick(|id| id != leaver && id != disabled && id != moved);
+    h.sim.set_user_property(&renamed, "userPrincipalName", serde_json::json!("renamed.person@tenant.example")).expect("upn");
+    let second = preview_then_apply(&h).await;
+    for action in ["user.deactivated", "user.email_changed", "user.primary_team_changed", "team.created", "user.updated"] {
+        assert!(
+            second.changes.iter().any(|c| c.action() == action),
+            "{action} in {:?}",
+            second.changes.iter().map(|c| c.action()).collect::<Vec<_>>()
+        );
+    }
+    // Photos were left out above; a normal run brings them, and the rest already matches.
+    h.sync_ok().await;
+    h.assert_matches_tenant().await;
 }

@@ -25,6 +25,9 @@ pub struct SyncOptions {
     /// What the run's deactivations are checked against: the connection's limits, or an
     /// admin's allowance of a held run.
     pub guard: Guard,
+    /// Plan and stop: `RunOutcome::preview` holds the plan a real run would apply now, and
+    /// nothing is written (photos are not looked at).
+    pub dry_run: bool,
     /// The run's clock, passed in so tests are deterministic.
     pub now: DateTime<Utc>,
 }
@@ -36,6 +39,7 @@ impl SyncOptions {
             manage_managers: settings.manage_managers,
             photos: settings.photos,
             guard: Guard::Limits(settings.guard),
+            dry_run: false,
             now,
         }
     }
@@ -54,6 +58,8 @@ pub struct RunOutcome {
     pub users_listed: usize,
     pub photos_stored: usize,
     pub photos_removed: usize,
+    /// A dry run's plan: exactly what a run would apply now.
+    pub preview: Option<Plan>,
     /// Issues met after the people were applied (photo downloads); the next run retries them.
     pub late_issues: Vec<String>,
     pub graph_requests: u64,
@@ -144,6 +150,11 @@ pub async fn full_sync_with(
             Err(other) => return Err(SyncError::Settings(other.to_string())),
         };
         state.changes_planned = plan.changes.len();
+        if options.dry_run {
+            outcome.report = plan.report.clone();
+            outcome.preview = Some(plan);
+            return Ok(finish(outcome, client));
+        }
 
         // Who is linked after the plan is all the photos need of the snapshot; it goes before
         // the apply, the sync's largest moment.
