@@ -97,6 +97,11 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '$')
 }
 
+/// `ATTRNAME = ALPHA *(nameChar)` (RFC 7644 §3.10; `$ref` too).
+fn is_attr_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '$') && name.chars().all(is_name_char)
+}
+
 /// Characters that may appear in `[URI ":"] ATTRNAME ["." subAttr]`.
 fn is_path_char(c: char) -> bool {
     is_name_char(c) || matches!(c, ':' | '.')
@@ -323,10 +328,15 @@ impl<'a> Parser<'a> {
     }
 
     fn attr_name(&mut self, what: &str) -> Parsed<&'a str> {
+        let start = self.pos;
         let name = self.take_while(is_name_char);
         if name.is_empty() {
             let found = self.describe_next();
             return self.error(format!("expected {what}, found {found}"));
+        }
+        if !is_attr_name(name) {
+            self.pos = start;
+            return self.error(format!("\"{name}\" is not a valid attribute name"));
         }
         Ok(name)
     }
@@ -348,8 +358,7 @@ impl<'a> Parser<'a> {
         let mut parts = local.split('.');
         let attr = parts.next().unwrap_or("");
         let sub = parts.next();
-        let valid_name = |name: &str| name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '$') && name.chars().all(is_name_char);
-        if parts.next().is_some() || !valid_name(attr) || sub.is_some_and(|s| !valid_name(s)) || urn.is_some_and(|u| u.is_empty()) {
+        if parts.next().is_some() || !is_attr_name(attr) || sub.is_some_and(|s| !is_attr_name(s)) || urn.is_some_and(|u| u.is_empty()) {
             self.pos = start;
             return self.error(format!("\"{text}\" is not a valid attribute path"));
         }

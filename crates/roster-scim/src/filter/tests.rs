@@ -110,6 +110,12 @@ fn entra_value_path_with_trailing_sub_attribute_parses() {
     );
     // It composes like any other term.
     assert!(parse_filter(r#"emails[type eq "work"].value eq "u@x" and active eq true"#).is_ok());
+    // The sub-attribute is an attribute name like any other: it starts with a letter (a fuzzed
+    // "].1e999value" was accepted, and printed as a filter that no longer parsed).
+    for bad in [r#"emails[type eq "work"].1e999value eq "u@x""#, r#"emails[type eq "work"].-x eq "u@x""#] {
+        let error = parse_filter(bad).expect_err(bad);
+        assert!(error.detail.contains("not a valid attribute name"), "{}", error.detail);
+    }
 }
 
 #[test]
