@@ -43,10 +43,11 @@ impl From<StoreError> for OpsError {
     }
 }
 
-/// Apply a plan now; a plan with nothing in it writes nothing.
+/// Apply an admin's plan (single changes they chose, not records to reconcile) through the
+/// one provisioner; a plan with nothing in it writes nothing.
 async fn apply(state: &App, plan: &Plan) -> Result<(), OpsError> {
     if !plan.is_empty() {
-        state.store.apply(plan, state.clock.now()).await?;
+        Provisioner::new(state).apply(plan).await?;
     }
     Ok(())
 }
