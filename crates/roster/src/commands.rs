@@ -369,23 +369,40 @@ pub enum ImportCommand {
         /// Send invitations to the people it creates.
         #[arg(long)]
         invite: bool,
+        /// Print the report and every change (applied, or with --dry-run planned) as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 pub async fn import(settings: &Settings, cmd: ImportCommand) -> anyhow::Result<()> {
-    let ImportCommand::Csv { org, file, dry_run, invite } = cmd;
+    let ImportCommand::Csv { org, file, dry_run, invite, json } = cmd;
     let state = app(settings).await?;
     let org = org_by_slug(&state, &org).await?;
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let invitations = if invite { Invitations::Immediately } else { Invitations::Hold };
     match admin::import_csv(&state, org.id, Actor::CsvImport { by: None }, bytes, invitations, dry_run).await {
+        Ok(outcome) if json => {
+            let body = serde_json::json!({ "applied": outcome.applied, "report": outcome.report, "changes": outcome.changes });
+            println!("{}", serde_json::to_string_pretty(&body)?);
+            Ok(())
+        }
         Ok(outcome) => {
             let r = &outcome.report;
             let verb = if outcome.applied { "Imported" } else { "Dry run, nothing changed" };
             println!(
-                "{verb}: {} created, {} updated, {} reactivated, {} unchanged, {} teams created, {} invited.",
-                r.created, r.updated, r.reactivated, r.unchanged, r.teams_created, r.invited
+                "{verb}: {} created, {} updated, {} deactivated, {} reactivated, {} unchanged, {} teams created, {} invited.",
+                r.created, r.updated, r.deactivated, r.reactivated, r.unchanged, r.teams_created, r.invited
             );
+            if !outcome.applied {
+                let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+                for change in &outcome.changes {
+                    *kinds.entry(change.action()).or_default() += 1;
+                }
+                for (action, count) in kinds {
+                    println!("  {action}: {count}");
+                }
+            }
             Ok(())
         }
         Err(err) => {

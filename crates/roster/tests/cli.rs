@@ -42,7 +42,13 @@ fn the_command_line_manages_an_organisation_on_sqlite() {
     let csv = dir.path().join("people.csv");
     std::fs::write(&csv, "email,first_name,last_name,department\nada@acme.example,Ada,Lovelace,Research\n").unwrap();
     let csv = csv.to_str().unwrap();
-    assert!(ok(roster(&env, &["import", "csv", "--org", "acme", csv, "--dry-run"])).contains("Dry run, nothing changed: 1 created"));
+    let dry = ok(roster(&env, &["import", "csv", "--org", "acme", csv, "--dry-run"]));
+    assert!(dry.contains("Dry run, nothing changed: 1 created") && dry.contains("user.created: 1") && dry.contains("team.created: 1"), "{dry}");
+    let preview: serde_json::Value =
+        serde_json::from_str(&ok(roster(&env, &["import", "csv", "--org", "acme", csv, "--dry-run", "--json"]))).unwrap();
+    assert_eq!(preview["applied"], false);
+    let person = preview["changes"].as_array().unwrap().iter().find(|c| c["change"] == "create_person").expect("a person to create");
+    assert_eq!(person["person"]["email"], "ada@acme.example", "{preview}");
     assert!(ok(roster(&env, &["import", "csv", "--org", "acme", csv])).contains("Imported: 1 created"));
     let listed: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["user", "list", "--org", "acme", "--json"]))).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 2);

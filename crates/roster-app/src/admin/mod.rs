@@ -109,6 +109,8 @@ pub async fn reset_password(state: &App, org: OrgId, person: UserId) -> Result<S
 pub struct ImportOutcome {
     pub report: RunReport,
     pub applied: bool,
+    /// Every change of the plan: what was applied, or for a dry run what would be.
+    pub changes: Vec<roster_core::Change>,
 }
 
 /// Import a CSV file: every row checked, then one plan applied (or only shown, for a dry run).
@@ -142,7 +144,7 @@ pub async fn import_csv(
         Err(held @ ProvisionError::Held(_)) => return Err(OpsError::Invalid(held.to_string())),
         Err(ProvisionError::Store(error)) => return Err(error.into()),
     };
-    Ok(ImportOutcome { report: plan.report, applied: !dry_run })
+    Ok(ImportOutcome { report: plan.report, applied: !dry_run, changes: plan.changes })
 }
 
 /// Run heavy pure work on the blocking pool, so the async workers keep serving everyone else.
