@@ -2,6 +2,7 @@
 //! [`spreadsheet_safe`], so a value a source or a person typed (`=HYPERLINK(...)`) is shown as
 //! text, never run as a formula by the spreadsheet that opens the file.
 
+use crate::plan::RunReport;
 use std::borrow::Cow;
 
 /// The first characters that make a spreadsheet read a cell as a formula (or a command).
@@ -16,6 +17,19 @@ pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(cell)
     }
+}
+
+/// A run's issues as a CSV file: one row per issue, with the cause's name where the source
+/// gave one.
+pub fn issues_csv(report: &RunReport) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["record", "kind", "cause", "cause_name", "message"])?;
+    for issue in &report.issues {
+        let cause = issue.cause.as_deref().unwrap_or("");
+        let name = issue.cause.as_ref().and_then(|c| report.cause_names.get(c)).map_or("", String::as_str);
+        out.write_record([&issue.record, issue.kind.as_str(), cause, name, &issue.message].map(|cell| spreadsheet_safe(cell).into_owned()))?;
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
 }
 
 #[cfg(test)]
@@ -34,6 +48,19 @@ mod tests {
         ] {
             assert_eq!(spreadsheet_safe(cell), Cow::<str>::Owned(safe.to_owned()), "{cell:?}");
         }
+    }
+
+    #[test]
+    fn issues_are_written_one_a_row_with_formulas_defused() {
+        use crate::plan::{IssueKind, RecordIssue};
+        let mut report = RunReport::default();
+        report.issues.push(RecordIssue::new("=cmd", IssueKind::ManagerUnresolved, "manager m1 is not in the directory").with_cause("m1"));
+        report.cause_names.insert("m1".into(), "Grace Hopper <grace@x.example>".into());
+        let text = String::from_utf8(issues_csv(&report).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(
+            text,
+            "record,kind,cause,cause_name,message\n'=cmd,manager_unresolved,m1,Grace Hopper <grace@x.example>,manager m1 is not in the directory\n"
+        );
     }
 
     #[test]

@@ -200,6 +200,41 @@ pub enum IssueKind {
 }
 
 impl IssueKind {
+    /// What the admin reads for a group of issues of this kind.
+    pub fn label(self) -> &'static str {
+        match self {
+            IssueKind::Invalid => "Records that could not be read",
+            IssueKind::Duplicate => "Records sent more than once",
+            IssueKind::Conflict => "E-mail addresses or identities that belong to someone else",
+            IssueKind::Protected => "Owners and admins left as they are",
+            IssueKind::ManagerUnresolved => "Managers who are not in the directory",
+            IssueKind::ManagerSelf => "People named as their own manager",
+            IssueKind::ManagerCycle => "Managers that would close a reporting loop",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueKind::Invalid => "invalid",
+            IssueKind::Duplicate => "duplicate",
+            IssueKind::Conflict => "conflict",
+            IssueKind::Protected => "protected",
+            IssueKind::ManagerUnresolved => "manager_unresolved",
+            IssueKind::ManagerSelf => "manager_self",
+            IssueKind::ManagerCycle => "manager_cycle",
+        }
+    }
+
+    pub const ALL: [IssueKind; 7] = [
+        IssueKind::Invalid,
+        IssueKind::Duplicate,
+        IssueKind::Conflict,
+        IssueKind::Protected,
+        IssueKind::ManagerUnresolved,
+        IssueKind::ManagerSelf,
+        IssueKind::ManagerCycle,
+    ];
+
     /// A note about the manager link only: the rest of the record's plan stands.
     pub fn is_manager_note(self) -> bool {
         matches!(self, IssueKind::ManagerUnresolved | IssueKind::ManagerSelf | IssueKind::ManagerCycle)
@@ -216,12 +251,51 @@ pub struct RecordIssue {
     #[serde(default)]
     pub kind: IssueKind,
     pub message: String,
+    /// What many issues can share, so a report groups them: the manager that is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 impl RecordIssue {
     pub fn new(record: impl Into<String>, kind: IssueKind, message: impl Into<String>) -> Self {
-        Self { record: record.into(), kind, message: message.into() }
+        Self { record: record.into(), kind, message: message.into(), cause: None }
     }
+
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
+}
+
+/// The issues of one kind in a report, and the causes they share, most frequent first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueGroup {
+    pub kind: IssueKind,
+    pub count: usize,
+    /// (cause, how many issues it explains), most first; empty when issues have no cause.
+    pub causes: Vec<(String, usize)>,
+}
+
+/// The report's issues grouped by kind (in the order of [`IssueKind::ALL`]) and by cause.
+pub fn group_issues(issues: &[RecordIssue]) -> Vec<IssueGroup> {
+    let mut groups = Vec::new();
+    for kind in IssueKind::ALL {
+        let mut count = 0;
+        let mut causes: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for issue in issues.iter().filter(|i| i.kind == kind) {
+            count += 1;
+            if let Some(cause) = &issue.cause {
+                *causes.entry(cause.as_str()).or_default() += 1;
+            }
+        }
+        if count == 0 {
+            continue;
+        }
+        let mut causes: Vec<(String, usize)> = causes.into_iter().map(|(c, n)| (c.to_owned(), n)).collect();
+        causes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        groups.push(IssueGroup { kind, count, causes });
+    }
+    groups
 }
 
 /// Counts a run reports to the admin, and the problems it met.
@@ -242,6 +316,9 @@ pub struct RunReport {
     /// Who a held run would have deactivated, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub would_deactivate: Vec<crate::guard::WouldDeactivate>,
+    /// What the source calls the causes of issues (a missing manager's name), by cause.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub cause_names: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,6 +354,19 @@ mod tests {
         let report: RunReport = serde_json::from_str(r#"{"created":0,"updated":0,"deactivated":0,"reactivated":0,"unchanged":0,"skipped":0,"invited":0,"teams_created":0,"issues":[{"record":"x","message":"y"}]}"#)
             .unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(report.issues[0].kind, IssueKind::Invalid);
+    }
+
+    #[test]
+    fn issues_group_by_kind_then_by_cause() {
+        let missing = |who: &str, boss: &str| RecordIssue::new(who, IssueKind::ManagerUnresolved, "manager missing").with_cause(boss);
+        let issues =
+            vec![missing("a", "m1"), RecordIssue::new("b", IssueKind::Invalid, "bad"), missing("c", "m2"), missing("d", "m1"), missing("e", "m1")];
+        let groups = group_issues(&issues);
+        assert_eq!(groups.len(), 2);
+        assert_eq!((groups[0].kind, groups[0].count, groups[0].causes.is_empty()), (IssueKind::Invalid, 1, true));
+        assert_eq!(groups[1].causes, vec![("m1".to_owned(), 3), ("m2".to_owned(), 1)]);
+        let json = serde_json::to_string(&issues[1]).unwrap_or_default();
+        assert!(!json.contains("cause"), "no cause, no field: {json}");
     }
 
     #[test]

@@ -189,7 +189,7 @@ fn protected_person(person: &Person) -> String {
 
 impl Run<'_> {
     fn issue(&mut self, wanted: &DesiredPerson, kind: IssueKind, message: String) {
-        self.plan.report.issues.push(RecordIssue { record: wanted.record.clone(), kind, message });
+        self.plan.report.issues.push(RecordIssue::new(wanted.record.clone(), kind, message));
     }
 
     /// Find the person a record describes: by external id for a connection, then by e-mail.
@@ -390,8 +390,9 @@ impl Run<'_> {
                     return;
                 }
                 None => {
-                    let message = format!("manager {} is not in the directory; manager left unchanged", shown(reference));
-                    self.issue(wanted, IssueKind::ManagerUnresolved, message);
+                    let cause = shown(reference);
+                    let message = format!("manager {cause} is not in the directory; manager left unchanged");
+                    self.plan.report.issues.push(RecordIssue::new(wanted.record.clone(), IssueKind::ManagerUnresolved, message).with_cause(cause));
                     return;
                 }
             },

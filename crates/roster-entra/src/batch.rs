@@ -186,6 +186,30 @@ impl GraphClient {
         .await
     }
 
+    /// How users appear to an admin: "display name <UPN>", or `None` for users
+    /// that no longer exist. For naming people a report mentions (managers outside the group).
+    pub async fn display_names(&self, user_ids: &[String]) -> Result<BTreeMap<String, Option<String>>, GraphError> {
+        let purpose = user_purpose("read users' names", "name");
+        let attempts = self.config().retry.max_attempts;
+        self.per_user(
+            user_ids,
+            |u| format!("/users/{u}?$select=id,displayName,userPrincipalName"),
+            |answer| match answer.status {
+                404 => Ok(None),
+                _ if answer.ok() => {
+                    let text = |key: &str| answer.body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+                    Ok(match (text("displayName"), text("userPrincipalName")) {
+                        (Some(name), Some(upn)) => Some(format!("{name} <{upn}>")),
+                        (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
+                        (None, None) => None,
+                    })
+                }
+                _ => Err(answer.error(&purpose, attempts)),
+            },
+        )
+        .await
+    }
+
     /// Photo metadata of many users in batches: `None` for users without a photo.
     pub async fn photo_metas(&self, user_ids: &[String]) -> Result<BTreeMap<String, Option<PhotoMeta>>, GraphError> {
         let purpose = user_purpose("read profile photos", "photo");

@@ -67,6 +67,11 @@ pub async fn a_manager_outside_the_group_is_reported_not_guessed(store: Arc<dyn 
         "the issue names the person and the missing manager: {:?}",
         outcome.report.issues
     );
+    // The report groups such issues by the manager, and names the manager from Graph.
+    let issue = outcome.report.issues.iter().find(|i| i.record.contains(&reports_outside)).expect("the issue");
+    assert_eq!(issue.cause.as_deref(), Some(manager.as_str()));
+    let upn = h.sim.user_property(&manager, "userPrincipalName").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    assert!(outcome.report.cause_names.get(&manager).is_some_and(|name| name.contains(&upn)), "{:?}", outcome.report.cause_names);
     assert_eq!(h.linked().await[&reports_outside].manager, None, "no manager is guessed");
     assert!(!h.linked().await.contains_key(&manager), "the manager is not pulled into the directory");
     h.assert_matches_tenant().await;

@@ -93,6 +93,25 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     let history = client.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(history.contains(&format!("{created} created")), "the history shows the run");
 
+    // The report groups its issues by kind and cause, pages them and gives them all as CSV.
+    let report = runs[0].report.clone().unwrap();
+    let outside: Vec<_> = report.issues.iter().filter(|i| i.kind == roster_core::IssueKind::ManagerUnresolved).collect();
+    assert!(!outside.is_empty(), "the simulated tenant has managers outside the group");
+    let run_page = client.get(format!("http://{}{run_url}", app.addr)).send().await.unwrap().text().await.unwrap();
+    assert!(run_page.contains("id=\"run-issue-groups\"") && run_page.contains("Managers who are not in the directory"), "{run_page}");
+    let named = report.cause_names.values().next().expect("a manager named from Graph");
+    assert!(
+        run_page.contains(&named.replace('<', "&lt;").replace('>', "&gt;")) || run_page.contains(&named.replace('<', "&#60;").replace('>', "&#62;")),
+        "the cause is named"
+    );
+    let filtered = client.get(format!("http://{}{run_url}?kind=conflict&page=99", app.addr)).send().await.unwrap().text().await.unwrap();
+    assert!(filtered.contains("page 1 of 1") && !filtered.contains(&outside[0].message), "a kind filter shows only that kind");
+    let csv = client.get(format!("http://{}{run_url}/issues.csv", app.addr)).send().await.unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with("record,kind,cause,cause_name,message\n"));
+    assert_eq!(csv.lines().count(), report.issues.len() + 1, "one row per issue");
+
     // Synced photos show on the person's page and are served as images.
     let avatars = app.state.store.avatar_etags(acme.org.id).await.unwrap();
     let (with_photo, _) = avatars.iter().next().expect("photos were synced");

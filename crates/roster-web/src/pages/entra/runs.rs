@@ -8,7 +8,7 @@ use crate::session::AdminUser;
 use crate::state::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -16,6 +16,7 @@ use roster_app::provision::entra as actions;
 use roster_core::guard::WouldDeactivate;
 use roster_core::plan::RecordIssue;
 use roster_core::Actor;
+use roster_core::IssueKind;
 use roster_core::{Connection, RunId, RunReport};
 use roster_store::{RunStatus, SyncRun};
 
@@ -83,7 +84,11 @@ pub struct RunView {
     pub graph_requests: u64,
     pub error: Option<String>,
     pub report: Option<RunReport>,
-    pub issues: Vec<RecordIssue>,
+    /// Issues by kind and cause, then one page of them (filtered by kind when asked).
+    pub groups: Vec<GroupView>,
+    pub issues: Vec<IssueRow>,
+    pub issues_total: usize,
+    pub issue_pages: IssuePages,
     pub poll_url: String,
     /// Held runs: why, and who the run would deactivate (the first [`SHOWN_HELD`]).
     pub hold: Option<String>,
@@ -96,14 +101,90 @@ pub struct RunView {
 
 /// How many of the people a held run would deactivate the page lists.
 const SHOWN_HELD: usize = 500;
+/// Issues on one page of a run's report.
+const ISSUES_PER_PAGE: usize = 100;
+/// Causes named in each group; the rest are counted.
+const SHOWN_CAUSES: usize = 10;
+
+pub struct GroupView {
+    pub kind: &'static str,
+    pub label: &'static str,
+    pub count: usize,
+    /// "Grace Hopper <grace@…>" (or the id) and how many people it affects.
+    pub causes: Vec<(String, usize)>,
+    pub more_causes: usize,
+}
+
+pub struct IssueRow {
+    pub record: String,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// Where the issue list is, and the links around it.
+pub struct IssuePages {
+    pub page: usize,
+    pub pages: usize,
+    pub kind: String,
+    pub prev_url: Option<String>,
+    pub next_url: Option<String>,
+    pub csv_url: String,
+}
+
+/// `?kind=...&page=N` on a run's page.
+#[derive(serde::Deserialize, Default)]
+pub struct IssueQuery {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+fn group_views(report: &RunReport) -> Vec<GroupView> {
+    roster_core::plan::group_issues(&report.issues)
+        .into_iter()
+        .map(|g| {
+            let named = |cause: &String| report.cause_names.get(cause).map_or_else(|| cause.clone(), |name| format!("{name} ({cause})"));
+            GroupView {
+                kind: g.kind.as_str(),
+                label: g.kind.label(),
+                count: g.count,
+                more_causes: g.causes.len().saturating_sub(SHOWN_CAUSES),
+                causes: g.causes.iter().take(SHOWN_CAUSES).map(|(c, n)| (named(c), *n)).collect(),
+            }
+        })
+        .collect()
+}
 
 impl RunView {
-    fn new(run: &SyncRun, base: &str, csrf: &str) -> Self {
+    fn new(run: &SyncRun, base: &str, csrf: &str, query: &IssueQuery) -> Self {
         let number = |key: &str| run.progress.get(key).and_then(|v| v.as_u64()).unwrap_or_default();
         let phase = run.progress.get("label").and_then(|v| v.as_str()).unwrap_or(match run.status {
             RunStatus::Queued => "Waiting for a worker",
             _ => "",
         });
+        let poll_url = format!("{base}/settings/integrations/entra/runs/{}", run.id);
+        let kind = IssueKind::ALL.into_iter().find(|k| k.as_str() == query.kind);
+        let matching: Vec<&RecordIssue> = run.report.iter().flat_map(|r| r.issues.iter()).filter(|i| kind.is_none_or(|k| i.kind == k)).collect();
+        let issues_total = matching.len();
+        let pages = issues_total.div_ceil(ISSUES_PER_PAGE).max(1);
+        let page = query.page.unwrap_or(1).clamp(1, pages);
+        let issues = matching
+            .iter()
+            .skip((page - 1) * ISSUES_PER_PAGE)
+            .take(ISSUES_PER_PAGE)
+            .map(|i| IssueRow { record: i.record.clone(), kind: i.kind.label(), message: i.message.clone() })
+            .collect();
+        let kind_param = kind.map_or(String::new(), |k| format!("kind={}&", k.as_str()));
+        let page_url = |n: usize| format!("{poll_url}?{kind_param}page={n}#run-issues");
+        let issue_pages = IssuePages {
+            page,
+            pages,
+            kind: kind.map_or(String::new(), |k| k.as_str().to_owned()),
+            prev_url: (page > 1).then(|| page_url(page - 1)),
+            next_url: (page < pages).then(|| page_url(page + 1)),
+            csv_url: format!("{poll_url}/issues.csv"),
+        };
         let photos = match number("photos_to_download") {
             0 => String::new(),
             total => format!("{} of {total}", number("photos_downloaded")),
@@ -120,8 +201,11 @@ impl RunView {
             graph_requests: run.graph_requests.max(number("graph_requests")),
             error: run.error.clone(),
             report: run.report.clone(),
-            issues: run.report.as_ref().map(|r| r.issues.clone()).unwrap_or_default(),
-            poll_url: format!("{base}/settings/integrations/entra/runs/{}", run.id),
+            groups: run.report.as_ref().map(group_views).unwrap_or_default(),
+            issues,
+            issues_total,
+            issue_pages,
+            poll_url,
             hold: run.report.as_ref().and_then(|r| r.hold.as_ref()).map(ToString::to_string),
             would_deactivate: run.report.as_ref().map(|r| r.would_deactivate.iter().take(SHOWN_HELD).cloned().collect()).unwrap_or_default(),
             more_would_deactivate: run.report.as_ref().map_or(0, |r| r.would_deactivate.len().saturating_sub(SHOWN_HELD)),
@@ -157,9 +241,10 @@ pub async fn show_run(
     AdminUser(user): AdminUser,
     headers: HeaderMap,
     Path(path): Path<RunPath>,
+    Query(query): Query<IssueQuery>,
 ) -> Result<Response, PageError> {
     let run = state.store.sync_run(ctx.org.id, path.id).await?.ok_or(PageError::NotFound)?;
-    let view = RunView::new(&run, &ctx.base, &user.csrf);
+    let view = RunView::new(&run, &ctx.base, &user.csrf, &query);
     let mut response = if headers.contains_key("hx-request") {
         RunStatusFragment { run: view }.into_response()
     } else {
@@ -212,4 +297,22 @@ pub async fn reject(
     form.confirmed(&user)?;
     roster_app::provision::guard::reject(&state, ctx.org.id, path.id, &Actor::Person { id: user.person.id }).await?;
     Ok(Redirect::to(&format!("{}/settings/integrations/entra/runs/{}", ctx.base, path.id)).into_response())
+}
+
+/// The run's issues as a CSV file, every one of them, formulas defused.
+pub async fn issues_csv(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(_user): AdminUser,
+    Path(path): Path<RunPath>,
+) -> Result<Response, PageError> {
+    let run = state.store.sync_run(ctx.org.id, path.id).await?.ok_or(PageError::NotFound)?;
+    let report = run.report.unwrap_or_default();
+    let body = roster_core::csv_export::issues_csv(&report).map_err(|e| PageError::Internal(format!("writing the issues file: {e}")))?;
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+        (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"run-{}-issues.csv\"", run.id)),
+        (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    Ok((headers, body).into_response())
 }

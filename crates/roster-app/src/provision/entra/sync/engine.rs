@@ -139,10 +139,12 @@ pub async fn full_sync_with(
         let plan = match judged {
             Ok(mut plan) => {
                 plan.report.issues.extend(issues);
+                name_missing_managers(client, &mut plan.report).await;
                 plan
             }
             Err(ProvisionError::Held(mut plan)) => {
                 plan.report.issues.extend(issues);
+                name_missing_managers(client, &mut plan.report).await;
                 outcome.held = plan.report.hold.as_ref().map(ToString::to_string);
                 outcome.report = plan.report;
                 return Ok(finish(outcome, client));
@@ -201,6 +203,27 @@ pub async fn full_sync_with(
     state.graph_requests = client.graph_requests();
     progress.report(&state).await;
     Ok(finish(outcome, client))
+}
+
+/// The most managers outside the group a report names; the rest show by id.
+const NAMED_MANAGERS: usize = 1_000;
+
+/// Name the managers the report says are not in the directory (they are outside the group, so
+/// Roster has only their ids): one lookup per manager, not per person they manage. Names are a
+/// courtesy to the admin: when Graph cannot give them, the report keeps the ids.
+async fn name_missing_managers(client: &GraphClient, report: &mut RunReport) {
+    let mut ids: Vec<String> =
+        report.issues.iter().filter(|i| i.kind == roster_core::IssueKind::ManagerUnresolved).filter_map(|i| i.cause.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    ids.truncate(NAMED_MANAGERS);
+    if ids.is_empty() {
+        return;
+    }
+    match client.display_names(&ids).await {
+        Ok(names) => report.cause_names.extend(names.into_iter().filter_map(|(id, name)| name.map(|n| (id, n)))),
+        Err(error) => tracing::warn!(error = %error, "the names of managers outside the group could not be read; the report shows their ids"),
+    }
 }
 
 /// What one attempt reads from Graph: the members, mapped, with their managers, and the photo
