@@ -1,6 +1,6 @@
 // The deactivation guard, in a real browser, as an admin meets it: the demo's Entra
 // connection is enabled and synced, then re-pointed from its settings page at another
-// (simulated) tenant. "Sync users" is held instead of deactivating everyone; the run page
+// (simulated) tenant, which the page asks to confirm first. "Sync users" is held instead of deactivating everyone; the run page
 // lists who would go and why; Allow, once confirmed, applies the re-planned run.
 //
 // Run by `scripts/test`; on its own:
@@ -110,6 +110,12 @@ describe('the deactivation guard in the browser', () => {
     await page.locator('details summary', { hasText: 'Other clouds' }).click();
     await page.fill('input[name=login_base]', tenant.login_base);
     await page.fill('input[name=graph_base]', tenant.graph_base);
+    await page.locator('#entra-setup button[type=submit]').click();
+    // Re-pointing asks first, saying how many people the connection provisions now.
+    await page.waitForSelector('#confirm-repoint');
+    assert.match(await page.locator('#entra-error').innerText(), /another tenant and group\. The \d+ people it provisions now/);
+    await page.locator('#confirm-repoint input').check();
+    await page.fill('input[name=client_secret]', tenant.client_secret);
     await page.locator('#entra-setup button[type=submit]').click();
     await page.waitForSelector('#entra-notice');
 

@@ -37,7 +37,7 @@ impl From<StoreError> for PageError {
 impl From<OpsError> for PageError {
     fn from(err: OpsError) -> Self {
         match err {
-            OpsError::Invalid(msg) | OpsError::Conflict(msg) => PageError::BadRequest(msg),
+            OpsError::Invalid(msg) | OpsError::Conflict(msg) | OpsError::Unconfirmed(msg) => PageError::BadRequest(msg),
             OpsError::Csv(e) => PageError::BadRequest(e.to_string()),
             OpsError::NotFound => PageError::NotFound,
             OpsError::Store(e) => PageError::from(e),

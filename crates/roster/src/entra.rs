@@ -8,6 +8,7 @@ use crate::settings::Settings;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use roster_app::admin::OpsError;
 use roster_app::provision::entra::sync::{full_sync, run_recorded, EntraSettings, NoProgress, ProgressSink, SyncOptions, SyncProgress};
 use roster_app::provision::entra::{self as entra_setup, EntraSetup};
 use roster_app::provision::guard;
@@ -77,6 +78,10 @@ pub struct ConnectEntra {
     /// connection provisions (default 20).
     #[arg(long, value_name = "PERCENT", requires = "guard_max_people")]
     guard_max_percent: Option<String>,
+    /// Go ahead when this points an existing connection at another tenant or group (the
+    /// people it provisions now would be deactivated unless they are found there).
+    #[arg(long)]
+    confirm_repoint: bool,
     /// Enable the connection now.
     #[arg(long)]
     enable: bool,
@@ -119,8 +124,12 @@ pub async fn connect(settings: &Settings, cmd: ConnectCommand) -> anyhow::Result
         graph_base: args.graph_base.clone(),
         guard_max_people: args.guard_max_people.clone().unwrap_or_default(),
         guard_max_percent: args.guard_max_percent.clone().unwrap_or_default(),
+        confirm_repoint: args.confirm_repoint,
     };
-    let mut connection = entra_setup::save_setup(&state, org.id, &Actor::Cli, &setup).await?;
+    let mut connection = match entra_setup::save_setup(&state, org.id, &Actor::Cli, &setup).await {
+        Err(OpsError::Unconfirmed(warning)) => bail!("{warning} Run again with --confirm-repoint to go ahead."),
+        other => other?,
+    };
     if args.enable && !connection.enabled {
         connection = entra_setup::set_enabled(&state, &connection, &Actor::Cli, true).await?;
     }
@@ -395,6 +404,8 @@ pub async fn demo_connection(state: &roster_app::App, org: &roster_core::Org) ->
         // Blank: the connection keeps the limits an admin set.
         guard_max_people: String::new(),
         guard_max_percent: String::new(),
+        // The demo points its own connection at the simulator it has just started.
+        confirm_repoint: true,
     };
     entra_setup::save_setup(state, org.id, &Actor::System, &setup).await?;
     Ok(running)

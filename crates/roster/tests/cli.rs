@@ -254,7 +254,7 @@ async fn sync_previews_and_holds_a_repointed_connection() {
     let data = dir.path().join("data");
     let env = [("ROSTER_DATA_DIR", data.to_str().unwrap())];
     ok(roster(&env, &["org", "create", "acme", "--name", "Acme", "--owner", "owner@acme.example"]));
-    let connect = |sim: &roster_sim::EntraSim, base: &str| {
+    let connect = |sim: &roster_sim::EntraSim, base: &str, confirm: bool| {
         let info = sim.info();
         let secret = sim.client_secret();
         let (login, graph) = (format!("{base}/"), format!("{base}/v1.0/"));
@@ -263,11 +263,15 @@ async fn sync_previews_and_holds_a_repointed_connection() {
         #[rustfmt::skip]
         let args = ["connect", "entra", "--org", "acme", "--tenant", &info.tenant_id, "--group", &info.top_group_id, "--client-id", &info.client_id,
             "--client-secret-env", "SIM_SECRET", "--login-base", &login, "--graph-base", &graph, "--enable"];
-        ok(roster(&with_secret, &args));
+        let mut args = args.to_vec();
+        if confirm {
+            args.push("--confirm-repoint");
+        }
+        roster(&with_secret, &args)
     };
     let first = roster_sim::EntraSim::generate(roster_sim::TenantSpec { users: 40, seed: 5, ..Default::default() });
     let first_running = roster_sim::spawn_loopback(first.clone()).await.unwrap();
-    connect(&first, &first_running.base_url);
+    ok(connect(&first, &first_running.base_url, false));
 
     let preview: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["sync", "--org", "acme", "--dry-run", "--json"]))).unwrap();
     let created = preview["report"]["created"].as_u64().unwrap();
@@ -280,7 +284,11 @@ async fn sync_previews_and_holds_a_repointed_connection() {
     // Re-pointed at another tenant: every person of the first would go, so the run is held.
     let second = roster_sim::EntraSim::generate(roster_sim::TenantSpec { users: 15, seed: 9, ..Default::default() });
     let second_running = roster_sim::spawn_loopback(second.clone()).await.unwrap();
-    connect(&second, &second_running.base_url);
+    let unconfirmed = connect(&second, &second_running.base_url, false);
+    let warning = String::from_utf8_lossy(&unconfirmed.stderr);
+    assert!(!unconfirmed.status.success() && warning.contains("another tenant") && warning.contains("--confirm-repoint"), "{warning}");
+    assert!(warning.contains(&format!("The {created} people it provisions now")), "{warning}");
+    ok(connect(&second, &second_running.base_url, true));
     let held = roster(&env, &["sync", "--org", "acme"]);
     let (stdout, stderr) = (String::from_utf8_lossy(&held.stdout), String::from_utf8_lossy(&held.stderr));
     assert!(!held.status.success(), "a held run exits non-zero");

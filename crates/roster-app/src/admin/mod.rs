@@ -24,6 +24,9 @@ pub enum OpsError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// The action would have consequences the admin has not confirmed; this says which.
+    #[error("{0}")]
+    Unconfirmed(String),
     #[error("not found")]
     NotFound,
     #[error(transparent)]

@@ -5,7 +5,7 @@ use crate::admin::OpsError;
 use crate::jobs::{self, entra_sync::EntraSync};
 use crate::provision::entra::sync::{parse_daily_at, parse_rules, Authorization, EntraSettings, CLIENT_SECRET, TENANT_ID};
 use crate::App;
-use roster_core::guard::GuardLimits;
+use roster_core::guard::{provisioned_by, GuardLimits};
 use roster_core::{Actor, Connection, ConnectionId, ConnectionKind, OrgId, RunId};
 use roster_entra::{CheckStatus, GraphClient, GraphConfig};
 use roster_store::{Enqueued, SyncRun};
@@ -33,6 +33,8 @@ pub struct EntraSetup {
     /// has (or the defaults).
     pub guard_max_people: String,
     pub guard_max_percent: String,
+    /// The admin confirmed pointing an existing connection at another tenant or group.
+    pub confirm_repoint: bool,
 }
 
 /// The organisation's Entra connection, if it has one (one tenant per organisation).
@@ -61,6 +63,39 @@ fn base_url(raw: Option<&str>, what: &str) -> Result<Option<String>, OpsError> {
     Ok(Some(text))
 }
 
+/// Why pointing `connection` at another tenant or group needs the admin's confirmation: the
+/// people it provisions now would be deactivated by its next run unless they are found at the
+/// new target. None when nothing moves, or nobody is provisioned yet.
+async fn repoint_warning(
+    state: &App,
+    connection: &Connection,
+    before: Option<&EntraSettings>,
+    after: &EntraSettings,
+    tenant: &str,
+) -> Result<Option<String>, OpsError> {
+    let group_moves = before.is_some_and(|b| b.group_id != after.group_id);
+    let stored_tenant = connection.sealed.get(TENANT_ID).and_then(|sealed| state.master_key.open(connection.org, TENANT_ID, sealed).ok());
+    let tenant_moves = !tenant.trim().is_empty() && stored_tenant.as_deref() != Some(tenant.trim().as_bytes());
+    if !group_moves && !tenant_moves {
+        return Ok(None);
+    }
+    let provisioned = provisioned_by(&state.store.snapshot(connection.org).await?, Some(connection.id));
+    if provisioned == 0 {
+        return Ok(None);
+    }
+    let target = match (tenant_moves, group_moves) {
+        (true, true) => "another tenant and group",
+        (true, false) => "another tenant",
+        _ => "another group",
+    };
+    Ok(Some(format!(
+        "This points the connection at {target}. The {provisioned} people it provisions now would be deactivated by its next run \
+         unless they are in the new one; a run that would deactivate more than {} is held for your decision first. \
+         Nothing was saved.",
+        after.guard
+    )))
+}
+
 /// Create the organisation's Entra connection (disabled, as every new connection is) or
 /// update it. A blank tenant id or client secret on update keeps the stored one.
 pub async fn save_setup(state: &App, org: OrgId, actor: &Actor, setup: &EntraSetup) -> Result<Connection, OpsError> {
@@ -82,7 +117,7 @@ pub async fn save_setup(state: &App, org: OrgId, actor: &Actor, setup: &EntraSet
         (people, percent) => GuardLimits::parse(people, percent).map_err(|e| OpsError::Invalid(format!("The deactivation guard: {e}")))?,
     };
     if setup.tenant_id.trim().is_empty() && !own_app {
-        settings.consent = previous.filter(|p| p.authorization == Authorization::AdminConsent).and_then(|p| p.consent);
+        settings.consent = previous.as_ref().filter(|p| p.authorization == Authorization::AdminConsent).and_then(|p| p.consent.clone());
     }
     settings.invite = setup.invite;
     settings.manage_managers = setup.manage_managers;
@@ -112,6 +147,11 @@ pub async fn save_setup(state: &App, org: OrgId, actor: &Actor, setup: &EntraSet
     }
     match existing {
         Some(mut connection) => {
+            if !setup.confirm_repoint {
+                if let Some(warning) = repoint_warning(state, &connection, previous.as_ref(), &settings, &setup.tenant_id).await? {
+                    return Err(OpsError::Unconfirmed(warning));
+                }
+            }
             connection.settings = settings.to_json();
             connection.sealed = sealed;
             connection.updated_at = now;

@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/integrations/entra/disable", post(disable))
         .route("/settings/integrations/entra/sync", post(runs::sync_now))
         .route("/settings/integrations/entra/runs/{id}", get(runs::show_run))
+        .route("/settings/integrations/entra/runs/{id}/issues.csv", get(runs::issues_csv))
         .route("/settings/integrations/entra/runs/{id}/allow", post(runs::allow))
         .route("/settings/integrations/entra/runs/{id}/reject", post(runs::reject))
         .route("/people/{id}/avatar", get(avatar::show))
@@ -55,6 +56,10 @@ pub struct FormValues {
     pub graph_base: String,
     pub guard_max_people: String,
     pub guard_max_percent: String,
+    /// The tenant ID as the admin just typed it, shown back only when they must confirm it.
+    pub tenant_id: String,
+    /// Saving would re-point the connection: the page asks for confirmation.
+    pub ask_repoint: bool,
 }
 
 impl FormValues {
@@ -73,6 +78,8 @@ impl FormValues {
                 graph_base: s.graph_base.clone().unwrap_or_default(),
                 guard_max_people: s.guard.max_people.to_string(),
                 guard_max_percent: s.guard.max_percent.to_string(),
+                tenant_id: String::new(),
+                ask_repoint: false,
             },
             None => Self {
                 authorization: "own_app",
@@ -87,6 +94,8 @@ impl FormValues {
                 graph_base: String::new(),
                 guard_max_people: GuardLimits::default().max_people.to_string(),
                 guard_max_percent: GuardLimits::default().max_percent.to_string(),
+                tenant_id: String::new(),
+                ask_repoint: false,
             },
         }
     }
@@ -259,6 +268,7 @@ pub struct SetupForm {
     guard_max_people: String,
     #[serde(default)]
     guard_max_percent: String,
+    confirm_repoint: Option<String>,
 }
 
 pub async fn save(
@@ -284,14 +294,17 @@ pub async fn save(
         graph_base: Some(form.graph_base),
         guard_max_people: form.guard_max_people,
         guard_max_percent: form.guard_max_percent,
+        confirm_repoint: checked(&form.confirm_repoint),
     };
     let actor = Actor::Person { id: user.person.id };
     match actions::save_setup(&state, ctx.org.id, &actor, &setup).await {
         Ok(_) => {
             render(&state, &ctx, &user, Feedback { notice: Some("Saved. Test the connection, then enable it.".into()), ..Feedback::none() }).await
         }
-        Err(OpsError::Invalid(msg) | OpsError::Conflict(msg)) => {
-            // Show the form again as sent, secrets excepted.
+        Err(error @ (OpsError::Invalid(_) | OpsError::Conflict(_) | OpsError::Unconfirmed(_))) => {
+            let ask_repoint = matches!(error, OpsError::Unconfirmed(_));
+            // Show the form again as sent, secrets excepted; the tenant ID only when it is what
+            // the admin must confirm.
             let form = FormValues {
                 authorization: authorization_name(setup.authorization),
                 group_id: setup.group_id,
@@ -305,8 +318,10 @@ pub async fn save(
                 graph_base: setup.graph_base.unwrap_or_default(),
                 guard_max_people: setup.guard_max_people,
                 guard_max_percent: setup.guard_max_percent,
+                tenant_id: if ask_repoint { setup.tenant_id } else { String::new() },
+                ask_repoint,
             };
-            render(&state, &ctx, &user, Feedback { error: Some(msg), form: Some(form), ..Feedback::none() }).await
+            render(&state, &ctx, &user, Feedback { error: Some(error.to_string()), form: Some(form), ..Feedback::none() }).await
         }
         Err(other) => Err(other.into()),
     }
