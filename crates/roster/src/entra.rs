@@ -212,7 +212,7 @@ pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let outcome = result.context("the sync failed and changed nothing")?;
     let elapsed = started.elapsed().as_secs_f64();
-    print_report(&outcome.report);
+    print_report(&outcome.report, "see the run page, or download them all as CSV there");
     if let Some(reason) = &outcome.held {
         guard::notify_held(&state, &connection, run.id).await?;
         print_would_deactivate(&outcome.report);
@@ -258,8 +258,9 @@ async fn preview(
         return Ok(());
     }
     println!("Preview: nothing was applied.");
-    print_report(&outcome.report);
+    print_report(&outcome.report, "all of them with --json");
     if let Some(plan) = &outcome.preview {
+        println!("Changes it would make, by kind:");
         let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
         for change in &plan.changes {
             *kinds.entry(change.action()).or_default() += 1;
@@ -294,7 +295,8 @@ fn print_would_deactivate(report: &RunReport) {
     }
 }
 
-fn print_report(report: &RunReport) {
+/// The report's counts and its first issues; `rest` says where the others are.
+fn print_report(report: &RunReport, rest: &str) {
     println!(
         "Created {}, updated {}, deactivated {}, reactivated {}, unchanged {}, skipped {} (disabled, never created), invited {}, teams created {}.",
         report.created,
@@ -308,11 +310,20 @@ fn print_report(report: &RunReport) {
     );
     if !report.issues.is_empty() {
         println!("{} issue(s):", report.issues.len());
-        for issue in report.issues.iter().take(20) {
+        for group in roster_core::plan::group_issues(&report.issues) {
+            let named = |cause: &str| report.cause_names.get(cause).map_or_else(|| cause.to_owned(), |name| format!("{name} ({cause})"));
+            let top: Vec<String> = group.causes.iter().take(3).map(|(cause, n)| format!("{} for {n}", named(cause))).collect();
+            match top.is_empty() {
+                true => println!("  {}: {}", group.kind.label(), group.count),
+                false => println!("  {}: {} from {} cause(s), most often {}", group.kind.label(), group.count, group.causes.len(), top.join("; ")),
+            }
+        }
+        println!("The first of them:");
+        for issue in report.issues.iter().take(10) {
             println!("  {}: {}", issue.record, issue.message);
         }
-        if report.issues.len() > 20 {
-            println!("  ... and {} more (see the run page)", report.issues.len() - 20);
+        if report.issues.len() > 10 {
+            println!("  ... and {} more ({rest})", report.issues.len() - 10);
         }
     }
 }
