@@ -98,8 +98,17 @@ describe('the deactivation guard in the browser', () => {
   it('holds a run of a re-pointed connection, lists who would go, and applies it once allowed', { timeout: 300_000 }, async () => {
     const page = await signedIn();
     await page.goto(ENTRA);
-    if (await page.locator('#enable').count()) await page.click('#enable');
-    assert.equal(await syncAndWait(page), 'succeeded', await pageText(page));
+    // The first Enable shows what the first sync would do, and applies nothing.
+    await page.click('#enable');
+    await page.waitForURL((url) => url.pathname.includes('/runs/'));
+    await page.locator('#preview-counts').waitFor({ timeout: 120_000 });
+    assert.match(await page.locator('#preview-counts').innerText(), /user\.created\s+\d+/);
+    assert.ok((await page.locator('#preview-lines tbody tr').count()) > 10, 'the preview lists the changes');
+    const preview = page.url();
+    await page.click('#enable-after-preview');
+    await page.waitForURL((url) => url.href !== preview);
+    await page.waitForFunction(() => !document.querySelector('#run-status[hx-get]'), null, { timeout: 120_000 });
+    assert.equal((await page.locator('#run-status .status').innerText()).trim(), 'succeeded', await pageText(page));
 
     // Re-point the connection at the other tenant, from the settings form.
     await page.goto(ENTRA);

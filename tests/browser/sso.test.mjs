@@ -148,8 +148,15 @@ describe('single sign-on in the browser', () => {
     await admin.waitForURL((url) => !url.pathname.endsWith('/login'));
     await admin.goto(`/o/${ORG}/settings/integrations/entra`);
     const enable = admin.locator('button#enable');
-    if (await enable.count()) await enable.click();
-    await admin.locator('button#sync-users').click();
+    if (await enable.count()) {
+      // The first Enable shows a preview of the first sync, then "Enable and sync".
+      await enable.click();
+      const preview = admin.url();
+      await admin.locator('button#enable-after-preview').click({ timeout: SYNC_TIMEOUT_MS });
+      await admin.waitForURL((url) => url.href !== preview);
+    } else {
+      await admin.locator('button#sync-users').click();
+    }
     await admin.locator('#run-report').waitFor({ state: 'visible', timeout: SYNC_TIMEOUT_MS }).catch(async () => {
       const status = await admin.locator('#run-status').innerText().catch(() => '(no run status)');
       throw new Error(`the Entra sync did not finish: ${status}`);

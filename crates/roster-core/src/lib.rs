@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod ownership;
 pub mod person;
 pub mod plan;
+pub mod preview;
 pub mod query;
 pub mod reconcile;
 pub mod secret;

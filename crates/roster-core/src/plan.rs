@@ -319,6 +319,9 @@ pub struct RunReport {
     /// What the source calls the causes of issues (a missing manager's name), by cause.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub cause_names: std::collections::BTreeMap<String, String>,
+    /// A preview's changes in words (a run that only previewed applies nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<crate::preview::PlanPreview>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

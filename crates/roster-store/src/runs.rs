@@ -23,6 +23,8 @@ pub enum RunStatus {
     Allowed,
     /// A held run an admin rejected: nothing of it was ever applied.
     Rejected,
+    /// A preview: planned and reported, never meant to apply.
+    Previewed,
 }
 
 impl RunStatus {
@@ -35,11 +37,18 @@ impl RunStatus {
             RunStatus::Held => "held",
             RunStatus::Allowed => "allowed",
             RunStatus::Rejected => "rejected",
+            RunStatus::Previewed => "previewed",
         }
     }
 
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Held | RunStatus::Allowed | RunStatus::Rejected)
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Held | RunStatus::Allowed | RunStatus::Rejected | RunStatus::Previewed)
+    }
+
+    /// A finished run that says whether its connection is held: not a failure (which says
+    /// nothing about the plan) and not a preview (which never applies).
+    pub fn decides_hold(self) -> bool {
+        self.is_finished() && !matches!(self, RunStatus::Failed | RunStatus::Previewed)
     }
 
     /// A run the guard held and nobody allowed: its connection stays held until a run passes.
@@ -65,6 +74,7 @@ impl FromStr for RunStatus {
             "held" => Ok(RunStatus::Held),
             "allowed" => Ok(RunStatus::Allowed),
             "rejected" => Ok(RunStatus::Rejected),
+            "previewed" => Ok(RunStatus::Previewed),
             other => Err(format!("unknown run status '{other}'")),
         }
     }

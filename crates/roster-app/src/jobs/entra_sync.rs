@@ -22,6 +22,10 @@ pub struct EntraSync {
     /// re-planned run applies unless it now deactivates more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_up_to: Option<usize>,
+    /// Plan and report only: a preview, which applies nothing and may run before the
+    /// connection is enabled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preview: bool,
 }
 
 #[async_trait::async_trait]
@@ -88,7 +92,7 @@ async fn perform(state: &App, sync: &EntraSync, job: &roster_store::Job) -> Resu
         state.store.finish_run(job.org, run, &end).await.map_err(store_failure)?;
         Err(JobFailure::permanent(message))
     };
-    if !connection.enabled {
+    if !connection.enabled && !sync.preview {
         return refuse("the connection is disabled".into()).await;
     }
     let settings = match EntraSettings::from_connection(&connection) {
@@ -103,9 +107,13 @@ async fn perform(state: &App, sync: &EntraSync, job: &roster_store::Job) -> Resu
     if let Some(up_to) = sync.allowed_up_to {
         options.guard = Guard::Allowed { up_to, limits: settings.guard };
     }
+    if sync.preview {
+        options.dry_run = true;
+        options.photos = false;
+    }
     match run_recorded(state.store.clone(), &connection, config, &options, run, None).await {
         Ok(outcome) => {
-            if outcome.held.is_some() {
+            if outcome.held.is_some() && !sync.preview {
                 crate::provision::guard::notify_held(state, &connection, run).await.map_err(store_failure)?;
             }
             tracing::info!(org = %job.org, connection = %connection.id, run = %run, created = outcome.report.created, updated = outcome.report.updated,

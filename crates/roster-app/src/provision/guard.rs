@@ -18,7 +18,7 @@ const RECENT_RUNS: u32 = 20;
 /// nobody allowed it since. None when the connection is free to apply.
 pub async fn holding_run(app: &App, connection: &Connection) -> Result<Option<SyncRun>, StoreError> {
     let runs = app.store.sync_runs(connection.org, connection.id, RECENT_RUNS).await?;
-    Ok(runs.into_iter().find(|r| r.status.is_finished() && r.status != RunStatus::Failed).filter(|r| r.status.keeps_connection_held()))
+    Ok(runs.into_iter().find(|r| r.status.decides_hold()).filter(|r| r.status.keeps_connection_held()))
 }
 
 /// Tell the owners and admins that `run` held `connection`, unless the connection was held
@@ -28,7 +28,7 @@ pub async fn notify_held(app: &App, connection: &Connection, run: RunId) -> Resu
     let Some(held) = runs.iter().find(|r| r.id == run) else { return Ok(()) };
     let held_before = runs
         .iter()
-        .filter(|r| r.id != run && r.queued_at <= held.queued_at && r.status.is_finished() && r.status != RunStatus::Failed)
+        .filter(|r| r.id != run && r.queued_at <= held.queued_at && r.status.decides_hold())
         .max_by_key(|r| (r.queued_at, r.id))
         .is_some_and(|r| r.status.keeps_connection_held());
     if held_before {

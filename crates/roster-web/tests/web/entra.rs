@@ -68,8 +68,20 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
 
     // A disabled connection does not sync; an enabled one queues one run however often asked.
     assert_eq!(post("/sync", vec![]).await.status(), 400);
-    assert_eq!(post("/enable", vec![]).await.status(), 303);
+    // The first Enable previews the first sync instead, applying nothing and enabling nothing.
+    let previewing = post("/enable", vec![]).await;
+    assert_eq!(previewing.status(), 303);
+    let preview_url = format!("http://{}{}", app.addr, previewing.headers()["location"].to_str().unwrap());
+    assert_eq!(roster_app::jobs::entra_sync::run_due_jobs(&app.state).await.unwrap(), 1);
+    let preview = client.get(&preview_url).send().await.unwrap().text().await.unwrap();
+    assert!(preview.contains("id=\"preview-counts\"") && preview.contains("user.created") && preview.contains("Enable and sync"), "{preview}");
+    assert!(preview.contains("new: "), "the preview names what it would create");
+    assert!(!app.state.store.connections(acme.org.id).await.unwrap()[0].enabled, "a preview does not enable");
+    assert_eq!(app.state.store.count_people(acme.org.id).await.unwrap().total, 1, "a preview applies nothing");
+    let enabled = post("/enable", vec![("after_preview", "yes".into())]).await;
+    assert_eq!(enabled.status(), 303);
     let first = post("/sync", vec![]).await;
+    assert_eq!(first.headers()["location"], enabled.headers()["location"], "Enable and sync queued the sync");
     assert_eq!(first.status(), 303);
     let run_url = first.headers()["location"].to_str().unwrap().to_owned();
     let second = post("/sync", vec![]).await;
@@ -86,8 +98,8 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     assert!(!fragment.contains("every 1s"), "polling stops when the run is done");
     assert!(!fragment.contains("<html"), "htmx gets the fragment only");
     let runs = app.state.store.sync_runs(acme.org.id, connection.id, 10).await.unwrap();
-    assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].status, RunStatus::Succeeded);
+    assert_eq!(runs.iter().map(|r| r.status).collect::<Vec<_>>(), vec![RunStatus::Succeeded, RunStatus::Previewed]);
+    assert_eq!(runs[1].report.as_ref().map(|r| r.created), runs[0].report.as_ref().map(|r| r.created), "the preview said what the sync did");
     let created = runs[0].report.as_ref().unwrap().created;
     assert!(created > 40, "{created} people created");
     let history = client.get(&page_url).send().await.unwrap().text().await.unwrap();

@@ -45,7 +45,20 @@ async fn an_emptied_group_is_held_until_an_admin_decides(app: &TestApp) {
         }
     }
     let page_url = app.url("guarded", "/settings/integrations/entra");
+    // A preview says the sync would be held, and holds nothing, e-mails nobody.
     let page = client.get(&page_url).send().await.unwrap().text().await.unwrap();
+    let previewed =
+        client.post(app.url("guarded", "/settings/integrations/entra/preview")).form(&[("_csrf", form_token(&page))]).send().await.unwrap();
+    let preview_url = format!("http://{}{}", app.addr, previewed.headers()["location"].to_str().unwrap());
+    assert_eq!(run_due_jobs(&app.state).await.unwrap(), 1);
+    let preview = client.get(&preview_url).send().await.unwrap().text().await.unwrap();
+    assert!(preview.contains("A sync now would be held by the deactivation guard") && preview.contains("user.deactivated"), "{preview}");
+    assert!(!preview.contains("Allow and apply"), "a preview is not a decision");
+    assert_eq!(app.state.store.sync_runs(org.org.id, connection.id, 1).await.unwrap()[0].status, RunStatus::Previewed);
+    let page = client.get(&page_url).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("id=\"entra-held\""), "a preview holds nothing");
+    let emails = app.state.store.emails(org.org.id, 100).await.unwrap();
+    assert!(!emails.iter().any(|e| matches!(e.email, OutgoingEmail::RunHeld { .. })), "and tells nobody");
     let synced = client.post(app.url("guarded", "/settings/integrations/entra/sync")).form(&[("_csrf", form_token(&page))]).send().await.unwrap();
     let run_url = format!("http://{}{}", app.addr, synced.headers()["location"].to_str().unwrap());
     assert_eq!(run_due_jobs(&app.state).await.unwrap(), 1);

@@ -6,4 +6,6 @@ pub mod consent;
 pub mod setup;
 pub mod sync;
 
-pub use setup::{enqueue_sync, entra_connection, graph_config, save_setup, set_enabled, test_connection, EntraSetup, PermissionLine};
+pub use setup::{
+    enqueue_preview, enqueue_sync, entra_connection, ever_synced, graph_config, save_setup, set_enabled, test_connection, EntraSetup, PermissionLine,
+};

@@ -246,6 +246,20 @@ pub async fn enqueue_sync(state: &App, connection: &Connection, trigger: &str) -
     enqueue_sync_allowing(state, connection, trigger, None).await.map(|(run, _)| run)
 }
 
+/// Whether any sync of the connection has planned for real (applied, held or decided): until
+/// then, enabling it shows a preview first.
+pub async fn ever_synced(state: &App, connection: &Connection) -> Result<bool, OpsError> {
+    Ok(state.store.sync_runs(connection.org, connection.id, 50).await?.iter().any(|r| r.status.decides_hold()))
+}
+
+/// Queue a preview: a run that reads Entra and plans, then reports what a sync would change and
+/// applies nothing. It works on a disabled connection, so an admin sees it before enabling.
+pub async fn enqueue_preview(state: &App, connection: &Connection) -> Result<RunId, OpsError> {
+    enqueue(state, connection, EntraSync { connection: connection.id, run: None, allowed_up_to: None, preview: true }, "preview")
+        .await
+        .map(|(run, _)| run)
+}
+
 /// Queue a sync, or find the one already queued (then the bool is false: the queued one runs
 /// as it was asked). `allowed_up_to` carries an admin's allowance of a held run.
 pub async fn enqueue_sync_allowing(
@@ -257,9 +271,15 @@ pub async fn enqueue_sync_allowing(
     if !connection.enabled {
         return Err(OpsError::Invalid("Enable the connection before syncing".into()));
     }
+    enqueue(state, connection, EntraSync { connection: connection.id, run: None, allowed_up_to, preview: false }, trigger).await
+}
+
+/// Queue `job` with a run row of its own, or find the run of the one already queued (then the
+/// bool is false).
+async fn enqueue(state: &App, connection: &Connection, mut job: EntraSync, trigger: &str) -> Result<(RunId, bool), OpsError> {
     let now = state.clock.now();
     let run = SyncRun::queued(RunId::from_uuid(Uuid::now_v7()), connection.org, connection.id, trigger, now);
-    let job = EntraSync { connection: connection.id, run: Some(run.id), allowed_up_to };
+    job.run = Some(run.id);
     match jobs::enqueue(state, connection.org, &job, now).await? {
         Enqueued::New(_) => {
             // A worker that claims the job before this row exists creates it itself.

@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/integrations/entra/enable", post(enable))
         .route("/settings/integrations/entra/disable", post(disable))
         .route("/settings/integrations/entra/sync", post(runs::sync_now))
+        .route("/settings/integrations/entra/preview", post(preview))
         .route("/settings/integrations/entra/runs/{id}", get(runs::show_run))
         .route("/settings/integrations/entra/runs/{id}/issues.csv", get(runs::issues_csv))
         .route("/settings/integrations/entra/runs/{id}/allow", post(runs::allow))
@@ -354,13 +355,47 @@ async fn toggle(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, csrf: &str, 
     Ok(Redirect::to(&format!("{}/settings/integrations/entra", ctx.base)).into_response())
 }
 
+#[derive(Deserialize)]
+pub struct EnableForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    /// Set by the preview's "Enable and sync": the admin has seen what the first sync does.
+    #[serde(default)]
+    after_preview: String,
+}
+
+/// Enable the connection. The first time, show what its first sync would do instead: a
+/// preview, whose page offers "Enable and sync".
 pub async fn enable(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<EnableForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let connection = existing(&state, &ctx).await?;
+    let run_page = |run| Redirect::to(&format!("{}/settings/integrations/entra/runs/{run}", ctx.base)).into_response();
+    if form.after_preview.is_empty() && !actions::ever_synced(&state, &connection).await? {
+        return Ok(run_page(actions::enqueue_preview(&state, &connection).await?));
+    }
+    let enabled = actions::set_enabled(&state, &connection, &Actor::Person { id: user.person.id }, true).await?;
+    if form.after_preview.is_empty() {
+        return Ok(Redirect::to(&format!("{}/settings/integrations/entra", ctx.base)).into_response());
+    }
+    Ok(run_page(actions::enqueue_sync(&state, &enabled, "manual").await?))
+}
+
+/// "Preview": what a sync would change now, applying nothing.
+pub async fn preview(
     State(state): State<AppState>,
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
     Form(form): Form<super::CsrfOnly>,
 ) -> Result<Response, PageError> {
-    toggle(&state, &ctx, &user, &form.csrf, true).await
+    user.check_csrf(&form.csrf)?;
+    let connection = existing(&state, &ctx).await?;
+    let run = actions::enqueue_preview(&state, &connection).await?;
+    Ok(Redirect::to(&format!("{}/settings/integrations/entra/runs/{run}", ctx.base)).into_response())
 }
 
 pub async fn disable(

@@ -15,6 +15,7 @@ use axum::Form;
 use roster_app::provision::entra as actions;
 use roster_core::guard::WouldDeactivate;
 use roster_core::plan::RecordIssue;
+use roster_core::preview::PlanPreview;
 use roster_core::Actor;
 use roster_core::IssueKind;
 use roster_core::{Connection, RunId, RunReport};
@@ -97,7 +98,15 @@ pub struct RunView {
     /// A held run waits for a decision: the page offers Allow and Reject.
     pub decidable: bool,
     pub csrf: String,
+    /// A preview's changes (the first [`SHOWN_PREVIEW`] lines) and whether its connection is
+    /// enabled (else the page offers "Enable and sync").
+    pub preview: Option<PlanPreview>,
+    pub connection_enabled: bool,
+    pub base: String,
 }
+
+/// Lines of a preview the page shows; the counts cover every change.
+const SHOWN_PREVIEW: usize = 200;
 
 /// How many of the people a held run would deactivate the page lists.
 const SHOWN_HELD: usize = 500;
@@ -157,7 +166,7 @@ fn group_views(report: &RunReport) -> Vec<GroupView> {
 }
 
 impl RunView {
-    fn new(run: &SyncRun, base: &str, csrf: &str, query: &IssueQuery) -> Self {
+    fn new(run: &SyncRun, base: &str, csrf: &str, query: &IssueQuery, connection_enabled: bool) -> Self {
         let number = |key: &str| run.progress.get(key).and_then(|v| v.as_u64()).unwrap_or_default();
         let phase = run.progress.get("label").and_then(|v| v.as_str()).unwrap_or(match run.status {
             RunStatus::Queued => "Waiting for a worker",
@@ -211,6 +220,13 @@ impl RunView {
             more_would_deactivate: run.report.as_ref().map_or(0, |r| r.would_deactivate.len().saturating_sub(SHOWN_HELD)),
             decidable: run.status == RunStatus::Held,
             csrf: csrf.to_owned(),
+            preview: run.report.as_ref().and_then(|r| r.preview.clone()).map(|mut p| {
+                p.more += p.lines.len().saturating_sub(SHOWN_PREVIEW);
+                p.lines.truncate(SHOWN_PREVIEW);
+                p
+            }),
+            connection_enabled,
+            base: base.to_owned(),
         }
     }
 }
@@ -244,7 +260,8 @@ pub async fn show_run(
     Query(query): Query<IssueQuery>,
 ) -> Result<Response, PageError> {
     let run = state.store.sync_run(ctx.org.id, path.id).await?.ok_or(PageError::NotFound)?;
-    let view = RunView::new(&run, &ctx.base, &user.csrf, &query);
+    let enabled = state.store.connection(ctx.org.id, run.connection).await?.is_some_and(|c| c.enabled);
+    let view = RunView::new(&run, &ctx.base, &user.csrf, &query, enabled);
     let mut response = if headers.contains_key("hx-request") {
         RunStatusFragment { run: view }.into_response()
     } else {

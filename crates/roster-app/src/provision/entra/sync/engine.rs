@@ -145,6 +145,9 @@ pub async fn full_sync_with(
             Err(ProvisionError::Held(mut plan)) => {
                 plan.report.issues.extend(issues);
                 name_missing_managers(client, &mut plan.report).await;
+                if options.dry_run {
+                    plan.report.preview = Some(roster_core::preview::describe(&plan, &snapshot, PREVIEW_LINES));
+                }
                 outcome.held = plan.report.hold.as_ref().map(ToString::to_string);
                 outcome.report = plan.report;
                 return Ok(finish(outcome, client));
@@ -153,7 +156,9 @@ pub async fn full_sync_with(
         };
         state.changes_planned = plan.changes.len();
         if options.dry_run {
-            outcome.report = plan.report.clone();
+            let mut report = plan.report.clone();
+            report.preview = Some(roster_core::preview::describe(&plan, &snapshot, PREVIEW_LINES));
+            outcome.report = report;
             outcome.preview = Some(plan);
             return Ok(finish(outcome, client));
         }
@@ -204,6 +209,9 @@ pub async fn full_sync_with(
     progress.report(&state).await;
     Ok(finish(outcome, client))
 }
+
+/// How many changes a preview describes line by line; every change is counted.
+const PREVIEW_LINES: usize = 1_000;
 
 /// The most managers outside the group a report names; the rest show by id.
 const NAMED_MANAGERS: usize = 1_000;
@@ -423,7 +431,11 @@ pub async fn run_recorded(
             for issue in &outcome.late_issues {
                 report.issues.push(roster_core::plan::RecordIssue::new("profile photos", roster_core::IssueKind::Invalid, issue.clone()));
             }
-            let status = if outcome.held.is_some() { RunStatus::Held } else { RunStatus::Succeeded };
+            let status = match (options.dry_run, outcome.held.is_some()) {
+                (true, _) => RunStatus::Previewed,
+                (false, true) => RunStatus::Held,
+                (false, false) => RunStatus::Succeeded,
+            };
             let end = RunEnd { status, report: Some(&report), error: outcome.held.as_deref(), graph_requests, at: finished_at };
             store.finish_run(org, run, &end).await?;
         }
