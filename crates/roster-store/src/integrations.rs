@@ -17,6 +17,10 @@ pub trait ConnectionStore {
     async fn connection(&self, org: OrgId, id: ConnectionId) -> StoreResult<Option<Connection>>;
     /// The organisation's connections, oldest first.
     async fn connections(&self, org: OrgId) -> StoreResult<Vec<Connection>>;
+    /// Delete a provisioning connection in one transaction: the people it provisions are
+    /// unlinked and kept as they are (managed by hand from then on; each unlink audited), its
+    /// runs go, and the deletion is audited. Returns how many people were unlinked.
+    async fn delete_connection(&self, org: OrgId, id: ConnectionId, actor: &Actor, now: DateTime<Utc>) -> StoreResult<u64>;
     /// Enabled connections of one kind across every organisation (for schedulers).
     async fn enabled_connections(&self, kind: ConnectionKind) -> StoreResult<Vec<Connection>>;
 }

@@ -88,6 +88,7 @@ on_both_backends!(
     bulk::counts_and_team_summaries_add_up,
     narrow::partial_plans_from_the_narrow_snapshot_match_the_whole_one,
     connections::connections_are_one_tenant_per_org_and_audited_without_secrets,
+    connections::deleting_a_connection_unlinks_its_people_and_removes_its_runs,
     scim::tokens_are_found_by_digest_until_revoked,
     scim::filters_compile_to_sql_with_json_fallbacks,
     scim::paging_yields_each_resource_once_with_true_totals,

@@ -87,6 +87,38 @@ pub struct ConnectEntra {
     enable: bool,
 }
 
+#[derive(Subcommand)]
+pub enum DisconnectCommand {
+    /// Delete the organisation's Microsoft Entra ID connection, its settings and its runs.
+    Entra(DisconnectEntra),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("people").required(true).multiple(false)))]
+pub struct DisconnectEntra {
+    #[arg(long)]
+    org: String,
+    /// Keep the people it provisions as they are, managed by hand from then on.
+    #[arg(long, group = "people")]
+    keep_people: bool,
+    /// Deactivate the people it provisions first (refused, deleting nothing, when that is more
+    /// than the connection's deactivation guard allows).
+    #[arg(long, group = "people")]
+    deactivate_people: bool,
+}
+
+pub async fn disconnect(settings: &Settings, cmd: DisconnectCommand) -> anyhow::Result<()> {
+    let DisconnectCommand::Entra(args) = cmd;
+    let state = commands::app(settings).await?;
+    let org = state.store.org_by_slug(&args.org).await?.ok_or_else(|| anyhow!("there is no organisation '{}'", args.org))?;
+    let connection =
+        entra_setup::entra_connection(&state, org.id).await?.ok_or_else(|| anyhow!("{} has no Microsoft Entra ID connection", org.slug))?;
+    let people = if args.deactivate_people { entra_setup::PeopleAfterDelete::Deactivate } else { entra_setup::PeopleAfterDelete::Keep };
+    let deleted = entra_setup::delete_connection(&state, &connection, &Actor::Cli, people).await?;
+    println!("Deleted the Microsoft Entra ID connection of {}: {} people unlinked, {} deactivated.", org.slug, deleted.unlinked, deleted.deactivated);
+    Ok(())
+}
+
 fn read_secret(args: &ConnectEntra) -> anyhow::Result<String> {
     let secret = match (&args.client_secret_file, &args.client_secret_env) {
         (Some(file), None) => std::fs::read_to_string(file).with_context(|| format!("reading the client secret from {}", file.display()))?,

@@ -58,6 +58,9 @@ enum Command {
     /// Connect an organisation to an identity provider.
     #[command(subcommand)]
     Connect(entra::ConnectCommand),
+    /// Delete an organisation's connection to an identity provider.
+    #[command(subcommand)]
+    Disconnect(entra::DisconnectCommand),
     /// Sync an organisation from Microsoft Entra ID now, with progress, and print the report.
     Sync(entra::SyncArgs),
     /// Simulators for trying integrations without a cloud account.
@@ -124,6 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(cmd) => commands::import(&settings, cmd).await,
         Command::Outbox(cmd) => commands::outbox(&settings, cmd).await,
         Command::Connect(cmd) => entra::connect(&settings, cmd).await,
+        Command::Disconnect(cmd) => entra::disconnect(&settings, cmd).await,
         Command::Sync(args) => entra::sync(&settings, args).await,
         Command::Sim(cmd) => entra::sim(cmd).await,
         Command::Sso(cmd) => sso::run(&settings, cmd).await,

@@ -304,4 +304,16 @@ async fn sync_previews_and_holds_a_repointed_connection() {
     assert!(allowed.contains(&format!("deactivated {created},")), "{allowed}");
     let again = roster(&env, &["sync", "--org", "acme", "--reject", &run]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("not held"), "a decided run is not decided again");
+
+    // Deleting the connection and deactivating everyone it provisions is guarded like a run;
+    // keeping them deletes it and leaves them as they are.
+    let refused = roster(&env, &["disconnect", "entra", "--org", "acme", "--deactivate-people"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("Nothing was deleted"), "{said}");
+    let before: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["user", "list", "--org", "acme", "--json"]))).unwrap();
+    let deleted = ok(roster(&env, &["disconnect", "entra", "--org", "acme", "--keep-people"]));
+    assert!(deleted.contains("people unlinked, 0 deactivated"), "{deleted}");
+    let after: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["user", "list", "--org", "acme", "--json"]))).unwrap();
+    assert_eq!(active(&after), active(&before), "kept as they were");
+    assert!(!roster(&env, &["sync", "--org", "acme"]).status.success(), "no connection left to sync");
 }

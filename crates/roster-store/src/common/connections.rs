@@ -116,6 +116,55 @@ macro_rules! impl_connections {
                 Ok(())
             }
 
+            async fn delete_connection(
+                &self,
+                org: roster_core::OrgId,
+                id: roster_core::ConnectionId,
+                actor: &roster_core::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<u64> {
+                let mut tx = begin_write(&self.pool).await?;
+                let row = sqlx::query(&format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = $1 AND id = $2"))
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    return Err($crate::StoreError::NotFound(format!("connection {id}")));
+                };
+                let connection = connection_from_row(&row)?;
+                let linked: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM people WHERE org_id = $1 AND source_connection_id = $2")
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE people SET source_connection_id = NULL, source_external_id = NULL, updated_at = $3 WHERE org_id = $1 AND source_connection_id = $2")
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                let detail = serde_json::json!({ "connection": id, "kind": connection.kind, "name": connection.name });
+                for person in &linked {
+                    sqlx::query("INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) VALUES ($1, $2, $3, NULL, $4, 'user.unlinked', $5, NULL, $6)")
+                        .bind(uuid::Uuid::now_v7())
+                        .bind(org.as_uuid())
+                        .bind(ts(now))
+                        .bind(actor.label())
+                        .bind(person)
+                        .bind(sqlx::types::Json(&detail))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM sync_runs WHERE org_id = $1 AND connection_id = $2").bind(org.as_uuid()).bind(id.as_uuid()).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM connections WHERE org_id = $1 AND id = $2").bind(org.as_uuid()).bind(id.as_uuid()).execute(&mut *tx).await?;
+                let unlinked = linked.len() as u64;
+                let detail = serde_json::json!({ "connection": id, "kind": connection.kind, "name": connection.name, "unlinked": unlinked });
+                audit_connection(&mut tx, &connection, actor, "connection.deleted", detail, now).await?;
+                tx.commit().await?;
+                Ok(unlinked)
+            }
+
             async fn connection(&self, org: roster_core::OrgId, id: roster_core::ConnectionId) -> $crate::StoreResult<Option<roster_core::Connection>> {
                 let row = sqlx::query(&format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE org_id = $1 AND id = $2"))
                     .bind(org.as_uuid())

@@ -526,6 +526,11 @@ impl ConnectionStore for FailingStore {
         self.inner.update_connection(connection, actor, now).await
     }
 
+    async fn delete_connection(&self, org: OrgId, id: ConnectionId, actor: &Actor, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.check("delete_connection")?;
+        self.inner.delete_connection(org, id, actor, now).await
+    }
+
     async fn connection(&self, org: OrgId, id: ConnectionId) -> StoreResult<Option<Connection>> {
         self.check("connection")?;
         self.inner.connection(org, id).await

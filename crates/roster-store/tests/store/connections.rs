@@ -57,3 +57,28 @@ pub async fn connections_are_one_tenant_per_org_and_audited_without_secrets(stor
     let enabled = store.enabled_connections(ConnectionKind::Entra).await.unwrap();
     assert_eq!(enabled.iter().map(|c| c.id).collect::<Vec<_>>(), vec![entra.id]);
 }
+
+/// Deleting a connection unlinks its people (kept as they are, each unlink audited), removes its
+/// runs and the connection, and touches nobody else; a second delete finds nothing.
+pub async fn deleting_a_connection_unlinks_its_people_and_removes_its_runs(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "acme").await;
+    let entra = connection(org, ConnectionKind::Entra);
+    store.create_connection(&entra, &Actor::Cli).await.unwrap();
+    let mut linked = new_person("linked@acme.example", "Linked", "Person");
+    linked.source = Some(roster_core::SourceLink { connection: entra.id, external_id: "ext-1".into() });
+    let by_hand = new_person("hand@acme.example", "By", "Hand");
+    apply(store.as_ref(), org, vec![create(&linked), create(&by_hand)]).await;
+    let run = roster_store::SyncRun::queued(roster_core::RunId::from_uuid(Uuid::now_v7()), org, entra.id, "manual", now());
+    store.create_run(&run).await.unwrap();
+
+    assert_eq!(store.delete_connection(org, entra.id, &Actor::Cli, now()).await.unwrap(), 1);
+    assert!(store.connection(org, entra.id).await.unwrap().is_none());
+    assert!(store.sync_run(org, run.id).await.unwrap().is_none(), "its runs go with it");
+    let kept = store.person(org, linked.id).await.unwrap().expect("the person is kept");
+    assert_eq!((kept.source, kept.status), (None, roster_core::Status::Invited), "unlinked, as they were");
+    assert!(store.audit_for_person(org, linked.id, 10).await.unwrap().iter().any(|a| a.action == "user.unlinked" && a.actor == "cli"));
+    assert!(store.audit_for_person(org, by_hand.id, 10).await.unwrap().iter().all(|a| a.action != "user.unlinked"));
+    assert!(store.recent_audit(org, 10).await.unwrap().iter().any(|a| a.action == "connection.deleted"));
+    let again = store.delete_connection(org, entra.id, &Actor::Cli, now()).await;
+    assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+}

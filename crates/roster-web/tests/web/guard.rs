@@ -140,5 +140,28 @@ async fn an_emptied_group_is_held_until_an_admin_decides(app: &TestApp) {
         assert!(mail.contains("held for your decision") && mail.contains(&format!("would have deactivated {active}")), "{mail}");
         assert!(!mail.contains("token="), "a notice carries no sign-in link");
     }
+
+    // Delete the connection from its page: the box must be ticked; the people are kept, unlinked.
+    let delete = |fields: Vec<(&'static str, &'static str)>| {
+        let client = client.clone();
+        let page_url = page_url.clone();
+        let url = app.url("guarded", "/settings/integrations/entra/delete");
+        async move {
+            let page = client.get(&page_url).send().await.unwrap().text().await.unwrap();
+            let mut form = vec![("_csrf", form_token(&page))];
+            form.extend(fields.into_iter().map(|(k, v)| (k, v.to_owned())));
+            client.post(url).form(&form).send().await.unwrap()
+        }
+    };
+    assert_eq!(delete(vec![("people", "keep")]).await.status(), 400);
+    assert!(app.state.store.connection(org.org.id, connection.id).await.unwrap().is_some(), "nothing deleted without the box");
+    let deleted = delete(vec![("people", "keep"), ("confirm", "yes")]).await;
+    assert_eq!(deleted.status(), 303);
+    let page =
+        client.get(format!("http://{}{}", app.addr, deleted.headers()["location"].to_str().unwrap())).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("The connection was deleted") && !page.contains("id=\"entra-delete\""), "{page}");
+    let people = app.state.store.snapshot(org.org.id).await.unwrap().people;
+    assert!(people.iter().all(|p| p.source.is_none()), "everyone is unlinked");
+    assert_eq!(people.len(), everyone.len(), "and nobody was removed");
 }
 on_both_backends!(guard_pages_, an_emptied_group_is_held_until_an_admin_decides);

@@ -4,8 +4,11 @@
 use crate::admin::OpsError;
 use crate::jobs::{self, entra_sync::EntraSync};
 use crate::provision::entra::sync::{parse_daily_at, parse_rules, Authorization, EntraSettings, CLIENT_SECRET, TENANT_ID};
+use crate::provision::{Batch, ProvisionError, Provisioner, Reading};
 use crate::App;
-use roster_core::guard::{provisioned_by, GuardLimits};
+use roster_core::guard::{provisioned_by, Guard, GuardLimits};
+use roster_core::ownership::Ownership;
+use roster_core::reconcile::{Invitations, Policy, Scope};
 use roster_core::{Actor, Connection, ConnectionId, ConnectionKind, OrgId, RunId};
 use roster_entra::{CheckStatus, GraphClient, GraphConfig};
 use roster_store::{Enqueued, SyncRun};
@@ -244,6 +247,55 @@ pub async fn test_connection(state: &App, connection: &Connection) -> Result<Vec
 /// queued or running, asking again returns that run instead of queueing a second.
 pub async fn enqueue_sync(state: &App, connection: &Connection, trigger: &str) -> Result<RunId, OpsError> {
     enqueue_sync_allowing(state, connection, trigger, None).await.map(|(run, _)| run)
+}
+
+/// What becomes of the people a deleted connection provisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeopleAfterDelete {
+    /// Kept as they are, unlinked: managed by hand from then on.
+    Keep,
+    /// Deactivated first, through the deactivation guard, then unlinked.
+    Deactivate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deleted {
+    pub unlinked: u64,
+    pub deactivated: usize,
+}
+
+/// Delete the organisation's Entra connection. Deactivating its people goes through the
+/// guard like any run: when it would hold, nothing is deleted and the admin is told why.
+pub async fn delete_connection(state: &App, connection: &Connection, actor: &Actor, people: PeopleAfterDelete) -> Result<Deleted, OpsError> {
+    if connection.kind != ConnectionKind::Entra {
+        return Err(OpsError::Invalid(format!("{} connections are not deleted here", connection.kind.label())));
+    }
+    let mut deactivated = 0;
+    if people == PeopleAfterDelete::Deactivate {
+        let policy = Policy {
+            connection: Some(connection.id),
+            scope: Scope::Full,
+            invitations: Invitations::Hold,
+            manage_managers: false,
+            ownership: Ownership::everything(),
+        };
+        let guard = Guard::Limits(GuardLimits::of_settings(&connection.settings));
+        let batch = Batch { org: connection.org, actor: actor.clone(), records: Vec::new(), policy, reading: Reading::Whole, guard };
+        match Provisioner::new(state).run(batch, |_| true).await {
+            Ok(plan) => deactivated = plan.report.deactivated,
+            Err(held @ ProvisionError::Held(_)) => {
+                return Err(OpsError::Unconfirmed(format!(
+                    "Deleting it and deactivating its people would be {}. Nothing was deleted: keep the people instead, or raise the \
+                     connection's deactivation limits first.",
+                    held.to_string().trim_start_matches("held by the deactivation guard: ")
+                )))
+            }
+            Err(ProvisionError::Store(error)) => return Err(error.into()),
+            Err(ProvisionError::Refused(_)) => return Err(OpsError::Invalid("the deactivations were refused".into())),
+        }
+    }
+    let unlinked = state.store.delete_connection(connection.org, connection.id, actor, state.clock.now()).await?;
+    Ok(Deleted { unlinked, deactivated })
 }
 
 /// Whether any sync of the connection has planned for real (applied, held or decided): until

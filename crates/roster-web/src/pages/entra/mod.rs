@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/integrations/entra/disable", post(disable))
         .route("/settings/integrations/entra/sync", post(runs::sync_now))
         .route("/settings/integrations/entra/preview", post(preview))
+        .route("/settings/integrations/entra/delete", post(delete))
         .route("/settings/integrations/entra/runs/{id}", get(runs::show_run))
         .route("/settings/integrations/entra/runs/{id}/issues.csv", get(runs::issues_csv))
         .route("/settings/integrations/entra/runs/{id}/allow", post(runs::allow))
@@ -186,11 +187,17 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
     Ok(response)
 }
 
+const DELETED_KEPT: &str = "The connection was deleted. The people it provisioned are kept as they were, and are managed by hand from now on.";
+const DELETED_DEACTIVATED: &str = "The connection was deleted, and the people it provisioned were deactivated (never deleted).";
+
 #[derive(Deserialize, Default)]
 pub struct ShowQuery {
     /// Set by the admin-consent answer's redirect; only known names are shown.
     #[serde(default)]
     consent: String,
+    /// Set by the deletion's redirect: `keep` or `deactivate`.
+    #[serde(default)]
+    deleted: String,
 }
 
 pub async fn show(
@@ -202,7 +209,11 @@ pub async fn show(
     let feedback = match consent::Outcome::message(&query.consent) {
         Some((true, msg)) => Feedback { notice: Some(msg.into()), ..Feedback::none() },
         Some((false, msg)) => Feedback { error: Some(msg.into()), ..Feedback::none() },
-        None => Feedback::none(),
+        None => match query.deleted.as_str() {
+            "keep" => Feedback { notice: Some(DELETED_KEPT.into()), ..Feedback::none() },
+            "deactivate" => Feedback { notice: Some(DELETED_DEACTIVATED.into()), ..Feedback::none() },
+            _ => Feedback::none(),
+        },
     };
     render(&state, &ctx, &user, feedback).await
 }
@@ -383,6 +394,41 @@ pub async fn enable(
         return Ok(Redirect::to(&format!("{}/settings/integrations/entra", ctx.base)).into_response());
     }
     Ok(run_page(actions::enqueue_sync(&state, &enabled, "manual").await?))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    /// `keep` or `deactivate`.
+    #[serde(default)]
+    people: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Delete the connection, keeping its people (unlinked) or deactivating them (guarded).
+pub async fn delete(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<DeleteForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let people = match form.people.as_str() {
+        "keep" => actions::PeopleAfterDelete::Keep,
+        "deactivate" => actions::PeopleAfterDelete::Deactivate,
+        _ => return Err(PageError::BadRequest("Choose what becomes of the people this connection provisions.".into())),
+    };
+    if form.confirm.is_empty() {
+        return Err(PageError::BadRequest("Tick the box to confirm the deletion, then try again.".into()));
+    }
+    let connection = existing(&state, &ctx).await?;
+    match actions::delete_connection(&state, &connection, &Actor::Person { id: user.person.id }, people).await {
+        Ok(_) => Ok(Redirect::to(&format!("{}/settings/integrations/entra?deleted={}", ctx.base, form.people)).into_response()),
+        Err(OpsError::Unconfirmed(msg)) => render(&state, &ctx, &user, Feedback { error: Some(msg), ..Feedback::none() }).await,
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// "Preview": what a sync would change now, applying nothing.
