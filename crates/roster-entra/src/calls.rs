@@ -115,6 +115,17 @@ impl GraphClient {
     }
 
     /// The manager's object id, or `None` when the user has none (Graph answers 404).
+    /// The group's display name, or `None` when there is no such group.
+    pub async fn group_name(&self, group_id: &str) -> Result<Option<String>, GraphError> {
+        let url = self.graph_url(&["groups", group_id], &[("$select", "id,displayName".into())])?;
+        let reply = self.send(Method::GET, url, &[], None).await?;
+        match reply.status {
+            404 => Ok(None),
+            _ if reply.ok() => Ok(reply.json()?.get("displayName").and_then(Value::as_str).map(str::to_string)),
+            _ => Err(members_purpose(group_id).error(&reply)),
+        }
+    }
+
     pub async fn manager_id(&self, user_id: &str) -> Result<Option<String>, GraphError> {
         let url = self.graph_url(&["users", user_id, "manager"], &[("$select", "id".into())])?;
         let purpose = user_purpose("read users' managers", "manager");

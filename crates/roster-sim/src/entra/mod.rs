@@ -212,6 +212,10 @@ impl EntraSim {
         self.with(|s| s.tenant.users.get(user_id).and_then(|u| u.photo.as_ref()).map(|p| p.etag.clone()))
     }
 
+    pub fn group_property(&self, group_id: &str, name: &str) -> Option<Value> {
+        self.with(|s| s.tenant.groups.get(group_id).and_then(|g| g.props.get(name).cloned()))
+    }
+
     pub fn user_property(&self, user_id: &str, name: &str) -> Option<Value> {
         self.with(|s| s.tenant.users.get(user_id).and_then(|u| u.props.get(name).cloned()))
     }

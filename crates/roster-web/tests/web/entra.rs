@@ -49,7 +49,8 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     .await
     .unwrap();
     assert!(saved.contains("Saved."), "{saved}");
-    assert!(!saved.contains(&info.client_secret) && !saved.contains(&info.tenant_id), "secrets are never shown again");
+    assert!(!saved.contains(&info.client_secret), "the secret is never shown again");
+    assert!(saved.contains(&format!("in the tenant <code>{}</code>", info.tenant_id)), "the page says where the connection points");
     let connection = app.state.store.connections(acme.org.id).await.unwrap().pop().unwrap();
     assert!(!connection.enabled, "new connections start disabled");
     assert!(!connection.settings.to_string().contains(&info.tenant_id), "the tenant id is sealed, not a setting");
@@ -58,9 +59,12 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     let audit = app.state.store.recent_audit(acme.org.id, 50).await.unwrap();
     assert!(audit.iter().all(|a| !a.detail.to_string().contains(&info.client_secret)), "the audit log never holds a secret");
 
-    // Test connection: each permission ok, then one missing.
+    // Test connection: each permission ok, then one missing; the group's name is read.
     let tested = post("/test", vec![]).await.text().await.unwrap();
     assert_eq!(tested.matches(">ok<").count(), 2, "{tested}");
+    let named = client.get(&page_url).send().await.unwrap().text().await.unwrap();
+    let group_name = sim.group_property(&info.top_group_id, "displayName").and_then(|v| v.as_str().map(str::to_owned)).unwrap();
+    assert!(named.contains(&format!("<strong>{group_name}</strong>")) && named.contains(&info.top_group_id), "the group is named");
     sim.faults().revoke_permission("GroupMember.Read.All");
     let tested = post("/test", vec![]).await.text().await.unwrap();
     assert!(tested.contains(">missing<"), "{tested}");

@@ -7,6 +7,6 @@ pub mod setup;
 pub mod sync;
 
 pub use setup::{
-    delete_connection, enqueue_preview, enqueue_sync, entra_connection, ever_synced, graph_config, save_setup, set_enabled, test_connection, Deleted,
-    EntraSetup, PeopleAfterDelete, PermissionLine,
+    delete_connection, enqueue_preview, enqueue_sync, entra_connection, ever_synced, graph_config, save_setup, set_enabled, target, test_connection,
+    Deleted, EntraSetup, PeopleAfterDelete, PermissionLine, Target,
 };

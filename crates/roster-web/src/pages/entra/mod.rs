@@ -131,6 +131,8 @@ struct SetupPage {
     runs: Vec<RunRow>,
     /// The run holding the connection, and how many it would deactivate.
     held_run: Option<(String, usize)>,
+    /// What the connection points at.
+    target: Option<actions::Target>,
 }
 
 struct Feedback {
@@ -181,6 +183,7 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
         permissions: feedback.permissions,
         runs,
         held_run,
+        target: connection.as_ref().and_then(|c| actions::target(state, c)),
     };
     let mut response = page.into_response();
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
@@ -351,7 +354,7 @@ pub async fn test(
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let connection = existing(&state, &ctx).await?;
-    let feedback = match actions::test_connection(&state, &connection).await {
+    let feedback = match actions::test_connection(&state, &connection, &Actor::Person { id: user.person.id }).await {
         Ok(permissions) => Feedback { permissions, ..Feedback::none() },
         Err(OpsError::Invalid(msg)) => Feedback { test_error: Some(msg), ..Feedback::none() },
         Err(other) => return Err(other.into()),

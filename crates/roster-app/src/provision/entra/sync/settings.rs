@@ -71,6 +71,10 @@ pub struct EntraSettings {
     /// `HH:MM`, UTC.
     #[serde(default = "default_daily_at")]
     pub daily_at: String,
+    /// The group's name as Entra gave it when the connection was last tested: what the page
+    /// shows the connection points at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
     /// The admin's rules, after the default table.
     #[serde(default)]
     pub mappings: Vec<Rule>,
@@ -93,6 +97,7 @@ impl EntraSettings {
             photos: false,
             guard: roster_core::guard::GuardLimits::default(),
             daily_at: default_daily_at(),
+            group_name: None,
             mappings: Vec::new(),
             login_base: None,
             graph_base: None,
