@@ -31,6 +31,7 @@ pub fn subject(email: &OutgoingEmail, org_name: &str) -> String {
         OutgoingEmail::Invitation { .. } => format!("You are invited to {org_name}"),
         OutgoingEmail::PasswordReset { .. } => format!("Reset your {org_name} password"),
         OutgoingEmail::RunHeld { connection, .. } => format!("{org_name}: a run of {connection} was held for your decision"),
+        OutgoingEmail::DeactivationsWaiting { connection, .. } => format!("{org_name}: deactivations from {connection} wait for your decision"),
     }
 }
 
@@ -58,6 +59,17 @@ pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &Config
                 "Hello {name},\n\nSomeone asked to reset your password. If it was you, choose a new one here:\n\n{link}\n\nThe link works once and expires in one hour. If you did not ask, ignore this e-mail.\n"
             ),
         },
+        OutgoingEmail::DeactivationsWaiting { name, connection, .. } => {
+            let page = config.org_url(slug, "/settings/scim");
+            Rendered {
+                subject,
+                body: format!(
+                    "Hello {name},\n\n{connection} asked to deactivate more people of {org_name} within an hour than its deactivation guard allows. \
+                     It was answered as usual, but the people beyond the guard are still active.\n\n\
+                     See who, then deactivate them or keep them active:\n\n{page}\n"
+                ),
+            }
+        }
         OutgoingEmail::RunHeld { name, connection, run, would_deactivate, provisioned, .. } => {
             let page = config.org_url(slug, &format!("/settings/integrations/entra/runs/{run}"));
             Rendered {

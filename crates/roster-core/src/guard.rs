@@ -76,6 +76,11 @@ impl GuardLimits {
         }
     }
 
+    /// May a source that provisions `provisioned` people make `deactivations` at once?
+    pub fn allows(&self, deactivations: usize, provisioned: usize) -> bool {
+        !self.exceeded(deactivations, provisioned)
+    }
+
     /// Would `deactivations` of `provisioned` people go over a limit?
     fn exceeded(&self, deactivations: usize, provisioned: usize) -> bool {
         deactivations >= NEVER_FOR_FEWER_THAN

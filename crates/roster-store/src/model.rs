@@ -67,19 +67,25 @@ pub enum OutgoingEmail {
     /// To an owner or admin: the deactivation guard held a connection's run. Holds no link
     /// that signs anyone in; it points at the run's page.
     RunHeld { to: Email, name: String, person: UserId, connection: String, run: RunId, would_deactivate: usize, provisioned: usize },
+    /// To an owner or admin: a SCIM client's deactivations went beyond the guard and wait on
+    /// the SCIM page. Holds no link that signs anyone in.
+    DeactivationsWaiting { to: Email, name: String, person: UserId, connection: String },
 }
 
 impl OutgoingEmail {
     pub fn to(&self) -> &Email {
         match self {
-            OutgoingEmail::Invitation { to, .. } | OutgoingEmail::PasswordReset { to, .. } | OutgoingEmail::RunHeld { to, .. } => to,
+            OutgoingEmail::Invitation { to, .. }
+            | OutgoingEmail::PasswordReset { to, .. }
+            | OutgoingEmail::RunHeld { to, .. }
+            | OutgoingEmail::DeactivationsWaiting { to, .. } => to,
         }
     }
 
     pub fn person(&self) -> Option<UserId> {
         match self {
             OutgoingEmail::Invitation { person, .. } | OutgoingEmail::PasswordReset { person, .. } => *person,
-            OutgoingEmail::RunHeld { person, .. } => Some(*person),
+            OutgoingEmail::RunHeld { person, .. } | OutgoingEmail::DeactivationsWaiting { person, .. } => Some(*person),
         }
     }
 
@@ -88,7 +94,7 @@ impl OutgoingEmail {
         match self {
             OutgoingEmail::Invitation { .. } => Some(TokenPurpose::Invitation),
             OutgoingEmail::PasswordReset { .. } => Some(TokenPurpose::PasswordReset),
-            OutgoingEmail::RunHeld { .. } => None,
+            OutgoingEmail::RunHeld { .. } | OutgoingEmail::DeactivationsWaiting { .. } => None,
         }
     }
 }

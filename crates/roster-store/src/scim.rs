@@ -100,6 +100,25 @@ pub struct ScimWrite {
     pub expected_version: Option<i64>,
     /// A Group's member ids (User ids); `None` leaves the memberships alone.
     pub members: Option<Vec<Uuid>>,
+    /// The client deactivated the User's person beyond the connection's guard: the plan leaves
+    /// the person active and the deactivation waits for an admin (`pending_deactivations`).
+    /// A User written active again clears a waiting one.
+    pub hold_deactivation: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScimGuardCounts {
+    pub deactivated_recently: u64,
+    pub pending: u64,
+    pub provisioned: u64,
+}
+
+/// A deactivation a SCIM client asked for beyond its connection's guard, waiting for an admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDeactivation {
+    pub person: UserId,
+    pub connection: ConnectionId,
+    pub asked_at: DateTime<Utc>,
 }
 
 /// A resource to remove at the version the writer read, and the writes that go with it.
@@ -111,6 +130,9 @@ pub struct ScimDelete<'a> {
     pub expected_version: i64,
     /// Stored in the same transaction (the Groups a deleted User leaves).
     pub also: &'a [ScimWrite],
+    /// A deleted User's person whose deactivation the guard holds for an admin, and the
+    /// connection that asked.
+    pub hold_deactivation: Option<(UserId, ConnectionId)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +215,14 @@ pub trait ScimStore {
     /// [`SCIM_USER_NAME_TAKEN`] / [`SCIM_GROUP_NAME_TAKEN`] for a taken name; `Conflict` from
     /// the plan when it no longer fits. Either way nothing is changed.
     async fn scim_write(&self, write: &ScimWrite, plan: &Plan, now: DateTime<Utc>) -> StoreResult<ScimWriteOutcome>;
+    /// For the SCIM guard: how many people `connection` deactivated since `since` (from the
+    /// audit log), how many deactivations of it wait for an admin, and how many active people
+    /// it provisions.
+    async fn scim_guard_counts(&self, org: OrgId, connection: ConnectionId, since: DateTime<Utc>) -> StoreResult<ScimGuardCounts>;
+    /// The deactivations waiting for an admin, oldest first.
+    async fn pending_deactivations(&self, org: OrgId) -> StoreResult<Vec<PendingDeactivation>>;
+    /// Forget waiting deactivations (applied or discarded by an admin); audited as `actor`'s.
+    async fn clear_pending_deactivations(&self, org: OrgId, people: &[UserId], applied: bool, actor: &str, now: DateTime<Utc>) -> StoreResult<u64>;
     /// Remove the resource (and its memberships, as group or member) at `expected_version`,
     /// store the `also` writes (the Groups a deleted User leaves) and apply the plan, in one
     /// transaction.

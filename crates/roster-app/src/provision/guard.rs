@@ -35,13 +35,8 @@ pub async fn notify_held(app: &App, connection: &Connection, run: RunId) -> Resu
         return Ok(());
     }
     let Some(hold) = held.report.as_ref().and_then(|r| r.hold.clone()) else { return Ok(()) };
-    let admins = PersonFilter::And(vec![
-        PersonFilter::Or(vec![PersonFilter::Role(Role::Owner), PersonFilter::Role(Role::Admin)]),
-        PersonFilter::Not(Box::new(PersonFilter::Status(Status::Deactivated))),
-    ]);
-    let page = app.store.search_people(connection.org, &PersonQuery { with_total: false, ..PersonQuery::new(Some(admins), 0, 500) }).await?;
     let now = app.clock.now();
-    for person in page.people {
+    for person in owners_and_admins(app, connection.org).await? {
         let email = OutgoingEmail::RunHeld {
             to: person.email.clone(),
             name: person.profile.display_name(),
@@ -54,6 +49,15 @@ pub async fn notify_held(app: &App, connection: &Connection, run: RunId) -> Resu
         app.store.enqueue_email(connection.org, &email, now).await?;
     }
     Ok(())
+}
+
+/// Who hears about a hold: the organisation's active owners and admins.
+pub async fn owners_and_admins(app: &App, org: OrgId) -> Result<Vec<roster_core::Person>, StoreError> {
+    let admins = PersonFilter::And(vec![
+        PersonFilter::Or(vec![PersonFilter::Role(Role::Owner), PersonFilter::Role(Role::Admin)]),
+        PersonFilter::Not(Box::new(PersonFilter::Status(Status::Deactivated))),
+    ]);
+    Ok(app.store.search_people(org, &PersonQuery { with_total: false, ..PersonQuery::new(Some(admins), 0, 500) }).await?.people)
 }
 
 /// A held run and its connection, checked for a decision.

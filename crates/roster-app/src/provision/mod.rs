@@ -11,6 +11,7 @@
 pub mod entra;
 pub mod guard;
 pub mod scim;
+pub mod waiting;
 
 use crate::App;
 use chrono::{DateTime, Utc};

@@ -83,7 +83,13 @@ fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Rule>
 pub struct UserPlan {
     pub plan: Plan,
     pub person: Option<UserId>,
+    /// The client deactivated the person beyond the connection's guard: the plan leaves them
+    /// active, and the deactivation waits for an admin.
+    pub hold_deactivation: bool,
 }
+
+/// How long a SCIM connection's deactivations count against its guard.
+const GUARD_WINDOW_MINUTES: i64 = 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserPlanError {
@@ -141,13 +147,30 @@ pub async fn plan_user(
         reading: Reading::Narrow,
         guard: Guard::Limits(GuardLimits::of_settings(&connection.settings)),
     };
-    let Planned { plan, snapshot } = Provisioner::new(app).plan(Arc::new(batch)).await?;
+    let Planned { mut plan, snapshot } = Provisioner::new(app).plan(Arc::new(batch)).await?;
     let current = provisioned(&snapshot, connection.id, &external_id, &email).map(|p| p.id);
     let created = plan.changes.iter().find_map(|c| match c {
         Change::CreatePerson { person } => Some(person.id),
         _ => None,
     });
-    Ok(UserPlan { person: current.or(created), plan })
+    let hold_deactivation = plan.deactivations() > 0 && !within_guard(app, org, connection).await.map_err(ProvisionError::from)?;
+    if hold_deactivation {
+        plan.changes.retain(|c| !matches!(c, Change::SetStatus { after: roster_core::Status::Deactivated, .. }));
+        plan.report.deactivated = plan.report.deactivated.saturating_sub(1);
+    }
+    Ok(UserPlan { person: current.or(created), plan, hold_deactivation })
+}
+
+/// May the connection deactivate one more person now? Its deactivations of the last hour and
+/// those already waiting count against its guard, as a run's would: a client unassigning
+/// everyone (a mistaken rule in Okta or Entra) deactivates at most the guard's worth.
+async fn within_guard(app: &App, org: OrgId, connection: &Connection) -> Result<bool, StoreError> {
+    let since = app.clock.now() - chrono::Duration::minutes(GUARD_WINDOW_MINUTES);
+    let counts = app.store.scim_guard_counts(org, connection.id, since).await?;
+    let wanted = usize::try_from(counts.deactivated_recently + counts.pending + 1).unwrap_or(usize::MAX);
+    // The person about to be deactivated is still counted among the provisioned.
+    let provisioned = usize::try_from(counts.provisioned).unwrap_or(usize::MAX);
+    Ok(GuardLimits::of_settings(&connection.settings).allows(wanted, provisioned))
 }
 
 /// The person a User provisions: linked by its id, else the one with its e-mail.

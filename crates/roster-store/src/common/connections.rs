@@ -157,6 +157,11 @@ macro_rules! impl_connections {
                         .await?;
                 }
                 sqlx::query("DELETE FROM sync_runs WHERE org_id = $1 AND connection_id = $2").bind(org.as_uuid()).bind(id.as_uuid()).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM pending_deactivations WHERE org_id = $1 AND connection_id = $2")
+                    .bind(org.as_uuid())
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("DELETE FROM connections WHERE org_id = $1 AND id = $2").bind(org.as_uuid()).bind(id.as_uuid()).execute(&mut *tx).await?;
                 let unlinked = linked.len() as u64;
                 let detail = serde_json::json!({ "connection": id, "kind": connection.kind, "name": connection.name, "unlinked": unlinked });

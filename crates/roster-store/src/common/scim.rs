@@ -335,12 +335,113 @@ macro_rules! impl_scim {
                     // Dropping the transaction rolls the plan back too.
                     return Ok($crate::ScimWriteOutcome::Stale);
                 }
+                if let Some(person) = write.resource.person {
+                    let r = &write.resource;
+                    if write.hold_deactivation {
+                        sqlx::query(
+                            "INSERT INTO pending_deactivations (org_id, person_id, connection_id, asked_at) VALUES ($1, $2, $3, $4) \
+                             ON CONFLICT (org_id, person_id) DO NOTHING",
+                        )
+                        .bind(r.org.as_uuid())
+                        .bind(person.as_uuid())
+                        .bind(r.connection.as_uuid())
+                        .bind(ts(now))
+                        .execute(&mut *tx)
+                        .await?;
+                    } else if r.document.get("active") != Some(&serde_json::Value::Bool(false)) {
+                        // Active again: a deactivation still waiting is no longer asked for.
+                        sqlx::query("DELETE FROM pending_deactivations WHERE org_id = $1 AND person_id = $2")
+                            .bind(r.org.as_uuid())
+                            .bind(person.as_uuid())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
                 tx.commit().await?;
                 Ok($crate::ScimWriteOutcome::Written)
             }
 
+            async fn scim_guard_counts(
+                &self,
+                org: roster_core::OrgId,
+                connection: roster_core::ConnectionId,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<$crate::ScimGuardCounts> {
+                let actor = roster_core::Actor::Connection { id: connection }.label();
+                let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE org_id = $1 AND actor = $2 AND action = 'user.deactivated' AND at >= $3")
+                    .bind(org.as_uuid())
+                    .bind(&actor)
+                    .bind(ts(since))
+                    .fetch_one(&self.pool)
+                    .await?;
+                let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pending_deactivations WHERE org_id = $1 AND connection_id = $2")
+                    .bind(org.as_uuid())
+                    .bind(connection.as_uuid())
+                    .fetch_one(&self.pool)
+                    .await?;
+                let provisioned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE org_id = $1 AND source_connection_id = $2 AND status <> 'deactivated'")
+                    .bind(org.as_uuid())
+                    .bind(connection.as_uuid())
+                    .fetch_one(&self.pool)
+                    .await?;
+                let count = |n: i64| u64::try_from(n).unwrap_or(0);
+                Ok($crate::ScimGuardCounts { deactivated_recently: count(recent), pending: count(pending), provisioned: count(provisioned) })
+            }
+
+            async fn pending_deactivations(&self, org: roster_core::OrgId) -> $crate::StoreResult<Vec<$crate::PendingDeactivation>> {
+                let rows = sqlx::query("SELECT person_id, connection_id, asked_at FROM pending_deactivations WHERE org_id = $1 ORDER BY asked_at, person_id")
+                    .bind(org.as_uuid())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok($crate::PendingDeactivation {
+                            person: roster_core::UserId::from_uuid(row.try_get("person_id")?),
+                            connection: roster_core::ConnectionId::from_uuid(row.try_get("connection_id")?),
+                            asked_at: row.try_get("asked_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn clear_pending_deactivations(
+                &self,
+                org: roster_core::OrgId,
+                people: &[roster_core::UserId],
+                applied: bool,
+                actor: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<u64> {
+                let mut tx = begin_write(&self.pool).await?;
+                let mut cleared = 0;
+                let action = if applied { "user.deactivation_applied" } else { "user.deactivation_discarded" };
+                for person in people {
+                    let done = sqlx::query("DELETE FROM pending_deactivations WHERE org_id = $1 AND person_id = $2")
+                        .bind(org.as_uuid())
+                        .bind(person.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        continue;
+                    }
+                    cleared += 1;
+                    sqlx::query("INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) VALUES ($1, $2, $3, NULL, $4, $5, $6, NULL, $7)")
+                        .bind(uuid::Uuid::now_v7())
+                        .bind(org.as_uuid())
+                        .bind(ts(now))
+                        .bind(actor)
+                        .bind(action)
+                        .bind(person.as_uuid())
+                        .bind(sqlx::types::Json(serde_json::json!({ "waiting": "a SCIM deactivation held by the guard" })))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(cleared)
+            }
+
             async fn scim_delete(&self, delete: &$crate::ScimDelete<'_>, plan: &roster_core::Plan, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<$crate::ScimWriteOutcome> {
-                let $crate::ScimDelete { org, kind, id, expected_version, also } = *delete;
+                let $crate::ScimDelete { org, kind, id, expected_version, also, hold_deactivation } = *delete;
                 let mut tx = begin_write(&self.pool).await?;
                 lock_org(&mut tx, org).await?;
                 sqlx::query("DELETE FROM scim_group_members WHERE org_id = $1 AND (group_id = $2 OR member_id = $2)").bind(org.as_uuid()).bind(id).execute(&mut *tx).await?;
@@ -360,6 +461,18 @@ macro_rules! impl_scim {
                     }
                 }
                 apply_plan_in(&mut tx, plan, now).await?;
+                if let Some((person, connection)) = hold_deactivation {
+                    sqlx::query(
+                        "INSERT INTO pending_deactivations (org_id, person_id, connection_id, asked_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (org_id, person_id) DO NOTHING",
+                    )
+                    .bind(org.as_uuid())
+                    .bind(person.as_uuid())
+                    .bind(connection.as_uuid())
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await?;
                 Ok($crate::ScimWriteOutcome::Written)
             }

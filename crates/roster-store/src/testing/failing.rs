@@ -438,6 +438,21 @@ impl ScimStore for FailingStore {
         self.inner.scim_write(write, plan, now).await
     }
 
+    async fn scim_guard_counts(&self, org: OrgId, connection: ConnectionId, since: DateTime<Utc>) -> StoreResult<ScimGuardCounts> {
+        self.check("scim_guard_counts")?;
+        self.inner.scim_guard_counts(org, connection, since).await
+    }
+
+    async fn pending_deactivations(&self, org: OrgId) -> StoreResult<Vec<PendingDeactivation>> {
+        self.check("pending_deactivations")?;
+        self.inner.pending_deactivations(org).await
+    }
+
+    async fn clear_pending_deactivations(&self, org: OrgId, people: &[UserId], applied: bool, actor: &str, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.check("clear_pending_deactivations")?;
+        self.inner.clear_pending_deactivations(org, people, applied, actor, now).await
+    }
+
     async fn scim_delete(&self, delete: &ScimDelete<'_>, plan: &Plan, now: DateTime<Utc>) -> StoreResult<ScimWriteOutcome> {
         self.check("scim_delete")?;
         self.inner.scim_delete(delete, plan, now).await

@@ -48,7 +48,7 @@ fn empty_plan(org: OrgId) -> Plan {
 }
 
 async fn insert(store: &dyn Store, resource: &ScimResource) {
-    let write = ScimWrite { resource: resource.clone(), expected_version: None, members: None };
+    let write = ScimWrite { resource: resource.clone(), expected_version: None, members: None, hold_deactivation: false };
     assert_eq!(store.scim_write(&write, &empty_plan(resource.org), now()).await.unwrap(), ScimWriteOutcome::Written);
 }
 
@@ -148,7 +148,8 @@ pub async fn names_are_unique_in_any_case_and_stale_writes_lose(store: Arc<dyn S
     let connection = scim_connection(store.as_ref(), org).await;
     let first = user(org, connection, "kim@example.com", json!({"userName": "kim@example.com"}));
     insert(store.as_ref(), &first).await;
-    let twin = ScimWrite { resource: user(org, connection, "KIM@example.com", json!({})), expected_version: None, members: None };
+    let twin =
+        ScimWrite { resource: user(org, connection, "KIM@example.com", json!({})), expected_version: None, members: None, hold_deactivation: false };
     match store.scim_write(&twin, &empty_plan(org), now()).await {
         Err(StoreError::Conflict { unique: Unique::ScimUserName, message }) => assert_eq!(message, SCIM_USER_NAME_TAKEN),
         other => panic!("expected a conflict, got {other:?}"),
@@ -157,14 +158,17 @@ pub async fn names_are_unique_in_any_case_and_stale_writes_lose(store: Arc<dyn S
     let mut next = first.clone();
     next.version = 2;
     next.document = json!({"userName": "kim@example.com", "title": "A"});
-    let write = ScimWrite { resource: next.clone(), expected_version: Some(1), members: None };
+    let write = ScimWrite { resource: next.clone(), expected_version: Some(1), members: None, hold_deactivation: false };
     assert_eq!(store.scim_write(&write, &empty_plan(org), now()).await.unwrap(), ScimWriteOutcome::Written);
     // A writer that read version 1 too, and planned a team, loses and leaves no trace.
     let team = tid();
     let plan = Plan { changes: vec![create_team(team, "Lost")], ..empty_plan(org) };
     let mut late = next.clone();
     late.document = json!({"userName": "kim@example.com", "title": "B"});
-    let outcome = store.scim_write(&ScimWrite { resource: late, expected_version: Some(1), members: None }, &plan, now()).await.unwrap();
+    let outcome = store
+        .scim_write(&ScimWrite { resource: late, expected_version: Some(1), members: None, hold_deactivation: false }, &plan, now())
+        .await
+        .unwrap();
     assert_eq!(outcome, ScimWriteOutcome::Stale);
     assert!(store.team(org, team).await.unwrap().is_none(), "the plan of a stale write is rolled back");
     let stored = store.scim_resource(org, ScimResourceType::User, first.id).await.unwrap().unwrap();
@@ -187,19 +191,25 @@ pub async fn groups_keep_members_and_deletes_cascade(store: Arc<dyn Store>) {
         ..user(org, connection, "", json!({"displayName": "Sales"}))
     };
     let plan = Plan { changes: vec![create_team(team, "Sales")], ..empty_plan(org) };
-    let write = ScimWrite { resource: group.clone(), expected_version: None, members: Some(vec![a.id, b.id]) };
+    let write = ScimWrite { resource: group.clone(), expected_version: None, members: Some(vec![a.id, b.id]), hold_deactivation: false };
     assert_eq!(store.scim_write(&write, &plan, now()).await.unwrap(), ScimWriteOutcome::Written);
     assert_eq!(store.scim_members(org, group.id).await.unwrap().len(), 2);
     assert_eq!(store.scim_groups_of(org, a.id).await.unwrap(), vec![(group.id, "Sales".to_owned())]);
     assert_eq!(store.scim_group_by_name(org, "SALES").await.unwrap().map(|g| g.id), Some(group.id));
 
     let twin = ScimResource { id: Uuid::now_v7(), display_name: Some("sales".into()), team: None, ..group.clone() };
-    let clash = store.scim_write(&ScimWrite { resource: twin, expected_version: None, members: None }, &empty_plan(org), now()).await;
+    let clash = store
+        .scim_write(&ScimWrite { resource: twin, expected_version: None, members: None, hold_deactivation: false }, &empty_plan(org), now())
+        .await;
     assert!(matches!(clash, Err(StoreError::Conflict { unique: Unique::ScimGroupName, message: m }) if m == SCIM_GROUP_NAME_TAKEN));
 
     assert_eq!(
         store
-            .scim_delete(&ScimDelete { org, kind: ScimResourceType::User, id: a.id, expected_version: 1, also: &[] }, &empty_plan(org), now())
+            .scim_delete(
+                &ScimDelete { org, kind: ScimResourceType::User, id: a.id, expected_version: 1, also: &[], hold_deactivation: None },
+                &empty_plan(org),
+                now()
+            )
             .await
             .unwrap(),
         ScimWriteOutcome::Written
@@ -207,14 +217,22 @@ pub async fn groups_keep_members_and_deletes_cascade(store: Arc<dyn Store>) {
     assert_eq!(store.scim_members(org, group.id).await.unwrap(), vec![b.id]);
     assert_eq!(
         store
-            .scim_delete(&ScimDelete { org, kind: ScimResourceType::User, id: a.id, expected_version: 1, also: &[] }, &empty_plan(org), now())
+            .scim_delete(
+                &ScimDelete { org, kind: ScimResourceType::User, id: a.id, expected_version: 1, also: &[], hold_deactivation: None },
+                &empty_plan(org),
+                now()
+            )
             .await
             .unwrap(),
         ScimWriteOutcome::Stale
     );
     assert_eq!(
         store
-            .scim_delete(&ScimDelete { org, kind: ScimResourceType::Group, id: group.id, expected_version: 1, also: &[] }, &empty_plan(org), now())
+            .scim_delete(
+                &ScimDelete { org, kind: ScimResourceType::Group, id: group.id, expected_version: 1, also: &[], hold_deactivation: None },
+                &empty_plan(org),
+                now()
+            )
             .await
             .unwrap(),
         ScimWriteOutcome::Written
@@ -238,7 +256,7 @@ pub async fn concurrent_versioned_writes_never_lose_an_update(store: Arc<dyn Sto
                 let mut next = current.clone();
                 next.version += 1;
                 next.document["count"] = json!(current.document["count"].as_i64().unwrap() + 1);
-                let write = ScimWrite { resource: next, expected_version: Some(current.version), members: None };
+                let write = ScimWrite { resource: next, expected_version: Some(current.version), members: None, hold_deactivation: false };
                 if store.scim_write(&write, &Plan::new(org, Actor::Cli), now()).await.unwrap() == ScimWriteOutcome::Written {
                     break;
                 }

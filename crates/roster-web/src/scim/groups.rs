@@ -130,7 +130,11 @@ pub async fn delete(State(state): State<AppState>, client: ScimClient, Path(path
         }
         let outcome = state
             .store
-            .scim_delete(&ScimDelete { org, kind: KIND, id, expected_version: current.version, also: &[] }, &plan, state.clock.now())
+            .scim_delete(
+                &ScimDelete { org, kind: KIND, id, expected_version: current.version, also: &[], hold_deactivation: None },
+                &plan,
+                state.clock.now(),
+            )
             .await?;
         if outcome == ScimWriteOutcome::Written {
             return Ok(StatusCode::NO_CONTENT.into_response());
@@ -152,7 +156,7 @@ async fn write(
     resource.display_name = Some(planned.display_name);
     resource.external_id = resource.document.get("externalId").and_then(Value::as_str).map(str::to_owned);
     resource.team = Some(planned.team);
-    let write = ScimWrite { resource, expected_version: previous.map(|p| p.version), members: Some(planned.members) };
+    let write = ScimWrite { resource, expected_version: previous.map(|p| p.version), members: Some(planned.members), hold_deactivation: false };
     match state.store.scim_write(&write, &planned.plan, now).await? {
         ScimWriteOutcome::Written => Ok(Some(write.resource)),
         ScimWriteOutcome::Stale => Ok(None),

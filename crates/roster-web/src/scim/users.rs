@@ -155,13 +155,21 @@ pub async fn delete(State(state): State<AppState>, client: ScimClient, Path(path
         check_if_match(&headers, current.version)?;
         // The person is deactivated, never deleted: their history stays.
         let now = state.clock.now();
-        let (plan, _) = plan_for(&state, &client, &current, Some(false)).await?;
+        let (plan, person, hold) = plan_for(&state, &client, &current, Some(false)).await?;
+        let hold_deactivation = person.filter(|_| hold).map(|p| (p, client.connection.id));
         let groups = groups_without(&state, &client, id, now).await?;
         let outcome = state
             .store
-            .scim_delete(&ScimDelete { org: client.ctx.org.id, kind: KIND, id, expected_version: current.version, also: &groups }, &plan, now)
+            .scim_delete(
+                &ScimDelete { org: client.ctx.org.id, kind: KIND, id, expected_version: current.version, also: &groups, hold_deactivation },
+                &plan,
+                now,
+            )
             .await?;
         if outcome == ScimWriteOutcome::Written {
+            if hold_deactivation.is_some() {
+                roster_app::provision::waiting::notify_first_waiting(&state, client.ctx.org.id, &client.connection).await?;
+            }
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
     }
@@ -181,7 +189,7 @@ async fn groups_without(state: &AppState, client: &ScimClient, member: Uuid, now
         let remaining = state.store.scim_members(org, group.id).await?.into_iter().filter(|m| *m != member).collect();
         let expected = group.version;
         let resource = ScimResource { document, version: group.version + 1, updated_at: now, ..group };
-        writes.push(ScimWrite { resource, expected_version: Some(expected), members: Some(remaining) });
+        writes.push(ScimWrite { resource, expected_version: Some(expected), members: Some(remaining), hold_deactivation: false });
     }
     Ok(writes)
 }
@@ -208,11 +216,16 @@ async fn write(
     resource.user_name = Some(user_name);
     resource.external_id = resource.document.get("externalId").and_then(Value::as_str).map(str::to_owned);
     resource.display_name = resource.document.get("displayName").and_then(Value::as_str).map(str::to_owned);
-    let (plan, person) = plan_for(state, client, &resource, None).await?;
+    let (plan, person, hold_deactivation) = plan_for(state, client, &resource, None).await?;
     resource.person = person;
-    let write = ScimWrite { resource, expected_version: expected, members: None };
+    let write = ScimWrite { resource, expected_version: expected, members: None, hold_deactivation };
     match state.store.scim_write(&write, &plan, now).await {
-        Ok(ScimWriteOutcome::Written) => Ok(Some(write.resource)),
+        Ok(ScimWriteOutcome::Written) => {
+            if write.hold_deactivation {
+                roster_app::provision::waiting::notify_first_waiting(state, client.ctx.org.id, &client.connection).await?;
+            }
+            Ok(Some(write.resource))
+        }
         // Another writer created the department's team first: plan again.
         Ok(ScimWriteOutcome::Stale) => Ok(None),
         Err(race) if race.is_team_race() => Ok(None),
@@ -222,9 +235,9 @@ async fn write(
 
 /// The plan that brings the directory in line with `resource` (with `active` overridden when
 /// given), and the person it provisions. A refused plan is the client's error, in SCIM's terms.
-async fn plan_for(state: &AppState, client: &ScimClient, resource: &ScimResource, active: Option<bool>) -> ScimResult<(Plan, Option<UserId>)> {
+async fn plan_for(state: &AppState, client: &ScimClient, resource: &ScimResource, active: Option<bool>) -> ScimResult<(Plan, Option<UserId>, bool)> {
     let planned = plan_user(state, client.ctx.org.id, &client.connection, &client.settings, resource.id, &resource.document, active).await;
-    let UserPlan { plan, person } = match planned {
+    let UserPlan { plan, person, hold_deactivation } = match planned {
         Ok(planned) => planned,
         Err(UserPlanError::Mapping(message)) => return Err(ScimError::invalid_value(message).into()),
         Err(UserPlanError::Provision(ProvisionError::Store(error))) => return Err(error.into()),
@@ -236,7 +249,7 @@ async fn plan_for(state: &AppState, client: &ScimClient, resource: &ScimResource
     if let Some(error) = refusal(&plan) {
         return Err(error.into());
     }
-    Ok((plan, person))
+    Ok((plan, person, hold_deactivation))
 }
 
 /// A manager the reconciler cannot resolve (not provisioned yet, the person themself, a

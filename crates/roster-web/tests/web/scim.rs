@@ -637,3 +637,70 @@ async fn heavy_patches(app: &TestApp) {
     assert_eq!(person.profile.first_name, "Big", "nothing changed");
 }
 on_both_backends!(heavy_patches_never_stall_the_server, heavy_patches);
+
+/// A SCIM client deactivating many people at once (an app unassigned from everyone): every
+/// request is answered as usual, but beyond the guard the deactivations wait for an admin, who
+/// applies or discards them from the SCIM page. Fewer than ten never wait.
+async fn deactivation_burst(app: &TestApp) {
+    let scim = Scim::new(app, "acme").await;
+    let mut ids = Vec::new();
+    for n in 0..25 {
+        let created = scim.post("/Users", okta_user(&format!("burst{n}@okta.local"), "Burst", &format!("Person{n}"))).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        ids.push(created.body["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids[..12] {
+        let answer = scim.patch(&format!("/Users/{id}"), json!([{"op": "replace", "value": {"active": false}}])).await;
+        assert_eq!((answer.status, answer.body["active"].clone()), (200, json!(false)), "the client is answered as usual: {}", answer.body);
+    }
+    // DELETE is a deactivation too.
+    assert_eq!(scim.delete(&format!("/Users/{}", ids[12])).await.status, 204);
+    let scim = &scim;
+    let status = |n: usize| async move { scim.person(app, &format!("burst{n}@okta.local")).await.unwrap().status };
+    for n in 0..9 {
+        assert_eq!(status(n).await, Status::Deactivated, "the first nine pass");
+    }
+    for n in 9..13 {
+        assert_ne!(status(n).await, Status::Deactivated, "beyond the guard they wait");
+    }
+    assert_eq!(scim.get(&format!("/Users/{}", ids[10])).await.body["active"], json!(false), "the client reads back what it wrote");
+    let waiting = app.state.store.pending_deactivations(scim.org).await.unwrap();
+    assert_eq!(waiting.len(), 4);
+    let notices = app.state.store.emails(scim.org, 100).await.unwrap();
+    let notices: Vec<_> = notices.iter().filter(|e| matches!(e.email, roster_store::OutgoingEmail::DeactivationsWaiting { .. })).collect();
+    assert_eq!(notices.len(), 1, "the owner hears once, when the first deactivation waits");
+
+    // Active again before anyone decides: that one no longer waits.
+    let back = scim.patch(&format!("/Users/{}", ids[11]), json!([{"op": "replace", "value": {"active": true}}])).await;
+    assert_eq!(back.status, 200);
+    assert_eq!(app.state.store.pending_deactivations(scim.org).await.unwrap().len(), 3);
+
+    // The owner sees them on the SCIM page and deactivates them.
+    let owner = app
+        .state
+        .store
+        .search_people(scim.org, &roster_core::query::PersonQuery::new(Some(roster_core::query::PersonFilter::Role(Role::Owner)), 0, 5))
+        .await
+        .unwrap()
+        .people;
+    let password = roster_app::admin::reset_password(&app.state, scim.org, owner[0].id).await.unwrap();
+    let client = app.signed_in("acme", owner[0].email.as_str(), &password).await;
+    let page = client.get(app.url("acme", "/settings/scim")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"waiting-deactivations\"") && page.contains("burst9@okta.local"), "{page}");
+    let csrf = crate::support::form_token(&page);
+    let unconfirmed = client.post(app.url("acme", "/settings/scim/waiting/apply")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(unconfirmed.status(), 400);
+    let applied =
+        client.post(app.url("acme", "/settings/scim/waiting/apply")).form(&[("_csrf", csrf.as_str()), ("confirm", "yes")]).send().await.unwrap();
+    assert_eq!(applied.status(), 303);
+    for n in [9, 10, 12] {
+        assert_eq!(status(n).await, Status::Deactivated, "applied by the admin");
+    }
+    assert_ne!(status(11).await, Status::Deactivated);
+    assert!(app.state.store.pending_deactivations(scim.org).await.unwrap().is_empty());
+    let person = scim.person(app, "burst9@okta.local").await.unwrap();
+    let trail = app.state.store.audit_for_person(scim.org, person.id, 20).await.unwrap();
+    assert!(trail.iter().any(|a| a.action == "user.deactivated" && a.actor == format!("person:{}", owner[0].id)), "the admin's change");
+    assert!(trail.iter().any(|a| a.action == "user.deactivation_applied"));
+}
+on_both_backends!(a_scim_deactivation_burst_waits_for_an_admin, deactivation_burst);

@@ -35,6 +35,8 @@ struct SettingsPage {
     base_url: String,
     tokens: Vec<TokenRow>,
     new_token: Option<String>,
+    /// Deactivations the clients asked for beyond the guard: (name, e-mail, asked at).
+    waiting: Vec<(String, String, String)>,
 }
 
 async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, new_token: Option<String>) -> Result<Response, PageError> {
@@ -52,7 +54,12 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, new_token: O
         })
         .collect();
     let base_url = scim_tokens::base_url(state, ctx.org.slug.as_str());
-    let mut response = SettingsPage { chrome: Chrome::signed_in(ctx, user, "settings"), base_url, tokens, new_token }.into_response();
+    let waiting = roster_app::provision::waiting::waiting_deactivations(state, ctx.org.id)
+        .await?
+        .into_iter()
+        .map(|w| (w.name, w.email, when(w.asked_at)))
+        .collect();
+    let mut response = SettingsPage { chrome: Chrome::signed_in(ctx, user, "settings"), base_url, tokens, new_token, waiting }.into_response();
     // The page may carry a new token: keep it out of caches.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
@@ -137,4 +144,41 @@ pub async fn requests(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user
         })
         .collect();
     Ok(RequestsPage { chrome: Chrome::signed_in(&ctx, &user, "settings"), limit: LOGGED_REQUESTS, requests }.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Apply every deactivation waiting for a decision.
+pub async fn apply_waiting(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<DecisionForm>,
+) -> Result<Response, PageError> {
+    decide(&state, &ctx, &user, &form, true).await
+}
+
+/// Discard every deactivation waiting for a decision: the people stay active.
+pub async fn discard_waiting(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<DecisionForm>,
+) -> Result<Response, PageError> {
+    decide(&state, &ctx, &user, &form, false).await
+}
+
+async fn decide(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, form: &DecisionForm, apply: bool) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    if form.confirm.is_empty() {
+        return Err(PageError::BadRequest("Tick the box to confirm, then try again.".into()));
+    }
+    roster_app::provision::waiting::decide_waiting_deactivations(state, ctx.org.id, &Actor::Person { id: user.person.id }, apply).await?;
+    Ok(Redirect::to(&format!("{}/settings/scim", ctx.base)).into_response())
 }
