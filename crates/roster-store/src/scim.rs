@@ -110,7 +110,6 @@ pub struct ScimWrite {
 pub struct ScimGuardCounts {
     pub deactivated_recently: u64,
     pub pending: u64,
-    pub provisioned: u64,
 }
 
 /// A deactivation a SCIM client asked for beyond its connection's guard, waiting for an admin.
@@ -216,9 +215,10 @@ pub trait ScimStore {
     /// the plan when it no longer fits. Either way nothing is changed.
     async fn scim_write(&self, write: &ScimWrite, plan: &Plan, now: DateTime<Utc>) -> StoreResult<ScimWriteOutcome>;
     /// For the SCIM guard: how many people `connection` deactivated since `since` (from the
-    /// audit log), how many deactivations of it wait for an admin, and how many active people
-    /// it provisions.
+    /// audit log) and how many of its deactivations wait for an admin.
     async fn scim_guard_counts(&self, org: OrgId, connection: ConnectionId, since: DateTime<Utc>) -> StoreResult<ScimGuardCounts>;
+    /// How many people `connection` provisions who are not deactivated.
+    async fn provisioned_count(&self, org: OrgId, connection: ConnectionId) -> StoreResult<u64>;
     /// The deactivations waiting for an admin, oldest first.
     async fn pending_deactivations(&self, org: OrgId) -> StoreResult<Vec<PendingDeactivation>>;
     /// Forget waiting deactivations (applied or discarded by an admin); audited as `actor`'s.

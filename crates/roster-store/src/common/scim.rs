@@ -379,13 +379,19 @@ macro_rules! impl_scim {
                     .bind(connection.as_uuid())
                     .fetch_one(&self.pool)
                     .await?;
+                // COUNT(*) is never negative.
+                let count = |n: i64| u64::try_from(n).unwrap_or(0);
+                Ok($crate::ScimGuardCounts { deactivated_recently: count(recent), pending: count(pending) })
+            }
+
+            async fn provisioned_count(&self, org: roster_core::OrgId, connection: roster_core::ConnectionId) -> $crate::StoreResult<u64> {
                 let provisioned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE org_id = $1 AND source_connection_id = $2 AND status <> 'deactivated'")
                     .bind(org.as_uuid())
                     .bind(connection.as_uuid())
                     .fetch_one(&self.pool)
                     .await?;
-                let count = |n: i64| u64::try_from(n).unwrap_or(0);
-                Ok($crate::ScimGuardCounts { deactivated_recently: count(recent), pending: count(pending), provisioned: count(provisioned) })
+                // COUNT(*) is never negative.
+                Ok(u64::try_from(provisioned).unwrap_or(0))
             }
 
             async fn pending_deactivations(&self, org: roster_core::OrgId) -> $crate::StoreResult<Vec<$crate::PendingDeactivation>> {

@@ -443,6 +443,11 @@ impl ScimStore for FailingStore {
         self.inner.scim_guard_counts(org, connection, since).await
     }
 
+    async fn provisioned_count(&self, org: OrgId, connection: ConnectionId) -> StoreResult<u64> {
+        self.check("provisioned_count")?;
+        self.inner.provisioned_count(org, connection).await
+    }
+
     async fn pending_deactivations(&self, org: OrgId) -> StoreResult<Vec<PendingDeactivation>> {
         self.check("pending_deactivations")?;
         self.inner.pending_deactivations(org).await
