@@ -109,3 +109,32 @@ pub async fn set_limits(app: &App, org: OrgId, connection: ConnectionId, limits:
     app.store.update_connection(&found, actor, app.clock.now()).await?;
     Ok(())
 }
+
+/// How a provisioning connection is doing, from its newest finished run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Disabled by an admin: nothing runs.
+    Disabled,
+    /// Enabled, and no run has finished yet.
+    NotRunYet,
+    /// The newest run applied (or found nothing to do).
+    Healthy,
+    /// The newest run failed; this is why.
+    Degraded(String),
+    /// A run was held by the deactivation guard and waits for a decision.
+    Held,
+}
+
+pub async fn health(app: &App, connection: &Connection) -> Result<Health, StoreError> {
+    if !connection.enabled {
+        return Ok(Health::Disabled);
+    }
+    let runs = app.store.sync_runs(connection.org, connection.id, RECENT_RUNS).await?;
+    let newest = runs.iter().find(|r| r.status.is_finished() && r.status != RunStatus::Previewed);
+    Ok(match newest {
+        None => Health::NotRunYet,
+        Some(run) if run.status == RunStatus::Failed => Health::Degraded(run.error.clone().unwrap_or_else(|| "the last run failed".into())),
+        Some(run) if run.status.keeps_connection_held() => Health::Held,
+        Some(_) => Health::Healthy,
+    })
+}

@@ -108,6 +108,18 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     assert!(created > 40, "{created} people created");
     let history = client.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(history.contains(&format!("{created} created")), "the history shows the run");
+    assert!(history.contains("Health: <span class=\"status active\">healthy</span>"), "{history}");
+    // A sync that fails makes the connection degraded, with the reason.
+    sim.faults().revoke_permission("GroupMember.Read.All");
+    let enabled_connection = app.state.store.connections(acme.org.id).await.unwrap().pop().unwrap();
+    roster_app::provision::entra::enqueue_sync(&app.state, &enabled_connection, "manual").await.unwrap();
+    let _ = roster_app::jobs::entra_sync::run_due_jobs(&app.state).await;
+    let degraded = client.get(&page_url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        degraded.contains(">degraded</span> The last sync failed and changed nothing:") && degraded.contains("GroupMember.Read.All"),
+        "{degraded}"
+    );
+    sim.faults().grant_permission("GroupMember.Read.All");
 
     // The report groups its issues by kind and cause, pages them and gives them all as CSV.
     let report = runs[0].report.clone().unwrap();

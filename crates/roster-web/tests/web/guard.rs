@@ -75,6 +75,7 @@ async fn an_emptied_group_is_held_until_an_admin_decides(app: &TestApp) {
     assert!(run_page.contains("no longer in the source") && run_page.contains("Allow and apply") && run_page.contains("Reject"));
     let settings_page = client.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(settings_page.contains("id=\"entra-held\""), "the connection shows it is held");
+    assert!(settings_page.contains(">held</span> The last sync was held"), "and its health says so");
 
     // The owner hears once, however many runs are held after.
     let held_mails = || async {

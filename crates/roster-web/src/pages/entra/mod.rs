@@ -19,6 +19,7 @@ use axum::{Form, Router};
 use roster_app::admin::OpsError;
 use roster_app::provision::entra::sync::{format_rules, Authorization, EntraSettings, DEFAULT_DAILY_AT};
 use roster_app::provision::entra::{self as actions, consent, EntraSetup, PermissionLine};
+use roster_app::provision::guard::Health;
 use roster_core::guard::GuardLimits;
 use roster_core::{Actor, Connection};
 use serde::Deserialize;
@@ -133,6 +134,8 @@ struct SetupPage {
     held_run: Option<(String, usize)>,
     /// What the connection points at.
     target: Option<actions::Target>,
+    /// How it is doing: (state, why).
+    health: Option<(&'static str, String)>,
 }
 
 struct Feedback {
@@ -163,6 +166,16 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
             .map(|run| (run.id.to_string(), run.report.and_then(|r| r.hold).map_or(0, |h| h.would_deactivate))),
         None => None,
     };
+    let health = match &connection {
+        Some(c) => Some(match roster_app::provision::guard::health(state, c).await? {
+            Health::Disabled => ("disabled", "Nothing runs until it is enabled.".to_owned()),
+            Health::NotRunYet => ("waiting", "No sync has finished yet.".to_owned()),
+            Health::Healthy => ("healthy", "The last sync went through.".to_owned()),
+            Health::Degraded(why) => ("degraded", format!("The last sync failed and changed nothing: {why}")),
+            Health::Held => ("held", "The last sync was held by the deactivation guard.".to_owned()),
+        }),
+        None => None,
+    };
     let by_consent = settings.as_ref().is_some_and(|s| s.authorization == Authorization::AdminConsent);
     let consent = settings
         .as_ref()
@@ -184,6 +197,7 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
         runs,
         held_run,
         target: connection.as_ref().and_then(|c| actions::target(state, c)),
+        health,
     };
     let mut response = page.into_response();
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
