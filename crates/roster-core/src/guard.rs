@@ -78,13 +78,20 @@ impl GuardLimits {
 
     /// May a source that provisions `provisioned` people make `deactivations` at once?
     pub fn allows(&self, deactivations: usize, provisioned: usize) -> bool {
-        !self.exceeded(deactivations, provisioned)
+        self.allows_without_share(deactivations)
+            .unwrap_or_else(|| deactivations.saturating_mul(100) <= provisioned.saturating_mul(usize::from(self.max_percent)))
     }
 
-    /// Would `deactivations` of `provisioned` people go over a limit?
-    fn exceeded(&self, deactivations: usize, provisioned: usize) -> bool {
-        deactivations >= NEVER_FOR_FEWER_THAN
-            && (deactivations > self.max_people || deactivations.saturating_mul(100) > provisioned.saturating_mul(usize::from(self.max_percent)))
+    /// The answer when the floor or the count limit decides alone; `None` when the share of
+    /// the people provisioned decides (then a caller must count them).
+    pub fn allows_without_share(&self, deactivations: usize) -> Option<bool> {
+        if deactivations < NEVER_FOR_FEWER_THAN {
+            Some(true)
+        } else if deactivations > self.max_people {
+            Some(false)
+        } else {
+            None
+        }
     }
 }
 
@@ -112,8 +119,8 @@ pub enum Guard {
 impl Guard {
     fn permits(&self, deactivations: usize, provisioned: usize) -> bool {
         match self {
-            Guard::Limits(limits) => !limits.exceeded(deactivations, provisioned),
-            Guard::Allowed { up_to, limits } => deactivations <= *up_to || !limits.exceeded(deactivations, provisioned),
+            Guard::Limits(limits) => limits.allows(deactivations, provisioned),
+            Guard::Allowed { up_to, limits } => deactivations <= *up_to || limits.allows(deactivations, provisioned),
             Guard::Explicit => true,
         }
     }

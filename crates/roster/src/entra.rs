@@ -225,7 +225,8 @@ pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
     let settings = EntraSettings::from_connection(&connection)?;
     let mut options = SyncOptions::from_settings(&settings, state.clock.now());
     if let Some(held) = args.allow {
-        options.guard = Guard::Allowed { up_to: held_count(&state, org.id, RunId::from_uuid(held)).await?, limits: settings.guard };
+        let (held, _) = guard::held_run(&state, org.id, RunId::from_uuid(held)).await?;
+        options.guard = Guard::Allowed { up_to: guard::hold_size(&held), limits: settings.guard };
     }
     if args.dry_run {
         return preview(&state, &connection, config, &settings, options, args.json).await;
@@ -306,15 +307,6 @@ async fn preview(
         print_would_deactivate(&outcome.report);
     }
     Ok(())
-}
-
-/// How many people a held run would deactivate: what an allowance covers.
-async fn held_count(state: &roster_app::App, org: roster_core::OrgId, run: RunId) -> anyhow::Result<usize> {
-    let found = state.store.sync_run(org, run).await?.ok_or_else(|| anyhow!("there is no run {run} in this organisation"))?;
-    if found.status != RunStatus::Held {
-        bail!("run {run} is {}, not held: there is nothing to allow", found.status);
-    }
-    Ok(found.report.and_then(|r| r.hold).map_or(0, |h| h.would_deactivate))
 }
 
 fn print_would_deactivate(report: &RunReport) {

@@ -12,13 +12,13 @@ use roster_store::{OutgoingEmail, RunStatus, StoreError, SyncRun};
 
 /// How many recent runs are looked through for the one that decides whether a connection is
 /// held; runs still queued or running come first.
-const RECENT_RUNS: u32 = 20;
+pub const RECENT_RUNS: u32 = 20;
 
-/// The run that keeps `connection` held: its newest finished run, when the guard held it and
-/// nobody allowed it since. None when the connection is free to apply.
-pub async fn holding_run(app: &App, connection: &Connection) -> Result<Option<SyncRun>, StoreError> {
-    let runs = app.store.sync_runs(connection.org, connection.id, RECENT_RUNS).await?;
-    Ok(runs.into_iter().find(|r| r.status.decides_hold()).filter(|r| r.status.keeps_connection_held()))
+/// The run that keeps a connection held, among its recent runs (newest first): its newest
+/// finished run, when the guard held it and nobody allowed it since. None when the connection
+/// is free to apply.
+pub fn holding(recent: &[SyncRun]) -> Option<&SyncRun> {
+    recent.iter().find(|r| r.status.decides_hold()).filter(|r| r.status.keeps_connection_held())
 }
 
 /// Tell the owners and admins that `run` held `connection`, unless the connection was held
@@ -61,7 +61,7 @@ pub async fn owners_and_admins(app: &App, org: OrgId) -> Result<Vec<roster_core:
 }
 
 /// A held run and its connection, checked for a decision.
-async fn held_run(app: &App, org: OrgId, run: RunId) -> Result<(SyncRun, Connection), OpsError> {
+pub async fn held_run(app: &App, org: OrgId, run: RunId) -> Result<(SyncRun, Connection), OpsError> {
     let found = app.store.sync_run(org, run).await?.ok_or(OpsError::NotFound)?;
     if found.status != RunStatus::Held {
         return Err(OpsError::Invalid(format!("This run is {}, not held: there is nothing to decide.", found.status)));
@@ -70,12 +70,17 @@ async fn held_run(app: &App, org: OrgId, run: RunId) -> Result<(SyncRun, Connect
     Ok((found, connection))
 }
 
+/// How many people a held run would deactivate: what allowing it covers.
+pub fn hold_size(run: &SyncRun) -> usize {
+    run.report.as_ref().and_then(|r| r.hold.as_ref()).map_or(0, |h| h.would_deactivate)
+}
+
 /// Allow a held run: queue a run that plans again against the directory and the source as they
 /// are now and applies, unless it would now deactivate more people than the admin saw. Returns
 /// the new run.
 pub async fn allow(app: &App, org: OrgId, run: RunId, actor: &Actor) -> Result<RunId, OpsError> {
     let (held, connection) = held_run(app, org, run).await?;
-    let up_to = held.report.as_ref().and_then(|r| r.hold.as_ref()).map(|h| h.would_deactivate).unwrap_or(0);
+    let up_to = hold_size(&held);
     if connection.kind != ConnectionKind::Entra {
         return Err(OpsError::Invalid(format!("{} connections do not hold runs", connection.kind.label())));
     }
@@ -125,16 +130,15 @@ pub enum Health {
     Held,
 }
 
-pub async fn health(app: &App, connection: &Connection) -> Result<Health, StoreError> {
+/// How `connection` is doing, from its recent runs (newest first).
+pub fn health(connection: &Connection, recent: &[SyncRun]) -> Health {
     if !connection.enabled {
-        return Ok(Health::Disabled);
+        return Health::Disabled;
     }
-    let runs = app.store.sync_runs(connection.org, connection.id, RECENT_RUNS).await?;
-    let newest = runs.iter().find(|r| r.status.is_finished() && r.status != RunStatus::Previewed);
-    Ok(match newest {
+    match recent.iter().find(|r| r.status.is_finished() && r.status != RunStatus::Previewed) {
         None => Health::NotRunYet,
         Some(run) if run.status == RunStatus::Failed => Health::Degraded(run.error.clone().unwrap_or_else(|| "the last run failed".into())),
         Some(run) if run.status.keeps_connection_held() => Health::Held,
         Some(_) => Health::Healthy,
-    })
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::{Batch, Planned, ProvisionError, Provisioner, Reading};
 use crate::App;
-use roster_core::guard::{Guard, GuardLimits, NEVER_FOR_FEWER_THAN};
+use roster_core::guard::{Guard, GuardLimits};
 use roster_core::mapping::{scim_default, Rule};
 use roster_core::ownership::Ownership;
 use roster_core::reconcile::{DesiredPerson, Invitations, ManagerField, ManagerRef, Policy, Scope, Snapshot};
@@ -171,11 +171,8 @@ async fn within_guard(app: &App, org: OrgId, connection: &Connection) -> Result<
     let limits = GuardLimits::of_settings(&connection.settings);
     // Counting everyone the connection provisions is the costly part; most answers need only
     // the floor or the count limit.
-    if wanted < NEVER_FOR_FEWER_THAN {
-        return Ok(true);
-    }
-    if wanted > limits.max_people {
-        return Ok(false);
+    if let Some(decided) = limits.allows_without_share(wanted) {
+        return Ok(decided);
     }
     // The person about to be deactivated is still counted among the provisioned.
     let provisioned = usize::try_from(app.store.provisioned_count(org, connection.id).await?).unwrap_or(usize::MAX);

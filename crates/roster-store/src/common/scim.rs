@@ -107,6 +107,27 @@ macro_rules! impl_scim {
         }
 
         /// Insert or replace (at the expected version) one resource; false when it is stale.
+        /// Keep `person`'s deactivation, asked by `connection`, for an admin (once per person).
+        async fn hold_deactivation_in(
+            tx: &mut DbTx,
+            org: roster_core::OrgId,
+            person: roster_core::UserId,
+            connection: roster_core::ConnectionId,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO pending_deactivations (org_id, person_id, connection_id, asked_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (org_id, person_id) DO NOTHING",
+            )
+            .bind(org.as_uuid())
+            .bind(person.as_uuid())
+            .bind(connection.as_uuid())
+            .bind(ts(now))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
         async fn write_resource(tx: &mut DbTx, write: &$crate::ScimWrite) -> $crate::StoreResult<bool> {
             let r = &write.resource;
             let document = sqlx::types::Json(&r.document);
@@ -338,16 +359,7 @@ macro_rules! impl_scim {
                 if let Some(person) = write.resource.person {
                     let r = &write.resource;
                     if write.hold_deactivation {
-                        sqlx::query(
-                            "INSERT INTO pending_deactivations (org_id, person_id, connection_id, asked_at) VALUES ($1, $2, $3, $4) \
-                             ON CONFLICT (org_id, person_id) DO NOTHING",
-                        )
-                        .bind(r.org.as_uuid())
-                        .bind(person.as_uuid())
-                        .bind(r.connection.as_uuid())
-                        .bind(ts(now))
-                        .execute(&mut *tx)
-                        .await?;
+                        hold_deactivation_in(&mut tx, r.org, person, r.connection, now).await?;
                     } else if r.document.get("active") != Some(&serde_json::Value::Bool(false)) {
                         // Active again: a deactivation still waiting is no longer asked for.
                         sqlx::query("DELETE FROM pending_deactivations WHERE org_id = $1 AND person_id = $2")
@@ -468,16 +480,7 @@ macro_rules! impl_scim {
                 }
                 apply_plan_in(&mut tx, plan, now).await?;
                 if let Some((person, connection)) = hold_deactivation {
-                    sqlx::query(
-                        "INSERT INTO pending_deactivations (org_id, person_id, connection_id, asked_at) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (org_id, person_id) DO NOTHING",
-                    )
-                    .bind(org.as_uuid())
-                    .bind(person.as_uuid())
-                    .bind(connection.as_uuid())
-                    .bind(ts(now))
-                    .execute(&mut *tx)
-                    .await?;
+                    hold_deactivation_in(&mut tx, org, person, connection, now).await?;
                 }
                 tx.commit().await?;
                 Ok($crate::ScimWriteOutcome::Written)

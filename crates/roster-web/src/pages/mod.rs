@@ -56,3 +56,23 @@ pub struct CsrfOnly {
     #[serde(rename = "_csrf", default)]
     pub csrf: String,
 }
+
+/// A form for an action that asks for confirmation: a ticked `confirm` box beside `_csrf`.
+#[derive(serde::Deserialize)]
+pub struct ConfirmedForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub confirm: String,
+}
+
+impl ConfirmedForm {
+    /// The form is the user's own and the box is ticked; else `unticked` says what to do.
+    pub fn check(&self, user: &crate::session::CurrentUser, unticked: &str) -> Result<(), crate::error::PageError> {
+        user.check_csrf(&self.csrf)?;
+        if self.confirm.is_empty() {
+            return Err(crate::error::PageError::BadRequest(unticked.to_owned()));
+        }
+        Ok(())
+    }
+}

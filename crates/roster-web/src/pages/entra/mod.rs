@@ -19,7 +19,7 @@ use axum::{Form, Router};
 use roster_app::admin::OpsError;
 use roster_app::provision::entra::sync::{format_rules, Authorization, EntraSettings, DEFAULT_DAILY_AT};
 use roster_app::provision::entra::{self as actions, consent, EntraSetup, PermissionLine};
-use roster_app::provision::guard::Health;
+use roster_app::provision::guard::{self, Health};
 use roster_core::guard::GuardLimits;
 use roster_core::{Actor, Connection};
 use serde::Deserialize;
@@ -156,26 +156,19 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
     let connection = actions::entra_connection(state, ctx.org.id).await?;
     // Unreadable settings show as not yet set up (a sync reports why); saving the form rewrites them.
     let settings = connection.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
-    let runs = match &connection {
-        Some(c) => runs::history(state, ctx, c).await?,
+    let recent = match &connection {
+        Some(c) => state.store.sync_runs(c.org, c.id, guard::RECENT_RUNS).await?,
         None => Vec::new(),
     };
-    let held_run = match &connection {
-        Some(c) => roster_app::provision::guard::holding_run(state, c)
-            .await?
-            .map(|run| (run.id.to_string(), run.report.and_then(|r| r.hold).map_or(0, |h| h.would_deactivate))),
-        None => None,
-    };
-    let health = match &connection {
-        Some(c) => Some(match roster_app::provision::guard::health(state, c).await? {
-            Health::Disabled => ("disabled", "Nothing runs until it is enabled.".to_owned()),
-            Health::NotRunYet => ("waiting", "No sync has finished yet.".to_owned()),
-            Health::Healthy => ("healthy", "The last sync went through.".to_owned()),
-            Health::Degraded(why) => ("degraded", format!("The last sync failed and changed nothing: {why}")),
-            Health::Held => ("held", "The last sync was held by the deactivation guard.".to_owned()),
-        }),
-        None => None,
-    };
+    let runs = runs::history(&recent);
+    let held_run = guard::holding(&recent).map(|run| (run.id.to_string(), guard::hold_size(run)));
+    let health = connection.as_ref().map(|c| match guard::health(c, &recent) {
+        Health::Disabled => ("disabled", "Nothing runs until it is enabled.".to_owned()),
+        Health::NotRunYet => ("waiting", "No sync has finished yet.".to_owned()),
+        Health::Healthy => ("healthy", "The last sync went through.".to_owned()),
+        Health::Degraded(why) => ("degraded", format!("The last sync failed and changed nothing: {why}")),
+        Health::Held => ("held", "The last sync was held by the deactivation guard.".to_owned()),
+    });
     let by_consent = settings.as_ref().is_some_and(|s| s.authorization == Authorization::AdminConsent);
     let consent = settings
         .as_ref()
@@ -402,15 +395,14 @@ pub async fn enable(
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let connection = existing(&state, &ctx).await?;
-    let run_page = |run| Redirect::to(&format!("{}/settings/integrations/entra/runs/{run}", ctx.base)).into_response();
     if form.after_preview.is_empty() && !actions::ever_synced(&state, &connection).await? {
-        return Ok(run_page(actions::enqueue_preview(&state, &connection).await?));
+        return Ok(runs::to_run(&ctx, actions::enqueue_preview(&state, &connection).await?));
     }
     let enabled = actions::set_enabled(&state, &connection, &Actor::Person { id: user.person.id }, true).await?;
     if form.after_preview.is_empty() {
         return Ok(Redirect::to(&format!("{}/settings/integrations/entra", ctx.base)).into_response());
     }
-    Ok(run_page(actions::enqueue_sync(&state, &enabled, "manual").await?))
+    Ok(runs::to_run(&ctx, actions::enqueue_sync(&state, &enabled, "manual").await?))
 }
 
 #[derive(Deserialize)]
@@ -457,8 +449,7 @@ pub async fn preview(
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     let connection = existing(&state, &ctx).await?;
-    let run = actions::enqueue_preview(&state, &connection).await?;
-    Ok(Redirect::to(&format!("{}/settings/integrations/entra/runs/{run}", ctx.base)).into_response())
+    Ok(runs::to_run(&ctx, actions::enqueue_preview(&state, &connection).await?))
 }
 
 pub async fn disable(

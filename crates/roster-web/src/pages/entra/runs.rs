@@ -1,6 +1,7 @@
 //! "Sync users" and the run page: live progress while the run goes (htmx polls the status
 //! fragment every second), then the report with each person's problem.
 
+use super::super::ConfirmedForm;
 use super::{existing, Chrome};
 use crate::error::PageError;
 use crate::routing::OrgCtx;
@@ -18,7 +19,7 @@ use roster_core::plan::RecordIssue;
 use roster_core::preview::PlanPreview;
 use roster_core::Actor;
 use roster_core::IssueKind;
-use roster_core::{Connection, RunId, RunReport};
+use roster_core::{RunId, RunReport};
 use roster_store::{RunStatus, SyncRun};
 
 /// A run in the history table.
@@ -46,10 +47,8 @@ fn summary(run: &SyncRun) -> String {
     }
 }
 
-pub async fn history(state: &AppState, _ctx: &OrgCtx, connection: &Connection) -> Result<Vec<RunRow>, PageError> {
-    let runs = state.store.sync_runs(connection.org, connection.id, 20).await?;
-    Ok(runs
-        .iter()
+pub fn history(runs: &[SyncRun]) -> Vec<RunRow> {
+    runs.iter()
         .map(|r| RunRow {
             id: r.id.to_string(),
             trigger: r.trigger.clone(),
@@ -57,7 +56,7 @@ pub async fn history(state: &AppState, _ctx: &OrgCtx, connection: &Connection) -
             queued: super::super::when(r.queued_at),
             summary: summary(r),
         })
-        .collect())
+        .collect()
 }
 
 pub async fn sync_now(
@@ -69,7 +68,7 @@ pub async fn sync_now(
     user.check_csrf(&form.csrf)?;
     let connection = existing(&state, &ctx).await?;
     let run = actions::enqueue_sync(&state, &connection, "manual").await?;
-    Ok(Redirect::to(&format!("{}/settings/integrations/entra/runs/{run}", ctx.base)).into_response())
+    Ok(to_run(&ctx, run))
 }
 
 /// What the status fragment shows.
@@ -272,22 +271,11 @@ pub async fn show_run(
 }
 
 /// Allow or Reject: the admin ticks a box saying they have read the list.
-#[derive(serde::Deserialize)]
-pub struct DecisionForm {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
-    #[serde(default)]
-    confirm: String,
-}
+const UNREAD: &str = "Tick the box to confirm that you have read who this run deactivates, then try again.";
 
-impl DecisionForm {
-    fn confirmed(&self, user: &crate::session::CurrentUser) -> Result<(), PageError> {
-        user.check_csrf(&self.csrf)?;
-        if self.confirm.is_empty() {
-            return Err(PageError::BadRequest("Tick the box to confirm that you have read who this run deactivates, then try again.".into()));
-        }
-        Ok(())
-    }
+/// Where a run's page is: where the actions that queue or decide a run lead.
+pub fn to_run(ctx: &OrgCtx, run: RunId) -> Response {
+    Redirect::to(&format!("{}/settings/integrations/entra/runs/{run}", ctx.base)).into_response()
 }
 
 /// Allow a held run: a new run plans again and applies; the page follows the new run.
@@ -296,11 +284,11 @@ pub async fn allow(
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
     Path(path): Path<RunPath>,
-    Form(form): Form<DecisionForm>,
+    Form(form): Form<ConfirmedForm>,
 ) -> Result<Response, PageError> {
-    form.confirmed(&user)?;
+    form.check(&user, UNREAD)?;
     let next = roster_app::provision::guard::allow(&state, ctx.org.id, path.id, &Actor::Person { id: user.person.id }).await?;
-    Ok(Redirect::to(&format!("{}/settings/integrations/entra/runs/{next}", ctx.base)).into_response())
+    Ok(to_run(&ctx, next))
 }
 
 /// Reject a held run: nothing of it is applied; back to the run, now marked rejected.
@@ -309,11 +297,11 @@ pub async fn reject(
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
     Path(path): Path<RunPath>,
-    Form(form): Form<DecisionForm>,
+    Form(form): Form<ConfirmedForm>,
 ) -> Result<Response, PageError> {
-    form.confirmed(&user)?;
+    form.check(&user, UNREAD)?;
     roster_app::provision::guard::reject(&state, ctx.org.id, path.id, &Actor::Person { id: user.person.id }).await?;
-    Ok(Redirect::to(&format!("{}/settings/integrations/entra/runs/{}", ctx.base, path.id)).into_response())
+    Ok(to_run(&ctx, path.id))
 }
 
 /// The run's issues as a CSV file, every one of them, formulas defused.

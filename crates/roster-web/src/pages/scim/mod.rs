@@ -1,7 +1,7 @@
 //! Settings → Integrations → SCIM: tokens (created, listed with their last use, revoked), the
 //! base URL and the steps for Okta and Entra, and the recent requests. Owners and admins only.
 
-use super::{when, Chrome, CsrfOnly};
+use super::{when, Chrome, ConfirmedForm, CsrfOnly};
 use crate::error::PageError;
 use crate::routing::OrgCtx;
 use crate::session::{AdminUser, CurrentUser};
@@ -146,20 +146,12 @@ pub async fn requests(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user
     Ok(RequestsPage { chrome: Chrome::signed_in(&ctx, &user, "settings"), limit: LOGGED_REQUESTS, requests }.into_response())
 }
 
-#[derive(Deserialize)]
-pub struct DecisionForm {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
-    #[serde(default)]
-    confirm: String,
-}
-
 /// Apply every deactivation waiting for a decision.
 pub async fn apply_waiting(
     State(state): State<AppState>,
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
-    Form(form): Form<DecisionForm>,
+    Form(form): Form<ConfirmedForm>,
 ) -> Result<Response, PageError> {
     decide(&state, &ctx, &user, &form, true).await
 }
@@ -169,16 +161,13 @@ pub async fn discard_waiting(
     State(state): State<AppState>,
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
-    Form(form): Form<DecisionForm>,
+    Form(form): Form<ConfirmedForm>,
 ) -> Result<Response, PageError> {
     decide(&state, &ctx, &user, &form, false).await
 }
 
-async fn decide(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, form: &DecisionForm, apply: bool) -> Result<Response, PageError> {
-    user.check_csrf(&form.csrf)?;
-    if form.confirm.is_empty() {
-        return Err(PageError::BadRequest("Tick the box to confirm, then try again.".into()));
-    }
+async fn decide(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, form: &ConfirmedForm, apply: bool) -> Result<Response, PageError> {
+    form.check(user, "Tick the box to confirm, then try again.")?;
     roster_app::provision::waiting::decide_waiting_deactivations(state, ctx.org.id, &Actor::Person { id: user.person.id }, apply).await?;
     Ok(Redirect::to(&format!("{}/settings/scim", ctx.base)).into_response())
 }
