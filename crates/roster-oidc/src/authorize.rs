@@ -38,6 +38,14 @@ pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
+/// Refuses a provider that says it cannot do PKCE with S256 (one that does not say is tried).
+pub fn require_s256(metadata: &ProviderMetadata) -> Result<(), SsoError> {
+    match &metadata.code_challenge_methods_supported {
+        Some(methods) if !methods.iter().any(|m| m == "S256") => Err(SsoError::NoS256 { found: methods.join(", ") }),
+        _ => Ok(()),
+    }
+}
+
 /// Build the request. Refuses a provider that says it cannot do S256 rather than fall back
 /// to `plain` or no PKCE.
 pub fn authorization_request(
@@ -47,11 +55,7 @@ pub fn authorization_request(
     scope: &str,
     rng: &mut impl RngCore,
 ) -> Result<AuthorizationRequest, SsoError> {
-    if let Some(methods) = &metadata.code_challenge_methods_supported {
-        if !methods.iter().any(|m| m == "S256") {
-            return Err(SsoError::NoS256 { found: methods.join(", ") });
-        }
-    }
+    require_s256(metadata)?;
     let state = random_value(rng);
     let nonce = random_value(rng);
     let pkce_verifier = random_value(rng);

@@ -73,6 +73,12 @@ impl Providers {
         if let Some(metadata) = cached {
             return Ok(metadata);
         }
+        self.refresh_metadata(discovery_url).await
+    }
+
+    /// The provider's metadata fetched now, whatever the cache holds (for checking a connection
+    /// as it is saved); the cache keeps what was fetched.
+    pub async fn refresh_metadata(&self, discovery_url: &str) -> Result<ProviderMetadata, SsoError> {
         crate::metadata::check_endpoint("discovery", discovery_url)?;
         let body = self.get_json(discovery_url).await.map_err(|reason| SsoError::Discovery { url: discovery_url.to_owned(), reason })?;
         let metadata = ProviderMetadata::from_document(discovery_url, &body)?;
@@ -138,34 +144,78 @@ impl Providers {
             ("redirect_uri", exchange.redirect_uri),
             ("code_verifier", exchange.pkce_verifier),
         ];
+        let body = self.post_token(metadata, exchange.client_id, exchange.client_secret, &mut form).await?;
+        let tokens: TokenResponse =
+            serde_json::from_slice(&body).map_err(|_| SsoError::TokenResponse("the answer is not a token response".into()))?;
+        tokens.id_token.ok_or_else(|| SsoError::TokenResponse("the answer has no id_token (was the openid scope granted?)".into()))
+    }
+
+    /// Asks the token endpoint for a client-credentials token, only to learn whether it takes
+    /// the client ID and secret; the token, if any, is dropped. `scope` is what the provider
+    /// needs for the grant (Microsoft's `.../.default`).
+    pub async fn try_client_credentials(
+        &self,
+        metadata: &ProviderMetadata,
+        client_id: &str,
+        client_secret: &str,
+        scope: Option<&str>,
+    ) -> ClientCheck {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        match self.post_token(metadata, client_id, client_secret, &mut form).await {
+            Ok(_) => ClientCheck::Accepted,
+            Err(SsoError::TokenEndpoint { error, description }) => ClientCheck::Refused { error, description },
+            Err(other) => ClientCheck::Unreachable(other.to_string()),
+        }
+    }
+
+    /// POSTs `form` to the token endpoint with the client's credentials; the body of a success.
+    async fn post_token<'a>(
+        &self,
+        metadata: &ProviderMetadata,
+        client_id: &'a str,
+        client_secret: &'a str,
+        form: &mut Vec<(&'a str, &'a str)>,
+    ) -> Result<Vec<u8>, SsoError> {
         let mut request = self.http.post(&metadata.token_endpoint).header("accept", "application/json");
         match metadata.client_auth() {
             ClientAuth::Basic => {
                 // RFC 6749 §2.3.1: form-encode both parts before Basic encoding.
-                let id: String = url::form_urlencoded::byte_serialize(exchange.client_id.as_bytes()).collect();
-                let secret: String = url::form_urlencoded::byte_serialize(exchange.client_secret.as_bytes()).collect();
+                let id: String = url::form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
+                let secret: String = url::form_urlencoded::byte_serialize(client_secret.as_bytes()).collect();
                 request = request.basic_auth(id, Some(secret));
             }
             ClientAuth::Post => {
-                form.push(("client_id", exchange.client_id));
-                form.push(("client_secret", exchange.client_secret));
+                form.push(("client_id", client_id));
+                form.push(("client_secret", client_secret));
             }
         }
         let response = request.form(&form).send().await.map_err(|e| SsoError::TokenResponse(e.without_url().to_string()))?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| SsoError::TokenResponse(e.without_url().to_string()))?;
         if !status.is_success() {
-            // An error body that is not OAuth's JSON still fails the exchange, named by its status.
+            // An error body that is not OAuth's JSON still fails, named by its status.
             let error: TokenError = serde_json::from_slice(&body).unwrap_or_default();
             return Err(SsoError::TokenEndpoint {
                 error: if error.error.is_empty() { format!("HTTP {status}") } else { short(&error.error) },
                 description: error.error_description.map(|d| format!(" ({})", short(&d))).unwrap_or_default(),
             });
         }
-        let tokens: TokenResponse =
-            serde_json::from_slice(&body).map_err(|_| SsoError::TokenResponse("the answer is not a token response".into()))?;
-        tokens.id_token.ok_or_else(|| SsoError::TokenResponse("the answer has no id_token (was the openid scope granted?)".into()))
+        Ok(body.to_vec())
     }
+}
+
+/// What the token endpoint said of a client's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCheck {
+    /// It issued a token.
+    Accepted,
+    /// It answered with an OAuth error (`invalid_client`, `unauthorized_client`, ...).
+    Refused { error: String, description: String },
+    /// It could not be asked (network, or an answer that is not OAuth's).
+    Unreachable(String),
 }
 
 /// What a code exchange sends. Debug never shows the secret or the verifier.

@@ -25,8 +25,8 @@ mod error;
 mod metadata;
 mod validate;
 
-pub use authorize::{authorization_request, pkce_challenge, AuthorizationRequest};
-pub use client::{http_client, CodeExchange, Providers};
+pub use authorize::{authorization_request, pkce_challenge, require_s256, AuthorizationRequest};
+pub use client::{http_client, ClientCheck, CodeExchange, Providers};
 pub use error::SsoError;
 pub use metadata::{ClientAuth, ProviderMetadata, DISCOVERY_SUFFIX};
 pub use validate::{

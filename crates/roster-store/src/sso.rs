@@ -77,6 +77,8 @@ pub struct SsoRefusal {
 #[async_trait]
 pub trait SsoStore {
     async fn create_sso_request(&self, request: &SsoRequest) -> StoreResult<()>;
+    /// A pending request, left pending (to learn what an answer that failed was for).
+    async fn pending_sso_request(&self, org: OrgId, state_digest: &str, now: DateTime<Utc>) -> StoreResult<Option<SsoRequest>>;
     /// Redeem a pending request: only one caller ever gets `Some`, and only before it expires.
     async fn consume_sso_request(&self, org: OrgId, state_digest: &str, now: DateTime<Utc>) -> StoreResult<Option<SsoRequest>>;
     /// The person a provider's subject was linked to by an earlier sign-in.

@@ -29,5 +29,7 @@ mod signin;
 mod sso;
 #[path = "web/saml.rs"]
 mod saml;
+#[path = "web/sso_admin.rs"]
+mod sso_admin;
 #[path = "web/teams.rs"]
 mod teams;

@@ -6,11 +6,12 @@ use crate::commands::app;
 use crate::settings::Settings;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use roster_app::admin::sso::{self as actions, is_sign_in, NewSigning, OidcEdit, SamlEdit};
 use roster_app::signin::saml::{self, SamlSettings};
-use roster_app::signin::sso::{new_connection, MatchClaim, OidcSettings};
+use roster_app::signin::sso::{MatchClaim, OidcSettings};
 use roster_app::App;
 use roster_core::Org;
-use roster_core::{Actor, ConnectionId, ConnectionKind};
+use roster_core::{Actor, Connection, ConnectionId, ConnectionKind};
 
 async fn org_by_slug(state: &App, slug: &str) -> anyhow::Result<Org> {
     state.store.org_by_slug(slug).await?.with_context(|| format!("no organisation {slug}"))
@@ -37,6 +38,48 @@ pub enum SsoCommand {
         #[arg(long)]
         org: String,
         id: ConnectionId,
+    },
+    /// Check a connection with its provider now (discovery, client secret, certificates).
+    Check {
+        #[arg(long)]
+        org: String,
+        id: ConnectionId,
+    },
+    /// Give an OpenID connection a new client secret; saved only if the provider takes it.
+    RotateSecret {
+        #[arg(long)]
+        org: String,
+        id: ConnectionId,
+        /// The environment variable holding the new client secret.
+        #[arg(long, conflicts_with = "client_secret_file")]
+        client_secret_env: Option<String>,
+        /// A file holding the new client secret.
+        #[arg(long)]
+        client_secret_file: Option<std::path::PathBuf>,
+    },
+    /// Give a SAML connection new signing material: a certificate, or its metadata again.
+    Signing {
+        #[arg(long)]
+        org: String,
+        id: ConnectionId,
+        /// A PEM file with the identity provider's new certificate (added beside those still valid).
+        #[arg(long, conflicts_with_all = ["metadata_url", "metadata_file"])]
+        certificate_file: Option<std::path::PathBuf>,
+        /// Fetch the metadata from this URL (it replaces the pinned certificates).
+        #[arg(long, conflicts_with = "metadata_file")]
+        metadata_url: Option<String>,
+        /// A file holding the new metadata XML.
+        #[arg(long)]
+        metadata_file: Option<std::path::PathBuf>,
+    },
+    /// Delete a sign-in connection: its button and its links go; nobody's account changes.
+    Delete {
+        #[arg(long)]
+        org: String,
+        id: ConnectionId,
+        /// Required: deleting cannot be undone.
+        #[arg(long)]
+        confirm: bool,
     },
 }
 
@@ -115,12 +158,24 @@ pub struct CommonArgs {
     enable: bool,
 }
 
-fn is_sign_in(kind: ConnectionKind) -> bool {
-    matches!(kind, ConnectionKind::Oidc | ConnectionKind::Saml)
+async fn sign_in_connection(state: &App, org: &str, id: ConnectionId) -> anyhow::Result<Connection> {
+    let org = org_by_slug(state, org).await?;
+    state.store.connection(org.id, id).await?.filter(|c| is_sign_in(c.kind)).with_context(|| format!("{} has no sign-in connection {id}", org.slug))
+}
+
+/// What a check with the provider found, for the operator.
+fn print_notes(notes: &[String]) {
+    for note in notes {
+        eprintln!("  {note}");
+    }
 }
 
 fn client_secret(common: &CommonArgs) -> anyhow::Result<String> {
-    let secret = match (&common.client_secret_env, &common.client_secret_file) {
+    read_secret(&common.client_secret_env, &common.client_secret_file)
+}
+
+fn read_secret(env: &Option<String>, file: &Option<std::path::PathBuf>) -> anyhow::Result<String> {
+    let secret = match (env, file) {
         (Some(var), _) => std::env::var(var).with_context(|| format!("the environment variable {var} is not set"))?,
         (None, Some(path)) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
         (None, None) => bail!("give the client secret with --client-secret-env VAR or --client-secret-file FILE"),
@@ -136,8 +191,8 @@ async fn add_saml(state: &App, args: &SamlArgs) -> anyhow::Result<()> {
         (None, None) => bail!("give the metadata with --metadata-url URL or --metadata-file FILE"),
     };
     let settings = SamlSettings::from_metadata(&xml, args.metadata_url.clone(), args.allow_idp_initiated).map_err(anyhow::Error::msg)?;
-    let connection = saml::new_connection(org.id, &args.name, &settings, args.enable, state.clock.now()).map_err(anyhow::Error::msg)?;
-    state.store.create_connection(&connection, &Actor::Cli).await?;
+    let (connection, notes) = actions::add_saml(state, org.id, &args.name, &settings, args.enable, &Actor::Cli).await?;
+    print_notes(&notes);
     println!("{}", connection.id);
     eprintln!(
         "Added '{}' for {} ({}).",
@@ -167,9 +222,8 @@ pub async fn run(settings: &Settings, cmd: SsoCommand) -> anyhow::Result<()> {
             let oidc = oidc.map_err(anyhow::Error::msg)?;
             let org = org_by_slug(&state, &common.org).await?;
             let secret = client_secret(common)?;
-            let connection = new_connection(&state.master_key, org.id, &common.name, &oidc, &secret, common.enable, state.clock.now())
-                .map_err(anyhow::Error::msg)?;
-            state.store.create_connection(&connection, &Actor::Cli).await?;
+            let (connection, notes) = actions::add_oidc(&state, org.id, &common.name, &oidc, &secret, common.enable, &Actor::Cli).await?;
+            print_notes(&notes);
             println!("{}", connection.id);
             eprintln!(
                 "Added '{}' ({}).",
@@ -198,14 +252,43 @@ pub async fn run(settings: &Settings, cmd: SsoCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        SsoCommand::Check { org, id } => {
+            let c = sign_in_connection(&state, &org, id).await?;
+            print_notes(&actions::check(&state, &c).await?);
+            println!("{} checks out.", c.name);
+        }
+        SsoCommand::RotateSecret { org, id, client_secret_env, client_secret_file } => {
+            let c = sign_in_connection(&state, &org, id).await?;
+            let settings = OidcSettings::of(&c).context("only OpenID connections have a client secret")?;
+            let secret = read_secret(&client_secret_env, &client_secret_file)?;
+            let edit = OidcEdit { name: c.name.clone(), client_id: settings.client_id, client_secret: Some(secret), match_claim: None };
+            print_notes(&actions::edit_oidc(&state, &c, edit, &Actor::Cli).await?);
+            println!("{} has its new secret.", c.name);
+        }
+        SsoCommand::Signing { org, id, certificate_file, metadata_url, metadata_file } => {
+            let c = sign_in_connection(&state, &org, id).await?;
+            let settings = SamlSettings::of(&c).context("only SAML connections have signing certificates")?;
+            let read = |path: &std::path::PathBuf| std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()));
+            let signing = match (certificate_file, metadata_url, metadata_file) {
+                (Some(path), _, _) => NewSigning::Certificate(read(&path)?),
+                (_, Some(url), _) => NewSigning::MetadataUrl(url),
+                (_, _, Some(path)) => NewSigning::MetadataXml(read(&path)?),
+                _ => bail!("give --certificate-file, --metadata-url or --metadata-file"),
+            };
+            let edit = SamlEdit { name: c.name.clone(), allow_idp_initiated: settings.allow_idp_initiated, signing };
+            print_notes(&actions::edit_saml(&state, &c, edit, &Actor::Cli).await?);
+            println!("{} has its new signing material.", c.name);
+        }
+        SsoCommand::Delete { org, id, confirm } => {
+            let c = sign_in_connection(&state, &org, id).await?;
+            if !confirm {
+                bail!("deleting '{}' cannot be undone: run again with --confirm", c.name);
+            }
+            actions::delete(&state, &c, &Actor::Cli).await?;
+            println!("Deleted {}.", c.name);
+        }
         SsoCommand::Enable { org, id } | SsoCommand::Disable { org, id } => {
-            let org = org_by_slug(&state, &org).await?;
-            let mut c = state
-                .store
-                .connection(org.id, id)
-                .await?
-                .filter(|c| is_sign_in(c.kind))
-                .with_context(|| format!("{} has no sign-in connection {id}", org.slug))?;
+            let mut c = sign_in_connection(&state, &org, id).await?;
             c.enabled = enable;
             state.store.update_connection(&c, &Actor::Cli, state.clock.now()).await?;
             println!("{} is {}.", c.name, if c.enabled { "enabled" } else { "disabled" });

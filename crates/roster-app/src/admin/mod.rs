@@ -4,6 +4,7 @@
 //! is applied, audited and announced the same way.
 
 pub mod scim_tokens;
+pub mod sso;
 
 use crate::provision::{Batch, ProvisionError, Provisioner, Reading};
 use crate::secrets::password::{generate_password, hash_password, random_token};

@@ -26,11 +26,13 @@ pub struct Refusal {
     pub connection: Option<ConnectionId>,
     pub subject: Option<String>,
     pub claimed_email: Option<String>,
+    /// An admin's "Test sign-in" failed: the admin sees `reason`, not the person's message.
+    pub test: bool,
 }
 
 impl Refusal {
     pub fn new(message: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { message: message.into(), reason: reason.into(), connection: None, subject: None, claimed_email: None }
+        Self { message: message.into(), reason: reason.into(), connection: None, subject: None, claimed_email: None, test: false }
     }
 
     pub fn on(mut self, connection: &Connection) -> Self {
@@ -123,6 +125,27 @@ pub struct Verified {
     pub subject: String,
     /// Spent waiting for the provider's token endpoint (reported apart from Roster's own time).
     pub provider_time: std::time::Duration,
+}
+
+impl Verified {
+    /// The claims Roster read, by name, for an admin's test sign-in (never a token).
+    pub fn received(&self) -> Vec<(String, String)> {
+        let c = &self.claims;
+        let mut shown = vec![("iss".to_owned(), c.issuer.clone()), ("sub".to_owned(), c.subject.clone()), ("aud".to_owned(), c.audiences.join(" "))];
+        let optional = [
+            ("tid", &c.tenant_id),
+            ("oid", &c.object_id),
+            ("email", &c.email),
+            ("preferred_username", &c.preferred_username),
+            ("upn", &c.upn),
+            ("name", &c.name),
+        ];
+        shown.extend(optional.into_iter().filter_map(|(name, value)| value.clone().map(|v| (name.to_owned(), v))));
+        if let Some(verified) = c.email_verified {
+            shown.push(("email_verified".to_owned(), verified.to_string()));
+        }
+        shown
+    }
 }
 
 /// Redeem the state, exchange the code and validate the ID token.

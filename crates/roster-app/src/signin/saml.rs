@@ -62,9 +62,10 @@ impl SamlSettings {
         self.certificates.iter().filter_map(|c| Certificate::from_base64(c).ok()).collect()
     }
 
-    /// When the first pinned certificate lapses.
+    /// When the last pinned certificate lapses: a response verifies with any of them, so that
+    /// is when sign-ins stop.
     pub fn certificates_expire(&self) -> Option<DateTime<Utc>> {
-        self.certificates().iter().map(|c| c.not_after).min()
+        self.certificates().iter().map(|c| c.not_after).max()
     }
 }
 
@@ -161,6 +162,8 @@ pub struct Verified {
     pub test: bool,
     /// The digest of the browser cookie of the sign-in this answers; `None` when unsolicited.
     pub browser: Option<String>,
+    /// The NameID and attributes received, by name, for an admin's test sign-in.
+    pub received: Vec<(String, String)>,
 }
 
 fn malformed(e: &SamlError) -> Refusal {
@@ -174,11 +177,27 @@ fn claimed_issuer(root: &roster_saml::xml::Element) -> Option<String> {
     issuer(root).or_else(|| root.only_child(roster_saml::ASSERTION_NS, "Assertion").and_then(issuer))
 }
 
-/// Verifies a POSTed response: signature and conditions, then the request it answers
-/// (redeemed once) or the opt-in to unsolicited sign-in, then first use of the assertion.
+/// Verifies a POSTed response (see `verify_response`). A refused answer to an admin's test
+/// sign-in is marked as one, so the admin is shown why. The request it names is only read: a
+/// forged answer must not spend the real one's request.
 pub async fn verify(state: &App, org: &Org, form: &AcsForm) -> Result<Verified, FlowError> {
     let root = roster_saml::decode_post(&form.saml_response).map_err(|e| malformed(&e))?;
-    let issuer = claimed_issuer(&root).ok_or_else(|| malformed(&SamlError::Malformed("the response names no Issuer".into())))?;
+    match verify_response(state, org, &root).await {
+        Err(FlowError::Refused(mut refusal)) if !refusal.test => {
+            if let Some(request_id) = root.attr("InResponseTo") {
+                let request = state.store.pending_sso_request(org.id, &token_digest(request_id), state.clock.now()).await?;
+                refusal.test = matches!(request.map(|r| r.purpose), Some(SsoPurpose::Saml { test: true, .. }));
+            }
+            Err(FlowError::Refused(refusal))
+        }
+        other => other,
+    }
+}
+
+/// Verifies a response: signature and conditions, then the request it answers (redeemed once)
+/// or the opt-in to unsolicited sign-in, then first use of the assertion.
+async fn verify_response(state: &App, org: &Org, root: &roster_saml::xml::Element) -> Result<Verified, FlowError> {
+    let issuer = claimed_issuer(root).ok_or_else(|| malformed(&SamlError::Malformed("the response names no Issuer".into())))?;
     let candidates: Vec<(Connection, SamlSettings)> = state
         .store
         .connections(org.id)
@@ -206,7 +225,7 @@ pub async fn verify(state: &App, org: &Org, form: &AcsForm) -> Result<Verified, 
             now,
             skew: Duration::seconds(SKEW_SECS),
         };
-        roster_saml::validate(&root, &expect)
+        roster_saml::validate(root, &expect)
     };
     // Usually one connection names the issuer; with several, the one whose certificate verifies.
     let results: Vec<_> = candidates.iter().map(|(connection, settings)| (connection, settings, check(settings))).collect();
@@ -247,18 +266,23 @@ pub async fn verify(state: &App, org: &Org, form: &AcsForm) -> Result<Verified, 
             .into())
         }
     };
+    let refuse = |reason: String| Refusal { test, ..refuse(reason) };
     if !test && !connection.enabled {
         return Err(refuse("the connection is disabled".into()).into());
     }
     if !state.store.first_use_of_saml_assertion(org.id, &assertion.issuer, &assertion.id, assertion.remember_until, now).await? {
         return Err(refuse(format!("the assertion {} was already used (a replay)", assertion.id)).into());
     }
+    let mut received = vec![("NameID".to_owned(), assertion.name_id.clone())];
+    received.extend(assertion.name_id_format.iter().map(|f| ("NameID format".to_owned(), f.clone())));
+    received.extend(assertion.attributes.iter().map(|(name, values)| (name.clone(), values.join(", "))));
     Ok(Verified {
         connection: connection.clone(),
         subject: assertion.name_id.clone(),
         claimed_email: assertion.email().map(str::to_owned),
         test,
         browser,
+        received,
     })
 }
 

@@ -157,11 +157,23 @@ macro_rules! impl_connections {
                         .await?;
                 }
                 sqlx::query("DELETE FROM sync_runs WHERE org_id = $1 AND connection_id = $2").bind(org.as_uuid()).bind(id.as_uuid()).execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM pending_deactivations WHERE org_id = $1 AND connection_id = $2")
-                    .bind(org.as_uuid())
-                    .bind(id.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
+                // What only this connection used goes with it: SCIM's tokens and resources (their
+                // people stay, unlinked above), sign-in links and sign-ins in flight.
+                sqlx::query(
+                    "DELETE FROM scim_group_members WHERE org_id = $1 AND (group_id IN (SELECT id FROM scim_resources WHERE org_id = $1 AND connection_id = $2) \
+                     OR member_id IN (SELECT id FROM scim_resources WHERE org_id = $1 AND connection_id = $2))",
+                )
+                .bind(org.as_uuid())
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+                for table in ["pending_deactivations", "scim_resources", "scim_tokens", "sso_links", "sso_requests"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE org_id = $1 AND connection_id = $2"))
+                        .bind(org.as_uuid())
+                        .bind(id.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 sqlx::query("DELETE FROM connections WHERE org_id = $1 AND id = $2").bind(org.as_uuid()).bind(id.as_uuid()).execute(&mut *tx).await?;
                 let unlinked = linked.len() as u64;
                 let detail = serde_json::json!({ "connection": id, "kind": connection.kind, "name": connection.name, "unlinked": unlinked });

@@ -38,6 +38,19 @@ macro_rules! impl_sso {
                 Ok(())
             }
 
+            async fn pending_sso_request(&self, org: roster_core::OrgId, state_digest: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<Option<$crate::SsoRequest>> {
+                let row = sqlx::query(
+                    "SELECT state_digest, org_id, connection_id, purpose, nonce, sealed_verifier, created_at, expires_at FROM sso_requests \
+                     WHERE org_id = $1 AND state_digest = $2 AND consumed_at IS NULL AND expires_at > $3",
+                )
+                .bind(org.as_uuid())
+                .bind(state_digest)
+                .bind(ts(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(sso_request_from_row).transpose()
+            }
+
             async fn consume_sso_request(&self, org: roster_core::OrgId, state_digest: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<Option<$crate::SsoRequest>> {
                 // One statement: of two concurrent callbacks with the same state, one updates
                 // the row and the other finds it consumed.

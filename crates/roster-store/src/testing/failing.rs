@@ -481,6 +481,11 @@ impl SsoStore for FailingStore {
         self.inner.create_sso_request(request).await
     }
 
+    async fn pending_sso_request(&self, org: OrgId, state_digest: &str, now: DateTime<Utc>) -> StoreResult<Option<SsoRequest>> {
+        self.check("pending_sso_request")?;
+        self.inner.pending_sso_request(org, state_digest, now).await
+    }
+
     async fn consume_sso_request(&self, org: OrgId, state_digest: &str, now: DateTime<Utc>) -> StoreResult<Option<SsoRequest>> {
         self.check("consume_sso_request")?;
         self.inner.consume_sso_request(org, state_digest, now).await

@@ -279,12 +279,21 @@ async fn admins_test_sign_in_and_add_connections_from_metadata(app: &TestApp) {
     let text = report.text().await.unwrap();
     assert!(text.contains("Test sign-in") && text.contains(&w.owner), "{text}");
 
-    // Adding from pasted metadata: disabled until enabled, and a certificate about to lapse
-    // (samlify's test certificates live a day) is flagged.
+    // Metadata whose certificate has lapsed (samlify's test certificates live a day) is refused.
+    let lapsed = [
+        ("_csrf", form_token(&page)),
+        ("name", "Lapsed".to_owned()),
+        ("metadata_xml", include_str!("../../../roster-saml/tests/samlify/metadata.xml").to_owned()),
+    ];
+    let before = app.state.store.connections(w.connection.org).await.unwrap().len();
+    let refused = admin.post(app.url("acme", "/settings/sso/saml")).form(&lapsed).send().await.unwrap().text().await.unwrap();
+    assert!(refused.contains("expired"), "{refused}");
+    assert_eq!(app.state.store.connections(w.connection.org).await.unwrap().len(), before, "nothing was added");
+    // Adding from pasted metadata: disabled until enabled.
     let form = [
         ("_csrf", form_token(&page)),
         ("name", "Okta SAML".to_owned()),
-        ("metadata_xml", include_str!("../../../roster-saml/tests/samlify/metadata.xml").to_owned()),
+        ("metadata_xml", TestIdp::new("https://other-idp.example/metadata").metadata(IDP_SSO)),
         ("allow_idp_initiated", "on".to_owned()),
     ];
     let added = admin.post(app.url("acme", "/settings/sso/saml")).form(&form).send().await.unwrap();
@@ -293,8 +302,13 @@ async fn admins_test_sign_in_and_add_connections_from_metadata(app: &TestApp) {
     let new = connections.iter().find(|c| c.name == "Okta SAML").unwrap();
     assert!(!new.enabled);
     assert!(SamlSettings::of(new).unwrap().allow_idp_initiated);
+    // A connection whose certificate lapsed since it was added is flagged, with the way to fix it.
+    let settings = SamlSettings::from_metadata(include_str!("../../../roster-saml/tests/samlify/metadata.xml"), None, false).unwrap();
+    let stale = new_connection(w.connection.org, "Stale", &settings, true, chrono::Utc::now()).unwrap();
+    app.state.store.create_connection(&stale, &Actor::Cli).await.unwrap();
+    let connections = app.state.store.connections(w.connection.org).await.unwrap();
     let page = admin.get(app.url("acme", "/settings/sso")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("cert-warning"), "the certificate's expiry is flagged");
+    assert!(page.contains("cert-warning") && page.contains(&format!("/settings/sso/{}#signing", stale.id)), "the certificate's expiry is flagged");
     // Metadata without a signing certificate is refused, and nothing is added.
     let bad = [
         ("_csrf", form_token(&page)),
@@ -306,7 +320,60 @@ async fn admins_test_sign_in_and_add_connections_from_metadata(app: &TestApp) {
     assert_eq!(app.state.store.connections(w.connection.org).await.unwrap().len(), connections.len());
 }
 
+/// The identity provider rolls its signing key over: before the admin gives Roster the new
+/// certificate, a test signed with the new key fails and says why; after, both keys sign in.
+async fn a_new_certificate_is_given_before_the_old_one_lapses(app: &TestApp) {
+    let w = world(app).await;
+    let admin = app.signed_in("acme", &w.owner, &w.owner_password).await;
+    let page_path = format!("/settings/sso/{}", w.connection.id);
+    let page = admin.get(app.url("acme", &page_path)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(IDP) && page.contains(IDP_SSO) && page.contains("valid until"), "the page shows what it points at");
+    let csrf = form_token(&page);
+    let next = TestIdp::impostor(IDP);
+    let signed_by_next = |request: Option<&str>| {
+        let mut spec = ResponseSpec::new(&next, &w.sp, &w.acs, &w.owner, chrono::Utc::now());
+        spec.in_response_to = request.map(str::to_owned);
+        spec.signed_assertion(&next)
+    };
+
+    let tested = admin.post(app.url("acme", &format!("{page_path}/test"))).form(&[("_csrf", csrf.clone())]).send().await.unwrap();
+    let id = request_id(&provider_link(&tested.text().await.unwrap()));
+    let failed = post(app, "acme", &app.client(), &signed_by_next(Some(&id))).await;
+    assert_eq!(failed.status(), 403);
+    let text = failed.text().await.unwrap();
+    assert!(text.contains("Test sign-in failed") && text.contains("signature"), "the admin reads why: {text}");
+
+    // Something that is not a certificate changes nothing.
+    let garbage =
+        admin.post(app.url("acme", &format!("{page_path}/signing"))).form(&[("_csrf", csrf.clone()), ("certificate", "not a certificate".into())]);
+    let garbage = garbage.send().await.unwrap();
+    assert_eq!(garbage.status(), 200);
+    assert!(garbage.text().await.unwrap().contains("PEM"));
+    let pem = include_str!("../../../roster-saml/src/testing/other-cert.pem");
+    let given = admin.post(app.url("acme", &format!("{page_path}/signing"))).form(&[("_csrf", csrf.clone()), ("certificate", pem.to_owned())]);
+    assert_eq!(given.send().await.unwrap().status(), 303);
+    let settings = SamlSettings::of(&app.state.store.connection(w.connection.org, w.connection.id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(settings.certificates.len(), 2, "the new certificate joins the one still valid");
+
+    // Both keys sign people in during the switch.
+    for by_next in [false, true] {
+        let browser = app.client();
+        let request = start(app, "acme", &w, &browser).await;
+        let xml = if by_next { signed_by_next(Some(&request)) } else { w.spec(&w.owner, Some(&request)).signed_assertion(&w.idp) };
+        let response = post(app, "acme", &browser, &xml).await;
+        assert_eq!(response.status(), 303, "signed by the {} key", if by_next { "new" } else { "old" });
+    }
+
+    // Deleting the connection ends its links; nobody's account changes.
+    let people = app.state.store.count_people(w.connection.org).await.unwrap();
+    let deleted = admin.post(app.url("acme", &format!("{page_path}/delete"))).form(&[("_csrf", csrf), ("confirm", "yes".into())]);
+    assert_eq!(deleted.send().await.unwrap().status(), 303);
+    assert!(app.state.store.connection(w.connection.org, w.connection.id).await.unwrap().is_none());
+    assert_eq!(format!("{:?}", app.state.store.count_people(w.connection.org).await.unwrap()), format!("{people:?}"));
+}
+
 sso_on_both_backends!(
+    a_new_certificate_is_given_before_the_old_one_lapses,
     signs_in_from_the_login_page_and_refuses_replays,
     a_response_started_in_another_browser_is_refused,
     forged_and_misdirected_responses_are_refused,

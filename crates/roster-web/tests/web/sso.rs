@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-const CLIENT_ID: &str = "roster-test-client";
-const CLIENT_SECRET: &str = "test-client-secret";
+pub const CLIENT_ID: &str = "roster-test-client";
+pub const CLIENT_SECRET: &str = "test-client-secret";
 
 /// How the provider answers the code exchange.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -53,13 +53,15 @@ fn key() -> &'static Key {
 }
 
 #[derive(Clone)]
-struct Idp {
+pub struct Idp {
     issuer: Arc<Mutex<String>>,
     forgery: Arc<Mutex<Forgery>>,
     email: Arc<Mutex<String>>,
     /// code -> (nonce, code_challenge)
     codes: Arc<Mutex<HashMap<String, (String, String)>>>,
     challenge_methods: Arc<Mutex<Vec<String>>>,
+    /// The secret the provider expects (an admin may rotate it).
+    pub secret: Arc<Mutex<String>>,
 }
 
 fn sign(idp: &Idp, nonce: &str) -> String {
@@ -94,13 +96,14 @@ fn sign(idp: &Idp, nonce: &str) -> String {
     }
 }
 
-async fn serve_idp() -> (Idp, String) {
+pub async fn serve_idp() -> (Idp, String) {
     let idp = Idp {
         issuer: Arc::default(),
         forgery: Arc::new(Mutex::new(Forgery::Honest)),
         email: Arc::default(),
         codes: Arc::default(),
         challenge_methods: Arc::default(),
+        secret: Arc::new(Mutex::new(CLIENT_SECRET.to_owned())),
     };
     let app = Router::new()
         .route(
@@ -112,6 +115,8 @@ async fn serve_idp() -> (Idp, String) {
             }),
         )
         .route("/keys", get(|| async { Json(json!({ "keys": [key().jwk.clone()] })) }))
+        // A discovery URL that answers, but not with a discovery document.
+        .route("/bogus/.well-known/openid-configuration", get(|| async { "ok" }))
         // Signs the test user in at once and sends the browser back with a code.
         .route(
             "/authorize",
@@ -126,10 +131,15 @@ async fn serve_idp() -> (Idp, String) {
         .route(
             "/token",
             post(|State(idp): State<Idp>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>| async move {
-                let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
+                let secret = idp.secret.lock().unwrap().clone();
+                let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{secret}")));
                 let bad = |e: &str| (axum::http::StatusCode::BAD_REQUEST, Json(json!({ "error": e })));
                 if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
                     return bad("invalid_client");
+                }
+                // A client that authenticated, but may not use this grant: as most providers answer.
+                if f.get("grant_type").map(String::as_str) != Some("authorization_code") {
+                    return bad("unauthorized_client");
                 }
                 // Codes are single use, and only with the verifier of their challenge.
                 let Some((nonce, challenge)) = idp.codes.lock().unwrap().remove(&f["code"]) else { return bad("invalid_grant") };
@@ -147,12 +157,13 @@ async fn serve_idp() -> (Idp, String) {
     (idp, base)
 }
 
-struct World {
-    idp: Idp,
-    connection: Connection,
+pub struct World {
+    pub idp: Idp,
+    pub connection: Connection,
+    pub acme: crate::support::TestOrg,
 }
 
-async fn world(app: &TestApp, provider: OidcProvider) -> World {
+pub async fn world(app: &TestApp, provider: OidcProvider) -> World {
     let acme = app.org("acme").await;
     let (idp, base) = serve_idp().await;
     *idp.email.lock().unwrap() = acme.owner_email.to_uppercase();
@@ -165,7 +176,7 @@ async fn world(app: &TestApp, provider: OidcProvider) -> World {
     };
     let connection = new_connection(&app.state.master_key, acme.org.id, "Test IdP", &settings, CLIENT_SECRET, true, chrono::Utc::now()).unwrap();
     app.state.store.create_connection(&connection, &Actor::Cli).await.unwrap();
-    World { idp, connection }
+    World { idp, connection, acme }
 }
 
 /// Click "Sign in with Test IdP" on the login page; returns the provider's redirect to our callback.
@@ -177,7 +188,7 @@ pub fn provider_link(html: &str) -> String {
     html[start..end].replace("&#38;", "&").replace("&amp;", "&").replace("&#61;", "=").replace("&#43;", "+").replace("&#47;", "/")
 }
 
-async fn start(app: &TestApp, w: &World, client: &reqwest::Client) -> String {
+pub async fn start(app: &TestApp, w: &World, client: &reqwest::Client) -> String {
     let page = client.get(app.url("acme", "/login")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Sign in with Test IdP"), "the login page shows the button");
     let started =

@@ -5,14 +5,16 @@ use crate::error::PageError;
 use crate::pages::{when, Chrome};
 use crate::routing::OrgCtx;
 use crate::session::AdminUser;
-use crate::sso::saml::{self, SamlSettings, CERT_WARNING_DAYS};
-use crate::sso::{flow, new_connection, OidcSettings};
+use crate::sso::saml::{self, SamlSettings};
+use crate::sso::{flow, OidcSettings};
 use crate::state::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_app::admin::sso::{self as actions, certificate_warning};
+use roster_app::admin::OpsError;
 use roster_core::{Actor, ConnectionKind};
 use serde::Deserialize;
 
@@ -43,10 +45,11 @@ struct SsoSettingsPage {
     connections: Vec<ConnectionRow>,
     refusals: Vec<RefusalRow>,
     password_sign_in: bool,
+    notice: Option<String>,
     error: Option<String>,
 }
 
-async fn render(state: &AppState, ctx: &OrgCtx, admin: &AdminUser, error: Option<String>) -> Result<Response, PageError> {
+async fn render(state: &AppState, ctx: &OrgCtx, admin: &AdminUser, notice: Option<String>, error: Option<String>) -> Result<Response, PageError> {
     let now = state.clock.now();
     let connections = state.store.connections(ctx.org.id).await?.into_iter().filter_map(|c| connection_row(c, now)).collect();
     let refusals = state
@@ -64,6 +67,7 @@ async fn render(state: &AppState, ctx: &OrgCtx, admin: &AdminUser, error: Option
         connections,
         refusals,
         password_sign_in: state.store.password_sign_in_allowed(ctx.org.id).await?,
+        notice,
         error,
     };
     Ok(page.into_response())
@@ -77,14 +81,7 @@ fn connection_row(c: roster_core::Connection, now: chrono::DateTime<chrono::Utc>
         }
         ConnectionKind::Saml => {
             let settings = SamlSettings::of(&c)?;
-            let expires = settings.certificates_expire();
-            let warning = expires.filter(|at| *at <= now + chrono::Duration::days(CERT_WARNING_DAYS)).map(|at| {
-                if at <= now {
-                    format!("The identity provider's signing certificate expired on {}: sign-ins fail until you add its new metadata.", when(at))
-                } else {
-                    format!("The identity provider's signing certificate expires on {}: add its new metadata before then.", when(at))
-                }
-            });
+            let warning = certificate_warning(&settings, now).map(|w| w.message);
             ("SAML 2.0".to_owned(), settings.idp_entity_id, warning)
         }
         _ => return None,
@@ -92,8 +89,15 @@ fn connection_row(c: roster_core::Connection, now: chrono::DateTime<chrono::Utc>
     Some(ConnectionRow { id: c.id.to_string(), name: c.name, provider, client_id, enabled: c.enabled, warning })
 }
 
-pub async fn show(State(state): State<AppState>, ctx: OrgCtx, admin: AdminUser) -> Result<Response, PageError> {
-    render(&state, &ctx, &admin, None).await
+pub async fn show(State(state): State<AppState>, ctx: OrgCtx, admin: AdminUser, Query(done): Query<Deleted>) -> Result<Response, PageError> {
+    let notice = done.deleted.map(|_| "The connection was deleted; its button is gone from the login page.".to_owned());
+    render(&state, &ctx, &admin, notice, None).await
+}
+
+#[derive(Deserialize)]
+pub struct Deleted {
+    #[serde(default)]
+    deleted: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -126,13 +130,25 @@ pub async fn add(State(state): State<AppState>, ctx: OrgCtx, admin: AdminUser, F
         _ => OidcSettings::generic(&form.discovery_url, &form.client_id),
     };
     let name = if form.name.trim().is_empty() && form.provider == "entra" { "Microsoft".to_owned() } else { form.name.clone() };
-    let connection = settings.and_then(|s| new_connection(&state.master_key, ctx.org.id, &name, &s, &form.client_secret, false, state.clock.now()));
-    match connection {
-        Ok(c) => {
-            state.store.create_connection(&c, &Actor::Person { id: admin.0.person.id }).await?;
-            Ok(Redirect::to(&format!("{}/settings/sso", ctx.base)).into_response())
-        }
-        Err(msg) => render(&state, &ctx, &admin, Some(msg)).await,
+    let actor = Actor::Person { id: admin.0.person.id };
+    let added = match settings {
+        Ok(settings) => actions::add_oidc(&state, ctx.org.id, &name, &settings, &form.client_secret, false, &actor).await,
+        Err(message) => Err(OpsError::Invalid(message)),
+    };
+    added_or_explained(&state, &ctx, &admin, added).await
+}
+
+/// To the new connection's page (Post/Redirect/Get), or back to this page with the reason.
+async fn added_or_explained(
+    state: &AppState,
+    ctx: &OrgCtx,
+    admin: &AdminUser,
+    added: Result<(roster_core::Connection, Vec<String>), OpsError>,
+) -> Result<Response, PageError> {
+    match added {
+        Ok((connection, _)) => Ok(Redirect::to(&format!("{}/settings/sso/{}?saved=1", ctx.base, connection.id)).into_response()),
+        Err(OpsError::Invalid(message)) => render(state, ctx, admin, None, Some(message)).await,
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -162,16 +178,21 @@ pub async fn add_saml(State(state): State<AppState>, ctx: OrgCtx, admin: AdminUs
         Err("Give the identity provider's metadata URL, or paste its metadata XML.".to_owned())
     };
     let source = (!url.is_empty() && form.metadata_xml.trim().is_empty()).then(|| url.to_owned());
-    let connection = metadata
-        .and_then(|xml| SamlSettings::from_metadata(&xml, source, form.allow_idp_initiated == "on"))
-        .and_then(|settings| saml::new_connection(ctx.org.id, &form.name, &settings, false, state.clock.now()));
-    match connection {
-        Ok(c) => {
-            state.store.create_connection(&c, &Actor::Person { id: admin.0.person.id }).await?;
-            Ok(Redirect::to(&format!("{}/settings/sso", ctx.base)).into_response())
-        }
-        Err(msg) => render(&state, &ctx, &admin, Some(msg)).await,
-    }
+    let settings = metadata.and_then(|xml| SamlSettings::from_metadata(&xml, source, form.allow_idp_initiated == "on"));
+    let added = match settings {
+        Ok(settings) => actions::add_saml(&state, ctx.org.id, &form.name, &settings, false, &Actor::Person { id: admin.0.person.id }).await,
+        Err(message) => Err(OpsError::Invalid(message)),
+    };
+    added_or_explained(&state, &ctx, &admin, added).await
+}
+
+#[derive(Deserialize)]
+pub struct EnableForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    /// `connection` when the button was on the connection's own page.
+    #[serde(default)]
+    back: String,
 }
 
 pub async fn set_enabled(
@@ -179,7 +200,7 @@ pub async fn set_enabled(
     ctx: OrgCtx,
     admin: AdminUser,
     Path((_, id, action)): Path<(String, String, String)>,
-    Form(form): Form<crate::pages::CsrfOnly>,
+    Form(form): Form<EnableForm>,
 ) -> Result<Response, PageError> {
     admin.0.check_csrf(&form.csrf)?;
     let mut connection = enabled_connection(&state, &ctx, &id, false).await?;
@@ -189,7 +210,8 @@ pub async fn set_enabled(
         _ => return Err(PageError::NotFound),
     };
     state.store.update_connection(&connection, &Actor::Person { id: admin.0.person.id }, state.clock.now()).await?;
-    Ok(Redirect::to(&format!("{}/settings/sso", ctx.base)).into_response())
+    let back = if form.back == "connection" { format!("/{}", connection.id) } else { String::new() };
+    Ok(Redirect::to(&format!("{}/settings/sso{back}", ctx.base)).into_response())
 }
 
 /// Start a sign-in that reports what it found instead of signing anyone in; works while the

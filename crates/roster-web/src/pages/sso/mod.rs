@@ -2,6 +2,7 @@
 //! Settings → Integrations → Single sign-on. SAML's own routes are in `saml`.
 
 pub mod admin;
+pub mod connection;
 pub mod saml;
 
 use super::Chrome;
@@ -16,6 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use roster_app::admin::sso::is_sign_in;
 use roster_core::{ConnectionId, ConnectionKind, Role};
 
 /// Carries `state` from the start to the callback, so only the browser that started a
@@ -59,17 +61,35 @@ fn refused_page(ctx: &OrgCtx, status: StatusCode, message: String) -> Response {
     (status, RefusedPage { chrome: Chrome::anonymous(ctx), message }).into_response()
 }
 
-fn is_sign_in(kind: ConnectionKind) -> bool {
-    matches!(kind, ConnectionKind::Oidc | ConnectionKind::Saml)
+/// An admin's test sign-in that failed: the real reason, and where to fix it.
+#[derive(Template, WebTemplate)]
+#[template(path = "sso/test_failed.html")]
+struct TestFailedPage {
+    chrome: Chrome,
+    reason: String,
+    connection: Option<String>,
 }
 
 async fn refuse(state: &AppState, ctx: &OrgCtx, error: FlowError) -> Response {
     match error {
         FlowError::Refused(refusal) => {
             flow::log_refusal(state, &ctx.org, &refusal).await;
+            if refusal.test {
+                let page =
+                    TestFailedPage { chrome: Chrome::anonymous(ctx), reason: refusal.reason, connection: refusal.connection.map(|c| c.to_string()) };
+                return (StatusCode::FORBIDDEN, page).into_response();
+            }
             refused_page(ctx, StatusCode::FORBIDDEN, refusal.message)
         }
         FlowError::Store(e) => PageError::from(e).into_response(),
+    }
+}
+
+/// Marks a refusal as the failure of an admin's test sign-in.
+fn as_test(error: FlowError) -> FlowError {
+    match error {
+        FlowError::Refused(refusal) => FlowError::Refused(flow::Refusal { test: true, ..refusal }),
+        other => other,
     }
 }
 
@@ -99,17 +119,19 @@ struct ToProvider {
 }
 
 async fn redirect_to_provider(state: &AppState, ctx: &OrgCtx, connection: &roster_core::Connection, cookie: &str) -> Response {
+    let testing = cookie == TEST_COOKIE;
+    let refuse = |e: FlowError| refuse(state, ctx, if testing { as_test(e) } else { e });
     if connection.kind == ConnectionKind::Saml {
         // The answer comes back as a cross-site POST, which carries no Lax cookie: the stored
         // request, redeemed once, is what ties it to this start.
-        return match crate::sso::saml::start(state, &ctx.org, connection, cookie == TEST_COOKIE).await {
+        return match crate::sso::saml::start(state, &ctx.org, connection, testing).await {
             Ok((url, browser)) => {
                 let mut response = to_provider_page(connection, url);
                 let cookie = set_cookie(state, ctx, crate::sso::saml::BROWSER_COOKIE, &browser, flow::REQUEST_MINUTES * 60);
                 response.headers_mut().append(header::SET_COOKIE, cookie);
                 response
             }
-            Err(e) => refuse(state, ctx, e).await,
+            Err(e) => refuse(e).await,
         };
     }
     match flow::start(state, &ctx.org, connection).await {
@@ -118,7 +140,7 @@ async fn redirect_to_provider(state: &AppState, ctx: &OrgCtx, connection: &roste
             response.headers_mut().append(header::SET_COOKIE, set_cookie(state, ctx, cookie, &sso_state, flow::REQUEST_MINUTES * 60));
             response
         }
-        Err(e) => refuse(state, ctx, e).await,
+        Err(e) => refuse(e).await,
     }
 }
 
@@ -184,6 +206,8 @@ struct TestedPage {
     pub chrome: Chrome,
     pub connection: String,
     pub subject: String,
+    /// The claims (OpenID) or NameID and attributes (SAML) received, by name.
+    pub received: Vec<(String, String)>,
     pub matched: Result<String, String>,
 }
 
@@ -195,6 +219,8 @@ async fn finish(state: &AppState, ctx: &OrgCtx, user: Option<CurrentUser>, heade
     let cookie = if testing { test_cookie } else { cookie_value(headers, STATE_COOKIE).filter(|c| !c.is_empty()) };
     let mut provider_time = None;
     let mut response = match flow::verify(state, &ctx.org, &params, cookie.as_deref()).await.inspect(|v| provider_time = Some(v.provider_time)) {
+        // The browser that started a test is an admin's: it is shown why the test failed.
+        Err(e) if testing => refuse(state, ctx, as_test(e)).await,
         Err(e) => refuse(state, ctx, e).await,
         Ok(verified) if testing => match user.filter(|u| u.person.role.can_administer()) {
             None => {
@@ -212,7 +238,9 @@ async fn finish(state: &AppState, ctx: &OrgCtx, user: Option<CurrentUser>, heade
                     Err(FlowError::Store(e)) => return PageError::from(e).into_response(),
                 };
                 let chrome = Chrome::signed_in(ctx, &admin, "settings");
-                TestedPage { chrome, connection: verified.connection.name.clone(), subject: verified.subject.clone(), matched }.into_response()
+                let received = verified.received();
+                TestedPage { chrome, connection: verified.connection.name.clone(), subject: verified.subject.clone(), received, matched }
+                    .into_response()
             }
         },
         Ok(verified) => match flow::match_person(state, &ctx.org, &verified).await {

@@ -37,8 +37,8 @@ pub async fn acs(State(state): State<AppState>, ctx: OrgCtx, Form(form): Form<Ac
                 Err(FlowError::Refused(r)) => Err(r.reason),
                 Err(FlowError::Store(e)) => return PageError::from(e).into_response(),
             };
-            TestedPage { chrome: Chrome::anonymous(&ctx), connection: verified.connection.name.clone(), subject: verified.subject.clone(), matched }
-                .into_response()
+            let (connection, subject, received) = (verified.connection.name.clone(), verified.subject.clone(), verified.received.clone());
+            TestedPage { chrome: Chrome::anonymous(&ctx), connection, subject, received, matched }.into_response()
         }
         Ok(verified) => match flow::match_identity(&state, &ctx.org, &verified.connection, &verified.subject, verified.claimed_email.clone()).await {
             Err(e) => refuse(&state, &ctx, e).await,
