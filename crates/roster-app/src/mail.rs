@@ -13,8 +13,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use roster_core::reconcile::INVITATION_LIFETIME_DAYS;
 use roster_core::secret::token_digest;
-use roster_core::{Actor, OrgId, Status, UserId};
-use roster_store::{NewToken, OutboxEmail, OutgoingEmail, StoreError, TokenPurpose};
+use roster_core::{Actor, ConnectionId, ConnectionKind, OrgId, Status, UserId};
+use roster_store::{ConnectionNotice, NewToken, OutboxEmail, OutgoingEmail, StoreError, TokenPurpose};
 use std::collections::HashMap;
 
 /// How long a password-reset link works.
@@ -32,7 +32,42 @@ pub fn subject(email: &OutgoingEmail, org_name: &str) -> String {
         OutgoingEmail::PasswordReset { .. } => format!("Reset your {org_name} password"),
         OutgoingEmail::RunHeld { connection, .. } => format!("{org_name}: a run of {connection} was held for your decision"),
         OutgoingEmail::DeactivationsWaiting { connection, .. } => format!("{org_name}: deactivations from {connection} wait for your decision"),
+        OutgoingEmail::ConnectionHealth { connection, notice, .. } => match notice {
+            ConnectionNotice::Failing { .. } => format!("{org_name}: {connection} is failing"),
+            ConnectionNotice::Recovered => format!("{org_name}: {connection} works again"),
+            ConnectionNotice::CertificateExpiring { days, .. } if *days <= 0 => format!("{org_name}: the certificate of {connection} has expired"),
+            ConnectionNotice::CertificateExpiring { days, .. } => format!("{org_name}: the certificate of {connection} expires in {days} day(s)"),
+        },
     }
+}
+
+/// The page where admins see and fix a connection.
+fn connection_page(config: &Config, slug: &str, kind: ConnectionKind, id: ConnectionId) -> String {
+    match kind {
+        ConnectionKind::Entra => config.org_url(slug, "/settings/integrations/entra"),
+        ConnectionKind::Scim => config.org_url(slug, "/settings/scim"),
+        _ => config.org_url(slug, &format!("/settings/sso/{id}")),
+    }
+}
+
+fn health_body(name: &str, connection: &str, org_name: &str, notice: &ConnectionNotice, page: &str) -> String {
+    let news = match notice {
+        ConnectionNotice::Failing { error } => format!(
+            "{connection} stopped working for {org_name}, and its runs change nothing until it is fixed:\n\n  {error}\n\n\
+             Roster keeps retrying, less often as failures go on (down to once a day), and e-mails you again when it works."
+        ),
+        ConnectionNotice::Recovered => format!("{connection} works again for {org_name}: its latest run went through."),
+        ConnectionNotice::CertificateExpiring { on, days } if *days <= 0 => format!(
+            "The identity provider's signing certificate for {connection} expired on {}: nobody can sign in with it until you give Roster the new certificate.",
+            on.format("%Y-%m-%d")
+        ),
+        ConnectionNotice::CertificateExpiring { on, days } => format!(
+            "The identity provider's signing certificate for {connection} expires on {} ({days} day(s) from now). After that nobody can sign in with it. \
+             Give Roster the new certificate (or the new metadata) before then.",
+            on.format("%Y-%m-%d")
+        ),
+    };
+    format!("Hello {name},\n\n{news}\n\nThe connection's page:\n\n{page}\n")
 }
 
 /// The address of a single-use link.
@@ -69,6 +104,10 @@ pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &Config
                      See who, then deactivate them or keep them active:\n\n{page}\n"
                 ),
             }
+        }
+        OutgoingEmail::ConnectionHealth { name, connection, connection_id, connection_kind, notice, .. } => {
+            let page = connection_page(config, slug, *connection_kind, *connection_id);
+            Rendered { subject, body: health_body(name, connection, org_name, notice, &page) }
         }
         OutgoingEmail::RunHeld { name, connection, run, would_deactivate, provisioned, .. } => {
             let page = config.org_url(slug, &format!("/settings/integrations/entra/runs/{run}"));

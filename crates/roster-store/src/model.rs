@@ -1,7 +1,7 @@
 //! Records the store reads and writes that are not domain types.
 
 use chrono::{DateTime, Utc};
-use roster_core::{Email, OrgId, Person, Role, RunId, Status, Team, TeamId, UserId};
+use roster_core::{ConnectionId, ConnectionKind, Email, OrgId, Person, Role, RunId, Status, Team, TeamId, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -70,6 +70,30 @@ pub enum OutgoingEmail {
     /// To an owner or admin: a SCIM client's deactivations went beyond the guard and wait on
     /// the SCIM page. Holds no link that signs anyone in.
     DeactivationsWaiting { to: Email, name: String, person: UserId, connection: String },
+    /// To an owner or admin: a connection started failing, recovered, or has a certificate
+    /// about to lapse. Holds no link that signs anyone in; it points at the connection's page.
+    ConnectionHealth {
+        to: Email,
+        name: String,
+        person: UserId,
+        connection: String,
+        connection_id: ConnectionId,
+        connection_kind: ConnectionKind,
+        notice: ConnectionNotice,
+    },
+}
+
+/// What a `ConnectionHealth` e-mail tells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum ConnectionNotice {
+    /// The newest run failed after a healthy one; `error` says why and what to fix.
+    Failing { error: String },
+    /// A run went through again after failures.
+    Recovered,
+    /// The identity provider's signing certificate lapses on `on`, `days` from when this was
+    /// sent (0 or less: it has).
+    CertificateExpiring { on: DateTime<Utc>, days: i64 },
 }
 
 impl OutgoingEmail {
@@ -78,14 +102,17 @@ impl OutgoingEmail {
             OutgoingEmail::Invitation { to, .. }
             | OutgoingEmail::PasswordReset { to, .. }
             | OutgoingEmail::RunHeld { to, .. }
-            | OutgoingEmail::DeactivationsWaiting { to, .. } => to,
+            | OutgoingEmail::DeactivationsWaiting { to, .. }
+            | OutgoingEmail::ConnectionHealth { to, .. } => to,
         }
     }
 
     pub fn person(&self) -> Option<UserId> {
         match self {
             OutgoingEmail::Invitation { person, .. } | OutgoingEmail::PasswordReset { person, .. } => *person,
-            OutgoingEmail::RunHeld { person, .. } | OutgoingEmail::DeactivationsWaiting { person, .. } => Some(*person),
+            OutgoingEmail::RunHeld { person, .. }
+            | OutgoingEmail::DeactivationsWaiting { person, .. }
+            | OutgoingEmail::ConnectionHealth { person, .. } => Some(*person),
         }
     }
 
@@ -94,7 +121,7 @@ impl OutgoingEmail {
         match self {
             OutgoingEmail::Invitation { .. } => Some(TokenPurpose::Invitation),
             OutgoingEmail::PasswordReset { .. } => Some(TokenPurpose::PasswordReset),
-            OutgoingEmail::RunHeld { .. } | OutgoingEmail::DeactivationsWaiting { .. } => None,
+            OutgoingEmail::RunHeld { .. } | OutgoingEmail::DeactivationsWaiting { .. } | OutgoingEmail::ConnectionHealth { .. } => None,
         }
     }
 }

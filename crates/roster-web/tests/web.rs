@@ -14,6 +14,8 @@ mod failures;
 mod guard;
 #[path = "web/hardening.rs"]
 mod hardening;
+#[path = "web/health.rs"]
+mod health;
 #[path = "web/import.rs"]
 mod import;
 #[path = "web/isolation.rs"]

@@ -291,3 +291,48 @@ pub async fn check(state: &App, connection: &Connection) -> Result<Vec<String>, 
     let settings = SamlSettings::of(connection).ok_or_else(|| invalid("The connection's settings cannot be read: delete it and add it again."))?;
     check_saml(&settings, state.clock.now())
 }
+
+/// Where a SAML connection's settings remember which certificate warnings were e-mailed.
+const NOTICES_KEY: &str = "certificate_notices";
+/// E-mail owners and admins when this many days or fewer are left (0: it has lapsed).
+const NOTICE_DAYS: [i64; 3] = [CERT_WARNING_DAYS, CERT_URGENT_DAYS, 0];
+
+/// The warning threshold `days_left` has reached, if any (the smallest one it is within).
+fn threshold(days_left: i64) -> Option<i64> {
+    NOTICE_DAYS.into_iter().filter(|t| days_left <= *t).min()
+}
+
+/// E-mails the owners and admins of every enabled SAML connection whose certificates lapse
+/// within 30 days, again within 7, and once they have: one e-mail per step. Returns how many
+/// connections were warned.
+pub async fn warn_expiring_certificates(state: &App) -> Result<usize, roster_store::StoreError> {
+    let now = state.clock.now();
+    let mut warned = 0;
+    for mut connection in state.store.enabled_connections(ConnectionKind::Saml).await? {
+        let Some(last) = SamlSettings::of(&connection).and_then(|s| s.certificates_expire()) else { continue };
+        let days = if last <= now { 0 } else { (last - now).num_days() };
+        let Some(step) = threshold(days) else { continue };
+        // Remembered per certificate date: new certificates start afresh.
+        let sent = &connection.settings[NOTICES_KEY];
+        if sent["not_after"].as_i64() == Some(last.timestamp()) && sent["step"].as_i64().is_some_and(|s| s <= step) {
+            continue;
+        }
+        let notice = roster_store::ConnectionNotice::CertificateExpiring { on: last, days };
+        crate::provision::health::notify(state, &connection, notice).await?;
+        connection.settings[NOTICES_KEY] = serde_json::json!({ "not_after": last.timestamp(), "step": step });
+        state.store.update_connection(&connection, &Actor::System, now).await?;
+        warned += 1;
+    }
+    Ok(warned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threshold;
+
+    #[test]
+    fn certificate_warnings_come_at_thirty_days_seven_and_the_end() {
+        let steps: Vec<Option<i64>> = [45, 30, 12, 7, 1, 0].into_iter().map(threshold).collect();
+        assert_eq!(steps, [None, Some(30), Some(30), Some(7), Some(7), Some(0)]);
+    }
+}

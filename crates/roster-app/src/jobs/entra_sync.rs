@@ -5,6 +5,8 @@
 use crate::jobs::{Job, JobFailure};
 use crate::provision::entra::setup::graph_config;
 use crate::provision::entra::sync::{run_recorded, EntraSettings, SyncOptions};
+use crate::provision::guard::RECENT_RUNS;
+use crate::provision::health::{health, notify_change};
 use crate::App;
 use roster_core::guard::Guard;
 use roster_core::{ConnectionId, RunId};
@@ -77,6 +79,10 @@ async fn run_for(state: &App, sync: &EntraSync, job: &roster_store::Job, connect
     Ok(fresh.id)
 }
 
+async fn runs_of(state: &App, connection: &roster_core::Connection) -> Result<Vec<SyncRun>, StoreError> {
+    state.store.sync_runs(connection.org, connection.id, RECENT_RUNS).await
+}
+
 async fn perform(state: &App, sync: &EntraSync, job: &roster_store::Job) -> Result<(), JobFailure> {
     let store_failure = |e: StoreError| JobFailure::transient(e.to_string());
     let connection = state
@@ -111,7 +117,15 @@ async fn perform(state: &App, sync: &EntraSync, job: &roster_store::Job) -> Resu
         options.dry_run = true;
         options.photos = false;
     }
-    match run_recorded(state.store.clone(), &connection, config, &options, run, None).await {
+    let before = health(&connection, &runs_of(state, &connection).await.map_err(store_failure)?);
+    let result = run_recorded(state.store.clone(), &connection, config, &options, run, None).await;
+    if !sync.preview {
+        // Owners and admins hear when the connection starts failing or recovers, not of every run.
+        if let Err(error) = notify_change(state, &connection, &before).await {
+            tracing::warn!(%error, connection = %connection.id, "could not e-mail about the connection's health");
+        }
+    }
+    match result {
         Ok(outcome) => {
             if outcome.held.is_some() && !sync.preview {
                 crate::provision::guard::notify_held(state, &connection, run).await.map_err(store_failure)?;

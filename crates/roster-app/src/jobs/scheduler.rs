@@ -5,6 +5,8 @@
 use crate::jobs::supervisor::Signals;
 use crate::provision::entra::setup::enqueue_sync;
 use crate::provision::entra::sync::EntraSettings;
+use crate::provision::guard::RECENT_RUNS;
+use crate::provision::health;
 use crate::App;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use roster_core::ConnectionKind;
@@ -23,8 +25,9 @@ pub fn last_slot(now: DateTime<Utc>, at: NaiveTime) -> DateTime<Utc> {
     }
 }
 
-/// Queue the daily sync of every enabled connection whose time has come, if this process
-/// holds the scheduler lease. The first sync of a connection is the admin's to start.
+/// Queue the daily sync of every enabled connection whose time has come, and the retry of
+/// every failing one whose back-off has ended, if this process holds the scheduler lease. The
+/// first sync of a connection is the admin's to start.
 pub async fn schedule_due(state: &App, holder: &str) -> Result<usize, StoreError> {
     let now = state.clock.now();
     // Any process may do this: a run whose process died is failed once, whoever sees it.
@@ -35,19 +38,22 @@ pub async fn schedule_due(state: &App, holder: &str) -> Result<usize, StoreError
     if !state.store.try_lease(SCHEDULER_LEASE, holder, now, now + Duration::minutes(2)).await? {
         return Ok(0);
     }
+    if let Err(error) = crate::admin::sso::warn_expiring_certificates(state).await {
+        tracing::warn!(%error, "could not check the sign-in certificates");
+    }
     let mut queued = 0;
     for connection in state.store.enabled_connections(ConnectionKind::Entra).await? {
         // Unreadable settings cannot say when to sync; the connection's page and a manual sync
         // report them, and the other organisations' schedules go on.
         let Ok(settings) = EntraSettings::from_connection(&connection) else { continue };
         let slot = last_slot(now, settings.daily_time());
-        let latest = state.store.sync_runs(connection.org, connection.id, 1).await?;
-        match latest.first() {
-            None => continue,
-            Some(run) if run.queued_at >= slot => continue,
-            Some(_) => {}
+        // Daily at the slot; a failing connection at growing intervals until it works again.
+        let recent = state.store.sync_runs(connection.org, connection.id, RECENT_RUNS).await?;
+        if !health::due(now, slot, &recent) {
+            continue;
         }
-        match enqueue_sync(state, &connection, "schedule").await {
+        let trigger = if health::next_retry(&recent).is_some() { "retry" } else { "schedule" };
+        match enqueue_sync(state, &connection, trigger).await {
             Ok(_) => queued += 1,
             Err(error) => tracing::warn!(%error, connection = %connection.id, "could not queue the daily sync"),
         }

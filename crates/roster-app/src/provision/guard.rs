@@ -114,31 +114,3 @@ pub async fn set_limits(app: &App, org: OrgId, connection: ConnectionId, limits:
     app.store.update_connection(&found, actor, app.clock.now()).await?;
     Ok(())
 }
-
-/// How a provisioning connection is doing, from its newest finished run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Health {
-    /// Disabled by an admin: nothing runs.
-    Disabled,
-    /// Enabled, and no run has finished yet.
-    NotRunYet,
-    /// The newest run applied (or found nothing to do).
-    Healthy,
-    /// The newest run failed; this is why.
-    Degraded(String),
-    /// A run was held by the deactivation guard and waits for a decision.
-    Held,
-}
-
-/// How `connection` is doing, from its recent runs (newest first).
-pub fn health(connection: &Connection, recent: &[SyncRun]) -> Health {
-    if !connection.enabled {
-        return Health::Disabled;
-    }
-    match recent.iter().find(|r| r.status.is_finished() && r.status != RunStatus::Previewed) {
-        None => Health::NotRunYet,
-        Some(run) if run.status == RunStatus::Failed => Health::Degraded(run.error.clone().unwrap_or_else(|| "the last run failed".into())),
-        Some(run) if run.status.keeps_connection_held() => Health::Held,
-        Some(_) => Health::Healthy,
-    }
-}

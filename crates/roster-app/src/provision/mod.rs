@@ -10,6 +10,7 @@
 
 pub mod entra;
 pub mod guard;
+pub mod health;
 pub mod scim;
 pub mod waiting;
 

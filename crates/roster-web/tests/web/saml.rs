@@ -309,6 +309,13 @@ async fn admins_test_sign_in_and_add_connections_from_metadata(app: &TestApp) {
     let connections = app.state.store.connections(w.connection.org).await.unwrap();
     let page = admin.get(app.url("acme", "/settings/sso")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("cert-warning") && page.contains(&format!("/settings/sso/{}#signing", stale.id)), "the certificate's expiry is flagged");
+    // And the owners are e-mailed, once per step (30 days, 7 days, lapsed).
+    assert_eq!(roster_app::admin::sso::warn_expiring_certificates(&app.state).await.unwrap(), 1);
+    assert_eq!(roster_app::admin::sso::warn_expiring_certificates(&app.state).await.unwrap(), 0, "not again");
+    let emails = app.state.store.emails(w.connection.org, 20).await.unwrap();
+    let warned = emails.iter().find(|e| matches!(e.email, roster_store::OutgoingEmail::ConnectionHealth { .. })).unwrap();
+    let rendered = roster_app::mail::render(&warned.email, "Acme", "acme", &app.state.config, None);
+    assert!(rendered.subject.contains("has expired") && rendered.body.contains(&format!("/settings/sso/{}", stale.id)), "{}", rendered.body);
     // Metadata without a signing certificate is refused, and nothing is added.
     let bad = [
         ("_csrf", form_token(&page)),

@@ -5,7 +5,7 @@
 mod avatar;
 mod runs;
 
-use super::Chrome;
+use super::{when, Chrome};
 use crate::error::PageError;
 use crate::routing::OrgCtx;
 use crate::session::{AdminUser, CurrentUser};
@@ -19,7 +19,8 @@ use axum::{Form, Router};
 use roster_app::admin::OpsError;
 use roster_app::provision::entra::sync::{format_rules, Authorization, EntraSettings, DEFAULT_DAILY_AT};
 use roster_app::provision::entra::{self as actions, consent, EntraSetup, PermissionLine};
-use roster_app::provision::guard::{self, Health};
+use roster_app::provision::guard;
+use roster_app::provision::health::{self, Health};
 use roster_core::guard::GuardLimits;
 use roster_core::{Actor, Connection};
 use serde::Deserialize;
@@ -162,11 +163,15 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
     };
     let runs = runs::history(&recent);
     let held_run = guard::holding(&recent).map(|run| (run.id.to_string(), guard::hold_size(run)));
-    let health = connection.as_ref().map(|c| match guard::health(c, &recent) {
+    let health = connection.as_ref().map(|c| match health::health(c, &recent) {
         Health::Disabled => ("disabled", "Nothing runs until it is enabled.".to_owned()),
         Health::NotRunYet => ("waiting", "No sync has finished yet.".to_owned()),
         Health::Healthy => ("healthy", "The last sync went through.".to_owned()),
-        Health::Degraded(why) => ("degraded", format!("The last sync failed and changed nothing: {why}")),
+        Health::Degraded(why) => {
+            let retry =
+                health::next_retry(&recent).map(|at| format!(" Roster tries again from {} UTC, less often while it keeps failing.", when(at)));
+            ("degraded", format!("The last sync failed and changed nothing: {why}{}", retry.unwrap_or_default()))
+        }
         Health::Held => ("held", "The last sync was held by the deactivation guard.".to_owned()),
     });
     let by_consent = settings.as_ref().is_some_and(|s| s.authorization == Authorization::AdminConsent);
@@ -174,7 +179,7 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
         .as_ref()
         .and_then(|s| s.consent.as_ref())
         .filter(|_| by_consent)
-        .map(|c| format!("Consent granted for tenant {} on {}.", c.tenant, super::when(c.at)));
+        .map(|c| format!("Consent granted for tenant {} on {}.", c.tenant, when(c.at)));
     let page = SetupPage {
         roster_app: state.config.entra_app.is_some(),
         awaiting_consent: by_consent && consent.is_none(),
