@@ -20,7 +20,7 @@ pub(crate) fn user_purpose(action: &'static str, what: &'static str) -> Purpose 
 }
 
 /// `$select` for users: Roster's set plus custom extras, each once.
-fn user_select(extra: &[&str]) -> (String, Vec<String>) {
+pub(crate) fn user_select(extra: &[&str]) -> (String, Vec<String>) {
     let mut names: Vec<&str> = USER_SELECT.to_vec();
     let mut extras = Vec::new();
     for e in extra {

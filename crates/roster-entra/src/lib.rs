@@ -10,6 +10,7 @@ mod calls;
 mod client;
 mod config;
 mod error;
+mod lookup;
 mod model;
 mod permissions;
 
@@ -17,5 +18,6 @@ pub use batch::{BatchRequest, BatchResponse, MAX_BATCH};
 pub use client::{AccessToken, GraphClient, RequestStats};
 pub use config::{parse_retry_after, GraphConfig, RetryPolicy};
 pub use error::GraphError;
+pub use lookup::{GroupRef, GROUP_SEARCH_LIMIT};
 pub use model::{GraphUser, GroupMembers, Photo, PhotoMeta, USER_SELECT};
 pub use permissions::{CheckStatus, PermissionCheck, PermissionReport};

@@ -20,6 +20,8 @@ mod health;
 mod import;
 #[path = "web/isolation.rs"]
 mod isolation;
+#[path = "web/lookup.rs"]
+mod lookup;
 #[path = "web/mail.rs"]
 mod mail;
 #[path = "web/scim.rs"]

@@ -6,6 +6,7 @@ mod demo;
 mod entra;
 mod keys;
 mod logging;
+mod lookup;
 mod scim;
 mod settings;
 mod sso;
@@ -69,6 +70,9 @@ enum Command {
     /// Sign-in with OpenID Connect (Entra, Okta or any provider).
     #[command(subcommand)]
     Sso(sso::SsoCommand),
+    /// Look people and groups up in Microsoft Entra ID, and provision one person now.
+    #[command(subcommand)]
+    Entra(lookup::EntraCommand),
 }
 
 #[derive(Args, Clone)]
@@ -131,5 +135,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sync(args) => entra::sync(&settings, args).await,
         Command::Sim(cmd) => entra::sim(cmd).await,
         Command::Sso(cmd) => sso::run(&settings, cmd).await,
+        Command::Entra(cmd) => lookup::run(&settings, cmd).await,
     }
 }

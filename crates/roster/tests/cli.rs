@@ -280,6 +280,14 @@ async fn sync_previews_and_holds_a_repointed_connection() {
     let listed: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["user", "list", "--org", "acme", "--json"]))).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1, "a preview applies nothing");
     assert!(ok(roster(&env, &["sync", "--org", "acme"])).contains(&format!("Created {created},")));
+    // The lookups: the group by name, why someone is here or not, one person provisioned now.
+    let info = first.info();
+    assert!(ok(roster(&env, &["entra", "groups", "--org", "acme", "all staff"])).contains(&format!("{}\tAll Staff (Roster)", info.top_group_id)));
+    let member = &info.member_user_ids[0];
+    let why = ok(roster(&env, &["entra", "why", "--org", "acme", member]));
+    assert!(why.contains("provisioned by this connection") && why.contains("Nothing stops them"), "{why}");
+    let provisioned = ok(roster(&env, &["entra", "provision", "--org", "acme", member]));
+    assert!(provisioned.contains("nothing to change"), "{provisioned}");
 
     // Re-pointed at another tenant: every person of the first would go, so the run is held.
     let second = roster_sim::EntraSim::generate(roster_sim::TenantSpec { users: 15, seed: 9, ..Default::default() });

@@ -220,6 +220,8 @@ fn route(s: &mut SimState, call: &Call) -> GraphResponse {
         ["users"] => users::list_users(s, call),
         ["users", _] => users::get_user(s, call, &segs[1]),
         ["users", _, "manager"] => users::get_manager(s, call, &segs[1]),
+        ["users", _, "memberof"] => groups::list_member_of(s, call, &segs[1], false),
+        ["users", _, "transitivememberof"] => groups::list_member_of(s, call, &segs[1], true),
         ["users", _, "photo"] => photo::photo_meta(s, call, &segs[1]),
         ["users", _, "photo", "$value"] => photo::photo_value(s, &segs[1]),
         ["groups"] => groups::list_groups(s, call),

@@ -84,16 +84,57 @@ pub fn get_group(s: &mut SimState, call: &Call, id: &str) -> GraphResponse {
     GraphResponse::json(200, Value::Object(obj))
 }
 
+/// The words `$search="displayName:..."` looks for: Graph matches each at the start of a word
+/// of the display name, case-insensitively.
+fn search_terms(raw: &str) -> Result<Vec<String>, GraphResponse> {
+    let quoted = raw.trim().strip_prefix('"').and_then(|r| r.strip_suffix('"'));
+    let Some((property, value)) = quoted.and_then(|q| q.split_once(':')) else {
+        return Err(bad_request(&format!("Syntax error: character '{}' is not valid at position 0 in '{raw}'.", raw.chars().next().unwrap_or(' '))));
+    };
+    if !property.trim().eq_ignore_ascii_case("displayName") && !property.trim().eq_ignore_ascii_case("description") {
+        return Err(bad_request(&format!("Invalid search property '{property}'.")));
+    }
+    Ok(value.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect())
+}
+
+fn matches_search(name: &str, terms: &[String]) -> bool {
+    let words: Vec<String> = name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    terms.iter().all(|t| words.iter().any(|w| w.starts_with(t.as_str())))
+}
+
+/// `GET /groups`, and `GET /groups?$search="displayName:..."`, an advanced query that needs
+/// `ConsistencyLevel: eventual`.
 pub fn list_groups(s: &mut SimState, call: &Call) -> GraphResponse {
     if !has_any(s, GROUP_MEMBER_READ) {
         return forbidden();
     }
     let select = call.query.select();
-    let total = s.tenant.group_order.len();
-    let ctx = PageCtx { base: &call.base, path: &call.path, query: &call.query, context: "groups", count: None, empty_pages: s.faults.empty_pages };
+    let ids: Vec<String> = match call.query.get("search") {
+        None => s.tenant.group_order.clone(),
+        Some(_) if !call.eventual() => {
+            return unsupported_query(
+                "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'",
+            );
+        }
+        Some(raw) => match search_terms(raw) {
+            Err(e) => return e,
+            Ok(terms) => s
+                .tenant
+                .group_order
+                .iter()
+                .filter(|id| {
+                    let name = s.tenant.groups.get(*id).and_then(|g| g.props.get("displayName")).and_then(Value::as_str).unwrap_or("");
+                    matches_search(name, &terms)
+                })
+                .cloned()
+                .collect(),
+        },
+    };
+    let count = (call.query.count() && call.eventual()).then_some(ids.len());
+    let ctx = PageCtx { base: &call.base, path: &call.path, query: &call.query, context: "groups", count, empty_pages: s.faults.empty_pages };
     let state: &SimState = s;
-    let rendered = page(&state.page_key, &ctx, total, |window| {
-        state.tenant.group_order[window]
+    let rendered = page(&state.page_key, &ctx, ids.len(), |window| {
+        ids[window]
             .iter()
             .filter_map(|id| state.tenant.groups.get(id))
             .map(|g| Value::Object(project_props(&g.id, &g.props, GROUP_PROPERTIES, DEFAULT_GROUP_PROPERTIES, select.as_deref())))
@@ -192,6 +233,47 @@ pub fn list_members(s: &mut SimState, call: &Call, id: &str, transitive: bool, c
     // that still links to the next one.
     let rendered = page(&state.page_key, &ctx, members.len(), |window| {
         members[window].iter().filter(|m| keep(m)).filter_map(|m| project_member(state, m, select.as_deref())).collect()
+    });
+    match rendered {
+        Ok(body) => GraphResponse::json(200, body),
+        Err(e) => e,
+    }
+}
+
+/// `GET /users/{id}/memberOf` and `GET /users/{id}/transitiveMemberOf`: the groups a user is in,
+/// directly or through nested groups.
+pub fn list_member_of(s: &mut SimState, call: &Call, user: &str, transitive: bool) -> GraphResponse {
+    if !has_any(s, GROUP_MEMBER_READ) {
+        return forbidden();
+    }
+    let Some(user) = s.tenant.find_user(user).map(|u| u.id.clone()) else {
+        return not_found(user);
+    };
+    let select = call.query.select();
+    let groups: Vec<String> = s
+        .tenant
+        .group_order
+        .iter()
+        .filter(|id| {
+            if transitive {
+                s.tenant.transitive_members(id).contains(&user)
+            } else {
+                s.tenant.groups.get(*id).is_some_and(|g| g.members.contains(&user))
+            }
+        })
+        .cloned()
+        .collect();
+    let ctx = PageCtx {
+        base: &call.base,
+        path: &call.path,
+        query: &call.query,
+        context: "directoryObjects",
+        count: None,
+        empty_pages: s.faults.empty_pages,
+    };
+    let state: &SimState = s;
+    let rendered = page(&state.page_key, &ctx, groups.len(), |window| {
+        groups[window].iter().filter_map(|id| project_member(state, id, select.as_deref())).collect()
     });
     match rendered {
         Ok(body) => GraphResponse::json(200, body),

@@ -420,3 +420,33 @@ async fn expand_manager_is_omitted_when_absent() {
     let second = values.iter().find(|u| u["id"] == info.member_user_ids[1].as_str()).cloned().unwrap_or(Value::Null);
     assert_eq!(second["manager"]["id"].as_str(), sim.manager_of(&info.member_user_ids[1]).as_deref());
 }
+
+#[tokio::test]
+async fn groups_are_found_by_words_of_their_name_with_the_advanced_query_header() {
+    let sim = sim(10);
+    let token = token(&sim).await;
+    let search = "/v1.0/groups?$search=%22displayName:sta%22&$select=id,displayName";
+    let refused = get(&sim, &token, search, &[]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.json()["error"]["code"], "Request_UnsupportedQuery");
+    let found = get(&sim, &token, search, &[("ConsistencyLevel", "eventual")]).await;
+    assert_eq!(found.status, StatusCode::OK);
+    let names: Vec<String> = found.json()["value"].as_array().unwrap().iter().map(|g| g["displayName"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["All Staff (Roster)"], "a word's start matches; the middle of one does not");
+    let unquoted = get(&sim, &token, "/v1.0/groups?$search=displayName:sta", &[("ConsistencyLevel", "eventual")]).await;
+    assert_eq!(unquoted.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_users_groups_include_those_it_is_in_through_nesting() {
+    let sim = sim(30);
+    let info = sim.info();
+    let token = token(&sim).await;
+    let user = info.users_in_two_groups.first().cloned().expect("the tenant has users in nested groups");
+    let direct = get(&sim, &token, &format!("/v1.0/users/{user}/memberOf"), &[]).await.json();
+    let transitive = get(&sim, &token, &format!("/v1.0/users/{user}/transitiveMemberOf"), &[]).await.json();
+    let ids = |v: &Value| v["value"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert!(!ids(&direct).contains(&info.top_group_id), "not a direct member of the top group");
+    assert!(ids(&transitive).contains(&info.top_group_id), "but in it through a nested group");
+    assert_eq!(transitive["value"][0]["@odata.type"], "#microsoft.graph.group");
+}

@@ -177,6 +177,8 @@ struct PersonPage {
     status: Status,
     notice: Option<String>,
     source: Option<String>,
+    /// The Entra object id, when an Entra connection provisions them.
+    entra_lookup: Option<String>,
     fields: Vec<Field>,
     manager: Option<(UserId, String)>,
     primary_team: String,
@@ -221,13 +223,20 @@ pub async fn show(
         None => None,
     };
     let audit = state.store.audit_for_person(org, person.id, 200).await?;
-    let source = match &person.source {
-        Some(link) => Some(match state.store.connection(org, link.connection).await? {
-            Some(c) => format!("{} ({}), as {}", c.kind.label(), c.name, link.external_id),
-            None => format!("a removed connection, as {}", link.external_id),
-        }),
+    let source_connection = match &person.source {
+        Some(link) => state.store.connection(org, link.connection).await?,
         None => None,
     };
+    let source = person.source.as_ref().map(|link| match &source_connection {
+        Some(c) => format!("{} ({}), as {}", c.kind.label(), c.name, link.external_id),
+        None => format!("a removed connection, as {}", link.external_id),
+    });
+    // An Entra-provisioned person can be looked up in Entra by their object id.
+    let entra_lookup = person
+        .source
+        .as_ref()
+        .filter(|_| source_connection.as_ref().is_some_and(|c| c.kind == roster_core::ConnectionKind::Entra))
+        .map(|link| link.external_id.clone());
     let avatar = state.store.avatar(org, person.id).await?.map(|_| format!("{}/people/{}/avatar", ctx.base, person.id));
     let invited_before = audit.iter().any(|a| a.action == "user.invited");
     let synced = person.source.is_some();
@@ -256,6 +265,7 @@ pub async fn show(
         status: person.status,
         notice: notice.invited.map(|_| format!("An invitation to {} is in the outbox.", person.email)),
         source,
+        entra_lookup,
         fields,
         manager,
         primary_team: or_dash(person.primary_team.and_then(team_name).as_deref()),

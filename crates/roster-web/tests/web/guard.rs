@@ -73,6 +73,14 @@ async fn an_emptied_group_is_held_until_an_admin_decides(app: &TestApp) {
     let leaver = everyone.iter().find(|p| p.source.is_some()).unwrap();
     assert!(run_page.contains("id=\"would-deactivate\"") && run_page.contains(leaver.email.as_str()), "{run_page}");
     assert!(run_page.contains("no longer in the source") && run_page.contains("Allow and apply") && run_page.contains("Reject"));
+    // "Why isn't this person here?" names the hold, and that they left the group.
+    let external = &leaver.source.as_ref().unwrap().external_id;
+    let why = roster_app::provision::entra::lookup::explain(&app.state, &connection, external).await.unwrap();
+    let said: Vec<&str> = why.findings.iter().filter(|f| f.decisive).map(|f| f.text.as_str()).collect();
+    assert!(
+        said.iter().any(|f| f.contains("held by the deactivation guard")) && said.iter().any(|f| f.contains("not in the sync group")),
+        "{said:?}"
+    );
     let settings_page = client.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(settings_page.contains("id=\"entra-held\""), "the connection shows it is held");
     assert!(settings_page.contains(">held</span> The last sync was held"), "and its health says so");

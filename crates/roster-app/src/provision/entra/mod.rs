@@ -1,8 +1,10 @@
 //! Microsoft Entra ID provisioning as the service runs it: the actions the pages and the
-//! command line share (set up, test, enable, queue a sync) and admin consent. The syncs
+//! command line share (set up, test, enable, queue a sync), admin consent, and the lookups (a
+//! group by name, why someone is missing, one person provisioned now). The syncs
 //! themselves run as jobs (`crate::jobs`).
 
 pub mod consent;
+pub mod lookup;
 pub mod setup;
 pub mod sync;
 

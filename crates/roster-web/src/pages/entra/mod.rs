@@ -3,6 +3,7 @@
 //! now and follow the run. Owners and admins only.
 
 mod avatar;
+mod people;
 mod runs;
 
 use super::{when, Chrome};
@@ -38,6 +39,9 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/integrations/entra/sync", post(runs::sync_now))
         .route("/settings/integrations/entra/preview", post(preview))
         .route("/settings/integrations/entra/delete", post(delete))
+        .route("/settings/integrations/entra/people", get(people::why))
+        .route("/settings/integrations/entra/people/provision", post(people::provision))
+        .route("/settings/integrations/entra/groups", get(people::groups))
         .route("/settings/integrations/entra/runs/{id}", get(runs::show_run))
         .route("/settings/integrations/entra/runs/{id}/issues.csv", get(runs::issues_csv))
         .route("/settings/integrations/entra/runs/{id}/allow", post(runs::allow))
@@ -213,6 +217,9 @@ pub struct ShowQuery {
     /// Set by the deletion's redirect: `keep` or `deactivate`.
     #[serde(default)]
     deleted: String,
+    /// A group picked on the group search: it fills the form, and saving decides.
+    #[serde(default)]
+    group: String,
 }
 
 pub async fn show(
@@ -229,6 +236,16 @@ pub async fn show(
             "deactivate" => Feedback { notice: Some(DELETED_DEACTIVATED.into()), ..Feedback::none() },
             _ => Feedback::none(),
         },
+    };
+    let picked = query.group.trim();
+    let feedback = if !picked.is_empty() && picked.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        let connection = actions::entra_connection(&state, ctx.org.id).await?;
+        let settings = connection.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
+        let form = FormValues { group_id: picked.to_owned(), ..FormValues::from_settings(settings.as_ref()) };
+        let notice = Some("The group you picked is filled in below: save the settings to use it.".to_owned());
+        Feedback { form: Some(form), notice, ..feedback }
+    } else {
+        feedback
     };
     render(&state, &ctx, &user, feedback).await
 }

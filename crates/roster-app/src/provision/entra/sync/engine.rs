@@ -328,6 +328,24 @@ fn map_users(users: Vec<GraphUser>, mapping: &Mapping) -> Mapped {
     Mapped { readable: people.len(), people, unreadable }
 }
 
+/// One user as a sync would describe them, with their manager: what provisioning one person
+/// on demand hands the provisioner. `Err` says why the user cannot be read.
+pub fn one_record(user: GraphUser, mapping: &Mapping, manager: Option<String>) -> Result<DesiredPerson, String> {
+    let mut mapped = map_users(vec![user], mapping);
+    if let Some(unreadable) = mapped.unreadable.pop() {
+        return Err(unreadable.error);
+    }
+    let managers: BTreeMap<String, Option<String>> =
+        mapped.people.iter().filter_map(|p| p.external_id.clone()).map(|id| (id, manager.clone())).collect();
+    mapped.set_managers(&managers);
+    mapped.people.pop().ok_or_else(|| "the user could not be read".to_owned())
+}
+
+/// The properties a mapping reads, as `$select` wants them.
+pub fn extra_properties(mapping: &Mapping) -> Vec<&str> {
+    selected_properties(mapping)
+}
+
 impl Mapped {
     fn set_managers(&mut self, managers: &BTreeMap<String, Option<String>>) {
         for person in &mut self.people {

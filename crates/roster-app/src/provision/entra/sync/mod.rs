@@ -13,7 +13,7 @@ mod progress;
 mod record;
 mod settings;
 
-pub use engine::{full_sync, full_sync_with, run_recorded, RunOutcome, SyncOptions};
+pub use engine::{extra_properties, full_sync, full_sync_with, one_record, run_recorded, RunOutcome, SyncOptions};
 pub use error::SyncError;
 pub use progress::{NoProgress, Phase, ProgressSink, StoreProgress, SyncProgress};
 pub use record::graph_record;
