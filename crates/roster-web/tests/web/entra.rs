@@ -109,6 +109,8 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     let history = client.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(history.contains(&format!("{created} created")), "the history shows the run");
     assert!(history.contains("Health: <span class=\"status active\">healthy</span>"), "{history}");
+    // The chart of recent runs: one bar per finished run (the preview is not a run), drawn inline.
+    assert!(history.contains("id=\"runs-chart\"") && history.contains(&format!("{created} changes</title>")), "{history}");
     // A sync that fails makes the connection degraded, with the reason.
     sim.faults().revoke_permission("GroupMember.Read.All");
     let enabled_connection = app.state.store.connections(acme.org.id).await.unwrap().pop().unwrap();
@@ -116,7 +118,10 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     let _ = roster_app::jobs::entra_sync::run_due_jobs(&app.state).await;
     let degraded = client.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(
-        degraded.contains(">degraded</span> The last sync failed and changed nothing:") && degraded.contains("GroupMember.Read.All"),
+        degraded.contains(">degraded</span> The last sync failed and changed nothing:")
+            && degraded.contains("GroupMember.Read.All")
+            && degraded.contains("Roster tries again from")
+            && degraded.contains("class=\"bar-failed\""),
         "{degraded}"
     );
     sim.faults().grant_permission("GroupMember.Read.All");

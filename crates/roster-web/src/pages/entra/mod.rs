@@ -3,6 +3,7 @@
 //! now and follow the run. Owners and admins only.
 
 mod avatar;
+mod chart;
 mod people;
 mod runs;
 
@@ -135,6 +136,8 @@ struct SetupPage {
     test_error: Option<String>,
     permissions: Vec<PermissionLine>,
     runs: Vec<RunRow>,
+    /// Recent runs drawn: duration, changes, issues.
+    chart: Vec<chart::Panel>,
     /// The run holding the connection, and how many it would deactivate.
     held_run: Option<(String, usize)>,
     /// What the connection points at.
@@ -197,6 +200,7 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
         test_error: feedback.test_error,
         permissions: feedback.permissions,
         runs,
+        chart: chart::panels(&recent),
         held_run,
         target: connection.as_ref().and_then(|c| actions::target(state, c)),
         health,

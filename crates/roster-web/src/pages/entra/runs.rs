@@ -14,6 +14,8 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use roster_app::provision::entra as actions;
+use roster_app::provision::entra::sync::{estimate, Estimate};
+use roster_app::provision::guard;
 use roster_core::guard::WouldDeactivate;
 use roster_core::plan::RecordIssue;
 use roster_core::preview::PlanPreview;
@@ -71,6 +73,37 @@ pub async fn sync_now(
     Ok(to_run(&ctx, run))
 }
 
+/// How far a running run is, judged against the connection's previous run.
+pub struct Pace {
+    estimate: Estimate,
+}
+
+impl Pace {
+    async fn of(state: &AppState, run: &SyncRun) -> Result<Self, PageError> {
+        if run.status != RunStatus::Running {
+            return Ok(Self { estimate: Estimate { percent: if run.status.is_finished() { 100 } else { 0 }, left: None } });
+        }
+        // The people the previous full run listed is how many this one should list.
+        let recent = state.store.sync_runs(run.org, run.connection, guard::RECENT_RUNS).await?;
+        let expected = recent
+            .iter()
+            .filter(|r| r.id != run.id && matches!(r.status, RunStatus::Succeeded | RunStatus::Held | RunStatus::Previewed))
+            .find_map(|r| r.progress.get("users_listed").and_then(serde_json::Value::as_u64))
+            .filter(|n| *n > 0);
+        let elapsed = run.started_at.map(|at| (state.clock.now() - at).to_std().unwrap_or_default()).unwrap_or_default();
+        Ok(Self { estimate: estimate(&run.progress, expected, elapsed) })
+    }
+}
+
+/// "about 3 minutes", for the time a run has left.
+fn describe_left(seconds: u64) -> String {
+    match seconds {
+        0..=59 => "less than a minute".to_owned(),
+        60..=119 => "about a minute".to_owned(),
+        _ => format!("about {} minutes", seconds.div_ceil(60)),
+    }
+}
+
 /// What the status fragment shows.
 pub struct RunView {
     pub id: String,
@@ -79,6 +112,9 @@ pub struct RunView {
     pub trigger: String,
     pub queued: String,
     pub phase: String,
+    /// While running: how far along (percent) and about how long it has left.
+    pub percent: u8,
+    pub time_left: Option<String>,
     pub users_listed: u64,
     pub photos: String,
     pub graph_requests: u64,
@@ -165,7 +201,7 @@ fn group_views(report: &RunReport) -> Vec<GroupView> {
 }
 
 impl RunView {
-    fn new(run: &SyncRun, base: &str, csrf: &str, query: &IssueQuery, connection_enabled: bool) -> Self {
+    fn new(run: &SyncRun, base: &str, csrf: &str, query: &IssueQuery, connection_enabled: bool, pace: Pace) -> Self {
         let number = |key: &str| run.progress.get(key).and_then(|v| v.as_u64()).unwrap_or_default();
         let phase = run.progress.get("label").and_then(|v| v.as_str()).unwrap_or(match run.status {
             RunStatus::Queued => "Waiting for a worker",
@@ -204,6 +240,8 @@ impl RunView {
             trigger: run.trigger.clone(),
             queued: super::super::when(run.queued_at),
             phase: phase.to_owned(),
+            percent: pace.estimate.percent,
+            time_left: pace.estimate.left.map(|left| describe_left(left.as_secs())),
             users_listed: number("users_listed"),
             photos,
             graph_requests: run.graph_requests.max(number("graph_requests")),
@@ -260,7 +298,8 @@ pub async fn show_run(
 ) -> Result<Response, PageError> {
     let run = state.store.sync_run(ctx.org.id, path.id).await?.ok_or(PageError::NotFound)?;
     let enabled = state.store.connection(ctx.org.id, run.connection).await?.is_some_and(|c| c.enabled);
-    let view = RunView::new(&run, &ctx.base, &user.csrf, &query, enabled);
+    let pace = Pace::of(&state, &run).await?;
+    let view = RunView::new(&run, &ctx.base, &user.csrf, &query, enabled, pace);
     let mut response = if headers.contains_key("hx-request") {
         RunStatusFragment { run: view }.into_response()
     } else {

@@ -15,7 +15,7 @@ mod settings;
 
 pub use engine::{extra_properties, full_sync, full_sync_with, one_record, run_recorded, RunOutcome, SyncOptions};
 pub use error::SyncError;
-pub use progress::{NoProgress, Phase, ProgressSink, StoreProgress, SyncProgress};
+pub use progress::{estimate, Estimate, NoProgress, Phase, ProgressSink, StoreProgress, SyncProgress};
 pub use record::graph_record;
 pub use settings::{
     format_rules, parse_daily_at, parse_rules, Authorization, Consent, EntraSettings, CLIENT_SECRET, DEFAULT_DAILY_AT, JOB_KIND, TENANT_ID,
