@@ -51,7 +51,7 @@ fn panel(title: &'static str, unit: &str, runs: &[&SyncRun], value: fn(&SyncRun)
         .map(|(i, run)| {
             let v = value(run);
             // A run with nothing to show still gets a sliver, so each run is visible.
-            let height = if peak == 0 { 1 } else { ((v * u64::from(HEIGHT - 2)) / peak).max(1) as u32 };
+            let height = (v * u64::from(HEIGHT - 2)).checked_div(peak).map_or(1, |h| h.max(1) as u32);
             Bar {
                 x: (offset + i as u32) * (WIDTH / SLOTS) + 2,
                 y: HEIGHT - height,

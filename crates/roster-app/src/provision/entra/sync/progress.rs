@@ -144,7 +144,7 @@ pub fn estimate(progress: &serde_json::Value, expected: Option<u64>, elapsed: st
         other => phase_start(other),
     };
     let share = share.clamp(0.0, 1.0);
-    let left = (share >= 0.05 && share < 1.0 && elapsed.as_secs() >= 2).then(|| elapsed.mul_f64((1.0 - share) / share));
+    let left = ((0.05..1.0).contains(&share) && elapsed.as_secs() >= 2).then(|| elapsed.mul_f64((1.0 - share) / share));
     Estimate { percent: (share * 100.0).floor() as u8, left }
 }
 
