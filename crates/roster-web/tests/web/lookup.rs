@@ -108,3 +108,63 @@ on_both_backends!(lookup_, admins_find_the_group_ask_why_and_provision_one_perso
 fn urlencoding(raw: &str) -> String {
     url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
 }
+
+/// Mapping an extra Entra attribute from the page, previewed before it applies.
+async fn a_new_mapping_is_previewed_before_it_applies(app: &TestApp) {
+    let org = app.org("mapped").await;
+    let client = app.signed_in("mapped", &org.owner_email, &org.owner_password).await;
+    let sim = EntraSim::generate(TenantSpec { users: 12, seed: 3, ..TenantSpec::default() });
+    let info = sim.info();
+    let running = spawn_loopback(sim.clone()).await.unwrap();
+    let setup = EntraSetup {
+        tenant_id: info.tenant_id.clone(),
+        group_id: info.top_group_id.clone(),
+        client_id: info.client_id.clone(),
+        client_secret: info.client_secret.clone(),
+        login_base: Some(format!("{}/", running.base_url)),
+        graph_base: Some(format!("{}/v1.0/", running.base_url)),
+        ..Default::default()
+    };
+    let connection = save_setup(&app.state, org.org.id, &Actor::Cli, &setup).await.unwrap();
+    let connection = set_enabled(&app.state, &connection, &Actor::Cli, true).await.unwrap();
+    sync(app, &connection).await;
+    let member = &info.member_user_ids[0];
+    sim.set_user_property(member, "employeeId", json!("E-4242")).unwrap();
+
+    let page_url = app.url("mapped", "/settings/integrations/entra");
+    let page = client.get(&page_url).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("_csrf", form_token(&page)),
+        ("then", "preview".to_owned()),
+        ("group_id", info.top_group_id.clone()),
+        ("client_id", info.client_id.clone()),
+        ("daily_at", "03:00".to_owned()),
+        ("mappings", "employeeId → custom.employee_id".to_owned()),
+        ("login_base", format!("{}/", running.base_url)),
+        ("graph_base", format!("{}/v1.0/", running.base_url)),
+        ("guard_max_people", "500".to_owned()),
+        ("guard_max_percent", "20".to_owned()),
+        ("manage_managers", "yes".to_owned()),
+    ];
+    let saved = client.post(&page_url).form(&form).send().await.unwrap();
+    assert_eq!(saved.status(), 303, "{}", saved.text().await.unwrap());
+    let run_url = format!("http://{}{}", app.addr, saved.headers()["location"].to_str().unwrap());
+    assert_eq!(run_due_jobs(&app.state).await.unwrap(), 1);
+    let preview = client.get(&run_url).send().await.unwrap().text().await.unwrap();
+    assert!(preview.contains("A preview") && preview.contains("E-4242"), "{preview}");
+    let person = app
+        .state
+        .store
+        .snapshot(org.org.id)
+        .await
+        .unwrap()
+        .people
+        .into_iter()
+        .find(|p| p.source.as_ref().is_some_and(|s| &s.external_id == member))
+        .unwrap();
+    assert!(!format!("{:?}", person.profile).contains("E-4242"), "a preview applies nothing");
+    sync(app, &connection).await;
+    let person = app.state.store.person(org.org.id, person.id).await.unwrap().unwrap();
+    assert!(format!("{:?}", person.profile).contains("E-4242"), "the next sync applies the mapping");
+}
+on_both_backends!(mapping_preview_, a_new_mapping_is_previewed_before_it_applies);

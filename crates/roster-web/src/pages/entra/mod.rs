@@ -291,6 +291,9 @@ fn checked(value: &Option<String>) -> bool {
 pub struct SetupForm {
     #[serde(rename = "_csrf", default)]
     csrf: String,
+    /// `preview`: after saving, preview what a sync with the new settings would change.
+    #[serde(default)]
+    then: String,
     #[serde(default)]
     tenant_id: String,
     #[serde(default)]
@@ -346,6 +349,7 @@ pub async fn save(
     };
     let actor = Actor::Person { id: user.person.id };
     match actions::save_setup(&state, ctx.org.id, &actor, &setup).await {
+        Ok(connection) if form.then == "preview" => Ok(runs::to_run(&ctx, actions::enqueue_preview(&state, &connection).await?)),
         Ok(_) => {
             render(&state, &ctx, &user, Feedback { notice: Some("Saved. Test the connection, then enable it.".into()), ..Feedback::none() }).await
         }
