@@ -53,6 +53,8 @@ fn org_routes() -> Router<AppState> {
         .route("/settings/scim/tokens", post(pages::scim::create_token))
         .route("/settings/scim/tokens/{id}/revoke", post(pages::scim::revoke_token))
         .route("/settings/scim/requests", get(pages::scim::requests))
+        .route("/settings/scim/rate", post(pages::scim::set_rate))
+        .route("/settings/scim/delete", post(pages::scim::delete))
         .route("/settings/scim/waiting/apply", post(pages::scim::apply_waiting))
         .route("/settings/scim/waiting/discard", post(pages::scim::discard_waiting))
         .route("/settings/api-keys/{id}/revoke", post(pages::settings::revoke_key))

@@ -91,6 +91,8 @@ pub struct ConnectEntra {
 pub enum DisconnectCommand {
     /// Delete the organisation's Microsoft Entra ID connection, its settings and its runs.
     Entra(DisconnectEntra),
+    /// Delete the organisation's SCIM connection: its tokens stop working.
+    Scim(DisconnectEntra),
 }
 
 #[derive(Args)]
@@ -108,14 +110,22 @@ pub struct DisconnectEntra {
 }
 
 pub async fn disconnect(settings: &Settings, cmd: DisconnectCommand) -> anyhow::Result<()> {
-    let DisconnectCommand::Entra(args) = cmd;
     let state = commands::app(settings).await?;
+    let (args, kind) = match cmd {
+        DisconnectCommand::Entra(args) => (args, roster_core::ConnectionKind::Entra),
+        DisconnectCommand::Scim(args) => (args, roster_core::ConnectionKind::Scim),
+    };
     let org = state.store.org_by_slug(&args.org).await?.ok_or_else(|| anyhow!("there is no organisation '{}'", args.org))?;
-    let connection =
-        entra_setup::entra_connection(&state, org.id).await?.ok_or_else(|| anyhow!("{} has no Microsoft Entra ID connection", org.slug))?;
+    let connection = state
+        .store
+        .connections(org.id)
+        .await?
+        .into_iter()
+        .find(|c| c.kind == kind)
+        .ok_or_else(|| anyhow!("{} has no {} connection", org.slug, kind.label()))?;
     let people = if args.deactivate_people { entra_setup::PeopleAfterDelete::Deactivate } else { entra_setup::PeopleAfterDelete::Keep };
     let deleted = entra_setup::delete_connection(&state, &connection, &Actor::Cli, people).await?;
-    println!("Deleted the Microsoft Entra ID connection of {}: {} people unlinked, {} deactivated.", org.slug, deleted.unlinked, deleted.deactivated);
+    println!("Deleted the {} connection of {}: {} people unlinked, {} deactivated.", kind.label(), org.slug, deleted.unlinked, deleted.deactivated);
     Ok(())
 }
 

@@ -13,6 +13,17 @@ pub enum ScimCommand {
     /// SCIM bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// How many requests a second each SCIM token may make.
+    RateLimit {
+        #[arg(long)]
+        org: String,
+        /// Requests a second (bursts of twice that).
+        #[arg(long, conflicts_with = "default", required_unless_present = "default")]
+        per_second: Option<f64>,
+        /// Back to the default.
+        #[arg(long)]
+        default: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -43,7 +54,15 @@ async fn org(state: &App, slug: &str) -> anyhow::Result<Org> {
 
 pub async fn run(settings: &Settings, cmd: ScimCommand) -> anyhow::Result<()> {
     let state = app(settings).await?;
-    let ScimCommand::Token(cmd) = cmd;
+    let cmd = match cmd {
+        ScimCommand::Token(cmd) => cmd,
+        ScimCommand::RateLimit { org: slug, per_second, .. } => {
+            let org = org(&state, &slug).await?;
+            let rate = scim_tokens::set_rate_limit(&state, org.id, per_second, &Actor::Cli).await?;
+            println!("Each SCIM token of {} may make {rate} requests a second.", org.slug);
+            return Ok(());
+        }
+    };
     match cmd {
         TokenCommand::Create { org: slug, name } => {
             let org = org(&state, &slug).await?;

@@ -64,3 +64,36 @@ pub async fn create_token(state: &App, org: OrgId, name: &str, actor: &Actor) ->
 pub fn base_url(state: &App, slug: &str) -> String {
     state.config.org_url(slug, "/scim/v2")
 }
+
+/// The fewest and most requests a second an admin may allow each token.
+pub const RATE_LIMITS: std::ops::RangeInclusive<f64> = 1.0..=10_000.0;
+
+/// Set how many requests a second each SCIM token may make (`None`: the default).
+pub async fn set_rate_limit(state: &App, org: OrgId, per_second: Option<f64>, actor: &Actor) -> Result<f64, OpsError> {
+    if let Some(rate) = per_second {
+        if !RATE_LIMITS.contains(&rate) {
+            return Err(OpsError::Invalid(format!(
+                "Give a rate between {} and {} requests a second (the default is {}).",
+                RATE_LIMITS.start(),
+                RATE_LIMITS.end(),
+                crate::provision::scim::DEFAULT_RATE_PER_SECOND
+            )));
+        }
+    }
+    let mut connection = scim_connection(state, org, actor).await?;
+    // Only this key changes: the settings hold other things too (the guard's limits).
+    let Some(settings) = connection.settings.as_object_mut() else {
+        return Err(OpsError::Invalid("The SCIM connection's settings are unreadable.".into()));
+    };
+    match per_second {
+        Some(rate) => settings.insert("rate_limit_per_second".into(), serde_json::json!(rate)),
+        None => settings.remove("rate_limit_per_second"),
+    };
+    state.store.update_connection(&connection, actor, state.clock.now()).await?;
+    Ok(per_second.unwrap_or(crate::provision::scim::DEFAULT_RATE_PER_SECOND))
+}
+
+/// The organisation's SCIM connection, if it has one (without creating it).
+pub async fn existing_connection(state: &App, org: OrgId) -> Result<Option<Connection>, OpsError> {
+    Ok(state.store.connections(org).await?.into_iter().find(|c| c.kind == ConnectionKind::Scim))
+}

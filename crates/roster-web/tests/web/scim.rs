@@ -6,6 +6,7 @@ use crate::support::{TestApp, BASE_DOMAIN};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use roster_app::admin::scim_tokens::create_token;
+use roster_app::provision::scim::ScimSettings;
 use roster_core::plan::NewPerson;
 use roster_core::{Actor, Change, Connection, ConnectionId, ConnectionKind, Email, OrgId, Plan, Profile, Role, SourceLink, Status};
 use serde_json::{json, Value};
@@ -704,3 +705,51 @@ async fn deactivation_burst(app: &TestApp) {
     assert!(trail.iter().any(|a| a.action == "user.deactivation_applied"));
 }
 on_both_backends!(a_scim_deactivation_burst_waits_for_an_admin, deactivation_burst);
+
+/// The SCIM page sets the tokens' rate limit, and deletes the connection keeping or
+/// deactivating the people it provisioned; a deleted connection's tokens stop working.
+async fn rate_limit_and_deletion(app: &TestApp) {
+    let scim = Scim::new(app, "acme").await;
+    for name in ["ada", "bob"] {
+        assert_eq!(scim.post("/Users", okta_user(&format!("{name}@okta.local"), name, "Person")).await.status, 201);
+    }
+    let owner = &app
+        .state
+        .store
+        .search_people(scim.org, &roster_core::query::PersonQuery::new(Some(roster_core::query::PersonFilter::Role(Role::Owner)), 0, 5))
+        .await
+        .unwrap()
+        .people[0];
+    let password = roster_app::admin::reset_password(&app.state, scim.org, owner.id).await.unwrap();
+    let client = app.signed_in("acme", owner.email.as_str(), &password).await;
+    let page = client.get(app.url("acme", "/settings/scim")).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::support::form_token(&page);
+    let post = |path: &str, form: Vec<(&'static str, String)>| client.post(app.url("acme", path)).form(&form).send();
+
+    let refused = post("/settings/scim/rate", vec![("_csrf", csrf.clone()), ("rate", "0".into())]).await.unwrap();
+    assert!(refused.text().await.unwrap().contains("Give a rate between 1 and 10000"));
+    let saved = post("/settings/scim/rate", vec![("_csrf", csrf.clone()), ("rate", "50".into())]).await.unwrap();
+    assert_eq!(saved.status(), 303);
+    let connection = scim_connection(app, scim.org).await;
+    assert_eq!(ScimSettings::from_connection(&connection).unwrap().rate_per_second(), 50.0);
+    assert!(connection.settings.get("guard").is_some() || connection.settings.get("invitations").is_some(), "the other settings stay");
+
+    // Deleting asks for confirmation, then keeps the people, unlinked; the token is dead.
+    let unticked = post("/settings/scim/delete", vec![("_csrf", csrf.clone()), ("people", "keep".into())]).await.unwrap();
+    assert_eq!(unticked.status(), 400);
+    let deleted = post("/settings/scim/delete", vec![("_csrf", csrf.clone()), ("people", "keep".into()), ("confirm", "yes".into())]).await.unwrap();
+    assert_eq!(deleted.headers()["location"], "/o/acme/settings/scim?deleted=keep");
+    assert_eq!(scim.get("/Users").await.status, 401, "its tokens stop working");
+    let ada = scim.person(app, "ada@okta.local").await.unwrap();
+    assert!(ada.source.is_none() && ada.status != Status::Deactivated, "kept, managed by hand");
+
+    // A new connection provisions again; deleting it with its people deactivates them.
+    let again = Scim { token: create_token(&app.state, scim.org, "again", &Actor::Cli).await.unwrap().raw, ..scim };
+    assert_eq!(again.post("/Users", okta_user("cy@okta.local", "Cy", "Person")).await.status, 201);
+    let deleted =
+        post("/settings/scim/delete", vec![("_csrf", csrf.clone()), ("people", "deactivate".into()), ("confirm", "yes".into())]).await.unwrap();
+    assert_eq!(deleted.status(), 303);
+    assert_eq!(again.person(app, "cy@okta.local").await.unwrap().status, Status::Deactivated);
+    assert_ne!(again.person(app, "ada@okta.local").await.unwrap().status, Status::Deactivated, "people it never provisioned stay");
+}
+on_both_backends!(scim_rate_limit_and_deletion, rate_limit_and_deletion);

@@ -291,10 +291,10 @@ pub struct Deleted {
     pub deactivated: usize,
 }
 
-/// Delete the organisation's Entra connection. Deactivating its people goes through the
+/// Delete a provisioning connection (Entra or SCIM). Deactivating its people goes through the
 /// guard like any run: when it would hold, nothing is deleted and the admin is told why.
 pub async fn delete_connection(state: &App, connection: &Connection, actor: &Actor, people: PeopleAfterDelete) -> Result<Deleted, OpsError> {
-    if connection.kind != ConnectionKind::Entra {
+    if !connection.kind.provisions() {
         return Err(OpsError::Invalid(format!("{} connections are not deleted here", connection.kind.label())));
     }
     let mut deactivated = 0;

@@ -8,12 +8,14 @@ use crate::session::{AdminUser, CurrentUser};
 use crate::state::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use roster_app::admin::scim_tokens;
 use roster_app::admin::OpsError;
+use roster_app::provision::entra::{delete_connection, PeopleAfterDelete};
+use roster_app::provision::scim::ScimSettings;
 use roster_core::Actor;
 use serde::Deserialize;
 
@@ -37,9 +39,22 @@ struct SettingsPage {
     new_token: Option<String>,
     /// Deactivations the clients asked for beyond the guard: (name, e-mail, asked at).
     waiting: Vec<(String, String, String)>,
+    /// Requests a second each token may make, and whether an admin set it.
+    rate: String,
+    connected: bool,
+    notice: Option<String>,
+    error: Option<String>,
 }
 
-async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, new_token: Option<String>) -> Result<Response, PageError> {
+/// What the page says back after a change.
+#[derive(Default)]
+struct Said {
+    new_token: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, said: Said) -> Result<Response, PageError> {
     let tokens = state
         .store
         .scim_tokens(ctx.org.id)
@@ -59,14 +74,49 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, new_token: O
         .into_iter()
         .map(|w| (w.name, w.email, when(w.asked_at)))
         .collect();
-    let mut response = SettingsPage { chrome: Chrome::signed_in(ctx, user, "settings"), base_url, tokens, new_token, waiting }.into_response();
+    let connection = scim_tokens::existing_connection(state, ctx.org.id).await?;
+    let rate = connection
+        .as_ref()
+        .and_then(|c| ScimSettings::from_connection(c).ok())
+        .map_or(roster_app::provision::scim::DEFAULT_RATE_PER_SECOND, |s| s.rate_per_second());
+    let page = SettingsPage {
+        chrome: Chrome::signed_in(ctx, user, "settings"),
+        base_url,
+        tokens,
+        new_token: said.new_token,
+        waiting,
+        rate: rate.to_string(),
+        connected: connection.is_some(),
+        notice: said.notice,
+        error: said.error,
+    };
+    let mut response = page.into_response();
     // The page may carry a new token: keep it out of caches.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
-pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser) -> Result<Response, PageError> {
-    render(&state, &ctx, &user, None).await
+#[derive(Deserialize, Default)]
+pub struct Done {
+    #[serde(default)]
+    saved: Option<String>,
+    #[serde(default)]
+    deleted: Option<String>,
+}
+
+pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Query(done): Query<Done>) -> Result<Response, PageError> {
+    let notice = match (done.saved, done.deleted.as_deref()) {
+        (Some(_), _) => Some("Saved.".to_owned()),
+        (_, Some("deactivate")) => {
+            Some("The SCIM connection was deleted, its tokens stopped working, and the people it provisioned were deactivated.".to_owned())
+        }
+        (_, Some(_)) => Some(
+            "The SCIM connection was deleted and its tokens stopped working. The people it provisioned are kept, managed by hand from now on."
+                .to_owned(),
+        ),
+        _ => None,
+    };
+    render(&state, &ctx, &user, Said { notice, ..Said::default() }).await
 }
 
 #[derive(Deserialize)]
@@ -86,7 +136,7 @@ pub async fn create_token(
     user.check_csrf(&form.csrf)?;
     let actor = Actor::Person { id: user.person.id };
     match scim_tokens::create_token(&state, ctx.org.id, &form.name, &actor).await {
-        Ok(created) => render(&state, &ctx, &user, Some(created.raw)).await,
+        Ok(created) => render(&state, &ctx, &user, Said { new_token: Some(created.raw), ..Said::default() }).await,
         Err(OpsError::Invalid(msg)) => Err(PageError::BadRequest(msg)),
         Err(other) => Err(other.into()),
     }
@@ -170,4 +220,73 @@ async fn decide(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, form: &Confi
     form.check(user, "Tick the box to confirm, then try again.")?;
     roster_app::provision::waiting::decide_waiting_deactivations(state, ctx.org.id, &Actor::Person { id: user.person.id }, apply).await?;
     Ok(Redirect::to(&format!("{}/settings/scim", ctx.base)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RateForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    rate: String,
+}
+
+/// How many requests a second each token may make; empty for the default.
+pub async fn set_rate(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<RateForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let rate = match form.rate.trim() {
+        "" => Ok(None),
+        text => text.parse::<f64>().map(Some).map_err(|_| "Give the rate as a number of requests a second, e.g. 50.".to_owned()),
+    };
+    let result = match rate {
+        Ok(rate) => scim_tokens::set_rate_limit(&state, ctx.org.id, rate, &Actor::Person { id: user.person.id }).await.map_err(|e| match e {
+            OpsError::Invalid(message) => Ok(message),
+            other => Err(other),
+        }),
+        Err(message) => Err(Ok(message)),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("{}/settings/scim?saved=1", ctx.base)).into_response()),
+        Err(Ok(message)) => render(&state, &ctx, &user, Said { error: Some(message), ..Said::default() }).await,
+        Err(Err(other)) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+    /// `keep` or `deactivate`.
+    #[serde(default)]
+    people: String,
+}
+
+/// Delete the SCIM connection: its tokens stop working; its people are kept or deactivated
+/// (guarded like any run).
+pub async fn delete(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Form(form): Form<DeleteForm>,
+) -> Result<Response, PageError> {
+    ConfirmedForm { csrf: form.csrf, confirm: form.confirm }.check(&user, "Tick the box to confirm the deletion; nothing was deleted.")?;
+    let connection = scim_tokens::existing_connection(&state, ctx.org.id).await?.ok_or(PageError::NotFound)?;
+    let people = match form.people.as_str() {
+        "deactivate" => PeopleAfterDelete::Deactivate,
+        "keep" => PeopleAfterDelete::Keep,
+        _ => return Err(PageError::BadRequest("Choose what happens to the people it provisioned.".into())),
+    };
+    match delete_connection(&state, &connection, &Actor::Person { id: user.person.id }, people).await {
+        Ok(_) => Ok(Redirect::to(&format!("{}/settings/scim?deleted={}", ctx.base, form.people)).into_response()),
+        Err(OpsError::Unconfirmed(message) | OpsError::Invalid(message)) => {
+            render(&state, &ctx, &user, Said { error: Some(message), ..Said::default() }).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
