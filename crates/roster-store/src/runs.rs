@@ -142,8 +142,62 @@ pub const RUN_ALIVE_SECONDS: i64 = 300;
 /// What a run whose process died says.
 pub const RUN_ABANDONED: &str = "the process stopped before the run finished; start it again";
 
+/// What a run decided about someone without changing them, for the provisioning log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionOutcome {
+    /// The record was not applied; the detail says why.
+    Skipped,
+    /// A deactivation the guard held back.
+    Held,
+}
+
+impl DecisionOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionOutcome::Skipped => "skipped",
+            DecisionOutcome::Held => "held",
+        }
+    }
+}
+
+impl std::str::FromStr for DecisionOutcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "skipped" => Ok(DecisionOutcome::Skipped),
+            "held" => Ok(DecisionOutcome::Held),
+            other => Err(format!("unknown provisioning outcome '{other}'")),
+        }
+    }
+}
+
+/// One row of the provisioning log that the audit log does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub id: uuid::Uuid,
+    pub org: OrgId,
+    pub connection: Option<ConnectionId>,
+    pub run: Option<RunId>,
+    pub at: DateTime<Utc>,
+    pub person: Option<UserId>,
+    /// Lower-cased: the e-mail address (or the record, when it named none).
+    pub subject: String,
+    pub outcome: DecisionOutcome,
+    pub detail: String,
+}
+
+/// How long the provisioning log keeps a decision.
+pub const DECISIONS_KEPT_DAYS: i64 = 30;
+
 #[async_trait]
 pub trait RunStore {
+    /// Keep decisions for the provisioning log (in batches; the order is not kept).
+    async fn log_decisions(&self, decisions: &[Decision]) -> StoreResult<()>;
+    /// Newest first: decisions about `person`, or about `subject` (lower-cased), since `since`.
+    async fn decisions(&self, org: OrgId, person: Option<UserId>, subject: &str, since: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Decision>>;
+    /// Forget decisions made before `before`; returns how many.
+    async fn purge_decisions(&self, before: DateTime<Utc>) -> StoreResult<u64>;
     async fn create_run(&self, run: &SyncRun) -> StoreResult<()>;
     /// Queued → running, alive for [`RUN_ALIVE_SECONDS`]. False when the run is not queued
     /// (another worker has it).

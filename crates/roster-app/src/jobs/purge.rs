@@ -1,5 +1,5 @@
 //! Forgetting what guards nothing any more: expired sign-in requests and SAML assertion IDs,
-//! and old failure counts. Any process may do it: the deletes are idempotent.
+//! old failure counts, and provisioning decisions past 30 days. Any process may do it: the deletes are idempotent.
 
 use crate::jobs::supervisor::Signals;
 use crate::App;
@@ -18,6 +18,9 @@ pub async fn purge_once(state: &App) {
     }
     if let Err(error) = state.store.purge_throttle(now - chrono::Duration::days(1), now).await {
         tracing::warn!(%error, "could not purge old sign-in failure counts");
+    }
+    if let Err(error) = state.store.purge_decisions(now - chrono::Duration::days(roster_store::DECISIONS_KEPT_DAYS)).await {
+        tracing::warn!(%error, "could not purge the provisioning log's old decisions");
     }
 }
 

@@ -11,6 +11,7 @@
 pub mod entra;
 pub mod guard;
 pub mod health;
+pub mod log;
 pub mod scim;
 pub mod waiting;
 
@@ -114,6 +115,14 @@ impl<'a> Provisioner<'a> {
         }
     }
 
+    /// A connection's decisions that changed nobody go to the provisioning log (a file an
+    /// admin imports reports its own skipped rows).
+    async fn keep_decisions(&self, batch: &Batch, plan: &Plan, held: bool) {
+        if let Some(connection) = batch.policy.connection {
+            log::keep(self.store, &log::decisions(batch.org, Some(connection), None, &plan.report, held, self.now)).await;
+        }
+    }
+
     /// Write a plan that passed the guard, in one transaction.
     pub async fn apply(&self, plan: &Plan) -> Result<RunId, StoreError> {
         self.store.apply(plan, self.now).await
@@ -128,15 +137,26 @@ impl<'a> Provisioner<'a> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let Planned { plan, .. } = self.plan(batch.clone()).await?;
+            let plan = match self.plan(batch.clone()).await {
+                Ok(Planned { plan, .. }) => plan,
+                Err(ProvisionError::Held(plan)) => {
+                    self.keep_decisions(&batch, &plan, true).await;
+                    return Err(ProvisionError::Held(plan));
+                }
+                Err(other) => return Err(other),
+            };
             if !accept(&plan) {
                 return Err(ProvisionError::Refused(Box::new(plan)));
             }
             if plan.is_empty() {
+                self.keep_decisions(&batch, &plan, false).await;
                 return Ok(plan);
             }
             match self.apply(&plan).await {
-                Ok(_) => return Ok(plan),
+                Ok(_) => {
+                    self.keep_decisions(&batch, &plan, false).await;
+                    return Ok(plan);
+                }
                 Err(race) if race.is_team_race() && attempt < ATTEMPTS => continue,
                 Err(other) => return Err(other.into()),
             }

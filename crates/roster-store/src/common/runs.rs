@@ -109,6 +109,73 @@ macro_rules! impl_runs {
                 Ok(done.rows_affected())
             }
 
+            async fn log_decisions(&self, decisions: &[$crate::Decision]) -> $crate::StoreResult<()> {
+                // Nine binds a row; SQLite takes 32,766 binds a statement.
+                for chunk in decisions.chunks(1000) {
+                    let mut qb = sqlx::QueryBuilder::<Db>::new(
+                        "INSERT INTO provisioning_log (id, org_id, connection_id, run_id, at, person_id, subject, outcome, detail) ",
+                    );
+                    qb.push_values(chunk, |mut row, d| {
+                        row.push_bind(d.id)
+                            .push_bind(d.org.as_uuid())
+                            .push_bind(d.connection.map(|c| c.as_uuid()))
+                            .push_bind(d.run.map(|r| r.as_uuid()))
+                            .push_bind(ts(d.at))
+                            .push_bind(d.person.map(|p| p.as_uuid()))
+                            .push_bind(d.subject.clone())
+                            .push_bind(d.outcome.as_str())
+                            .push_bind(d.detail.clone());
+                    });
+                    qb.build().execute(&self.pool).await?;
+                }
+                Ok(())
+            }
+
+            async fn decisions(
+                &self,
+                org: roster_core::OrgId,
+                person: Option<roster_core::UserId>,
+                subject: &str,
+                since: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::StoreResult<Vec<$crate::Decision>> {
+                let rows = sqlx::query(
+                    "SELECT id, org_id, connection_id, run_id, at, person_id, subject, outcome, detail FROM provisioning_log \
+                     WHERE org_id = $1 AND at >= $4 AND (person_id = $2 OR subject = $3) ORDER BY at DESC LIMIT $5",
+                )
+                .bind(org.as_uuid())
+                .bind(person.map(|p| p.as_uuid()))
+                .bind(subject)
+                .bind(ts(since))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let outcome: String = row.try_get("outcome")?;
+                        let connection: Option<uuid::Uuid> = row.try_get("connection_id")?;
+                        let run: Option<uuid::Uuid> = row.try_get("run_id")?;
+                        let person: Option<uuid::Uuid> = row.try_get("person_id")?;
+                        Ok($crate::Decision {
+                            id: row.try_get("id")?,
+                            org: roster_core::OrgId::from_uuid(row.try_get("org_id")?),
+                            connection: connection.map(roster_core::ConnectionId::from_uuid),
+                            run: run.map(roster_core::RunId::from_uuid),
+                            at: row.try_get("at")?,
+                            person: person.map(roster_core::UserId::from_uuid),
+                            subject: row.try_get("subject")?,
+                            outcome: outcome.parse().map_err($crate::StoreError::Corrupt)?,
+                            detail: row.try_get("detail")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn purge_decisions(&self, before: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM provisioning_log WHERE at < $1").bind(ts(before)).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
             async fn set_run_progress(&self, org: roster_core::OrgId, id: roster_core::RunId, progress: &serde_json::Value) -> $crate::StoreResult<()> {
                 sqlx::query("UPDATE sync_runs SET progress = $3 WHERE org_id = $1 AND id = $2")
                     .bind(org.as_uuid())

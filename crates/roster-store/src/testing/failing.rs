@@ -330,6 +330,21 @@ impl RunStore for FailingStore {
         self.inner.fail_abandoned_runs(now).await
     }
 
+    async fn log_decisions(&self, decisions: &[Decision]) -> StoreResult<()> {
+        self.check("log_decisions")?;
+        self.inner.log_decisions(decisions).await
+    }
+
+    async fn decisions(&self, org: OrgId, person: Option<UserId>, subject: &str, since: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Decision>> {
+        self.check("decisions")?;
+        self.inner.decisions(org, person, subject, since, limit).await
+    }
+
+    async fn purge_decisions(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.check("purge_decisions")?;
+        self.inner.purge_decisions(before).await
+    }
+
     async fn set_run_progress(&self, org: OrgId, id: RunId, progress: &Value) -> StoreResult<()> {
         self.check("set_run_progress")?;
         self.inner.set_run_progress(org, id, progress).await

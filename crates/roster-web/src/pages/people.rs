@@ -179,6 +179,8 @@ struct PersonPage {
     source: Option<String>,
     /// The Entra object id, when an Entra connection provisions them.
     entra_lookup: Option<String>,
+    /// What provisioning did and decided about them, 30 days: (when, what, detail, by).
+    provisioning: Vec<(String, String, String, String)>,
     fields: Vec<Field>,
     manager: Option<(UserId, String)>,
     primary_team: String,
@@ -223,6 +225,12 @@ pub async fn show(
         None => None,
     };
     let audit = state.store.audit_for_person(org, person.id, 200).await?;
+    let provisioning =
+        roster_app::provision::log::for_person(state.store.as_ref(), org, Some(person.id), &[person.email.as_str()], state.clock.now())
+            .await?
+            .into_iter()
+            .map(|l| (when(l.at), l.what, l.detail, l.by))
+            .collect();
     let source_connection = match &person.source {
         Some(link) => state.store.connection(org, link.connection).await?,
         None => None,
@@ -266,6 +274,7 @@ pub async fn show(
         notice: notice.invited.map(|_| format!("An invitation to {} is in the outbox.", person.email)),
         source,
         entra_lookup,
+        provisioning,
         fields,
         manager,
         primary_team: or_dash(person.primary_team.and_then(team_name).as_deref()),

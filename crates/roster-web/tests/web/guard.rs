@@ -81,6 +81,14 @@ async fn an_emptied_group_is_held_until_an_admin_decides(app: &TestApp) {
         said.iter().any(|f| f.contains("held by the deactivation guard")) && said.iter().any(|f| f.contains("not in the sync group")),
         "{said:?}"
     );
+    // The provisioning log keeps the held decision for the person's page, for 30 days.
+    let now = chrono::Utc::now();
+    let logged =
+        roster_app::provision::log::for_person(app.state.store.as_ref(), org.org.id, Some(leaver.id), &[leaver.email.as_str()], now).await.unwrap();
+    assert!(logged.iter().any(|l| l.what == "held"), "{logged:?}");
+    let person_page = client.get(app.url("guarded", &format!("/people/{}", leaver.id))).send().await.unwrap().text().await.unwrap();
+    assert!(person_page.contains("id=\"provisioning-log\"") && person_page.contains("held by the deactivation guard"), "{person_page}");
+    assert_eq!(app.state.store.purge_decisions(now - chrono::Duration::days(30)).await.unwrap(), 0, "younger than 30 days: kept");
     let settings_page = client.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(settings_page.contains("id=\"entra-held\""), "the connection shows it is held");
     assert!(settings_page.contains(">held</span> The last sync was held"), "and its health says so");

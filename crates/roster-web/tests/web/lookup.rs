@@ -77,6 +77,8 @@ async fn admins_find_the_group_ask_why_and_provision_one_person(app: &TestApp) {
     sync(app, &connection).await;
     let page = why(clash.clone()).await;
     assert!(page.contains("The latest run skipped them") && page.contains("already belongs to another person"), "{page}");
+    // The provisioning log keeps that decision, found by the person's address, and what runs changed.
+    assert!(page.contains("id=\"provisioning-log\"") && page.contains("<td>skipped</td>") && page.contains("user.created"), "{page}");
 
     // Provisioned on demand: outside the group nothing happens; inside, step by step, once.
     let provision = |q: &str| {

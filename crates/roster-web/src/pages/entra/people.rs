@@ -28,6 +28,8 @@ struct PeoplePage {
     person: Option<(String, String)>,
     found_in_entra: bool,
     steps: Vec<Step>,
+    /// The provisioning log of whoever was looked up: (when, what, detail).
+    log: Vec<(String, String, String)>,
     error: Option<String>,
 }
 
@@ -52,7 +54,7 @@ async fn connection(state: &AppState, ctx: &OrgCtx) -> Result<Connection, PageEr
 }
 
 fn empty(chrome: Chrome, query: String, enabled: bool) -> PeoplePage {
-    PeoplePage { chrome, query, enabled, findings: Vec::new(), person: None, found_in_entra: false, steps: Vec::new(), error: None }
+    PeoplePage { chrome, query, enabled, findings: Vec::new(), person: None, found_in_entra: false, steps: Vec::new(), log: Vec::new(), error: None }
 }
 
 /// "Why isn't this person here?" for the person typed, if any.
@@ -67,6 +69,12 @@ pub async fn why(
     if !page.query.is_empty() {
         match lookup::explain(&state, &connection, &page.query).await {
             Ok(found) => {
+                let mut addresses = vec![page.query.as_str()];
+                addresses.extend(found.person.as_ref().map(|p| p.email.as_str()));
+                addresses.extend(found.user.as_ref().and_then(|u| u.user_principal_name.as_deref()));
+                let person = found.person.as_ref().map(|p| p.id);
+                let log = roster_app::provision::log::for_person(state.store.as_ref(), ctx.org.id, person, &addresses, state.clock.now());
+                page.log = log.await?.into_iter().map(|l| (super::when(l.at), l.what, l.detail)).collect();
                 page.person = found.person.map(|p| (p.id.to_string(), p.email.as_str().to_owned()));
                 page.found_in_entra = found.user.is_some();
                 page.findings = found.findings;

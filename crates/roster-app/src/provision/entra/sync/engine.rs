@@ -456,6 +456,14 @@ pub async fn run_recorded(
             };
             let end = RunEnd { status, report: Some(&report), error: outcome.held.as_deref(), graph_requests, at: finished_at };
             store.finish_run(org, run, &end).await?;
+            if !options.dry_run {
+                let held = outcome.held.is_some();
+                crate::provision::log::keep(
+                    store.as_ref(),
+                    &crate::provision::log::decisions(org, Some(connection.id), Some(run), &report, held, finished_at),
+                )
+                .await;
+            }
         }
         Err(error) => {
             // A failed run still says how far it got, for the admin and for throttling budgets.
