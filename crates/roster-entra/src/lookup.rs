@@ -77,3 +77,17 @@ impl GraphClient {
         Ok(groups)
     }
 }
+
+impl GraphClient {
+    /// The tenant's display name; `None` without the (optional) Organization.Read.All
+    /// permission, which Roster does not require.
+    pub async fn tenant_name(&self) -> Result<Option<String>, GraphError> {
+        let url = self.graph_url(&["organization"], &[("$select", "id,displayName".to_owned())])?;
+        let reply = self.send(Method::GET, url, &[], None).await?;
+        match reply.status {
+            403 => Ok(None),
+            _ if reply.ok() => Ok(reply.json()?.pointer("/value/0/displayName").and_then(Value::as_str).map(str::to_owned)),
+            _ => Err(groups_purpose("read the tenant's name").error(&reply)),
+        }
+    }
+}

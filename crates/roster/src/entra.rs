@@ -425,6 +425,8 @@ const DEMO_SEED: u64 = 2026;
 /// existing connection gets the new addresses (and keeps its enabled flag).
 pub async fn demo_connection(state: &roster_app::App, org: &roster_core::Org) -> anyhow::Result<roster_sim::RunningSim> {
     let sim = EntraSim::generate(TenantSpec { users: DEMO_USERS, seed: DEMO_SEED, photo_ratio: 0.3, ..TenantSpec::default() });
+    // The demo tenant's admin also granted the optional permission that names the tenant.
+    sim.faults().grant_permission("Organization.Read.All");
     let info = sim.info();
     let running = roster_sim::spawn_loopback(sim).await.context("starting the Entra simulator")?;
     let existing = entra_setup::entra_connection(state, org.id).await?;

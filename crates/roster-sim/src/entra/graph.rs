@@ -217,6 +217,7 @@ fn route(s: &mut SimState, call: &Call) -> GraphResponse {
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
     match lower.as_slice() {
+        ["organization"] => organization(s),
         ["users"] => users::list_users(s, call),
         ["users", _] => users::get_user(s, call, &segs[1]),
         ["users", _, "manager"] => users::get_manager(s, call, &segs[1]),
@@ -232,6 +233,20 @@ fn route(s: &mut SimState, call: &Call) -> GraphResponse {
         ["groups", _, "transitivemembers", _] => groups::list_members(s, call, &segs[1], true, Some(&segs[3])),
         _ => graph_error(400, "BadRequest", &format!("Resource not found for the segment '{}'.", segs.last().map_or("", String::as_str))),
     }
+}
+
+/// `GET /organization`: the tenant, for apps granted Organization.Read.All or Directory.Read.All.
+fn organization(s: &SimState) -> GraphResponse {
+    if !has_any(s, &["Organization.Read.All", "Directory.Read.All"]) {
+        return super::errors::forbidden();
+    }
+    let tenant = &s.tenant;
+    let body = serde_json::json!({ "value": [{
+        "id": tenant.id,
+        "displayName": tenant.display_name(),
+        "verifiedDomains": [{ "name": tenant.domain, "isDefault": true, "isInitial": true }],
+    }]});
+    GraphResponse::json(200, body)
 }
 
 pub fn into_response(resp: GraphResponse) -> Response {

@@ -427,6 +427,12 @@ impl Tenant {
     }
 
     /// Finds a user by object id or (case-insensitively) by userPrincipalName, as Graph does.
+    /// The organisation's name, as `GET /organization` gives it.
+    pub fn display_name(&self) -> String {
+        let label = self.domain.split('.').next().unwrap_or(&self.domain);
+        format!("Simulated organisation {label}")
+    }
+
     pub fn find_user(&self, key: &str) -> Option<&User> {
         self.users.get(key).or_else(|| {
             self.users.values().find(|u| u.props.get("userPrincipalName").and_then(Value::as_str).is_some_and(|upn| upn.eq_ignore_ascii_case(key)))

@@ -36,6 +36,8 @@ async fn admins_find_the_group_ask_why_and_provision_one_person(app: &TestApp) {
         ..Default::default()
     };
     let connection = save_setup(&app.state, org.org.id, &Actor::Cli, &setup).await.unwrap();
+    // The tenant's name needs a permission Roster does not require; granted, the page shows it.
+    sim.faults().grant_permission("Organization.Read.All");
     test_connection(&app.state, &connection, &Actor::Cli).await.unwrap();
     let connection = app.state.store.connection(org.org.id, connection.id).await.unwrap().unwrap();
     let connection = set_enabled(&app.state, &connection, &Actor::Cli, true).await.unwrap();
@@ -50,6 +52,10 @@ async fn admins_find_the_group_ask_why_and_provision_one_person(app: &TestApp) {
     assert!(nothing.contains("No group&#39;s name") || nothing.contains("No group's name"), "{nothing}");
     let outside = &info.outside_group_id;
     let picked = text(client.get(url(&format!("/settings/integrations/entra?group={outside}"))).send().await.unwrap()).await;
+    assert!(
+        picked.contains(&format!("in the tenant <strong>Simulated organisation {}</strong>", info.domain.split('.').next().unwrap())),
+        "{picked}"
+    );
     assert!(picked.contains(&format!("name=\"group_id\" value=\"{outside}\"")) && picked.contains("save the settings to use it"), "{picked}");
 
     let why = |q: String| {

@@ -117,6 +117,8 @@ pub async fn save_setup(state: &App, org: OrgId, actor: &Actor, setup: &EntraSet
     let previous = existing.as_ref().and_then(|c| EntraSettings::from_connection(c).ok());
     // The group's name stays known while the group does.
     settings.group_name = previous.as_ref().filter(|p| p.group_id == settings.group_id).and_then(|p| p.group_name.clone());
+    // And the tenant's while the tenant is kept (a tenant ID typed again is checked at the next test).
+    settings.tenant_name = previous.as_ref().filter(|_| setup.tenant_id.trim().is_empty()).and_then(|p| p.tenant_name.clone());
     settings.guard = match (setup.guard_max_people.trim(), setup.guard_max_percent.trim()) {
         ("", "") => previous.as_ref().map(|p| p.guard).unwrap_or_default(),
         (people, percent) => GuardLimits::parse(people, percent).map_err(|e| OpsError::Invalid(format!("The deactivation guard: {e}")))?,
@@ -229,6 +231,7 @@ pub struct PermissionLine {
 /// when a test has read it.
 pub struct Target {
     pub tenant_id: Option<String>,
+    pub tenant_name: Option<String>,
     pub group_id: String,
     pub group_name: Option<String>,
 }
@@ -237,7 +240,12 @@ pub fn target(state: &App, connection: &Connection) -> Option<Target> {
     let settings = EntraSettings::from_connection(connection).ok()?;
     // An unreadable sealed value shows as unknown; a sync reports why.
     let tenant_id = connection.sealed.get(TENANT_ID).and_then(|sealed| state.master_key.open(connection.org, TENANT_ID, sealed).ok());
-    Some(Target { tenant_id: tenant_id.and_then(|t| String::from_utf8(t).ok()), group_id: settings.group_id, group_name: settings.group_name })
+    Some(Target {
+        tenant_id: tenant_id.and_then(|t| String::from_utf8(t).ok()),
+        tenant_name: settings.tenant_name,
+        group_id: settings.group_id,
+        group_name: settings.group_name,
+    })
 }
 
 /// Sign in and probe each permission, and read the group's name (kept for the page). `Err`
@@ -247,14 +255,16 @@ pub async fn test_connection(state: &App, connection: &Connection, actor: &Actor
     let mut settings = EntraSettings::from_connection(connection).map_err(|e| OpsError::Invalid(e.to_string()))?;
     let client = GraphClient::new(config).map_err(|e| OpsError::Invalid(e.to_string()))?;
     let report = client.check_permissions(Some(&settings.group_id)).await.map_err(|e| OpsError::Invalid(e.to_string()))?;
-    // The name is a courtesy: without the permission to read it the probes above say why.
-    if let Ok(name) = client.group_name(&settings.group_id).await {
-        if name != settings.group_name {
-            settings.group_name = name;
-            let mut named = connection.clone();
-            named.settings = settings.to_json();
-            state.store.update_connection(&named, actor, state.clock.now()).await?;
-        }
+    // The names are a courtesy: without the permission to read the group the probes above say
+    // why, and the tenant's name needs a permission Roster does not require.
+    let group_name = client.group_name(&settings.group_id).await.unwrap_or(settings.group_name.clone());
+    let tenant_name = client.tenant_name().await.ok().flatten().or(settings.tenant_name.clone());
+    if group_name != settings.group_name || tenant_name != settings.tenant_name {
+        settings.group_name = group_name;
+        settings.tenant_name = tenant_name;
+        let mut named = connection.clone();
+        named.settings = settings.to_json();
+        state.store.update_connection(&named, actor, state.clock.now()).await?;
     }
     Ok(report
         .checks

@@ -75,6 +75,10 @@ pub struct EntraSettings {
     /// shows the connection points at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
+    /// The tenant's name, as Graph gave it at the last "Test connection" (it needs the optional
+    /// Organization.Read.All permission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_name: Option<String>,
     /// The admin's rules, after the default table.
     #[serde(default)]
     pub mappings: Vec<Rule>,
@@ -98,6 +102,7 @@ impl EntraSettings {
             guard: roster_core::guard::GuardLimits::default(),
             daily_at: default_daily_at(),
             group_name: None,
+            tenant_name: None,
             mappings: Vec::new(),
             login_base: None,
             graph_base: None,
