@@ -96,9 +96,9 @@ pub async fn revoke_key(
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
     Path(path): Path<KeyPath>,
-    Form(form): Form<super::CsrfOnly>,
+    Form(form): Form<super::ConfirmedForm>,
 ) -> Result<Response, PageError> {
-    user.check_csrf(&form.csrf)?;
+    form.check(&user, "Tick the box to confirm: a revoked key stops working at once. Nothing was changed.")?;
     if !state.store.revoke_api_key(ctx.org.id, path.id, state.clock.now()).await? {
         return Err(PageError::NotFound);
     }

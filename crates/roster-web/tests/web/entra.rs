@@ -50,7 +50,7 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     .unwrap();
     assert!(saved.contains("Saved."), "{saved}");
     assert!(!saved.contains(&info.client_secret), "the secret is never shown again");
-    assert!(saved.contains(&format!("in the tenant <code>{}</code>", info.tenant_id)), "the page says where the connection points");
+    assert!(saved.contains(&format!("in the tenant (<code>{}</code>)", info.tenant_id)), "the page says where the connection points");
     let connection = app.state.store.connections(acme.org.id).await.unwrap().pop().unwrap();
     assert!(!connection.enabled, "new connections start disabled");
     assert!(!connection.settings.to_string().contains(&info.tenant_id), "the tenant id is sealed, not a setting");

@@ -93,5 +93,31 @@ async fn a_failing_connection_says_why_backs_off_and_tells_admins_when_it_change
     let emails = app.state.store.emails(org.org.id, 50).await.unwrap();
     assert_eq!(notices(&emails).len(), 2);
     assert!(notices(&emails).contains(&ConnectionNotice::Recovered));
+
+    // Both go out through the real SMTP server.
+    if let Some((host, port, maildir)) = crate::mail::smtp_server() {
+        let smtp = roster_app::config::SmtpConfig {
+            host,
+            port,
+            username: None,
+            password: None,
+            from: "Roster <roster@test.example>".into(),
+            security: roster_app::config::SmtpSecurity::Plain,
+        };
+        // The recovery was e-mailed by the retry, which ran on the test's later clock.
+        roster_app::mail::deliver_due(&at(40), &smtp).await.unwrap();
+        let mut found = Vec::new();
+        for _ in 0..50 {
+            // The other backend's run of this test writes to the same maildir: its links name another port.
+            let ours = format!(":{}/settings/integrations/entra", app.addr.port());
+            found = crate::mail::delivered_to(&maildir, &org.owner_email).into_iter().filter(|m| m.contains(&ours)).collect();
+            if found.iter().any(|m| m.contains("works again")) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(found.iter().any(|m| m.contains("is failing") && m.contains("GroupMember.Read.All")), "{found:?}");
+        assert!(found.iter().any(|m| m.contains("works again")), "{found:?}");
+    }
 }
 on_both_backends!(health_, a_failing_connection_says_why_backs_off_and_tells_admins_when_it_changes);

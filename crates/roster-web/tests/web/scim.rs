@@ -734,6 +734,12 @@ async fn rate_limit_and_deletion(app: &TestApp) {
     assert_eq!(ScimSettings::from_connection(&connection).unwrap().rate_per_second(), 50.0);
     assert!(connection.settings.get("guard").is_some() || connection.settings.get("invitations").is_some(), "the other settings stay");
 
+    // Revoking a token asks for confirmation too.
+    let token = app.state.store.scim_tokens(scim.org).await.unwrap()[0].id;
+    let unticked = post(&format!("/settings/scim/tokens/{token}/revoke"), vec![("_csrf", csrf.clone())]).await.unwrap();
+    assert_eq!(unticked.status(), 400);
+    assert_eq!(scim.get("/Users").await.status, 200, "the token still works");
+
     // Deleting asks for confirmation, then keeps the people, unlinked; the token is dead.
     let unticked = post("/settings/scim/delete", vec![("_csrf", csrf.clone()), ("people", "keep".into())]).await.unwrap();
     assert_eq!(unticked.status(), 400);

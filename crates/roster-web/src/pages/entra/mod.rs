@@ -486,7 +486,8 @@ pub async fn disable(
     State(state): State<AppState>,
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
-    Form(form): Form<super::CsrfOnly>,
+    Form(form): Form<super::ConfirmedForm>,
 ) -> Result<Response, PageError> {
+    form.check(&user, "Tick the box to confirm: a disabled connection stops syncing. Nothing was changed.")?;
     toggle(&state, &ctx, &user, &form.csrf, false).await
 }

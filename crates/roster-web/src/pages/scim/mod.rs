@@ -1,7 +1,7 @@
 //! Settings → Integrations → SCIM: tokens (created, listed with their last use, revoked), the
 //! base URL and the steps for Okta and Entra, and the recent requests. Owners and admins only.
 
-use super::{when, Chrome, ConfirmedForm, CsrfOnly};
+use super::{when, Chrome, ConfirmedForm};
 use crate::error::PageError;
 use crate::routing::OrgCtx;
 use crate::session::{AdminUser, CurrentUser};
@@ -152,9 +152,9 @@ pub async fn revoke_token(
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
     Path(path): Path<TokenPath>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<ConfirmedForm>,
 ) -> Result<Response, PageError> {
-    user.check_csrf(&form.csrf)?;
+    form.check(&user, "Tick the box to confirm: a revoked token stops working at once. Nothing was changed.")?;
     if !state.store.revoke_scim_token(ctx.org.id, path.id, state.clock.now()).await? {
         return Err(PageError::NotFound);
     }

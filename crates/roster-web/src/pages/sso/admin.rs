@@ -193,6 +193,9 @@ pub struct EnableForm {
     /// `connection` when the button was on the connection's own page.
     #[serde(default)]
     back: String,
+    /// Disabling asks for a ticked box.
+    #[serde(default)]
+    confirm: String,
 }
 
 pub async fn set_enabled(
@@ -203,6 +206,9 @@ pub async fn set_enabled(
     Form(form): Form<EnableForm>,
 ) -> Result<Response, PageError> {
     admin.0.check_csrf(&form.csrf)?;
+    if action == "disable" && form.confirm.is_empty() {
+        return Err(PageError::BadRequest("Tick the box to confirm: people cannot sign in with a disabled connection. Nothing was changed.".into()));
+    }
     let mut connection = enabled_connection(&state, &ctx, &id, false).await?;
     connection.enabled = match action.as_str() {
         "enable" => true,
