@@ -119,13 +119,13 @@ describe('the deactivation guard in the browser', () => {
     await page.locator('details summary', { hasText: 'Other clouds' }).click();
     await page.fill('input[name=login_base]', tenant.login_base);
     await page.fill('input[name=graph_base]', tenant.graph_base);
-    await page.locator('#entra-setup button[type=submit]').click();
+    await page.locator('#save-settings').click();
     // Re-pointing asks first, saying how many people the connection provisions now.
     await page.waitForSelector('#confirm-repoint');
     assert.match(await page.locator('#entra-error').innerText(), /another tenant and group\. The \d+ people it provisions now/);
     await page.locator('#confirm-repoint input').check();
     await page.fill('input[name=client_secret]', tenant.client_secret);
-    await page.locator('#entra-setup button[type=submit]').click();
+    await page.locator('#save-settings').click();
     await page.waitForSelector('#entra-notice');
 
     assert.equal(await syncAndWait(page), 'held', await pageText(page));
