@@ -136,6 +136,10 @@ pub trait AuthStore {
     /// Set a password hash; marks the person activated (and active, if invited), ends every
     /// session of theirs and voids every open link they were sent. Audited.
     async fn set_password(&self, org: OrgId, person: UserId, hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// A first sign-in by single sign-on (`via`: the connection's name): an invited person
+    /// becomes active and their invitation links stop working. False when they were not
+    /// invited (nothing changes then). Audited as `user.activated`.
+    async fn activate_on_sign_in(&self, org: OrgId, person: UserId, via: &str, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Store a new single-use link's digest and void the person's other open links of the
     /// same purpose, so only the newest works. `handed_over_by` records in the audit log that
     /// someone was given the link by hand (it was not e-mailed).

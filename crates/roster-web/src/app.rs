@@ -43,6 +43,8 @@ fn org_routes() -> Router<AppState> {
         .route("/people/{id}/invite", post(pages::people::invite))
         .route("/people/{id}/invitation-link", post(pages::people::invitation_link))
         .route("/people/{id}/provisioning", post(pages::people::set_provisioning))
+        .route("/people/{id}/status", post(pages::people::set_status))
+        .route("/people/{id}/role", post(pages::people::set_role))
         .route("/teams", get(pages::teams::list).post(pages::teams::create))
         .route("/teams/{id}", post(pages::teams::update))
         .route("/import", get(pages::import::show).post(pages::import::upload))

@@ -4,6 +4,8 @@
 #[path = "web/support.rs"]
 pub mod support;
 
+#[path = "web/access.rs"]
+mod access;
 #[path = "web/api.rs"]
 mod api;
 #[path = "web/entra.rs"]

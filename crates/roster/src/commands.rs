@@ -10,7 +10,7 @@ use roster_app::config::{Config, EntraApp, SmtpConfig, SmtpSecurity};
 use roster_app::{admin, mail, App};
 use roster_core::query::{PersonFilter, PersonQuery};
 use roster_core::reconcile::Invitations;
-use roster_core::{Actor, Email, Org, Status, TeamId};
+use roster_core::{Actor, Email, Org, Role, Status, TeamId};
 use roster_web::AppState;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -230,6 +230,26 @@ pub enum UserCommand {
         org: String,
         email: String,
     },
+    /// Deactivate a person: signed out everywhere, their open links void; nothing is deleted.
+    /// The organisation's only active owner cannot be deactivated.
+    Deactivate {
+        #[arg(long)]
+        org: String,
+        email: String,
+    },
+    /// Reactivate a person (active if they ever signed in, else invited).
+    Reactivate {
+        #[arg(long)]
+        org: String,
+        email: String,
+    },
+    /// Change a person's role: owner, admin, manager or learner. The only active owner stays one.
+    Role {
+        #[arg(long)]
+        org: String,
+        email: String,
+        role: Role,
+    },
 }
 
 pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
@@ -256,6 +276,22 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
                 }
                 eprintln!("{} of {} people", page.people.len(), page.total.unwrap_or(0));
             }
+        }
+        UserCommand::Deactivate { ref org, ref email }
+        | UserCommand::Reactivate { ref org, ref email }
+        | UserCommand::Role { ref org, ref email, .. } => {
+            let org = org_by_slug(&state, org).await?;
+            let email = Email::parse(email)?;
+            let person =
+                state.store.person_by_email(org.id, &email).await?.ok_or_else(|| anyhow!("nobody in {} has the address {email}", org.slug))?;
+            let acting = admin::people::Acting { actor: Actor::Cli, role: None };
+            let now = match cmd {
+                UserCommand::Deactivate { .. } => admin::people::deactivate(&state, org.id, &acting, person.id).await?,
+                UserCommand::Reactivate { .. } => admin::people::reactivate(&state, org.id, &acting, person.id).await?,
+                UserCommand::Role { role, .. } => admin::people::set_role(&state, org.id, &acting, person.id, role).await?,
+                _ => person,
+            };
+            println!("{}\t{}\t{}", now.email, now.role, now.status);
         }
         UserCommand::Invite { org, email } => {
             let org = org_by_slug(&state, &org).await?;

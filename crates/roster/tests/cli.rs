@@ -52,6 +52,12 @@ fn the_command_line_manages_an_organisation_on_sqlite() {
     assert!(ok(roster(&env, &["import", "csv", "--org", "acme", csv])).contains("Imported: 1 created"));
     let listed: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["user", "list", "--org", "acme", "--json"]))).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 2);
+    // A person's access: role, deactivate, reactivate; the only owner keeps both.
+    assert!(ok(roster(&env, &["user", "role", "--org", "acme", "ada@acme.example", "admin"])).contains("ada@acme.example\tadmin"));
+    assert!(ok(roster(&env, &["user", "deactivate", "--org", "acme", "ada@acme.example"])).contains("deactivated"));
+    assert!(ok(roster(&env, &["user", "reactivate", "--org", "acme", "ada@acme.example"])).contains("invited"), "never signed in: invited again");
+    let last_owner = roster(&env, &["user", "deactivate", "--org", "acme", "owner@acme.example"]);
+    assert!(!last_owner.status.success() && String::from_utf8_lossy(&last_owner.stderr).contains("only active owner"));
 
     // A formula typed into a cell is exported as text.
     std::fs::write(dir.path().join("formula.csv"), "email,first_name,last_name\neve@acme.example,=HYPERLINK(\"http://x.example\"),Eve\n").unwrap();

@@ -280,6 +280,15 @@ pub async fn match_identity(state: &App, org: &Org, connection: &Connection, sub
     Ok(person)
 }
 
+/// A sign-in that starts a session: an invited person becomes active, whichever way they sign
+/// in (an admin's test sign-in starts none, so it activates nobody).
+pub async fn first_sign_in(state: &App, org: &Org, connection: &Connection, person: Person) -> Result<Person, FlowError> {
+    if person.status == Status::Invited && state.store.activate_on_sign_in(org.id, person.id, &connection.name, state.clock.now()).await? {
+        return Ok(Person { status: Status::Active, activated: true, ..person });
+    }
+    Ok(person)
+}
+
 /// Keep the refusal for admins; a failure to log is logged, not shown.
 pub async fn log_refusal(state: &App, org: &Org, refusal: &Refusal) {
     let record = SsoRefusal {

@@ -371,7 +371,7 @@ pub async fn take_over(state: &App, org: &Org, token: &str, cookie: Option<&str>
         .into());
     }
     match state.store.person(org.id, id).await? {
-        Some(p) if p.status != Status::Deactivated => Ok(p),
+        Some(p) if p.status != Status::Deactivated => super::oidc::first_sign_in(state, org, &connection, p).await,
         _ => Err(Refusal::new(
             "Your account in this organisation is deactivated. Ask an admin of your organisation.",
             "the person was deactivated during sign-in",

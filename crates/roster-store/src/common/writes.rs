@@ -174,6 +174,37 @@ macro_rules! impl_writes {
                 Ok(())
             }
 
+            async fn activate_on_sign_in(&self, org: roster_core::OrgId, person: roster_core::UserId, via: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<bool> {
+                let mut tx = begin_write(&self.pool).await?;
+                let done = sqlx::query("UPDATE people SET status = 'active', activated = $3, updated_at = $4 WHERE org_id = $1 AND id = $2 AND status = 'invited'")
+                    .bind(org.as_uuid())
+                    .bind(person.as_uuid())
+                    .bind(true)
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                // The invitation asked them to choose a password; they signed in another way.
+                void_tokens_of(&mut tx, org, &[person], Some($crate::TokenPurpose::Invitation), now).await?;
+                let detail = serde_json::json!({ "status": { "before": "invited", "after": "active" }, "via": via });
+                sqlx::query(
+                    "INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) \
+                     VALUES ($1, $2, $3, NULL, $4, 'user.activated', $5, NULL, $6)",
+                )
+                .bind(uuid::Uuid::now_v7())
+                .bind(org.as_uuid())
+                .bind(ts(now))
+                .bind(roster_core::Actor::Person { id: person }.label())
+                .bind(person.as_uuid())
+                .bind(sqlx::types::Json(detail))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn issue_token(&self, token: &$crate::NewToken, now: chrono::DateTime<chrono::Utc>, handed_over_by: Option<&roster_core::Actor>) -> $crate::StoreResult<()> {
                 let mut tx = begin_write(&self.pool).await?;
                 void_tokens_of(&mut tx, token.org, &[token.person], Some(token.purpose), now).await?;

@@ -202,6 +202,11 @@ impl AuthStore for FailingStore {
         self.inner.set_password(org, person, hash, now).await
     }
 
+    async fn activate_on_sign_in(&self, org: OrgId, person: UserId, via: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        self.check("activate_on_sign_in")?;
+        self.inner.activate_on_sign_in(org, person, via, now).await
+    }
+
     async fn issue_token(&self, token: &NewToken, now: DateTime<Utc>, handed_over_by: Option<&roster_core::Actor>) -> StoreResult<()> {
         self.check("issue_token")?;
         self.inner.issue_token(token, now, handed_over_by).await

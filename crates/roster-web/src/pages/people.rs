@@ -191,6 +191,11 @@ struct PersonPage {
     /// The viewer is an owner: they may hand an invitation link over and let connections
     /// manage owners and admins.
     viewer_is_owner: bool,
+    /// The person's role, for the role form.
+    role: String,
+    deactivated: bool,
+    /// The viewer's own page: they cannot deactivate themselves from it.
+    is_self: bool,
     /// For an owner or admin: whether connections may manage them (None for everyone else).
     provisioning_allowed: Option<bool>,
     audit: Vec<AuditRow>,
@@ -207,6 +212,9 @@ pub struct PersonPath {
 pub struct Notice {
     #[serde(default)]
     invited: Option<String>,
+    /// Set by the access forms' redirect: `deactivated`, `reactivated` or `role`.
+    #[serde(default)]
+    changed: Option<String>,
 }
 
 pub async fn show(
@@ -271,7 +279,16 @@ pub async fn show(
         id: person.id,
         name: person.display_name(),
         status: person.status,
-        notice: notice.invited.map(|_| format!("An invitation to {} is in the outbox.", person.email)),
+        notice: match (notice.invited, notice.changed.as_deref()) {
+            (Some(_), _) => Some(format!("An invitation to {} is in the outbox.", person.email)),
+            (_, Some("deactivated")) => Some(format!("{} is deactivated: signed out everywhere, their open links void.", person.email)),
+            (_, Some("reactivated")) => Some(format!("{} is {} again.", person.email, person.status)),
+            (_, Some("role")) => Some(format!("{} is now {}.", person.email, person.role)),
+            _ => None,
+        },
+        role: person.role.to_string(),
+        deactivated: person.status == Status::Deactivated,
+        is_self: person.id == user.person.id,
         source,
         entra_lookup,
         provisioning,
@@ -364,4 +381,69 @@ pub async fn set_provisioning(
         return Err(PageError::NotFound);
     }
     Ok(Redirect::to(&format!("{}/people/{}", ctx.base, path.id)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+    /// `deactivate` or `reactivate`.
+    #[serde(default)]
+    action: String,
+}
+
+fn acting(user: &crate::session::CurrentUser) -> roster_app::admin::people::Acting {
+    roster_app::admin::people::Acting { actor: Actor::Person { id: user.person.id }, role: Some(user.person.role) }
+}
+
+/// Deactivate (after a ticked box) or reactivate someone.
+pub async fn set_status(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<PersonPath>,
+    Form(form): Form<StatusForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let changed = match form.action.as_str() {
+        "deactivate" => {
+            if form.confirm.is_empty() {
+                return Err(PageError::BadRequest("Tick the box to confirm the deactivation; nothing was changed.".into()));
+            }
+            if path.id == user.person.id {
+                return Err(PageError::BadRequest("You cannot deactivate yourself; ask another owner or admin.".into()));
+            }
+            roster_app::admin::people::deactivate(&state, ctx.org.id, &acting(&user), path.id).await?;
+            "deactivated"
+        }
+        "reactivate" => {
+            roster_app::admin::people::reactivate(&state, ctx.org.id, &acting(&user), path.id).await?;
+            "reactivated"
+        }
+        _ => return Err(PageError::BadRequest("Choose deactivate or reactivate.".into())),
+    };
+    Ok(Redirect::to(&format!("{}/people/{}?changed={changed}", ctx.base, path.id)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn set_role(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<PersonPath>,
+    Form(form): Form<RoleForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let role: Role = form.role.parse().map_err(|_| PageError::BadRequest("Choose owner, admin, manager or learner.".into()))?;
+    roster_app::admin::people::set_role(&state, ctx.org.id, &acting(&user), path.id, role).await?;
+    Ok(Redirect::to(&format!("{}/people/{}?changed=role", ctx.base, path.id)).into_response())
 }

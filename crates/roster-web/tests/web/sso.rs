@@ -346,6 +346,43 @@ async fn initiate_login_parameters_fetch_nothing_and_redirect_nowhere(app: &Test
     assert_eq!(contacted.load(std::sync::atomic::Ordering::SeqCst), 0, "no request went to the unconfigured issuer");
 }
 
+/// Signing in is what makes an invited person active, by single sign-on too; their invitation
+/// to choose a password stops working. A test sign-in activates nobody.
+async fn single_sign_on_activates_an_invited_person(app: &TestApp) {
+    let w = world(app, OidcProvider::Generic).await;
+    let csv = "email,first_name,last_name\nivy@acme.example,Ivy,Invited\n";
+    roster_app::admin::import_csv(&app.state, w.acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+        .await
+        .unwrap();
+    let ivy = app.state.store.person_by_email(w.acme.org.id, &roster_core::Email::parse("ivy@acme.example").unwrap()).await.unwrap().unwrap();
+    assert_eq!(ivy.status, roster_core::Status::Invited);
+    let link = roster_app::mail::mint_link(&app.state, w.acme.org.id, ivy.id, roster_store::TokenPurpose::Invitation, None).await.unwrap();
+    *w.idp.email.lock().unwrap() = "ivy@acme.example".into();
+
+    // An admin's test with Ivy's account changes nothing.
+    let admin = app.signed_in("acme", &w.acme.owner_email, &w.acme.owner_password).await;
+    let page = admin.get(app.url("acme", &format!("/settings/sso/{}", w.connection.id))).send().await.unwrap().text().await.unwrap();
+    let started =
+        admin.post(app.url("acme", &format!("/settings/sso/{}/test", w.connection.id))).form(&[("_csrf", form_token(&page))]).send().await.unwrap();
+    let back = admin.get(provider_link(&started.text().await.unwrap())).send().await.unwrap();
+    let tested = admin.get(back.headers()["location"].to_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    assert!(tested.contains("ivy@acme.example"), "{tested}");
+    let still = app.state.store.person(w.acme.org.id, ivy.id).await.unwrap().unwrap();
+    assert_eq!(still.status, roster_core::Status::Invited, "a test signs nobody in");
+
+    let client = app.client();
+    let callback = start(app, &w, &client).await;
+    let signed_in = client.get(&callback).send().await.unwrap();
+    assert!(sets_session(&signed_in), "Ivy signs in");
+    let ivy = app.state.store.person(w.acme.org.id, ivy.id).await.unwrap().unwrap();
+    assert_eq!((ivy.status, ivy.activated), (roster_core::Status::Active, true));
+    let audit = app.state.store.audit_for_person(w.acme.org.id, ivy.id, 10).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "user.activated" && a.detail["via"] == "Test IdP"), "{audit:?}");
+    let digest = roster_core::secret::token_digest(&link);
+    let open = app.state.store.peek_token(w.acme.org.id, roster_store::TokenPurpose::Invitation, &digest, chrono::Utc::now()).await.unwrap();
+    assert!(open.is_none(), "the invitation link is void");
+}
+
 macro_rules! sso_on_both_backends {
     ($($name:ident),* $(,)?) => {
         $(
@@ -379,4 +416,5 @@ sso_on_both_backends!(
     unknown_people_are_never_created,
     password_sign_in_can_be_turned_off_except_for_the_owner,
     initiate_login_parameters_fetch_nothing_and_redirect_nowhere,
+    single_sign_on_activates_an_invited_person,
 );

@@ -244,18 +244,21 @@ async fn finish(state: &AppState, ctx: &OrgCtx, user: Option<CurrentUser>, heade
             }
         },
         Ok(verified) => match flow::match_person(state, &ctx.org, &verified).await {
-            Err(e) => refuse(state, ctx, e).await,
-            Ok(person) => match start_session(state, ctx, &person).await {
-                Ok(cookie) => {
-                    metrics::counter!("roster_sign_ins_total", "result" => "ok_sso").increment(1);
-                    // Always the organisation's front page: nothing from the request chooses
-                    // where a signed-in browser lands.
-                    let mut r = Redirect::to(&format!("{}/", ctx.base)).into_response();
-                    r.headers_mut().append(header::SET_COOKIE, cookie);
-                    r
-                }
-                Err(e) => e.into_response(),
+            Ok(person) => match flow::first_sign_in(state, &ctx.org, &verified.connection, person).await {
+                Err(e) => refuse(state, ctx, e).await,
+                Ok(person) => match start_session(state, ctx, &person).await {
+                    Ok(cookie) => {
+                        metrics::counter!("roster_sign_ins_total", "result" => "ok_sso").increment(1);
+                        // Always the organisation's front page: nothing from the request chooses
+                        // where a signed-in browser lands.
+                        let mut r = Redirect::to(&format!("{}/", ctx.base)).into_response();
+                        r.headers_mut().append(header::SET_COOKIE, cookie);
+                        r
+                    }
+                    Err(e) => e.into_response(),
+                },
             },
+            Err(e) => refuse(state, ctx, e).await,
         },
     };
     clear(state, ctx, &mut response);

@@ -1,0 +1,76 @@
+//! A person's access from their page: deactivate (with a ticked box; signed out everywhere),
+//! reactivate, change the role; the only active owner keeps both, and only an owner makes or
+//! unmakes owners.
+
+use crate::on_both_backends;
+use crate::support::{form_token, TestApp};
+use roster_core::{Actor, Email, Role, Status};
+
+async fn admins_deactivate_reactivate_and_change_roles(app: &TestApp) {
+    let acme = app.org("acme").await;
+    let csv = "email,first_name,last_name\nlea@acme.example,Lea,Learner\nada@acme.example,Ada,Admin\n";
+    roster_app::admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+        .await
+        .unwrap();
+    let find = |email: &'static str| {
+        let app = &app;
+        let org = acme.org.id;
+        async move { app.state.store.person_by_email(org, &Email::parse(email).unwrap()).await.unwrap().unwrap() }
+    };
+    let lea = find("lea@acme.example").await;
+    let owner = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
+    let page = owner.get(app.url("acme", &format!("/people/{}", lea.id))).send().await.unwrap().text().await.unwrap();
+    let csrf = form_token(&page);
+    let post = |client: &reqwest::Client, path: String, form: Vec<(&'static str, String)>| client.post(app.url("acme", &path)).form(&form).send();
+
+    // Lea signs in; deactivating her needs the box, then ends her session.
+    let lea_password = roster_app::admin::reset_password(&app.state, acme.org.id, lea.id).await.unwrap();
+    let lea_client = app.signed_in("acme", "lea@acme.example", &lea_password).await;
+    let unticked = post(&owner, format!("/people/{}/status", lea.id), vec![("_csrf", csrf.clone()), ("action", "deactivate".into())]).await.unwrap();
+    assert_eq!(unticked.status(), 400);
+    assert_ne!(find("lea@acme.example").await.status, Status::Deactivated);
+    let done =
+        post(&owner, format!("/people/{}/status", lea.id), vec![("_csrf", csrf.clone()), ("action", "deactivate".into()), ("confirm", "yes".into())])
+            .await
+            .unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(find("lea@acme.example").await.status, Status::Deactivated);
+    assert_eq!(lea_client.get(app.url("acme", "/me")).send().await.unwrap().status(), 303, "signed out everywhere");
+    let shown = owner.get(app.url("acme", &format!("/people/{}?changed=deactivated", lea.id))).send().await.unwrap().text().await.unwrap();
+    assert!(shown.contains("is deactivated") && shown.contains("id=\"reactivate-form\""), "{shown}");
+    let back = post(&owner, format!("/people/{}/status", lea.id), vec![("_csrf", csrf.clone()), ("action", "reactivate".into())]).await.unwrap();
+    assert_eq!(back.status(), 303);
+    assert_eq!(find("lea@acme.example").await.status, Status::Active, "she had signed in: active again");
+
+    // Roles: the owner makes Ada an admin; an admin cannot touch the owner or make owners.
+    let ada = find("ada@acme.example").await;
+    let made = post(&owner, format!("/people/{}/role", ada.id), vec![("_csrf", csrf.clone()), ("role", "admin".into())]).await.unwrap();
+    assert_eq!(made.status(), 303);
+    assert_eq!(find("ada@acme.example").await.role, Role::Admin);
+    let ada_password = roster_app::admin::reset_password(&app.state, acme.org.id, ada.id).await.unwrap();
+    let ada_client = app.signed_in("acme", "ada@acme.example", &ada_password).await;
+    let ada_page = ada_client.get(app.url("acme", &format!("/people/{}", lea.id))).send().await.unwrap().text().await.unwrap();
+    let ada_csrf = form_token(&ada_page);
+    let owner_id = find_owner(app, acme.org.id).await;
+    for (path, form) in [
+        (format!("/people/{owner_id}/role"), vec![("_csrf", ada_csrf.clone()), ("role", "learner".into())]),
+        (format!("/people/{owner_id}/status"), vec![("_csrf", ada_csrf.clone()), ("action", "deactivate".into()), ("confirm", "yes".into())]),
+        (format!("/people/{}/role", lea.id), vec![("_csrf", ada_csrf.clone()), ("role", "owner".into())]),
+    ] {
+        let refused = post(&ada_client, path.clone(), form).await.unwrap();
+        assert_eq!(refused.status(), 400, "{path}");
+        assert!(refused.text().await.unwrap().contains("Only an owner"), "{path}");
+    }
+    // The only active owner keeps the role.
+    let demote = post(&owner, format!("/people/{owner_id}/role"), vec![("_csrf", csrf.clone()), ("role", "admin".into())]).await.unwrap();
+    assert_eq!(demote.status(), 400);
+    assert!(demote.text().await.unwrap().contains("only active owner"));
+    let audit = app.state.store.audit_for_person(acme.org.id, lea.id, 20).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "user.deactivated") && audit.iter().any(|a| a.action == "user.reactivated"), "{audit:?}");
+}
+on_both_backends!(access_, admins_deactivate_reactivate_and_change_roles);
+
+async fn find_owner(app: &TestApp, org: roster_core::OrgId) -> roster_core::UserId {
+    let owners = roster_core::query::PersonQuery::new(Some(roster_core::query::PersonFilter::Role(Role::Owner)), 0, 5);
+    app.state.store.search_people(org, &owners).await.unwrap().people[0].id
+}
