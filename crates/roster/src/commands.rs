@@ -207,8 +207,15 @@ pub enum UserCommand {
         /// Name or email prefix.
         #[arg(long)]
         search: Option<String>,
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
+        /// How many to print (the default 100); `--all` prints every match.
+        #[arg(long, default_value_t = 100, conflicts_with = "all")]
+        limit: u64,
+        /// Skip this many matches first.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Every match, read page by page.
+        #[arg(long)]
+        all: bool,
         #[arg(long)]
         json: bool,
         /// Comma-separated values for a spreadsheet; cells that a spreadsheet would run as a
@@ -255,7 +262,7 @@ pub enum UserCommand {
 pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
     let state = app(settings).await?;
     match cmd {
-        UserCommand::List { org, status, search, limit, json, csv } => {
+        UserCommand::List { org, status, search, limit, offset, all, json, csv } => {
             let org = org_by_slug(&state, &org).await?;
             let mut filters = Vec::new();
             if let Some(status) = status {
@@ -264,17 +271,35 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
             if let Some(search) = search {
                 filters.push(PersonFilter::TextPrefix(search));
             }
-            let page = state.store.search_people(org.id, &PersonQuery::new(PersonFilter::all(filters), 0, limit)).await?;
+            // The store answers at most a page at a time: read pages until the limit or the end.
+            let filter = PersonFilter::all(filters);
+            let wanted = if all { u64::MAX } else { limit };
+            let (mut people, mut total) = (Vec::new(), 0);
+            while (people.len() as u64) < wanted {
+                let room = (wanted - people.len() as u64).min(u64::from(roster_core::query::MAX_PAGE_SIZE)) as u32;
+                let page = state.store.search_people(org.id, &PersonQuery::new(filter.clone(), offset + people.len() as u64, room)).await?;
+                total = page.total.unwrap_or(total);
+                let last = page.people.len() < room as usize;
+                people.extend(page.people);
+                if last {
+                    break;
+                }
+            }
             if json {
-                let people: Vec<_> = page.people.into_iter().map(roster_web::api::users::UserDto::from).collect();
+                let people: Vec<_> = people.iter().cloned().map(roster_web::api::users::UserDto::from).collect();
                 println!("{}", serde_json::to_string_pretty(&people)?);
             } else if csv {
-                write_people_csv(&page.people, std::io::stdout().lock())?;
+                write_people_csv(&people, std::io::stdout().lock())?;
             } else {
-                for p in &page.people {
+                for p in &people {
                     println!("{}\t{}\t{}\t{}\t{}", p.id, p.email, p.display_name(), p.role, p.status);
                 }
-                eprintln!("{} of {} people", page.people.len(), page.total.unwrap_or(0));
+            }
+            // Said on every format, so a script never takes part of the directory for all of it.
+            if offset + (people.len() as u64) < total {
+                eprintln!("{} of {total} people (from {}; --all prints every one)", people.len(), offset + 1);
+            } else {
+                eprintln!("{} of {total} people", people.len());
             }
         }
         UserCommand::Deactivate { ref org, ref email }

@@ -62,6 +62,15 @@ fn the_command_line_manages_an_organisation_on_sqlite() {
     // A formula typed into a cell is exported as text.
     std::fs::write(dir.path().join("formula.csv"), "email,first_name,last_name\neve@acme.example,=HYPERLINK(\"http://x.example\"),Eve\n").unwrap();
     ok(roster(&env, &["import", "csv", "--org", "acme", dir.path().join("formula.csv").to_str().unwrap()]));
+    // A listing says when it is cut, and pages through everything on request.
+    let cut = roster(&env, &["user", "list", "--org", "acme", "--limit", "1", "--json"]);
+    assert!(String::from_utf8_lossy(&cut.stderr).contains("1 of 3 people (from 1; --all prints every one)"), "{cut:?}");
+    let second: serde_json::Value =
+        serde_json::from_str(&ok(roster(&env, &["user", "list", "--org", "acme", "--limit", "1", "--offset", "1", "--json"]))).unwrap();
+    let first: serde_json::Value = serde_json::from_slice(&cut.stdout).unwrap();
+    assert_ne!(first[0]["id"], second[0]["id"]);
+    let every: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["user", "list", "--org", "acme", "--all", "--json"]))).unwrap();
+    assert_eq!(every.as_array().unwrap().len(), 3);
     let exported = ok(roster(&env, &["user", "list", "--org", "acme", "--csv"]));
     assert!(exported.starts_with("id,email,first_name"), "{exported}");
     assert!(exported.contains("\"'=HYPERLINK(\"\"http://x.example\"\")\""), "the formula is neutralised: {exported}");
