@@ -56,25 +56,79 @@ pub fn describe(plan: &Plan, snapshot: &Snapshot, limit: usize) -> PlanPreview {
             preview.more += 1;
             continue;
         }
-        let (who, detail) = match change {
-            Change::CreateTeam { name, .. } => (name.as_str().to_owned(), "new team".to_owned()),
-            Change::RenameTeam { before, after, .. } => (before.as_str().to_owned(), format!("renamed: {} → {}", before.as_str(), after.as_str())),
-            Change::SetTeamParent { id, before, after } => (team(&Some(*id)), format!("parent: {} → {}", team(before), team(after))),
-            Change::CreatePerson { person: new } => (new.email.to_string(), format!("new: {}", new.profile.display_name())),
-            Change::UpdateProfile { id, before, after } => (person(id), profile_changes(before, after)),
-            Change::ChangeEmail { before, after, .. } => (before.to_string(), format!("e-mail: {before} → {after}")),
-            Change::SetStatus { id, before, after } => (person(id), format!("status: {before} → {after}")),
-            Change::SetRole { id, before, after } => (person(id), format!("role: {before} → {after}")),
-            Change::SetPrimaryTeam { id, before, after } => (person(id), format!("team: {} → {}", team(before), team(after))),
-            Change::AddSecondaryTeam { id, team: t } => (person(id), format!("also in {}", team(&Some(*t)))),
-            Change::RemoveSecondaryTeam { id, team: t } => (person(id), format!("no longer also in {}", team(&Some(*t)))),
-            Change::SetManager { id, before, after } => (person(id), format!("manager: {} → {}", manager(before), manager(after))),
-            Change::LinkSource { id, link } => (person(id), format!("linked to the source's id {}", link.external_id)),
-            Change::Invite { email, .. } => (email.to_string(), "invitation e-mail".to_owned()),
-        };
+        let (who, detail) = line(change, &person, &team, &manager);
         preview.lines.push(PreviewLine { who, action: change.action().to_owned(), detail });
     }
     preview
+}
+
+/// Who a change is about and what it changes, naming people, teams and managers through the
+/// given lookups.
+fn line(
+    change: &Change,
+    person: &dyn Fn(&UserId) -> String,
+    team: &dyn Fn(&Option<TeamId>) -> String,
+    manager: &dyn Fn(&Option<UserId>) -> String,
+) -> (String, String) {
+    match change {
+        Change::CreateTeam { name, .. } => (name.as_str().to_owned(), "new team".to_owned()),
+        Change::RenameTeam { before, after, .. } => (before.as_str().to_owned(), format!("renamed: {} → {}", before.as_str(), after.as_str())),
+        Change::SetTeamParent { id, before, after } => (team(&Some(*id)), format!("parent: {} → {}", team(before), team(after))),
+        Change::CreatePerson { person: new } => (new.email.to_string(), format!("new: {}", new.profile.display_name())),
+        Change::UpdateProfile { id, before, after } => (person(id), profile_changes(before, after)),
+        Change::ChangeEmail { before, after, .. } => (before.to_string(), format!("e-mail: {before} → {after}")),
+        Change::SetStatus { id, before, after } => (person(id), format!("status: {before} → {after}")),
+        Change::SetRole { id, before, after } => (person(id), format!("role: {before} → {after}")),
+        Change::SetPrimaryTeam { id, before, after } => (person(id), format!("team: {} → {}", team(before), team(after))),
+        Change::AddSecondaryTeam { id, team: t } => (person(id), format!("also in {}", team(&Some(*t)))),
+        Change::RemoveSecondaryTeam { id, team: t } => (person(id), format!("no longer also in {}", team(&Some(*t)))),
+        Change::SetManager { id, before, after } => (person(id), format!("manager: {} → {}", manager(before), manager(after))),
+        Change::LinkSource { id, link } => (person(id), format!("linked to the source's id {}", link.external_id)),
+        Change::Invite { email, .. } => (email.to_string(), "invitation e-mail".to_owned()),
+    }
+}
+
+/// One change in words, for a record that keeps it without the names around it (an audit
+/// entry): people and teams appear by id.
+pub fn describe_change(change: &Change) -> String {
+    let person = |id: &UserId| id.to_string();
+    let team = |id: &Option<TeamId>| id.map_or_else(|| "none".to_owned(), |t| t.to_string());
+    let manager = |id: &Option<UserId>| id.map_or_else(|| "none".to_owned(), |m| m.to_string());
+    line(change, &person, &team, &manager).1
+}
+
+/// An audit entry's detail in words: a change as a preview says it ("job title: Engineer →
+/// Lead"), anything else as its fields ("status: invited → active; via: Okta"), never as JSON.
+pub fn describe_audit(detail: &serde_json::Value) -> String {
+    if let Ok(change) = serde_json::from_value::<Change>(detail.clone()) {
+        return describe_change(&change);
+    }
+    let Some(fields) = detail.as_object() else { return plain(detail) };
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|(key, value)| match (value.get("before"), value.get("after")) {
+            (Some(before), Some(after)) => format!("{}: {} → {}", key.replace('_', " "), plain(before), plain(after)),
+            _ => format!("{}: {}", key.replace('_', " "), plain(value)),
+        })
+        .collect();
+    parts.join("; ")
+}
+
+/// A value as a person reads it: text unquoted, nothing as "none", lists and objects compact.
+fn plain(value: &serde_json::Value) -> String {
+    const LONGEST: usize = 120;
+    let text = match value {
+        serde_json::Value::Null => "none".to_owned(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
+        serde_json::Value::Object(_) => describe_audit(value),
+        other => other.to_string(),
+    };
+    if text.chars().count() > LONGEST {
+        format!("{}…", text.chars().take(LONGEST).collect::<String>())
+    } else {
+        text
+    }
 }
 
 /// "job title: Engineer → Lead; department: none → Research".
@@ -108,6 +162,15 @@ fn profile_changes(before: &Profile, after: &Profile) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn audit_entries_read_as_words_not_json() {
+        let role = serde_json::json!({ "change": "set_role", "id": "01a242d0-2636-71a0-a532-86eaca30b4b3", "before": "learner", "after": "admin" });
+        assert_eq!(describe_audit(&role), "role: learner → admin");
+        let activated = serde_json::json!({ "status": { "before": "invited", "after": "active" }, "via": "Okta" });
+        assert_eq!(describe_audit(&activated), "status: invited → active; via: Okta");
+        assert_eq!(describe_audit(&serde_json::json!({ "reason": null, "tokens": ["a", "b"] })), "reason: none; tokens: a, b");
+    }
+
     use super::*;
     use crate::{Actor, OrgId};
 

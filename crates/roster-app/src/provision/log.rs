@@ -108,7 +108,7 @@ pub async fn for_person(
         lines.extend(changed.into_iter().filter(|a| a.at >= since && by_provisioning(a)).map(|a| LogLine {
             at: a.at,
             what: a.action.clone(),
-            detail: a.detail.to_string(),
+            detail: roster_core::preview::describe_audit(&a.detail),
             by: a.actor,
         }));
     }

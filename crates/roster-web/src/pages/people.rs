@@ -301,7 +301,10 @@ pub async fn show(
         invite_note,
         viewer_is_owner: user.person.role == Role::Owner,
         provisioning_allowed: matches!(person.role, Role::Owner | Role::Admin).then_some(person.provisioning_allowed),
-        audit: audit.into_iter().map(|a| AuditRow { at: when(a.at), action: a.action, actor: a.actor, detail: a.detail.to_string() }).collect(),
+        audit: audit
+            .into_iter()
+            .map(|a| AuditRow { at: when(a.at), action: a.action, actor: a.actor, detail: roster_core::preview::describe_audit(&a.detail) })
+            .collect(),
         avatar,
     }
     .into_response())
