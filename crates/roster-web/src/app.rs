@@ -65,6 +65,7 @@ fn org_routes() -> Router<AppState> {
         .route("/api/v1/users/{id}", get(api::users::get))
         .route("/api/v1/teams", get(api::teams::list))
         .merge(pages::entra::routes())
+        .layer(middleware::from_fn(crate::error::styled_rejections))
 }
 
 /// The whole service, ready to serve; handlers can read the client's address (sign-in
@@ -82,6 +83,7 @@ pub fn app(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/assets/{name}", get(asset))
+        .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/assets/favicon.svg") }))
         .route("/entra/consent", get(pages::entra::consent_answer))
         // The nested "/" only matches `/o/acme`; sign-in lands on `/o/acme/` (and a subdomain's `/`).
         .route("/o/{slug}/", get(pages::auth::home))
@@ -120,6 +122,7 @@ async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Respon
     let (body, kind): (&'static [u8], &str) = match name.as_str() {
         "htmx.min.js" => (include_bytes!("../assets/htmx.min.js"), "text/javascript"),
         "roster.css" => (include_bytes!("../assets/roster.css"), "text/css"),
+        "favicon.svg" => (include_bytes!("../assets/favicon.svg"), "image/svg+xml"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()

@@ -20,6 +20,9 @@ pub enum PageError {
     /// The form was stale or forged; the person reloads the page.
     #[error("the form expired; reload the page and try again")]
     Csrf,
+    /// An address that exists, asked the wrong way (a form's address opened as a page).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -60,6 +63,11 @@ impl IntoResponse for PageError {
             PageError::Forbidden(why) => (StatusCode::FORBIDDEN, "Not allowed", (*why).to_owned()),
             PageError::BadRequest(msg) => (StatusCode::BAD_REQUEST, "That did not work", msg.clone()),
             PageError::Csrf => (StatusCode::FORBIDDEN, "Form expired", self.to_string()),
+            PageError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Nothing to show here",
+                "This address only takes a form that was sent from one of Roster's pages. Go back and use the form.".to_owned(),
+            ),
             PageError::Internal(detail) => {
                 tracing::error!(%detail, "page failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "The error was logged; try again in a moment.".into())
@@ -119,5 +127,32 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+/// Axum's own rejections (an id that does not parse, a form's address opened as a page, a body
+/// it cannot read) come as plain text; on the pages they become the pages' own error page, an
+/// unparseable id in the address a 404.
+pub async fn styled_rejections(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = request.uri().path().contains("/api/v1/");
+    let response = next.run(request).await;
+    let plain = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/plain"));
+    // A wrong method comes with no body at all.
+    let method = response.status() == StatusCode::METHOD_NOT_ALLOWED;
+    if api || !(plain || method) || !response.status().is_client_error() {
+        return response;
+    }
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => PageError::MethodNotAllowed.into_response(),
+        _ if text.starts_with("Invalid URL") => PageError::NotFound.into_response(),
+        StatusCode::NOT_FOUND => PageError::NotFound.into_response(),
+        _ => {
+            let mut page = PageError::BadRequest(text.into_owned()).into_response();
+            *page.status_mut() = status;
+            page
+        }
     }
 }

@@ -136,3 +136,22 @@ async fn health_and_readiness_answer(app: &TestApp) {
     assert_eq!(css.headers()["content-type"], "text/javascript");
 }
 on_both_backends!(health_and_readiness_answer_, health_and_readiness_answer);
+
+/// The pages answer a mistyped id, a form's address opened as a page, and a favicon request
+/// with a page of their own, never plain text from the framework.
+async fn wrong_addresses_get_the_pages_own_errors(app: &TestApp) {
+    let acme = app.org("acme").await;
+    let client = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
+    let not_an_id = client.get(app.url("acme", "/people/not-a-uuid")).send().await.unwrap();
+    assert_eq!(not_an_id.status(), 404);
+    let text = not_an_id.text().await.unwrap();
+    assert!(text.contains("There is nothing at this address") && !text.contains("UUID"), "{text}");
+    let opened = client.get(app.url("acme", &format!("/people/{}/invite", uuid::Uuid::nil()))).send().await.unwrap();
+    assert_eq!(opened.status(), 405);
+    assert!(opened.text().await.unwrap().contains("only takes a form"));
+    let api = client.get(app.url("acme", "/api/v1/users/not-a-uuid")).send().await.unwrap();
+    assert_ne!(api.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("text/html; charset=utf-8"), "the API keeps its own format");
+    let icon = app.client().get(format!("http://{}/assets/favicon.svg", app.addr)).send().await.unwrap();
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+}
+on_both_backends!(wrong_addresses_get_the_pages_own_errors_, wrong_addresses_get_the_pages_own_errors);
