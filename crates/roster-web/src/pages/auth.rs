@@ -298,7 +298,7 @@ pub async fn set_password(
 /// The organisation's front door: people for admins, one's own page for everyone else.
 pub async fn home(ctx: OrgCtx, user: Option<CurrentUser>) -> Redirect {
     match user {
-        Some(u) if u.person.role.can_administer() => Redirect::to(&format!("{}/people", ctx.base)),
+        Some(u) if u.person.role.can_administer() => Redirect::to(&format!("{}/dashboard", ctx.base)),
         Some(_) => Redirect::to(&format!("{}/me", ctx.base)),
         None => Redirect::to(&format!("{}/login", ctx.base)),
     }

@@ -1,6 +1,7 @@
 //! Server-rendered pages. Each handler extracts, authorises, calls one action and renders.
 
 pub mod auth;
+pub mod dashboard;
 pub mod entra;
 pub mod import;
 pub mod me;

@@ -92,6 +92,11 @@ async fn an_emptied_group_is_held_until_an_admin_decides(app: &TestApp) {
     let settings_page = client.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(settings_page.contains("id=\"entra-held\""), "the connection shows it is held");
     assert!(settings_page.contains(">held</span> The last sync was held"), "and its health says so");
+    let overview = client.get(app.url("guarded", "/dashboard")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        overview.contains("id=\"needs-you\"") && overview.contains(&format!("runs/{}", held.id)) && overview.contains(">held</span>"),
+        "{overview}"
+    );
 
     // The owner hears once, however many runs are held after.
     let held_mails = || async {

@@ -5,10 +5,12 @@ use roster_core::{Actor, Change, Plan, Status};
 async fn owner_signs_in_and_sees_people(app: &TestApp) {
     let acme = app.org("acme").await;
     let client = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
-    // Sign-in lands on the organisation's front door, which sends an admin on to the people.
+    // Sign-in lands on the organisation's front door, which sends an admin on to the overview.
     let home = client.get(app.url("acme", "/")).send().await.unwrap();
     assert_eq!(home.status(), 303);
-    assert_eq!(home.headers()["location"], "/o/acme/people");
+    assert_eq!(home.headers()["location"], "/o/acme/dashboard");
+    let overview = client.get(app.url("acme", "/dashboard")).send().await.unwrap().text().await.unwrap();
+    assert!(overview.contains("id=\"people-counts\"") && overview.contains("No provisioning connection yet"), "{overview}");
     let page = client.get(app.url("acme", "/people")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
