@@ -5,6 +5,9 @@
 use crate::plan::RunReport;
 use std::borrow::Cow;
 
+/// What writing a CSV file can fail with.
+pub use csv::Error as CsvError;
+
 /// The first characters that make a spreadsheet read a cell as a formula (or a command).
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
@@ -16,6 +19,27 @@ pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
         Cow::Owned(format!("'{cell}"))
     } else {
         Cow::Borrowed(cell)
+    }
+}
+
+/// A CSV file built row by row, every cell made [`spreadsheet_safe`].
+pub struct SafeCsv {
+    out: csv::Writer<Vec<u8>>,
+}
+
+impl SafeCsv {
+    pub fn new(header: &[&str]) -> Result<Self, csv::Error> {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(header)?;
+        Ok(Self { out })
+    }
+
+    pub fn row<S: AsRef<str>>(&mut self, cells: &[S]) -> Result<(), csv::Error> {
+        self.out.write_record(cells.iter().map(|c| spreadsheet_safe(c.as_ref()).into_owned()))
+    }
+
+    pub fn finish(self) -> Result<Vec<u8>, csv::Error> {
+        self.out.into_inner().map_err(|e| e.into_error().into())
     }
 }
 

@@ -111,6 +111,8 @@ pub trait AuditStore {
     async fn audit_for_person(&self, org: OrgId, person: UserId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
     /// Newest first.
     async fn recent_audit(&self, org: OrgId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    /// The entries `query` selects, newest first (by id, which is time-ordered).
+    async fn audit_log(&self, org: OrgId, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
 }
 
 #[async_trait]

@@ -45,6 +45,21 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
+/// Which entries of the organisation's audit log to read, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// `Actor::label()` exactly: `person:<id>`, `cli`, `connection:<id>`, ...
+    pub actor: Option<String>,
+    pub person: Option<UserId>,
+    /// `user.`, `team.`, `connection.`, or a whole action.
+    pub action_prefix: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Entries older than this one (the last of the previous page).
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
 /// An e-mail waiting in the outbox. It holds no link: the single-use link is minted when the
 /// e-mail is sent, so nothing stored (and no page listing the outbox) can give it away.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

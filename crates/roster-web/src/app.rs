@@ -24,6 +24,8 @@ fn org_routes() -> Router<AppState> {
         .route("/password/set", get(pages::auth::show_set_password).post(pages::auth::set_password))
         .route("/me", get(pages::me::show))
         .route("/dashboard", get(pages::dashboard::show))
+        .route("/audit", get(pages::audit::show))
+        .route("/audit.csv", get(pages::audit::export))
         .route("/sso/{connection}/start", post(pages::sso::start))
         .route("/sso/callback", get(pages::sso::callback_get).post(pages::sso::callback_post))
         .route("/saml/metadata", get(pages::sso::saml::metadata))

@@ -413,6 +413,34 @@ macro_rules! impl_reads {
                 rows.iter().map(audit_from_row).collect()
             }
 
+            async fn audit_log(&self, org: roster_core::OrgId, query: &$crate::AuditQuery) -> $crate::StoreResult<Vec<$crate::AuditEntry>> {
+                let mut qb = sqlx::QueryBuilder::<Db>::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE org_id = "));
+                qb.push_bind(org.as_uuid());
+                if let Some(actor) = &query.actor {
+                    qb.push(" AND actor = ").push_bind(actor.clone());
+                }
+                if let Some(person) = query.person {
+                    qb.push(" AND person_id = ").push_bind(person.as_uuid());
+                }
+                if let Some(prefix) = &query.action_prefix {
+                    // A prefix of letters, dots and underscores only: no LIKE wildcard reaches the query.
+                    let safe: String = prefix.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_').collect();
+                    qb.push(" AND action LIKE ").push_bind(format!("{safe}%"));
+                }
+                if let Some(since) = query.since {
+                    qb.push(" AND at >= ").push_bind(ts(since));
+                }
+                if let Some(until) = query.until {
+                    qb.push(" AND at < ").push_bind(ts(until));
+                }
+                if let Some(before) = query.before {
+                    qb.push(" AND id < ").push_bind(before);
+                }
+                qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit.clamp(1, 1000)));
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+
             async fn recent_audit(&self, org: roster_core::OrgId, limit: u32) -> $crate::StoreResult<Vec<$crate::AuditEntry>> {
                 let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE org_id = $1 ORDER BY seq DESC LIMIT $2");
                 let rows = sqlx::query(&sql).bind(org.as_uuid()).bind(i64::from(limit)).fetch_all(&self.pool).await?;

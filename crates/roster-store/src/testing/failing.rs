@@ -151,6 +151,11 @@ impl AuditStore for FailingStore {
         self.inner.audit_for_person(org, person, limit).await
     }
 
+    async fn audit_log(&self, org: OrgId, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
+        self.check("audit_log")?;
+        self.inner.audit_log(org, query).await
+    }
+
     async fn recent_audit(&self, org: OrgId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         self.check("recent_audit")?;
         self.inner.recent_audit(org, limit).await

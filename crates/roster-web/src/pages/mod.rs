@@ -1,5 +1,6 @@
 //! Server-rendered pages. Each handler extracts, authorises, calls one action and renders.
 
+pub mod audit;
 pub mod auth;
 pub mod dashboard;
 pub mod entra;

@@ -74,3 +74,36 @@ async fn find_owner(app: &TestApp, org: roster_core::OrgId) -> roster_core::User
     let owners = roster_core::query::PersonQuery::new(Some(roster_core::query::PersonFilter::Role(Role::Owner)), 0, 5);
     app.state.store.search_people(org, &owners).await.unwrap().people[0].id
 }
+
+/// The organisation's audit log: filtered by who, about whom and what kind, read as words,
+/// paged, and downloaded as CSV with the same filters.
+async fn the_audit_log_is_filtered_read_and_exported(app: &TestApp) {
+    let acme = app.org("acme").await;
+    let csv = "email,first_name,last_name\nlea@acme.example,Lea,Learner\n";
+    roster_app::admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+        .await
+        .unwrap();
+    let lea = app.state.store.person_by_email(acme.org.id, &Email::parse("lea@acme.example").unwrap()).await.unwrap().unwrap();
+    let owner = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
+    let page = owner.get(app.url("acme", &format!("/people/{}", lea.id))).send().await.unwrap().text().await.unwrap();
+    let form = [("_csrf", form_token(&page)), ("role", "manager".to_owned())];
+    assert_eq!(owner.post(app.url("acme", &format!("/people/{}/role", lea.id))).form(&form).send().await.unwrap().status(), 303);
+
+    let log = owner.get(app.url("acme", "/audit")).send().await.unwrap().text().await.unwrap();
+    assert!(log.contains("role: learner → manager") && log.contains("user.created") && !log.contains("&quot;change&quot;"), "{log}");
+    let by_owner = owner.get(app.url("acme", &format!("/audit?by={}", acme.owner_email))).send().await.unwrap().text().await.unwrap();
+    assert!(by_owner.contains("user.role_changed") || by_owner.contains("role: learner → manager"), "{by_owner}");
+    assert!(!by_owner.contains("user.created"), "the import was the command line's, not the owner's");
+    let teams_only = owner.get(app.url("acme", "/audit?kind=team.")).send().await.unwrap().text().await.unwrap();
+    assert!(teams_only.contains("team.") && !teams_only.contains("user.created"), "{teams_only}");
+    let bad = owner.get(app.url("acme", "/audit?from=yesterday")).send().await.unwrap().text().await.unwrap();
+    assert!(bad.contains("The from date must be YYYY-MM-DD."));
+    let about = owner.get(app.url("acme", "/audit.csv?about=lea@acme.example")).send().await.unwrap();
+    assert_eq!(about.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = about.text().await.unwrap();
+    assert!(
+        text.starts_with("at,by,action,person,detail") && text.contains("lea@acme.example") && text.contains("role: learner → manager"),
+        "{text}"
+    );
+}
+on_both_backends!(audit_log_, the_audit_log_is_filtered_read_and_exported);
