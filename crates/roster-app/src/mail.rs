@@ -191,11 +191,24 @@ pub async fn deliver_due(state: &App, smtp: &SmtpConfig) -> Result<usize, StoreE
             state.store.mark_email_failed(queued.id, "not sent: the recipient is deactivated", state.clock.now() + Duration::days(1)).await?;
             continue;
         };
-        let raw = match queued.email.purpose() {
-            Some(purpose) => Some(mint_link(state, queued.org, person, purpose, None).await?),
-            None => None,
+        // Where people sign in only with single sign-on, an invitation says so instead of
+        // offering a password they could not use.
+        let sso_only = match &queued.email {
+            OutgoingEmail::Invitation { name: who, .. } => {
+                sso_only_providers(state, queued.org, person).await?.map(|providers| (who.clone(), providers))
+            }
+            _ => None,
         };
-        let rendered = render(&queued.email, &name, &slug, &state.config, raw.as_deref());
+        let rendered = match sso_only {
+            Some((who, providers)) => sso_invitation(&who, &name, &providers, &state.config.org_url(&slug, "/login")),
+            None => {
+                let raw = match queued.email.purpose() {
+                    Some(purpose) => Some(mint_link(state, queued.org, person, purpose, None).await?),
+                    None => None,
+                };
+                render(&queued.email, &name, &slug, &state.config, raw.as_deref())
+            }
+        };
         match send(smtp, queued.email.to().as_str(), &rendered).await {
             Ok(()) => {
                 state.store.mark_email_sent(queued.id, state.clock.now()).await?;
@@ -210,6 +223,31 @@ pub async fn deliver_due(state: &App, smtp: &SmtpConfig) -> Result<usize, StoreE
         }
     }
     Ok(sent)
+}
+
+/// The sign-in buttons of an organisation where `person` may not use a password (password
+/// sign-in is off, they are not an owner, and a sign-in connection is enabled); else `None`.
+async fn sso_only_providers(state: &App, org: OrgId, person: UserId) -> Result<Option<Vec<String>>, StoreError> {
+    if state.store.password_sign_in_allowed(org).await? {
+        return Ok(None);
+    }
+    let owner = state.store.person(org, person).await?.is_some_and(|p| p.role == roster_core::Role::Owner);
+    if owner {
+        return Ok(None);
+    }
+    let providers: Vec<String> =
+        state.store.connections(org).await?.into_iter().filter(|c| c.enabled && crate::admin::sso::is_sign_in(c.kind)).map(|c| c.name).collect();
+    Ok((!providers.is_empty()).then_some(providers))
+}
+
+/// An invitation to an organisation whose people sign in only with single sign-on: no link to
+/// choose a password, the login page and the buttons to press instead.
+pub fn sso_invitation(name: &str, org_name: &str, providers: &[String], login: &str) -> Rendered {
+    let buttons = providers.iter().map(|p| format!("\"Sign in with {p}\"")).collect::<Vec<_>>().join(" or ");
+    Rendered {
+        subject: format!("You are invited to {org_name}"),
+        body: format!("Hello {name},\n\nYou have been invited to {org_name}. Sign in with your work account: open\n\n{login}\n\nand choose {buttons}. There is no password to set.\n"),
+    }
 }
 
 /// The person a queued e-mail is for, while they may still get a link.

@@ -383,6 +383,40 @@ async fn single_sign_on_activates_an_invited_person(app: &TestApp) {
     assert!(open.is_none(), "the invitation link is void");
 }
 
+/// Where people sign in only with single sign-on, an invitation names the button to press and
+/// carries no link to choose a password.
+async fn invitations_of_an_sso_only_organisation_name_the_button(app: &TestApp) {
+    let w = world(app, OidcProvider::Generic).await;
+    app.state.store.set_password_sign_in(w.acme.org.id, false, &Actor::Cli, chrono::Utc::now()).await.unwrap();
+    let csv = "email,first_name,last_name\nsam@acme.example,Sam,Sso\n";
+    roster_app::admin::import_csv(&app.state, w.acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+        .await
+        .unwrap();
+    let sam = app.state.store.person_by_email(w.acme.org.id, &roster_core::Email::parse("sam@acme.example").unwrap()).await.unwrap().unwrap();
+    roster_app::admin::invite(&app.state, w.acme.org.id, Actor::Cli, sam.id).await.unwrap();
+    let Some((host, port, maildir)) = crate::mail::smtp_server() else { return };
+    let smtp = roster_app::config::SmtpConfig {
+        host,
+        port,
+        username: None,
+        password: None,
+        from: "Roster <roster@test.example>".into(),
+        security: roster_app::config::SmtpSecurity::Plain,
+    };
+    roster_app::mail::deliver_due(&app.state, &smtp).await.unwrap();
+    let login = app.url("acme", "/login");
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        found = crate::mail::delivered_to(&maildir, "sam@acme.example").into_iter().filter(|m| m.contains(&login)).collect();
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mail = found.first().expect("the invitation was delivered");
+    assert!(mail.contains("\"Sign in with Test IdP\"") && !mail.contains("token=") && mail.contains("no password to set"), "{mail}");
+}
+
 macro_rules! sso_on_both_backends {
     ($($name:ident),* $(,)?) => {
         $(
@@ -417,4 +451,5 @@ sso_on_both_backends!(
     password_sign_in_can_be_turned_off_except_for_the_owner,
     initiate_login_parameters_fetch_nothing_and_redirect_nowhere,
     single_sign_on_activates_an_invited_person,
+    invitations_of_an_sso_only_organisation_name_the_button,
 );
