@@ -23,6 +23,7 @@ fn org_routes() -> Router<AppState> {
         .route("/password/forgot", get(pages::auth::show_forgot).post(pages::auth::forgot))
         .route("/password/set", get(pages::auth::show_set_password).post(pages::auth::set_password))
         .route("/me", get(pages::me::show))
+        .route("/me/password", post(pages::me::change_password))
         .route("/dashboard", get(pages::dashboard::show))
         .route("/audit", get(pages::audit::show))
         .route("/audit.csv", get(pages::audit::export))

@@ -46,25 +46,40 @@ fn check_form_cookie(headers: &HeaderMap, submitted: &str) -> Result<(), PageErr
     }
 }
 
+/// The browser's form token, kept while it has one: a login page opened in a second tab must
+/// not make the first tab's form "expire".
+fn page_token(headers: &HeaderMap) -> String {
+    cookie_value(headers, FORM_COOKIE)
+        .filter(|t| t.len() >= 32 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .unwrap_or_else(random_token)
+}
+
 fn login_page(
     state: &AppState,
     ctx: &OrgCtx,
+    headers: &HeaderMap,
     sso_buttons: Vec<super::sso::SsoButton>,
     email: String,
     error: Option<String>,
     notice: Option<String>,
 ) -> Response {
-    let token = random_token();
+    let token = page_token(headers);
     let page = LoginPage { chrome: Chrome::anonymous(ctx), form_token: token.clone(), email, error, notice, sso_buttons };
     with_form_cookie(state, ctx, page, &token)
 }
 
-pub async fn show_login(State(state): State<AppState>, ctx: OrgCtx, user: Option<CurrentUser>) -> Result<Response, PageError> {
+pub async fn show_login(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    user: Option<CurrentUser>,
+    headers: HeaderMap,
+    changed: axum::extract::Query<super::me::Changed>,
+) -> Result<Response, PageError> {
     if user.is_some() {
         return Ok(Redirect::to(&format!("{}/", ctx.base)).into_response());
     }
     let buttons = super::sso::login_buttons(&state, &ctx).await?;
-    Ok(login_page(&state, &ctx, buttons, String::new(), None, None))
+    Ok(login_page(&state, &ctx, &headers, buttons, String::new(), None, super::me::changed_notice(&changed)))
 }
 
 #[derive(Deserialize)]
@@ -86,7 +101,7 @@ pub async fn login(
 ) -> Result<Response, PageError> {
     check_form_cookie(&headers, &form.csrf)?;
     let buttons = super::sso::login_buttons(&state, &ctx).await?;
-    let refused = |msg: &str| Ok(login_page(&state, &ctx, buttons, form.email.clone(), Some(msg.to_owned()), None));
+    let refused = |msg: &str| Ok(login_page(&state, &ctx, &headers, buttons, form.email.clone(), Some(msg.to_owned()), None));
     let Ok(email) = Email::parse(&form.email) else {
         return refused("Enter the email address you were invited with.");
     };
@@ -147,8 +162,8 @@ struct ForgotPage {
     sent: bool,
 }
 
-pub async fn show_forgot(State(state): State<AppState>, ctx: OrgCtx) -> Response {
-    let token = random_token();
+pub async fn show_forgot(State(state): State<AppState>, ctx: OrgCtx, headers: HeaderMap) -> Response {
+    let token = page_token(&headers);
     let page = ForgotPage { chrome: Chrome::anonymous(&ctx), form_token: token.clone(), sent: false };
     with_form_cookie(&state, &ctx, page, &token)
 }

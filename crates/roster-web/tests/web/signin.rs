@@ -157,3 +157,48 @@ async fn wrong_addresses_get_the_pages_own_errors(app: &TestApp) {
     assert_eq!(icon.headers()["content-type"], "image/svg+xml");
 }
 on_both_backends!(wrong_addresses_get_the_pages_own_errors_, wrong_addresses_get_the_pages_own_errors);
+
+/// A login page opened in a second tab does not make the first tab's form expire.
+async fn a_second_tab_keeps_the_first_tabs_login_form(app: &TestApp) {
+    let acme = app.org("acme").await;
+    let client = app.client();
+    let first = client.get(app.url("acme", "/login")).send().await.unwrap().text().await.unwrap();
+    let _second = client.get(app.url("acme", "/login")).send().await.unwrap().text().await.unwrap();
+    let form = [("_csrf", form_token(&first)), ("email", acme.owner_email.clone()), ("password", acme.owner_password.clone())];
+    let signed_in = client.post(app.url("acme", "/login")).form(&form).send().await.unwrap();
+    assert_eq!(signed_in.status(), 303, "the first tab's form still works");
+}
+on_both_backends!(a_second_tab_keeps_the_first_tabs_login_form_, a_second_tab_keeps_the_first_tabs_login_form);
+
+/// Anyone with a password changes it from their own page: the current one first; then every
+/// session ends and the new one signs in.
+async fn people_change_their_own_password(app: &TestApp) {
+    let acme = app.org("acme").await;
+    let csv = "email,first_name,last_name\nlea@acme.example,Lea,Learner\n";
+    roster_app::admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+        .await
+        .unwrap();
+    let lea = app.state.store.person_by_email(acme.org.id, &roster_core::Email::parse("lea@acme.example").unwrap()).await.unwrap().unwrap();
+    let password = roster_app::admin::reset_password(&app.state, acme.org.id, lea.id).await.unwrap();
+    let client = app.signed_in("acme", "lea@acme.example", &password).await;
+    let me = client.get(app.url("acme", "/me")).send().await.unwrap().text().await.unwrap();
+    assert!(me.contains("id=\"change-password\""), "{me}");
+    let change = |current: &str, new: &str, again: &str| {
+        let form = [("_csrf", form_token(&me)), ("current", current.to_owned()), ("new", new.to_owned()), ("again", again.to_owned())];
+        client.post(app.url("acme", "/me/password")).form(&form).send()
+    };
+    let wrong = change("not-my-password", "a-new-password-1", "a-new-password-1").await.unwrap().text().await.unwrap();
+    assert!(wrong.contains("That is not your current password."));
+    let differ = change(&password, "a-new-password-1", "a-new-password-2").await.unwrap().text().await.unwrap();
+    assert!(differ.contains("differ"));
+    let short = change(&password, "short", "short").await.unwrap().text().await.unwrap();
+    assert!(short.contains("at least 10 characters"));
+    let done = change(&password, "a-new-password-1", "a-new-password-1").await.unwrap();
+    assert_eq!(done.headers()["location"], "/o/acme/login?password_changed=1");
+    assert_eq!(client.get(app.url("acme", "/me")).send().await.unwrap().status(), 303, "signed out everywhere");
+    let login = app.client().get(app.url("acme", "/login?password_changed=1")).send().await.unwrap().text().await.unwrap();
+    assert!(login.contains("Your password was changed"));
+    let again = app.signed_in("acme", "lea@acme.example", "a-new-password-1").await;
+    assert_eq!(again.get(app.url("acme", "/me")).send().await.unwrap().status(), 200);
+}
+on_both_backends!(people_change_their_own_password_, people_change_their_own_password);
