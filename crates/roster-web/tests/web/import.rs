@@ -146,3 +146,32 @@ async fn invitations_are_listed_without_links_and_handed_over_once(app: &TestApp
     assert!(!ada_outbox.contains("token="));
 }
 on_both_backends!(invitations_are_listed_without_links_and_handed_over_once_, invitations_are_listed_without_links_and_handed_over_once);
+
+/// The import page states the upload limit, and a file over it is refused in those words.
+async fn a_file_over_the_upload_limit_is_refused_with_the_limit(backend: roster_store::testing::Backend) {
+    let Some(app) = TestApp::start_with(backend, |config| config.max_body_bytes = 1024 * 1024).await else { return };
+    let acme = app.org("acme").await;
+    let client = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
+    let page = client.get(app.url("acme", "/import")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("up to 1 MiB"), "{page}");
+    let big = format!("email,first_name,last_name\n{}", "x@acme.example,X,Y\n".repeat(80_000));
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", form_token(&page))
+        .part("file", reqwest::multipart::Part::bytes(big.into_bytes()).file_name("people.csv"));
+    let refused = client.post(app.url("acme", "/import")).multipart(form).send().await.unwrap().text().await.unwrap();
+    assert!(refused.contains("larger than 1 MiB") && refused.contains("nothing was changed"), "{refused}");
+    assert_eq!(count(&app, acme.org.id).await, 1);
+    app.finish().await;
+}
+
+mod upload_limit {
+    use roster_store::testing::Backend;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::a_file_over_the_upload_limit_is_refused_with_the_limit(Backend::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::a_file_over_the_upload_limit_is_refused_with_the_limit(Backend::Postgres).await;
+    }
+}
