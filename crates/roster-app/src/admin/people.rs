@@ -91,3 +91,64 @@ pub async fn set_role(state: &App, org: OrgId, acting: &Acting, id: UserId, role
     apply(state, &plan).await?;
     person(state, org, id).await
 }
+
+/// What an admin types into a person's profile; empty optional fields clear them.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileEdit {
+    pub first_name: String,
+    pub last_name: String,
+    pub job_title: String,
+    pub department: String,
+    pub location: String,
+    pub language: String,
+    /// `YYYY-MM-DD`, or empty.
+    pub hire_date: String,
+}
+
+/// How long a profile field may be.
+const LONGEST_FIELD: usize = 200;
+
+fn optional(value: &str, what: &str) -> Result<Option<String>, OpsError> {
+    let value = value.trim();
+    if value.chars().count() > LONGEST_FIELD {
+        return Err(OpsError::Invalid(format!("The {what} has more than {LONGEST_FIELD} characters.")));
+    }
+    Ok((!value.is_empty()).then(|| value.to_owned()))
+}
+
+/// Edit the profile of someone no connection provisions (a connection's next run would
+/// overwrite what is typed here, so its people are changed at the source).
+pub async fn update_profile(state: &App, org: OrgId, acting: &Acting, id: UserId, edit: &ProfileEdit) -> Result<Person, OpsError> {
+    let target = person(state, org, id).await?;
+    if let Some(link) = &target.source {
+        let owner = state.store.connection(org, link.connection).await?.map_or_else(|| "a connection".to_owned(), |c| c.name);
+        return Err(OpsError::Invalid(format!(
+            "{owner} provisions {}: change their profile there, or its next run undoes the change.",
+            target.email
+        )));
+    }
+    let first_name = optional(&edit.first_name, "first name")?.ok_or_else(|| OpsError::Invalid("Give a first name.".into()))?;
+    let last_name = optional(&edit.last_name, "last name")?.unwrap_or_default();
+    let hire_date = match edit.hire_date.trim() {
+        "" => None,
+        text => Some(chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| OpsError::Invalid("The hire date must be YYYY-MM-DD.".into()))?),
+    };
+    let after = roster_core::Profile {
+        first_name,
+        last_name,
+        job_title: optional(&edit.job_title, "job title")?,
+        department: optional(&edit.department, "department")?,
+        location: optional(&edit.location, "location")?,
+        language: optional(&edit.language, "language")?,
+        hire_date,
+        custom_fields: target.profile.custom_fields.clone(),
+    };
+    if after == target.profile {
+        return Ok(target);
+    }
+    let mut plan = Plan::new(org, acting.actor.clone());
+    plan.changes.push(Change::UpdateProfile { id, before: Box::new(target.profile.clone()), after: Box::new(after) });
+    plan.report.updated = 1;
+    apply(state, &plan).await?;
+    person(state, org, id).await
+}

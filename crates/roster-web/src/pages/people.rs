@@ -191,6 +191,8 @@ struct PersonPage {
     /// The viewer is an owner: they may hand an invitation link over and let connections
     /// manage owners and admins.
     viewer_is_owner: bool,
+    /// The profile as the edit form shows it, for someone no connection provisions.
+    editable: Option<EditValues>,
     /// The person's role, for the role form.
     role: String,
     deactivated: bool,
@@ -201,6 +203,32 @@ struct PersonPage {
     audit: Vec<AuditRow>,
     /// The photo synced from the identity provider, if any.
     avatar: Option<String>,
+}
+
+/// A profile's values as the edit form shows them.
+pub struct EditValues {
+    pub first_name: String,
+    pub last_name: String,
+    pub job_title: String,
+    pub department: String,
+    pub location: String,
+    pub language: String,
+    pub hire_date: String,
+}
+
+impl EditValues {
+    fn of(p: &roster_core::Profile) -> Self {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Self {
+            first_name: p.first_name.clone(),
+            last_name: p.last_name.clone(),
+            job_title: text(&p.job_title),
+            department: text(&p.department),
+            location: text(&p.location),
+            language: text(&p.language),
+            hire_date: p.hire_date.map(|d| d.to_string()).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -284,8 +312,10 @@ pub async fn show(
             (_, Some("deactivated")) => Some(format!("{} is deactivated: signed out everywhere, their open links void.", person.email)),
             (_, Some("reactivated")) => Some(format!("{} is {} again.", person.email, person.status)),
             (_, Some("role")) => Some(format!("{} is now {}.", person.email, person.role)),
+            (_, Some("profile")) => Some("The profile is saved.".to_owned()),
             _ => None,
         },
+        editable: person.source.is_none().then(|| EditValues::of(&person.profile)),
         role: person.role.to_string(),
         deactivated: person.status == Status::Deactivated,
         is_self: person.id == user.person.id,
@@ -449,4 +479,46 @@ pub async fn set_role(
     let role: Role = form.role.parse().map_err(|_| PageError::BadRequest("Choose owner, admin, manager or learner.".into()))?;
     roster_app::admin::people::set_role(&state, ctx.org.id, &acting(&user), path.id, role).await?;
     Ok(Redirect::to(&format!("{}/people/{}?changed=role", ctx.base, path.id)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    job_title: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    hire_date: String,
+}
+
+/// Save the profile of someone no connection provisions.
+pub async fn update_profile(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<PersonPath>,
+    Form(form): Form<ProfileForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let edit = roster_app::admin::people::ProfileEdit {
+        first_name: form.first_name,
+        last_name: form.last_name,
+        job_title: form.job_title,
+        department: form.department,
+        location: form.location,
+        language: form.language,
+        hire_date: form.hire_date,
+    };
+    roster_app::admin::people::update_profile(&state, ctx.org.id, &acting(&user), path.id, &edit).await?;
+    Ok(Redirect::to(&format!("{}/people/{}?changed=profile", ctx.base, path.id)).into_response())
 }

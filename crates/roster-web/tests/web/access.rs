@@ -107,3 +107,36 @@ async fn the_audit_log_is_filtered_read_and_exported(app: &TestApp) {
     );
 }
 on_both_backends!(audit_log_, the_audit_log_is_filtered_read_and_exported);
+
+/// An admin edits the profile of someone no connection provisions; a provisioned person's
+/// profile is changed at the source, and bad input changes nothing.
+async fn admins_edit_profiles_they_own(app: &TestApp) {
+    let acme = app.org("acme").await;
+    let csv = "email,first_name,last_name\nlea@acme.example,Lea,Learner\n";
+    roster_app::admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+        .await
+        .unwrap();
+    let lea = app.state.store.person_by_email(acme.org.id, &Email::parse("lea@acme.example").unwrap()).await.unwrap().unwrap();
+    let owner = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
+    let page = owner.get(app.url("acme", &format!("/people/{}", lea.id))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"edit-profile\""));
+    let form = |hire: &str| {
+        vec![
+            ("_csrf", form_token(&page)),
+            ("first_name", "Léa".to_owned()),
+            ("last_name", "Learner".to_owned()),
+            ("job_title", "Analyst".to_owned()),
+            ("hire_date", hire.to_owned()),
+        ]
+    };
+    let bad = owner.post(app.url("acme", &format!("/people/{}/profile", lea.id))).form(&form("last week")).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("YYYY-MM-DD"));
+    let saved = owner.post(app.url("acme", &format!("/people/{}/profile", lea.id))).form(&form("2024-05-01")).send().await.unwrap();
+    assert_eq!(saved.status(), 303);
+    let after = app.state.store.person(acme.org.id, lea.id).await.unwrap().unwrap();
+    assert_eq!((after.profile.first_name.as_str(), after.profile.job_title.as_deref()), ("Léa", Some("Analyst")));
+    let trail = owner.get(app.url("acme", &format!("/people/{}", lea.id))).send().await.unwrap().text().await.unwrap();
+    assert!(trail.contains("job title: none → Analyst") || trail.contains("job title: none &#8594; Analyst"), "{trail}");
+}
+on_both_backends!(profile_edit_, admins_edit_profiles_they_own);

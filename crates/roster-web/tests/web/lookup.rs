@@ -107,6 +107,11 @@ async fn admins_find_the_group_ask_why_and_provision_one_person(app: &TestApp) {
     assert_eq!(created.source.as_ref().map(|s| s.external_id.as_str()), Some(nora.as_str()));
     assert_ne!(created.status, Status::Deactivated);
     assert!(provision("nora@lookup.example").await.contains("nothing to change"), "a second time changes nothing");
+    // Her profile is Entra's: an admin's edit is refused, naming where to change it.
+    let acting = roster_app::admin::people::Acting { actor: Actor::Cli, role: None };
+    let edit = roster_app::admin::people::ProfileEdit { first_name: "Changed".into(), ..Default::default() };
+    let refused = roster_app::admin::people::update_profile(&app.state, org.org.id, &acting, created.id, &edit).await.err().unwrap();
+    assert!(refused.to_string().contains("change their profile there"), "{refused}");
     // The person's page links to the lookup.
     let person = text(client.get(url(&format!("/people/{}", created.id))).send().await.unwrap()).await;
     assert!(person.contains(&format!("/settings/integrations/entra/people?q={nora}")), "{person}");
