@@ -50,6 +50,7 @@ fn org_routes() -> Router<AppState> {
         .route("/people/{id}/status", post(pages::people::set_status))
         .route("/people/{id}/role", post(pages::people::set_role))
         .route("/people/{id}/profile", post(pages::people::update_profile))
+        .route("/people/{id}/placement", post(pages::people::set_placement))
         .route("/teams", get(pages::teams::list).post(pages::teams::create))
         .route("/teams/{id}", post(pages::teams::update))
         .route("/import", get(pages::import::show).post(pages::import::upload))

@@ -120,13 +120,7 @@ fn optional(value: &str, what: &str) -> Result<Option<String>, OpsError> {
 /// overwrite what is typed here, so its people are changed at the source).
 pub async fn update_profile(state: &App, org: OrgId, acting: &Acting, id: UserId, edit: &ProfileEdit) -> Result<Person, OpsError> {
     let target = person(state, org, id).await?;
-    if let Some(link) = &target.source {
-        let owner = state.store.connection(org, link.connection).await?.map_or_else(|| "a connection".to_owned(), |c| c.name);
-        return Err(OpsError::Invalid(format!(
-            "{owner} provisions {}: change their profile there, or its next run undoes the change.",
-            target.email
-        )));
-    }
+    not_provisioned(state, org, &target, "profile").await?;
     let first_name = optional(&edit.first_name, "first name")?.ok_or_else(|| OpsError::Invalid("Give a first name.".into()))?;
     let last_name = optional(&edit.last_name, "last name")?.unwrap_or_default();
     let hire_date = match edit.hire_date.trim() {
@@ -148,6 +142,67 @@ pub async fn update_profile(state: &App, org: OrgId, acting: &Acting, id: UserId
     }
     let mut plan = Plan::new(org, acting.actor.clone());
     plan.changes.push(Change::UpdateProfile { id, before: Box::new(target.profile.clone()), after: Box::new(after) });
+    plan.report.updated = 1;
+    apply(state, &plan).await?;
+    person(state, org, id).await
+}
+
+/// Refuses a change to someone a connection provisions: its next run would undo it.
+async fn not_provisioned(state: &App, org: OrgId, target: &Person, what: &str) -> Result<(), OpsError> {
+    if let Some(link) = &target.source {
+        let owner = state.store.connection(org, link.connection).await?.map_or_else(|| "a connection".to_owned(), |c| c.name);
+        return Err(OpsError::Invalid(format!("{owner} provisions {}: change their {what} there, or its next run undoes the change.", target.email)));
+    }
+    Ok(())
+}
+
+/// Set or clear someone's override manager (by e-mail address). A manager chain never loops.
+pub async fn set_manager(state: &App, org: OrgId, acting: &Acting, id: UserId, manager: Option<&str>) -> Result<Person, OpsError> {
+    let target = person(state, org, id).await?;
+    not_provisioned(state, org, &target, "manager").await?;
+    let after = match manager.map(str::trim).filter(|m| !m.is_empty()) {
+        None => None,
+        Some(address) => {
+            let email = roster_core::Email::parse(address).map_err(|_| OpsError::Invalid(format!("{address} is not an e-mail address.")))?;
+            let found =
+                state.store.person_by_email(org, &email).await?.ok_or_else(|| OpsError::Invalid(format!("Nobody here has the address {email}.")))?;
+            // Up the new manager's chain: meeting this person would make a loop.
+            let mut cursor = Some(found.id);
+            for _ in 0..10_000 {
+                let Some(current) = cursor else { break };
+                if current == id {
+                    return Err(OpsError::Invalid(format!(
+                        "{} reports to {} already, directly or not: that would make a loop.",
+                        found.email, target.email
+                    )));
+                }
+                cursor = state.store.person(org, current).await?.and_then(|p| p.manager);
+            }
+            Some(found.id)
+        }
+    };
+    if after == target.manager {
+        return Ok(target);
+    }
+    let mut plan = Plan::new(org, acting.actor.clone());
+    plan.changes.push(Change::SetManager { id, before: target.manager, after });
+    plan.report.updated = 1;
+    apply(state, &plan).await?;
+    person(state, org, id).await
+}
+
+/// Set or clear someone's primary team.
+pub async fn set_primary_team(state: &App, org: OrgId, acting: &Acting, id: UserId, team: Option<roster_core::TeamId>) -> Result<Person, OpsError> {
+    let target = person(state, org, id).await?;
+    not_provisioned(state, org, &target, "team").await?;
+    if let Some(team) = team {
+        state.store.team(org, team).await?.ok_or_else(|| OpsError::Invalid("That team does not exist.".into()))?;
+    }
+    if team == target.primary_team {
+        return Ok(target);
+    }
+    let mut plan = Plan::new(org, acting.actor.clone());
+    plan.changes.push(Change::SetPrimaryTeam { id, before: target.primary_team, after: team });
     plan.report.updated = 1;
     apply(state, &plan).await?;
     person(state, org, id).await

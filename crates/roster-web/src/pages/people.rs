@@ -193,6 +193,10 @@ struct PersonPage {
     viewer_is_owner: bool,
     /// The profile as the edit form shows it, for someone no connection provisions.
     editable: Option<EditValues>,
+    /// For the placement form: the manager's address, the primary team, and every team (id, name).
+    manager_email: String,
+    team_id: String,
+    teams: Vec<(String, String)>,
     /// The person's role, for the role form.
     role: String,
     deactivated: bool,
@@ -256,10 +260,14 @@ pub async fn show(
     let person = state.store.person(org, path.id).await?.ok_or(PageError::NotFound)?;
     let teams = state.store.team_list(org).await?;
     let team_name = |id: TeamId| teams.iter().find(|t| t.id == id).map(|t| t.name.to_string());
-    let manager = match person.manager {
-        Some(m) => state.store.person(org, m).await?.map(|mp| (mp.id, mp.display_name())),
+    let manager_person = match person.manager {
+        Some(m) => state.store.person(org, m).await?,
         None => None,
     };
+    let manager = manager_person.as_ref().map(|mp| (mp.id, mp.display_name()));
+    let manager_email = manager_person.map(|mp| mp.email.as_str().to_owned()).unwrap_or_default();
+    let team_choices: Vec<(String, String)> =
+        if person.source.is_none() { teams.iter().map(|t| (t.id.to_string(), t.name.to_string())).collect() } else { Vec::new() };
     let audit = state.store.audit_for_person(org, person.id, 200).await?;
     let provisioning =
         roster_app::provision::log::for_person(state.store.as_ref(), org, Some(person.id), &[person.email.as_str()], state.clock.now())
@@ -313,9 +321,13 @@ pub async fn show(
             (_, Some("reactivated")) => Some(format!("{} is {} again.", person.email, person.status)),
             (_, Some("role")) => Some(format!("{} is now {}.", person.email, person.role)),
             (_, Some("profile")) => Some("The profile is saved.".to_owned()),
+            (_, Some("placement")) => Some("The manager and team are saved.".to_owned()),
             _ => None,
         },
         editable: person.source.is_none().then(|| EditValues::of(&person.profile)),
+        manager_email,
+        team_id: person.primary_team.map(|t| t.to_string()).unwrap_or_default(),
+        teams: team_choices,
         role: person.role.to_string(),
         deactivated: person.status == Status::Deactivated,
         is_self: person.id == user.person.id,
@@ -521,4 +533,35 @@ pub async fn update_profile(
     };
     roster_app::admin::people::update_profile(&state, ctx.org.id, &acting(&user), path.id, &edit).await?;
     Ok(Redirect::to(&format!("{}/people/{}?changed=profile", ctx.base, path.id)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PlacementForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    /// The override manager's e-mail address; empty for none.
+    #[serde(default)]
+    manager: String,
+    /// A team id; empty for none.
+    #[serde(default)]
+    team: String,
+}
+
+/// Set the override manager and the primary team of someone no connection provisions.
+pub async fn set_placement(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<PersonPath>,
+    Form(form): Form<PlacementForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let team = match form.team.trim() {
+        "" => None,
+        id => Some(id.parse().map_err(|_| PageError::BadRequest("Choose a team from the list.".into()))?),
+    };
+    let acting = acting(&user);
+    roster_app::admin::people::set_manager(&state, ctx.org.id, &acting, path.id, Some(form.manager.as_str())).await?;
+    roster_app::admin::people::set_primary_team(&state, ctx.org.id, &acting, path.id, team).await?;
+    Ok(Redirect::to(&format!("{}/people/{}?changed=placement", ctx.base, path.id)).into_response())
 }

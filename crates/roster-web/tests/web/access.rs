@@ -140,3 +140,38 @@ async fn admins_edit_profiles_they_own(app: &TestApp) {
     assert!(trail.contains("job title: none → Analyst") || trail.contains("job title: none &#8594; Analyst"), "{trail}");
 }
 on_both_backends!(profile_edit_, admins_edit_profiles_they_own);
+
+/// The override manager and primary team of someone no connection provisions; a manager chain
+/// never loops.
+async fn admins_set_the_manager_and_team(app: &TestApp) {
+    let acme = app.org("acme").await;
+    let csv = "email,first_name,last_name,department\nlea@acme.example,Lea,Learner,Research\nmo@acme.example,Mo,Manager,Sales\n";
+    roster_app::admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+        .await
+        .unwrap();
+    let find = |email: &'static str| {
+        let org = acme.org.id;
+        async move { app.state.store.person_by_email(org, &Email::parse(email).unwrap()).await.unwrap().unwrap() }
+    };
+    let (lea, mo) = (find("lea@acme.example").await, find("mo@acme.example").await);
+    let owner = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
+    let page = owner.get(app.url("acme", &format!("/people/{}", lea.id))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"edit-placement\""));
+    let csrf = form_token(&page);
+    let place = |who: roster_core::UserId, manager: &str, team: String| {
+        let form = [("_csrf", csrf.clone()), ("manager", manager.to_owned()), ("team", team)];
+        owner.post(app.url("acme", &format!("/people/{who}/placement"))).form(&form).send()
+    };
+    let sales = mo.primary_team.unwrap().to_string();
+    assert_eq!(place(lea.id, "mo@acme.example", sales.clone()).await.unwrap().status(), 303);
+    let lea = find("lea@acme.example").await;
+    assert_eq!((lea.manager, lea.primary_team), (Some(mo.id), mo.primary_team));
+    // Mo reporting to Lea would loop.
+    let looped = place(mo.id, "lea@acme.example", sales.clone()).await.unwrap();
+    assert_eq!(looped.status(), 400);
+    assert!(looped.text().await.unwrap().contains("loop"));
+    assert_eq!(find("mo@acme.example").await.manager, None, "nothing changed");
+    let nobody = place(lea.id, "nobody@acme.example", sales).await.unwrap();
+    assert!(nobody.text().await.unwrap().contains("Nobody here has the address"));
+}
+on_both_backends!(placement_, admins_set_the_manager_and_team);
