@@ -95,6 +95,10 @@ pub trait TeamStore {
     async fn team(&self, org: OrgId, id: TeamId) -> StoreResult<Option<Team>>;
     /// All teams sorted by name, without counting members: for pickers and name lookups.
     async fn team_list(&self, org: OrgId) -> StoreResult<Vec<Team>>;
+    /// Delete a team. With `into`, its people (primary and secondary), its child teams and
+    /// the SCIM group mapped to it move there first (a merge); without, it must be empty.
+    /// Audited, in one transaction. Returns how many people moved.
+    async fn delete_team(&self, org: OrgId, team: TeamId, into: Option<TeamId>, actor: &roster_core::Actor, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 #[async_trait]

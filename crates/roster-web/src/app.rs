@@ -53,6 +53,7 @@ fn org_routes() -> Router<AppState> {
         .route("/people/{id}/placement", post(pages::people::set_placement))
         .route("/teams", get(pages::teams::list).post(pages::teams::create))
         .route("/teams/{id}", post(pages::teams::update))
+        .route("/teams/{id}/delete", post(pages::teams::delete))
         .route("/import", get(pages::import::show).post(pages::import::upload))
         .route("/outbox", get(pages::outbox::list))
         .route("/settings", get(pages::settings::show))

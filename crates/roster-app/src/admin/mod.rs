@@ -228,6 +228,12 @@ pub struct CreatedKey {
     pub raw: String,
 }
 
+/// Delete a team: an empty one as it is; with `into`, a merge that moves its people, its teams
+/// and its SCIM group there first. Returns how many people moved.
+pub async fn delete_team(state: &App, org: OrgId, actor: &Actor, team: TeamId, into: Option<TeamId>) -> Result<u64, OpsError> {
+    Ok(state.store.delete_team(org, team, into, actor, state.clock.now()).await?)
+}
+
 pub async fn create_api_key(state: &App, org: OrgId, name: &str, by: Option<UserId>) -> Result<CreatedKey, OpsError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || has_control(name) {

@@ -391,6 +391,97 @@ macro_rules! impl_reads {
                 row.as_ref().map(team_from_row).transpose()
             }
 
+            async fn delete_team(
+                &self,
+                org: roster_core::OrgId,
+                team: roster_core::TeamId,
+                into: Option<roster_core::TeamId>,
+                actor: &roster_core::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<u64> {
+                let mut tx = begin_write(&self.pool).await?;
+                let (o, t) = (org.as_uuid(), team.as_uuid());
+                let found = sqlx::query("SELECT id, org_id, name, parent_id FROM teams WHERE org_id = $1 AND id = $2").bind(o).bind(t).fetch_optional(&mut *tx).await?;
+                let Some(found) = found else { return Err($crate::StoreError::NotFound(format!("team {team}"))) };
+                let found = team_from_row(&found)?;
+                let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).bind(o).bind(t);
+                let primary = count("SELECT COUNT(*) FROM people WHERE org_id = $1 AND primary_team_id = $2").fetch_one(&mut *tx).await?;
+                let secondary = count("SELECT COUNT(*) FROM team_members WHERE org_id = $1 AND team_id = $2").fetch_one(&mut *tx).await?;
+                let children = count("SELECT COUNT(*) FROM teams WHERE org_id = $1 AND parent_id = $2").fetch_one(&mut *tx).await?;
+                let mut moved: Vec<uuid::Uuid> = Vec::new();
+                match into {
+                    None if primary + secondary + children > 0 => {
+                        return Err($crate::StoreError::Invalid(format!(
+                            "'{}' still has {primary} people, {secondary} secondary members and {children} teams under it: merge it into another team instead",
+                            found.name
+                        )))
+                    }
+                    None => {}
+                    Some(target) => {
+                        let g = target.as_uuid();
+                        if target == team {
+                            return Err($crate::StoreError::Invalid("a team cannot be merged into itself".into()));
+                        }
+                        // Up from the target: reaching this team below its direct children would make a loop.
+                        let mut cursor = Some(g);
+                        let mut depth = 0;
+                        while let Some(current) = cursor {
+                            let row = sqlx::query("SELECT parent_id FROM teams WHERE org_id = $1 AND id = $2").bind(o).bind(current).fetch_optional(&mut *tx).await?;
+                            let Some(row) = row else { return Err($crate::StoreError::NotFound(format!("team {current}"))) };
+                            let parent: Option<uuid::Uuid> = row.try_get("parent_id")?;
+                            if parent == Some(t) && depth > 0 {
+                                return Err($crate::StoreError::Invalid(format!("'{}' is under '{}': merge into a team that is not under it", target, found.name)));
+                            }
+                            depth += 1;
+                            cursor = parent.filter(|_| depth < 1000);
+                        }
+                        moved = sqlx::query_scalar("SELECT id FROM people WHERE org_id = $1 AND primary_team_id = $2").bind(o).bind(t).fetch_all(&mut *tx).await?;
+                        sqlx::query("UPDATE people SET primary_team_id = $3, updated_at = $4 WHERE org_id = $1 AND primary_team_id = $2")
+                            .bind(o).bind(t).bind(g).bind(ts(now)).execute(&mut *tx).await?;
+                        // Secondary members join the target unless they are in it already.
+                        sqlx::query(
+                            "INSERT INTO team_members (org_id, person_id, team_id) SELECT org_id, person_id, $3 FROM team_members m \
+                             WHERE m.org_id = $1 AND m.team_id = $2 AND NOT EXISTS (SELECT 1 FROM team_members x WHERE x.org_id = $1 AND x.person_id = m.person_id AND x.team_id = $3)",
+                        )
+                        .bind(o).bind(t).bind(g).execute(&mut *tx).await?;
+                        // The target, if it was under this team, takes this team's place; the other children go under the target.
+                        sqlx::query("UPDATE teams SET parent_id = $3 WHERE org_id = $1 AND id = $2 AND parent_id = $4")
+                            .bind(o)
+                            .bind(g)
+                            .bind(found.parent.map(|p| p.as_uuid()))
+                            .bind(t)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("UPDATE teams SET parent_id = $3 WHERE org_id = $1 AND parent_id = $2 AND id <> $3").bind(o).bind(t).bind(g).execute(&mut *tx).await?;
+                        sqlx::query("UPDATE scim_resources SET team_id = $3 WHERE org_id = $1 AND team_id = $2").bind(o).bind(t).bind(g).execute(&mut *tx).await?;
+                    }
+                }
+                sqlx::query("DELETE FROM team_members WHERE org_id = $1 AND team_id = $2").bind(o).bind(t).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM teams WHERE org_id = $1 AND id = $2").bind(o).bind(t).execute(&mut *tx).await?;
+                let audit = |action: &'static str, person: Option<uuid::Uuid>, team_id: uuid::Uuid, detail: serde_json::Value| {
+                    sqlx::query("INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8)")
+                        .bind(uuid::Uuid::now_v7())
+                        .bind(o)
+                        .bind(ts(now))
+                        .bind(actor.label())
+                        .bind(action)
+                        .bind(person)
+                        .bind(team_id)
+                        .bind(sqlx::types::Json(detail))
+                };
+                let target = match into {
+                    Some(g) => sqlx::query_scalar::<_, String>("SELECT name FROM teams WHERE org_id = $1 AND id = $2").bind(o).bind(g.as_uuid()).fetch_optional(&mut *tx).await?,
+                    None => None,
+                };
+                for person in &moved {
+                    audit("user.primary_team_changed", Some(*person), t, serde_json::json!({ "team": { "before": found.name.to_string(), "after": target } })).execute(&mut *tx).await?;
+                }
+                let action = if into.is_some() { "team.merged" } else { "team.deleted" };
+                audit(action, None, t, serde_json::json!({ "name": found.name.to_string(), "into": target, "people_moved": moved.len() })).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(moved.len() as u64)
+            }
+
             async fn team_list(&self, org: roster_core::OrgId) -> $crate::StoreResult<Vec<roster_core::Team>> {
                 let rows = sqlx::query("SELECT id, org_id, name, parent_id FROM teams WHERE org_id = $1 ORDER BY name_key, id")
                     .bind(org.as_uuid())

@@ -130,6 +130,11 @@ impl TeamStore for FailingStore {
         self.inner.team(org, id).await
     }
 
+    async fn delete_team(&self, org: OrgId, team: TeamId, into: Option<TeamId>, actor: &Actor, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.check("delete_team")?;
+        self.inner.delete_team(org, team, into, actor, now).await
+    }
+
     async fn team_list(&self, org: OrgId) -> StoreResult<Vec<Team>> {
         self.check("team_list")?;
         self.inner.team_list(org).await

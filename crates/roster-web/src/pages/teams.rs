@@ -143,3 +143,39 @@ pub async fn update(
     };
     outcome(&state, &ctx, &user, result).await
 }
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+    /// Empty: delete an empty team; else the team to merge this one into.
+    #[serde(default)]
+    into: String,
+}
+
+/// Delete an empty team, or merge a team into another (its people, teams and SCIM group move
+/// there), after a ticked box.
+pub async fn delete(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<TeamPath>,
+    Form(form): Form<DeleteForm>,
+) -> Result<Response, PageError> {
+    super::ConfirmedForm { csrf: form.csrf, confirm: form.confirm }.check(&user, "Tick the box to confirm; nothing was changed.")?;
+    let into = match form.into.trim() {
+        "" => Ok(None),
+        id => id.parse().map(Some).map_err(|_| OpsError::Invalid("Choose a team from the list to merge into.".into())),
+    };
+    let actor = Actor::Person { id: user.person.id };
+    let result = match into {
+        Ok(into) => admin::delete_team(&state, ctx.org.id, &actor, path.id, into).await.map(|moved| match into {
+            Some(_) => format!("The teams are merged: {moved} people moved."),
+            None => "The team is deleted.".to_owned(),
+        }),
+        Err(error) => Err(error),
+    };
+    outcome(&state, &ctx, &user, result).await
+}
