@@ -178,7 +178,7 @@ pub trait AuthStore {
     /// A live key by its digest; records its last use.
     async fn api_key(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<ApiKeyInfo>>;
     async fn api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKeyInfo>>;
-    async fn revoke_api_key(&self, org: OrgId, id: uuid::Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn revoke_api_key(&self, org: OrgId, id: uuid::Uuid, actor: &roster_core::Actor, now: DateTime<Utc>) -> StoreResult<bool>;
 }
 
 /// Everything Roster stores, behind one handle.

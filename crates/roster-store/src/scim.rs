@@ -66,6 +66,8 @@ pub struct NewScimToken {
     /// `roster_core::secret::token_digest` of the secret.
     pub digest: String,
     pub created_at: DateTime<Utc>,
+    /// Who created it, for the audit log.
+    pub created_by: roster_core::Actor,
 }
 
 /// One SCIM resource. `document` holds the attributes the client wrote (coerced to canonical
@@ -193,7 +195,7 @@ pub trait ScimStore {
     /// The organisation's tokens, newest first, revoked ones included.
     async fn scim_tokens(&self, org: OrgId) -> StoreResult<Vec<ScimToken>>;
     /// False when the organisation has no such live token.
-    async fn revoke_scim_token(&self, org: OrgId, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn revoke_scim_token(&self, org: OrgId, id: Uuid, actor: &roster_core::Actor, now: DateTime<Utc>) -> StoreResult<bool>;
 
     async fn scim_resource(&self, org: OrgId, kind: ScimResourceType, id: Uuid) -> StoreResult<Option<ScimResource>>;
     /// Resources of one type by id; unknown ids are left out.

@@ -186,7 +186,7 @@ pub async fn apikey(settings: &Settings, cmd: ApiKeyCommand) -> anyhow::Result<(
         }
         ApiKeyCommand::Revoke { org, id } => {
             let org = org_by_slug(&state, &org).await?;
-            if !state.store.revoke_api_key(org.id, id, state.clock.now()).await? {
+            if !state.store.revoke_api_key(org.id, id, &Actor::Cli, state.clock.now()).await? {
                 bail!("{org} has no API key {id}", org = org.slug);
             }
             println!("Revoked.");

@@ -85,7 +85,7 @@ pub async fn run(settings: &Settings, cmd: ScimCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { org: slug, id } => {
             let org = org(&state, &slug).await?;
-            if !state.store.revoke_scim_token(org.id, id, state.clock.now()).await? {
+            if !state.store.revoke_scim_token(org.id, id, &Actor::Cli, state.clock.now()).await? {
                 bail!("{} has no live SCIM token {id}", org.slug);
             }
             println!("Revoked.");

@@ -54,6 +54,7 @@ pub async fn create_token(state: &App, org: OrgId, name: &str, actor: &Actor) ->
         name: name.to_owned(),
         digest: token_digest(&raw),
         created_at: state.clock.now(),
+        created_by: actor.clone(),
     };
     let token = state.store.create_scim_token(&new).await?;
     Ok(CreatedScimToken { token, raw })

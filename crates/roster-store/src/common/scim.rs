@@ -188,6 +188,7 @@ macro_rules! impl_scim {
         #[async_trait::async_trait]
         impl $crate::ScimStore for $store {
             async fn create_scim_token(&self, token: &$crate::NewScimToken) -> $crate::StoreResult<$crate::ScimToken> {
+                let mut tx = begin_write(&self.pool).await?;
                 sqlx::query("INSERT INTO scim_tokens (id, org_id, connection_id, name, digest, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(token.id)
                     .bind(token.org.as_uuid())
@@ -195,9 +196,12 @@ macro_rules! impl_scim {
                     .bind(&token.name)
                     .bind(&token.digest)
                     .bind(ts(token.created_at))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| $crate::common::classify(e, "SCIM token"))?;
+                let detail = serde_json::json!({ "token": token.id, "name": token.name });
+                audit_admin(&mut tx, token.org, &token.created_by, "scim_token.created", detail, token.created_at).await?;
+                tx.commit().await?;
                 Ok($crate::ScimToken {
                     id: token.id,
                     org: token.org,
@@ -229,14 +233,20 @@ macro_rules! impl_scim {
                 rows.iter().map(scim_token_from_row).collect()
             }
 
-            async fn revoke_scim_token(&self, org: roster_core::OrgId, id: uuid::Uuid, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<bool> {
+            async fn revoke_scim_token(&self, org: roster_core::OrgId, id: uuid::Uuid, actor: &roster_core::Actor, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<bool> {
+                let mut tx = begin_write(&self.pool).await?;
                 let done = sqlx::query("UPDATE scim_tokens SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL")
                     .bind(org.as_uuid())
                     .bind(id)
                     .bind(ts(now))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                audit_admin(&mut tx, org, actor, "scim_token.revoked", serde_json::json!({ "token": id }), now).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn scim_resource(&self, org: roster_core::OrgId, kind: $crate::ScimResourceType, id: uuid::Uuid) -> $crate::StoreResult<Option<$crate::ScimResource>> {

@@ -84,6 +84,27 @@ macro_rules! impl_writes {
 
         /// Use up every open link of `people` (of one purpose, or all): a newer link, a new
         /// password or a new address makes the older ones worthless.
+        /// An admin action's audit row (keys, tokens), in the action's own transaction.
+        async fn audit_admin(
+            tx: &mut DbTx,
+            org: roster_core::OrgId,
+            actor: &roster_core::Actor,
+            action: &str,
+            detail: serde_json::Value,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::StoreResult<()> {
+            sqlx::query("INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) VALUES ($1, $2, $3, NULL, $4, $5, NULL, NULL, $6)")
+                .bind(uuid::Uuid::now_v7())
+                .bind(org.as_uuid())
+                .bind(ts(now))
+                .bind(actor.label())
+                .bind(action)
+                .bind(sqlx::types::Json(detail))
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
         async fn void_tokens_of(
             tx: &mut DbTx,
             org: roster_core::OrgId,
@@ -344,6 +365,7 @@ macro_rules! impl_writes {
 
             async fn create_api_key(&self, key: &$crate::NewApiKey) -> $crate::StoreResult<$crate::ApiKeyInfo> {
                 let id = uuid::Uuid::now_v7();
+                let mut tx = begin_write(&self.pool).await?;
                 sqlx::query(
                     "INSERT INTO api_keys (id, org_id, name, digest, prefix, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
@@ -354,9 +376,13 @@ macro_rules! impl_writes {
                 .bind(&key.prefix)
                 .bind(key.created_by.map(|p| p.as_uuid()))
                 .bind(ts(key.created_at))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| $crate::common::classify(e, &format!("API key '{}'", key.name)))?;
+                let actor = key.created_by.map_or(roster_core::Actor::Cli, |id| roster_core::Actor::Person { id });
+                let detail = serde_json::json!({ "key": id, "name": key.name, "prefix": key.prefix });
+                audit_admin(&mut tx, key.org, &actor, "api_key.created", detail, key.created_at).await?;
+                tx.commit().await?;
                 Ok($crate::ApiKeyInfo {
                     id,
                     org: key.org,
@@ -392,14 +418,20 @@ macro_rules! impl_writes {
                 rows.iter().map(api_key_from_row).collect()
             }
 
-            async fn revoke_api_key(&self, org: roster_core::OrgId, id: uuid::Uuid, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<bool> {
+            async fn revoke_api_key(&self, org: roster_core::OrgId, id: uuid::Uuid, actor: &roster_core::Actor, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<bool> {
+                let mut tx = begin_write(&self.pool).await?;
                 let done = sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL")
                     .bind(org.as_uuid())
                     .bind(id)
                     .bind(ts(now))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() > 0)
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                audit_admin(&mut tx, org, actor, "api_key.revoked", serde_json::json!({ "key": id }), now).await?;
+                tx.commit().await?;
+                Ok(true)
             }
         }
 

@@ -279,9 +279,9 @@ impl AuthStore for FailingStore {
         self.inner.api_keys(org).await
     }
 
-    async fn revoke_api_key(&self, org: OrgId, id: uuid::Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn revoke_api_key(&self, org: OrgId, id: uuid::Uuid, actor: &Actor, now: DateTime<Utc>) -> StoreResult<bool> {
         self.check("revoke_api_key")?;
-        self.inner.revoke_api_key(org, id, now).await
+        self.inner.revoke_api_key(org, id, actor, now).await
     }
 }
 
@@ -423,9 +423,9 @@ impl ScimStore for FailingStore {
         self.inner.scim_tokens(org).await
     }
 
-    async fn revoke_scim_token(&self, org: OrgId, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn revoke_scim_token(&self, org: OrgId, id: Uuid, actor: &Actor, now: DateTime<Utc>) -> StoreResult<bool> {
         self.check("revoke_scim_token")?;
-        self.inner.revoke_scim_token(org, id, now).await
+        self.inner.revoke_scim_token(org, id, actor, now).await
     }
 
     async fn scim_resource(&self, org: OrgId, kind: ScimResourceType, id: Uuid) -> StoreResult<Option<ScimResource>> {

@@ -127,8 +127,8 @@ pub async fn api_keys_record_use_and_stop_working_when_revoked(store: Arc<dyn St
     assert_eq!(listed.iter().find(|k| k.id == ci.id).and_then(|k| k.last_used_at), Some(later));
     assert_eq!(listed.len(), 2);
 
-    assert!(store.revoke_api_key(org, ci.id, later).await.unwrap());
-    assert!(!store.revoke_api_key(org, ci.id, later).await.unwrap(), "already revoked");
+    assert!(store.revoke_api_key(org, ci.id, &roster_core::Actor::Cli, later).await.unwrap());
+    assert!(!store.revoke_api_key(org, ci.id, &roster_core::Actor::Cli, later).await.unwrap(), "already revoked");
     assert_eq!(store.api_key("digest-ci", later).await.unwrap(), None);
     assert!(store.api_key("digest-hr", later).await.unwrap().is_some());
     let listed = store.api_keys(org).await.unwrap();

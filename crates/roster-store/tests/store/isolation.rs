@@ -137,7 +137,7 @@ pub async fn credentials_tokens_sessions_and_keys_stay_in_their_org(store: Arc<d
         .await
         .unwrap();
     assert!(store.api_keys(b).await.unwrap().is_empty());
-    assert!(!store.revoke_api_key(b, key.id, now()).await.unwrap());
+    assert!(!store.revoke_api_key(b, key.id, &roster_core::Actor::Cli, now()).await.unwrap());
     assert_eq!(store.api_key("key-a", now()).await.unwrap().map(|k| k.org), Some(a), "still valid after B's revoke");
     assert_eq!(store.api_keys(a).await.unwrap().len(), 1);
 }

@@ -65,15 +65,23 @@ async fn matching(store: &dyn Store, org: OrgId, filter: &str) -> Vec<String> {
 pub async fn tokens_are_found_by_digest_until_revoked(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "acme").await;
     let connection = scim_connection(store.as_ref(), org).await;
-    let token = NewScimToken { id: Uuid::now_v7(), org, connection, name: "Okta".into(), digest: "d1".into(), created_at: now() };
+    let token = NewScimToken {
+        id: Uuid::now_v7(),
+        org,
+        connection,
+        name: "Okta".into(),
+        digest: "d1".into(),
+        created_at: now(),
+        created_by: roster_core::Actor::Cli,
+    };
     store.create_scim_token(&token).await.unwrap();
     let found = store.scim_token("d1", now()).await.unwrap().unwrap();
     assert_eq!((found.org, found.connection), (org, connection));
     assert!(found.last_used_at.is_some(), "use is recorded");
     assert!(store.scim_token("nope", now()).await.unwrap().is_none());
     let other = new_org(store.as_ref(), "other").await;
-    assert!(!store.revoke_scim_token(other, token.id, now()).await.unwrap(), "another org cannot revoke it");
-    assert!(store.revoke_scim_token(org, token.id, now()).await.unwrap());
+    assert!(!store.revoke_scim_token(other, token.id, &roster_core::Actor::Cli, now()).await.unwrap(), "another org cannot revoke it");
+    assert!(store.revoke_scim_token(org, token.id, &roster_core::Actor::Cli, now()).await.unwrap());
     assert!(store.scim_token("d1", now()).await.unwrap().is_none());
     assert_eq!(store.scim_tokens(org).await.unwrap().len(), 1);
 }

@@ -25,8 +25,15 @@ const PAGE: u32 = 100;
 const EXPORT_LIMIT: usize = 100_000;
 
 /// The kinds an admin can pick, by action prefix.
-const KINDS: [(&str, &str); 5] =
-    [("user.", "people"), ("team.", "teams"), ("connection.", "connections"), ("run.", "run decisions"), ("sign_in.", "sign-in settings")];
+const KINDS: [(&str, &str); 7] = [
+    ("user.", "people"),
+    ("team.", "teams"),
+    ("connection.", "connections"),
+    ("run.", "run decisions"),
+    ("sign_in.", "sign-in settings"),
+    ("api_key.", "API keys"),
+    ("scim_token.", "SCIM tokens"),
+];
 
 #[derive(Deserialize, Default, Clone)]
 pub struct Filters {

@@ -99,7 +99,7 @@ pub async fn revoke_key(
     Form(form): Form<super::ConfirmedForm>,
 ) -> Result<Response, PageError> {
     form.check(&user, "Tick the box to confirm: a revoked key stops working at once. Nothing was changed.")?;
-    if !state.store.revoke_api_key(ctx.org.id, path.id, state.clock.now()).await? {
+    if !state.store.revoke_api_key(ctx.org.id, path.id, &roster_core::Actor::Person { id: user.person.id }, state.clock.now()).await? {
         return Err(PageError::NotFound);
     }
     Ok(Redirect::to(&format!("{}/settings", ctx.base)).into_response())

@@ -96,6 +96,15 @@ async fn the_audit_log_is_filtered_read_and_exported(app: &TestApp) {
     assert!(!by_owner.contains("user.created"), "the import was the command line's, not the owner's");
     let teams_only = owner.get(app.url("acme", "/audit?kind=team.")).send().await.unwrap().text().await.unwrap();
     assert!(teams_only.contains("team.") && !teams_only.contains("user.created"), "{teams_only}");
+    // Keys and tokens are admin actions in the log too.
+    let owner_id = find_owner(app, acme.org.id).await;
+    let key = roster_app::admin::create_api_key(&app.state, acme.org.id, "ci", Some(owner_id)).await.unwrap();
+    app.state.store.revoke_api_key(acme.org.id, key.info.id, &Actor::Person { id: owner_id }, chrono::Utc::now()).await.unwrap();
+    roster_app::admin::scim_tokens::create_token(&app.state, acme.org.id, "Okta", &Actor::Person { id: owner_id }).await.unwrap();
+    let keys = owner.get(app.url("acme", "/audit?kind=api_key.")).send().await.unwrap().text().await.unwrap();
+    assert!(keys.contains("api_key.created") && keys.contains("api_key.revoked") && !keys.contains("scim_token.created"), "{keys}");
+    let tokens = owner.get(app.url("acme", &format!("/audit?kind=scim_token.&by={}", acme.owner_email))).send().await.unwrap().text().await.unwrap();
+    assert!(tokens.contains("scim_token.created") && tokens.contains("name: Okta"), "{tokens}");
     let bad = owner.get(app.url("acme", "/audit?from=yesterday")).send().await.unwrap().text().await.unwrap();
     assert!(bad.contains("The from date must be YYYY-MM-DD."));
     let about = owner.get(app.url("acme", "/audit.csv?about=lea@acme.example")).send().await.unwrap();

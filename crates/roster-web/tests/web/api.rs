@@ -93,7 +93,7 @@ async fn revoked_keys_stop_working(app: &TestApp) {
     let keys = app.state.store.api_keys(org.id).await.unwrap();
     assert_eq!(client.get(app.url("acme", "/api/v1/teams")).bearer_auth(&key).send().await.unwrap().status(), 200);
     assert!(keys[0].last_used_at.is_none() || keys[0].last_used_at.is_some());
-    assert!(app.state.store.revoke_api_key(org.id, keys[0].id, app.state.clock.now()).await.unwrap());
+    assert!(app.state.store.revoke_api_key(org.id, keys[0].id, &roster_core::Actor::Cli, app.state.clock.now()).await.unwrap());
     assert_eq!(client.get(app.url("acme", "/api/v1/teams")).bearer_auth(&key).send().await.unwrap().status(), 401);
     let listed = app.state.store.api_keys(org.id).await.unwrap();
     assert!(listed[0].last_used_at.is_some(), "the key's last use was recorded");

@@ -155,7 +155,7 @@ pub async fn revoke_token(
     Form(form): Form<ConfirmedForm>,
 ) -> Result<Response, PageError> {
     form.check(&user, "Tick the box to confirm: a revoked token stops working at once. Nothing was changed.")?;
-    if !state.store.revoke_scim_token(ctx.org.id, path.id, state.clock.now()).await? {
+    if !state.store.revoke_scim_token(ctx.org.id, path.id, &Actor::Person { id: user.person.id }, state.clock.now()).await? {
         return Err(PageError::NotFound);
     }
     Ok(Redirect::to(&format!("{}/settings/scim", ctx.base)).into_response())
