@@ -207,3 +207,27 @@ pub async fn set_primary_team(state: &App, org: OrgId, acting: &Acting, id: User
     apply(state, &plan).await?;
     person(state, org, id).await
 }
+
+/// Set someone's secondary teams to exactly `teams` (their primary team is not among them).
+pub async fn set_secondary_teams(state: &App, org: OrgId, acting: &Acting, id: UserId, teams: &[roster_core::TeamId]) -> Result<Person, OpsError> {
+    let target = person(state, org, id).await?;
+    not_provisioned(state, org, &target, "teams").await?;
+    let known: Vec<roster_core::TeamId> = state.store.team_list(org).await?.into_iter().map(|t| t.id).collect();
+    if let Some(unknown) = teams.iter().find(|t| !known.contains(t)) {
+        return Err(OpsError::Invalid(format!("Team {unknown} does not exist.")));
+    }
+    let wanted: Vec<roster_core::TeamId> = teams.iter().copied().filter(|t| Some(*t) != target.primary_team).collect();
+    let mut plan = Plan::new(org, acting.actor.clone());
+    for team in wanted.iter().filter(|t| !target.secondary_teams.contains(t)) {
+        plan.changes.push(Change::AddSecondaryTeam { id, team: *team });
+    }
+    for team in target.secondary_teams.iter().filter(|t| !wanted.contains(t)) {
+        plan.changes.push(Change::RemoveSecondaryTeam { id, team: *team });
+    }
+    if plan.changes.is_empty() {
+        return Ok(target);
+    }
+    plan.report.updated = 1;
+    apply(state, &plan).await?;
+    person(state, org, id).await
+}

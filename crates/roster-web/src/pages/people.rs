@@ -196,7 +196,7 @@ struct PersonPage {
     /// For the placement form: the manager's address, the primary team, and every team (id, name).
     manager_email: String,
     team_id: String,
-    teams: Vec<(String, String)>,
+    teams: Vec<(String, String, bool)>,
     /// The person's role, for the role form.
     role: String,
     deactivated: bool,
@@ -266,8 +266,11 @@ pub async fn show(
     };
     let manager = manager_person.as_ref().map(|mp| (mp.id, mp.display_name()));
     let manager_email = manager_person.map(|mp| mp.email.as_str().to_owned()).unwrap_or_default();
-    let team_choices: Vec<(String, String)> =
-        if person.source.is_none() { teams.iter().map(|t| (t.id.to_string(), t.name.to_string())).collect() } else { Vec::new() };
+    let team_choices: Vec<(String, String, bool)> = if person.source.is_none() {
+        teams.iter().map(|t| (t.id.to_string(), t.name.to_string(), person.secondary_teams.contains(&t.id))).collect()
+    } else {
+        Vec::new()
+    };
     let audit = state.store.audit_for_person(org, person.id, 200).await?;
     let provisioning =
         roster_app::provision::log::for_person(state.store.as_ref(), org, Some(person.id), &[person.email.as_str()], state.clock.now())
@@ -535,16 +538,33 @@ pub async fn update_profile(
     Ok(Redirect::to(&format!("{}/people/{}?changed=profile", ctx.base, path.id)).into_response())
 }
 
-#[derive(Deserialize)]
+/// The placement form. Read by hand: its secondary teams repeat one field name
+/// (`secondary=...&secondary=...`), which the plain form extractor does not collect.
+#[derive(Default)]
 pub struct PlacementForm {
-    #[serde(rename = "_csrf", default)]
     csrf: String,
     /// The override manager's e-mail address; empty for none.
-    #[serde(default)]
     manager: String,
     /// A team id; empty for none.
-    #[serde(default)]
     team: String,
+    /// Secondary team ids, one per ticked box.
+    secondary: Vec<String>,
+}
+
+impl PlacementForm {
+    fn parse(body: &[u8]) -> Self {
+        let mut form = Self::default();
+        for (key, value) in url::form_urlencoded::parse(body) {
+            match key.as_ref() {
+                "_csrf" => form.csrf = value.into_owned(),
+                "manager" => form.manager = value.into_owned(),
+                "team" => form.team = value.into_owned(),
+                "secondary" => form.secondary.push(value.into_owned()),
+                _ => {}
+            }
+        }
+        form
+    }
 }
 
 /// Set the override manager and the primary team of someone no connection provisions.
@@ -553,8 +573,9 @@ pub async fn set_placement(
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
     Path(path): Path<PersonPath>,
-    Form(form): Form<PlacementForm>,
+    body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
+    let form = PlacementForm::parse(&body);
     user.check_csrf(&form.csrf)?;
     let team = match form.team.trim() {
         "" => None,
@@ -563,5 +584,12 @@ pub async fn set_placement(
     let acting = acting(&user);
     roster_app::admin::people::set_manager(&state, ctx.org.id, &acting, path.id, Some(form.manager.as_str())).await?;
     roster_app::admin::people::set_primary_team(&state, ctx.org.id, &acting, path.id, team).await?;
+    let secondary: Vec<TeamId> = form
+        .secondary
+        .iter()
+        .map(|id| id.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|_| PageError::BadRequest("Choose teams from the list.".into()))?;
+    roster_app::admin::people::set_secondary_teams(&state, ctx.org.id, &acting, path.id, &secondary).await?;
     Ok(Redirect::to(&format!("{}/people/{}?changed=placement", ctx.base, path.id)).into_response())
 }

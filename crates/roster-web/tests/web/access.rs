@@ -180,7 +180,20 @@ async fn admins_set_the_manager_and_team(app: &TestApp) {
     assert_eq!(looped.status(), 400);
     assert!(looped.text().await.unwrap().contains("loop"));
     assert_eq!(find("mo@acme.example").await.manager, None, "nothing changed");
-    let nobody = place(lea.id, "nobody@acme.example", sales).await.unwrap();
+    let nobody = place(lea.id, "nobody@acme.example", sales.clone()).await.unwrap();
     assert!(nobody.text().await.unwrap().contains("Nobody here has the address"));
+    // Secondary teams: one box per team, ticked ones kept, the primary team never doubled.
+    let research = find("lea@acme.example").await;
+    let research_team = app.state.store.team_list(acme.org.id).await.unwrap().into_iter().find(|t| t.name.as_str() == "Research").unwrap().id;
+    let body = format!("_csrf={}&manager=mo%40acme.example&team={sales}&secondary={research_team}&secondary={sales}", csrf);
+    let saved = owner
+        .post(app.url("acme", &format!("/people/{}/placement", research.id)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303);
+    assert_eq!(find("lea@acme.example").await.secondary_teams, vec![research_team]);
 }
 on_both_backends!(placement_, admins_set_the_manager_and_team);
