@@ -22,6 +22,24 @@ pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
     }
 }
 
+/// The columns of a people export, in order.
+pub const PEOPLE_COLUMNS: [&str; 8] = ["id", "email", "first_name", "last_name", "job_title", "department", "role", "status"];
+
+/// One person as a row of a people export.
+pub fn person_row(p: &crate::Person) -> [String; 8] {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    [
+        p.id.to_string(),
+        p.email.as_str().to_owned(),
+        p.profile.first_name.clone(),
+        p.profile.last_name.clone(),
+        text(&p.profile.job_title),
+        text(&p.profile.department),
+        p.role.to_string(),
+        p.status.to_string(),
+    ]
+}
+
 /// A CSV file built row by row, every cell made [`spreadsheet_safe`].
 pub struct SafeCsv {
     out: csv::Writer<Vec<u8>>,
@@ -29,9 +47,14 @@ pub struct SafeCsv {
 
 impl SafeCsv {
     pub fn new(header: &[&str]) -> Result<Self, csv::Error> {
-        let mut out = csv::Writer::from_writer(Vec::new());
-        out.write_record(header)?;
-        Ok(Self { out })
+        let mut out = Self::rows_only();
+        out.out.write_record(header)?;
+        Ok(out)
+    }
+
+    /// A piece of a file that is written in pieces: rows, no header.
+    pub fn rows_only() -> Self {
+        Self { out: csv::Writer::from_writer(Vec::new()) }
     }
 
     pub fn row<S: AsRef<str>>(&mut self, cells: &[S]) -> Result<(), csv::Error> {

@@ -342,25 +342,13 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
 }
 
 /// People as CSV, every cell made safe for spreadsheets.
-fn write_people_csv(people: &[roster_core::Person], out: impl std::io::Write) -> anyhow::Result<()> {
-    use roster_core::csv_export::spreadsheet_safe;
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(["id", "email", "first_name", "last_name", "job_title", "department", "role", "status"])?;
+fn write_people_csv(people: &[roster_core::Person], mut out: impl std::io::Write) -> anyhow::Result<()> {
+    use roster_core::csv_export::{person_row, SafeCsv, PEOPLE_COLUMNS};
+    let mut file = SafeCsv::new(&PEOPLE_COLUMNS)?;
     for p in people {
-        let (id, role, status) = (p.id.to_string(), p.role.to_string(), p.status.to_string());
-        let cells = [
-            id.as_str(),
-            p.email.as_str(),
-            &p.profile.first_name,
-            &p.profile.last_name,
-            p.profile.job_title.as_deref().unwrap_or_default(),
-            p.profile.department.as_deref().unwrap_or_default(),
-            role.as_str(),
-            status.as_str(),
-        ];
-        writer.write_record(cells.iter().map(|c| spreadsheet_safe(c)).collect::<Vec<_>>().iter().map(|c| c.as_ref()))?;
+        file.row(&person_row(p))?;
     }
-    writer.flush()?;
+    out.write_all(&file.finish()?)?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use futures::StreamExt;
 use roster_app::admin;
 use roster_core::query::{PersonFilter, PersonQuery};
 use roster_core::{Actor, Role, Status, TeamId, UserId};
@@ -86,6 +87,8 @@ struct PeoplePage {
     pages: u64,
     prev_href: Option<String>,
     next_href: Option<String>,
+    /// Every match of these filters as CSV.
+    csv_href: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -98,6 +101,7 @@ struct PeopleResults {
     pages: u64,
     prev_href: Option<String>,
     next_href: Option<String>,
+    csv_href: String,
 }
 
 pub async fn list(
@@ -131,10 +135,11 @@ pub async fn list(
         .collect();
     let prev_href = (page > 1).then(|| filter.href(&ctx.base, page - 1));
     let next_href = (page < pages).then(|| filter.href(&ctx.base, page + 1));
+    let csv_href = filter.href(&ctx.base, 1).replacen("/people?", "/people.csv?", 1);
     let chrome = Chrome::signed_in(&ctx, &user, "people");
     // htmx asks for the results only; a normal request gets the whole page.
     if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
-        return Ok(PeopleResults { chrome, rows, total, page, pages, prev_href, next_href }.into_response());
+        return Ok(PeopleResults { chrome, rows, total, page, pages, prev_href, next_href, csv_href }.into_response());
     }
     let counts = state.store.count_people(org).await?;
     let teams = teams.into_iter().map(|t| (t.id.to_string(), t.name.to_string())).collect();
@@ -151,6 +156,7 @@ pub async fn list(
         pages,
         prev_href,
         next_href,
+        csv_href,
     }
     .into_response())
 }
@@ -592,4 +598,49 @@ pub async fn set_placement(
         .map_err(|_| PageError::BadRequest("Choose teams from the list.".into()))?;
     roster_app::admin::people::set_secondary_teams(&state, ctx.org.id, &acting, path.id, &secondary).await?;
     Ok(Redirect::to(&format!("{}/people/{}?changed=placement", ctx.base, path.id)).into_response())
+}
+
+/// Every person the Individuals filters select, as CSV, written page by page as it is read:
+/// the export's memory does not grow with the organisation.
+pub async fn export(State(state): State<AppState>, ctx: OrgCtx, AdminUser(_user): AdminUser, Query(filter): Query<PeopleFilter>) -> Response {
+    use roster_core::csv_export::{person_row, SafeCsv, PEOPLE_COLUMNS};
+    const BATCH: u32 = roster_core::query::MAX_PAGE_SIZE;
+    let org = ctx.org.id;
+    let store = state.store.clone();
+    let filter = filter.to_filter();
+    let header = SafeCsv::new(&PEOPLE_COLUMNS).and_then(SafeCsv::finish).unwrap_or_default();
+    // (offset, done): each step reads one batch and yields it as CSV rows.
+    let rows = futures::stream::unfold((0u64, false), move |(offset, done)| {
+        let (store, filter) = (store.clone(), filter.clone());
+        async move {
+            if done {
+                return None;
+            }
+            let query = PersonQuery { with_total: false, ..PersonQuery::new(filter, offset, BATCH) };
+            let chunk = match store.search_people(org, &query).await {
+                Ok(page) => {
+                    let mut piece = SafeCsv::rows_only();
+                    let last = page.people.len() < BATCH as usize;
+                    let written: Result<(), _> = page.people.iter().try_for_each(|p| piece.row(&person_row(p)));
+                    match written.and_then(|()| piece.finish()) {
+                        Ok(bytes) => Ok((bytes, last)),
+                        Err(e) => Err(std::io::Error::other(e.to_string())),
+                    }
+                }
+                // A failure mid-file ends the download as an error, not as a short file.
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            match chunk {
+                Ok((bytes, last)) => Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(bytes)), (offset + u64::from(BATCH), last))),
+                Err(e) => Some((Err(e), (offset, true))),
+            }
+        }
+    });
+    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(axum::body::Bytes::from(header)) }).chain(rows);
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+        (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}-people.csv\"", ctx.org.slug.as_str())),
+        (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    (headers, axum::body::Body::from_stream(body)).into_response()
 }
