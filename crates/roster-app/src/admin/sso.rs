@@ -173,11 +173,7 @@ fn check_name(name: &str) -> Result<String, OpsError> {
 
 /// The connection's client secret, opened.
 fn open_secret(state: &App, connection: &Connection) -> Result<String, OpsError> {
-    connection
-        .sealed
-        .get(CLIENT_SECRET)
-        .and_then(|s| state.master_key.open(connection.org, CLIENT_SECRET, s).ok())
-        .and_then(|v| String::from_utf8(v).ok())
+    crate::signin::sso::client_secret(&state.master_key, connection)
         .ok_or_else(|| invalid("The stored client secret cannot be opened (was the master key changed?): enter the secret again."))
 }
 

@@ -2,7 +2,7 @@
 //! and finish (state redeemed once, code exchanged, ID token validated, person matched). SSO
 //! never creates, reactivates or moves anyone; it only finds who someone already is.
 
-use super::sso::{providers, MatchClaim, OidcProvider, OidcSettings, CLIENT_SECRET, VERIFIER_COLUMN};
+use super::sso::{providers, MatchClaim, OidcProvider, OidcSettings, VERIFIER_COLUMN};
 use crate::App;
 use chrono::Duration;
 use roster_core::secret::token_digest;
@@ -180,11 +180,7 @@ pub async fn verify(state: &App, org: &Org, params: &CallbackParams, cookie_stat
         .ok()
         .and_then(|v| String::from_utf8(v).ok())
         .ok_or_else(|| unavailable(&connection, "the stored PKCE verifier did not open (was the master key changed?)".into()))?;
-    let secret = connection
-        .sealed
-        .get(CLIENT_SECRET)
-        .and_then(|s| state.master_key.open(org.id, CLIENT_SECRET, s).ok())
-        .and_then(|v| String::from_utf8(v).ok())
+    let secret = super::sso::client_secret(&state.master_key, &connection)
         .ok_or_else(|| unavailable(&connection, "the connection's client secret did not open (was the master key changed?)".into()))?;
 
     let providers = providers().map_err(|e| unavailable(&connection, e.to_string()))?;

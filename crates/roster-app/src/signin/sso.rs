@@ -101,6 +101,13 @@ impl OidcSettings {
     }
 }
 
+/// The connection's client secret, opened; `None` when it does not open (the master key
+/// changed, or none was stored).
+pub fn client_secret(key: &MasterKey, connection: &Connection) -> Option<String> {
+    let sealed = connection.sealed.get(CLIENT_SECRET)?;
+    key.open(connection.org, CLIENT_SECRET, sealed).ok().and_then(|v| String::from_utf8(v).ok())
+}
+
 /// A new OIDC connection, disabled until an admin enables it, its secret sealed.
 pub fn new_connection(
     key: &MasterKey,

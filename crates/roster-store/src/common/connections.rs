@@ -33,16 +33,7 @@ macro_rules! impl_connections {
             detail: serde_json::Value,
             now: chrono::DateTime<chrono::Utc>,
         ) -> $crate::StoreResult<()> {
-            sqlx::query("INSERT INTO audit_log (id, org_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(uuid::Uuid::now_v7())
-                .bind(connection.org.as_uuid())
-                .bind(ts(now))
-                .bind(actor.label())
-                .bind(action)
-                .bind(sqlx::types::Json(detail))
-                .execute(&mut **tx)
-                .await?;
-            Ok(())
+            audit_row(tx, connection.org, actor, action, None, None, detail, now).await
         }
 
         #[async_trait::async_trait]

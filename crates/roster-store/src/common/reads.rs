@@ -458,26 +458,18 @@ macro_rules! impl_reads {
                 }
                 sqlx::query("DELETE FROM team_members WHERE org_id = $1 AND team_id = $2").bind(o).bind(t).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM teams WHERE org_id = $1 AND id = $2").bind(o).bind(t).execute(&mut *tx).await?;
-                let audit = |action: &'static str, person: Option<uuid::Uuid>, team_id: uuid::Uuid, detail: serde_json::Value| {
-                    sqlx::query("INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8)")
-                        .bind(uuid::Uuid::now_v7())
-                        .bind(o)
-                        .bind(ts(now))
-                        .bind(actor.label())
-                        .bind(action)
-                        .bind(person)
-                        .bind(team_id)
-                        .bind(sqlx::types::Json(detail))
-                };
+
                 let target = match into {
                     Some(g) => sqlx::query_scalar::<_, String>("SELECT name FROM teams WHERE org_id = $1 AND id = $2").bind(o).bind(g.as_uuid()).fetch_optional(&mut *tx).await?,
                     None => None,
                 };
                 for person in &moved {
-                    audit("user.primary_team_changed", Some(*person), t, serde_json::json!({ "team": { "before": found.name.to_string(), "after": target } })).execute(&mut *tx).await?;
+                    let detail = serde_json::json!({ "team": { "before": found.name.to_string(), "after": target } });
+                    audit_row(&mut tx, org, actor, "user.primary_team_changed", Some(*person), Some(t), detail, now).await?;
                 }
                 let action = if into.is_some() { "team.merged" } else { "team.deleted" };
-                audit(action, None, t, serde_json::json!({ "name": found.name.to_string(), "into": target, "people_moved": moved.len() })).execute(&mut *tx).await?;
+                let detail = serde_json::json!({ "name": found.name.to_string(), "into": target, "people_moved": moved.len() });
+                audit_row(&mut tx, org, actor, action, None, Some(t), detail, now).await?;
                 tx.commit().await?;
                 Ok(moved.len() as u64)
             }

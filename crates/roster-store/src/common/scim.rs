@@ -200,7 +200,7 @@ macro_rules! impl_scim {
                     .await
                     .map_err(|e| $crate::common::classify(e, "SCIM token"))?;
                 let detail = serde_json::json!({ "token": token.id, "name": token.name });
-                audit_admin(&mut tx, token.org, &token.created_by, "scim_token.created", detail, token.created_at).await?;
+                audit_row(&mut tx, token.org, &token.created_by, "scim_token.created", None, None, detail, token.created_at).await?;
                 tx.commit().await?;
                 Ok($crate::ScimToken {
                     id: token.id,
@@ -244,7 +244,7 @@ macro_rules! impl_scim {
                 if done.rows_affected() != 1 {
                     return Ok(false);
                 }
-                audit_admin(&mut tx, org, actor, "scim_token.revoked", serde_json::json!({ "token": id }), now).await?;
+                audit_row(&mut tx, org, actor, "scim_token.revoked", None, None, serde_json::json!({ "token": id }), now).await?;
                 tx.commit().await?;
                 Ok(true)
             }

@@ -82,28 +82,35 @@ macro_rules! impl_writes {
             Ok(())
         }
 
-        /// Use up every open link of `people` (of one purpose, or all): a newer link, a new
-        /// password or a new address makes the older ones worthless.
-        /// An admin action's audit row (keys, tokens), in the action's own transaction.
-        async fn audit_admin(
+        /// One audit row outside a plan (an admin action, a sign-in, a connection's or a
+        /// team's lifecycle), in the caller's transaction.
+        #[allow(clippy::too_many_arguments)]
+        async fn audit_row(
             tx: &mut DbTx,
             org: roster_core::OrgId,
             actor: &roster_core::Actor,
             action: &str,
+            person: Option<uuid::Uuid>,
+            team: Option<uuid::Uuid>,
             detail: serde_json::Value,
             now: chrono::DateTime<chrono::Utc>,
         ) -> $crate::StoreResult<()> {
-            sqlx::query("INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) VALUES ($1, $2, $3, NULL, $4, $5, NULL, NULL, $6)")
+            sqlx::query("INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8)")
                 .bind(uuid::Uuid::now_v7())
                 .bind(org.as_uuid())
                 .bind(ts(now))
                 .bind(actor.label())
                 .bind(action)
+                .bind(person)
+                .bind(team)
                 .bind(sqlx::types::Json(detail))
                 .execute(&mut **tx)
                 .await?;
             Ok(())
         }
+
+        /// Use up every open link of `people` (of one purpose, or all): a newer link, a new
+        /// password or a new address makes the older ones worthless.
 
         async fn void_tokens_of(
             tx: &mut DbTx,
@@ -210,18 +217,8 @@ macro_rules! impl_writes {
                 // The invitation asked them to choose a password; they signed in another way.
                 void_tokens_of(&mut tx, org, &[person], Some($crate::TokenPurpose::Invitation), now).await?;
                 let detail = serde_json::json!({ "status": { "before": "invited", "after": "active" }, "via": via });
-                sqlx::query(
-                    "INSERT INTO audit_log (id, org_id, at, run_id, actor, action, person_id, team_id, detail) \
-                     VALUES ($1, $2, $3, NULL, $4, 'user.activated', $5, NULL, $6)",
-                )
-                .bind(uuid::Uuid::now_v7())
-                .bind(org.as_uuid())
-                .bind(ts(now))
-                .bind(roster_core::Actor::Person { id: person }.label())
-                .bind(person.as_uuid())
-                .bind(sqlx::types::Json(detail))
-                .execute(&mut *tx)
-                .await?;
+                let actor = roster_core::Actor::Person { id: person };
+                audit_row(&mut tx, org, &actor, "user.activated", Some(person.as_uuid()), None, detail, now).await?;
                 tx.commit().await?;
                 Ok(true)
             }
@@ -381,7 +378,7 @@ macro_rules! impl_writes {
                 .map_err(|e| $crate::common::classify(e, &format!("API key '{}'", key.name)))?;
                 let actor = key.created_by.map_or(roster_core::Actor::Cli, |id| roster_core::Actor::Person { id });
                 let detail = serde_json::json!({ "key": id, "name": key.name, "prefix": key.prefix });
-                audit_admin(&mut tx, key.org, &actor, "api_key.created", detail, key.created_at).await?;
+                audit_row(&mut tx, key.org, &actor, "api_key.created", None, None, detail, key.created_at).await?;
                 tx.commit().await?;
                 Ok($crate::ApiKeyInfo {
                     id,
@@ -429,7 +426,7 @@ macro_rules! impl_writes {
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
-                audit_admin(&mut tx, org, actor, "api_key.revoked", serde_json::json!({ "key": id }), now).await?;
+                audit_row(&mut tx, org, actor, "api_key.revoked", None, None, serde_json::json!({ "key": id }), now).await?;
                 tx.commit().await?;
                 Ok(true)
             }

@@ -18,16 +18,7 @@ async fn an_emptied_group_is_held_until_an_admin_decides(app: &TestApp) {
     let sim = EntraSim::generate(TenantSpec { users: 40, seed: 11, ..TenantSpec::default() });
     let info = sim.info();
     let running = spawn_loopback(sim.clone()).await.unwrap();
-    let setup = EntraSetup {
-        tenant_id: info.tenant_id.clone(),
-        group_id: info.top_group_id.clone(),
-        client_id: info.client_id.clone(),
-        client_secret: info.client_secret.clone(),
-        manage_managers: true,
-        login_base: Some(format!("{}/", running.base_url)),
-        graph_base: Some(format!("{}/v1.0/", running.base_url)),
-        ..Default::default()
-    };
+    let setup = EntraSetup { manage_managers: true, ..crate::support::sim_setup(&running) };
     let connection = save_setup(&app.state, org.org.id, &Actor::Cli, &setup).await.unwrap();
     let connection = set_enabled(&app.state, &connection, &Actor::Cli, true).await.unwrap();
     enqueue_sync(&app.state, &connection, "manual").await.unwrap();

@@ -7,7 +7,7 @@ use crate::on_both_backends;
 use crate::support::TestApp;
 use roster_app::jobs::entra_sync::run_due_jobs;
 use roster_app::jobs::scheduler::schedule_due;
-use roster_app::provision::entra::{enqueue_sync, save_setup, set_enabled, EntraSetup};
+use roster_app::provision::entra::{enqueue_sync, save_setup, set_enabled};
 use roster_app::provision::health::{health, Health};
 use roster_core::Actor;
 use roster_sim::{spawn_loopback, EntraSim, TenantSpec};
@@ -34,17 +34,8 @@ fn notices(emails: &[roster_store::OutboxEmail]) -> Vec<ConnectionNotice> {
 async fn a_failing_connection_says_why_backs_off_and_tells_admins_when_it_changes(app: &TestApp) {
     let org = app.org("ailing").await;
     let sim = EntraSim::generate(TenantSpec { users: 12, seed: 5, ..TenantSpec::default() });
-    let info = sim.info();
     let running = spawn_loopback(sim.clone()).await.unwrap();
-    let mut setup = EntraSetup {
-        tenant_id: info.tenant_id.clone(),
-        group_id: info.top_group_id.clone(),
-        client_id: info.client_id.clone(),
-        client_secret: info.client_secret.clone(),
-        login_base: Some(format!("{}/", running.base_url)),
-        graph_base: Some(format!("{}/v1.0/", running.base_url)),
-        ..Default::default()
-    };
+    let mut setup = crate::support::sim_setup(&running);
     let connection = save_setup(&app.state, org.org.id, &Actor::Cli, &setup).await.unwrap();
     let connection = set_enabled(&app.state, &connection, &Actor::Cli, true).await.unwrap();
     let sync = || async {

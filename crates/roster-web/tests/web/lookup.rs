@@ -4,7 +4,7 @@
 use crate::on_both_backends;
 use crate::support::{form_token, TestApp};
 use roster_app::jobs::entra_sync::run_due_jobs;
-use roster_app::provision::entra::{enqueue_sync, save_setup, set_enabled, test_connection, EntraSetup};
+use roster_app::provision::entra::{enqueue_sync, save_setup, set_enabled, test_connection};
 use roster_core::{Actor, Email, Status};
 use roster_sim::{spawn_loopback, EntraSim, TenantSpec};
 use serde_json::json;
@@ -26,15 +26,7 @@ async fn admins_find_the_group_ask_why_and_provision_one_person(app: &TestApp) {
     let sim = EntraSim::generate(TenantSpec { users: 30, seed: 21, ..TenantSpec::default() });
     let info = sim.info();
     let running = spawn_loopback(sim.clone()).await.unwrap();
-    let setup = EntraSetup {
-        tenant_id: info.tenant_id.clone(),
-        group_id: info.top_group_id.clone(),
-        client_id: info.client_id.clone(),
-        client_secret: info.client_secret.clone(),
-        login_base: Some(format!("{}/", running.base_url)),
-        graph_base: Some(format!("{}/v1.0/", running.base_url)),
-        ..Default::default()
-    };
+    let setup = crate::support::sim_setup(&running);
     let connection = save_setup(&app.state, org.org.id, &Actor::Cli, &setup).await.unwrap();
     // The tenant's name needs a permission Roster does not require; granted, the page shows it.
     sim.faults().grant_permission("Organization.Read.All");
@@ -129,15 +121,7 @@ async fn a_new_mapping_is_previewed_before_it_applies(app: &TestApp) {
     let sim = EntraSim::generate(TenantSpec { users: 12, seed: 3, ..TenantSpec::default() });
     let info = sim.info();
     let running = spawn_loopback(sim.clone()).await.unwrap();
-    let setup = EntraSetup {
-        tenant_id: info.tenant_id.clone(),
-        group_id: info.top_group_id.clone(),
-        client_id: info.client_id.clone(),
-        client_secret: info.client_secret.clone(),
-        login_base: Some(format!("{}/", running.base_url)),
-        graph_base: Some(format!("{}/v1.0/", running.base_url)),
-        ..Default::default()
-    };
+    let setup = crate::support::sim_setup(&running);
     let connection = save_setup(&app.state, org.org.id, &Actor::Cli, &setup).await.unwrap();
     let connection = set_enabled(&app.state, &connection, &Actor::Cli, true).await.unwrap();
     sync(app, &connection).await;

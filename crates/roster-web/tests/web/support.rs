@@ -146,3 +146,18 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// The setup that connects an organisation to a simulated tenant served on loopback: its
+/// tenant, top group and app credentials, and the simulator's addresses.
+pub fn sim_setup(running: &roster_sim::RunningSim) -> roster_app::provision::entra::EntraSetup {
+    let info = running.sim.info();
+    roster_app::provision::entra::EntraSetup {
+        tenant_id: info.tenant_id,
+        group_id: info.top_group_id,
+        client_id: info.client_id,
+        client_secret: info.client_secret,
+        login_base: Some(format!("{}/", running.base_url)),
+        graph_base: Some(format!("{}/v1.0/", running.base_url)),
+        ..Default::default()
+    }
+}
