@@ -7,6 +7,7 @@ pub mod csv_import;
 pub mod email;
 pub mod guard;
 pub mod ids;
+pub mod managers;
 pub mod mapping;
 pub mod ownership;
 pub mod person;

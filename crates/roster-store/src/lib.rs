@@ -183,6 +183,36 @@ pub trait AuthStore {
 
 /// Everything Roster stores, behind one handle.
 #[async_trait]
+pub trait TeamManagerStore {
+    /// Every (team, manager) pair of the organisation.
+    async fn team_managers(&self, org: OrgId) -> StoreResult<Vec<(TeamId, UserId)>>;
+    /// Make `managers` exactly the team's managers. Audited as `team.managers_changed` with
+    /// the addresses before and after, with an event of the same kind.
+    async fn set_team_managers(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        managers: &[UserId],
+        actor: &roster_core::Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ErasureStore {
+    /// Erase a person on request: every personal value is replaced by a placeholder (the
+    /// returned address), their sessions, links, memberships and avatar are deleted, what the
+    /// audit log recorded about them keeps its kind and time but not its values, and their
+    /// address is replaced wherever else it was written. Audited as `user.erased` without the
+    /// erased values, with a `user.erased` event. Refused while a connection provisions them.
+    async fn erase_person(&self, org: OrgId, person: UserId, actor: &roster_core::Actor, now: DateTime<Utc>) -> StoreResult<Email>;
+    /// Unlink one person from the connection that provisions them: they become managed by
+    /// hand (a later run may link them again if the source still holds them). Audited as
+    /// `user.unlinked`. False when nothing provisioned them.
+    async fn unlink_person(&self, org: OrgId, person: UserId, actor: &roster_core::Actor, now: DateTime<Utc>) -> StoreResult<bool>;
+}
+
+#[async_trait]
 pub trait Store:
     OrgStore
     + PeopleStore
@@ -197,6 +227,8 @@ pub trait Store:
     + RunStore
     + SsoStore
     + ThrottleStore
+    + ErasureStore
+    + TeamManagerStore
     + Send
     + Sync
 {

@@ -22,6 +22,8 @@ mod health;
 mod import;
 #[path = "web/isolation.rs"]
 mod isolation;
+#[path = "web/lifecycle.rs"]
+mod lifecycle;
 #[path = "web/lookup.rs"]
 mod lookup;
 #[path = "web/mail.rs"]

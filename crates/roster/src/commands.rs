@@ -8,9 +8,8 @@ use clap::Subcommand;
 use roster_app::clock::SystemClock;
 use roster_app::config::{Config, EntraApp, SmtpConfig, SmtpSecurity};
 use roster_app::{admin, mail, App};
-use roster_core::query::{PersonFilter, PersonQuery};
 use roster_core::reconcile::Invitations;
-use roster_core::{Actor, Email, Org, Role, Status, TeamId};
+use roster_core::{Actor, Org, TeamId};
 use roster_web::AppState;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -109,7 +108,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn org_by_slug(state: &App, slug: &str) -> anyhow::Result<Org> {
+pub async fn org_by_slug(state: &App, slug: &str) -> anyhow::Result<Org> {
     state.store.org_by_slug(slug).await?.ok_or_else(|| anyhow!("there is no organisation '{slug}' (see `roster org list`)"))
 }
 
@@ -196,163 +195,6 @@ pub async fn apikey(settings: &Settings, cmd: ApiKeyCommand) -> anyhow::Result<(
 }
 
 #[derive(Subcommand)]
-pub enum UserCommand {
-    /// List people, sorted by name.
-    List {
-        #[arg(long)]
-        org: String,
-        /// invited, active or deactivated.
-        #[arg(long)]
-        status: Option<String>,
-        /// Name or email prefix.
-        #[arg(long)]
-        search: Option<String>,
-        /// How many to print (the default 100); `--all` prints every match.
-        #[arg(long, default_value_t = 100, conflicts_with = "all")]
-        limit: u64,
-        /// Skip this many matches first.
-        #[arg(long, default_value_t = 0)]
-        offset: u64,
-        /// Every match, read page by page.
-        #[arg(long)]
-        all: bool,
-        #[arg(long)]
-        json: bool,
-        /// Comma-separated values for a spreadsheet; cells that a spreadsheet would run as a
-        /// formula (`=`, `+`, `-`, `@`) are written as text.
-        #[arg(long, conflicts_with = "json")]
-        csv: bool,
-    },
-    /// Send (or resend) a person's invitation e-mail.
-    Invite {
-        #[arg(long)]
-        org: String,
-        email: String,
-    },
-    /// Print a fresh invitation link for a person who has not accepted yet, to hand over by
-    /// hand (no mail server, or a lost e-mail). Their earlier links stop working; the audit
-    /// log records that the command line handed one over.
-    InviteLink {
-        #[arg(long)]
-        org: String,
-        email: String,
-    },
-    /// Deactivate a person: signed out everywhere, their open links void; nothing is deleted.
-    /// The organisation's only active owner cannot be deactivated.
-    Deactivate {
-        #[arg(long)]
-        org: String,
-        email: String,
-    },
-    /// Reactivate a person (active if they ever signed in, else invited).
-    Reactivate {
-        #[arg(long)]
-        org: String,
-        email: String,
-    },
-    /// Change a person's role: owner, admin, manager or learner. The only active owner stays one.
-    Role {
-        #[arg(long)]
-        org: String,
-        email: String,
-        role: Role,
-    },
-}
-
-pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
-    let state = app(settings).await?;
-    match cmd {
-        UserCommand::List { org, status, search, limit, offset, all, json, csv } => {
-            let org = org_by_slug(&state, &org).await?;
-            let mut filters = Vec::new();
-            if let Some(status) = status {
-                filters.push(PersonFilter::Status(status.parse::<Status>()?));
-            }
-            if let Some(search) = search {
-                filters.push(PersonFilter::TextPrefix(search));
-            }
-            // The store answers at most a page at a time: read pages until the limit or the end.
-            let filter = PersonFilter::all(filters);
-            let wanted = if all { u64::MAX } else { limit };
-            let (mut people, mut total) = (Vec::new(), 0);
-            while (people.len() as u64) < wanted {
-                let room = (wanted - people.len() as u64).min(u64::from(roster_core::query::MAX_PAGE_SIZE)) as u32;
-                let page = state.store.search_people(org.id, &PersonQuery::new(filter.clone(), offset + people.len() as u64, room)).await?;
-                total = page.total.unwrap_or(total);
-                let last = page.people.len() < room as usize;
-                people.extend(page.people);
-                if last {
-                    break;
-                }
-            }
-            if json {
-                let people: Vec<_> = people.iter().cloned().map(roster_web::api::users::UserDto::from).collect();
-                println!("{}", serde_json::to_string_pretty(&people)?);
-            } else if csv {
-                write_people_csv(&people, std::io::stdout().lock())?;
-            } else {
-                for p in &people {
-                    println!("{}\t{}\t{}\t{}\t{}", p.id, p.email, p.display_name(), p.role, p.status);
-                }
-            }
-            // Said on every format, so a script never takes part of the directory for all of it.
-            if offset + (people.len() as u64) < total {
-                eprintln!("{} of {total} people (from {}; --all prints every one)", people.len(), offset + 1);
-            } else {
-                eprintln!("{} of {total} people", people.len());
-            }
-        }
-        UserCommand::Deactivate { ref org, ref email }
-        | UserCommand::Reactivate { ref org, ref email }
-        | UserCommand::Role { ref org, ref email, .. } => {
-            let org = org_by_slug(&state, org).await?;
-            let email = Email::parse(email)?;
-            let person =
-                state.store.person_by_email(org.id, &email).await?.ok_or_else(|| anyhow!("nobody in {} has the address {email}", org.slug))?;
-            let acting = admin::people::Acting { actor: Actor::Cli, role: None };
-            let now = match cmd {
-                UserCommand::Deactivate { .. } => admin::people::deactivate(&state, org.id, &acting, person.id).await?,
-                UserCommand::Reactivate { .. } => admin::people::reactivate(&state, org.id, &acting, person.id).await?,
-                UserCommand::Role { role, .. } => admin::people::set_role(&state, org.id, &acting, person.id, role).await?,
-                _ => person,
-            };
-            println!("{}\t{}\t{}", now.email, now.role, now.status);
-        }
-        UserCommand::Invite { org, email } => {
-            let org = org_by_slug(&state, &org).await?;
-            let email = Email::parse(&email)?;
-            let person =
-                state.store.person_by_email(org.id, &email).await?.ok_or_else(|| anyhow!("nobody in {} has the address {email}", org.slug))?;
-            admin::invite(&state, org.id, Actor::Cli, person.id).await?;
-            println!("Invitation for {email} queued.");
-        }
-        UserCommand::InviteLink { org, email } => {
-            let org = org_by_slug(&state, &org).await?;
-            let email = Email::parse(&email)?;
-            let person =
-                state.store.person_by_email(org.id, &email).await?.ok_or_else(|| anyhow!("nobody in {} has the address {email}", org.slug))?;
-            if person.status != Status::Invited || person.activated {
-                bail!("{email} is not waiting for an invitation");
-            }
-            let raw = mail::mint_link(&state, org.id, person.id, roster_store::TokenPurpose::Invitation, Some(&Actor::Cli)).await?;
-            println!("{}", mail::link_url(&state.config, org.slug.as_str(), roster_store::TokenPurpose::Invitation, &raw));
-        }
-    }
-    Ok(())
-}
-
-/// People as CSV, every cell made safe for spreadsheets.
-fn write_people_csv(people: &[roster_core::Person], mut out: impl std::io::Write) -> anyhow::Result<()> {
-    use roster_core::csv_export::{person_row, SafeCsv, PEOPLE_COLUMNS};
-    let mut file = SafeCsv::new(&PEOPLE_COLUMNS)?;
-    for p in people {
-        file.row(&person_row(p))?;
-    }
-    out.write_all(&file.finish()?)?;
-    Ok(())
-}
-
-#[derive(Subcommand)]
 pub enum TeamCommand {
     /// List teams with their parents and member counts.
     List {
@@ -379,6 +221,23 @@ pub enum TeamCommand {
         #[arg(long)]
         parent: Option<TeamId>,
     },
+    /// Delete an empty team, or merge it into another with --into (its people, secondary
+    /// members, child teams, managers and SCIM group move there).
+    Delete {
+        #[arg(long)]
+        org: String,
+        id: TeamId,
+        #[arg(long)]
+        into: Option<TeamId>,
+    },
+    /// Set a team's managers (their addresses; none clears them). The team's people report to
+    /// them unless they have an override manager; so do the teams below without managers.
+    Managers {
+        #[arg(long)]
+        org: String,
+        id: TeamId,
+        emails: Vec<String>,
+    },
 }
 
 pub async fn team(settings: &Settings, cmd: TeamCommand) -> anyhow::Result<()> {
@@ -400,6 +259,19 @@ pub async fn team(settings: &Settings, cmd: TeamCommand) -> anyhow::Result<()> {
             let org = org_by_slug(&state, &org).await?;
             admin::update_team(&state, org.id, Actor::Cli, id, &name, parent).await?;
             println!("Saved.");
+        }
+        TeamCommand::Delete { org, id, into } => {
+            let org = org_by_slug(&state, &org).await?;
+            let moved = admin::delete_team(&state, org.id, &Actor::Cli, id, into).await?;
+            match into {
+                Some(target) => println!("Merged into {target}: {moved} people moved."),
+                None => println!("Deleted."),
+            }
+        }
+        TeamCommand::Managers { org, id, emails } => {
+            let org = org_by_slug(&state, &org).await?;
+            admin::teams::set_managers(&state, org.id, &Actor::Cli, id, &emails).await?;
+            println!("Saved: {} managers.", emails.len());
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ mod lookup;
 mod scim;
 mod settings;
 mod sso;
+mod users;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,7 +47,7 @@ enum Command {
     Scim(scim::ScimCommand),
     /// People.
     #[command(subcommand)]
-    User(commands::UserCommand),
+    User(users::UserCommand),
     /// Teams.
     #[command(subcommand)]
     Team(commands::TeamCommand),
@@ -126,7 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Org(cmd) => commands::org(&settings, cmd).await,
         Command::Apikey(cmd) => commands::apikey(&settings, cmd).await,
         Command::Scim(cmd) => scim::run(&settings, cmd).await,
-        Command::User(cmd) => commands::user(&settings, cmd).await,
+        Command::User(cmd) => users::user(&settings, cmd).await,
         Command::Team(cmd) => commands::team(&settings, cmd).await,
         Command::Import(cmd) => commands::import(&settings, cmd).await,
         Command::Outbox(cmd) => commands::outbox(&settings, cmd).await,

@@ -92,6 +92,22 @@ fn the_command_line_manages_an_organisation_on_sqlite() {
     let owner = roster(&env, &["user", "invite-link", "--org", "acme", "owner@acme.example"]);
     assert!(String::from_utf8_lossy(&owner.stderr).contains("not waiting for an invitation"), "an active person gets no invitation link");
 
+    // The rest of the lifecycle: show, update, team managers and the effective manager, erase.
+    let sales = ok(roster(&env, &["team", "create", "--org", "acme", "--name", "Sales"]));
+    ok(roster(&env, &["team", "managers", "--org", "acme", sales.trim(), "owner@acme.example"]));
+    let updated = ok(roster(&env, &["user", "update", "--org", "acme", "ada@acme.example", "--job-title", "Analyst", "--team", "sales"]));
+    assert!(updated.contains("Analyst") && updated.contains("primary team      Sales"), "{updated}");
+    assert!(updated.contains("effective manager") && updated.contains("<owner@acme.example> (from a manager of their team Sales)"), "{updated}");
+    let shown: serde_json::Value = serde_json::from_str(&ok(roster(&env, &["user", "show", "--org", "acme", "ada@acme.example", "--json"]))).unwrap();
+    assert_eq!(shown["effective_manager"]["email"], "owner@acme.example", "{shown}");
+    let unconfirmed = roster(&env, &["user", "erase", "--org", "acme", "eve@acme.example"]);
+    assert!(!unconfirmed.status.success() && String::from_utf8_lossy(&unconfirmed.stderr).contains("--confirm"));
+    let erased = ok(roster(&env, &["user", "erase", "--org", "acme", "eve@acme.example", "--confirm"]));
+    assert!(erased.contains("@erased.invalid"), "{erased}");
+    assert!(!roster(&env, &["user", "show", "--org", "acme", "eve@acme.example"]).status.success(), "her address is gone");
+    let merged = ok(roster(&env, &["team", "delete", "--org", "acme", sales.trim(), "--into", team.trim()]));
+    assert!(merged.contains("1 people moved"), "{merged}");
+
     // Names with control characters are refused, as on every surface.
     let escape = roster(&env, &["team", "create", "--org", "acme", "--name", "Bad\u{1b}[31mTeam"]);
     assert!(!escape.status.success());

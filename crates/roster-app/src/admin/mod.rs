@@ -6,6 +6,7 @@
 pub mod people;
 pub mod scim_tokens;
 pub mod sso;
+pub mod teams;
 
 use crate::provision::{Batch, ProvisionError, Provisioner, Reading};
 use crate::secrets::password::{generate_password, hash_password, random_token};

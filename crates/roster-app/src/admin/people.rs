@@ -231,3 +231,29 @@ pub async fn set_secondary_teams(state: &App, org: OrgId, acting: &Acting, id: U
     apply(state, &plan).await?;
     person(state, org, id).await
 }
+
+/// Unlink someone from the connection that provisions them, so the pages may change them (and
+/// erase them). Returns false when no connection provisions them.
+pub async fn unlink(state: &App, org: OrgId, acting: &Acting, id: UserId) -> Result<bool, OpsError> {
+    let target = person(state, org, id).await?;
+    owners_only(acting, &target, "unlink")?;
+    Ok(state.store.unlink_person(org, id, &acting.actor, state.clock.now()).await?)
+}
+
+/// Erase someone on request (data protection): their personal data is replaced by a
+/// placeholder everywhere Roster holds it. Nobody a connection provisions is erased (its next
+/// run would bring them back), and the organisation keeps an active owner. Returns the
+/// placeholder address they now have.
+pub async fn erase(state: &App, org: OrgId, acting: &Acting, id: UserId) -> Result<roster_core::Email, OpsError> {
+    let target = person(state, org, id).await?;
+    owners_only(acting, &target, "erase")?;
+    keep_an_owner(state, org, &target).await?;
+    if let Some(link) = &target.source {
+        let owner = state.store.connection(org, link.connection).await?.map_or_else(|| "a connection".to_owned(), |c| c.name);
+        return Err(OpsError::Invalid(format!(
+            "{owner} provisions {}: remove them at the source, or unlink them here, before erasing them.",
+            target.email
+        )));
+    }
+    Ok(state.store.erase_person(org, id, &acting.actor, state.clock.now()).await?)
+}

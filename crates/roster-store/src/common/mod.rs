@@ -7,7 +7,8 @@
 //! - `type Db`, `type DbRow`, `type DbPool`, `type DbTx = sqlx::Transaction<'static, Db>`;
 //! - `fn ts(DateTime<Utc>) -> impl Encode`: how a timestamp is bound;
 //! - `async fn begin_write(&DbPool) -> StoreResult<DbTx>` and `async fn lock_org(&mut DbTx, OrgId)`;
-//! - `const MAX_BINDS: usize`: bind parameters allowed in one statement.
+//! - `const MAX_BINDS: usize`: bind parameters allowed in one statement;
+//! - `const JSON_TEXT` / `TEXT_JSON: &str`: the casts between a JSON column and text (none on SQLite).
 
 pub(crate) mod filter;
 #[macro_use]
@@ -29,6 +30,10 @@ pub(crate) mod runs;
 pub(crate) mod sso;
 #[macro_use]
 pub(crate) mod throttle;
+#[macro_use]
+pub(crate) mod erase;
+#[macro_use]
+pub(crate) mod team_managers;
 
 use crate::StoreError;
 use roster_core::{Change, Email, Profile, Role, Status};

@@ -454,8 +454,14 @@ macro_rules! impl_reads {
                             .await?;
                         sqlx::query("UPDATE teams SET parent_id = $3 WHERE org_id = $1 AND parent_id = $2 AND id <> $3").bind(o).bind(t).bind(g).execute(&mut *tx).await?;
                         sqlx::query("UPDATE scim_resources SET team_id = $3 WHERE org_id = $1 AND team_id = $2").bind(o).bind(t).bind(g).execute(&mut *tx).await?;
+                        sqlx::query(
+                            "INSERT INTO team_managers (org_id, team_id, person_id) SELECT org_id, $3, person_id FROM team_managers m \
+                             WHERE m.org_id = $1 AND m.team_id = $2 AND NOT EXISTS (SELECT 1 FROM team_managers x WHERE x.org_id = $1 AND x.person_id = m.person_id AND x.team_id = $3)",
+                        )
+                        .bind(o).bind(t).bind(g).execute(&mut *tx).await?;
                     }
                 }
+                sqlx::query("DELETE FROM team_managers WHERE org_id = $1 AND team_id = $2").bind(o).bind(t).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM team_members WHERE org_id = $1 AND team_id = $2").bind(o).bind(t).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM teams WHERE org_id = $1 AND id = $2").bind(o).bind(t).execute(&mut *tx).await?;
 

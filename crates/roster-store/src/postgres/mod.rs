@@ -19,6 +19,9 @@ type DbTx = sqlx::Transaction<'static, Db>;
 const MAX_BINDS: usize = 65_535;
 /// PostgreSQL hashes a bulk update's values, so long batches save round trips.
 const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS, 2000);
+/// How a JSON column is read as text, and text written back to it.
+const JSON_TEXT: &str = "::text";
+const TEXT_JSON: &str = "::jsonb";
 const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 /// How SCIM filters reach into stored JSON on this backend.
 const SCIM_DIALECT: crate::common::scim_filter::Dialect = crate::common::scim_filter::Dialect::Postgres;
@@ -86,6 +89,8 @@ impl_jobs!(PgStore);
 impl_runs!(PgStore);
 impl_sso!(PgStore);
 impl_throttle!(PgStore);
+impl_erase!(PgStore);
+impl_team_managers!(PgStore);
 
 #[async_trait::async_trait]
 impl crate::Store for PgStore {

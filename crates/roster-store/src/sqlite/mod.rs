@@ -22,6 +22,9 @@ const MAX_BINDS: usize = 32_766;
 /// them), so its batches stay short.
 const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS, 200);
 /// One writer at a time already, so claiming needs no row locks.
+/// How a JSON column is read as text, and text written back to it.
+const JSON_TEXT: &str = "";
+const TEXT_JSON: &str = "";
 const CLAIM_LOCK: &str = "";
 /// How SCIM filters reach into stored JSON on this backend.
 const SCIM_DIALECT: crate::common::scim_filter::Dialect = crate::common::scim_filter::Dialect::Sqlite;
@@ -148,6 +151,8 @@ impl_jobs!(SqliteStore);
 impl_runs!(SqliteStore);
 impl_sso!(SqliteStore);
 impl_throttle!(SqliteStore);
+impl_erase!(SqliteStore);
+impl_team_managers!(SqliteStore);
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {

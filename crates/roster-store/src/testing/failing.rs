@@ -603,6 +603,32 @@ impl ConnectionStore for FailingStore {
 }
 
 #[async_trait]
+impl TeamManagerStore for FailingStore {
+    async fn team_managers(&self, org: OrgId) -> StoreResult<Vec<(TeamId, UserId)>> {
+        self.check("team_managers")?;
+        self.inner.team_managers(org).await
+    }
+
+    async fn set_team_managers(&self, org: OrgId, team: TeamId, managers: &[UserId], actor: &Actor, now: DateTime<Utc>) -> StoreResult<()> {
+        self.check("set_team_managers")?;
+        self.inner.set_team_managers(org, team, managers, actor, now).await
+    }
+}
+
+#[async_trait]
+impl ErasureStore for FailingStore {
+    async fn erase_person(&self, org: OrgId, person: UserId, actor: &Actor, now: DateTime<Utc>) -> StoreResult<Email> {
+        self.check("erase_person")?;
+        self.inner.erase_person(org, person, actor, now).await
+    }
+
+    async fn unlink_person(&self, org: OrgId, person: UserId, actor: &Actor, now: DateTime<Utc>) -> StoreResult<bool> {
+        self.check("unlink_person")?;
+        self.inner.unlink_person(org, person, actor, now).await
+    }
+}
+
+#[async_trait]
 impl ThrottleStore for FailingStore {
     async fn blocked_until(&self, keys: &[&str], now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
         self.check("blocked_until")?;

@@ -21,7 +21,14 @@ pub enum Backend {
 /// A migrated store on a database of its own; `finish` removes a PostgreSQL database.
 pub struct TestDb {
     pub store: Arc<dyn Store>,
+    raw: Raw,
     cleanup: Cleanup,
+}
+
+/// The store's own pool, for tests that look at every table.
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
 }
 
 enum Cleanup {
@@ -51,7 +58,8 @@ impl TestDb {
         let dir = tempfile::tempdir().map_err(|e| TestDbError::Setup(e.to_string()))?;
         let store = SqliteStore::open(&dir.path().join("data")).await.map_err(|e| TestDbError::Setup(e.to_string()))?;
         store.migrate().await.map_err(|e| TestDbError::Setup(e.to_string()))?;
-        Ok(Self { store: Arc::new(store), cleanup: Cleanup::Dir { _dir: dir } })
+        let raw = Raw::Sqlite(store.pool().clone());
+        Ok(Self { store: Arc::new(store), raw, cleanup: Cleanup::Dir { _dir: dir } })
     }
 
     pub async fn postgres() -> Result<Option<Self>, TestDbError> {
@@ -69,7 +77,8 @@ impl TestDb {
         admin.close().await.ok();
         let store = PgStore::connect(&with_database(&server_url, &database)).await.map_err(|e| TestDbError::Setup(e.to_string()))?;
         store.migrate().await.map_err(|e| TestDbError::Setup(e.to_string()))?;
-        Ok(Some(Self { store: Arc::new(store), cleanup: Cleanup::Postgres { server_url, database } }))
+        let raw = Raw::Postgres(store.pool().clone());
+        Ok(Some(Self { store: Arc::new(store), raw, cleanup: Cleanup::Postgres { server_url, database } }))
     }
 
     /// The URL of this test's own PostgreSQL database, so other processes can share it.
@@ -80,8 +89,46 @@ impl TestDb {
         }
     }
 
+    /// The tables with a row that holds `needle` in any column (as text, JSON included).
+    pub async fn tables_mentioning(&self, needle: &str) -> Result<Vec<String>, sqlx::Error> {
+        let pattern = format!("%{needle}%");
+        let mut found = Vec::new();
+        match &self.raw {
+            Raw::Sqlite(pool) => {
+                let tables: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetch_all(pool).await?;
+                for table in tables {
+                    let columns: Vec<String> = sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')")).fetch_all(pool).await?;
+                    let any = columns.iter().map(|c| format!("CAST(\"{c}\" AS TEXT) LIKE $1")).collect::<Vec<_>>().join(" OR ");
+                    let hits: i64 =
+                        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM \"{table}\" WHERE {any}")).bind(&pattern).fetch_one(pool).await?;
+                    if hits > 0 {
+                        found.push(table);
+                    }
+                }
+            }
+            Raw::Postgres(pool) => {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+                )
+                .fetch_all(pool)
+                .await?;
+                for table in tables {
+                    let hits: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM \"{table}\" t WHERE t::text LIKE $1"))
+                        .bind(&pattern)
+                        .fetch_one(pool)
+                        .await?;
+                    if hits > 0 {
+                        found.push(table);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn finish(self) {
-        let TestDb { store, cleanup } = self;
+        let TestDb { store, cleanup, .. } = self;
         drop(store);
         if let Cleanup::Postgres { server_url, database } = cleanup {
             if let Ok(mut admin) = sqlx::PgConnection::connect(&server_url).await {

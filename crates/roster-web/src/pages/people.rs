@@ -189,6 +189,8 @@ struct PersonPage {
     provisioning: Vec<(String, String, String, String)>,
     fields: Vec<Field>,
     manager: Option<(UserId, String)>,
+    /// Who they report to in effect (id, name, where it comes from).
+    effective_manager: Option<(UserId, String, String)>,
     primary_team: String,
     secondary_teams: Vec<String>,
     can_invite: bool,
@@ -243,7 +245,7 @@ impl EditValues {
 
 #[derive(Deserialize)]
 pub struct PersonPath {
-    id: UserId,
+    pub(crate) id: UserId,
 }
 
 #[derive(Deserialize, Default)]
@@ -271,6 +273,10 @@ pub async fn show(
         None => None,
     };
     let manager = manager_person.as_ref().map(|mp| (mp.id, mp.display_name()));
+    let effective_manager = match admin::teams::effective_manager(&state, org, &person).await? {
+        Some((m, source)) => Some((m.id, m.display_name(), admin::teams::describe_source(&state, org, source).await?)),
+        None => None,
+    };
     let manager_email = manager_person.map(|mp| mp.email.as_str().to_owned()).unwrap_or_default();
     let team_choices: Vec<(String, String, bool)> = if person.source.is_none() {
         teams.iter().map(|t| (t.id.to_string(), t.name.to_string(), person.secondary_teams.contains(&t.id))).collect()
@@ -331,6 +337,8 @@ pub async fn show(
             (_, Some("role")) => Some(format!("{} is now {}.", person.email, person.role)),
             (_, Some("profile")) => Some("The profile is saved.".to_owned()),
             (_, Some("placement")) => Some("The manager and team are saved.".to_owned()),
+            (_, Some("unlinked")) => Some("Unlinked: this person is managed here from now on.".to_owned()),
+            (_, Some("erased")) => Some("Erased: their personal data is gone; the audit trail keeps what was done, not the values.".to_owned()),
             _ => None,
         },
         editable: person.source.is_none().then(|| EditValues::of(&person.profile)),
@@ -345,6 +353,7 @@ pub async fn show(
         provisioning,
         fields,
         manager,
+        effective_manager,
         primary_team: or_dash(person.primary_team.and_then(team_name).as_deref()),
         secondary_teams: person.secondary_teams.iter().filter_map(|t| team_name(*t)).collect(),
         can_invite,
@@ -448,7 +457,7 @@ pub struct StatusForm {
     action: String,
 }
 
-fn acting(user: &crate::session::CurrentUser) -> roster_app::admin::people::Acting {
+pub(crate) fn acting(user: &crate::session::CurrentUser) -> roster_app::admin::people::Acting {
     roster_app::admin::people::Acting { actor: Actor::Person { id: user.person.id }, role: Some(user.person.role) }
 }
 

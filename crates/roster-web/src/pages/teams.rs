@@ -7,8 +7,8 @@ use crate::session::{AdminUser, CurrentUser};
 use crate::state::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use roster_app::admin::{self, OpsError};
 use roster_core::{Actor, TeamId};
@@ -24,6 +24,8 @@ pub struct TeamRow {
     pub parent: String,
     pub primary: u64,
     pub secondary: u64,
+    /// The team's managers' addresses, comma-separated.
+    pub managers: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -35,7 +37,7 @@ struct TeamsPage {
     error: Option<String>,
 }
 
-fn rows(teams: &[TeamSummary]) -> Vec<TeamRow> {
+fn rows(teams: &[TeamSummary], managers: &HashMap<TeamId, Vec<String>>) -> Vec<TeamRow> {
     let by_id: HashMap<TeamId, &TeamSummary> = teams.iter().map(|t| (t.team.id, t)).collect();
     let path_of = |t: &TeamSummary| {
         let mut names = vec![t.team.name.to_string()];
@@ -59,6 +61,7 @@ fn rows(teams: &[TeamSummary]) -> Vec<TeamRow> {
             parent: t.team.parent.map(|p| p.to_string()).unwrap_or_default(),
             primary: t.primary_members,
             secondary: t.secondary_members,
+            managers: managers.get(&t.team.id).map(|m| m.join(", ")).unwrap_or_default(),
         })
         .collect();
     rows.sort_by_key(|r| r.path.to_lowercase());
@@ -67,11 +70,31 @@ fn rows(teams: &[TeamSummary]) -> Vec<TeamRow> {
 
 async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, notice: Option<String>, error: Option<String>) -> Result<Response, PageError> {
     let teams = state.store.teams(ctx.org.id).await?;
-    Ok(TeamsPage { chrome: Chrome::signed_in(ctx, user, "teams"), teams: rows(&teams), notice, error }.into_response())
+    let mut managers: HashMap<TeamId, Vec<String>> = HashMap::new();
+    for (team, manager) in state.store.team_managers(ctx.org.id).await? {
+        if let Some(person) = state.store.person(ctx.org.id, manager).await? {
+            managers.entry(team).or_default().push(person.email.to_string());
+        }
+    }
+    Ok(TeamsPage { chrome: Chrome::signed_in(ctx, user, "teams"), teams: rows(&teams, &managers), notice, error }.into_response())
 }
 
-pub async fn list(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser) -> Result<Response, PageError> {
-    render(&state, &ctx, &user, None, None).await
+#[derive(Deserialize, Default)]
+pub struct TeamsNotice {
+    /// What the last form did, set by its redirect.
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Query(q): Query<TeamsNotice>,
+) -> Result<Response, PageError> {
+    // Only a short plain sentence is shown, whatever the address says.
+    let notice = q.notice.filter(|n| n.chars().count() <= 200);
+    render(&state, &ctx, &user, notice, None).await
 }
 
 #[derive(Deserialize)]
@@ -95,10 +118,14 @@ impl TeamForm {
     }
 }
 
-/// Bad input is shown on the page, which stays as it was.
+/// Done: back to the list (Post/Redirect/Get, so a reload repeats nothing). Bad input is shown
+/// on the page, which stays as it was.
 async fn outcome(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, result: Result<String, OpsError>) -> Result<Response, PageError> {
     match result {
-        Ok(notice) => render(state, ctx, user, Some(notice), None).await,
+        Ok(notice) => {
+            let notice: String = url::form_urlencoded::byte_serialize(notice.as_bytes()).collect();
+            Ok(Redirect::to(&format!("{}/teams?notice={notice}", ctx.base)).into_response())
+        }
         Err(OpsError::Invalid(msg) | OpsError::Conflict(msg)) => render(state, ctx, user, None, Some(msg)).await,
         Err(other) => Err(other.into()),
     }
@@ -177,5 +204,30 @@ pub async fn delete(
         }),
         Err(error) => Err(error),
     };
+    outcome(&state, &ctx, &user, result).await
+}
+
+#[derive(Deserialize)]
+pub struct ManagersForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    /// Addresses separated by commas, spaces or new lines; empty clears them.
+    #[serde(default)]
+    managers: String,
+}
+
+/// Set a team's managers: its people report to them unless they have an override manager.
+pub async fn set_managers(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<TeamPath>,
+    Form(form): Form<ManagersForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let actor = Actor::Person { id: user.person.id };
+    let addresses: Vec<String> = form.managers.split(|c: char| c == ',' || c.is_whitespace()).map(str::to_owned).collect();
+    let result =
+        admin::teams::set_managers(&state, ctx.org.id, &actor, path.id, &addresses).await.map(|()| "The team's managers are saved.".to_owned());
     outcome(&state, &ctx, &user, result).await
 }

@@ -69,6 +69,11 @@ impl TestApp {
         Some(Self { addr, state, db: Some(db), server })
     }
 
+    /// The tables with a row holding `needle` anywhere.
+    pub async fn tables_mentioning(&self, needle: &str) -> Vec<String> {
+        self.db.as_ref().expect("a test database").tables_mentioning(needle).await.expect("reading every table")
+    }
+
     pub fn url(&self, slug: &str, path: &str) -> String {
         format!("http://{}/o/{slug}{path}", self.addr)
     }
@@ -116,6 +121,16 @@ impl TestApp {
 }
 
 /// The `_csrf` value of the first form on a page.
+/// The page an answer leads to: the page a Post/Redirect/Get redirect names, or the answer itself.
+pub async fn read_through(client: &reqwest::Client, response: reqwest::Response) -> String {
+    if response.status() == reqwest::StatusCode::SEE_OTHER {
+        let location = response.headers()["location"].to_str().expect("a location").to_owned();
+        let next = response.url().join(&location).expect("a location within the site");
+        return client.get(next).send().await.expect("the page").text().await.expect("a body");
+    }
+    response.text().await.expect("a body")
+}
+
 pub fn form_token(html: &str) -> String {
     let marker = "name=\"_csrf\" value=\"";
     let start = html.find(marker).map(|i| i + marker.len()).expect("a form with a CSRF token");
