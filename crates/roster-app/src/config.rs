@@ -17,6 +17,8 @@ pub struct Config {
     /// Roster's own multi-tenant Microsoft app, for tenants that grant admin consent instead
     /// of registering an app of their own. Without it, only own app registrations work.
     pub entra_app: Option<EntraApp>,
+    /// The learning platform's address for a person's own page; `{org}` is the slug.
+    pub learning_url: Option<String>,
 }
 
 /// Roster's multi-tenant app registration. Its redirect URI is `<public_url>/entra/consent`.
@@ -35,7 +37,12 @@ impl std::fmt::Debug for EntraApp {
 impl Config {
     pub fn local(public_url: Url) -> Self {
         let secure_cookies = public_url.scheme() == "https";
-        Self { public_url, base_domain: None, secure_cookies, smtp: None, max_body_bytes: 64 * 1024 * 1024, entra_app: None }
+        Self { public_url, base_domain: None, secure_cookies, smtp: None, max_body_bytes: 64 * 1024 * 1024, entra_app: None, learning_url: None }
+    }
+
+    /// The learning platform's address for an organisation, when one is configured.
+    pub fn learning_url_for(&self, slug: &str) -> Option<String> {
+        self.learning_url.as_deref().filter(|u| !u.trim().is_empty()).map(|u| u.replace("{org}", slug))
     }
 
     /// Where Microsoft sends an admin back after admin consent: one address for the whole

@@ -39,6 +39,11 @@ pub enum CsvError {
     UnknownColumn(String),
     #[error("column '{0}' appears twice")]
     DuplicateColumn(String),
+    /// Not UTF-8: most often Excel's plain "CSV", which saves Windows-1252. `line` counts from 1.
+    #[error(
+        "the file is not UTF-8 (line {line} has a byte that is not): in Excel use Save As → \"CSV UTF-8 (Comma delimited)\", then import that file"
+    )]
+    NotUtf8 { line: usize },
     #[error("the file has more than {MAX_ROWS} rows; split it")]
     TooManyRows,
     /// A header cell breaks the cell rules; `position` counts from 1.
@@ -151,6 +156,11 @@ impl CsvRows {
 
 pub fn parse(bytes: &[u8]) -> Result<CsvRows, CsvError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // Refused as a whole, with the fix: read as another encoding, names would be silently wrong.
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        return Err(CsvError::NotUtf8 { line });
+    }
     let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(bytes);
     let headers = reader.headers().map_err(|e| CsvError::Unreadable(e.to_string()))?.clone();
     let slots = read_header(&headers)?;
@@ -280,6 +290,21 @@ fn read_row(slots: &[Slot], record: &csv::StringRecord, line: &str) -> Result<De
             Ok(DesiredPerson { record: format!("{line} ({email})"), external_id: None, email, profile, active: true, role, manager })
         }
         _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    use super::*;
+
+    #[test]
+    fn a_windows_1252_file_is_refused_with_the_fix() {
+        // "Zoë" as Excel's plain CSV writes it: ë is the single byte 0xEB.
+        let file = b"email,first_name\nzoe@example.com,Zo\xEB\n";
+        let error = parse(file).unwrap_err();
+        assert!(matches!(error, CsvError::NotUtf8 { line: 2 }), "{error:?}");
+        assert!(error.to_string().contains("CSV UTF-8"));
+        assert!(parse("\u{feff}email,first_name\nzoe@example.com,Zoë\n".as_bytes()).is_ok(), "UTF-8 with Excel's BOM is read");
     }
 }
 

@@ -44,6 +44,8 @@ fn org_routes() -> Router<AppState> {
         .route("/settings/sso/{connection}/{action}", post(pages::sso::admin::set_enabled))
         .route("/people", get(pages::people::list))
         .route("/people.csv", get(pages::people::export))
+        .route("/people/bulk", post(pages::people_bulk::review))
+        .route("/people/bulk/apply", post(pages::people_bulk::apply))
         .route("/people/{id}", get(pages::people::show))
         .route("/people/{id}/invite", post(pages::people::invite))
         .route("/people/{id}/invitation-link", post(pages::people::invitation_link))

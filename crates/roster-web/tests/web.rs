@@ -20,6 +20,8 @@ mod hardening;
 mod health;
 #[path = "web/import.rs"]
 mod import;
+#[path = "web/individuals.rs"]
+mod individuals;
 #[path = "web/isolation.rs"]
 mod isolation;
 #[path = "web/lifecycle.rs"]

@@ -19,6 +19,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Serve organisations on subdomains of this domain.
     pub base_domain: Option<String>,
+    /// The learning platform's address, linked from a learner's own page; `{org}` becomes the
+    /// organisation's slug.
+    pub learning_url: Option<String>,
     /// Base64 of 32 bytes. Without it, `master_key_file` (or `<data_dir>/master.key`) is used.
     pub master_key: Option<String>,
     pub master_key_file: Option<PathBuf>,
@@ -52,6 +55,7 @@ impl std::fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
             .field("base_domain", &self.base_domain)
+            .field("learning_url", &self.learning_url)
             .field("master_key", &hidden(&self.master_key))
             .field("master_key_file", &self.master_key_file)
             .field("smtp_host", &self.smtp_host)
@@ -77,6 +81,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             public_url: None,
             base_domain: None,
+            learning_url: None,
             master_key: None,
             master_key_file: None,
             smtp_host: None,

@@ -3,6 +3,7 @@
 //! reconciler for sources, directly for admin edits) and hands it to the store, so every change
 //! is applied, audited and announced the same way.
 
+pub mod bulk;
 pub mod people;
 pub mod scim_tokens;
 pub mod sso;

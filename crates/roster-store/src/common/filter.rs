@@ -2,7 +2,7 @@
 //! spliced into the text. The people table is aliased `p`.
 
 use super::prefix_upper_bound;
-use roster_core::query::PersonFilter;
+use roster_core::query::{PersonFilter, PersonSort, SortKey};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 use uuid::Uuid;
 
@@ -19,6 +19,25 @@ pub(crate) fn narrows_by_text(filter: &PersonFilter) -> bool {
         PersonFilter::And(parts) => parts.iter().any(narrows_by_text),
         PersonFilter::Or(parts) => !parts.is_empty() && parts.iter().all(narrows_by_text),
         _ => false,
+    }
+}
+
+/// The ORDER BY terms of a sort. Each sort has an index that serves it unfiltered, and ties
+/// fall back to the name order. With `by_text`, `|| ''` hides the name index from the ORDER BY
+/// so that the (few) matches of a prefix are sorted rather than found by walking the index.
+/// `nulls_first` / `nulls_last` make both backends put people without a value first when
+/// ascending (SQLite's own order; PostgreSQL is told).
+pub(crate) fn order_by(sort: PersonSort, by_text: bool, nulls_first: &str, nulls_last: &str) -> String {
+    let dir = if sort.descending { " DESC" } else { "" };
+    let nulls = if sort.descending { nulls_last } else { nulls_first };
+    let name = if by_text { format!("p.sort_key || ''{dir}, p.id{dir}") } else { format!("p.sort_key{dir}, p.id{dir}") };
+    match sort.key {
+        SortKey::Name => name,
+        SortKey::Email => format!("p.email{dir}"),
+        SortKey::JobTitle => format!("p.job_title{dir}{nulls}, {name}"),
+        SortKey::Team => format!("(SELECT t.name_key FROM teams t WHERE t.org_id = p.org_id AND t.id = p.primary_team_id){dir}{nulls}, {name}"),
+        SortKey::Role => format!("p.role{dir}, {name}"),
+        SortKey::Status => format!("p.status{dir}, {name}"),
     }
 }
 

@@ -225,7 +225,7 @@ macro_rules! impl_reads {
                     .fetch_all(&mut *tx)
                     .await?;
                 let teams = team_rows.iter().map(team_from_row).collect::<$crate::StoreResult<Vec<_>>>()?;
-                let sql = format!("SELECT {PERSON_COLUMNS} FROM people p WHERE p.org_id = $1");
+                let sql = format!("SELECT {PERSON_COLUMNS} FROM people p WHERE p.org_id = $1 ORDER BY p.id");
                 // Decoded as the rows arrive, while the database produces the next ones.
                 let mut people = Vec::new();
                 {
@@ -310,9 +310,8 @@ macro_rules! impl_reads {
                         return Err(too_deep());
                     }
                 }
-                // `|| ''` hides the name index from the ORDER BY, so that the matches are sorted.
                 let by_text = query.filter.as_ref().is_some_and($crate::common::filter::narrows_by_text);
-                qb.push(if by_text { " ORDER BY p.sort_key || '', p.id" } else { " ORDER BY p.sort_key, p.id" });
+                qb.push(" ORDER BY ").push($crate::common::filter::order_by(query.sort, by_text, NULLS_FIRST, NULLS_LAST));
                 qb.push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
                 // Not kept prepared: a cached generic plan cannot see how wide a prefix range or
                 // how large a team is, and picks a scan that suits none of them.

@@ -22,6 +22,9 @@ const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS, 2000);
 /// How a JSON column is read as text, and text written back to it.
 const JSON_TEXT: &str = "::text";
 const TEXT_JSON: &str = "::jsonb";
+/// Where NULLs go in an ascending and a descending sort: first, then last, on both backends.
+const NULLS_FIRST: &str = " NULLS FIRST";
+const NULLS_LAST: &str = " NULLS LAST";
 const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 /// How SCIM filters reach into stored JSON on this backend.
 const SCIM_DIALECT: crate::common::scim_filter::Dialect = crate::common::scim_filter::Dialect::Postgres;

@@ -25,6 +25,9 @@ const ROW_LIMITS: RowLimits = RowLimits::new(MAX_BINDS, 200);
 /// How a JSON column is read as text, and text written back to it.
 const JSON_TEXT: &str = "";
 const TEXT_JSON: &str = "";
+/// Where NULLs go in an ascending and a descending sort: first, then last, on both backends.
+const NULLS_FIRST: &str = "";
+const NULLS_LAST: &str = "";
 const CLAIM_LOCK: &str = "";
 /// How SCIM filters reach into stored JSON on this backend.
 const SCIM_DIALECT: crate::common::scim_filter::Dialect = crate::common::scim_filter::Dialect::Sqlite;
@@ -58,7 +61,7 @@ async fn lock_org(_tx: &mut DbTx, _org: OrgId) -> StoreResult<()> {
 const PLANNER_STATS: &str = include_str!("planner_stats.sql");
 
 /// One of the pinned rows, to tell whether an ANALYZE has replaced them since.
-const PINNED_MARK: (&str, &str) = ("people_status_sort", "1000000 100000 40000 2 1");
+const PINNED_MARK: (&str, &str) = ("people_title_sort", "1000000 100000 50 2 1");
 
 async fn pin_planner_statistics(pool: &DbPool) -> StoreResult<()> {
     // One connection throughout: reading the statistics loads them into the connection that

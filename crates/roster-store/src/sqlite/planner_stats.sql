@@ -3,7 +3,7 @@
 -- e-mails, small teams and manager spans). `tbl`, `idx`, then the rows in the index and the
 -- average rows per distinct value of each leading column set.
 DELETE FROM sqlite_stat1 WHERE tbl IN
-    ('orgs', 'teams', 'people', 'team_members', 'tokens', 'sessions', 'api_keys', 'audit_log', 'events', 'outbox_emails');
+    ('orgs', 'teams', 'people', 'team_members', 'team_managers', 'tokens', 'sessions', 'api_keys', 'audit_log', 'events', 'outbox_emails');
 INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
     ('orgs', 'sqlite_autoindex_orgs_1', '1000 1'),
     ('orgs', 'sqlite_autoindex_orgs_2', '1000 1'),
@@ -16,10 +16,13 @@ INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
     ('people', 'people_last_key', '1000000 100000 20'),
     ('people', 'people_status_sort', '1000000 100000 40000 2 1'),
     ('people', 'people_role_sort', '1000000 100000 30000 2 1'),
+    ('people', 'people_title_sort', '1000000 100000 50 2 1'),
     ('people', 'people_primary_team', '900000 90000 1000'),
     ('people', 'people_manager', '900000 90000 8'),
     ('team_members', 'sqlite_autoindex_team_members_1', '200000 20000 2 1'),
     ('team_members', 'team_members_team', '200000 20000 500'),
+    ('team_managers', 'sqlite_autoindex_team_managers_1', '10000 1000 1 1'),
+    ('team_managers', 'team_managers_person', '10000 1000 1'),
     ('tokens', 'sqlite_autoindex_tokens_1', '100000 1'),
     ('tokens', 'tokens_person', '100000 10000 2'),
     ('sessions', 'sqlite_autoindex_sessions_1', '100000 1'),

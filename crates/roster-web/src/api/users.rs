@@ -6,7 +6,7 @@ use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
-use roster_core::query::{PersonFilter, PersonQuery, MAX_PAGE_SIZE};
+use roster_core::query::{PersonFilter, PersonQuery, PersonSort, SortKey, MAX_PAGE_SIZE};
 use roster_core::{Email, Person, Role, Status, TeamId, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -99,6 +99,10 @@ pub struct UserFilters {
     /// 1 to 500; default 50.
     pub limit: Option<u32>,
     pub offset: Option<u64>,
+    /// `name` (the default), `email`, `job_title`, `team`, `role` or `status`; ties in name order.
+    pub sort: Option<String>,
+    /// `asc` (the default) or `desc`.
+    pub order: Option<String>,
 }
 
 impl UserFilters {
@@ -125,9 +129,22 @@ impl UserFilters {
         }
         Ok(PersonFilter::all(parts))
     }
+
+    fn sort(&self) -> Result<PersonSort, ApiError> {
+        let key = match &self.sort {
+            Some(raw) => raw.parse::<SortKey>().map_err(ApiError::BadRequest)?,
+            None => SortKey::Name,
+        };
+        let descending = match self.order.as_deref() {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(other) => return Err(ApiError::BadRequest(format!("order must be asc or desc, not '{other}'"))),
+        };
+        Ok(PersonSort { key, descending })
+    }
 }
 
-/// List people, filtered and paginated, sorted by name.
+/// List people, filtered, sorted (by name unless asked) and paginated.
 #[utoipa::path(get, path = "/api/v1/users", params(UserFilters),
     responses((status = 200, body = UserPage), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
 pub async fn list(State(state): State<AppState>, client: ApiClient, Query(filters): Query<UserFilters>) -> Result<Json<UserPage>, ApiError> {
@@ -136,7 +153,7 @@ pub async fn list(State(state): State<AppState>, client: ApiClient, Query(filter
         return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE_SIZE}")));
     }
     let offset = filters.offset.unwrap_or(0);
-    let query = PersonQuery::new(filters.to_filter()?, offset, limit);
+    let query = PersonQuery::new(filters.to_filter()?, offset, limit).sorted(filters.sort()?);
     let page = state.store.search_people(client.ctx.org.id, &query).await?;
     // `PersonQuery::new` asks for the total, so it is always there.
     let total = page.total.unwrap_or(0);

@@ -24,6 +24,8 @@ struct MePage {
     job_title: String,
     team: String,
     manager: String,
+    /// Back to the learning platform, when one is configured.
+    learning_url: Option<String>,
     /// Whether they have a password to change (people who sign in with SSO may have none).
     has_password: bool,
     error: Option<String>,
@@ -40,14 +42,13 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, error: Optio
         Some(id) => state.store.team(org, id).await?.map(|t| t.name.to_string()),
         None => None,
     };
-    let manager = match person.manager {
-        Some(id) => state.store.person(org, id).await?.map(|m| m.display_name()),
-        None => None,
-    };
+    // Who they report to in effect: their own manager, else their team's.
+    let manager = roster_app::admin::teams::effective_manager(state, org, person).await?.map(|(m, _)| m.display_name());
     let has_password = state.store.credentials(org, &person.email).await?.is_some_and(|c| c.password_hash.is_some());
     Ok(MePage {
         chrome: Chrome::signed_in(ctx, user, "me"),
         has_password,
+        learning_url: state.config.learning_url_for(ctx.org.slug.as_str()),
         error,
         name: person.display_name(),
         email: person.email.to_string(),

@@ -8,6 +8,7 @@ pub mod import;
 pub mod me;
 pub mod outbox;
 pub mod people;
+pub mod people_bulk;
 pub mod person_actions;
 pub mod scim;
 pub mod settings;

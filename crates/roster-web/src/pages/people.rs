@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use futures::StreamExt;
 use roster_app::admin;
-use roster_core::query::{PersonFilter, PersonQuery};
+use roster_core::query::{PersonFilter, PersonQuery, PersonSort, SortKey};
 use roster_core::{Actor, Role, Status, TeamId, UserId};
 use roster_store::PeopleCounts;
 use serde::Deserialize;
@@ -31,8 +31,20 @@ pub struct PeopleFilter {
     pub role: String,
     #[serde(default)]
     pub team: String,
+    /// A column of `SortKey` (name by default), and `desc` for the reverse order.
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub dir: String,
     #[serde(default)]
     pub page: Option<u64>,
+    /// Set by a bulk action's redirect: what it did (`BulkAction` verb key) and to how many.
+    #[serde(default)]
+    pub done: String,
+    #[serde(default)]
+    pub changed: Option<u64>,
+    #[serde(default)]
+    pub skipped: Option<u64>,
 }
 
 impl PeopleFilter {
@@ -56,10 +68,90 @@ impl PeopleFilter {
         PersonFilter::all(parts)
     }
 
-    fn href(&self, base: &str, page: u64) -> String {
-        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        format!("{base}/people?q={}&status={}&role={}&team={}&page={page}", enc(&self.q), enc(&self.status), enc(&self.role), enc(&self.team))
+    /// The filters and sort as form fields, to carry them through another form.
+    pub fn fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("q", self.q.clone()),
+            ("status", self.status.clone()),
+            ("role", self.role.clone()),
+            ("team", self.team.clone()),
+            ("sort", self.sort.clone()),
+            ("dir", self.dir.clone()),
+        ]
     }
+
+    /// What the last bulk action did, in a sentence.
+    fn bulk_notice(&self) -> Option<String> {
+        let changed = self.changed?;
+        let verb = match self.done.as_str() {
+            "invite" => "invited",
+            "deactivate" => "deactivated",
+            "reactivate" => "reactivated",
+            "add_to_team" => "added to the team",
+            "set_manager" => "given the manager",
+            _ => return None,
+        };
+        let skipped = match self.skipped.unwrap_or(0) {
+            0 => String::new(),
+            n => format!(" {n} left as they were: already so, or not for this action (an owner, a provisioned person, yourself)."),
+        };
+        Some(format!("{changed} {} {verb}.{skipped}", if changed == 1 { "person" } else { "people" }))
+    }
+
+    /// The sort asked for; an unknown column is the default order.
+    pub fn sort(&self) -> PersonSort {
+        PersonSort { key: self.sort.parse().unwrap_or_default(), descending: self.dir == "desc" }
+    }
+
+    pub fn href(&self, base: &str, page: u64) -> String {
+        self.href_sorted(base, page, self.sort())
+    }
+
+    fn href_sorted(&self, base: &str, page: u64, sort: PersonSort) -> String {
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let dir = if sort.descending { "desc" } else { "asc" };
+        format!(
+            "{base}/people?q={}&status={}&role={}&team={}&sort={}&dir={dir}&page={page}",
+            enc(&self.q),
+            enc(&self.status),
+            enc(&self.role),
+            enc(&self.team),
+            sort.key.as_str()
+        )
+    }
+
+    /// The column headers: (label, link that sorts by it, "ascending"/"descending"/"none").
+    fn headers(&self, base: &str) -> Vec<Header> {
+        let current = self.sort();
+        [
+            ("Name", SortKey::Name),
+            ("Email", SortKey::Email),
+            ("Job title", SortKey::JobTitle),
+            ("Primary team", SortKey::Team),
+            ("Role", SortKey::Role),
+            ("Status", SortKey::Status),
+        ]
+        .into_iter()
+        .map(|(label, key)| {
+            let on = current.key == key;
+            let next = PersonSort { key, descending: on && !current.descending };
+            let aria = match (on, current.descending) {
+                (false, _) => "none",
+                (true, false) => "ascending",
+                (true, true) => "descending",
+            };
+            Header { label, href: self.href_sorted(base, 1, next), aria }
+        })
+        .collect()
+    }
+}
+
+/// A sortable column header.
+pub struct Header {
+    pub label: &'static str,
+    pub href: String,
+    /// The `aria-sort` value.
+    pub aria: &'static str,
 }
 
 pub struct Row {
@@ -89,6 +181,9 @@ struct PeoplePage {
     next_href: Option<String>,
     /// Every match of these filters as CSV.
     csv_href: String,
+    headers: Vec<Header>,
+    filter_fields: Vec<(&'static str, String)>,
+    notice: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -102,6 +197,9 @@ struct PeopleResults {
     prev_href: Option<String>,
     next_href: Option<String>,
     csv_href: String,
+    headers: Vec<Header>,
+    /// The filters as hidden fields, for the bulk form and the page jump.
+    filter_fields: Vec<(&'static str, String)>,
 }
 
 pub async fn list(
@@ -113,7 +211,7 @@ pub async fn list(
 ) -> Result<Response, PageError> {
     let org = ctx.org.id;
     let page = filter.page.unwrap_or(1).max(1);
-    let query = PersonQuery::new(filter.to_filter(), (page - 1) * u64::from(PAGE_SIZE), PAGE_SIZE);
+    let query = PersonQuery::new(filter.to_filter(), (page - 1) * u64::from(PAGE_SIZE), PAGE_SIZE).sorted(filter.sort());
     let found = state.store.search_people(org, &query).await?;
     let teams = state.store.team_list(org).await?;
     let team_names: HashMap<TeamId, String> = teams.iter().map(|t| (t.id, t.name.to_string())).collect();
@@ -137,10 +235,14 @@ pub async fn list(
     let next_href = (page < pages).then(|| filter.href(&ctx.base, page + 1));
     let csv_href = filter.href(&ctx.base, 1).replacen("/people?", "/people.csv?", 1);
     let chrome = Chrome::signed_in(&ctx, &user, "people");
+    let column_headers = filter.headers(&ctx.base);
+    let filter_fields = filter.fields();
     // htmx asks for the results only; a normal request gets the whole page.
     if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
-        return Ok(PeopleResults { chrome, rows, total, page, pages, prev_href, next_href, csv_href }.into_response());
+        return Ok(PeopleResults { chrome, rows, total, page, pages, prev_href, next_href, csv_href, headers: column_headers, filter_fields }
+            .into_response());
     }
+    let notice = filter.bulk_notice();
     let counts = state.store.count_people(org).await?;
     let teams = teams.into_iter().map(|t| (t.id.to_string(), t.name.to_string())).collect();
     Ok(PeoplePage {
@@ -157,6 +259,9 @@ pub async fn list(
         prev_href,
         next_href,
         csv_href,
+        headers: column_headers,
+        filter_fields,
+        notice,
     }
     .into_response())
 }
@@ -616,6 +721,7 @@ pub async fn export(State(state): State<AppState>, ctx: OrgCtx, AdminUser(_user)
     const BATCH: u32 = roster_core::query::MAX_PAGE_SIZE;
     let org = ctx.org.id;
     let store = state.store.clone();
+    let sort = filter.sort();
     let filter = filter.to_filter();
     let header = SafeCsv::new(&PEOPLE_COLUMNS).and_then(SafeCsv::finish).unwrap_or_default();
     // (offset, done): each step reads one batch and yields it as CSV rows.
@@ -625,7 +731,7 @@ pub async fn export(State(state): State<AppState>, ctx: OrgCtx, AdminUser(_user)
             if done {
                 return None;
             }
-            let query = PersonQuery { with_total: false, ..PersonQuery::new(filter, offset, BATCH) };
+            let query = PersonQuery { with_total: false, ..PersonQuery::new(filter, offset, BATCH).sorted(sort) };
             let chunk = match store.search_people(org, &query).await {
                 Ok(page) => {
                     let mut piece = SafeCsv::rows_only();
