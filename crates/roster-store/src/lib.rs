@@ -86,7 +86,13 @@ pub trait PeopleStore {
     /// One page of people matching the filter, sorted by name then id.
     async fn search_people(&self, org: OrgId, query: &PersonQuery) -> StoreResult<PersonPage>;
     async fn count_people(&self, org: OrgId) -> StoreResult<PeopleCounts>;
+    /// Everyone the query matches (its offset and limit ignored), in its order, in chunks read
+    /// by one statement as the consumer takes them: memory does not grow with the count.
+    fn stream_people(&self, org: OrgId, query: &PersonQuery) -> PersonStream;
 }
+
+/// Chunks of people, as `PeopleStore::stream_people` reads them; an error ends it.
+pub type PersonStream = futures::stream::BoxStream<'static, StoreResult<Vec<Person>>>;
 
 #[async_trait]
 pub trait TeamStore {

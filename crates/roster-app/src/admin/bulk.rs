@@ -5,8 +5,9 @@
 use super::people::Acting;
 use super::{apply, OpsError};
 use crate::App;
+use futures::StreamExt;
 use roster_core::plan::Change;
-use roster_core::query::{PersonFilter, PersonQuery, MAX_PAGE_SIZE};
+use roster_core::query::{PersonFilter, PersonQuery};
 use roster_core::{OrgId, Person, Plan, Role, Status, TeamId, UserId};
 use std::collections::BTreeMap;
 
@@ -72,18 +73,14 @@ pub async fn resolve(state: &App, org: OrgId, targets: &Targets) -> Result<Vec<P
         }
         Targets::Matching(filter) => {
             let mut people = Vec::new();
-            loop {
-                let query = PersonQuery { with_total: false, ..PersonQuery::new(filter.clone(), people.len() as u64, MAX_PAGE_SIZE) };
-                let page = state.store.search_people(org, &query).await?.people;
-                let last = page.len() < MAX_PAGE_SIZE as usize;
-                people.extend(page);
-                if last {
-                    return Ok(people);
-                }
+            let mut chunks = state.store.stream_people(org, &PersonQuery::new(filter.clone(), 0, 1));
+            while let Some(chunk) = chunks.next().await {
+                people.extend(chunk?);
                 if people.len() > MAX_TARGETS {
                     return Err(OpsError::Invalid(format!("More than {MAX_TARGETS} people match: narrow the filters first.")));
                 }
             }
+            Ok(people)
         }
     }
 }

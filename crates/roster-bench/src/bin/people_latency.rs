@@ -66,6 +66,10 @@ struct Args {
     /// The whole run stops with an error after this long.
     #[arg(long, default_value_t = 3600)]
     max_secs: u64,
+    /// Measure the sorts instead: every column, each direction, with no filter, a team filter
+    /// and a one-letter prefix.
+    #[arg(long)]
+    sorted: bool,
 }
 
 /// The mix every endpoint gets, in turn. After a CSV import everybody is `invited` (nobody has
@@ -79,13 +83,26 @@ enum Kind {
     Invited,
     Team,
     Page,
+    /// A sort column (index into `SORTS`) under one of `SORT_FILTERS`.
+    Sorted(usize, usize),
 }
+
+const SORTS: [&str; 6] = ["name", "email", "job_title", "team", "role", "status"];
+const SORT_FILTERS: [&str; 3] = ["no filter", "team", "one letter"];
 
 const KINDS: [Kind; 6] = [Kind::All, Kind::Prefix, Kind::Active, Kind::Invited, Kind::Team, Kind::Page];
 
 impl Kind {
-    fn name(self) -> &'static str {
+    fn name(self) -> String {
         match self {
+            Kind::Sorted(sort, filter) => format!("{} / {}", SORTS[sort], SORT_FILTERS[filter]),
+            other => other.plain_name().to_owned(),
+        }
+    }
+
+    fn plain_name(self) -> &'static str {
+        match self {
+            Kind::Sorted(..) => "sorted",
             Kind::All => "no filter",
             Kind::Prefix => "q=prefix",
             Kind::Active => "status=active",
@@ -106,6 +123,35 @@ fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// The `n` sorted requests for one endpoint: each column and direction in turn, under no
+/// filter, a team, or a one-letter prefix (the widest prefix search).
+fn sorted_plan(endpoint: Endpoint, n: usize, seed: u64, teams: &[String]) -> Vec<(Kind, String)> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|i| {
+            let (sort, filter) = (i % SORTS.len(), (i / SORTS.len()) % SORT_FILTERS.len());
+            let descending = (i / (SORTS.len() * SORT_FILTERS.len())) % 2 == 1;
+            let letter = char::from(b'a' + rng.below(26) as u8);
+            let team = &teams[rng.below(teams.len())];
+            let (filter_param, order) = match endpoint {
+                Endpoint::Page => (["", "team=", "q="][filter], if descending { "&dir=desc" } else { "" }),
+                Endpoint::Api => (["", "team_id=", "q="][filter], if descending { "&order=desc" } else { "" }),
+            };
+            let value = match filter {
+                0 => String::new(),
+                1 => team.clone(),
+                _ => letter.to_string(),
+            };
+            let sep = if filter == 0 { "" } else { "&" };
+            let path = match endpoint {
+                Endpoint::Page => format!("/people?sort={}{order}{sep}{filter_param}{value}", SORTS[sort]),
+                Endpoint::Api => format!("/api/v1/users?sort={}{order}{sep}{filter_param}{value}&limit={PAGE_SIZE}", SORTS[sort]),
+            };
+            (Kind::Sorted(sort, filter), path)
+        })
+        .collect()
+}
+
 /// The `n` request paths for one endpoint, deterministic for a seed.
 fn plan(endpoint: Endpoint, n: usize, seed: u64, teams: &[String]) -> Vec<(Kind, String)> {
     let prefixes = search_prefixes(seed, n);
@@ -124,6 +170,8 @@ fn plan(endpoint: Endpoint, n: usize, seed: u64, teams: &[String]) -> Vec<(Kind,
                 (Kind::Team, Endpoint::Api) => (format!("team_id={team}"), 0),
                 (Kind::Page, Endpoint::Page) => (format!("page={page}"), 0),
                 (Kind::Page, Endpoint::Api) => (String::new(), (page - 1) * PAGE_SIZE),
+                // Not in KINDS: the sorted plan builds its own.
+                (Kind::Sorted(..), _) => (String::new(), 0),
             };
             let path = match endpoint {
                 Endpoint::Page if filter.is_empty() => "/people".to_owned(),
@@ -210,8 +258,9 @@ async fn one_backend(location: &Location, args: &Args, file: &str, deadline: Ins
 
         let mut endpoints = Vec::new();
         for (endpoint, name, auth) in [(Endpoint::Page, "GET /o/bench/people", Auth::Session(&session)), (Endpoint::Api, "GET /o/bench/api/v1/users", Auth::Key(&key))] {
-            let warmup = plan(endpoint, args.warmup, args.seed ^ 0xA11CE, &teams);
-            let paths = plan(endpoint, args.requests, args.seed, &teams);
+            let make = if args.sorted { sorted_plan } else { plan };
+            let warmup = make(endpoint, args.warmup, args.seed ^ 0xA11CE, &teams);
+            let paths = make(endpoint, args.requests, args.seed, &teams);
             let m = measure(&web, &auth, &warmup, &paths, deadline).await?;
             let met = m.server.p99_ms < AIM_P99_MS;
             println!(
@@ -220,9 +269,9 @@ async fn one_backend(location: &Location, args: &Args, file: &str, deadline: Ins
                 if met { "met" } else { "MISSED" }
             );
             for (kind, s) in &m.by_kind {
-                println!("      {:<16} n {:>4}  p50 {:>7.2}  p90 {:>7.2}  p99 {:>7.2}  max {:>7.2} ms", kind.name(), s.count, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms);
+                println!("      {:<24} n {:>4}  p50 {:>7.2}  p90 {:>7.2}  p99 {:>7.2}  max {:>7.2} ms", kind.name(), s.count, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms);
             }
-            let by_kind: serde_json::Map<String, serde_json::Value> = m.by_kind.iter().map(|(k, s)| Ok((k.name().to_owned(), serde_json::to_value(s)?))).collect::<anyhow::Result<_>>()?;
+            let by_kind: serde_json::Map<String, serde_json::Value> = m.by_kind.iter().map(|(k, s)| Ok((k.name(), serde_json::to_value(s)?))).collect::<anyhow::Result<_>>()?;
             endpoints.push(serde_json::json!({
                 "endpoint": name, "server": m.server, "client": m.client, "server_by_filter": by_kind,
                 "mean_bytes": m.mean_bytes, "aim_met": met,
@@ -278,6 +327,7 @@ async fn main() -> anyhow::Result<()> {
         "warmup": args.warmup,
         "vacuum_first": args.vacuum_first,
         "aim_p99_ms": AIM_P99_MS,
+        "sorted": args.sorted,
         "seconds": secs(started.elapsed()),
         "results": results,
     });

@@ -97,6 +97,34 @@ impl Web {
     }
 }
 
+impl Web {
+    /// POST a form as the signed-in admin (the CSRF token read from `form_page` first), timed.
+    /// Any answer but a server error is returned, with its status.
+    pub async fn post_form(&self, form_page: &str, path: &str, session: &str, fields: &[(&str, String)]) -> anyhow::Result<(StatusCode, Timed)> {
+        let page = self.get(form_page, &Auth::Session(session)).await?;
+        let csrf = hidden_input(&page.body, "_csrf").with_context(|| format!("{form_page} has no _csrf field"))?;
+        let mut form: Vec<(&str, String)> = vec![("_csrf", csrf)];
+        form.extend(fields.iter().cloned());
+        let started = Instant::now();
+        let response = self
+            .client
+            .post(format!("{}{}{path}", self.root, self.org))
+            .header(COOKIE, format!("roster_session={session}"))
+            .form(&form)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = response.status();
+        let server_ms = server_timing(&response).unwrap_or(f64::NAN);
+        let body = response.text().await?;
+        let client_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status.is_server_error() {
+            bail!("POST {path} answered {status}: {}", body.chars().take(300).collect::<String>());
+        }
+        Ok((status, Timed { server_ms, client_ms, bytes: body.len(), body }))
+    }
+}
+
 fn cookie(response: &reqwest::Response, name: &str) -> Option<String> {
     response.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
         let pair = v.split(';').next()?.trim();

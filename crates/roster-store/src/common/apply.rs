@@ -172,7 +172,7 @@ impl RowLimits {
 pub(crate) const LARGE_PLAN: usize = 5_000;
 
 pub(crate) const TEAM_BINDS: usize = 5;
-pub(crate) const PERSON_BINDS: usize = 20;
+pub(crate) const PERSON_BINDS: usize = 21;
 
 /// The e-mail addresses a plan gives out (new people and changed addresses): to name the one
 /// that broke a uniqueness rule.
@@ -307,8 +307,16 @@ macro_rules! impl_apply {
                 let mut qb = sqlx::QueryBuilder::<Db>::new(
                     "INSERT INTO people (org_id, id, email, first_name, last_name, job_title, department, location, language, \
                      hire_date, custom_fields, status, role, primary_team_id, source_connection_id, source_external_id, \
-                     sort_key, last_key, created_at, updated_at) ",
+                     sort_key, last_key, team_key, created_at, updated_at) ",
                 );
+                // The team sort's key: the teams (those of this plan included) were written above.
+                let team_keys: std::collections::HashMap<uuid::Uuid, String> =
+                    sqlx::query_as::<_, (uuid::Uuid, String)>("SELECT id, name_key FROM teams WHERE org_id = $1")
+                        .bind(run.org)
+                        .fetch_all(&mut **tx)
+                        .await?
+                        .into_iter()
+                        .collect();
                 qb.push_values(pending.people.drain(..), |mut row, person| {
                     let profile = &person.profile;
                     row.push_bind(run.org)
@@ -329,6 +337,7 @@ macro_rules! impl_apply {
                         .push_bind(person.source.as_ref().map(|s| s.external_id.clone()))
                         .push_bind($crate::common::sort_key(profile, &person.email))
                         .push_bind($crate::common::last_key(profile))
+                        .push_bind(person.primary_team.and_then(|t| team_keys.get(&t.as_uuid()).cloned()).unwrap_or_default())
                         .push_bind(ts(run.now))
                         .push_bind(ts(run.now));
                 });

@@ -35,7 +35,7 @@ pub(crate) fn order_by(sort: PersonSort, by_text: bool, nulls_first: &str, nulls
         SortKey::Name => name,
         SortKey::Email => format!("p.email{dir}"),
         SortKey::JobTitle => format!("p.job_title{dir}{nulls}, {name}"),
-        SortKey::Team => format!("(SELECT t.name_key FROM teams t WHERE t.org_id = p.org_id AND t.id = p.primary_team_id){dir}{nulls}, {name}"),
+        SortKey::Team => format!("p.team_key{dir}, {name}"),
         SortKey::Role => format!("p.role{dir}, {name}"),
         SortKey::Status => format!("p.status{dir}, {name}"),
     }

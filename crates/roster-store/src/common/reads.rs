@@ -336,6 +336,50 @@ macro_rules! impl_reads {
                 Ok($crate::PersonPage { people, total })
             }
 
+            fn stream_people(&self, org: roster_core::OrgId, query: &roster_core::query::PersonQuery) -> $crate::PersonStream {
+                /// People per chunk: one secondary-team lookup each.
+                const CHUNK: usize = 500;
+                // Two chunks in flight at most: the reader waits for the consumer.
+                let (tx, rx) = tokio::sync::mpsc::channel::<$crate::StoreResult<Vec<roster_core::Person>>>(2);
+                let (pool, query) = (self.pool.clone(), query.clone());
+                tokio::spawn(async move {
+                    let read = async {
+                        let mut qb = sqlx::QueryBuilder::<Db>::new(format!("SELECT {PERSON_COLUMNS} FROM people p WHERE p.org_id = "));
+                        qb.push_bind(org.as_uuid());
+                        if let Some(filter) = &query.filter {
+                            if !$crate::common::filter::push_filter(&mut qb, org.as_uuid(), filter) {
+                                return Err($crate::StoreError::Invalid(format!(
+                                    "a person filter may nest at most {} levels",
+                                    $crate::common::filter::MAX_FILTER_DEPTH
+                                )));
+                            }
+                        }
+                        let by_text = query.filter.as_ref().is_some_and($crate::common::filter::narrows_by_text);
+                        qb.push(" ORDER BY ").push($crate::common::filter::order_by(query.sort, by_text, NULLS_FIRST, NULLS_LAST));
+                        let mut rows = qb.build().persistent(false).fetch(&pool);
+                        let mut chunk = Vec::with_capacity(CHUNK);
+                        while let Some(row) = futures::TryStreamExt::try_next(&mut rows).await? {
+                            chunk.push(person_from_row(&row)?);
+                            if chunk.len() == CHUNK {
+                                fill_secondary_teams(&pool, org, &mut chunk).await?;
+                                if tx.send(Ok(std::mem::take(&mut chunk))).await.is_err() {
+                                    return Ok(()); // the consumer went away
+                                }
+                            }
+                        }
+                        if !chunk.is_empty() {
+                            fill_secondary_teams(&pool, org, &mut chunk).await?;
+                            let _ = tx.send(Ok(chunk)).await;
+                        }
+                        Ok(())
+                    };
+                    if let Err(error) = read.await {
+                        let _ = tx.send(Err(error)).await;
+                    }
+                });
+                Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+            }
+
             async fn count_people(&self, org: roster_core::OrgId) -> $crate::StoreResult<$crate::PeopleCounts> {
                 let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM people WHERE org_id = $1 GROUP BY status")
                     .bind(org.as_uuid())

@@ -17,6 +17,7 @@ INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
     ('people', 'people_status_sort', '1000000 100000 40000 2 1'),
     ('people', 'people_role_sort', '1000000 100000 30000 2 1'),
     ('people', 'people_title_sort', '1000000 100000 50 2 1'),
+    ('people', 'people_team_sort', '1000000 100000 1000 2 1'),
     ('people', 'people_primary_team', '900000 90000 1000'),
     ('people', 'people_manager', '900000 90000 8'),
     ('team_members', 'sqlite_autoindex_team_members_1', '200000 20000 2 1'),

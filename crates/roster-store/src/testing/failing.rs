@@ -97,6 +97,13 @@ impl PeopleStore for FailingStore {
         self.inner.snapshot_for(org, keys).await
     }
 
+    fn stream_people(&self, org: OrgId, query: &PersonQuery) -> PersonStream {
+        match self.check("stream_people") {
+            Ok(()) => self.inner.stream_people(org, query),
+            Err(error) => Box::pin(futures::stream::once(async move { Err(error) })),
+        }
+    }
+
     async fn person(&self, org: OrgId, id: UserId) -> StoreResult<Option<Person>> {
         self.check("person")?;
         self.inner.person(org, id).await

@@ -714,42 +714,18 @@ pub async fn set_placement(
     Ok(Redirect::to(&format!("{}/people/{}?changed=placement", ctx.base, path.id)).into_response())
 }
 
-/// Every person the Individuals filters select, as CSV, written page by page as it is read:
-/// the export's memory does not grow with the organisation.
+/// Every person the Individuals filters select, in their order, as CSV, written chunk by chunk
+/// as one statement reads them: the export's memory does not grow with the organisation.
 pub async fn export(State(state): State<AppState>, ctx: OrgCtx, AdminUser(_user): AdminUser, Query(filter): Query<PeopleFilter>) -> Response {
     use roster_core::csv_export::{person_row, SafeCsv, PEOPLE_COLUMNS};
-    const BATCH: u32 = roster_core::query::MAX_PAGE_SIZE;
-    let org = ctx.org.id;
-    let store = state.store.clone();
-    let sort = filter.sort();
-    let filter = filter.to_filter();
+    let query = PersonQuery::new(filter.to_filter(), 0, 1).sorted(filter.sort());
     let header = SafeCsv::new(&PEOPLE_COLUMNS).and_then(SafeCsv::finish).unwrap_or_default();
-    // (offset, done): each step reads one batch and yields it as CSV rows.
-    let rows = futures::stream::unfold((0u64, false), move |(offset, done)| {
-        let (store, filter) = (store.clone(), filter.clone());
-        async move {
-            if done {
-                return None;
-            }
-            let query = PersonQuery { with_total: false, ..PersonQuery::new(filter, offset, BATCH).sorted(sort) };
-            let chunk = match store.search_people(org, &query).await {
-                Ok(page) => {
-                    let mut piece = SafeCsv::rows_only();
-                    let last = page.people.len() < BATCH as usize;
-                    let written: Result<(), _> = page.people.iter().try_for_each(|p| piece.row(&person_row(p)));
-                    match written.and_then(|()| piece.finish()) {
-                        Ok(bytes) => Ok((bytes, last)),
-                        Err(e) => Err(std::io::Error::other(e.to_string())),
-                    }
-                }
-                // A failure mid-file ends the download as an error, not as a short file.
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            };
-            match chunk {
-                Ok((bytes, last)) => Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(bytes)), (offset + u64::from(BATCH), last))),
-                Err(e) => Some((Err(e), (offset, true))),
-            }
-        }
+    let rows = state.store.stream_people(ctx.org.id, &query).map(|chunk| {
+        // A failure mid-file ends the download as an error, not as a short file.
+        let people = chunk.map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mut piece = SafeCsv::rows_only();
+        people.iter().try_for_each(|p| piece.row(&person_row(p))).map_err(|e| std::io::Error::other(e.to_string()))?;
+        piece.finish().map(axum::body::Bytes::from).map_err(|e| std::io::Error::other(e.to_string()))
     });
     let body = futures::stream::once(async move { Ok::<_, std::io::Error>(axum::body::Bytes::from(header)) }).chain(rows);
     let headers = [

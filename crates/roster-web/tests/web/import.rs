@@ -198,5 +198,10 @@ async fn individuals_export_every_match_as_csv(app: &TestApp) {
     assert_eq!(lines[0], "id,email,first_name,last_name,job_title,department,role,status");
     assert_eq!(lines.len(), 1 + 1_204, "every invited person, across batches of 500; the active owner is not invited");
     assert!(text.contains("'=HYPERLINK"), "a formula is written as text");
+    // In the page's order: by e-mail, descending.
+    let sorted = client.get(app.url("acme", "/people.csv?status=invited&sort=email&dir=desc")).send().await.unwrap().text().await.unwrap();
+    let emails: Vec<&str> = sorted.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
+    assert_eq!((emails[0], emails.len()), ("p1202@acme.example", 1_204));
+    assert!(emails.windows(2).all(|w| w[0] > w[1]), "descending throughout");
 }
 on_both_backends!(individuals_export_, individuals_export_every_match_as_csv);

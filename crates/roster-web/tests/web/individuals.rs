@@ -47,6 +47,15 @@ async fn individuals_sort_by_each_column(app: &TestApp) {
     // Teams by name (Accounts before Works), people without a team first, names within a team.
     let by_team = others(emails_in(&page("sort=team").await));
     assert_eq!(by_team, ["dan@acme.example", "bob@acme.example", "ann@acme.example", "cat@acme.example"]);
+    // Renaming a team and moving someone re-sort them at once.
+    let accounts = app.state.store.team_list(org).await.unwrap().into_iter().find(|t| t.name.as_str() == "Accounts").unwrap();
+    roster_app::admin::update_team(&app.state, org, Actor::Cli, accounts.id, "Zoology", None).await.unwrap();
+    let cli = roster_app::admin::people::Acting { actor: Actor::Cli, role: None };
+    let dan = app.state.store.person_by_email(org, &Email::parse("dan@acme.example").unwrap()).await.unwrap().unwrap();
+    roster_app::admin::people::set_primary_team(&app.state, org, &cli, dan.id, Some(accounts.id)).await.unwrap();
+    let by_team = others(emails_in(&page("sort=team").await));
+    assert_eq!(by_team, ["ann@acme.example", "cat@acme.example", "bob@acme.example", "dan@acme.example"]);
+    roster_app::admin::people::set_primary_team(&app.state, org, &cli, dan.id, None).await.unwrap();
     let by_role = page("sort=role").await;
     assert!(by_role.contains("aria-sort=\"ascending\""), "the sorted column says so");
     assert_eq!(emails_in(&by_role)[0], "dan@acme.example", "admin sorts first");
