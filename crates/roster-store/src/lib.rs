@@ -121,6 +121,9 @@ pub trait AuditStore {
     async fn audit_for_person(&self, org: OrgId, person: UserId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
     /// Newest first.
     async fn recent_audit(&self, org: OrgId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    /// The newest audit row's sequence number (0 for none): it moves whenever anything about
+    /// the organisation's people changes, so figures derived from them can be kept until it does.
+    async fn audit_version(&self, org: OrgId) -> StoreResult<i64>;
     /// The entries `query` selects, newest first (by id, which is time-ordered).
     async fn audit_log(&self, org: OrgId, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
 }

@@ -573,6 +573,12 @@ macro_rules! impl_reads {
                 rows.iter().map(audit_from_row).collect()
             }
 
+            async fn audit_version(&self, org: roster_core::OrgId) -> $crate::StoreResult<i64> {
+                let newest: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(seq) FROM audit_log WHERE org_id = $1").bind(org.as_uuid()).fetch_one(&self.pool).await?;
+                Ok(newest.unwrap_or(0))
+            }
+
             async fn recent_audit(&self, org: roster_core::OrgId, limit: u32) -> $crate::StoreResult<Vec<$crate::AuditEntry>> {
                 let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE org_id = $1 ORDER BY seq DESC LIMIT $2");
                 let rows = sqlx::query(&sql).bind(org.as_uuid()).bind(i64::from(limit)).fetch_all(&self.pool).await?;

@@ -158,6 +158,11 @@ impl PlanStore for FailingStore {
 
 #[async_trait]
 impl AuditStore for FailingStore {
+    async fn audit_version(&self, org: OrgId) -> StoreResult<i64> {
+        self.check("audit_version")?;
+        self.inner.audit_version(org).await
+    }
+
     async fn audit_for_person(&self, org: OrgId, person: UserId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         self.check("audit_for_person")?;
         self.inner.audit_for_person(org, person, limit).await

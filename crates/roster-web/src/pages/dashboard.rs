@@ -45,7 +45,7 @@ const REFUSALS_SHOWN: u32 = 500;
 
 pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser) -> Result<Response, PageError> {
     let org = ctx.org.id;
-    let counts = state.store.count_people(org).await?;
+    let counts = state.counts.get(state.store.as_ref(), org).await?;
     let mut connections = Vec::new();
     let mut held = Vec::new();
     for connection in state.store.connections(org).await? {

@@ -243,7 +243,7 @@ pub async fn list(
             .into_response());
     }
     let notice = filter.bulk_notice();
-    let counts = state.store.count_people(org).await?;
+    let counts = state.counts.get(state.store.as_ref(), org).await?;
     let teams = teams.into_iter().map(|t| (t.id.to_string(), t.name.to_string())).collect();
     Ok(PeoplePage {
         chrome,

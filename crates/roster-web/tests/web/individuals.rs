@@ -113,6 +113,7 @@ async fn bulk_actions_confirm_the_count_and_apply_once(app: &TestApp) {
     assert_eq!(done.status(), 303, "Post/Redirect/Get");
     let shown = read_through(&owner, done).await;
     assert!(shown.contains("2 people deactivated."), "{shown}");
+    assert!(shown.contains("· 2 deactivated"), "the header's counts follow at once: {shown}");
     assert_eq!((find("ann@acme.example").await.status, find("bob@acme.example").await.status), (Status::Deactivated, Status::Deactivated));
     // Posting it again (a reload) changes nothing more.
     let again = read_through(&owner, post("/people/bulk/apply", confirmed).await.unwrap()).await;
