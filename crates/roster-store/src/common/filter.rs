@@ -23,21 +23,23 @@ pub(crate) fn narrows_by_text(filter: &PersonFilter) -> bool {
 }
 
 /// The ORDER BY terms of a sort. Each sort has an index that serves it unfiltered, and ties
-/// fall back to the name order. With `by_text`, `|| ''` hides the name index from the ORDER BY
-/// so that the (few) matches of a prefix are sorted rather than found by walking the index.
-/// `nulls_first` / `nulls_last` make both backends put people without a value first when
-/// ascending (SQLite's own order; PostgreSQL is told).
+/// fall back to the name order. With `by_text`, `|| ''` hides every index from the ORDER BY so
+/// that the (few) matches of a prefix are sorted, rather than found by walking an index in
+/// order and skipping everyone else. `nulls_first` / `nulls_last` make both backends put
+/// people without a value first when ascending (SQLite's own order; PostgreSQL is told).
 pub(crate) fn order_by(sort: PersonSort, by_text: bool, nulls_first: &str, nulls_last: &str) -> String {
     let dir = if sort.descending { " DESC" } else { "" };
     let nulls = if sort.descending { nulls_last } else { nulls_first };
-    let name = if by_text { format!("p.sort_key || ''{dir}, p.id{dir}") } else { format!("p.sort_key{dir}, p.id{dir}") };
+    // `|| ''` keeps the value (NULL stays NULL) but hides the column's index from the planner.
+    let hide = if by_text { " || ''" } else { "" };
+    let name = format!("p.sort_key{hide}{dir}, p.id{dir}");
     match sort.key {
         SortKey::Name => name,
-        SortKey::Email => format!("p.email{dir}"),
-        SortKey::JobTitle => format!("p.job_title{dir}{nulls}, {name}"),
-        SortKey::Team => format!("p.team_key{dir}, {name}"),
-        SortKey::Role => format!("p.role{dir}, {name}"),
-        SortKey::Status => format!("p.status{dir}, {name}"),
+        SortKey::Email => format!("p.email{hide}{dir}"),
+        SortKey::JobTitle => format!("p.job_title{hide}{dir}{nulls}, {name}"),
+        SortKey::Team => format!("p.team_key{hide}{dir}, {name}"),
+        SortKey::Role => format!("p.role{hide}{dir}, {name}"),
+        SortKey::Status => format!("p.status{hide}{dir}, {name}"),
     }
 }
 
