@@ -19,6 +19,8 @@ pub struct Config {
     pub entra_app: Option<EntraApp>,
     /// The learning platform's address for a person's own page; `{org}` is the slug.
     pub learning_url: Option<String>,
+    /// How long the events feed keeps events, in days.
+    pub event_retention_days: u32,
 }
 
 /// Roster's multi-tenant app registration. Its redirect URI is `<public_url>/entra/consent`.
@@ -34,10 +36,22 @@ impl std::fmt::Debug for EntraApp {
     }
 }
 
+/// The events feed's history, unless configured otherwise.
+pub const DEFAULT_EVENT_RETENTION_DAYS: u32 = 30;
+
 impl Config {
     pub fn local(public_url: Url) -> Self {
         let secure_cookies = public_url.scheme() == "https";
-        Self { public_url, base_domain: None, secure_cookies, smtp: None, max_body_bytes: 64 * 1024 * 1024, entra_app: None, learning_url: None }
+        Self {
+            public_url,
+            base_domain: None,
+            secure_cookies,
+            smtp: None,
+            max_body_bytes: 64 * 1024 * 1024,
+            entra_app: None,
+            learning_url: None,
+            event_retention_days: DEFAULT_EVENT_RETENTION_DAYS,
+        }
     }
 
     /// The learning platform's address for an organisation, when one is configured.

@@ -142,6 +142,10 @@ pub trait OutboxStore {
     async fn mark_email_failed(&self, id: uuid::Uuid, error: &str, retry_at: DateTime<Utc>) -> StoreResult<()>;
     /// Outbound events (`user.created`, ...) after `after_seq`, oldest first: the replayable feed.
     async fn events(&self, org: OrgId, after_seq: i64, limit: u32) -> StoreResult<Vec<OutboundEvent>>;
+    /// The feed: events after `after_seq` of the given kinds (every kind when empty), oldest first.
+    async fn event_feed(&self, org: OrgId, after_seq: i64, kinds: &[String], limit: u32) -> StoreResult<Vec<OutboundEvent>>;
+    /// Forget events older than `before` (the feed's retention window). Returns how many.
+    async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 #[async_trait]

@@ -160,6 +160,10 @@ pub struct OutboundEvent {
     pub id: Uuid,
     pub kind: String,
     pub at: DateTime<Utc>,
+    /// The run (a sync, an import, an admin action's plan) it came from, if any.
+    pub run: Option<Uuid>,
+    /// Who made the change, as the audit log names them (`person:<id>`, `connection:<id>`, `cli`, ...).
+    pub actor: Option<String>,
     pub data: serde_json::Value,
 }
 

@@ -77,6 +77,7 @@ fn org_routes() -> Router<AppState> {
         .route("/api/v1/users", get(api::users::list))
         .route("/api/v1/users/{id}", get(api::users::get))
         .route("/api/v1/teams", get(api::teams::list))
+        .route("/api/v1/events", get(api::events::feed))
         .merge(pages::entra::routes())
         .layer(middleware::from_fn(crate::error::styled_rejections))
 }

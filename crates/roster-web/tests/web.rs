@@ -10,6 +10,8 @@ mod access;
 mod api;
 #[path = "web/entra.rs"]
 mod entra;
+#[path = "web/events.rs"]
+mod events;
 #[path = "web/failures.rs"]
 mod failures;
 #[path = "web/guard.rs"]

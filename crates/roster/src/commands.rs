@@ -24,6 +24,8 @@ pub async fn app(settings: &Settings) -> anyhow::Result<App> {
     let mut config = Config::local(public_url);
     config.base_domain = settings.base_domain.clone().filter(|d| !d.is_empty());
     config.learning_url = settings.learning_url.clone().filter(|u| !u.trim().is_empty());
+    anyhow::ensure!(settings.event_retention_days >= 1, "event_retention_days must be at least 1");
+    config.event_retention_days = settings.event_retention_days;
     let security: SmtpSecurity = settings.smtp_security.parse().map_err(|e: String| anyhow!(e))?;
     config.smtp = settings.smtp_host.clone().filter(|h| !h.is_empty()).map(|host| SmtpConfig {
         host,

@@ -22,6 +22,8 @@ pub struct Settings {
     /// The learning platform's address, linked from a learner's own page; `{org}` becomes the
     /// organisation's slug.
     pub learning_url: Option<String>,
+    /// How many days the events feed keeps events.
+    pub event_retention_days: u32,
     /// Base64 of 32 bytes. Without it, `master_key_file` (or `<data_dir>/master.key`) is used.
     pub master_key: Option<String>,
     pub master_key_file: Option<PathBuf>,
@@ -56,6 +58,7 @@ impl std::fmt::Debug for Settings {
             .field("public_url", &self.public_url)
             .field("base_domain", &self.base_domain)
             .field("learning_url", &self.learning_url)
+            .field("event_retention_days", &self.event_retention_days)
             .field("master_key", &hidden(&self.master_key))
             .field("master_key_file", &self.master_key_file)
             .field("smtp_host", &self.smtp_host)
@@ -82,6 +85,7 @@ impl Default for Settings {
             public_url: None,
             base_domain: None,
             learning_url: None,
+            event_retention_days: roster_app::config::DEFAULT_EVENT_RETENTION_DAYS,
             master_key: None,
             master_key_file: None,
             smtp_host: None,

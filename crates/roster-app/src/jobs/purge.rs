@@ -1,5 +1,5 @@
 //! Forgetting what guards nothing any more: expired sign-in requests and SAML assertion IDs,
-//! old failure counts, and provisioning decisions past 30 days. Any process may do it: the deletes are idempotent.
+//! old failure counts, provisioning decisions past 30 days, and events past the feed's retention. Any process may do it: the deletes are idempotent.
 
 use crate::jobs::supervisor::Signals;
 use crate::App;
@@ -21,6 +21,9 @@ pub async fn purge_once(state: &App) {
     }
     if let Err(error) = state.store.purge_decisions(now - chrono::Duration::days(roster_store::DECISIONS_KEPT_DAYS)).await {
         tracing::warn!(%error, "could not purge the provisioning log's old decisions");
+    }
+    if let Err(error) = state.store.purge_events(now - chrono::Duration::days(i64::from(state.config.event_retention_days))).await {
+        tracing::warn!(%error, "could not purge events past the feed's retention");
     }
 }
 

@@ -155,7 +155,7 @@ impl RowLimits {
             tokens: rows(max_binds, 5),
             emails: rows(max_binds, 6),
             audit: rows(max_binds, 9),
-            events: rows(max_binds, 6),
+            events: rows(max_binds, 7),
             max_binds,
             update_rows,
         }
@@ -608,13 +608,14 @@ macro_rules! impl_apply {
                     .push_bind(sqlx::types::Json(entry.detail.clone()));
             });
             qb.build().execute(&mut **tx).await?;
-            let mut qb = sqlx::QueryBuilder::<Db>::new("INSERT INTO events (id, org_id, kind, at, run_id, data) ");
+            let mut qb = sqlx::QueryBuilder::<Db>::new("INSERT INTO events (id, org_id, kind, at, run_id, actor, data) ");
             qb.push_values(log.drain(..), |mut row, entry| {
                 row.push_bind(entry.event_id)
                     .push_bind(run.org)
                     .push_bind(entry.action)
                     .push_bind(ts(run.now))
                     .push_bind(run.run)
+                    .push_bind(run.actor.clone())
                     .push_bind(sqlx::types::Json(entry.detail));
             });
             qb.build().execute(&mut **tx).await?;

@@ -41,6 +41,8 @@ macro_rules! impl_erase {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StoreResult<roster_core::Email> {
                 let mut tx = begin_write(&self.pool).await?;
+                // With the organisation's plans, one at a time: its events commit in sequence order.
+                lock_org(&mut tx, org).await?;
                 let (o, p) = (org.as_uuid(), person.as_uuid());
                 let row = sqlx::query("SELECT email, source_connection_id FROM people WHERE org_id = $1 AND id = $2")
                     .bind(o)
@@ -107,13 +109,7 @@ macro_rules! impl_erase {
                     sqlx::query(&sql).bind(o).bind(&email).bind(&placeholder).bind(format!("%{email}%")).execute(&mut *tx).await?;
                 }
                 audit_row(&mut tx, org, actor, "user.erased", Some(p), None, serde_json::json!({}), now).await?;
-                sqlx::query("INSERT INTO events (id, org_id, kind, at, run_id, data) VALUES ($1, $2, 'user.erased', $3, NULL, $4)")
-                    .bind(uuid::Uuid::now_v7())
-                    .bind(o)
-                    .bind(ts(now))
-                    .bind(sqlx::types::Json(serde_json::json!({ "id": p })))
-                    .execute(&mut *tx)
-                    .await?;
+                event_row(&mut tx, org, actor, "user.erased", serde_json::json!({ "id": p }), now).await?;
                 tx.commit().await?;
                 Ok(parsed)
             }

@@ -23,6 +23,8 @@ macro_rules! impl_team_managers {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StoreResult<()> {
                 let mut tx = begin_write(&self.pool).await?;
+                // With the organisation's plans, one at a time: its events commit in sequence order.
+                lock_org(&mut tx, org).await?;
                 let (o, t) = (org.as_uuid(), team.as_uuid());
                 let name: Option<String> =
                     sqlx::query_scalar("SELECT name FROM teams WHERE org_id = $1 AND id = $2").bind(o).bind(t).fetch_optional(&mut *tx).await?;
@@ -56,13 +58,7 @@ macro_rules! impl_team_managers {
                 }
                 let detail = serde_json::json!({ "team": name, "managers": { "before": before, "after": after } });
                 audit_row(&mut tx, org, actor, "team.managers_changed", None, Some(t), detail.clone(), now).await?;
-                sqlx::query("INSERT INTO events (id, org_id, kind, at, run_id, data) VALUES ($1, $2, 'team.managers_changed', $3, NULL, $4)")
-                    .bind(uuid::Uuid::now_v7())
-                    .bind(o)
-                    .bind(ts(now))
-                    .bind(sqlx::types::Json(serde_json::json!({ "id": t, "managers": detail["managers"]["after"] })))
-                    .execute(&mut *tx)
-                    .await?;
+                event_row(&mut tx, org, actor, "team.managers_changed", serde_json::json!({ "id": t, "managers": detail["managers"]["after"] }), now).await?;
                 tx.commit().await?;
                 Ok(())
             }

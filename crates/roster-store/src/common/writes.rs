@@ -109,6 +109,28 @@ macro_rules! impl_writes {
             Ok(())
         }
 
+        /// One outbound event outside a plan, in the caller's transaction. The caller holds the
+        /// organisation's lock (`lock_org`), so the organisation's events commit in sequence order.
+        async fn event_row(
+            tx: &mut DbTx,
+            org: roster_core::OrgId,
+            actor: &roster_core::Actor,
+            kind: &str,
+            data: serde_json::Value,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::StoreResult<()> {
+            sqlx::query("INSERT INTO events (id, org_id, kind, at, run_id, actor, data) VALUES ($1, $2, $3, $4, NULL, $5, $6)")
+                .bind(uuid::Uuid::now_v7())
+                .bind(org.as_uuid())
+                .bind(kind)
+                .bind(ts(now))
+                .bind(actor.label())
+                .bind(sqlx::types::Json(data))
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
         /// Use up every open link of `people` (of one purpose, or all): a newer link, a new
         /// password or a new address makes the older ones worthless.
 
@@ -158,6 +180,7 @@ macro_rules! impl_writes {
 
             async fn set_password(&self, org: roster_core::OrgId, person: roster_core::UserId, hash: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<()> {
                 let mut tx = begin_write(&self.pool).await?;
+                lock_org(&mut tx, org).await?;
                 let before = sqlx::query("SELECT status FROM people WHERE org_id = $1 AND id = $2")
                     .bind(org.as_uuid())
                     .bind(person.as_uuid())
@@ -198,12 +221,18 @@ macro_rules! impl_writes {
                 .bind(sqlx::types::Json(detail))
                 .execute(&mut *tx)
                 .await?;
+                // Accepting an invitation makes them active: the platform hears of it like any status change.
+                if before != after {
+                    let data = serde_json::json!({ "id": person, "status": { "before": before, "after": after }, "via": "password" });
+                    event_row(&mut tx, org, &actor, "user.activated", data, now).await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }
 
             async fn activate_on_sign_in(&self, org: roster_core::OrgId, person: roster_core::UserId, via: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<bool> {
                 let mut tx = begin_write(&self.pool).await?;
+                lock_org(&mut tx, org).await?;
                 let done = sqlx::query("UPDATE people SET status = 'active', activated = $3, updated_at = $4 WHERE org_id = $1 AND id = $2 AND status = 'invited'")
                     .bind(org.as_uuid())
                     .bind(person.as_uuid())
@@ -219,6 +248,8 @@ macro_rules! impl_writes {
                 let detail = serde_json::json!({ "status": { "before": "invited", "after": "active" }, "via": via });
                 let actor = roster_core::Actor::Person { id: person };
                 audit_row(&mut tx, org, &actor, "user.activated", Some(person.as_uuid()), None, detail, now).await?;
+                let data = serde_json::json!({ "id": person, "status": { "before": "invited", "after": "active" }, "via": via });
+                event_row(&mut tx, org, &actor, "user.activated", data, now).await?;
                 tx.commit().await?;
                 Ok(true)
             }
@@ -481,12 +512,22 @@ macro_rules! impl_writes {
             }
 
             async fn events(&self, org: roster_core::OrgId, after_seq: i64, limit: u32) -> $crate::StoreResult<Vec<$crate::OutboundEvent>> {
-                let rows = sqlx::query("SELECT seq, org_id, id, kind, at, data FROM events WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
-                    .bind(org.as_uuid())
-                    .bind(after_seq)
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?;
+                self.event_feed(org, after_seq, &[], limit).await
+            }
+
+            async fn event_feed(&self, org: roster_core::OrgId, after_seq: i64, kinds: &[String], limit: u32) -> $crate::StoreResult<Vec<$crate::OutboundEvent>> {
+                let mut qb = sqlx::QueryBuilder::<Db>::new("SELECT seq, org_id, id, kind, at, run_id, actor, data FROM events WHERE org_id = ");
+                qb.push_bind(org.as_uuid()).push(" AND seq > ").push_bind(after_seq);
+                if !kinds.is_empty() {
+                    qb.push(" AND kind IN (");
+                    let mut list = qb.separated(", ");
+                    for kind in kinds.iter().take(100) {
+                        list.push_bind(kind.clone());
+                    }
+                    qb.push(")");
+                }
+                qb.push(" ORDER BY seq LIMIT ").push_bind(i64::from(limit));
+                let rows = qb.build().fetch_all(&self.pool).await?;
                 let mut events = Vec::with_capacity(rows.len());
                 for row in &rows {
                     let data: sqlx::types::Json<serde_json::Value> = row.try_get("data")?;
@@ -496,10 +537,16 @@ macro_rules! impl_writes {
                         id: row.try_get("id")?,
                         kind: row.try_get("kind")?,
                         at: row.try_get("at")?,
+                        run: row.try_get("run_id")?,
+                        actor: row.try_get("actor")?,
                         data: data.0,
                     });
                 }
                 Ok(events)
+            }
+
+            async fn purge_events(&self, before: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM events WHERE at < $1").bind(ts(before)).execute(&self.pool).await?.rows_affected())
             }
         }
     };

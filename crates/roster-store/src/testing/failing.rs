@@ -210,6 +210,16 @@ impl OutboxStore for FailingStore {
         self.check("events")?;
         self.inner.events(org, after_seq, limit).await
     }
+
+    async fn event_feed(&self, org: OrgId, after_seq: i64, kinds: &[String], limit: u32) -> StoreResult<Vec<OutboundEvent>> {
+        self.check("event_feed")?;
+        self.inner.event_feed(org, after_seq, kinds, limit).await
+    }
+
+    async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.check("purge_events")?;
+        self.inner.purge_events(before).await
+    }
 }
 
 #[async_trait]

@@ -1,5 +1,6 @@
 //! REST API v1 for the host platform: API keys as bearer tokens, JSON answers, JSON problems.
 
+pub mod events;
 pub mod teams;
 pub mod users;
 
@@ -55,9 +56,9 @@ impl Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Roster API", version = "1", description = "The directory of one organisation: people and teams. Paths are relative to the organisation's address (`https://<slug>.<domain>` or `/o/<slug>`)."),
-    paths(users::list, users::get, teams::list),
-    components(schemas(users::UserDto, users::UserPage, users::SourceDto, teams::TeamDto, teams::TeamList, crate::error::Problem)),
+    info(title = "Roster API", version = "1", description = "The directory of one organisation: people, teams, and the feed of their changes (`/api/v1/events`: every change in commit order after an opaque cursor, at least once; store the cursor of the last event handled and resume from it; `wait` holds an empty answer up to 30 s). Paths are relative to the organisation's address (`https://<slug>.<domain>` or `/o/<slug>`)."),
+    paths(users::list, users::get, teams::list, events::feed),
+    components(schemas(users::UserDto, users::UserPage, users::SourceDto, teams::TeamDto, teams::TeamList, events::EventDto, events::EventPage, crate::error::Problem)),
     modifiers(&BearerAuth),
     security(("api_key" = []))
 )]
