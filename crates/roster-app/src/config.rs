@@ -21,6 +21,9 @@ pub struct Config {
     pub learning_url: Option<String>,
     /// How long the events feed keeps events, in days.
     pub event_retention_days: u32,
+    /// Webhooks may post to loopback and private addresses (off: an admin could otherwise make
+    /// Roster probe its own network).
+    pub webhook_allow_private: bool,
 }
 
 /// Roster's multi-tenant app registration. Its redirect URI is `<public_url>/entra/consent`.
@@ -51,6 +54,7 @@ impl Config {
             entra_app: None,
             learning_url: None,
             event_retention_days: DEFAULT_EVENT_RETENTION_DAYS,
+            webhook_allow_private: false,
         }
     }
 

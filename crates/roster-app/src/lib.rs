@@ -20,6 +20,7 @@ pub mod mail;
 pub mod provision;
 pub mod secrets;
 pub mod signin;
+pub mod webhooks;
 
 use clock::Clock;
 use config::Config;

@@ -32,6 +32,7 @@ pub fn subject(email: &OutgoingEmail, org_name: &str) -> String {
         OutgoingEmail::PasswordReset { .. } => format!("Reset your {org_name} password"),
         OutgoingEmail::RunHeld { connection, .. } => format!("{org_name}: a run of {connection} was held for your decision"),
         OutgoingEmail::DeactivationsWaiting { connection, .. } => format!("{org_name}: deactivations from {connection} wait for your decision"),
+        OutgoingEmail::WebhookDisabled { .. } => format!("{org_name}: a webhook endpoint was disabled"),
         OutgoingEmail::ConnectionHealth { connection, notice, .. } => match notice {
             ConnectionNotice::Failing { .. } => format!("{org_name}: {connection} is failing"),
             ConnectionNotice::Recovered => format!("{org_name}: {connection} works again"),
@@ -105,6 +106,15 @@ pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &Config
                 ),
             }
         }
+        OutgoingEmail::WebhookDisabled { name, url, .. } => Rendered {
+            subject,
+            body: format!(
+                "Hello {name},\n\nThe webhook endpoint {url} of {org_name} has not accepted an event for {days} days, so Roster stopped sending to it. \
+                 No event is lost: once the endpoint works, deliver again from where it stopped with \
+                 `roster webhook redeliver` (or the Webhooks settings), and it receives everything since, in order.\n",
+                days = crate::webhooks::GIVE_UP_AFTER_DAYS
+            ),
+        },
         OutgoingEmail::ConnectionHealth { name, connection, connection_id, connection_kind, notice, .. } => {
             let page = connection_page(config, slug, *connection_kind, *connection_id);
             Rendered { subject, body: health_body(name, connection, org_name, notice, &page) }

@@ -5,6 +5,7 @@ pub mod connection;
 pub mod csv_export;
 pub mod csv_import;
 pub mod email;
+pub mod feed;
 pub mod guard;
 pub mod ids;
 pub mod managers;

@@ -14,6 +14,7 @@ mod scim;
 pub mod sqlite;
 mod sso;
 mod throttle;
+mod webhooks;
 
 pub use error::*;
 pub use integrations::*;
@@ -23,6 +24,7 @@ pub use runs::*;
 pub use scim::*;
 pub use sso::*;
 pub use throttle::*;
+pub use webhooks::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -242,6 +244,7 @@ pub trait Store:
     + ThrottleStore
     + ErasureStore
     + TeamManagerStore
+    + WebhookStore
     + Send
     + Sync
 {

@@ -85,6 +85,9 @@ pub enum OutgoingEmail {
     /// To an owner or admin: a SCIM client's deactivations went beyond the guard and wait on
     /// the SCIM page. Holds no link that signs anyone in.
     DeactivationsWaiting { to: Email, name: String, person: UserId, connection: String },
+    /// To an owner or admin: a webhook endpoint failed for days and was disabled. Holds no
+    /// link that signs anyone in.
+    WebhookDisabled { to: Email, name: String, person: UserId, url: String },
     /// To an owner or admin: a connection started failing, recovered, or has a certificate
     /// about to lapse. Holds no link that signs anyone in; it points at the connection's page.
     ConnectionHealth {
@@ -118,6 +121,7 @@ impl OutgoingEmail {
             | OutgoingEmail::PasswordReset { to, .. }
             | OutgoingEmail::RunHeld { to, .. }
             | OutgoingEmail::DeactivationsWaiting { to, .. }
+            | OutgoingEmail::WebhookDisabled { to, .. }
             | OutgoingEmail::ConnectionHealth { to, .. } => to,
         }
     }
@@ -127,6 +131,7 @@ impl OutgoingEmail {
             OutgoingEmail::Invitation { person, .. } | OutgoingEmail::PasswordReset { person, .. } => *person,
             OutgoingEmail::RunHeld { person, .. }
             | OutgoingEmail::DeactivationsWaiting { person, .. }
+            | OutgoingEmail::WebhookDisabled { person, .. }
             | OutgoingEmail::ConnectionHealth { person, .. } => Some(*person),
         }
     }
@@ -136,7 +141,10 @@ impl OutgoingEmail {
         match self {
             OutgoingEmail::Invitation { .. } => Some(TokenPurpose::Invitation),
             OutgoingEmail::PasswordReset { .. } => Some(TokenPurpose::PasswordReset),
-            OutgoingEmail::RunHeld { .. } | OutgoingEmail::DeactivationsWaiting { .. } | OutgoingEmail::ConnectionHealth { .. } => None,
+            OutgoingEmail::RunHeld { .. }
+            | OutgoingEmail::DeactivationsWaiting { .. }
+            | OutgoingEmail::ConnectionHealth { .. }
+            | OutgoingEmail::WebhookDisabled { .. } => None,
         }
     }
 }

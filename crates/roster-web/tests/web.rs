@@ -45,3 +45,5 @@ mod saml;
 mod sso_admin;
 #[path = "web/teams.rs"]
 mod teams;
+#[path = "web/webhooks.rs"]
+mod webhooks;

@@ -26,6 +26,7 @@ pub async fn app(settings: &Settings) -> anyhow::Result<App> {
     config.learning_url = settings.learning_url.clone().filter(|u| !u.trim().is_empty());
     anyhow::ensure!(settings.event_retention_days >= 1, "event_retention_days must be at least 1");
     config.event_retention_days = settings.event_retention_days;
+    config.webhook_allow_private = settings.webhook_allow_private_addresses;
     let security: SmtpSecurity = settings.smtp_security.parse().map_err(|e: String| anyhow!(e))?;
     config.smtp = settings.smtp_host.clone().filter(|h| !h.is_empty()).map(|host| SmtpConfig {
         host,
@@ -72,6 +73,7 @@ pub async fn serve_state(settings: &Settings, state: AppState, ready: Option<tok
     supervisor.spawn("entra syncs", roster_app::jobs::run_forever::<roster_app::jobs::entra_sync::EntraSync>(app.clone(), supervisor.signals()));
     supervisor.spawn("daily schedule", roster_app::jobs::scheduler::schedule_forever(app.clone(), supervisor.signals()));
     supervisor.spawn("purge", roster_app::jobs::purge::purge_forever(app.clone(), supervisor.signals()));
+    supervisor.spawn("webhooks", roster_app::webhooks::deliver::deliver_forever(app.clone(), supervisor.signals()));
     if let Some(ready) = ready {
         // The demo waits for this; it may have stopped waiting, which changes nothing here.
         let _ = ready.send(());

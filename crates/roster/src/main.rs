@@ -11,6 +11,7 @@ mod scim;
 mod settings;
 mod sso;
 mod users;
+mod webhooks;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -48,6 +49,9 @@ enum Command {
     /// People.
     #[command(subcommand)]
     User(users::UserCommand),
+    /// Webhook endpoints that receive the organisation's events.
+    #[command(subcommand)]
+    Webhook(webhooks::WebhookCommand),
     /// Teams.
     #[command(subcommand)]
     Team(commands::TeamCommand),
@@ -128,6 +132,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apikey(cmd) => commands::apikey(&settings, cmd).await,
         Command::Scim(cmd) => scim::run(&settings, cmd).await,
         Command::User(cmd) => users::user(&settings, cmd).await,
+        Command::Webhook(cmd) => webhooks::webhook(&settings, cmd).await,
         Command::Team(cmd) => commands::team(&settings, cmd).await,
         Command::Import(cmd) => commands::import(&settings, cmd).await,
         Command::Outbox(cmd) => commands::outbox(&settings, cmd).await,

@@ -24,6 +24,8 @@ pub struct Settings {
     pub learning_url: Option<String>,
     /// How many days the events feed keeps events.
     pub event_retention_days: u32,
+    /// Let webhooks post to loopback and private addresses (a deliberate choice of the operator).
+    pub webhook_allow_private_addresses: bool,
     /// Base64 of 32 bytes. Without it, `master_key_file` (or `<data_dir>/master.key`) is used.
     pub master_key: Option<String>,
     pub master_key_file: Option<PathBuf>,
@@ -59,6 +61,7 @@ impl std::fmt::Debug for Settings {
             .field("base_domain", &self.base_domain)
             .field("learning_url", &self.learning_url)
             .field("event_retention_days", &self.event_retention_days)
+            .field("webhook_allow_private_addresses", &self.webhook_allow_private_addresses)
             .field("master_key", &hidden(&self.master_key))
             .field("master_key_file", &self.master_key_file)
             .field("smtp_host", &self.smtp_host)
@@ -86,6 +89,7 @@ impl Default for Settings {
             base_domain: None,
             learning_url: None,
             event_retention_days: roster_app::config::DEFAULT_EVENT_RETENTION_DAYS,
+            webhook_allow_private_addresses: false,
             master_key: None,
             master_key_file: None,
             smtp_host: None,

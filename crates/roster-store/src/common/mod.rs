@@ -34,6 +34,8 @@ pub(crate) mod throttle;
 pub(crate) mod erase;
 #[macro_use]
 pub(crate) mod team_managers;
+#[macro_use]
+pub(crate) mod webhooks;
 
 use crate::StoreError;
 use roster_core::{Change, Email, Profile, Role, Status};

@@ -94,6 +94,7 @@ impl_sso!(PgStore);
 impl_throttle!(PgStore);
 impl_erase!(PgStore);
 impl_team_managers!(PgStore);
+impl_webhooks!(PgStore);
 
 #[async_trait::async_trait]
 impl crate::Store for PgStore {

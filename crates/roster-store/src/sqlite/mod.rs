@@ -156,6 +156,7 @@ impl_sso!(SqliteStore);
 impl_throttle!(SqliteStore);
 impl_erase!(SqliteStore);
 impl_team_managers!(SqliteStore);
+impl_webhooks!(SqliteStore);
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {

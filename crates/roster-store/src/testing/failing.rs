@@ -625,6 +625,62 @@ impl ConnectionStore for FailingStore {
 }
 
 #[async_trait]
+impl WebhookStore for FailingStore {
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint, actor: &Actor) -> StoreResult<()> {
+        self.check("create_webhook")?;
+        self.inner.create_webhook(endpoint, actor).await
+    }
+    async fn webhooks(&self, org: OrgId) -> StoreResult<Vec<WebhookEndpoint>> {
+        self.check("webhooks")?;
+        self.inner.webhooks(org).await
+    }
+    async fn webhook(&self, org: OrgId, id: Uuid) -> StoreResult<Option<WebhookEndpoint>> {
+        self.check("webhook")?;
+        self.inner.webhook(org, id).await
+    }
+    async fn delete_webhook(&self, org: OrgId, id: Uuid, actor: &Actor, now: DateTime<Utc>) -> StoreResult<bool> {
+        self.check("delete_webhook")?;
+        self.inner.delete_webhook(org, id, actor, now).await
+    }
+    async fn rotate_webhook_secret(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        sealed: &[u8],
+        previous_until: DateTime<Utc>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.check("rotate_webhook_secret")?;
+        self.inner.rotate_webhook_secret(org, id, sealed, previous_until, actor, now).await
+    }
+    async fn rewind_webhook(&self, org: OrgId, id: Uuid, seq: i64, actor: &Actor, now: DateTime<Utc>) -> StoreResult<bool> {
+        self.check("rewind_webhook")?;
+        self.inner.rewind_webhook(org, id, seq, actor, now).await
+    }
+    async fn claim_webhooks(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> StoreResult<Vec<WebhookEndpoint>> {
+        self.check("claim_webhooks")?;
+        self.inner.claim_webhooks(limit, now, lease_until).await
+    }
+    async fn webhook_advanced(&self, id: Uuid, seq: i64, next_attempt_at: DateTime<Utc>) -> StoreResult<()> {
+        self.check("webhook_advanced")?;
+        self.inner.webhook_advanced(id, seq, next_attempt_at).await
+    }
+    async fn webhook_failed(&self, id: Uuid, retry: &WebhookRetry) -> StoreResult<()> {
+        self.check("webhook_failed")?;
+        self.inner.webhook_failed(id, retry).await
+    }
+    async fn record_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()> {
+        self.check("record_delivery")?;
+        self.inner.record_delivery(delivery).await
+    }
+    async fn webhook_deliveries(&self, org: OrgId, endpoint: Uuid, limit: u32) -> StoreResult<Vec<WebhookDelivery>> {
+        self.check("webhook_deliveries")?;
+        self.inner.webhook_deliveries(org, endpoint, limit).await
+    }
+}
+
+#[async_trait]
 impl TeamManagerStore for FailingStore {
     async fn team_managers(&self, org: OrgId) -> StoreResult<Vec<(TeamId, UserId)>> {
         self.check("team_managers")?;

@@ -16,20 +16,10 @@ const MAX_LIMIT: u32 = 1000;
 const MAX_WAIT_SECS: u64 = 30;
 /// How often a held request looks for new events: well inside the promise of 100 ms.
 const POLL_EVERY: Duration = Duration::from_millis(40);
-/// The cursor's prefix: a version, so its form can change without breaking stored cursors.
-const CURSOR_PREFIX: &str = "ev1_";
-
-/// A position in the feed. Opaque to consumers; here, the event's sequence number.
-pub fn cursor_of(seq: i64) -> String {
-    format!("{CURSOR_PREFIX}{seq:x}")
-}
+use roster_core::feed::cursor_of;
 
 fn seq_of(cursor: &str) -> Result<i64, ApiError> {
-    cursor
-        .strip_prefix(CURSOR_PREFIX)
-        .and_then(|hex| i64::from_str_radix(hex, 16).ok())
-        .filter(|seq| *seq >= 0)
-        .ok_or_else(|| ApiError::BadRequest("'after' is not a cursor this feed gave out".into()))
+    roster_core::feed::seq_of(cursor).ok_or_else(|| ApiError::BadRequest("'after' is not a cursor this feed gave out".into()))
 }
 
 #[derive(Deserialize, IntoParams)]

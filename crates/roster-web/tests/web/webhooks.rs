@@ -1,0 +1,141 @@
+//! Webhooks: every event after the endpoint was added reaches it in commit order, signed as
+//! Standard Webhooks defines (verified here with a plain HMAC, independently of the signer),
+//! after a failed attempt too; a rotation signs with both secrets; a redelivery sends it all
+//! again; another organisation's dead endpoint delays nobody; loopback is refused by default.
+
+use crate::support::TestApp;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use roster_core::Actor;
+use roster_store::testing::Backend;
+use sha2::Sha256;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What a receiver got: headers, body, and the status it answered.
+type Received = Arc<Mutex<Vec<(HeaderMap, String, u16)>>>;
+
+/// A receiver on loopback that answers 500 to its first `failures` requests, then 204.
+async fn receiver(failures: usize) -> (String, Received) {
+    let got: Received = Arc::default();
+    let route = move |State(got): State<Received>, headers: HeaderMap, body: String| async move {
+        let mut got = got.lock().unwrap();
+        let status = if got.len() < failures { 500 } else { 204 };
+        got.push((headers, body, status));
+        StatusCode::from_u16(status).unwrap()
+    };
+    let app = axum::Router::new().route("/hook", axum::routing::post(route)).with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+/// Does one of the `v1,` signatures in the header verify with this secret?
+fn verifies(secret: &str, headers: &HeaderMap, body: &str) -> bool {
+    let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let signed = format!("{}.{}.{body}", headers["webhook-id"].to_str().unwrap(), headers["webhook-timestamp"].to_str().unwrap());
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(signed.as_bytes());
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    headers["webhook-signature"].to_str().unwrap().split(' ').any(|s| s == expected)
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not happen within 20 s");
+}
+
+async fn every_event_arrives_in_order_signed(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, |c| c.webhook_allow_private = true).await else { return };
+    let acme = app.org("acme").await;
+    let globex = app.org("globex").await;
+    let (url, got) = receiver(1).await;
+    let hook = roster_app::webhooks::add(&app.state, acme.org.id, &Actor::Cli, &url, &[]).await.unwrap();
+    // Another organisation's endpoint that never answers: it must delay nobody.
+    let dead = roster_app::webhooks::add(&app.state, globex.org.id, &Actor::Cli, "http://127.0.0.1:9/hook", &[]).await.unwrap();
+    let supervisor = roster_app::jobs::supervisor::Supervisor::new();
+    supervisor.spawn("webhooks", roster_app::webhooks::deliver::deliver_forever(app.state.app.clone(), supervisor.signals()));
+
+    let csv = "email,first_name,last_name,department\nana@acme.example,Ana,A,Sales\nben@acme.example,Ben,B,Sales\n";
+    roster_app::admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+        .await
+        .unwrap();
+    roster_app::admin::import_csv(
+        &app.state,
+        globex.org.id,
+        Actor::Cli,
+        csv.replace("acme", "globex").as_bytes(),
+        roster_core::reconcile::Invitations::Hold,
+        false,
+    )
+    .await
+    .unwrap();
+    let events = app.state.store.event_feed(acme.org.id, hook.endpoint.cursor_seq, &[], 100).await.unwrap();
+    assert!(events.len() >= 3, "{events:?}");
+    // The first attempt fails; after the back-off (5 s) everything arrives, in order.
+    until("every event delivered", || got.lock().unwrap().iter().filter(|r| r.2 == 204).count() >= events.len()).await;
+    let received = got.lock().unwrap().clone();
+    assert_eq!(received[0].2, 500);
+    assert_eq!(received[0].0["webhook-id"], received[1].0["webhook-id"], "the failed event is sent again first");
+    let delivered: Vec<String> = received.iter().filter(|r| r.2 == 204).map(|r| r.0["webhook-id"].to_str().unwrap().to_owned()).collect();
+    assert_eq!(delivered, events.iter().map(|e| e.id.to_string()).collect::<Vec<_>>(), "once each, in commit order");
+    for (headers, body, _) in &received {
+        assert!(verifies(&hook.secret, headers, body), "signature of {body}");
+        let payload: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert!(payload["type"].is_string() && payload["data"]["cursor"].as_str().unwrap().starts_with("ev1_"), "{payload}");
+    }
+    let log = app.state.store.webhook_deliveries(acme.org.id, hook.endpoint.id, 100).await.unwrap();
+    assert_eq!(log.iter().filter(|d| d.status == Some(500)).count(), 1);
+    assert_eq!(log.iter().filter(|d| d.status == Some(204)).count(), events.len());
+    // The dead endpoint was tried and is waiting to retry, its failure logged.
+    let dead_now = app.state.store.webhook(globex.org.id, dead.endpoint.id).await.unwrap().unwrap();
+    assert!(dead_now.failing_since.is_some() && dead_now.disabled_at.is_none(), "{dead_now:?}");
+    assert!(app.state.store.webhook_deliveries(globex.org.id, dead.endpoint.id, 5).await.unwrap()[0].error.is_some());
+
+    // A rotation: the next delivery verifies with the new secret and the old one.
+    let new_secret = roster_app::webhooks::rotate_secret(&app.state, acme.org.id, &Actor::Cli, hook.endpoint.id).await.unwrap();
+    let before = got.lock().unwrap().len();
+    roster_app::admin::create_team(&app.state, acme.org.id, Actor::Cli, "Research", None).await.unwrap();
+    until("the next event", || got.lock().unwrap().len() > before).await;
+    let (headers, body, _) = got.lock().unwrap()[before].clone();
+    assert!(verifies(&new_secret, &headers, &body) && verifies(&hook.secret, &headers, &body), "both secrets during the overlap");
+
+    // Redelivery from the start sends everything again.
+    let count = got.lock().unwrap().len();
+    roster_app::webhooks::redeliver(&app.state, acme.org.id, &Actor::Cli, hook.endpoint.id, None).await.unwrap();
+    until("the redelivery", || got.lock().unwrap().len() > count + events.len()).await;
+    supervisor.shutdown(Duration::from_secs(1)).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_arrives_in_order_signed_on_sqlite() {
+    every_event_arrives_in_order_signed(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_arrives_in_order_signed_on_postgresql() {
+    every_event_arrives_in_order_signed(Backend::Postgres).await;
+}
+
+/// By default a webhook cannot point at this machine or a private network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_and_private_addresses_are_refused_by_default() {
+    let Some(app) = TestApp::start(Backend::Sqlite).await else { return };
+    let acme = app.org("acme").await;
+    for url in ["http://127.0.0.1:8080/hook", "http://10.0.0.5/hook", "http://[::1]/x", "file:///etc/passwd"] {
+        let refused = roster_app::webhooks::add(&app.state, acme.org.id, &Actor::Cli, url, &[]).await;
+        assert!(matches!(&refused, Err(roster_app::admin::OpsError::Invalid(m)) if m.contains("refused")), "{url}");
+    }
+    assert!(app.state.store.webhooks(acme.org.id).await.unwrap().is_empty());
+    app.finish().await;
+}
