@@ -80,8 +80,10 @@ pub trait WebhookStore {
     async fn rewind_webhook(&self, org: OrgId, id: Uuid, seq: i64, actor: &Actor, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Lease enabled endpoints that are due; nobody else delivers for them until `lease_until`.
     async fn claim_webhooks(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> StoreResult<Vec<WebhookEndpoint>>;
-    /// Delivered (or skipped) through `seq`: move the cursor, clear the failures, end the lease.
-    async fn webhook_advanced(&self, id: Uuid, seq: i64, next_attempt_at: DateTime<Utc>) -> StoreResult<()>;
+    /// Delivered through `seq` from `from` (the cursor when the turn began): move the cursor and
+    /// clear the failures, unless an admin moved the cursor meanwhile (a redelivery wins), and
+    /// end the lease.
+    async fn webhook_advanced(&self, id: Uuid, from: i64, seq: i64, next_attempt_at: DateTime<Utc>) -> StoreResult<()>;
     /// A failed attempt: retry later, or disable; ends the lease.
     async fn webhook_failed(&self, id: Uuid, retry: &WebhookRetry) -> StoreResult<()>;
     async fn record_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()>;

@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod client_addr;
 pub mod error;
+pub mod flash;
 pub mod guard;
 pub mod pages;
 pub mod routing;

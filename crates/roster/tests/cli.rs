@@ -228,7 +228,9 @@ async fn sigterm_hands_a_running_sync_over(env: &[(&str, &str)], store: std::syn
     let (mut first, _) = serve_with(&first_env);
     roster_app::provision::entra::enqueue_sync(&app, &connection, "manual").await.unwrap();
     let runs = || async { store.sync_runs(org.id, connection.id, 10).await.unwrap() };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Generous: under a full test run on two cores, starting a process and claiming the job
+    // has taken over 30 s.
+    let deadline = Instant::now() + Duration::from_secs(90);
     let started = || async { runs().await.iter().any(|r| r.status == RunStatus::Running) && !sim.requests().is_empty() };
     while !started().await {
         assert!(Instant::now() < deadline, "the sync never started");

@@ -80,9 +80,11 @@ pub async fn turn(app: &App, client: &reqwest::Client, endpoint: WebhookEndpoint
         match post(app, client, &endpoint, event).await {
             Ok(()) => through = event.seq,
             Err(()) => {
+                let mut endpoint = endpoint;
                 if through > endpoint.cursor_seq {
-                    // What was delivered stays delivered.
-                    let _ = app.store.webhook_advanced(endpoint.id, through, app.clock.now()).await;
+                    // What was delivered stays delivered, and the failures start again from this one.
+                    let _ = app.store.webhook_advanced(endpoint.id, endpoint.cursor_seq, through, app.clock.now()).await;
+                    (endpoint.attempts, endpoint.failing_since) = (0, None);
                 }
                 give_up_or_retry(app, &endpoint).await;
                 return;
@@ -93,7 +95,7 @@ pub async fn turn(app: &App, client: &reqwest::Client, endpoint: WebhookEndpoint
 }
 
 async fn release(app: &App, endpoint: &WebhookEndpoint, through: i64) {
-    if let Err(error) = app.store.webhook_advanced(endpoint.id, through, app.clock.now()).await {
+    if let Err(error) = app.store.webhook_advanced(endpoint.id, endpoint.cursor_seq, through, app.clock.now()).await {
         tracing::warn!(%error, webhook = %endpoint.id, "could not record a webhook's progress; its events will be sent again");
     }
 }

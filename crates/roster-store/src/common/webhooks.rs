@@ -137,12 +137,15 @@ macro_rules! impl_webhooks {
                 rows.iter().map(webhook_from_row).collect()
             }
 
-            async fn webhook_advanced(&self, id: uuid::Uuid, seq: i64, next_attempt_at: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<()> {
+            async fn webhook_advanced(&self, id: uuid::Uuid, from: i64, seq: i64, next_attempt_at: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<()> {
                 sqlx::query(
-                    "UPDATE webhook_endpoints SET cursor_seq = CASE WHEN cursor_seq > $2 THEN cursor_seq ELSE $2 END, attempts = 0, failing_since = NULL, \
-                     next_attempt_at = $3, claimed_until = NULL WHERE id = $1",
+                    "UPDATE webhook_endpoints SET cursor_seq = CASE WHEN cursor_seq = $2 THEN $3 ELSE cursor_seq END, \
+                     attempts = CASE WHEN cursor_seq = $2 AND $3 > $2 THEN 0 ELSE attempts END, \
+                     failing_since = CASE WHEN cursor_seq = $2 AND $3 > $2 THEN NULL ELSE failing_since END, \
+                     next_attempt_at = $4, claimed_until = NULL WHERE id = $1",
                 )
                 .bind(id)
+                .bind(from)
                 .bind(seq)
                 .bind(ts(next_attempt_at))
                 .execute(&self.pool)

@@ -662,9 +662,9 @@ impl WebhookStore for FailingStore {
         self.check("claim_webhooks")?;
         self.inner.claim_webhooks(limit, now, lease_until).await
     }
-    async fn webhook_advanced(&self, id: Uuid, seq: i64, next_attempt_at: DateTime<Utc>) -> StoreResult<()> {
+    async fn webhook_advanced(&self, id: Uuid, from: i64, seq: i64, next_attempt_at: DateTime<Utc>) -> StoreResult<()> {
         self.check("webhook_advanced")?;
-        self.inner.webhook_advanced(id, seq, next_attempt_at).await
+        self.inner.webhook_advanced(id, from, seq, next_attempt_at).await
     }
     async fn webhook_failed(&self, id: Uuid, retry: &WebhookRetry) -> StoreResult<()> {
         self.check("webhook_failed")?;

@@ -14,6 +14,7 @@ pub mod scim;
 pub mod settings;
 pub mod sso;
 pub mod teams;
+pub mod webhooks;
 
 use crate::routing::OrgCtx;
 use crate::session::CurrentUser;

@@ -60,8 +60,18 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, new_key: Opt
     Ok(response)
 }
 
-pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser) -> Result<Response, PageError> {
-    render(&state, &ctx, &user, None).await
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, PageError> {
+    let (new_key, clear) = crate::flash::take(&state, &ctx, &user, &headers);
+    let mut response = render(&state, &ctx, &user, new_key).await?;
+    if let Some(clear) = clear {
+        response.headers_mut().append(axum::http::header::SET_COOKIE, clear);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -80,7 +90,12 @@ pub async fn create_key(
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     match admin::create_api_key(&state, ctx.org.id, &form.name, Some(user.person.id)).await {
-        Ok(created) => render(&state, &ctx, &user, Some(created.raw)).await,
+        // Post/Redirect/Get: the key is shown once by the page the redirect leads to.
+        Ok(created) => {
+            let mut response = Redirect::to(&format!("{}/settings", ctx.base)).into_response();
+            response.headers_mut().append(axum::http::header::SET_COOKIE, crate::flash::carry(&state, &ctx, &user, &created.raw));
+            Ok(response)
+        }
         Err(OpsError::Invalid(msg)) => Err(PageError::BadRequest(msg)),
         Err(other) => Err(other.into()),
     }

@@ -139,3 +139,98 @@ async fn loopback_and_private_addresses_are_refused_by_default() {
     assert!(app.state.store.webhooks(acme.org.id).await.unwrap().is_empty());
     app.finish().await;
 }
+
+/// The Webhooks settings page: adding shows the secret once after a redirect (a reload adds
+/// nothing), a refused address is explained, rotating and deleting need the ticked box, and the
+/// delivery log has its page. API keys show their key once the same way.
+async fn the_settings_page_manages_endpoints(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, |c| c.webhook_allow_private = true).await else { return };
+    let acme = app.org("acme").await;
+    let owner = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
+    let page = owner.get(app.url("acme", "/settings/webhooks")).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::support::form_token(&page);
+    let (url, _) = receiver(0).await;
+    let added = owner
+        .post(app.url("acme", "/settings/webhooks"))
+        .form(&[("_csrf", csrf.as_str()), ("url", url.as_str()), ("types", "user.created, user.deactivated")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 303, "Post/Redirect/Get");
+    let shown = crate::support::read_through(&owner, added).await;
+    assert!(shown.contains("id=\"new-secret\"") && shown.contains("whsec_") && shown.contains("user.created, user.deactivated"), "{shown}");
+    let again = owner.get(app.url("acme", "/settings/webhooks")).send().await.unwrap().text().await.unwrap();
+    assert!(!again.contains("whsec_"), "the secret is shown once");
+    let hooks = app.state.store.webhooks(acme.org.id).await.unwrap();
+    assert_eq!(hooks.len(), 1);
+    let id = hooks[0].id;
+    let bad = owner.post(app.url("acme", "/settings/webhooks")).form(&[("_csrf", csrf.as_str()), ("url", "ftp://x.example/")]).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("https://"));
+
+    let unticked = owner.post(app.url("acme", &format!("/settings/webhooks/{id}/rotate"))).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(unticked.status(), 400);
+    let rotated = owner
+        .post(app.url("acme", &format!("/settings/webhooks/{id}/rotate")))
+        .form(&[("_csrf", csrf.as_str()), ("confirm", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert!(crate::support::read_through(&owner, rotated).await.contains("whsec_"));
+    let log = owner.get(app.url("acme", &format!("/settings/webhooks/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(log.contains("id=\"deliveries\"") && log.contains(&url), "{log}");
+    let deleted = owner
+        .post(app.url("acme", &format!("/settings/webhooks/{id}/delete")))
+        .form(&[("_csrf", csrf.as_str()), ("confirm", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 303);
+    assert!(app.state.store.webhooks(acme.org.id).await.unwrap().is_empty());
+    let audit = app.state.store.recent_audit(acme.org.id, 20).await.unwrap();
+    for action in ["webhook.created", "webhook.secret_rotated", "webhook.deleted"] {
+        assert!(audit.iter().any(|a| a.action == action), "{action}");
+    }
+
+    // An API key the same way: created, shown once after the redirect, not again.
+    let key = owner.post(app.url("acme", "/settings/api-keys")).form(&[("_csrf", csrf.as_str()), ("name", "platform")]).send().await.unwrap();
+    assert_eq!(key.status(), 303);
+    assert!(crate::support::read_through(&owner, key).await.contains("id=\"new-key\""));
+    assert!(!owner.get(app.url("acme", "/settings")).send().await.unwrap().text().await.unwrap().contains("id=\"new-key\""));
+    assert_eq!(app.state.store.api_keys(acme.org.id).await.unwrap().len(), 1, "one key");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_page_manages_endpoints_on_sqlite() {
+    the_settings_page_manages_endpoints(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_page_manages_endpoints_on_postgresql() {
+    the_settings_page_manages_endpoints(Backend::Postgres).await;
+}
+
+/// A redelivery asked for while a turn is in flight wins: the turn's progress, recorded after,
+/// does not move the cursor back past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_wins_over_a_turn_in_flight() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = TestApp::start_with(backend, |c| c.webhook_allow_private = true).await else { continue };
+        let acme = app.org("acme").await;
+        roster_app::admin::create_team(&app.state, acme.org.id, Actor::Cli, "Before", None).await.unwrap();
+        let hook = roster_app::webhooks::add(&app.state, acme.org.id, &Actor::Cli, "http://127.0.0.1:9/hook", &[]).await.unwrap();
+        let from = hook.endpoint.cursor_seq;
+        assert!(from > 0, "a new endpoint starts after the newest event");
+        let now = chrono::Utc::now();
+        let claimed = app.state.store.claim_webhooks(10, now, now + chrono::Duration::seconds(60)).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert!(app.state.store.claim_webhooks(10, now, now + chrono::Duration::seconds(60)).await.unwrap().is_empty(), "leased once");
+        roster_app::webhooks::redeliver(&app.state, acme.org.id, &Actor::Cli, hook.endpoint.id, None).await.unwrap();
+        app.state.store.webhook_advanced(hook.endpoint.id, from, from + 5, now).await.unwrap();
+        let after = app.state.store.webhook(acme.org.id, hook.endpoint.id).await.unwrap().unwrap();
+        assert_eq!(after.cursor_seq, 0, "the redelivery stands");
+        assert_eq!(app.state.store.claim_webhooks(10, now, now + chrono::Duration::seconds(60)).await.unwrap().len(), 1, "the lease ended");
+        app.finish().await;
+    }
+}

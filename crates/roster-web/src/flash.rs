@@ -1,0 +1,35 @@
+//! A secret shown once across a redirect. A form that creates a secret (an API key, a webhook's
+//! signing secret) redirects (Post/Redirect/Get, so a reload repeats nothing), and the secret
+//! travels to the next page in a cookie sealed with the master key, bound to the session, that
+//! lives a minute and is cleared by the page that shows it.
+
+use crate::routing::OrgCtx;
+use crate::session::{cookie_value, set_cookie, CurrentUser};
+use crate::state::AppState;
+use axum::http::{HeaderMap, HeaderValue};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+const COOKIE: &str = "roster_once";
+const LIFETIME_SECS: i64 = 60;
+
+fn column(user: &CurrentUser) -> String {
+    format!("flash:{}", user.csrf)
+}
+
+/// The `Set-Cookie` that carries `secret` to the next page.
+pub fn carry(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, secret: &str) -> HeaderValue {
+    let sealed = state.master_key.seal(ctx.org.id, &column(user), secret.as_bytes());
+    set_cookie(state, ctx, COOKIE, &URL_SAFE_NO_PAD.encode(sealed), LIFETIME_SECS)
+}
+
+/// The secret carried here, if any, and the `Set-Cookie` that clears it.
+pub fn take(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, headers: &HeaderMap) -> (Option<String>, Option<HeaderValue>) {
+    let Some(raw) = cookie_value(headers, COOKIE) else { return (None, None) };
+    let secret = URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|sealed| state.master_key.open(ctx.org.id, &column(user), &sealed).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    (secret, Some(set_cookie(state, ctx, COOKIE, "", 0)))
+}
