@@ -198,6 +198,11 @@ async fn the_settings_page_manages_endpoints(backend: Backend) {
     assert!(crate::support::read_through(&owner, key).await.contains("id=\"new-key\""));
     assert!(!owner.get(app.url("acme", "/settings")).send().await.unwrap().text().await.unwrap().contains("id=\"new-key\""));
     assert_eq!(app.state.store.api_keys(acme.org.id).await.unwrap().len(), 1, "one key");
+    // And a SCIM token.
+    let token = owner.post(app.url("acme", "/settings/scim/tokens")).form(&[("_csrf", csrf.as_str()), ("name", "okta")]).send().await.unwrap();
+    assert_eq!(token.status(), 303);
+    assert!(crate::support::read_through(&owner, token).await.contains("id=\"new-scim-token\""));
+    assert!(!owner.get(app.url("acme", "/settings/scim")).send().await.unwrap().text().await.unwrap().contains("id=\"new-scim-token\""));
     app.finish().await;
 }
 

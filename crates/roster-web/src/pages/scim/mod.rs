@@ -104,7 +104,14 @@ pub struct Done {
     deleted: Option<String>,
 }
 
-pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): AdminUser, Query(done): Query<Done>) -> Result<Response, PageError> {
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Query(done): Query<Done>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, PageError> {
+    let (new_token, clear) = crate::flash::take(&state, &ctx, &user, &headers);
     let notice = match (done.saved, done.deleted.as_deref()) {
         (Some(_), _) => Some("Saved.".to_owned()),
         (_, Some("deactivate")) => {
@@ -116,7 +123,11 @@ pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
         ),
         _ => None,
     };
-    render(&state, &ctx, &user, Said { notice, ..Said::default() }).await
+    let mut response = render(&state, &ctx, &user, Said { notice, new_token, ..Said::default() }).await?;
+    if let Some(clear) = clear {
+        response.headers_mut().append(axum::http::header::SET_COOKIE, clear);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -136,7 +147,12 @@ pub async fn create_token(
     user.check_csrf(&form.csrf)?;
     let actor = Actor::Person { id: user.person.id };
     match scim_tokens::create_token(&state, ctx.org.id, &form.name, &actor).await {
-        Ok(created) => render(&state, &ctx, &user, Said { new_token: Some(created.raw), ..Said::default() }).await,
+        // Post/Redirect/Get: the token is shown once by the page the redirect leads to.
+        Ok(created) => {
+            let mut response = Redirect::to(&format!("{}/settings/scim", ctx.base)).into_response();
+            response.headers_mut().append(axum::http::header::SET_COOKIE, crate::flash::carry(&state, &ctx, &user, &created.raw));
+            Ok(response)
+        }
         Err(OpsError::Invalid(msg)) => Err(PageError::BadRequest(msg)),
         Err(other) => Err(other.into()),
     }
