@@ -86,7 +86,8 @@ pub trait WebhookStore {
     async fn webhook_advanced(&self, id: Uuid, from: i64, seq: i64, next_attempt_at: DateTime<Utc>) -> StoreResult<()>;
     /// A failed attempt: retry later, or disable; ends the lease.
     async fn webhook_failed(&self, id: Uuid, retry: &WebhookRetry) -> StoreResult<()>;
-    async fn record_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()>;
+    /// Log delivery attempts (one statement; a turn's attempts at a time).
+    async fn record_deliveries(&self, deliveries: &[WebhookDelivery]) -> StoreResult<()>;
     /// The endpoint's newest attempts first.
     async fn webhook_deliveries(&self, org: OrgId, endpoint: Uuid, limit: u32) -> StoreResult<Vec<WebhookDelivery>>;
 }

@@ -73,13 +73,16 @@ pub async fn turn(app: &App, client: &reqwest::Client, endpoint: WebhookEndpoint
         }
     };
     let mut through = endpoint.cursor_seq;
+    let mut log = Vec::with_capacity(events.len());
     for event in &events {
         if started.elapsed() > TURN {
             break;
         }
-        match post(app, client, &endpoint, event).await {
+        let delivered = post(app, client, &endpoint, event, &mut log).await;
+        match delivered {
             Ok(()) => through = event.seq,
             Err(()) => {
+                record(app, &endpoint, &log).await;
                 let mut endpoint = endpoint;
                 if through > endpoint.cursor_seq {
                     // What was delivered stays delivered, and the failures start again from this one.
@@ -91,7 +94,16 @@ pub async fn turn(app: &App, client: &reqwest::Client, endpoint: WebhookEndpoint
             }
         }
     }
+    record(app, &endpoint, &log).await;
     release(app, &endpoint, through).await;
+}
+
+/// The turn's attempts, in one write (before the cursor moves: a crash in between only sends
+/// an event again).
+async fn record(app: &App, endpoint: &WebhookEndpoint, log: &[WebhookDelivery]) {
+    if let Err(error) = app.store.record_deliveries(log).await {
+        tracing::warn!(%error, webhook = %endpoint.id, "could not log webhook deliveries");
+    }
 }
 
 async fn release(app: &App, endpoint: &WebhookEndpoint, through: i64) {
@@ -116,8 +128,14 @@ pub fn payload(event: &OutboundEvent) -> serde_json::Value {
     })
 }
 
-/// Post one event and log the attempt. Ok when the endpoint answered 2xx.
-async fn post(app: &App, client: &reqwest::Client, endpoint: &WebhookEndpoint, event: &OutboundEvent) -> Result<(), ()> {
+/// Post one event and add the attempt to `log`. Ok when the endpoint answered 2xx.
+async fn post(
+    app: &App,
+    client: &reqwest::Client,
+    endpoint: &WebhookEndpoint,
+    event: &OutboundEvent,
+    log: &mut Vec<WebhookDelivery>,
+) -> Result<(), ()> {
     let now = app.clock.now();
     let started = Instant::now();
     let outcome = send(app, client, endpoint, &event.id.to_string(), &payload(event), now).await;
@@ -125,7 +143,7 @@ async fn post(app: &App, client: &reqwest::Client, endpoint: &WebhookEndpoint, e
         Ok((status, body)) => (Some(i32::from(*status)), Some(body.clone()), None),
         Err(error) => (None, None, Some(error.clone())),
     };
-    let delivery = WebhookDelivery {
+    log.push(WebhookDelivery {
         id: Uuid::now_v7(),
         org: endpoint.org,
         endpoint: endpoint.id,
@@ -136,10 +154,7 @@ async fn post(app: &App, client: &reqwest::Client, endpoint: &WebhookEndpoint, e
         duration_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
         response,
         error,
-    };
-    if let Err(error) = app.store.record_delivery(&delivery).await {
-        tracing::warn!(%error, webhook = %endpoint.id, "could not log a webhook delivery");
-    }
+    });
     match outcome {
         Ok((status, _)) if (200..300).contains(&status) => Ok(()),
         _ => Err(()),

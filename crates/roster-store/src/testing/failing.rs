@@ -670,9 +670,9 @@ impl WebhookStore for FailingStore {
         self.check("webhook_failed")?;
         self.inner.webhook_failed(id, retry).await
     }
-    async fn record_delivery(&self, delivery: &WebhookDelivery) -> StoreResult<()> {
-        self.check("record_delivery")?;
-        self.inner.record_delivery(delivery).await
+    async fn record_deliveries(&self, deliveries: &[WebhookDelivery]) -> StoreResult<()> {
+        self.check("record_deliveries")?;
+        self.inner.record_deliveries(deliveries).await
     }
     async fn webhook_deliveries(&self, org: OrgId, endpoint: Uuid, limit: u32) -> StoreResult<Vec<WebhookDelivery>> {
         self.check("webhook_deliveries")?;
