@@ -3,6 +3,11 @@
 pub(crate) const ENDPOINT_COLUMNS: &str = "id, org_id, url, types, sealed_secret, sealed_previous, previous_until, created_at, disabled_at, \
      disabled_reason, cursor_seq, attempts, failing_since, next_attempt_at";
 
+/// An endpoint that is due: enabled, its retry time come, not leased, and with events past its
+/// cursor. `$1` is now.
+pub(crate) const DUE: &str = "w.disabled_at IS NULL AND w.next_attempt_at <= $1 AND (w.claimed_until IS NULL OR w.claimed_until <= $1) \
+     AND EXISTS (SELECT 1 FROM events e WHERE e.org_id = w.org_id AND e.seq > w.cursor_seq)";
+
 /// Instantiates `WebhookStore` for `$store`; the backend provides `CLAIM_LOCK`.
 macro_rules! impl_webhooks {
     ($store:ident) => {
@@ -126,11 +131,20 @@ macro_rules! impl_webhooks {
 
             async fn claim_webhooks(&self, limit: u32, now: chrono::DateTime<chrono::Utc>, lease_until: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<Vec<$crate::WebhookEndpoint>> {
                 let sql = format!(
-                    "WITH due AS MATERIALIZED (SELECT id FROM webhook_endpoints WHERE disabled_at IS NULL AND next_attempt_at <= $1 \
-                     AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY next_attempt_at, id LIMIT $3{CLAIM_LOCK}) \
+                    "WITH due AS MATERIALIZED (SELECT w.id FROM webhook_endpoints w WHERE {} ORDER BY w.next_attempt_at, w.id LIMIT $3{CLAIM_LOCK}) \
                      UPDATE webhook_endpoints SET claimed_until = $2 WHERE id IN (SELECT id FROM due) RETURNING {}",
+                    $crate::common::webhooks::DUE,
                     $crate::common::webhooks::ENDPOINT_COLUMNS
                 );
+                // Looked for without a write first: an idle endpoint costs no write, and on SQLite
+                // no write lock every tick.
+                let any: Option<uuid::Uuid> = sqlx::query_scalar(&format!("SELECT w.id FROM webhook_endpoints w WHERE {} LIMIT 1", $crate::common::webhooks::DUE))
+                    .bind(ts(now))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if any.is_none() {
+                    return Ok(Vec::new());
+                }
                 let mut tx = begin_write(&self.pool).await?;
                 let rows = sqlx::query(&sql).bind(ts(now)).bind(ts(lease_until)).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
                 tx.commit().await?;

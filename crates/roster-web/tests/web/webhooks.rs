@@ -228,6 +228,8 @@ async fn a_redelivery_wins_over_a_turn_in_flight() {
         let from = hook.endpoint.cursor_seq;
         assert!(from > 0, "a new endpoint starts after the newest event");
         let now = chrono::Utc::now();
+        assert!(app.state.store.claim_webhooks(10, now, now + chrono::Duration::seconds(60)).await.unwrap().is_empty(), "nothing new: not due");
+        roster_app::admin::create_team(&app.state, acme.org.id, Actor::Cli, "After", None).await.unwrap();
         let claimed = app.state.store.claim_webhooks(10, now, now + chrono::Duration::seconds(60)).await.unwrap();
         assert_eq!(claimed.len(), 1);
         assert!(app.state.store.claim_webhooks(10, now, now + chrono::Duration::seconds(60)).await.unwrap().is_empty(), "leased once");
@@ -235,7 +237,11 @@ async fn a_redelivery_wins_over_a_turn_in_flight() {
         app.state.store.webhook_advanced(hook.endpoint.id, from, from + 5, now).await.unwrap();
         let after = app.state.store.webhook(acme.org.id, hook.endpoint.id).await.unwrap().unwrap();
         assert_eq!(after.cursor_seq, 0, "the redelivery stands");
-        assert_eq!(app.state.store.claim_webhooks(10, now, now + chrono::Duration::seconds(60)).await.unwrap().len(), 1, "the lease ended");
+        assert_eq!(
+            app.state.store.claim_webhooks(10, now, now + chrono::Duration::seconds(60)).await.unwrap().len(),
+            1,
+            "the lease ended, events are waiting"
+        );
         app.finish().await;
     }
 }
