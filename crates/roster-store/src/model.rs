@@ -225,6 +225,7 @@ pub struct SessionRecord {
 pub struct NewApiKey {
     pub org: OrgId,
     pub name: String,
+    pub scopes: Vec<ApiScope>,
     pub digest: String,
     /// The first characters of the key, shown so admins can tell keys apart.
     pub prefix: String,
@@ -237,8 +238,44 @@ pub struct ApiKeyInfo {
     pub id: Uuid,
     pub org: OrgId,
     pub name: String,
+    pub scopes: Vec<ApiScope>,
     pub prefix: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiScope {
+    /// Read people and teams.
+    Read,
+    /// Read the events feed.
+    Events,
+}
+
+impl ApiScope {
+    pub const ALL: [ApiScope; 2] = [ApiScope::Read, ApiScope::Events];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiScope::Read => "read",
+            ApiScope::Events => "events",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ApiScope> {
+        ApiScope::ALL.into_iter().find(|s| s.as_str() == raw.trim())
+    }
+
+    /// How scopes are stored: comma-separated.
+    pub fn join(scopes: &[ApiScope]) -> String {
+        scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+    }
+
+    /// Stored scopes; an unknown one is left out (it grants nothing).
+    pub fn split(stored: &str) -> Vec<ApiScope> {
+        stored.split(',').filter_map(ApiScope::parse).collect()
+    }
 }

@@ -86,6 +86,9 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
+    /// The API key lacks the scope this needs.
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -115,6 +118,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(why) => (StatusCode::UNAUTHORIZED, "Unauthorized", (*why).to_owned()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "Not Found", "no such resource in this organisation".into()),
             ApiError::BadRequest(msg) => (StatusCode::BAD_REQUEST, "Bad Request", msg.clone()),
+            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, "Forbidden", (*why).to_owned()),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "api call failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "the error was logged".into())

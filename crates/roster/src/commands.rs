@@ -158,6 +158,9 @@ pub enum ApiKeyCommand {
         org: String,
         #[arg(long, default_value = "cli")]
         name: String,
+        /// What the key may do: read (people and teams), events (the feed); both by default.
+        #[arg(long, value_delimiter = ',', default_value = "read,events")]
+        scopes: Vec<String>,
     },
     /// List an organisation's API keys.
     List {
@@ -175,9 +178,13 @@ pub enum ApiKeyCommand {
 pub async fn apikey(settings: &Settings, cmd: ApiKeyCommand) -> anyhow::Result<()> {
     let state = app(settings).await?;
     match cmd {
-        ApiKeyCommand::Create { org, name } => {
+        ApiKeyCommand::Create { org, name, scopes } => {
             let org = org_by_slug(&state, &org).await?;
-            let created = admin::create_api_key(&state, org.id, &name, None).await?;
+            let scopes = scopes
+                .iter()
+                .map(|s| roster_store::ApiScope::parse(s).ok_or_else(|| anyhow!("'{s}' is not a scope: use read, events")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let created = admin::create_scoped_api_key(&state, org.id, &name, None, &scopes).await?;
             eprintln!("Created API key '{}' ({}). It is shown only now:", created.info.name, created.info.id);
             println!("{}", created.raw);
         }
@@ -185,7 +192,7 @@ pub async fn apikey(settings: &Settings, cmd: ApiKeyCommand) -> anyhow::Result<(
             let org = org_by_slug(&state, &org).await?;
             for key in state.store.api_keys(org.id).await? {
                 let revoked = if key.revoked_at.is_some() { "revoked" } else { "active" };
-                println!("{}\t{}\t{}…\t{}", key.id, key.name, key.prefix, revoked);
+                println!("{}\t{}\t{}…\t{}\t{}", key.id, key.name, key.prefix, roster_store::ApiScope::join(&key.scopes), revoked);
             }
         }
         ApiKeyCommand::Revoke { org, id } => {

@@ -236,7 +236,22 @@ pub async fn delete_team(state: &App, org: OrgId, actor: &Actor, team: TeamId, i
     Ok(state.store.delete_team(org, team, into, actor, state.clock.now()).await?)
 }
 
+/// A key with every scope.
 pub async fn create_api_key(state: &App, org: OrgId, name: &str, by: Option<UserId>) -> Result<CreatedKey, OpsError> {
+    create_scoped_api_key(state, org, name, by, &roster_store::ApiScope::ALL).await
+}
+
+/// A key that may do only what `scopes` allow.
+pub async fn create_scoped_api_key(
+    state: &App,
+    org: OrgId,
+    name: &str,
+    by: Option<UserId>,
+    scopes: &[roster_store::ApiScope],
+) -> Result<CreatedKey, OpsError> {
+    if scopes.is_empty() {
+        return Err(OpsError::Invalid("an API key needs at least one scope (read, events)".into()));
+    }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || has_control(name) {
         return Err(OpsError::Invalid("an API key's name needs 1 to 100 characters, none of them control characters".into()));
@@ -245,6 +260,7 @@ pub async fn create_api_key(state: &App, org: OrgId, name: &str, by: Option<User
     let key = NewApiKey {
         org,
         name: name.to_owned(),
+        scopes: scopes.to_vec(),
         digest: token_digest(&raw),
         prefix: raw.chars().take(10).collect(),
         created_by: by,

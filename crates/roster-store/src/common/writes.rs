@@ -1,7 +1,7 @@
 //! Credentials, tokens, sessions, API keys and the outbox, written once for both backends.
 
 pub(crate) const EMAIL_COLUMNS: &str = "id, org_id, payload, created_at, sent_at, attempts, last_error";
-pub(crate) const API_KEY_COLUMNS: &str = "id, org_id, name, prefix, created_at, last_used_at, revoked_at";
+pub(crate) const API_KEY_COLUMNS: &str = "id, org_id, name, scopes, prefix, created_at, last_used_at, revoked_at";
 
 /// Skip rewriting `last_used_at` when a key was used this recently: a busy integration would
 /// otherwise turn every read into a write.
@@ -43,6 +43,7 @@ macro_rules! impl_writes {
                 id: row.try_get("id")?,
                 org: roster_core::OrgId::from_uuid(row.try_get("org_id")?),
                 name: row.try_get("name")?,
+                scopes: $crate::ApiScope::split(&row.try_get::<String, _>("scopes")?),
                 prefix: row.try_get("prefix")?,
                 created_at: row.try_get("created_at")?,
                 last_used_at: row.try_get("last_used_at")?,
@@ -395,7 +396,7 @@ macro_rules! impl_writes {
                 let id = uuid::Uuid::now_v7();
                 let mut tx = begin_write(&self.pool).await?;
                 sqlx::query(
-                    "INSERT INTO api_keys (id, org_id, name, digest, prefix, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO api_keys (id, org_id, name, digest, prefix, created_by, created_at, scopes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(id)
                 .bind(key.org.as_uuid())
@@ -404,17 +405,19 @@ macro_rules! impl_writes {
                 .bind(&key.prefix)
                 .bind(key.created_by.map(|p| p.as_uuid()))
                 .bind(ts(key.created_at))
+                .bind($crate::ApiScope::join(&key.scopes))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| $crate::common::classify(e, &format!("API key '{}'", key.name)))?;
                 let actor = key.created_by.map_or(roster_core::Actor::Cli, |id| roster_core::Actor::Person { id });
-                let detail = serde_json::json!({ "key": id, "name": key.name, "prefix": key.prefix });
+                let detail = serde_json::json!({ "key": id, "name": key.name, "prefix": key.prefix, "scopes": $crate::ApiScope::join(&key.scopes) });
                 audit_row(&mut tx, key.org, &actor, "api_key.created", None, None, detail, key.created_at).await?;
                 tx.commit().await?;
                 Ok($crate::ApiKeyInfo {
                     id,
                     org: key.org,
                     name: key.name.clone(),
+                    scopes: key.scopes.clone(),
                     prefix: key.prefix.clone(),
                     created_at: key.created_at,
                     last_used_at: None,

@@ -106,6 +106,7 @@ pub async fn api_keys_record_use_and_stop_working_when_revoked(store: Arc<dyn St
     let new_key = |name: &str, digest: &str| NewApiKey {
         org,
         name: name.into(),
+        scopes: vec![roster_store::ApiScope::Read],
         digest: digest.into(),
         prefix: format!("rk_{name}"),
         created_by: None,

@@ -129,6 +129,7 @@ pub async fn credentials_tokens_sessions_and_keys_stay_in_their_org(store: Arc<d
         .create_api_key(&NewApiKey {
             org: a,
             name: "ci".into(),
+            scopes: roster_store::ApiScope::ALL.to_vec(),
             digest: "key-a".into(),
             prefix: "rk_a".into(),
             created_by: Some(ada.id),

@@ -66,8 +66,9 @@ pub struct EventPage {
 
 /// The organisation's events after a cursor, oldest first.
 #[utoipa::path(get, path = "/api/v1/events", params(FeedParams),
-    responses((status = 200, body = EventPage), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
+    responses((status = 200, body = EventPage), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn feed(State(state): State<AppState>, client: ApiClient, Query(params): Query<FeedParams>) -> Result<Json<EventPage>, ApiError> {
+    client.require(roster_store::ApiScope::Events)?;
     let limit = params.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));

@@ -19,6 +19,20 @@ use utoipa::{Modify, OpenApi};
 pub struct ApiClient {
     pub ctx: OrgCtx,
     pub key_name: String,
+    pub scopes: Vec<roster_store::ApiScope>,
+}
+
+impl ApiClient {
+    /// Refuse (403) unless the key was given `scope`.
+    pub fn require(&self, scope: roster_store::ApiScope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden(match scope {
+            roster_store::ApiScope::Read => "this API key has no 'read' scope: create one with it to read people and teams",
+            roster_store::ApiScope::Events => "this API key has no 'events' scope: create one with it to read the events feed",
+        }))
+    }
 }
 
 impl FromRequestParts<AppState> for ApiClient {
@@ -34,7 +48,7 @@ impl FromRequestParts<AppState> for ApiClient {
         let key = state.store.api_key(&token_digest(raw), state.clock.now()).await?;
         // A key of another organisation is treated exactly like an unknown key.
         match key {
-            Some(key) if key.org == ctx.org.id => Ok(ApiClient { ctx, key_name: key.name }),
+            Some(key) if key.org == ctx.org.id => Ok(ApiClient { ctx, key_name: key.name, scopes: key.scopes }),
             _ => Err(ApiError::Unauthorized("the API key is unknown or revoked")),
         }
     }

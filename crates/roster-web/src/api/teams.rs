@@ -23,8 +23,9 @@ pub struct TeamList {
 }
 
 /// Every team of the organisation, with its parent and member counts.
-#[utoipa::path(get, path = "/api/v1/teams", responses((status = 200, body = TeamList), (status = 401, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/api/v1/teams", responses((status = 200, body = TeamList), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn list(State(state): State<AppState>, client: ApiClient) -> Result<Json<TeamList>, ApiError> {
+    client.require(roster_store::ApiScope::Read)?;
     let teams = state.store.teams(client.ctx.org.id).await?;
     let data = teams
         .into_iter()

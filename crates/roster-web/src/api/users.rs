@@ -146,8 +146,9 @@ impl UserFilters {
 
 /// List people, filtered, sorted (by name unless asked) and paginated.
 #[utoipa::path(get, path = "/api/v1/users", params(UserFilters),
-    responses((status = 200, body = UserPage), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
+    responses((status = 200, body = UserPage), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn list(State(state): State<AppState>, client: ApiClient, Query(filters): Query<UserFilters>) -> Result<Json<UserPage>, ApiError> {
+    client.require(roster_store::ApiScope::Read)?;
     let limit = filters.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE_SIZE {
         return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE_SIZE}")));
@@ -169,8 +170,9 @@ pub struct UserPath {
 
 /// One person by id.
 #[utoipa::path(get, path = "/api/v1/users/{id}", params(("id" = uuid::Uuid, Path, description = "The person's id")),
-    responses((status = 200, body = UserDto), (status = 404, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
+    responses((status = 200, body = UserDto), (status = 404, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
 pub async fn get(State(state): State<AppState>, client: ApiClient, Path(path): Path<UserPath>) -> Result<Json<UserDto>, ApiError> {
+    client.require(roster_store::ApiScope::Read)?;
     let id: UserId = path.id.parse().map_err(|_| ApiError::BadRequest(format!("'{}' is not a user id (a UUID)", path.id)))?;
     let person = state.store.person(client.ctx.org.id, id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(UserDto::from(person)))

@@ -16,6 +16,8 @@ use serde::Deserialize;
 pub struct KeyRow {
     pub id: String,
     pub name: String,
+    /// "read, events".
+    pub scopes: String,
     pub prefix: String,
     pub created: String,
     pub last_used: String,
@@ -40,6 +42,7 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, new_key: Opt
         .map(|k| KeyRow {
             id: k.id.to_string(),
             name: k.name,
+            scopes: roster_store::ApiScope::join(&k.scopes).replace(',', ", "),
             prefix: k.prefix,
             created: when(k.created_at),
             last_used: k.last_used_at.map(when).unwrap_or_else(|| "never".into()),
@@ -80,6 +83,11 @@ pub struct KeyForm {
     csrf: String,
     #[serde(default)]
     name: String,
+    /// Ticked boxes, one per scope.
+    #[serde(default)]
+    scope_read: String,
+    #[serde(default)]
+    scope_events: String,
 }
 
 pub async fn create_key(
@@ -89,7 +97,13 @@ pub async fn create_key(
     Form(form): Form<KeyForm>,
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
-    match admin::create_api_key(&state, ctx.org.id, &form.name, Some(user.person.id)).await {
+    let scopes: Vec<roster_store::ApiScope> =
+        [(roster_store::ApiScope::Read, &form.scope_read), (roster_store::ApiScope::Events, &form.scope_events)]
+            .into_iter()
+            .filter(|(_, ticked)| !ticked.is_empty())
+            .map(|(scope, _)| scope)
+            .collect();
+    match admin::create_scoped_api_key(&state, ctx.org.id, &form.name, Some(user.person.id), &scopes).await {
         // Post/Redirect/Get: the key is shown once by the page the redirect leads to.
         Ok(created) => {
             let mut response = Redirect::to(&format!("{}/settings", ctx.base)).into_response();

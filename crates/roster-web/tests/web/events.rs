@@ -91,6 +91,18 @@ async fn the_feed_follows_every_change_in_order(app: &TestApp) {
         assert_eq!(status, 400, "{query}: {problem}");
         assert!(problem["detail"].is_string(), "{problem}");
     }
+    // Scopes: a key for the feed alone cannot read people, and one for reading cannot follow the feed.
+    let feed_only = roster_app::admin::create_scoped_api_key(&app.state, org, "feed", None, &[roster_store::ApiScope::Events]).await.unwrap().raw;
+    let read_only = roster_app::admin::create_scoped_api_key(&app.state, org, "read", None, &[roster_store::ApiScope::Read]).await.unwrap().raw;
+    assert_eq!(get(app, &feed_only, "").await.0, 200);
+    let (status, problem) = get(app, &read_only, "").await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("'events' scope"), "{problem}");
+    let users = app.client().get(app.url("acme", "/api/v1/users")).bearer_auth(&feed_only).send().await.unwrap();
+    assert_eq!(users.status(), 403);
+    let users = app.client().get(app.url("acme", "/api/v1/users")).bearer_auth(&read_only).send().await.unwrap();
+    assert_eq!(users.status(), 200);
+    assert!(roster_app::admin::create_scoped_api_key(&app.state, org, "none", None, &[]).await.is_err(), "a key needs a scope");
     // Another organisation's key sees nothing here.
     let other = app.org("globex").await;
     let other_key = roster_app::admin::create_api_key(&app.state, other.org.id, "other", None).await.unwrap().raw;

@@ -193,11 +193,18 @@ async fn the_settings_page_manages_endpoints(backend: Backend) {
     }
 
     // An API key the same way: created, shown once after the redirect, not again.
-    let key = owner.post(app.url("acme", "/settings/api-keys")).form(&[("_csrf", csrf.as_str()), ("name", "platform")]).send().await.unwrap();
+    let key = owner
+        .post(app.url("acme", "/settings/api-keys"))
+        .form(&[("_csrf", csrf.as_str()), ("name", "platform"), ("scope_events", "yes")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(key.status(), 303);
     assert!(crate::support::read_through(&owner, key).await.contains("id=\"new-key\""));
     assert!(!owner.get(app.url("acme", "/settings")).send().await.unwrap().text().await.unwrap().contains("id=\"new-key\""));
-    assert_eq!(app.state.store.api_keys(acme.org.id).await.unwrap().len(), 1, "one key");
+    let keys = app.state.store.api_keys(acme.org.id).await.unwrap();
+    assert_eq!(keys.len(), 1, "one key");
+    assert_eq!(keys[0].scopes, [roster_store::ApiScope::Events], "the ticked scopes only");
     // And a SCIM token.
     let token = owner.post(app.url("acme", "/settings/scim/tokens")).form(&[("_csrf", csrf.as_str()), ("name", "okta")]).send().await.unwrap();
     assert_eq!(token.status(), 303);
