@@ -69,6 +69,7 @@ fn org_routes() -> Router<AppState> {
         .route("/settings/webhooks/{id}/rotate", post(pages::webhooks::rotate))
         .route("/settings/webhooks/{id}/delete", post(pages::webhooks::delete))
         .route("/settings/webhooks/{id}/redeliver", post(pages::webhooks::redeliver))
+        .route("/settings/webhooks/{id}/test", post(pages::webhooks::test))
         .route("/settings/scim", get(pages::scim::show))
         .route("/settings/scim/tokens", post(pages::scim::create_token))
         .route("/settings/scim/tokens/{id}/revoke", post(pages::scim::revoke_token))

@@ -53,6 +53,12 @@ pub enum WebhookCommand {
         org: String,
         id: Uuid,
     },
+    /// Send a `webhook.test` message now (outside the feed; it moves nothing) and print the answer.
+    Test {
+        #[arg(long)]
+        org: String,
+        id: Uuid,
+    },
 }
 
 pub async fn webhook(settings: &Settings, cmd: WebhookCommand) -> anyhow::Result<()> {
@@ -98,6 +104,14 @@ pub async fn webhook(settings: &Settings, cmd: WebhookCommand) -> anyhow::Result
             let org = org_by_slug(&state, &org).await?;
             webhooks::redeliver(&state, org.id, &Actor::Cli, id, after.as_deref()).await?;
             println!("Delivering again from {}.", after.as_deref().unwrap_or("the oldest event kept"));
+        }
+        WebhookCommand::Test { org, id } => {
+            let org = org_by_slug(&state, &org).await?;
+            match webhooks::send_test(&state, org.id, id).await? {
+                Ok(status) if (200..300).contains(&status) => println!("The endpoint answered {status}."),
+                Ok(status) => anyhow::bail!("the endpoint answered {status}"),
+                Err(why) => anyhow::bail!("no answer: {why}"),
+            }
         }
         WebhookCommand::Delete { org, id } => {
             let org = org_by_slug(&state, &org).await?;

@@ -113,3 +113,33 @@ fn secrets(state: &App, endpoint: &WebhookEndpoint) -> Result<Vec<String>, OpsEr
     }
     Ok(secrets)
 }
+
+/// Send a `webhook.test` message now, outside the feed (it moves no cursor), and log it.
+/// Returns the status the endpoint answered, or why it did not.
+pub async fn send_test(state: &App, org: OrgId, id: Uuid) -> Result<Result<u16, String>, OpsError> {
+    let endpoint = state.store.webhook(org, id).await?.ok_or(OpsError::NotFound)?;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| OpsError::Invalid(e.to_string()))?;
+    let now = state.clock.now();
+    let message = Uuid::now_v7();
+    let body = serde_json::json!({ "type": "webhook.test", "timestamp": now, "data": { "endpoint": endpoint.id } });
+    let started = std::time::Instant::now();
+    let outcome = deliver::send(state, &client, &endpoint, &message.to_string(), &body, now).await;
+    let delivery = roster_store::WebhookDelivery {
+        id: Uuid::now_v7(),
+        org,
+        endpoint: endpoint.id,
+        event: message,
+        event_type: "webhook.test".into(),
+        at: now,
+        status: outcome.as_ref().ok().map(|(status, _)| i32::from(*status)),
+        duration_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
+        response: outcome.as_ref().ok().map(|(_, body)| body.clone()),
+        error: outcome.as_ref().err().cloned(),
+    };
+    state.store.record_deliveries(&[delivery]).await?;
+    Ok(outcome.map(|(status, _)| status))
+}

@@ -199,3 +199,17 @@ pub async fn deliveries(
     }
     .into_response())
 }
+
+/// Send a test message now and show the answer in the delivery log.
+pub async fn test(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    Path(path): Path<EndpointPath>,
+    Form(form): Form<super::CsrfOnly>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    // Whatever the endpoint answered is in the delivery log the redirect shows.
+    let _answer = webhooks::send_test(&state, ctx.org.id, path.id).await?;
+    Ok(Redirect::to(&format!("{}/settings/webhooks/{}", ctx.base, path.id)).into_response())
+}

@@ -177,8 +177,10 @@ async fn the_settings_page_manages_endpoints(backend: Backend) {
         .await
         .unwrap();
     assert!(crate::support::read_through(&owner, rotated).await.contains("whsec_"));
+    let tested = owner.post(app.url("acme", &format!("/settings/webhooks/{id}/test"))).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(tested.status(), 303);
     let log = owner.get(app.url("acme", &format!("/settings/webhooks/{id}"))).send().await.unwrap().text().await.unwrap();
-    assert!(log.contains("id=\"deliveries\"") && log.contains(&url), "{log}");
+    assert!(log.contains("id=\"deliveries\"") && log.contains(&url) && log.contains("webhook.test") && log.contains(">204<"), "{log}");
     let deleted = owner
         .post(app.url("acme", &format!("/settings/webhooks/{id}/delete")))
         .form(&[("_csrf", csrf.as_str()), ("confirm", "yes")])
