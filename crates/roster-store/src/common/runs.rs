@@ -187,9 +187,12 @@ macro_rules! impl_runs {
             }
 
             async fn finish_run(&self, org: roster_core::OrgId, id: roster_core::RunId, end: &$crate::RunEnd<'_>) -> $crate::StoreResult<()> {
-                sqlx::query(
+                let mut tx = begin_write(&self.pool).await?;
+                // Its event commits in sequence with the organisation's other events.
+                lock_org(&mut tx, org).await?;
+                let connection: Option<uuid::Uuid> = sqlx::query_scalar(
                     "UPDATE sync_runs SET status = $3, report = $4, error = $5, graph_requests = $6, finished_at = $7, \
-                     started_at = COALESCE(started_at, $7) WHERE org_id = $1 AND id = $2",
+                     started_at = COALESCE(started_at, $7) WHERE org_id = $1 AND id = $2 RETURNING connection_id",
                 )
                 .bind(org.as_uuid())
                 .bind(id.as_uuid())
@@ -199,8 +202,24 @@ macro_rules! impl_runs {
                 // Saturating: no sync makes 2^63 Graph requests.
                 .bind(i64::try_from(end.graph_requests).unwrap_or(i64::MAX))
                 .bind(ts(end.at))
-                .execute(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
+                // The host platform hears how a connection's runs end (a preview is nobody's business).
+                let kind = match end.status {
+                    $crate::RunStatus::Held => Some("connection.run_held"),
+                    $crate::RunStatus::Succeeded | $crate::RunStatus::Failed => Some("connection.run_finished"),
+                    _ => None,
+                };
+                if let (Some(kind), Some(connection)) = (kind, connection) {
+                    let counts = end.report.map(|r| {
+                        serde_json::json!({ "created": r.created, "updated": r.updated, "deactivated": r.deactivated, "reactivated": r.reactivated,
+                            "unchanged": r.unchanged, "skipped": r.skipped, "issues": r.issues.len(), "would_deactivate": r.would_deactivate.len() })
+                    });
+                    let data = serde_json::json!({ "connection_id": connection, "run_id": id, "status": end.status.as_str(), "counts": counts, "error": end.error });
+                    let actor = roster_core::Actor::Connection { id: roster_core::ConnectionId::from_uuid(connection) };
+                    event_row(&mut tx, org, &actor, kind, data, end.at).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 

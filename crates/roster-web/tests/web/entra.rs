@@ -106,6 +106,10 @@ async fn entra_is_set_up_tested_enabled_and_synced_from_the_pages(app: &TestApp)
     assert_eq!(runs[1].report.as_ref().map(|r| r.created), runs[0].report.as_ref().map(|r| r.created), "the preview said what the sync did");
     let created = runs[0].report.as_ref().unwrap().created;
     assert!(created > 40, "{created} people created");
+    let finished = app.state.store.event_feed(acme.org.id, 0, &["connection.run_finished".to_owned()], 10).await.unwrap();
+    assert_eq!(finished.len(), 1, "one finished run is announced; the preview is not");
+    assert_eq!((finished[0].data["status"].as_str(), finished[0].data["counts"]["created"].as_u64()), (Some("succeeded"), Some(created as u64)));
+    assert_eq!(finished[0].actor.as_deref(), Some(format!("connection:{}", connection.id).as_str()));
     let history = client.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(history.contains(&format!("{created} created")), "the history shows the run");
     assert!(history.contains("Health: <span class=\"status active\">healthy</span>"), "{history}");

@@ -56,6 +56,10 @@ async fn an_emptied_group_is_held_until_an_admin_decides(app: &TestApp) {
     let runs = app.state.store.sync_runs(org.org.id, connection.id, 10).await.unwrap();
     let held = &runs[0];
     assert_eq!(held.status, RunStatus::Held);
+    let heard = app.state.store.event_feed(org.org.id, 0, &["connection.run_held".to_owned()], 10).await.unwrap();
+    assert_eq!(heard.len(), 1, "the host platform hears of the hold");
+    assert_eq!(heard[0].data["run_id"], held.id.to_string());
+    assert!(heard[0].data["counts"]["would_deactivate"].as_u64().unwrap() > 0, "{:?}", heard[0].data);
     let everyone = app.state.store.snapshot(org.org.id).await.unwrap().people;
     assert_eq!(everyone.iter().filter(|p| p.source.is_some() && p.status != Status::Deactivated).count(), active, "nobody was deactivated");
 
