@@ -37,7 +37,9 @@ pub async fn deliver_forever(app: App, signals: Signals) {
         }
     };
     let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut turns = tokio::task::JoinSet::new();
     while signals.pause(TICK).await {
+        while turns.try_join_next().is_some() {}
         let free = slots.available_permits();
         if free == 0 {
             continue;
@@ -51,14 +53,18 @@ pub async fn deliver_forever(app: App, signals: Signals) {
             }
         };
         for endpoint in endpoints {
-            let Ok(slot) = slots.clone().acquire_owned().await else { return };
+            let Ok(slot) = slots.clone().acquire_owned().await else { break };
             let (app, client) = (app.clone(), client.clone());
-            tokio::spawn(async move {
+            turns.spawn(async move {
                 turn(&app, &client, endpoint).await;
                 drop(slot);
             });
         }
     }
+    // Stopping: turns in flight end here. What they sent but did not record is sent again by
+    // whichever process leases the endpoint next (at least once, never lost).
+    turns.abort_all();
+    while turns.join_next().await.is_some() {}
 }
 
 /// One endpoint's turn: its next events, in order, until one fails or the turn ends.

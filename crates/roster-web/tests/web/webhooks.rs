@@ -254,3 +254,76 @@ async fn a_redelivery_wins_over_a_turn_in_flight() {
         app.finish().await;
     }
 }
+
+/// A clock past the stopped worker's leases.
+struct Later(chrono::DateTime<chrono::Utc>);
+
+impl roster_app::clock::Clock for Later {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0
+    }
+}
+
+/// Stopping the delivery worker in the middle of a burst loses nothing: a new worker (a
+/// restarted process) delivers the rest, every event at least once and in order.
+async fn a_restart_mid_delivery_loses_nothing(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, |c| c.webhook_allow_private = true).await else { return };
+    let acme = app.org("acme").await;
+    // A receiver that takes 30 ms a request, so the burst is still going when the worker stops.
+    let got: Received = Arc::default();
+    let route = |State(got): State<Received>, headers: HeaderMap, body: String| async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        got.lock().unwrap().push((headers, body, 204));
+        StatusCode::NO_CONTENT
+    };
+    let router = axum::Router::new().route("/hook", axum::routing::post(route)).with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let hook = roster_app::webhooks::add(&app.state, acme.org.id, &Actor::Cli, &url, &[]).await.unwrap();
+    let mut csv = String::from("email,first_name,last_name\n");
+    for n in 0..60 {
+        csv.push_str(&format!("p{n}@acme.example,P{n},Person\n"));
+    }
+    roster_app::admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+        .await
+        .unwrap();
+    let events = app.state.store.event_feed(acme.org.id, hook.endpoint.cursor_seq, &[], 1000).await.unwrap();
+
+    let first = roster_app::jobs::supervisor::Supervisor::new();
+    first.spawn("webhooks", roster_app::webhooks::deliver::deliver_forever(app.state.app.clone(), first.signals()));
+    until("a few deliveries", || got.lock().unwrap().len() >= 5).await;
+    first.shutdown(Duration::from_millis(10)).await;
+    let at_stop = got.lock().unwrap().len();
+    assert!(at_stop < events.len(), "stopped in the middle ({at_stop} of {})", events.len());
+    // Nothing arrives once it has stopped.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(got.lock().unwrap().len(), at_stop, "the stopped worker sends nothing more");
+    // Its lease runs out; a new process takes over from the stored cursor.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(120);
+    let restarted_app = roster_app::App { clock: Arc::new(Later(later)), ..app.state.app.clone() };
+    let second = roster_app::jobs::supervisor::Supervisor::new();
+    second.spawn("webhooks", roster_app::webhooks::deliver::deliver_forever(restarted_app, second.signals()));
+    let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    until("every event", || {
+        let got = got.lock().unwrap();
+        ids.iter().all(|id| got.iter().any(|r| r.0["webhook-id"] == id.as_str()))
+    })
+    .await;
+    second.shutdown(Duration::from_secs(1)).await;
+    // In order: the first arrival of each event follows the commit order.
+    let received = got.lock().unwrap().clone();
+    let firsts: Vec<usize> = ids.iter().map(|id| received.iter().position(|r| r.0["webhook-id"] == id.as_str()).unwrap()).collect();
+    assert!(firsts.windows(2).all(|w| w[0] < w[1]), "in commit order: {firsts:?}");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_delivery_loses_nothing_on_sqlite() {
+    a_restart_mid_delivery_loses_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_delivery_loses_nothing_on_postgresql() {
+    a_restart_mid_delivery_loses_nothing(Backend::Postgres).await;
+}
