@@ -12,6 +12,14 @@ pub fn seq_of(cursor: &str) -> Option<i64> {
     cursor.strip_prefix(PREFIX).and_then(|hex| i64::from_str_radix(hex, 16).ok()).filter(|seq| *seq >= 0)
 }
 
+/// Event types as a consumer lists them (blanks dropped); None when one is not a type's shape
+/// (lower-case letters, dots and underscores) or there are too many.
+pub fn parse_types<'a>(types: impl IntoIterator<Item = &'a str>) -> Option<Vec<String>> {
+    let types: Vec<String> = types.into_iter().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
+    let shaped = |t: &String| t.len() <= 64 && t.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
+    (types.len() <= 100 && types.iter().all(shaped)).then_some(types)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

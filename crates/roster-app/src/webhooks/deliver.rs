@@ -27,9 +27,15 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of an answer the delivery log keeps.
 const RESPONSE_KEPT: usize = 500;
 
+/// The client deliveries go through: a time limit, and no redirects (one could lead to an
+/// address the checks refused).
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder().timeout(REQUEST_TIMEOUT).redirect(reqwest::redirect::Policy::none()).build()
+}
+
 /// Deliver until the process stops.
 pub async fn deliver_forever(app: App, signals: Signals) {
-    let client = match reqwest::Client::builder().timeout(REQUEST_TIMEOUT).redirect(reqwest::redirect::Policy::none()).build() {
+    let client = match client() {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "webhooks cannot be delivered: no HTTP client");

@@ -29,11 +29,8 @@ pub struct CreatedWebhook {
 }
 
 fn parse_types(types: &[String]) -> Result<Vec<String>, OpsError> {
-    let types: Vec<String> = types.iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
-    if types.len() > 100 || types.iter().any(|t| t.len() > 64 || !t.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')) {
-        return Err(OpsError::Invalid("Event types are names like user.created, separated by commas.".into()));
-    }
-    Ok(types)
+    roster_core::feed::parse_types(types.iter().map(String::as_str))
+        .ok_or_else(|| OpsError::Invalid("Event types are names like user.created, separated by commas.".into()))
 }
 
 /// Add an endpoint for these event types (all when empty). It receives events from now on.
@@ -118,11 +115,7 @@ fn secrets(state: &App, endpoint: &WebhookEndpoint) -> Result<Vec<String>, OpsEr
 /// Returns the status the endpoint answered, or why it did not.
 pub async fn send_test(state: &App, org: OrgId, id: Uuid) -> Result<Result<u16, String>, OpsError> {
     let endpoint = state.store.webhook(org, id).await?.ok_or(OpsError::NotFound)?;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| OpsError::Invalid(e.to_string()))?;
+    let client = deliver::client().map_err(|e| OpsError::Invalid(e.to_string()))?;
     let now = state.clock.now();
     let message = Uuid::now_v7();
     let body = serde_json::json!({ "type": "webhook.test", "timestamp": now, "data": { "endpoint": endpoint.id } });

@@ -78,11 +78,8 @@ pub async fn feed(State(state): State<AppState>, client: ApiClient, Query(params
         return Err(ApiError::BadRequest(format!("wait must be between 0 and {MAX_WAIT_SECS} seconds")));
     }
     let after = params.after.as_deref().map(seq_of).transpose()?.unwrap_or(0);
-    let kinds: Vec<String> =
-        params.types.as_deref().unwrap_or_default().split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
-    if kinds.len() > 100 || kinds.iter().any(|k| k.len() > 64 || !k.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')) {
-        return Err(ApiError::BadRequest("types is a comma-separated list of event types, such as user.created".into()));
-    }
+    let kinds = roster_core::feed::parse_types(params.types.as_deref().unwrap_or_default().split(','))
+        .ok_or_else(|| ApiError::BadRequest("types is a comma-separated list of event types, such as user.created".into()))?;
     let org = client.ctx.org.id;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // One more than asked for says whether more are waiting.

@@ -70,11 +70,7 @@ pub async fn show(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, PageError> {
     let (new_key, clear) = crate::flash::take(&state, &ctx, &user, &headers);
-    let mut response = render(&state, &ctx, &user, new_key).await?;
-    if let Some(clear) = clear {
-        response.headers_mut().append(axum::http::header::SET_COOKIE, clear);
-    }
-    Ok(response)
+    Ok(clear.on(render(&state, &ctx, &user, new_key).await?))
 }
 
 #[derive(Deserialize)]
@@ -105,11 +101,7 @@ pub async fn create_key(
             .collect();
     match admin::create_scoped_api_key(&state, ctx.org.id, &form.name, Some(user.person.id), &scopes).await {
         // Post/Redirect/Get: the key is shown once by the page the redirect leads to.
-        Ok(created) => {
-            let mut response = Redirect::to(&format!("{}/settings", ctx.base)).into_response();
-            response.headers_mut().append(axum::http::header::SET_COOKIE, crate::flash::carry(&state, &ctx, &user, &created.raw));
-            Ok(response)
-        }
+        Ok(created) => Ok(crate::flash::redirect(&state, &ctx, &user, "/settings", &created.raw)),
         Err(OpsError::Invalid(msg)) => Err(PageError::BadRequest(msg)),
         Err(other) => Err(other.into()),
     }

@@ -61,17 +61,7 @@ pub async fn show(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
         .collect();
     let mut response = WebhooksPage { chrome: Chrome::signed_in(&ctx, &user, "settings"), endpoints, secret }.into_response();
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
-    if let Some(clear) = clear {
-        response.headers_mut().append(axum::http::header::SET_COOKIE, clear);
-    }
-    Ok(response)
-}
-
-/// Back to the list, carrying a new secret to show once.
-fn back_with_secret(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, secret: &str) -> Response {
-    let mut response = Redirect::to(&format!("{}/settings/webhooks", ctx.base)).into_response();
-    response.headers_mut().append(axum::http::header::SET_COOKIE, crate::flash::carry(state, ctx, user, secret));
-    response
+    Ok(clear.on(response))
 }
 
 #[derive(Deserialize)]
@@ -89,7 +79,7 @@ pub async fn add(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): Ad
     user.check_csrf(&form.csrf)?;
     let types: Vec<String> = form.types.split(',').map(str::to_owned).collect();
     let created = webhooks::add(&state, ctx.org.id, &actor(&user), &form.url, &types).await?;
-    Ok(back_with_secret(&state, &ctx, &user, &created.secret))
+    Ok(crate::flash::redirect(&state, &ctx, &user, "/settings/webhooks", &created.secret))
 }
 
 #[derive(Deserialize)]
@@ -106,7 +96,7 @@ pub async fn rotate(
 ) -> Result<Response, PageError> {
     form.check(&user, "Tick the box to confirm the new secret; nothing was changed.")?;
     let secret = webhooks::rotate_secret(&state, ctx.org.id, &actor(&user), path.id).await?;
-    Ok(back_with_secret(&state, &ctx, &user, &secret))
+    Ok(crate::flash::redirect(&state, &ctx, &user, "/settings/webhooks", &secret))
 }
 
 pub async fn delete(

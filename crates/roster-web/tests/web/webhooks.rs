@@ -20,8 +20,14 @@ type Received = Arc<Mutex<Vec<(HeaderMap, String, u16)>>>;
 
 /// A receiver on loopback that answers 500 to its first `failures` requests, then 204.
 async fn receiver(failures: usize) -> (String, Received) {
+    slow_receiver(failures, Duration::ZERO).await
+}
+
+/// A receiver that also takes `delay` over each request.
+async fn slow_receiver(failures: usize, delay: Duration) -> (String, Received) {
     let got: Received = Arc::default();
     let route = move |State(got): State<Received>, headers: HeaderMap, body: String| async move {
+        tokio::time::sleep(delay).await;
         let mut got = got.lock().unwrap();
         let status = if got.len() < failures { 500 } else { 204 };
         got.push((headers, body, status));
@@ -270,16 +276,7 @@ async fn a_restart_mid_delivery_loses_nothing(backend: Backend) {
     let Some(app) = TestApp::start_with(backend, |c| c.webhook_allow_private = true).await else { return };
     let acme = app.org("acme").await;
     // A receiver that takes 30 ms a request, so the burst is still going when the worker stops.
-    let got: Received = Arc::default();
-    let route = |State(got): State<Received>, headers: HeaderMap, body: String| async move {
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        got.lock().unwrap().push((headers, body, 204));
-        StatusCode::NO_CONTENT
-    };
-    let router = axum::Router::new().route("/hook", axum::routing::post(route)).with_state(got.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (url, got) = slow_receiver(0, Duration::from_millis(30)).await;
     let hook = roster_app::webhooks::add(&app.state, acme.org.id, &Actor::Cli, &url, &[]).await.unwrap();
     let mut csv = String::from("email,first_name,last_name\n");
     for n in 0..60 {

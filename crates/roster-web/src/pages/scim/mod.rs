@@ -123,11 +123,7 @@ pub async fn show(
         ),
         _ => None,
     };
-    let mut response = render(&state, &ctx, &user, Said { notice, new_token, ..Said::default() }).await?;
-    if let Some(clear) = clear {
-        response.headers_mut().append(axum::http::header::SET_COOKIE, clear);
-    }
-    Ok(response)
+    Ok(clear.on(render(&state, &ctx, &user, Said { notice, new_token, ..Said::default() }).await?))
 }
 
 #[derive(Deserialize)]
@@ -148,11 +144,7 @@ pub async fn create_token(
     let actor = Actor::Person { id: user.person.id };
     match scim_tokens::create_token(&state, ctx.org.id, &form.name, &actor).await {
         // Post/Redirect/Get: the token is shown once by the page the redirect leads to.
-        Ok(created) => {
-            let mut response = Redirect::to(&format!("{}/settings/scim", ctx.base)).into_response();
-            response.headers_mut().append(axum::http::header::SET_COOKIE, crate::flash::carry(&state, &ctx, &user, &created.raw));
-            Ok(response)
-        }
+        Ok(created) => Ok(crate::flash::redirect(&state, &ctx, &user, "/settings/scim", &created.raw)),
         Err(OpsError::Invalid(msg)) => Err(PageError::BadRequest(msg)),
         Err(other) => Err(other.into()),
     }
