@@ -27,7 +27,8 @@ pub async fn check(url: &str, allow_private: bool) -> Result<url::Url, String> {
         return Err(format!("{host} does not resolve"));
     }
     if let Some(ip) = addresses.iter().find(|ip| !is_public(ip)) {
-        return Err(format!("{host} is a private or local address ({ip}): webhooks go to public addresses"));
+        let named = if host == ip.to_string() { host } else { format!("{host} ({ip})") };
+        return Err(format!("{named} is a private or local address: webhooks go to public addresses"));
     }
     Ok(parsed)
 }
