@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 mod error;
+mod idempotency;
 mod integrations;
 mod jobs;
 mod model;
@@ -17,6 +18,7 @@ mod throttle;
 mod webhooks;
 
 pub use error::*;
+pub use idempotency::*;
 pub use integrations::*;
 pub use jobs::*;
 pub use model::*;
@@ -245,6 +247,7 @@ pub trait Store:
     + ErasureStore
     + TeamManagerStore
     + WebhookStore
+    + IdempotencyStore
     + Send
     + Sync
 {

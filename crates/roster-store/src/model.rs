@@ -251,17 +251,20 @@ pub struct ApiKeyInfo {
 pub enum ApiScope {
     /// Read people and teams.
     Read,
-    /// Read the events feed.
+    /// Read the events feed and manage webhook endpoints.
     Events,
+    /// Create, change, deactivate and erase people and teams.
+    Write,
 }
 
 impl ApiScope {
-    pub const ALL: [ApiScope; 2] = [ApiScope::Read, ApiScope::Events];
+    pub const ALL: [ApiScope; 3] = [ApiScope::Read, ApiScope::Write, ApiScope::Events];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ApiScope::Read => "read",
             ApiScope::Events => "events",
+            ApiScope::Write => "write",
         }
     }
 

@@ -15,7 +15,7 @@ use tower::Layer;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
-fn org_routes() -> Router<AppState> {
+fn org_routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(pages::auth::home))
         .route("/login", get(pages::auth::show_login).post(pages::auth::login))
@@ -79,11 +79,7 @@ fn org_routes() -> Router<AppState> {
         .route("/settings/scim/waiting/apply", post(pages::scim::apply_waiting))
         .route("/settings/scim/waiting/discard", post(pages::scim::discard_waiting))
         .route("/settings/api-keys/{id}/revoke", post(pages::settings::revoke_key))
-        .route("/api/v1/openapi.json", get(api::openapi))
-        .route("/api/v1/users", get(api::users::list))
-        .route("/api/v1/users/{id}", get(api::users::get))
-        .route("/api/v1/teams", get(api::teams::list))
-        .route("/api/v1/events", get(api::events::feed))
+        .merge(api::routes(state))
         .merge(pages::entra::routes())
         .layer(middleware::from_fn(crate::error::styled_rejections))
 }
@@ -107,7 +103,7 @@ pub fn app(
         .route("/entra/consent", get(pages::entra::consent_answer))
         // The nested "/" only matches `/o/acme`; sign-in lands on `/o/acme/` (and a subdomain's `/`).
         .route("/o/{slug}/", get(pages::auth::home))
-        .nest("/o/{slug}", org_routes())
+        .nest("/o/{slug}", org_routes(state.clone()))
         .nest("/o/{slug}/scim/v2", crate::scim::router(state.clone()))
         .fallback(|| async { crate::error::PageError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), crate::guard::refuse_control_characters))

@@ -89,15 +89,37 @@ pub enum ApiError {
     /// The API key lacks the scope this needs.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The request clashes with what is there (an address taken, a request still running).
+    #[error("{0}")]
+    Conflict(String),
+    /// `If-Match` named a version that is no longer the current one.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// Well-formed, but not something this request may do (an `Idempotency-Key` reused).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<OpsError> for ApiError {
+    fn from(err: OpsError) -> Self {
+        match err {
+            OpsError::Invalid(msg) | OpsError::Unconfirmed(msg) => ApiError::BadRequest(msg),
+            OpsError::Conflict(msg) => ApiError::Conflict(msg),
+            OpsError::Csv(e) => ApiError::BadRequest(e.to_string()),
+            OpsError::NotFound => ApiError::NotFound,
+            OpsError::Store(e) => ApiError::from(e),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound(_) => ApiError::NotFound,
-            StoreError::Conflict { message, .. } | StoreError::Invalid(message) => ApiError::BadRequest(message),
+            StoreError::Conflict { message, .. } => ApiError::Conflict(message),
+            StoreError::Invalid(message) => ApiError::BadRequest(message),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -119,19 +141,27 @@ impl IntoResponse for ApiError {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "Not Found", "no such resource in this organisation".into()),
             ApiError::BadRequest(msg) => (StatusCode::BAD_REQUEST, "Bad Request", msg.clone()),
             ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, "Forbidden", (*why).to_owned()),
+            ApiError::Conflict(msg) => (StatusCode::CONFLICT, "Conflict", msg.clone()),
+            ApiError::PreconditionFailed(msg) => (StatusCode::PRECONDITION_FAILED, "Precondition Failed", msg.clone()),
+            ApiError::Unprocessable(msg) => (StatusCode::UNPROCESSABLE_ENTITY, "Unprocessable Content", msg.clone()),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "api call failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "the error was logged".into())
             }
         };
-        let body = Problem { kind: "about:blank", title, status: status.as_u16(), detail };
-        let mut response = (status, axum::Json(body)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        }
-        response
+        problem(status, title, detail)
     }
+}
+
+/// A JSON problem answer with this status.
+pub fn problem(status: StatusCode, title: &'static str, detail: String) -> Response {
+    let body = Problem { kind: "about:blank", title, status: status.as_u16(), detail };
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    }
+    response
 }
 
 /// Axum's own rejections (an id that does not parse, a form's address opened as a page, a body
@@ -143,10 +173,20 @@ pub async fn styled_rejections(request: axum::extract::Request, next: axum::midd
     let plain = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/plain"));
     // A wrong method comes with no body at all.
     let method = response.status() == StatusCode::METHOD_NOT_ALLOWED;
-    if api || !(plain || method) || !response.status().is_client_error() {
+    if !(plain || method) || !response.status().is_client_error() {
         return response;
     }
     let status = response.status();
+    if api {
+        // The API answers its own rejections (a body that is not the JSON asked for, a wrong
+        // method) as JSON problems too, with the same status.
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+        let detail = match status {
+            StatusCode::METHOD_NOT_ALLOWED => "this address does not take that method".to_owned(),
+            _ => String::from_utf8_lossy(&body).into_owned(),
+        };
+        return problem(status, status.canonical_reason().unwrap_or("Bad Request"), detail);
+    }
     let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&body);
     match status {

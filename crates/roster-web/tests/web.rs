@@ -8,6 +8,8 @@ pub mod support;
 mod access;
 #[path = "web/api.rs"]
 mod api;
+#[path = "web/api_write.rs"]
+mod api_write;
 #[path = "web/entra.rs"]
 mod entra;
 #[path = "web/events.rs"]

@@ -158,7 +158,8 @@ pub enum ApiKeyCommand {
         org: String,
         #[arg(long, default_value = "cli")]
         name: String,
-        /// What the key may do: read (people and teams), events (the feed); both by default.
+        /// What the key may do: read (people and teams), write (change them), events (the feed and
+        /// webhooks); read and events by default.
         #[arg(long, value_delimiter = ',', default_value = "read,events")]
         scopes: Vec<String>,
     },
@@ -182,7 +183,7 @@ pub async fn apikey(settings: &Settings, cmd: ApiKeyCommand) -> anyhow::Result<(
             let org = org_by_slug(&state, &org).await?;
             let scopes = scopes
                 .iter()
-                .map(|s| roster_store::ApiScope::parse(s).ok_or_else(|| anyhow!("'{s}' is not a scope: use read, events")))
+                .map(|s| roster_store::ApiScope::parse(s).ok_or_else(|| anyhow!("'{s}' is not a scope: use read, write, events")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let created = admin::create_scoped_api_key(&state, org.id, &name, None, &scopes).await?;
             eprintln!("Created API key '{}' ({}). It is shown only now:", created.info.name, created.info.id);

@@ -78,6 +78,8 @@ enum Command {
     /// Look people and groups up in Microsoft Entra ID, and provision one person now.
     #[command(subcommand)]
     Entra(lookup::EntraCommand),
+    /// Print the REST API's OpenAPI document (JSON), e.g. to generate a client.
+    Openapi,
 }
 
 #[derive(Args, Clone)]
@@ -128,6 +130,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             demo::run(settings).await
         }
         Command::Migrate => commands::migrate(&settings).await,
+        Command::Openapi => {
+            println!("{}", roster_web::api::document());
+            Ok(())
+        }
         Command::Org(cmd) => commands::org(&settings, cmd).await,
         Command::Apikey(cmd) => commands::apikey(&settings, cmd).await,
         Command::Scim(cmd) => scim::run(&settings, cmd).await,

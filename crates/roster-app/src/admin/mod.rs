@@ -250,7 +250,7 @@ pub async fn create_scoped_api_key(
     scopes: &[roster_store::ApiScope],
 ) -> Result<CreatedKey, OpsError> {
     if scopes.is_empty() {
-        return Err(OpsError::Invalid("an API key needs at least one scope (read, events)".into()));
+        return Err(OpsError::Invalid("an API key needs at least one scope (read, write, events)".into()));
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || has_control(name) {

@@ -3,7 +3,7 @@
 use super::OpsError;
 use crate::App;
 use roster_core::managers::{ManagerSource, TeamManagers};
-use roster_core::{Actor, Email, OrgId, Person, Status, TeamId};
+use roster_core::{Actor, Email, OrgId, Person, Status, TeamId, UserId};
 
 /// Make the people with these addresses exactly the team's managers (an empty list clears
 /// them). Deactivated people cannot manage.
@@ -14,10 +14,23 @@ pub async fn set_managers(state: &App, org: OrgId, actor: &Actor, team: TeamId, 
         let email = Email::parse(address).map_err(|_| OpsError::Invalid(format!("{address} is not an e-mail address.")))?;
         let person =
             state.store.person_by_email(org, &email).await?.ok_or_else(|| OpsError::Invalid(format!("Nobody here has the address {email}.")))?;
-        if person.status == Status::Deactivated {
-            return Err(OpsError::Invalid(format!("{email} is deactivated: reactivate them before making them a manager.")));
-        }
         managers.push(person.id);
+    }
+    set_manager_ids(state, org, actor, team, &managers).await
+}
+
+/// Make these people exactly the team's managers (by id).
+pub async fn set_manager_ids(state: &App, org: OrgId, actor: &Actor, team: TeamId, ids: &[UserId]) -> Result<(), OpsError> {
+    state.store.team(org, team).await?.ok_or(OpsError::NotFound)?;
+    let mut managers = Vec::new();
+    for id in ids {
+        let person = state.store.person(org, *id).await?.ok_or_else(|| OpsError::Invalid(format!("Nobody here has the id {id}.")))?;
+        if person.status == Status::Deactivated {
+            return Err(OpsError::Invalid(format!("{} is deactivated: reactivate them before making them a manager.", person.email)));
+        }
+        if !managers.contains(id) {
+            managers.push(*id);
+        }
     }
     Ok(state.store.set_team_managers(org, team, &managers, actor, state.clock.now()).await?)
 }

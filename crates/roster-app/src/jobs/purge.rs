@@ -25,6 +25,9 @@ pub async fn purge_once(state: &App) {
     if let Err(error) = state.store.purge_events(now - chrono::Duration::days(i64::from(state.config.event_retention_days))).await {
         tracing::warn!(%error, "could not purge events past the feed's retention");
     }
+    if let Err(error) = state.store.purge_idempotency_keys(now - chrono::Duration::hours(roster_store::IDEMPOTENCY_KEPT_HOURS)).await {
+        tracing::warn!(%error, "could not purge old idempotency keys");
+    }
 }
 
 /// Purge now and every ten minutes until the process stops.

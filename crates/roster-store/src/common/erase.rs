@@ -86,6 +86,8 @@ macro_rules! impl_erase {
                     .await?;
                 sqlx::query("DELETE FROM scim_resources WHERE org_id = $1 AND person_id = $2").bind(o).bind(p).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM outbox_emails WHERE org_id = $1 AND recipient = $2").bind(o).bind(&email).execute(&mut *tx).await?;
+                // A kept API answer (for retries) may show them as they were.
+                sqlx::query("DELETE FROM api_idempotency WHERE org_id = $1 AND body LIKE $2").bind(o).bind(format!("%{p}%")).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM throttle WHERE key LIKE $1").bind(format!("%:{org}:{email}")).execute(&mut *tx).await?;
                 // What was recorded about them keeps its kind and time, not its values.
                 let erased = serde_json::json!({ "erased": true });

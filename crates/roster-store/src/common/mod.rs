@@ -36,6 +36,8 @@ pub(crate) mod erase;
 pub(crate) mod team_managers;
 #[macro_use]
 pub(crate) mod webhooks;
+#[macro_use]
+pub(crate) mod idempotency;
 
 use crate::StoreError;
 use roster_core::{Change, Email, Profile, Role, Status};

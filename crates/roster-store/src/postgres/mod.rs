@@ -95,6 +95,7 @@ impl_throttle!(PgStore);
 impl_erase!(PgStore);
 impl_team_managers!(PgStore);
 impl_webhooks!(PgStore);
+impl_idempotency!(PgStore);
 
 #[async_trait::async_trait]
 impl crate::Store for PgStore {

@@ -157,6 +157,7 @@ impl_throttle!(SqliteStore);
 impl_erase!(SqliteStore);
 impl_team_managers!(SqliteStore);
 impl_webhooks!(SqliteStore);
+impl_idempotency!(SqliteStore);
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {

@@ -728,3 +728,31 @@ impl ThrottleStore for FailingStore {
         self.inner.purge_throttle(before, now).await
     }
 }
+
+#[async_trait]
+impl IdempotencyStore for FailingStore {
+    async fn claim_idempotency_key(
+        &self,
+        org: OrgId,
+        client: &str,
+        key: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+        abandoned_before: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim> {
+        self.check("claim_idempotency_key")?;
+        self.inner.claim_idempotency_key(org, client, key, fingerprint, now, abandoned_before).await
+    }
+    async fn keep_idempotent_answer(&self, org: OrgId, client: &str, key: &str, answer: &KeptAnswer) -> StoreResult<()> {
+        self.check("keep_idempotent_answer")?;
+        self.inner.keep_idempotent_answer(org, client, key, answer).await
+    }
+    async fn release_idempotency_key(&self, org: OrgId, client: &str, key: &str) -> StoreResult<()> {
+        self.check("release_idempotency_key")?;
+        self.inner.release_idempotency_key(org, client, key).await
+    }
+    async fn purge_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.check("purge_idempotency_keys")?;
+        self.inner.purge_idempotency_keys(before).await
+    }
+}

@@ -170,10 +170,10 @@ pub struct UserPath {
 
 /// One person by id.
 #[utoipa::path(get, path = "/api/v1/users/{id}", params(("id" = uuid::Uuid, Path, description = "The person's id")),
-    responses((status = 200, body = UserDto), (status = 404, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
-pub async fn get(State(state): State<AppState>, client: ApiClient, Path(path): Path<UserPath>) -> Result<Json<UserDto>, ApiError> {
+    responses((status = 200, body = UserDto, headers(("ETag" = String))), (status = 404, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub async fn get(State(state): State<AppState>, client: ApiClient, Path(path): Path<UserPath>) -> Result<axum::response::Response, ApiError> {
     client.require(roster_store::ApiScope::Read)?;
     let id: UserId = path.id.parse().map_err(|_| ApiError::BadRequest(format!("'{}' is not a user id (a UUID)", path.id)))?;
     let person = state.store.person(client.ctx.org.id, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(UserDto::from(person)))
+    Ok(super::versions::tagged(axum::http::StatusCode::OK, UserDto::from(person)))
 }

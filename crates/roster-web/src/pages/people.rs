@@ -305,7 +305,8 @@ struct PersonPage {
     /// manage owners and admins.
     viewer_is_owner: bool,
     /// The profile as the edit form shows it, for someone no connection provisions.
-    editable: Option<EditValues>,
+    /// A profile's values as the edit form shows them.
+    editable: Option<roster_app::admin::people::ProfileEdit>,
     /// For the placement form: the manager's address, the primary team, and every team (id, name).
     manager_email: String,
     team_id: String,
@@ -320,32 +321,6 @@ struct PersonPage {
     audit: Vec<AuditRow>,
     /// The photo synced from the identity provider, if any.
     avatar: Option<String>,
-}
-
-/// A profile's values as the edit form shows them.
-pub struct EditValues {
-    pub first_name: String,
-    pub last_name: String,
-    pub job_title: String,
-    pub department: String,
-    pub location: String,
-    pub language: String,
-    pub hire_date: String,
-}
-
-impl EditValues {
-    fn of(p: &roster_core::Profile) -> Self {
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        Self {
-            first_name: p.first_name.clone(),
-            last_name: p.last_name.clone(),
-            job_title: text(&p.job_title),
-            department: text(&p.department),
-            location: text(&p.location),
-            language: text(&p.language),
-            hire_date: p.hire_date.map(|d| d.to_string()).unwrap_or_default(),
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -446,7 +421,7 @@ pub async fn show(
             (_, Some("erased")) => Some("Erased: their personal data is gone; the audit trail keeps what was done, not the values.".to_owned()),
             _ => None,
         },
-        editable: person.source.is_none().then(|| EditValues::of(&person.profile)),
+        editable: person.source.is_none().then(|| roster_app::admin::people::ProfileEdit::of(&person.profile)),
         manager_email,
         team_id: person.primary_team.map(|t| t.to_string()).unwrap_or_default(),
         teams: team_choices,

@@ -84,6 +84,8 @@ pub struct KeyForm {
     scope_read: String,
     #[serde(default)]
     scope_events: String,
+    #[serde(default)]
+    scope_write: String,
 }
 
 pub async fn create_key(
@@ -93,12 +95,15 @@ pub async fn create_key(
     Form(form): Form<KeyForm>,
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
-    let scopes: Vec<roster_store::ApiScope> =
-        [(roster_store::ApiScope::Read, &form.scope_read), (roster_store::ApiScope::Events, &form.scope_events)]
-            .into_iter()
-            .filter(|(_, ticked)| !ticked.is_empty())
-            .map(|(scope, _)| scope)
-            .collect();
+    let scopes: Vec<roster_store::ApiScope> = [
+        (roster_store::ApiScope::Read, &form.scope_read),
+        (roster_store::ApiScope::Write, &form.scope_write),
+        (roster_store::ApiScope::Events, &form.scope_events),
+    ]
+    .into_iter()
+    .filter(|(_, ticked)| !ticked.is_empty())
+    .map(|(scope, _)| scope)
+    .collect();
     match admin::create_scoped_api_key(&state, ctx.org.id, &form.name, Some(user.person.id), &scopes).await {
         // Post/Redirect/Get: the key is shown once by the page the redirect leads to.
         Ok(created) => Ok(crate::flash::redirect(&state, &ctx, &user, "/settings", &created.raw)),

@@ -104,9 +104,28 @@ async fn the_openapi_document_describes_the_api(app: &TestApp) {
     app.org("acme").await;
     let doc: Value = app.client().get(app.url("acme", "/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/v1/users", "/api/v1/users/{id}", "/api/v1/teams"] {
+    for path in ["/api/v1/users", "/api/v1/users/{id}", "/api/v1/teams", "/api/v1/teams/{id}", "/api/v1/webhooks", "/api/v1/events"] {
         assert!(doc["paths"][path]["get"].is_object(), "{path} is documented");
     }
+    for (method, path) in [
+        ("post", "/api/v1/users"),
+        ("patch", "/api/v1/users/{id}"),
+        ("post", "/api/v1/users/{id}/deactivate"),
+        ("post", "/api/v1/users/{id}/reactivate"),
+        ("post", "/api/v1/users/{id}/invite"),
+        ("post", "/api/v1/users/{id}/erase"),
+        ("post", "/api/v1/teams"),
+        ("patch", "/api/v1/teams/{id}"),
+        ("delete", "/api/v1/teams/{id}"),
+        ("put", "/api/v1/teams/{id}/managers"),
+        ("post", "/api/v1/webhooks"),
+        ("delete", "/api/v1/webhooks/{id}"),
+        ("post", "/api/v1/webhooks/{id}/rotate-secret"),
+        ("post", "/api/v1/webhooks/{id}/redeliver"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");
+    }
+    assert!(doc["webhooks"]["event"]["post"].is_object(), "what webhooks post is documented");
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
 }
 on_both_backends!(the_openapi_document_describes_the_api_, the_openapi_document_describes_the_api);
