@@ -1,6 +1,7 @@
 //! The delivery worker. Every tick it leases the endpoints that are due and delivers each one's
-//! next events in its own task, so a slow or failing endpoint holds up nobody else. An event is
-//! posted until the endpoint answers 2xx; then its cursor moves past it. A failure is retried
+//! next events in its own task, so a slow or failing endpoint holds up nobody else. Within an
+//! endpoint, each person's (or team's) events go in commit order, several people at once. An
+//! event is posted until the endpoint answers 2xx; the cursor moves past what was delivered. A failure is retried
 //! with back-off (5 s, doubling, at most an hour apart) for three days, then the endpoint is
 //! disabled and the organisation's owners and admins are e-mailed.
 
@@ -8,7 +9,9 @@ use super::{address, secrets, signing, GIVE_UP_AFTER_DAYS};
 use crate::jobs::supervisor::Signals;
 use crate::App;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use roster_store::{OutboundEvent, WebhookDelivery, WebhookEndpoint, WebhookRetry};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -17,6 +20,8 @@ use uuid::Uuid;
 const TICK: Duration = Duration::from_millis(50);
 /// Endpoints delivering at once in this process.
 const IN_FLIGHT: usize = 32;
+/// Requests one endpoint gets at once, each about a different person or team.
+const LANES: usize = 16;
 /// One endpoint's turn: this many events, for at most this long, then others get a turn.
 const BATCH: u32 = 100;
 const TURN: Duration = Duration::from_secs(30);
@@ -73,7 +78,40 @@ pub async fn deliver_forever(app: App, signals: Signals) {
     while turns.join_next().await.is_some() {}
 }
 
-/// One endpoint's turn: its next events, in order, until one fails or the turn ends.
+/// Which events must keep their order: those about one person (or team, or connection).
+/// Different subjects are delivered side by side.
+fn lane_of(event: &OutboundEvent) -> String {
+    ["/id", "/person/id", "/connection_id"]
+        .iter()
+        .find_map(|pointer| event.data.pointer(pointer).filter(|v| !v.is_null()).map(|v| v.to_string()))
+        .unwrap_or_else(|| event.kind.clone())
+}
+
+/// How a lane ended: the first event it did not deliver, and whether that was a failure (or
+/// only the turn's time running out).
+struct LaneEnd {
+    undelivered: Option<(i64, bool)>,
+    log: Vec<WebhookDelivery>,
+}
+
+/// One lane of a turn: its events in order, until one fails or the turn's time is up.
+async fn lane(app: &App, client: &reqwest::Client, endpoint: &WebhookEndpoint, events: Vec<&OutboundEvent>, started: Instant) -> LaneEnd {
+    let mut log = Vec::with_capacity(events.len());
+    for event in events {
+        if started.elapsed() > TURN {
+            return LaneEnd { undelivered: Some((event.seq, false)), log };
+        }
+        if post(app, client, endpoint, event, &mut log).await.is_err() {
+            return LaneEnd { undelivered: Some((event.seq, true)), log };
+        }
+    }
+    LaneEnd { undelivered: None, log }
+}
+
+/// One endpoint's turn: its next events, each person's (or team's) in commit order, up to
+/// `LANES` people at once, until the events run out, one fails or the turn ends. The cursor
+/// then moves to just before the first event not delivered: what was delivered after it is
+/// sent again later (at least once, never lost, never out of order for one person).
 pub async fn turn(app: &App, client: &reqwest::Client, endpoint: WebhookEndpoint) {
     let started = Instant::now();
     // Every kind, so that the cursor passes the events this endpoint does not want.
@@ -85,34 +123,37 @@ pub async fn turn(app: &App, client: &reqwest::Client, endpoint: WebhookEndpoint
             return;
         }
     };
-    let mut through = endpoint.cursor_seq;
-    let mut log = Vec::with_capacity(events.len());
-    for event in &events {
-        if started.elapsed() > TURN {
-            break;
-        }
-        if !endpoint.types.is_empty() && !endpoint.types.contains(&event.kind) {
-            through = event.seq;
-            continue;
-        }
-        let delivered = post(app, client, &endpoint, event, &mut log).await;
-        match delivered {
-            Ok(()) => through = event.seq,
-            Err(()) => {
-                record(app, &endpoint, &log).await;
-                let mut endpoint = endpoint;
-                if through > endpoint.cursor_seq {
-                    // What was delivered stays delivered, and the failures start again from this one.
-                    let _ = app.store.webhook_advanced(endpoint.id, endpoint.cursor_seq, through, app.clock.now()).await;
-                    (endpoint.attempts, endpoint.failing_since) = (0, None);
-                }
-                give_up_or_retry(app, &endpoint).await;
-                return;
-            }
-        }
+    let Some(last) = events.last().map(|e| e.seq) else {
+        release(app, &endpoint, endpoint.cursor_seq).await;
+        return;
+    };
+    let mut lanes: Vec<Vec<&OutboundEvent>> = Vec::new();
+    let mut lane_index: HashMap<String, usize> = HashMap::new();
+    for event in events.iter().filter(|e| endpoint.types.is_empty() || endpoint.types.contains(&e.kind)) {
+        let index = *lane_index.entry(lane_of(event)).or_insert_with(|| {
+            lanes.push(Vec::new());
+            lanes.len() - 1
+        });
+        lanes[index].push(event);
     }
+    let runs: Vec<_> = lanes.into_iter().map(|events| lane(app, client, &endpoint, events, started)).collect();
+    let ends: Vec<LaneEnd> = futures::stream::iter(runs).buffer_unordered(LANES).collect().await;
+    let first_undelivered = ends.iter().filter_map(|end| end.undelivered.map(|(seq, _)| seq)).min();
+    let failed = ends.iter().any(|end| matches!(end.undelivered, Some((_, true))));
+    let log: Vec<WebhookDelivery> = ends.into_iter().flat_map(|end| end.log).collect();
     record(app, &endpoint, &log).await;
-    release(app, &endpoint, through).await;
+    let through = first_undelivered.map_or(last, |seq| seq - 1);
+    if !failed {
+        release(app, &endpoint, through).await;
+        return;
+    }
+    // A failure decides when to try again; what was delivered before it stays delivered.
+    let mut endpoint = endpoint;
+    if through > endpoint.cursor_seq {
+        let _ = app.store.webhook_advanced(endpoint.id, endpoint.cursor_seq, through, app.clock.now()).await;
+        (endpoint.attempts, endpoint.failing_since) = (0, None);
+    }
+    give_up_or_retry(app, &endpoint).await;
 }
 
 /// The turn's attempts, in one write (before the cursor moves: a crash in between only sends

@@ -191,7 +191,7 @@ pub fn openapi_webhooks() -> serde_json::Value {
         "event": {
             "post": {
                 "summary": "One event, posted to each endpoint that wants its type",
-                "description": "Signed as the Standard Webhooks specification defines: verify `webhook-signature` (HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` with the endpoint's secret; during a rotation two signatures are sent) and refuse an old timestamp. Delivered at least once, in commit order per organisation; answer 2xx within 10 seconds, or the event is retried with back-off for up to 3 days. Deduplicate on `webhook-id`.",
+                "description": "Signed as the Standard Webhooks specification defines: verify `webhook-signature` (HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` with the endpoint's secret; during a rotation two signatures are sent) and refuse an old timestamp. Delivered at least once, each person's (or team's) events in commit order, several people at once; answer 2xx within 10 seconds, or the event is retried with back-off for up to 3 days. Deduplicate on `webhook-id`.",
                 "parameters": [
                     { "name": "webhook-id", "in": "header", "required": true, "schema": { "type": "string" }, "description": "The event's id" },
                     { "name": "webhook-timestamp", "in": "header", "required": true, "schema": { "type": "string" }, "description": "Seconds since 1970 when this attempt was signed" },

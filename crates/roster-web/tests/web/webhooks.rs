@@ -1,4 +1,4 @@
-//! Webhooks: every event after the endpoint was added reaches it in commit order, signed as
+//! Webhooks: every event after the endpoint was added reaches it (each person's in commit order), signed as
 //! Standard Webhooks defines (verified here with a plain HMAC, independently of the signer),
 //! after a failed attempt too; a rotation signs with both secrets; a redelivery sends it all
 //! again; another organisation's dead endpoint delays nobody; loopback is refused by default.
@@ -50,6 +50,22 @@ fn verifies(secret: &str, headers: &HeaderMap, body: &str) -> bool {
     headers["webhook-signature"].to_str().unwrap().split(' ').any(|s| s == expected)
 }
 
+/// Each person's (or team's) events were first received in commit order; different people's
+/// may interleave.
+fn in_order_per_subject(events: &[roster_store::OutboundEvent], received: &[(HeaderMap, String, u16)]) {
+    let subject = |e: &roster_store::OutboundEvent| {
+        ["/id", "/person/id", "/connection_id"].iter().find_map(|p| e.data.pointer(p).map(|v| v.to_string())).unwrap_or_else(|| e.kind.clone())
+    };
+    let first_ok = |id: uuid::Uuid| received.iter().position(|r| r.2 / 100 == 2 && r.0["webhook-id"] == id.to_string().as_str()).unwrap();
+    for (i, earlier) in events.iter().enumerate() {
+        for later in events[i + 1..].iter().filter(|later| subject(later) == subject(earlier)) {
+            assert!(first_ok(earlier.id) < first_ok(later.id), "{} ({}) arrived after {} ({})", earlier.kind, earlier.seq, later.kind, later.seq);
+        }
+    }
+    let subjects: std::collections::HashSet<String> = events.iter().map(subject).collect();
+    assert!(subjects.len() > 1, "the test needs events about several subjects");
+}
+
 async fn until(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..400 {
         if done() {
@@ -88,12 +104,17 @@ async fn every_event_arrives_in_order_signed(backend: Backend) {
     let events = app.state.store.event_feed(acme.org.id, hook.endpoint.cursor_seq, &[], 100).await.unwrap();
     assert!(events.len() >= 3, "{events:?}");
     // The first attempt fails; after the back-off (5 s) everything arrives, in order.
-    until("every event delivered", || got.lock().unwrap().iter().filter(|r| r.2 == 204).count() >= events.len()).await;
+    let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    until("every event delivered", || {
+        let got = got.lock().unwrap();
+        ids.iter().all(|id| got.iter().any(|r| r.2 == 204 && r.0["webhook-id"] == id.as_str()))
+    })
+    .await;
     let received = got.lock().unwrap().clone();
     assert_eq!(received[0].2, 500);
-    assert_eq!(received[0].0["webhook-id"], received[1].0["webhook-id"], "the failed event is sent again first");
-    let delivered: Vec<String> = received.iter().filter(|r| r.2 == 204).map(|r| r.0["webhook-id"].to_str().unwrap().to_owned()).collect();
-    assert_eq!(delivered, events.iter().map(|e| e.id.to_string()).collect::<Vec<_>>(), "once each, in commit order");
+    let failed = received[0].0["webhook-id"].clone();
+    assert!(received.iter().any(|r| r.2 == 204 && r.0["webhook-id"] == failed), "the failed event is sent again");
+    in_order_per_subject(&events, &received);
     for (headers, body, _) in &received {
         assert!(verifies(&hook.secret, headers, body), "signature of {body}");
         let payload: serde_json::Value = serde_json::from_str(body).unwrap();
@@ -101,7 +122,8 @@ async fn every_event_arrives_in_order_signed(backend: Backend) {
     }
     let log = app.state.store.webhook_deliveries(acme.org.id, hook.endpoint.id, 100).await.unwrap();
     assert_eq!(log.iter().filter(|d| d.status == Some(500)).count(), 1);
-    assert_eq!(log.iter().filter(|d| d.status == Some(204)).count(), events.len());
+    // Each event's delivery is logged (one delivered beside the failed one is sent again: at least once).
+    assert!(events.iter().all(|e| log.iter().any(|d| d.event == e.id && d.status == Some(204))), "{log:?}");
     // The dead endpoint was tried and is waiting to retry, its failure logged.
     let dead_now = app.state.store.webhook(globex.org.id, dead.endpoint.id).await.unwrap().unwrap();
     assert!(dead_now.failing_since.is_some() && dead_now.disabled_at.is_none(), "{dead_now:?}");
@@ -275,16 +297,19 @@ impl roster_app::clock::Clock for Later {
 async fn a_restart_mid_delivery_loses_nothing(backend: Backend) {
     let Some(app) = TestApp::start_with(backend, |c| c.webhook_allow_private = true).await else { return };
     let acme = app.org("acme").await;
-    // A receiver that takes 30 ms a request, so the burst is still going when the worker stops.
-    let (url, got) = slow_receiver(0, Duration::from_millis(30)).await;
+    // A receiver that takes 50 ms a request, so the burst is still going when the worker stops.
+    let (url, got) = slow_receiver(0, Duration::from_millis(50)).await;
     let hook = roster_app::webhooks::add(&app.state, acme.org.id, &Actor::Cli, &url, &[]).await.unwrap();
-    let mut csv = String::from("email,first_name,last_name\n");
-    for n in 0..60 {
-        csv.push_str(&format!("p{n}@acme.example,P{n},Person\n"));
+    // Everyone created, then moved to a team and retitled: several events per person.
+    for (header, extra) in [("", ""), (",department,job_title", ",Sales,Rep")] {
+        let mut csv = format!("email,first_name,last_name{header}\n");
+        for n in 0..60 {
+            csv.push_str(&format!("p{n}@acme.example,P{n},Person{extra}\n"));
+        }
+        roster_app::admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
+            .await
+            .unwrap();
     }
-    roster_app::admin::import_csv(&app.state, acme.org.id, Actor::Cli, csv.as_bytes(), roster_core::reconcile::Invitations::Hold, false)
-        .await
-        .unwrap();
     let events = app.state.store.event_feed(acme.org.id, hook.endpoint.cursor_seq, &[], 1000).await.unwrap();
 
     let first = roster_app::jobs::supervisor::Supervisor::new();
@@ -308,10 +333,7 @@ async fn a_restart_mid_delivery_loses_nothing(backend: Backend) {
     })
     .await;
     second.shutdown(Duration::from_secs(1)).await;
-    // In order: the first arrival of each event follows the commit order.
-    let received = got.lock().unwrap().clone();
-    let firsts: Vec<usize> = ids.iter().map(|id| received.iter().position(|r| r.0["webhook-id"] == id.as_str()).unwrap()).collect();
-    assert!(firsts.windows(2).all(|w| w[0] < w[1]), "in commit order: {firsts:?}");
+    in_order_per_subject(&events, &got.lock().unwrap());
     app.finish().await;
 }
 
