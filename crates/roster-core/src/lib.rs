@@ -16,6 +16,7 @@ pub mod plan;
 pub mod preview;
 pub mod query;
 pub mod reconcile;
+pub mod resource;
 pub mod secret;
 pub mod slug;
 pub mod team;

@@ -150,6 +150,9 @@ pub trait OutboxStore {
     async fn event_feed(&self, org: OrgId, after_seq: i64, kinds: &[String], limit: u32) -> StoreResult<Vec<OutboundEvent>>;
     /// Forget events older than `before` (the feed's retention window). Returns how many.
     async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    /// One event that no plan makes (a connection's health changed), in the organisation's order.
+    async fn publish_event(&self, org: OrgId, actor: &roster_core::Actor, kind: &str, data: serde_json::Value, now: DateTime<Utc>)
+        -> StoreResult<()>;
 }
 
 #[async_trait]

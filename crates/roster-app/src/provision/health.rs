@@ -82,10 +82,34 @@ pub fn notice(before: &Health, after: &Health) -> Option<ConnectionNotice> {
     }
 }
 
-/// E-mails the owners and admins when `connection` went from `before` to what its runs say now.
+impl Health {
+    /// The state's name in events: `disabled`, `not_run_yet`, `healthy`, `degraded`, `held`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Health::Disabled => "disabled",
+            Health::NotRunYet => "not_run_yet",
+            Health::Healthy => "healthy",
+            Health::Degraded(_) => "degraded",
+            Health::Held => "held",
+        }
+    }
+}
+
+/// Announces (`connection.health_changed`) and e-mails the owners and admins when `connection`
+/// went from `before` to what its runs say now.
 pub async fn notify_change(app: &App, connection: &Connection, before: &Health) -> Result<(), StoreError> {
     let recent = app.store.sync_runs(connection.org, connection.id, crate::provision::guard::RECENT_RUNS).await?;
-    let Some(notice) = notice(before, &health(connection, &recent)) else { return Ok(()) };
+    let after = health(connection, &recent);
+    if before.name() != after.name() {
+        let error = match &after {
+            Health::Degraded(error) => Some(error.clone()),
+            _ => None,
+        };
+        let data = serde_json::json!({ "connection_id": connection.id, "name": connection.name, "before": before.name(), "after": after.name(), "error": error });
+        let actor = roster_core::Actor::Connection { id: connection.id };
+        app.store.publish_event(connection.org, &actor, "connection.health_changed", data, app.clock.now()).await?;
+    }
+    let Some(notice) = notice(before, &after) else { return Ok(()) };
     notify(app, connection, notice).await
 }
 

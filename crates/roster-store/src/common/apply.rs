@@ -256,6 +256,9 @@ macro_rules! impl_apply {
                     apply_single(tx, run, change).await?;
                 }
                 if pending.log.len() >= ROW_LIMITS.audit.min(ROW_LIMITS.events) {
+                    // The events carry the people and teams as they are after their changes.
+                    flush_inserts(tx, run, &mut pending).await?;
+                    flush_updates(tx, run, &mut pending).await?;
                     flush_log(tx, run, &mut pending.log).await?;
                 }
             }
@@ -591,6 +594,63 @@ macro_rules! impl_apply {
             Ok(())
         }
 
+        /// The people and teams `log` is about, as they are now in `tx` (just after the changes),
+        /// in the API's shape. Someone deleted or a team removed is absent.
+        async fn resources(
+            tx: &mut DbTx,
+            org: uuid::Uuid,
+            log: &[Logged],
+        ) -> $crate::StoreResult<(std::collections::HashMap<uuid::Uuid, serde_json::Value>, std::collections::HashMap<uuid::Uuid, serde_json::Value>)>
+        {
+            const CHUNK: usize = 500;
+            let person_ids: Vec<uuid::Uuid> = log.iter().filter_map(|e| e.person).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            let team_ids: Vec<uuid::Uuid> =
+                log.iter().filter(|e| e.person.is_none()).filter_map(|e| e.team).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            let org_id = roster_core::OrgId::from_uuid(org);
+            let mut people = std::collections::HashMap::with_capacity(person_ids.len());
+            for chunk in person_ids.chunks(CHUNK) {
+                let mut qb =
+                    sqlx::QueryBuilder::<Db>::new(format!("SELECT {} FROM people p WHERE p.org_id = ", $crate::common::reads::PERSON_COLUMNS));
+                qb.push_bind(org).push(" AND p.id IN (");
+                let mut ids = qb.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                qb.push(")");
+                let rows = qb.build().fetch_all(&mut **tx).await?;
+                let mut found = rows.iter().map(person_from_row).collect::<$crate::StoreResult<Vec<_>>>()?;
+                fill_secondary_teams(&mut **tx, org_id, &mut found).await?;
+                people.extend(found.iter().map(|p| (p.id.as_uuid(), roster_core::resource::person(p))));
+            }
+            let mut teams = std::collections::HashMap::with_capacity(team_ids.len());
+            for chunk in team_ids.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::<Db>::new("SELECT id, org_id, name, parent_id FROM teams WHERE org_id = ");
+                qb.push_bind(org).push(" AND id IN (");
+                let mut ids = qb.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                qb.push(")");
+                let found = qb.build().fetch_all(&mut **tx).await?.iter().map(team_from_row).collect::<$crate::StoreResult<Vec<_>>>()?;
+                let mut qb = sqlx::QueryBuilder::<Db>::new("SELECT team_id, person_id FROM team_managers WHERE org_id = ");
+                qb.push_bind(org).push(" AND team_id IN (");
+                let mut ids = qb.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                qb.push(") ORDER BY team_id, person_id");
+                let mut managers: std::collections::HashMap<uuid::Uuid, Vec<roster_core::UserId>> = std::collections::HashMap::new();
+                for row in qb.build().fetch_all(&mut **tx).await? {
+                    managers.entry(row.try_get("team_id")?).or_default().push(roster_core::UserId::from_uuid(row.try_get("person_id")?));
+                }
+                teams.extend(found.iter().map(|t| {
+                    let of = managers.get(&t.id.as_uuid()).map(Vec::as_slice).unwrap_or_default();
+                    (t.id.as_uuid(), roster_core::resource::team(t, of))
+                }));
+            }
+            Ok((people, teams))
+        }
+
         async fn flush_log(tx: &mut DbTx, run: &Run<'_>, log: &mut Vec<Logged>) -> $crate::StoreResult<()> {
             if log.is_empty() {
                 return Ok(());
@@ -608,6 +668,17 @@ macro_rules! impl_apply {
                     .push_bind(sqlx::types::Json(entry.detail.clone()));
             });
             qb.build().execute(&mut **tx).await?;
+            let (people, teams) = resources(tx, run.org, log).await?;
+            for entry in log.iter_mut() {
+                let resource = match (entry.person, entry.team) {
+                    (Some(person), _) => people.get(&person).cloned(),
+                    (None, Some(team)) => teams.get(&team).cloned(),
+                    (None, None) => None,
+                };
+                if let (Some(object), Some(resource)) = (entry.detail.as_object_mut(), resource) {
+                    object.insert("resource".into(), resource);
+                }
+            }
             let mut qb = sqlx::QueryBuilder::<Db>::new("INSERT INTO events (id, org_id, kind, at, run_id, actor, data) ");
             qb.push_values(log.drain(..), |mut row, entry| {
                 row.push_bind(entry.event_id)

@@ -58,7 +58,13 @@ macro_rules! impl_team_managers {
                 }
                 let detail = serde_json::json!({ "team": name, "managers": { "before": before, "after": after } });
                 audit_row(&mut tx, org, actor, "team.managers_changed", None, Some(t), detail.clone(), now).await?;
-                event_row(&mut tx, org, actor, "team.managers_changed", serde_json::json!({ "id": t, "managers": detail["managers"]["after"] }), now).await?;
+                let row = sqlx::query("SELECT id, org_id, name, parent_id FROM teams WHERE org_id = $1 AND id = $2").bind(o).bind(t).fetch_one(&mut *tx).await?;
+                let mut ids = managers.to_vec();
+                ids.sort();
+                ids.dedup();
+                let resource = roster_core::resource::team(&team_from_row(&row)?, &ids);
+                let data = serde_json::json!({ "id": t, "managers": detail["managers"]["after"], "resource": resource });
+                event_row(&mut tx, org, actor, "team.managers_changed", data, now).await?;
                 tx.commit().await?;
                 Ok(())
             }

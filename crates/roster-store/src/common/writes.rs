@@ -514,6 +514,21 @@ macro_rules! impl_writes {
                 Ok(())
             }
 
+            async fn publish_event(
+                &self,
+                org: roster_core::OrgId,
+                actor: &roster_core::Actor,
+                kind: &str,
+                data: serde_json::Value,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                lock_org(&mut tx, org).await?;
+                event_row(&mut tx, org, actor, kind, data, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn events(&self, org: roster_core::OrgId, after_seq: i64, limit: u32) -> $crate::StoreResult<Vec<$crate::OutboundEvent>> {
                 self.event_feed(org, after_seq, &[], limit).await
             }

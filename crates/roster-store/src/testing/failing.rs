@@ -220,6 +220,10 @@ impl OutboxStore for FailingStore {
         self.check("purge_events")?;
         self.inner.purge_events(before).await
     }
+    async fn publish_event(&self, org: OrgId, actor: &Actor, kind: &str, data: Value, now: DateTime<Utc>) -> StoreResult<()> {
+        self.check("publish_event")?;
+        self.inner.publish_event(org, actor, kind, data, now).await
+    }
 }
 
 #[async_trait]

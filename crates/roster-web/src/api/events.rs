@@ -50,7 +50,8 @@ pub struct EventDto {
     pub actor: Option<String>,
     /// The run it belongs to (a sync, an import, an admin's action), when it came from one.
     pub run_id: Option<uuid::Uuid>,
-    /// The change: the person or team's id and, for each field changed, its value before and after.
+    /// The change: the person or team's id and, for each field changed, its value before and
+    /// after; `resource` holds the person or team as they were just after it (as `/users/{id}` or `/teams/{id}` show them).
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }

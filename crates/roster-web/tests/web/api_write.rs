@@ -126,6 +126,11 @@ async fn people_created_changed_and_removed(app: &TestApp) {
     let feed = api.send(Method::GET, "/api/v1/events?limit=1000", None, &[]).await;
     let events = feed.body["data"].as_array().unwrap();
     let of = |kind: &str| events.iter().filter(|e| e["type"] == kind && e["actor"] == "api key:platform").count();
+    // Each event carries the person as they were just after the change, in the API's shape.
+    let about = |kind: &str| events.iter().rfind(|e| e["type"] == kind && e["data"]["resource"]["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(about("user.created")["data"]["resource"], created.body);
+    assert_eq!(about("user.updated")["data"]["resource"], changed.body);
+    assert_eq!(about("user.reactivated")["data"]["resource"], on.body);
     assert_eq!(of("user.created"), 2);
     assert_eq!(of("user.deactivated"), 1);
     assert_eq!(of("user.erased"), 1);
@@ -234,6 +239,10 @@ async fn teams_through_the_api(app: &TestApp) {
 
     let refused = api.send(Method::DELETE, &format!("/api/v1/teams/{uk_id}"), None, &[]).await;
     assert_eq!(refused.status, 400, "a team with people is merged, not dropped: {}", refused.body);
+    let feed = api.send(Method::GET, "/api/v1/events?types=team.renamed,team.managers_changed", None, &[]).await;
+    let events = feed.body["data"].as_array().unwrap();
+    assert_eq!(events[0]["data"]["resource"], renamed.body, "the team as it was just after the change");
+    assert_eq!(events[1]["data"]["resource"], managers.body);
     let merged = api.send(Method::DELETE, &format!("/api/v1/teams/{uk_id}?into={emea_id}"), None, &[]).await;
     assert_eq!(merged.status, 204, "{}", merged.body);
     let moved = api.send(Method::GET, &format!("/api/v1/users/{}", lead.body["id"].as_str().unwrap()), None, &[]).await;

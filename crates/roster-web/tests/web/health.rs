@@ -84,6 +84,14 @@ async fn a_failing_connection_says_why_backs_off_and_tells_admins_when_it_change
     let emails = app.state.store.emails(org.org.id, 50).await.unwrap();
     assert_eq!(notices(&emails).len(), 2);
     assert!(notices(&emails).contains(&ConnectionNotice::Recovered));
+    // The host platform hears of both changes in the events feed.
+    let kinds = ["connection.health_changed".to_owned()];
+    let changes = app.state.store.event_feed(org.org.id, 0, &kinds, 10).await.unwrap();
+    let moves: Vec<(String, String)> =
+        changes.iter().map(|e| (e.data["before"].as_str().unwrap().to_owned(), e.data["after"].as_str().unwrap().to_owned())).collect();
+    assert_eq!(moves.last(), Some(&("degraded".to_owned(), "healthy".to_owned())), "{moves:?}");
+    assert!(moves.iter().any(|(_, after)| after == "degraded"), "{moves:?}");
+    assert!(changes.iter().any(|e| e.data["error"].as_str().is_some_and(|error| !error.is_empty())), "a failure says why");
 
     // Both go out through the real SMTP server.
     if let Some((host, port, maildir)) = crate::mail::smtp_server() {
