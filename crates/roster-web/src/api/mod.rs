@@ -124,6 +124,7 @@ pub fn routes(state: AppState) -> axum::Router<AppState> {
         .route("/api/v1/users/{id}/reactivate", post(users_write::reactivate))
         .route("/api/v1/users/{id}/invite", post(users_write::invite))
         .route("/api/v1/users/{id}/erase", post(users_write::erase))
+        .route("/api/v1/users/{id}/unlink", post(users_write::unlink))
         .route("/api/v1/teams", get(teams::list).post(teams_write::create))
         .route("/api/v1/teams/{id}", get(teams_write::get).patch(teams_write::update).delete(teams_write::delete))
         .route("/api/v1/teams/{id}/managers", put(teams_write::set_managers))
@@ -154,7 +155,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Roster API", version = "1", description = "The directory of one organisation: people, teams, and the feed of their changes (`/api/v1/events`: every change in commit order after an opaque cursor, at least once; store the cursor of the last event handled and resume from it; `wait` holds an empty answer up to 30 s). Paths are relative to the organisation's address (`https://<slug>.<domain>` or `/o/<slug>`)."),
     paths(
-        users::list, users::get, users_write::create, users_write::update, users_write::deactivate, users_write::reactivate, users_write::invite, users_write::erase,
+        users::list, users::get, users_write::create, users_write::update, users_write::deactivate, users_write::reactivate, users_write::invite, users_write::unlink, users_write::erase,
         teams::list, teams_write::get, teams_write::create, teams_write::update, teams_write::delete, teams_write::set_managers,
         events::feed,
         webhooks::list, webhooks::get, webhooks::create, webhooks::rotate_secret, webhooks::redeliver, webhooks::delete,

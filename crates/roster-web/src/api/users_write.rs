@@ -211,6 +211,17 @@ pub async fn invite(State(state): State<AppState>, client: ApiClient, Path(IdPat
     Ok(StatusCode::ACCEPTED)
 }
 
+/// Unlink a person from the connection that provisions them: its runs stop changing them, and
+/// they can be changed (and erased) here. Unlinking someone no connection provisions changes nothing.
+#[utoipa::path(post, path = "/api/v1/users/{id}/unlink", params(("id" = uuid::Uuid, Path, description = "The person's id")),
+    responses((status = 200, body = UserDto), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn unlink(State(state): State<AppState>, client: ApiClient, Path(IdPath { id }): Path<IdPath>) -> Result<Response, ApiError> {
+    client.require(ApiScope::Write)?;
+    let id = user_id(&id)?;
+    people::unlink(&state, client.ctx.org.id, &client.acting(), id).await?;
+    Ok(tagged(StatusCode::OK, current(&state, &client, id).await?))
+}
+
 /// Erase a person (a data-protection request): their personal data is replaced by a
 /// placeholder everywhere Roster holds it. Refused for someone a connection provisions.
 #[utoipa::path(post, path = "/api/v1/users/{id}/erase", params(("id" = uuid::Uuid, Path, description = "The person's id"), ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")),

@@ -118,6 +118,8 @@ async fn people_created_changed_and_removed(app: &TestApp) {
     let owner_off = api.send(Method::POST, &format!("/api/v1/users/{owner_id}/deactivate"), None, &[]).await;
     assert_eq!(owner_off.status, 400, "only an owner deactivates an owner: {}", owner_off.body);
 
+    let unlinked = api.send(Method::POST, &format!("/api/v1/users/{}/unlink", bo.body["id"].as_str().unwrap()), None, &[]).await;
+    assert_eq!(unlinked.status, 200, "nobody provisions Bo: nothing to do: {}", unlinked.body);
     let erased = api.send(Method::POST, &format!("/api/v1/users/{}/erase", bo.body["id"].as_str().unwrap()), None, &[]).await;
     assert_eq!(erased.status, 200, "{}", erased.body);
     assert_ne!(erased.body["email"], "bo@acme.example");
