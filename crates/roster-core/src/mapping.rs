@@ -183,6 +183,21 @@ pub fn entra_default() -> Mapping {
     ])
 }
 
+/// An Okta user's profile (the standard Okta profile's names): login or e-mail to the address
+/// (the e-mail wins when both are set), names, title, department, location and language.
+pub fn okta_default() -> Mapping {
+    Mapping::new(&[
+        ("login", Target::Email),
+        ("email", Target::Email),
+        ("firstName", Target::FirstName),
+        ("lastName", Target::LastName),
+        ("title", Target::JobTitle),
+        ("department", Target::Department),
+        ("city", Target::Location),
+        ("preferredLanguage", Target::Language),
+    ])
+}
+
 /// The SCIM core and enterprise attributes Okta and Entra send.
 pub fn scim_default() -> Mapping {
     Mapping::new(&[

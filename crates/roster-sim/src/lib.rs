@@ -1,10 +1,13 @@
-//! A faithful local stand-in for Microsoft Entra ID's login endpoints and Microsoft Graph v1.0.
+//! Faithful local stand-ins for Microsoft Entra ID's login endpoints and Microsoft Graph v1.0,
+//! and for an Okta org's management API and event hooks.
 //!
 //! Roster's tests, `roster sim entra` and `roster demo` mount [`EntraSim::router`] on loopback
 //! and point the Graph client at it; the behaviours follow the Graph reference Roster is built
-//! against (paging, throttling, error bodies, batching), including the awkward ones.
+//! against (paging, throttling, error bodies, batching), including the awkward ones. The Okta
+//! simulator ([`okta::OktaSim`]) does the same for Okta's Users/Apps API and event hooks.
 
 pub mod entra;
+pub mod okta;
 
 pub use entra::{
     serve, spawn_loopback, AdminDecision, Change, ChangeKind, EntraSim, Faults, NoPhotoStyle, ObjectKind, RequestRecord, RetryAfter, RetryAfterStyle,

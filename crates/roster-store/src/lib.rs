@@ -9,6 +9,7 @@ mod idempotency;
 mod integrations;
 mod jobs;
 mod model;
+mod okta;
 pub mod postgres;
 mod runs;
 mod scim;
@@ -22,6 +23,7 @@ pub use idempotency::*;
 pub use integrations::*;
 pub use jobs::*;
 pub use model::*;
+pub use okta::*;
 pub use runs::*;
 pub use scim::*;
 pub use sso::*;
@@ -251,6 +253,7 @@ pub trait Store:
     + TeamManagerStore
     + WebhookStore
     + IdempotencyStore
+    + OktaHookStore
     + Send
     + Sync
 {

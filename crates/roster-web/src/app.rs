@@ -80,6 +80,7 @@ fn org_routes(state: AppState) -> Router<AppState> {
         .route("/settings/scim/waiting/discard", post(pages::scim::discard_waiting))
         .route("/settings/api-keys/{id}/revoke", post(pages::settings::revoke_key))
         .merge(api::routes(state))
+        .route("/okta/hooks/{connection}", get(crate::okta_hooks::verify).post(crate::okta_hooks::deliver))
         .merge(pages::entra::routes())
         .layer(middleware::from_fn(crate::error::styled_rejections))
 }

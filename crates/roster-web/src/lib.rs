@@ -8,6 +8,7 @@ pub mod client_addr;
 pub mod error;
 pub mod flash;
 pub mod guard;
+pub mod okta_hooks;
 pub mod pages;
 pub mod routing;
 pub mod scim;

@@ -34,6 +34,8 @@ mod lifecycle;
 mod lookup;
 #[path = "web/mail.rs"]
 mod mail;
+#[path = "web/okta.rs"]
+mod okta;
 #[path = "web/scim.rs"]
 mod scim;
 #[path = "web/signin.rs"]

@@ -71,6 +71,15 @@ pub async fn serve_state(settings: &Settings, state: AppState, ready: Option<tok
         supervisor.spawn("e-mail delivery", mail::deliver_forever(app.clone(), smtp, supervisor.signals()));
     }
     supervisor.spawn("entra syncs", roster_app::jobs::run_forever::<roster_app::jobs::entra_sync::EntraSync>(app.clone(), supervisor.signals()));
+    supervisor.spawn("okta pulls", roster_app::jobs::run_forever::<roster_app::jobs::okta_sync::OktaPull>(app.clone(), supervisor.signals()));
+    supervisor.spawn(
+        "okta hooks",
+        roster_app::jobs::run_forever_every::<roster_app::jobs::okta_sync::OktaHookReread>(
+            app.clone(),
+            supervisor.signals(),
+            std::time::Duration::from_millis(200),
+        ),
+    );
     supervisor.spawn("daily schedule", roster_app::jobs::scheduler::schedule_forever(app.clone(), supervisor.signals()));
     supervisor.spawn("purge", roster_app::jobs::purge::purge_forever(app.clone(), supervisor.signals()));
     supervisor.spawn("webhooks", roster_app::webhooks::deliver::deliver_forever(app.clone(), supervisor.signals()));

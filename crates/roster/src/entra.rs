@@ -25,6 +25,9 @@ use std::time::Instant;
 pub enum ConnectCommand {
     /// Connect an organisation to its Microsoft Entra ID tenant (created disabled unless --enable).
     Entra(ConnectEntra),
+    /// Connect an organisation to Okta the standard way: the Okta API pull and event hooks
+    /// (created disabled unless --enable). Prints the hook's URL and secret.
+    Okta(crate::okta::ConnectOkta),
 }
 
 #[derive(Args)]
@@ -93,6 +96,8 @@ pub enum DisconnectCommand {
     Entra(DisconnectEntra),
     /// Delete the organisation's SCIM connection: its tokens stop working.
     Scim(DisconnectEntra),
+    /// Delete the organisation's Okta (standard) connection: its hooks stop being accepted.
+    Okta(DisconnectEntra),
 }
 
 #[derive(Args)]
@@ -114,6 +119,7 @@ pub async fn disconnect(settings: &Settings, cmd: DisconnectCommand) -> anyhow::
     let (args, kind) = match cmd {
         DisconnectCommand::Entra(args) => (args, roster_core::ConnectionKind::Entra),
         DisconnectCommand::Scim(args) => (args, roster_core::ConnectionKind::Scim),
+        DisconnectCommand::Okta(args) => (args, roster_core::ConnectionKind::Okta),
     };
     let org = state.store.org_by_slug(&args.org).await?.ok_or_else(|| anyhow!("there is no organisation '{}'", args.org))?;
     let connection = state
@@ -143,7 +149,10 @@ fn read_secret(args: &ConnectEntra) -> anyhow::Result<String> {
 }
 
 pub async fn connect(settings: &Settings, cmd: ConnectCommand) -> anyhow::Result<()> {
-    let ConnectCommand::Entra(args) = cmd;
+    let args = match cmd {
+        ConnectCommand::Entra(args) => args,
+        ConnectCommand::Okta(args) => return crate::okta::connect(settings, args).await,
+    };
     let secret = if args.admin_consent { String::new() } else { read_secret(&args)? };
     let state = commands::app(settings).await?;
     let org = state.store.org_by_slug(&args.org).await?.ok_or_else(|| anyhow!("there is no organisation '{}'", args.org))?;
@@ -330,7 +339,7 @@ fn print_would_deactivate(report: &RunReport) {
 }
 
 /// The report's counts and its first issues; `rest` says where the others are.
-fn print_report(report: &RunReport, rest: &str) {
+pub fn print_report(report: &RunReport, rest: &str) {
     println!(
         "Created {}, updated {}, deactivated {}, reactivated {}, unchanged {}, skipped {} (disabled, never created), invited {}, teams created {}.",
         report.created,
@@ -366,6 +375,9 @@ fn print_report(report: &RunReport, rest: &str) {
 pub enum SimCommand {
     /// Serve a simulated Microsoft Entra tenant (login endpoint and Graph) for trying sync.
     Entra(SimEntra),
+    /// Serve a simulated Okta organisation (the management API, event hooks, and a control API
+    /// under /_sim/ to change it while it runs).
+    Okta(crate::okta::SimOkta),
 }
 
 #[derive(Args)]
@@ -386,7 +398,10 @@ pub struct SimEntra {
 }
 
 pub async fn sim(cmd: SimCommand) -> anyhow::Result<()> {
-    let SimCommand::Entra(args) = cmd;
+    let args = match cmd {
+        SimCommand::Entra(args) => args,
+        SimCommand::Okta(args) => return crate::okta::sim(args).await,
+    };
     let addr: std::net::SocketAddr = args.listen.parse().with_context(|| format!("'{}' is not an address", args.listen))?;
     let sim =
         EntraSim::generate(TenantSpec { users: args.users, seed: args.seed, photo_ratio: args.photos.clamp(0.0, 1.0), ..TenantSpec::default() });

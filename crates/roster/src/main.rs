@@ -7,6 +7,7 @@ mod entra;
 mod keys;
 mod logging;
 mod lookup;
+mod okta;
 mod scim;
 mod settings;
 mod sso;
@@ -80,6 +81,9 @@ enum Command {
     Entra(lookup::EntraCommand),
     /// Print the REST API's OpenAPI document (JSON), e.g. to generate a client.
     Openapi,
+    /// Okta's standard provisioning: pull now.
+    #[command(subcommand)]
+    Okta(okta::OktaCommand),
 }
 
 #[derive(Args, Clone)]
@@ -130,6 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             demo::run(settings).await
         }
         Command::Migrate => commands::migrate(&settings).await,
+        Command::Okta(cmd) => okta::run(&settings, cmd).await,
         Command::Openapi => {
             println!("{}", roster_web::api::document());
             Ok(())

@@ -8,6 +8,7 @@
 //! (`crate::mail::deliver_forever`) and the [`purge`]s.
 
 pub mod entra_sync;
+pub mod okta_sync;
 pub mod purge;
 pub mod scheduler;
 pub mod supervisor;
@@ -97,9 +98,15 @@ pub async fn run_due<J: Job>(app: &App, released: &CancellationToken) -> Result<
 /// Run jobs of kind `J` until the process stops: one in hand is finished within the grace
 /// period, or given back.
 pub async fn run_forever<J: Job>(app: App, signals: Signals) {
+    run_forever_every::<J>(app, signals, std::time::Duration::from_secs(1)).await;
+}
+
+/// `run_forever`, looking for work every `idle` when there is none: shorter for jobs someone
+/// waits for (a hook's change to reach the directory).
+pub async fn run_forever_every<J: Job>(app: App, signals: Signals, idle: std::time::Duration) {
     while !signals.is_stopping() {
         let pause = match run_due::<J>(&app, &signals.released).await {
-            Ok(0) => std::time::Duration::from_secs(1),
+            Ok(0) => idle,
             Ok(_) => std::time::Duration::ZERO,
             Err(error) => {
                 tracing::error!(kind = J::KIND, %error, "the job runner failed a pass");

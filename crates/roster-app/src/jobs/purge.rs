@@ -28,6 +28,9 @@ pub async fn purge_once(state: &App) {
     if let Err(error) = state.store.purge_idempotency_keys(now - chrono::Duration::hours(roster_store::IDEMPOTENCY_KEPT_HOURS)).await {
         tracing::warn!(%error, "could not purge old idempotency keys");
     }
+    if let Err(error) = state.store.purge_hook_events(now - chrono::Duration::days(roster_store::HOOK_EVENTS_KEPT_DAYS)).await {
+        tracing::warn!(%error, "could not purge the Okta hook events seen");
+    }
 }
 
 /// Purge now and every ten minutes until the process stops.

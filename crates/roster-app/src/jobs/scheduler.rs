@@ -2,11 +2,13 @@
 //! of `roster serve` processes run this loop; only the holder of the scheduler lease queues
 //! syncs, and every process fails the runs whose process died.
 
+use crate::jobs::okta_sync::enqueue_pull;
 use crate::jobs::supervisor::Signals;
 use crate::provision::entra::setup::enqueue_sync;
 use crate::provision::entra::sync::EntraSettings;
 use crate::provision::guard::RECENT_RUNS;
 use crate::provision::health;
+use crate::provision::okta::settings::OktaSettings;
 use crate::App;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use roster_core::ConnectionKind;
@@ -56,6 +58,19 @@ pub async fn schedule_due(state: &App, holder: &str) -> Result<usize, StoreError
         match enqueue_sync(state, &connection, trigger).await {
             Ok(_) => queued += 1,
             Err(error) => tracing::warn!(%error, connection = %connection.id, "could not queue the daily sync"),
+        }
+    }
+    for connection in state.store.enabled_connections(ConnectionKind::Okta).await? {
+        let Ok(settings) = OktaSettings::from_connection(&connection) else { continue };
+        let slot = last_slot(now, settings.daily_time());
+        let recent = state.store.sync_runs(connection.org, connection.id, RECENT_RUNS).await?;
+        if !health::due(now, slot, &recent) {
+            continue;
+        }
+        let trigger = if health::next_retry(&recent).is_some() { "retry" } else { "schedule" };
+        match enqueue_pull(state, &connection, trigger, false).await {
+            Ok(_) => queued += 1,
+            Err(error) => tracing::warn!(%error, connection = %connection.id, "could not queue the daily Okta pull"),
         }
     }
     Ok(queued)

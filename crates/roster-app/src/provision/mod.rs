@@ -12,6 +12,7 @@ pub mod entra;
 pub mod guard;
 pub mod health;
 pub mod log;
+pub mod okta;
 pub mod scim;
 pub mod waiting;
 

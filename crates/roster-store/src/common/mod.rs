@@ -38,6 +38,8 @@ pub(crate) mod team_managers;
 pub(crate) mod webhooks;
 #[macro_use]
 pub(crate) mod idempotency;
+#[macro_use]
+pub(crate) mod okta;
 
 use crate::StoreError;
 use roster_core::{Change, Email, Profile, Role, Status};

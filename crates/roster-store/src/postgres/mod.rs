@@ -96,6 +96,7 @@ impl_erase!(PgStore);
 impl_team_managers!(PgStore);
 impl_webhooks!(PgStore);
 impl_idempotency!(PgStore);
+impl_okta_hooks!(PgStore);
 
 #[async_trait::async_trait]
 impl crate::Store for PgStore {

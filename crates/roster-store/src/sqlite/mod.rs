@@ -158,6 +158,7 @@ impl_erase!(SqliteStore);
 impl_team_managers!(SqliteStore);
 impl_webhooks!(SqliteStore);
 impl_idempotency!(SqliteStore);
+impl_okta_hooks!(SqliteStore);
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {

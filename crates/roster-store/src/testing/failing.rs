@@ -760,3 +760,23 @@ impl IdempotencyStore for FailingStore {
         self.inner.purge_idempotency_keys(before).await
     }
 }
+
+#[async_trait]
+impl OktaHookStore for FailingStore {
+    async fn record_hook_events(&self, org: OrgId, connection: ConnectionId, events: &[HookEvent], now: DateTime<Utc>) -> StoreResult<usize> {
+        self.check("record_hook_events")?;
+        self.inner.record_hook_events(org, connection, events, now).await
+    }
+    async fn pending_hook_users(&self, org: OrgId, connection: ConnectionId, limit: u32) -> StoreResult<Vec<(String, DateTime<Utc>)>> {
+        self.check("pending_hook_users")?;
+        self.inner.pending_hook_users(org, connection, limit).await
+    }
+    async fn forget_hook_users(&self, org: OrgId, connection: ConnectionId, users: &[(String, DateTime<Utc>)]) -> StoreResult<()> {
+        self.check("forget_hook_users")?;
+        self.inner.forget_hook_users(org, connection, users).await
+    }
+    async fn purge_hook_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.check("purge_hook_events")?;
+        self.inner.purge_hook_events(before).await
+    }
+}
