@@ -82,6 +82,7 @@ fn org_routes(state: AppState) -> Router<AppState> {
         .merge(api::routes(state))
         .route("/okta/hooks/{connection}", get(crate::okta_hooks::verify).post(crate::okta_hooks::deliver))
         .merge(pages::entra::routes())
+        .merge(pages::okta::routes())
         .layer(middleware::from_fn(crate::error::styled_rejections))
 }
 

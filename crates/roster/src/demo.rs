@@ -19,6 +19,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     microsoft_sign_in(&state, &org, &entra_sim).await?;
     // A fresh SCIM token on every start, like the password: the old ones stay valid until revoked.
     let scim_token = roster_app::admin::scim_tokens::create_token(&state, org.id, "demo", &roster_core::Actor::Cli).await?.raw;
+    let okta = crate::okta::demo_connection(&state, |path| state.config.org_url(crate::okta::DEMO_SLUG, path)).await?;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let login = state.config.org_url(org.slug.as_str(), "/login");
     let data = match settings.location() {
@@ -44,10 +45,24 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         println!("  Microsoft: after Sync users, people can use \"Sign in with {MICROSOFT}\" on the sign-in page with their UPN (simulated)");
         println!("  SCIM URL:  {}", roster_app::admin::scim_tokens::base_url(&state, org.slug.as_str()));
         println!("  SCIM token: {scim_token}");
+        // The hook reaches the served Roster only now that it listens; Okta verifies it first.
+        let hook = match okta.running.sim.register_event_hook(&okta.hook_url, &okta.hook_secret).await {
+            Ok(()) => "its event hook is verified: a change there reaches Roster within a second".to_owned(),
+            Err(error) => format!("its event hook could not be registered ({error}); the daily pull still runs"),
+        };
+        println!(
+            "  Okta:      {} signs in as {} / {} (a simulated Okta at {}, connected the standard way; {hook})",
+            state.config.org_url(crate::okta::DEMO_SLUG, "/settings/integrations/okta"),
+            crate::okta::DEMO_OWNER,
+            okta.password,
+            okta.running.base_url
+        );
+        println!("  Change it: POST {}/_sim/users/<id or login>/(suspend|unsuspend|assign|unassign|profile)", okta.running.base_url);
         println!("Press Ctrl+C to stop.");
     }
     let served = server.await.context("the server stopped")?;
     drop(entra_sim);
+    drop(okta);
     served
 }
 

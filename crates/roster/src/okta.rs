@@ -164,3 +164,45 @@ pub async fn sim(args: SimOkta) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }
+
+/// The demo's Okta organisation in Roster, connected the standard way to a simulated Okta.
+pub const DEMO_SLUG: &str = "globex";
+pub const DEMO_OWNER: &str = "owner@globex.example";
+/// Users of the demo's simulated Okta, and its fixed seed (the same token and app every start).
+const DEMO_USERS: usize = 120;
+const DEMO_SEED: u64 = 7;
+
+/// What the demo prints about its Okta side.
+pub struct DemoOkta {
+    pub running: roster_sim::okta::RunningOktaSim,
+    pub password: String,
+    pub hook_url: String,
+    pub hook_secret: String,
+}
+
+/// The organisation `globex` (created on the first start), its owner's fresh password, and an
+/// enabled Okta connection pointed at a simulator started now, pulled once.
+pub async fn demo_connection(state: &roster_app::App, public_slug_url: impl Fn(&str) -> String) -> anyhow::Result<DemoOkta> {
+    let sim = roster_sim::okta::OktaSim::generate(roster_sim::okta::OktaSpec { users: DEMO_USERS, assigned_share: 0.75, seed: DEMO_SEED });
+    let running = roster_sim::okta::spawn_loopback(sim).await.context("starting the Okta simulator")?;
+    let org = match state.store.org_by_slug(DEMO_SLUG).await? {
+        Some(org) => org,
+        None => roster_app::admin::create_org(state, DEMO_SLUG, "Globex (Okta)", DEMO_OWNER).await?.org,
+    };
+    let owner = state.store.person_by_email(org.id, &roster_core::Email::parse(DEMO_OWNER)?).await?.context("the demo owner is missing")?;
+    let password = roster_app::admin::reset_password(state, org.id, owner.id).await?;
+    let setup = OktaSetup {
+        base_url: running.base_url.clone(),
+        app_id: running.sim.app_id(),
+        api_token: running.sim.api_token(),
+        manage_managers: true,
+        ..OktaSetup::default()
+    };
+    let saved = okta_setup::save_setup(state, org.id, &Actor::System, &setup).await?;
+    let connection = entra_setup::set_enabled(state, &saved.connection, &Actor::System, true).await?;
+    let hook_secret = okta_setup::hook_secret(state, &connection)?;
+    let hook_url = public_slug_url(&format!("/okta/hooks/{}", connection.id));
+    enqueue_pull(state, &connection, "demo", false).await?;
+    roster_app::jobs::run_due::<OktaPull>(state, &tokio_util::sync::CancellationToken::new()).await?;
+    Ok(DemoOkta { running, password, hook_url, hook_secret })
+}

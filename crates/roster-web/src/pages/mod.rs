@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod entra;
 pub mod import;
 pub mod me;
+pub mod okta;
 pub mod outbox;
 pub mod people;
 pub mod people_bulk;

@@ -207,3 +207,82 @@ async fn rate_limits_are_respected(app: &TestApp) {
     assert!(requests.iter().all(|r| r.status != 429), "{requests:?}");
 }
 on_both_backends!(rate_limits_, rate_limits_are_respected);
+
+/// Settings → Integrations → Okta: connecting shows the hook's secret once (after a redirect),
+/// a bad address is explained with what was typed kept, a preview and "Sync users" queue runs
+/// that the page lists, and deleting needs the ticked box.
+async fn the_page_sets_up_and_runs_the_connection(app: &TestApp) {
+    let acme = app.org("acme").await;
+    let running = spawn_loopback(OktaSim::generate(OktaSpec { users: 20, assigned_share: 0.5, seed: 3 })).await.unwrap();
+    let owner = app.signed_in("acme", &acme.owner_email, &acme.owner_password).await;
+    let page = owner.get(app.url("acme", "/settings/integrations/okta")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"okta-form\"") && !page.contains("id=\"okta-state\""), "not connected yet");
+    let csrf = crate::support::form_token(&page);
+    let app_id = running.sim.app_id();
+    let token = running.sim.api_token();
+    let bad = owner
+        .post(app.url("acme", "/settings/integrations/okta"))
+        .form(&[("_csrf", csrf.as_str()), ("base_url", "ftp://acme.okta.com"), ("app_id", app_id.as_str()), ("api_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad = bad.text().await.unwrap();
+    assert!(bad.contains("id=\"okta-error\"") && bad.contains("https://") && bad.contains(&app_id), "explained, typed values kept");
+    assert!(!bad.contains(&token), "the token is never shown back");
+
+    let saved = owner
+        .post(app.url("acme", "/settings/integrations/okta"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("base_url", running.base_url.as_str()),
+            ("app_id", app_id.as_str()),
+            ("api_token", token.as_str()),
+            ("manage_managers", "yes"),
+            ("daily_at", "03:00"),
+            ("guard_max_people", "50"),
+            ("guard_max_percent", "20"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303, "Post/Redirect/Get");
+    let shown = crate::support::read_through(&owner, saved).await;
+    let connection = roster_app::provision::okta::setup::okta_connection(&app.state, acme.org.id).await.unwrap().unwrap();
+    let secret = roster_app::provision::okta::setup::hook_secret(&app.state, &connection).unwrap();
+    assert!(shown.contains("id=\"okta-secret-value\"") && shown.contains(&secret), "the secret is shown once");
+    assert!(shown.contains(&format!("/okta/hooks/{}", connection.id)), "with the hook's URL");
+    assert!(!shown.contains(&token));
+    let again = owner.get(app.url("acme", "/settings/integrations/okta")).send().await.unwrap().text().await.unwrap();
+    assert!(!again.contains(&secret), "once only");
+    assert!(!connection.enabled, "created disabled");
+    let okta = Okta { running, connection: connection.clone(), hook_secret: secret.clone(), org: acme.org.id };
+
+    // A preview before enabling; "Sync users" once enabled. Both are runs the page lists.
+    let previewed = owner.post(app.url("acme", "/settings/integrations/okta/preview")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(previewed.status(), 303);
+    roster_app::jobs::run_due::<OktaPull>(&app.state, &tokio_util::sync::CancellationToken::new()).await.unwrap();
+    assert!(linked(app, &okta).await.is_empty(), "a preview applies nothing");
+    let enabled = owner.post(app.url("acme", "/settings/integrations/okta/enable")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert!(crate::support::read_through(&owner, enabled).await.contains("id=\"okta-notice\""));
+    let synced = owner.post(app.url("acme", "/settings/integrations/okta/sync")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(synced.status(), 303);
+    roster_app::jobs::run_due::<OktaPull>(&app.state, &tokio_util::sync::CancellationToken::new()).await.unwrap();
+    let listed = owner.get(app.url("acme", "/settings/integrations/okta")).send().await.unwrap().text().await.unwrap();
+    assert!(listed.contains("id=\"okta-runs\"") && listed.contains("previewed") && listed.contains("succeeded"), "{listed}");
+    assert!(listed.contains("healthy"));
+    assert!(!linked(app, &okta).await.is_empty());
+
+    let unticked =
+        owner.post(app.url("acme", "/settings/integrations/okta/delete")).form(&[("_csrf", csrf.as_str()), ("people", "keep")]).send().await.unwrap();
+    assert_eq!(unticked.status(), 400);
+    let deleted = owner
+        .post(app.url("acme", "/settings/integrations/okta/delete"))
+        .form(&[("_csrf", csrf.as_str()), ("people", "keep"), ("confirm", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 303);
+    assert!(roster_app::provision::okta::setup::okta_connection(&app.state, acme.org.id).await.unwrap().is_none());
+}
+on_both_backends!(the_page_, the_page_sets_up_and_runs_the_connection);

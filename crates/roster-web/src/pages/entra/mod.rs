@@ -5,7 +5,7 @@
 mod avatar;
 mod chart;
 mod people;
-mod runs;
+pub(crate) mod runs;
 
 use super::{when, Chrome};
 use crate::error::PageError;
