@@ -72,6 +72,30 @@ pub struct ConfirmedForm {
     pub confirm: String,
 }
 
+/// Deleting a provisioning connection: confirmed, and saying what becomes of its people.
+#[derive(serde::Deserialize)]
+pub struct DeleteConnectionForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub confirm: String,
+    /// `keep` or `deactivate`.
+    #[serde(default)]
+    pub people: String,
+}
+
+impl DeleteConnectionForm {
+    /// The form is the user's own, the box is ticked and a choice made: what becomes of the people.
+    pub fn check(&self, user: &crate::session::CurrentUser) -> Result<roster_app::provision::entra::PeopleAfterDelete, crate::error::PageError> {
+        ConfirmedForm { csrf: self.csrf.clone(), confirm: self.confirm.clone() }.check(user, "Tick the box to confirm the deletion; nothing was deleted.")?;
+        match self.people.as_str() {
+            "deactivate" => Ok(roster_app::provision::entra::PeopleAfterDelete::Deactivate),
+            "keep" => Ok(roster_app::provision::entra::PeopleAfterDelete::Keep),
+            _ => Err(crate::error::PageError::BadRequest("Choose what happens to the people it provisioned.".into())),
+        }
+    }
+}
+
 impl ConfirmedForm {
     /// The form is the user's own and the box is ticked; else `unticked` says what to do.
     pub fn check(&self, user: &crate::session::CurrentUser, unticked: &str) -> Result<(), crate::error::PageError> {

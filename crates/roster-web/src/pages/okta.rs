@@ -274,33 +274,22 @@ pub async fn preview(
     queue(state, ctx, user, &form.csrf, true).await
 }
 
-#[derive(Deserialize)]
-pub struct DeleteForm {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
-    #[serde(default)]
-    confirm: String,
-    /// `keep` or `deactivate`.
-    #[serde(default)]
-    people: String,
-}
-
 pub async fn delete(
     State(state): State<AppState>,
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
-    Form(form): Form<DeleteForm>,
+    Form(form): Form<super::DeleteConnectionForm>,
 ) -> Result<Response, PageError> {
-    user.check_csrf(&form.csrf)?;
-    if form.confirm.is_empty() {
-        return Err(PageError::BadRequest("Tick the box to confirm deleting the connection.".into()));
-    }
-    let people = match form.people.as_str() {
-        "keep" => connections::PeopleAfterDelete::Keep,
-        "deactivate" => connections::PeopleAfterDelete::Deactivate,
-        _ => return Err(PageError::BadRequest("Choose whether its people are kept or deactivated.".into())),
-    };
+    let people = form.check(&user)?;
     let connection = existing(&state, &ctx).await?;
-    connections::delete_connection(&state, &connection, &Actor::Person { id: user.person.id }, people).await?;
-    Ok(Redirect::to(&format!("{}/settings", ctx.base)).into_response())
+    match connections::delete_connection(&state, &connection, &Actor::Person { id: user.person.id }, people).await {
+        Ok(_) => Ok(Redirect::to(&format!("{}/settings", ctx.base)).into_response()),
+        // Deactivating its people would be more than the guard allows: nothing was deleted.
+        Err(OpsError::Unconfirmed(message) | OpsError::Invalid(message)) => {
+            let mut response = page(&state, &ctx, &user, Some(message), None).await?.into_response();
+            *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
 }

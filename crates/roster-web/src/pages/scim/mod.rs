@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use roster_app::admin::scim_tokens;
 use roster_app::admin::OpsError;
-use roster_app::provision::entra::{delete_connection, PeopleAfterDelete};
+use roster_app::provision::entra::delete_connection;
 use roster_app::provision::scim::ScimSettings;
 use roster_core::Actor;
 use serde::Deserialize;
@@ -264,32 +264,16 @@ pub async fn set_rate(
     }
 }
 
-#[derive(Deserialize)]
-pub struct DeleteForm {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
-    #[serde(default)]
-    confirm: String,
-    /// `keep` or `deactivate`.
-    #[serde(default)]
-    people: String,
-}
-
 /// Delete the SCIM connection: its tokens stop working; its people are kept or deactivated
 /// (guarded like any run).
 pub async fn delete(
     State(state): State<AppState>,
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
-    Form(form): Form<DeleteForm>,
+    Form(form): Form<super::DeleteConnectionForm>,
 ) -> Result<Response, PageError> {
-    ConfirmedForm { csrf: form.csrf, confirm: form.confirm }.check(&user, "Tick the box to confirm the deletion; nothing was deleted.")?;
+    let people = form.check(&user)?;
     let connection = scim_tokens::existing_connection(&state, ctx.org.id).await?.ok_or(PageError::NotFound)?;
-    let people = match form.people.as_str() {
-        "deactivate" => PeopleAfterDelete::Deactivate,
-        "keep" => PeopleAfterDelete::Keep,
-        _ => return Err(PageError::BadRequest("Choose what happens to the people it provisioned.".into())),
-    };
     match delete_connection(&state, &connection, &Actor::Person { id: user.person.id }, people).await {
         Ok(_) => Ok(Redirect::to(&format!("{}/settings/scim?deleted={}", ctx.base, form.people)).into_response()),
         Err(OpsError::Unconfirmed(message) | OpsError::Invalid(message)) => {
