@@ -1,6 +1,7 @@
 // Okta the standard way, in a real browser: `roster demo` connects its organisation `globex` to
 // a simulated Okta and registers the event hook; a change made in Okta reaches the person's page
-// within seconds, and the Okta page shows the connection, runs a sync and lists it.
+// within seconds, its people sign in with Okta, and the Okta page shows the connection, runs a
+// sync and lists it.
 
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CHROMIUM, CHROMIUM_ARGS, Child, ROSTER_BIN, STARTUP_TIMEOUT_MS, freePort, Pages, pageText, sleep } from './support.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, Child, ROSTER_BIN, STARTUP_TIMEOUT_MS, expectSignedIn, freePort, Pages, pageText, sleep } from './support.mjs';
 
 const { chromium } = await import('playwright-core').catch((err) => {
   throw new Error(`playwright-core is not installed (${err.code ?? err.message}): run \`npm ci\` in tests/browser; scripts/test does.`);
@@ -23,6 +24,7 @@ describe('Okta (standard) in the browser', () => {
   let pages;
   let owner;
   let sim;
+  let baseUrl;
   const killDemo = () => demo?.child && !demo.exit && demo.child.kill('SIGKILL');
   process.on('exit', killDemo);
 
@@ -37,7 +39,8 @@ describe('Okta (standard) in the browser', () => {
     owner = { email, password };
     sim = simUrl;
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    pages = new Pages(browser, `http://127.0.0.1:${port}`, 30_000);
+    baseUrl = `http://127.0.0.1:${port}`;
+    pages = new Pages(browser, baseUrl, 30_000);
   }, { timeout: STARTUP_TIMEOUT_MS * 2 + 30_000 });
 
   after(async () => {
@@ -83,6 +86,17 @@ describe('Okta (standard) in the browser', () => {
       await sleep(200);
     }
     assert.fail(`the manual run did not succeed: ${await pageText(page)}`);
+  });
+
+  it('signs a person the connection provisions in with Okta', async () => {
+    const user = await activeAssignedUser();
+    const page = await pages.open();
+    await page.goto(`/o/${ORG}/login`);
+    await page.getByRole('button', { name: 'Sign in with Okta' }).click();
+    await page.waitForURL((url) => url.origin === new URL(sim).origin);
+    await page.fill('#username', user.profile.login);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expectSignedIn(page, { baseUrl, org: ORG, who: user.profile.email, via: ['/sso/', '/oauth2/'] });
   });
 
   it('a suspension in Okta reaches the person page by event hook', async () => {

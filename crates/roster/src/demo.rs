@@ -58,6 +58,10 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
             okta.running.base_url
         );
         println!("  Change it: POST {}/_sim/users/<id or login>/(suspend|unsuspend|assign|unassign|profile)", okta.running.base_url);
+        println!(
+            "  Okta sign-in: Globex's people use \"Sign in with Okta\" on {} with their Okta login (simulated)",
+            state.config.org_url(crate::okta::DEMO_SLUG, "/login")
+        );
         println!("Press Ctrl+C to stop.");
     }
     let served = server.await.context("the server stopped")?;

@@ -201,8 +201,33 @@ pub async fn demo_connection(state: &roster_app::App, public_slug_url: impl Fn(&
     let saved = okta_setup::save_setup(state, org.id, &Actor::System, &setup).await?;
     let connection = entra_setup::set_enabled(state, &saved.connection, &Actor::System, true).await?;
     let hook_secret = okta_setup::hook_secret(state, &connection)?;
+    okta_sign_in(state, org.id, &running).await?;
     let hook_url = public_slug_url(&format!("/okta/hooks/{}", connection.id));
     enqueue_pull(state, &connection, "demo", false).await?;
     roster_app::jobs::run_due::<OktaPull>(state, &tokio_util::sync::CancellationToken::new()).await?;
     Ok(DemoOkta { running, password, hook_url, hook_secret })
+}
+
+/// The name of the demo's Okta sign-in connection: the button says "Sign in with Okta".
+const OKTA: &str = "Okta";
+
+/// An enabled "Sign in with Okta" against the simulated organisation's authorization server, so
+/// the people it provisions sign in with their Okta login. The simulator's port changes on every
+/// start, so an existing connection is pointed at it again.
+async fn okta_sign_in(state: &roster_app::App, org: OrgId, running: &roster_sim::okta::RunningOktaSim) -> anyhow::Result<()> {
+    use roster_app::signin::sso::{new_connection, OidcSettings};
+    let settings = OidcSettings::okta(&running.base_url, "", &running.sim.oidc_client_id()).map_err(anyhow::Error::msg)?;
+    let now = state.clock.now();
+    let fresh = new_connection(&state.master_key, org, OKTA, &settings, &running.sim.oidc_client_secret(), true, now).map_err(anyhow::Error::msg)?;
+    let existing = state.store.connections(org).await?.into_iter().find(|c| c.kind == roster_core::ConnectionKind::Oidc && c.name == OKTA);
+    match existing {
+        Some(mut connection) => {
+            connection.settings = fresh.settings;
+            connection.sealed = fresh.sealed;
+            connection.enabled = true;
+            state.store.update_connection(&connection, &Actor::System, now).await?;
+        }
+        None => state.store.create_connection(&fresh, &Actor::System).await?,
+    }
+    Ok(())
 }

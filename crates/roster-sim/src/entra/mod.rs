@@ -5,7 +5,7 @@ mod errors;
 mod faults;
 mod graph;
 mod groups;
-mod keys;
+pub(crate) mod keys;
 mod odata;
 mod oidc;
 mod oidc_token;

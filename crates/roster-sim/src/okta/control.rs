@@ -36,7 +36,13 @@ fn sim_error(e: &OktaSimError) -> Response {
 
 /// What a CLI needs to point a client at the org.
 async fn org_info(State(sim): State<OktaSim>) -> Json<Value> {
-    Json(json!({ "apiToken": sim.api_token(), "appId": sim.app_id(), "assignedUsers": sim.assigned_user_ids().len() }))
+    Json(json!({
+        "apiToken": sim.api_token(),
+        "appId": sim.app_id(),
+        "assignedUsers": sim.assigned_user_ids().len(),
+        "oidcClientId": sim.oidc_client_id(),
+        "oidcClientSecret": sim.oidc_client_secret(),
+    }))
 }
 
 #[derive(Deserialize)]

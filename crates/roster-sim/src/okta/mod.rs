@@ -11,6 +11,9 @@ mod control;
 mod errors;
 mod hooks;
 mod limits;
+mod oidc;
+mod oidc_page;
+mod oidc_token;
 mod org;
 mod syslog;
 
@@ -90,6 +93,8 @@ pub(crate) struct OrgState {
     /// Every System Log event recorded, eligible for hooks or not, oldest first.
     pub system_log: Vec<Value>,
     pub hooks: HookState,
+    /// Sign-in with Okta (OpenID Connect): the client secret, signing keys, sign-ins and codes.
+    pub oidc: oidc::OidcState,
     /// Runtime ids (new users, event uuids, challenges), seeded so a run can be replayed.
     pub rng: StdRng,
 }
@@ -121,6 +126,7 @@ impl OktaSim {
             requests: Vec::new(),
             system_log: Vec::new(),
             hooks: HookState::default(),
+            oidc: oidc::OidcState::new(spec.seed),
             rng: StdRng::seed_from_u64(spec.seed ^ 0x0c7a_5eed),
         };
         // No proxy: hooks go to loopback receivers, which a proxy from the environment would break.
@@ -134,9 +140,11 @@ impl OktaSim {
         f(&mut state)
     }
 
-    /// Routes: `/api/v1/...` (SSWS auth, rate limits, faults) and the unauthenticated `/_sim/...`.
+    /// Routes: `/api/v1/...` (SSWS auth, rate limits, faults), sign-in through the org
+    /// authorization server (`/.well-known/openid-configuration`, `/oauth2/v1/...`) and the
+    /// unauthenticated `/_sim/...`.
     pub fn router(&self) -> Router {
-        Router::new().route("/api/v1/{*rest}", any(api::entry)).merge(control::routes()).with_state(self.clone())
+        Router::new().route("/api/v1/{*rest}", any(api::entry)).merge(oidc::routes()).merge(control::routes()).with_state(self.clone())
     }
 
     /// The valid API token, sent as `Authorization: SSWS <token>`.
@@ -147,6 +155,16 @@ impl OktaSim {
     /// The id of the app whose assignments Roster reads (`0oa...`).
     pub fn app_id(&self) -> String {
         self.with(|s| s.org.app_id.clone())
+    }
+
+    /// The OpenID Connect client id for sign-in: in Okta, the app's id (`0oa...`).
+    pub fn oidc_client_id(&self) -> String {
+        self.app_id()
+    }
+
+    /// The app's client secret, for `client_secret_basic` or `client_secret_post`.
+    pub fn oidc_client_secret(&self) -> String {
+        self.with(|s| s.oidc.client_secret.clone())
     }
 
     pub fn faults(&self) -> OktaFaults {

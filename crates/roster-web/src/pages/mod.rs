@@ -87,7 +87,8 @@ pub struct DeleteConnectionForm {
 impl DeleteConnectionForm {
     /// The form is the user's own, the box is ticked and a choice made: what becomes of the people.
     pub fn check(&self, user: &crate::session::CurrentUser) -> Result<roster_app::provision::entra::PeopleAfterDelete, crate::error::PageError> {
-        ConfirmedForm { csrf: self.csrf.clone(), confirm: self.confirm.clone() }.check(user, "Tick the box to confirm the deletion; nothing was deleted.")?;
+        ConfirmedForm { csrf: self.csrf.clone(), confirm: self.confirm.clone() }
+            .check(user, "Tick the box to confirm the deletion; nothing was deleted.")?;
         match self.people.as_str() {
             "deactivate" => Ok(roster_app::provision::entra::PeopleAfterDelete::Deactivate),
             "keep" => Ok(roster_app::provision::entra::PeopleAfterDelete::Keep),

@@ -286,3 +286,79 @@ async fn the_page_sets_up_and_runs_the_connection(app: &TestApp) {
     assert!(roster_app::provision::okta::setup::okta_connection(&app.state, acme.org.id).await.unwrap().is_none());
 }
 on_both_backends!(the_page_, the_page_sets_up_and_runs_the_connection);
+
+/// Runs the hook re-read job until `done` holds for the linked people (the simulator delivers
+/// on its own every 100 ms), or 20 s pass.
+async fn reread_until(app: &TestApp, okta: &Okta, done: impl Fn(&[Person]) -> bool) -> Vec<Person> {
+    okta.sim().deliver_pending_hooks().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        roster_app::jobs::run_due::<OktaHookReread>(&app.state, &tokio_util::sync::CancellationToken::new()).await.unwrap();
+        let people = linked(app, okta).await;
+        if done(&people) || std::time::Instant::now() > deadline {
+            return people;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Every kind of change reaches Roster by hook alone, though Okta sends each batch twice and
+/// backwards: an assignment creates, an unassignment and a deactivation deactivate, a
+/// reactivation and an unsuspension bring people back, a profile edit updates.
+async fn every_change_arrives_by_hook(app: &TestApp) {
+    let okta = connected(app, 60).await;
+    assert_eq!(pull(app, &okta).await.status, RunStatus::Succeeded);
+    let hook_url = app.url("acme", &format!("/okta/hooks/{}", okta.connection.id));
+    okta.sim().register_event_hook(&hook_url, &okta.hook_secret).await.unwrap();
+    okta.sim().hook_options(roster_sim::okta::HookOptions { duplicate_every_batch: true, reverse_each_batch: true, ..Default::default() });
+
+    let assigned = okta.sim().assigned_user_ids();
+    let active: Vec<String> = assigned.iter().filter(|id| okta_status(okta.sim(), id) == "ACTIVE").cloned().collect();
+    let (unassigned, deactivated, suspended, edited) = (active[0].clone(), active[1].clone(), active[2].clone(), active[3].clone());
+    let newcomer = okta.sim().create_user("newcomer@acme.example", "New", "Comer");
+    okta.sim().assign(&newcomer).unwrap();
+    okta.sim().unassign(&unassigned).unwrap();
+    okta.sim().deactivate(&deactivated).unwrap();
+    okta.sim().suspend(&suspended).unwrap();
+    okta.sim().update_profile(&edited, "department", serde_json::json!("Hooks")).unwrap();
+    let people = reread_until(app, &okta, |people| {
+        let has = |id: &str| people.iter().any(|p| p.source.as_ref().is_some_and(|s| s.external_id == id));
+        has(&newcomer)
+            && [&unassigned, &deactivated, &suspended].iter().all(|id| by_external(people, id).status == Status::Deactivated)
+            && by_external(people, &edited).profile.department.as_deref() == Some("Hooks")
+    })
+    .await;
+    assert_ne!(by_external(&people, &newcomer).status, Status::Deactivated, "assigned: created");
+    for id in [&unassigned, &deactivated, &suspended] {
+        assert_eq!(by_external(&people, id).status, Status::Deactivated, "{id}");
+    }
+    assert_eq!(by_external(&people, &edited).profile.department.as_deref(), Some("Hooks"));
+
+    // Back again: reactivated (Okta sends an activation) and unsuspended.
+    okta.sim().reactivate(&deactivated).unwrap();
+    okta.sim().unsuspend(&suspended).unwrap();
+    let people =
+        reread_until(app, &okta, |people| [&deactivated, &suspended].iter().all(|id| by_external(people, id).status != Status::Deactivated)).await;
+    for id in [&deactivated, &suspended] {
+        assert_ne!(by_external(&people, id).status, Status::Deactivated, "{id} is back");
+    }
+    assert_eq!(people.iter().filter(|p| p.source.as_ref().is_some_and(|s| s.external_id == deactivated)).count(), 1, "not a second person");
+}
+on_both_backends!(every_change_, every_change_arrives_by_hook);
+
+/// A hook Okta loses changes nothing; the next pull repairs it.
+async fn a_lost_hook_is_repaired_by_the_pull(app: &TestApp) {
+    let okta = connected(app, 30).await;
+    assert_eq!(pull(app, &okta).await.status, RunStatus::Succeeded);
+    let hook_url = app.url("acme", &format!("/okta/hooks/{}", okta.connection.id));
+    okta.sim().register_event_hook(&hook_url, &okta.hook_secret).await.unwrap();
+    okta.sim().hook_options(roster_sim::okta::HookOptions { drop_next: 100, ..Default::default() });
+    let active: Vec<String> = okta.sim().assigned_user_ids().into_iter().filter(|id| okta_status(okta.sim(), id) == "ACTIVE").collect();
+    okta.sim().suspend(&active[0]).unwrap();
+    okta.sim().deliver_pending_hooks().await;
+    roster_app::jobs::run_due::<OktaHookReread>(&app.state, &tokio_util::sync::CancellationToken::new()).await.unwrap();
+    assert_ne!(by_external(&linked(app, &okta).await, &active[0]).status, Status::Deactivated, "the hook was lost");
+    assert_eq!(pull(app, &okta).await.status, RunStatus::Succeeded);
+    assert_eq!(by_external(&linked(app, &okta).await, &active[0]).status, Status::Deactivated, "the pull repairs it");
+}
+on_both_backends!(lost_hooks_, a_lost_hook_is_repaired_by_the_pull);
