@@ -47,6 +47,7 @@ fn connection_page(config: &Config, slug: &str, kind: ConnectionKind, id: Connec
     match kind {
         ConnectionKind::Entra => config.org_url(slug, "/settings/integrations/entra"),
         ConnectionKind::Scim => config.org_url(slug, "/settings/scim"),
+        ConnectionKind::Okta => config.org_url(slug, "/settings/integrations/okta"),
         _ => config.org_url(slug, &format!("/settings/sso/{id}")),
     }
 }
@@ -119,8 +120,12 @@ pub fn render(email: &OutgoingEmail, org_name: &str, slug: &str, config: &Config
             let page = connection_page(config, slug, *connection_kind, *connection_id);
             Rendered { subject, body: health_body(name, connection, org_name, notice, &page) }
         }
-        OutgoingEmail::RunHeld { name, connection, run, would_deactivate, provisioned, .. } => {
-            let page = config.org_url(slug, &format!("/settings/integrations/entra/runs/{run}"));
+        OutgoingEmail::RunHeld { name, connection, run, would_deactivate, provisioned, connection_kind, .. } => {
+            let page = match connection_kind {
+                // Okta's page shows the held run with Allow and Reject.
+                Some(ConnectionKind::Okta) => config.org_url(slug, "/settings/integrations/okta"),
+                _ => config.org_url(slug, &format!("/settings/integrations/entra/runs/{run}")),
+            };
             Rendered {
                 subject,
                 body: format!(

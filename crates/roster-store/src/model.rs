@@ -81,7 +81,18 @@ pub enum OutgoingEmail {
     },
     /// To an owner or admin: the deactivation guard held a connection's run. Holds no link
     /// that signs anyone in; it points at the run's page.
-    RunHeld { to: Email, name: String, person: UserId, connection: String, run: RunId, would_deactivate: usize, provisioned: usize },
+    RunHeld {
+        to: Email,
+        name: String,
+        person: UserId,
+        connection: String,
+        run: RunId,
+        would_deactivate: usize,
+        provisioned: usize,
+        /// Where the decision is made; absent in e-mails queued before Okta held runs (Entra).
+        #[serde(default)]
+        connection_kind: Option<roster_core::ConnectionKind>,
+    },
     /// To an owner or admin: a SCIM client's deactivations went beyond the guard and wait on
     /// the SCIM page. Holds no link that signs anyone in.
     DeactivationsWaiting { to: Email, name: String, person: UserId, connection: String },

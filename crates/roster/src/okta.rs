@@ -8,8 +8,9 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
 use roster_app::jobs::okta_sync::{enqueue_pull, OktaPull};
 use roster_app::provision::entra as entra_setup;
+use roster_app::provision::guard;
 use roster_app::provision::okta::setup::{self as okta_setup, OktaSetup};
-use roster_core::{Actor, OrgId};
+use roster_core::{Actor, OrgId, RunId};
 use roster_store::RunStatus;
 use std::path::PathBuf;
 
@@ -54,8 +55,14 @@ pub struct OktaSyncArgs {
     #[arg(long)]
     org: String,
     /// Read Okta and plan, then stop: what a pull would change now, applying nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["allow", "reject"])]
     dry_run: bool,
+    /// Allow this held run: pull again and apply, unless it would now deactivate more people.
+    #[arg(long, value_name = "RUN", conflicts_with = "reject")]
+    allow: Option<uuid::Uuid>,
+    /// Reject this held run: nothing of it is applied, and the connection stays held.
+    #[arg(long, value_name = "RUN")]
+    reject: Option<uuid::Uuid>,
 }
 
 fn read_token(args: &ConnectOkta) -> anyhow::Result<String> {
@@ -109,7 +116,15 @@ pub async fn run(settings: &Settings, cmd: OktaCommand) -> anyhow::Result<()> {
     let (org, slug) = org_id(&state, &args.org).await?;
     let connection =
         okta_setup::okta_connection(&state, org).await?.ok_or_else(|| anyhow!("{slug} has no Okta connection (see `roster connect okta`)"))?;
-    let run = enqueue_pull(&state, &connection, "cli", args.dry_run).await?;
+    if let Some(run) = args.reject {
+        guard::reject(&state, org, RunId::from_uuid(run), &Actor::Cli).await?;
+        println!("Run {run} rejected: nothing of it was applied. The connection stays held until a pull comes in under its limits.");
+        return Ok(());
+    }
+    let run = match args.allow {
+        Some(held) => guard::allow(&state, org, RunId::from_uuid(held), &Actor::Cli).await?,
+        None => enqueue_pull(&state, &connection, "cli", args.dry_run).await?,
+    };
     // Run the queued pull here, now (a running server may take it first: then wait for it).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3600);
     loop {
@@ -121,7 +136,10 @@ pub async fn run(settings: &Settings, cmd: OktaCommand) -> anyhow::Result<()> {
             }
             match current.status {
                 RunStatus::Succeeded | RunStatus::Previewed => return Ok(()),
-                RunStatus::Held => bail!("held by the deactivation guard: {}", current.error.unwrap_or_default()),
+                RunStatus::Held => bail!(
+                    "held by the deactivation guard: {}. Nothing was applied; decide with `roster okta sync --org {slug} --allow {run}` or `--reject {run}`",
+                    current.error.unwrap_or_default()
+                ),
                 _ => bail!("the pull failed and changed nothing: {}", current.error.unwrap_or_default()),
             }
         }

@@ -67,17 +67,41 @@ pub async fn enqueue_pull(app: &App, connection: &roster_core::Connection, trigg
     if !connection.enabled && !preview {
         return Err(crate::admin::OpsError::Invalid("Enable the connection before syncing (a preview works before)".into()));
     }
+    enqueue(app, connection, trigger, None, preview).await.map(|(run, _)| run)
+}
+
+/// Queue the pull that an admin's Allow of a held run starts: it applies unless it would now
+/// deactivate more than `allowed_up_to`. The bool is false when a pull was queued already.
+pub async fn enqueue_pull_allowing(
+    app: &App,
+    connection: &roster_core::Connection,
+    trigger: &str,
+    allowed_up_to: Option<usize>,
+) -> Result<(RunId, bool), crate::admin::OpsError> {
+    if !connection.enabled {
+        return Err(crate::admin::OpsError::Invalid("Enable the connection before syncing".into()));
+    }
+    enqueue(app, connection, trigger, allowed_up_to, false).await
+}
+
+async fn enqueue(
+    app: &App,
+    connection: &roster_core::Connection,
+    trigger: &str,
+    allowed_up_to: Option<usize>,
+    preview: bool,
+) -> Result<(RunId, bool), crate::admin::OpsError> {
     let now = app.clock.now();
     let run = SyncRun::queued(RunId::from_uuid(uuid::Uuid::now_v7()), connection.org, connection.id, trigger, now);
-    let job = OktaPull { connection: connection.id, run: run.id, allowed_up_to: None, preview };
+    let job = OktaPull { connection: connection.id, run: run.id, allowed_up_to, preview };
     match crate::jobs::enqueue(app, connection.org, &job, now).await? {
         roster_store::Enqueued::New(_) => {
             app.store.create_run(&run).await?;
-            Ok(run.id)
+            Ok((run.id, true))
         }
         roster_store::Enqueued::Existing(existing) => {
             let queued = app.store.job(existing).await?.and_then(|j| crate::jobs::payload_of::<OktaPull>(&j).ok());
-            queued.map(|j| j.run).ok_or(crate::admin::OpsError::NotFound)
+            queued.map(|j| (j.run, false)).ok_or(crate::admin::OpsError::NotFound)
         }
     }
 }

@@ -45,6 +45,7 @@ pub async fn notify_held(app: &App, connection: &Connection, run: RunId) -> Resu
             run,
             would_deactivate: hold.would_deactivate,
             provisioned: hold.provisioned,
+            connection_kind: Some(connection.kind),
         };
         app.store.enqueue_email(connection.org, &email, now).await?;
     }
@@ -81,10 +82,11 @@ pub fn hold_size(run: &SyncRun) -> usize {
 pub async fn allow(app: &App, org: OrgId, run: RunId, actor: &Actor) -> Result<RunId, OpsError> {
     let (held, connection) = held_run(app, org, run).await?;
     let up_to = hold_size(&held);
-    if connection.kind != ConnectionKind::Entra {
-        return Err(OpsError::Invalid(format!("{} connections do not hold runs", connection.kind.label())));
-    }
-    let (next, queued_now) = enqueue_sync_allowing(app, &connection, "allowed", Some(up_to)).await?;
+    let (next, queued_now) = match connection.kind {
+        ConnectionKind::Entra => enqueue_sync_allowing(app, &connection, "allowed", Some(up_to)).await?,
+        ConnectionKind::Okta => crate::jobs::okta_sync::enqueue_pull_allowing(app, &connection, "allowed", Some(up_to)).await?,
+        other => return Err(OpsError::Invalid(format!("{} connections do not hold runs", other.label()))),
+    };
     if !queued_now {
         return Err(OpsError::Conflict("A sync of this connection is already queued. Allow the held run once it has finished.".into()));
     }

@@ -35,6 +35,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/settings/integrations/okta/sync", post(sync_now))
         .route("/settings/integrations/okta/preview", post(preview))
         .route("/settings/integrations/okta/delete", post(delete))
+        .route("/settings/integrations/okta/runs/{id}/allow", post(allow))
+        .route("/settings/integrations/okta/runs/{id}/reject", post(reject))
 }
 
 /// The form as shown: the connection's values, or the defaults.
@@ -89,8 +91,17 @@ struct OktaPage {
     /// `healthy`, `degraded`... and what it means.
     health: Option<(String, String)>,
     runs: Vec<RunRow>,
+    /// The run the guard holds, waiting for a decision: its id, and who it would deactivate.
+    held: Option<HeldRun>,
     error: Option<String>,
     notice: Option<&'static str>,
+}
+
+pub struct HeldRun {
+    pub id: String,
+    pub count: usize,
+    /// `name <address>` of the first ones.
+    pub people: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +140,14 @@ async fn page(
         hook_url: connection.as_ref().map(|c| setup::hook_url(state, ctx.org.slug.as_str(), c)),
         secret: None,
         health,
+        held: roster_app::provision::guard::holding(&runs).map(|run| {
+            let people = run
+                .report
+                .as_ref()
+                .map(|r| r.would_deactivate.iter().take(50).map(|p| format!("{} <{}>", p.name, p.email)).collect())
+                .unwrap_or_default();
+            HeldRun { id: run.id.to_string(), count: roster_app::provision::guard::hold_size(run), people }
+        }),
         runs: history(&runs),
         error,
         notice,
@@ -148,6 +167,8 @@ pub async fn show(
         "disabled" => Some("Disabled: nothing changes people until it is enabled again."),
         "queued" => Some("The pull is queued; its run appears below."),
         "preview" => Some("The preview is queued: it reads Okta and plans, applying nothing; its run appears below."),
+        "allowed" => Some("Allowed: a pull is queued that applies unless it now deactivates more people than the held one."),
+        "rejected" => Some("Rejected: nothing of the held run is applied, and later pulls apply only under the guard's limits."),
         _ => None,
     };
     let (secret, clear) = crate::flash::take(&state, &ctx, &user, &headers);
@@ -292,4 +313,35 @@ pub async fn delete(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+#[derive(Deserialize)]
+pub struct RunPath {
+    id: roster_core::RunId,
+}
+
+/// Allow the held run: a new pull applies, unless it would now deactivate more people.
+pub async fn allow(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    axum::extract::Path(path): axum::extract::Path<RunPath>,
+    Form(form): Form<ConfirmedForm>,
+) -> Result<Response, PageError> {
+    form.check(&user, "Tick the box to confirm: the people the held run names would be deactivated.")?;
+    roster_app::provision::guard::allow(&state, ctx.org.id, path.id, &Actor::Person { id: user.person.id }).await?;
+    Ok(Redirect::to(&format!("{}{PAGE}?done=allowed", ctx.base)).into_response())
+}
+
+/// Reject the held run: nothing of it is applied.
+pub async fn reject(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AdminUser(user): AdminUser,
+    axum::extract::Path(path): axum::extract::Path<RunPath>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    roster_app::provision::guard::reject(&state, ctx.org.id, path.id, &Actor::Person { id: user.person.id }).await?;
+    Ok(Redirect::to(&format!("{}{PAGE}?done=rejected", ctx.base)).into_response())
 }

@@ -17,6 +17,8 @@ struct Okta {
     connection: Connection,
     hook_secret: String,
     org: OrgId,
+    /// The organisation owner's e-mail and password, to use the pages.
+    owner: (String, String),
 }
 
 impl Okta {
@@ -38,7 +40,7 @@ async fn connected(app: &TestApp, users: usize) -> Okta {
     };
     let saved = save_setup(&app.state, acme.org.id, &Actor::Cli, &setup).await.unwrap();
     let connection = roster_app::provision::entra::set_enabled(&app.state, &saved.connection, &Actor::Cli, true).await.unwrap();
-    Okta { running, connection, hook_secret: saved.hook_secret.unwrap(), org: acme.org.id }
+    Okta { running, connection, hook_secret: saved.hook_secret.unwrap(), org: acme.org.id, owner: (acme.owner_email, acme.owner_password) }
 }
 
 /// Queue a pull and run it here; the run's status.
@@ -129,6 +131,21 @@ async fn unassigning_everyone_is_held(app: &TestApp) {
     assert_eq!(run.status, RunStatus::Held, "{:?}", run.error);
     let after = linked(app, &okta).await.iter().filter(|p| p.status != Status::Deactivated).count();
     assert_eq!(after, before, "nobody was deactivated");
+    // The owners hear of it with a link to the Okta page, which shows the run to allow or reject.
+    let emails = app.state.store.emails(okta.org, 20).await.unwrap();
+    let held = emails.iter().find(|e| matches!(e.email, roster_store::OutgoingEmail::RunHeld { .. })).expect("a held-run e-mail");
+    let rendered = roster_app::mail::render(&held.email, "Acme", "acme", &app.state.config, None);
+    assert!(rendered.body.contains("/settings/integrations/okta"), "{}", rendered.body);
+
+    let owner = app.signed_in("acme", &okta.owner.0, &okta.owner.1).await;
+    let page = owner.get(app.url("acme", "/settings/integrations/okta")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"okta-held\"") && page.contains("id=\"okta-allow\"") && page.contains(&format!("runs/{}/allow", run.id)), "{page}");
+
+    // Allowed, the next pull applies the deactivations it held.
+    roster_app::provision::guard::allow(&app.state, okta.org, run.id, &Actor::Cli).await.unwrap();
+    roster_app::jobs::run_due::<OktaPull>(&app.state, &tokio_util::sync::CancellationToken::new()).await.unwrap();
+    let remaining = linked(app, &okta).await.iter().filter(|p| p.status != Status::Deactivated).count();
+    assert_eq!(remaining, 0, "allowed: everyone unassigned is deactivated");
 }
 on_both_backends!(unassigning_everyone_, unassigning_everyone_is_held);
 
@@ -256,7 +273,13 @@ async fn the_page_sets_up_and_runs_the_connection(app: &TestApp) {
     let again = owner.get(app.url("acme", "/settings/integrations/okta")).send().await.unwrap().text().await.unwrap();
     assert!(!again.contains(&secret), "once only");
     assert!(!connection.enabled, "created disabled");
-    let okta = Okta { running, connection: connection.clone(), hook_secret: secret.clone(), org: acme.org.id };
+    let okta = Okta {
+        running,
+        connection: connection.clone(),
+        hook_secret: secret.clone(),
+        org: acme.org.id,
+        owner: (acme.owner_email.clone(), acme.owner_password.clone()),
+    };
 
     // A preview before enabling; "Sync users" once enabled. Both are runs the page lists.
     let previewed = owner.post(app.url("acme", "/settings/integrations/okta/preview")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
