@@ -248,12 +248,23 @@ async fn set_enabled(state: AppState, ctx: OrgCtx, user: crate::session::Current
     Ok(Redirect::to(&format!("{}{PAGE}?done={done}", ctx.base)).into_response())
 }
 
+/// Enabling needs a preview or a pull that went through first: the admin sees what the first
+/// pull will change before it changes anyone.
 pub async fn enable(
     State(state): State<AppState>,
     ctx: OrgCtx,
     AdminUser(user): AdminUser,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let connection = existing(&state, &ctx).await?;
+    let runs = state.store.sync_runs(ctx.org.id, connection.id, 20).await?;
+    if !runs.iter().any(|r| matches!(r.status, roster_store::RunStatus::Previewed | roster_store::RunStatus::Succeeded)) {
+        let message = "Preview first: press Preview, check what the first pull would change in the runs below, then enable.".to_owned();
+        let mut response = page(&state, &ctx, &user, Some(message), None).await?.into_response();
+        *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+        return Ok(response);
+    }
     set_enabled(state, ctx, user, &form.csrf, true).await
 }
 

@@ -282,6 +282,9 @@ async fn the_page_sets_up_and_runs_the_connection(app: &TestApp) {
     };
 
     // A preview before enabling; "Sync users" once enabled. Both are runs the page lists.
+    let too_soon = owner.post(app.url("acme", "/settings/integrations/okta/enable")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(too_soon.status(), 400, "no preview yet");
+    assert!(too_soon.text().await.unwrap().contains("Preview first"));
     let previewed = owner.post(app.url("acme", "/settings/integrations/okta/preview")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
     assert_eq!(previewed.status(), 303);
     roster_app::jobs::run_due::<OktaPull>(&app.state, &tokio_util::sync::CancellationToken::new()).await.unwrap();
