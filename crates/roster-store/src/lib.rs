@@ -150,6 +150,15 @@ pub trait OutboxStore {
     async fn events(&self, org: OrgId, after_seq: i64, limit: u32) -> StoreResult<Vec<OutboundEvent>>;
     /// The feed: events after `after_seq` of the given kinds (every kind when empty), oldest first.
     async fn event_feed(&self, org: OrgId, after_seq: i64, kinds: &[String], limit: u32) -> StoreResult<Vec<OutboundEvent>>;
+    /// `event_feed` with each event's data as the JSON text it is stored as: the API passes it
+    /// through instead of reading it into values and writing it out again.
+    async fn event_feed_raw(
+        &self,
+        org: OrgId,
+        after_seq: i64,
+        kinds: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<OutboundEvent<Box<serde_json::value::RawValue>>>>;
     /// Forget events older than `before` (the feed's retention window). Returns how many.
     async fn purge_events(&self, before: DateTime<Utc>) -> StoreResult<u64>;
     /// One event that no plan makes (a connection's health changed), in the organisation's order.

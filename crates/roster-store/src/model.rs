@@ -171,9 +171,10 @@ pub struct OutboxEmail {
     pub last_error: Option<String>,
 }
 
-/// An entry of the outbound event feed; `seq` increases within an organisation.
+/// An entry of the outbound event feed; `seq` increases within an organisation. `data` is a JSON
+/// value, or (for the API's feed, which passes it through) the JSON text as it is stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OutboundEvent {
+pub struct OutboundEvent<D = serde_json::Value> {
     pub seq: i64,
     pub org: OrgId,
     pub id: Uuid,
@@ -183,7 +184,7 @@ pub struct OutboundEvent {
     pub run: Option<Uuid>,
     /// Who made the change, as the audit log names them (`person:<id>`, `connection:<id>`, `cli`, ...).
     pub actor: Option<String>,
-    pub data: serde_json::Value,
+    pub data: D,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -110,6 +110,44 @@ macro_rules! impl_writes {
             Ok(())
         }
 
+        /// The organisation's events after `after_seq` of the given kinds (all when empty), oldest
+        /// first, with `data` read as `D` (a JSON value, or the raw JSON text).
+        async fn feed_page<D: serde::de::DeserializeOwned + Send + Unpin + 'static>(
+            pool: &DbPool,
+            org: roster_core::OrgId,
+            after_seq: i64,
+            kinds: &[String],
+            limit: u32,
+        ) -> $crate::StoreResult<Vec<$crate::OutboundEvent<D>>> {
+            let mut qb = sqlx::QueryBuilder::<Db>::new("SELECT seq, org_id, id, kind, at, run_id, actor, data FROM events WHERE org_id = ");
+            qb.push_bind(org.as_uuid()).push(" AND seq > ").push_bind(after_seq);
+            if !kinds.is_empty() {
+                qb.push(" AND kind IN (");
+                let mut list = qb.separated(", ");
+                for kind in kinds.iter().take(100) {
+                    list.push_bind(kind.clone());
+                }
+                qb.push(")");
+            }
+            qb.push(" ORDER BY seq LIMIT ").push_bind(i64::from(limit));
+            let rows = qb.build().fetch_all(pool).await?;
+            let mut events = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let data: sqlx::types::Json<D> = row.try_get("data")?;
+                events.push($crate::OutboundEvent {
+                    seq: row.try_get("seq")?,
+                    org: roster_core::OrgId::from_uuid(row.try_get("org_id")?),
+                    id: row.try_get("id")?,
+                    kind: row.try_get("kind")?,
+                    at: row.try_get("at")?,
+                    run: row.try_get("run_id")?,
+                    actor: row.try_get("actor")?,
+                    data: data.0,
+                });
+            }
+            Ok(events)
+        }
+
         /// One outbound event outside a plan, in the caller's transaction. The caller holds the
         /// organisation's lock (`lock_org`), so the organisation's events commit in sequence order.
         async fn event_row(
@@ -534,33 +572,17 @@ macro_rules! impl_writes {
             }
 
             async fn event_feed(&self, org: roster_core::OrgId, after_seq: i64, kinds: &[String], limit: u32) -> $crate::StoreResult<Vec<$crate::OutboundEvent>> {
-                let mut qb = sqlx::QueryBuilder::<Db>::new("SELECT seq, org_id, id, kind, at, run_id, actor, data FROM events WHERE org_id = ");
-                qb.push_bind(org.as_uuid()).push(" AND seq > ").push_bind(after_seq);
-                if !kinds.is_empty() {
-                    qb.push(" AND kind IN (");
-                    let mut list = qb.separated(", ");
-                    for kind in kinds.iter().take(100) {
-                        list.push_bind(kind.clone());
-                    }
-                    qb.push(")");
-                }
-                qb.push(" ORDER BY seq LIMIT ").push_bind(i64::from(limit));
-                let rows = qb.build().fetch_all(&self.pool).await?;
-                let mut events = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    let data: sqlx::types::Json<serde_json::Value> = row.try_get("data")?;
-                    events.push($crate::OutboundEvent {
-                        seq: row.try_get("seq")?,
-                        org: roster_core::OrgId::from_uuid(row.try_get("org_id")?),
-                        id: row.try_get("id")?,
-                        kind: row.try_get("kind")?,
-                        at: row.try_get("at")?,
-                        run: row.try_get("run_id")?,
-                        actor: row.try_get("actor")?,
-                        data: data.0,
-                    });
-                }
-                Ok(events)
+                feed_page(&self.pool, org, after_seq, kinds, limit).await
+            }
+
+            async fn event_feed_raw(
+                &self,
+                org: roster_core::OrgId,
+                after_seq: i64,
+                kinds: &[String],
+                limit: u32,
+            ) -> $crate::StoreResult<Vec<$crate::OutboundEvent<Box<serde_json::value::RawValue>>>> {
+                feed_page(&self.pool, org, after_seq, kinds, limit).await
             }
 
             async fn purge_events(&self, before: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<u64> {

@@ -211,6 +211,16 @@ impl OutboxStore for FailingStore {
         self.inner.events(org, after_seq, limit).await
     }
 
+    async fn event_feed_raw(
+        &self,
+        org: OrgId,
+        after_seq: i64,
+        kinds: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<OutboundEvent<Box<serde_json::value::RawValue>>>> {
+        self.check("event_feed_raw")?;
+        self.inner.event_feed_raw(org, after_seq, kinds, limit).await
+    }
     async fn event_feed(&self, org: OrgId, after_seq: i64, kinds: &[String], limit: u32) -> StoreResult<Vec<OutboundEvent>> {
         self.check("event_feed")?;
         self.inner.event_feed(org, after_seq, kinds, limit).await

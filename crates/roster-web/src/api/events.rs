@@ -53,7 +53,7 @@ pub struct EventDto {
     /// The change: the person or team's id and, for each field changed, its value before and
     /// after; `resource` holds the person or team as they were just after it (as `/users/{id}` or `/teams/{id}` show them).
     #[schema(value_type = Object)]
-    pub data: serde_json::Value,
+    pub data: Box<serde_json::value::RawValue>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -84,10 +84,10 @@ pub async fn feed(State(state): State<AppState>, client: ApiClient, Query(params
     let org = client.ctx.org.id;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // One more than asked for says whether more are waiting.
-    let mut events = state.store.event_feed(org, after, &kinds, limit + 1).await?;
+    let mut events = state.store.event_feed_raw(org, after, &kinds, limit + 1).await?;
     while events.is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(POLL_EVERY).await;
-        events = state.store.event_feed(org, after, &kinds, limit + 1).await?;
+        events = state.store.event_feed_raw(org, after, &kinds, limit + 1).await?;
     }
     let has_more = events.len() > limit as usize;
     events.truncate(limit as usize);
