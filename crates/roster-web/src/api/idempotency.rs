@@ -64,6 +64,7 @@ async fn handle(state: AppState, raw_key: HeaderValue, request: Request, next: N
     let (mut parts, body) = request.into_parts();
     // Keys belong to the API key that sent them: another client's key is another key.
     let client = ApiClient::from_request_parts(&mut parts, &state).await?;
+    parts.extensions.insert(client.clone());
     let body = axum::body::to_bytes(body, LARGEST_BODY).await.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
     let mut digest = Sha256::new();
     digest.update(parts.method.as_str());

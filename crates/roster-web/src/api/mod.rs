@@ -22,6 +22,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 /// A request authenticated by one of this organisation's API keys.
+#[derive(Clone)]
 pub struct ApiClient {
     pub ctx: OrgCtx,
     pub key_id: uuid::Uuid,
@@ -47,6 +48,10 @@ impl FromRequestParts<AppState> for ApiClient {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Authenticated already in front of the handler (`idempotency::replay`): not looked up twice.
+        if let Some(client) = parts.extensions.get::<ApiClient>() {
+            return Ok(client.clone());
+        }
         let ctx = parts.extensions.get::<OrgCtx>().cloned().ok_or(ApiError::NotFound)?;
         // A header that is not visible ASCII cannot hold a key: treat it as absent (401).
         let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
