@@ -74,16 +74,28 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
 const MICROSOFT: &str = "Microsoft";
 
 /// An enabled "Sign in with Microsoft" against the simulated tenant, so synced people can sign
-/// in with their UPN. The simulator's port changes on every start, so an existing connection
-/// is pointed at it again.
+/// in with their UPN.
 async fn microsoft_sign_in(state: &App, org: &roster_core::Org, sim: &roster_sim::RunningSim) -> anyhow::Result<()> {
-    use roster_app::signin::sso::{new_connection, OidcSettings};
-    use roster_core::ConnectionKind;
     let tenant = &sim.sim;
-    let settings = OidcSettings::entra(&sim.base_url, &tenant.tenant_id(), &tenant.client_id()).map_err(anyhow::Error::msg)?;
+    let settings =
+        roster_app::signin::sso::OidcSettings::entra(&sim.base_url, &tenant.tenant_id(), &tenant.client_id()).map_err(anyhow::Error::msg)?;
+    demo_sign_in(state, org.id, MICROSOFT, &settings, &tenant.client_secret()).await
+}
+
+/// An enabled OpenID sign-in connection named `name` against a simulator. A simulator's port
+/// changes on every start, so an existing connection of that name is pointed at it again.
+pub async fn demo_sign_in(
+    state: &App,
+    org: roster_core::OrgId,
+    name: &str,
+    settings: &roster_app::signin::sso::OidcSettings,
+    client_secret: &str,
+) -> anyhow::Result<()> {
+    use roster_core::ConnectionKind;
     let now = state.clock.now();
-    let fresh = new_connection(&state.master_key, org.id, MICROSOFT, &settings, &tenant.client_secret(), true, now).map_err(anyhow::Error::msg)?;
-    let existing = state.store.connections(org.id).await?.into_iter().find(|c| c.kind == ConnectionKind::Oidc && c.name == MICROSOFT);
+    let fresh =
+        roster_app::signin::sso::new_connection(&state.master_key, org, name, settings, client_secret, true, now).map_err(anyhow::Error::msg)?;
+    let existing = state.store.connections(org).await?.into_iter().find(|c| c.kind == ConnectionKind::Oidc && c.name == name);
     match existing {
         Some(mut connection) => {
             connection.settings = fresh.settings;

@@ -230,22 +230,8 @@ pub async fn demo_connection(state: &roster_app::App, public_slug_url: impl Fn(&
 const OKTA: &str = "Okta";
 
 /// An enabled "Sign in with Okta" against the simulated organisation's authorization server, so
-/// the people it provisions sign in with their Okta login. The simulator's port changes on every
-/// start, so an existing connection is pointed at it again.
+/// the people it provisions sign in with their Okta login.
 async fn okta_sign_in(state: &roster_app::App, org: OrgId, running: &roster_sim::okta::RunningOktaSim) -> anyhow::Result<()> {
-    use roster_app::signin::sso::{new_connection, OidcSettings};
-    let settings = OidcSettings::okta(&running.base_url, "", &running.sim.oidc_client_id()).map_err(anyhow::Error::msg)?;
-    let now = state.clock.now();
-    let fresh = new_connection(&state.master_key, org, OKTA, &settings, &running.sim.oidc_client_secret(), true, now).map_err(anyhow::Error::msg)?;
-    let existing = state.store.connections(org).await?.into_iter().find(|c| c.kind == roster_core::ConnectionKind::Oidc && c.name == OKTA);
-    match existing {
-        Some(mut connection) => {
-            connection.settings = fresh.settings;
-            connection.sealed = fresh.sealed;
-            connection.enabled = true;
-            state.store.update_connection(&connection, &Actor::System, now).await?;
-        }
-        None => state.store.create_connection(&fresh, &Actor::System).await?,
-    }
-    Ok(())
+    let settings = roster_app::signin::sso::OidcSettings::okta(&running.base_url, "", &running.sim.oidc_client_id()).map_err(anyhow::Error::msg)?;
+    crate::demo::demo_sign_in(state, org, OKTA, &settings, &running.sim.oidc_client_secret()).await
 }
