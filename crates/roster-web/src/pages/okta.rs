@@ -154,6 +154,13 @@ async fn page(
     })
 }
 
+/// The page again, saying why the action was refused (400).
+fn refused(page: OktaPage) -> Response {
+    let mut response = page.into_response();
+    *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+    response
+}
+
 pub async fn show(
     State(state): State<AppState>,
     ctx: OrgCtx,
@@ -228,9 +235,7 @@ pub async fn save(State(state): State<AppState>, ctx: OrgCtx, AdminUser(user): A
             page.form.base_url = values.base_url;
             page.form.app_id = values.app_id;
             page.form.mappings = values.mappings;
-            let mut response = page.into_response();
-            *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-            Ok(response)
+            Ok(refused(page))
         }
         Err(other) => Err(other.into()),
     }
@@ -261,9 +266,7 @@ pub async fn enable(
     let runs = state.store.sync_runs(ctx.org.id, connection.id, 20).await?;
     if !runs.iter().any(|r| matches!(r.status, roster_store::RunStatus::Previewed | roster_store::RunStatus::Succeeded)) {
         let message = "Preview first: press Preview, check what the first pull would change in the runs below, then enable.".to_owned();
-        let mut response = page(&state, &ctx, &user, Some(message), None).await?.into_response();
-        *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-        return Ok(response);
+        return Ok(refused(page(&state, &ctx, &user, Some(message), None).await?));
     }
     set_enabled(state, ctx, user, &form.csrf, true).await
 }
@@ -317,11 +320,7 @@ pub async fn delete(
     match connections::delete_connection(&state, &connection, &Actor::Person { id: user.person.id }, people).await {
         Ok(_) => Ok(Redirect::to(&format!("{}/settings", ctx.base)).into_response()),
         // Deactivating its people would be more than the guard allows: nothing was deleted.
-        Err(OpsError::Unconfirmed(message) | OpsError::Invalid(message)) => {
-            let mut response = page(&state, &ctx, &user, Some(message), None).await?.into_response();
-            *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-            Ok(response)
-        }
+        Err(OpsError::Unconfirmed(message) | OpsError::Invalid(message)) => Ok(refused(page(&state, &ctx, &user, Some(message), None).await?)),
         Err(other) => Err(other.into()),
     }
 }
