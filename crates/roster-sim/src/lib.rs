@@ -8,6 +8,7 @@
 
 pub mod entra;
 pub mod okta;
+mod page;
 
 pub use entra::{
     serve, spawn_loopback, AdminDecision, Change, ChangeKind, EntraSim, Faults, NoPhotoStyle, ObjectKind, RequestRecord, RetryAfter, RetryAfterStyle,

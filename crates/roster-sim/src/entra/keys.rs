@@ -72,6 +72,15 @@ impl KeyRing {
         Ok(ring)
     }
 
+    /// `generate` on the blocking pool (RSA keys take a moment); a failure answers 500.
+    pub(crate) async fn generate_off_runtime(seed: u64) -> Result<KeyRing, axum::response::Response> {
+        use axum::response::IntoResponse;
+        match tokio::task::spawn_blocking(move || KeyRing::generate(seed)).await {
+            Ok(Ok(ring)) => Ok(ring),
+            _ => Err((axum::http::StatusCode::INTERNAL_SERVER_ERROR, "the simulator could not make its signing keys").into_response()),
+        }
+    }
+
     fn next_key(&mut self) -> Result<Key, rsa::Error> {
         self.generated += 1;
         Key::generate(self.seed.wrapping_add(self.generated.wrapping_mul(0x9e37_79b9)))

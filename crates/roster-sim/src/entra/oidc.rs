@@ -15,6 +15,8 @@ use axum::response::{Html, IntoResponse, Response};
 use rand::Rng;
 use serde_json::{json, Value};
 
+pub(crate) use crate::page::{escape, loopback_base_url as base_url};
+
 use super::keys::KeyRing;
 use super::{lock, EntraSim, SimState};
 
@@ -93,18 +95,13 @@ pub(crate) async fn ensure_keys(sim: &EntraSim) -> Result<(), Response> {
         }
         s.oidc.key_seed
     };
-    let made = tokio::task::spawn_blocking(move || KeyRing::generate(seed)).await;
-    match made {
-        Ok(Ok(ring)) => {
-            let mut s = lock(&sim.state);
-            // Another request may have won the race; the keys are the same either way.
-            if s.oidc.keys.is_none() {
-                s.oidc.keys = Some(ring);
-            }
-            Ok(())
-        }
-        _ => Err((StatusCode::INTERNAL_SERVER_ERROR, "the simulator could not make its signing keys").into_response()),
+    let ring = KeyRing::generate_off_runtime(seed).await?;
+    let mut s = lock(&sim.state);
+    // Another request may have won the race; the keys are the same either way.
+    if s.oidc.keys.is_none() {
+        s.oidc.keys = Some(ring);
     }
+    Ok(())
 }
 
 /// The same, for the synchronous test-facing methods.
@@ -113,16 +110,6 @@ pub(crate) fn ensure_keys_now(s: &mut SimState) -> Option<&mut KeyRing> {
         s.oidc.keys = KeyRing::generate(s.oidc.key_seed).ok();
     }
     s.oidc.keys.as_mut()
-}
-
-/// `http://{Host}`: the simulator serves plain HTTP on loopback.
-pub(crate) fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c)))
-        .unwrap_or("localhost");
-    format!("http://{host}")
 }
 
 /// What a `{tenant}` path segment names.
@@ -408,21 +395,6 @@ pub async fn sign_in(State(sim): State<EntraSim>, Path(tenant): Path<String>, Fo
 pub(crate) fn random_token(s: &mut SimState, len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     (0..len).map(|_| char::from(ALPHABET[s.rng.gen_range(0..ALPHABET.len())])).collect()
-}
-
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// An enabled user to suggest on the page, so someone trying the demo knows what to type:

@@ -141,16 +141,8 @@ pub fn routes() -> Router<OktaSim> {
         .route("/oauth2/v1/userinfo", get(oidc_token::userinfo).post(oidc_token::userinfo))
 }
 
-/// `http://{Host}`: the simulator serves plain HTTP on loopback. A Host that could rewrite the
-/// issuer's path is ignored.
-pub(crate) fn issuer(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c)))
-        .unwrap_or("localhost");
-    format!("http://{host}")
-}
+/// The issuer is the address the relying party reached the simulator at.
+pub(crate) use crate::page::loopback_base_url as issuer;
 
 /// Generates the key ring if there is none yet, off the async runtime and outside the lock.
 pub(crate) async fn ensure_keys(sim: &OktaSim) -> Result<(), Response> {
@@ -161,17 +153,13 @@ pub(crate) async fn ensure_keys(sim: &OktaSim) -> Result<(), Response> {
         }
         s.oidc.key_seed
     };
-    match tokio::task::spawn_blocking(move || KeyRing::generate(seed)).await {
-        Ok(Ok(ring)) => {
-            let mut s = lock(&sim.state);
-            // Another request may have won the race; the keys are the same either way.
-            if s.oidc.keys.is_none() {
-                s.oidc.keys = Some(ring);
-            }
-            Ok(())
-        }
-        _ => Err((StatusCode::INTERNAL_SERVER_ERROR, "the simulator could not make its signing keys").into_response()),
+    let ring = KeyRing::generate_off_runtime(seed).await?;
+    let mut s = lock(&sim.state);
+    // Another request may have won the race; the keys are the same either way.
+    if s.oidc.keys.is_none() {
+        s.oidc.keys = Some(ring);
     }
+    Ok(())
 }
 
 /// `GET /.well-known/openid-configuration`: the org authorization server. Only what the

@@ -7,20 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::org::Status;
 use super::OrgState;
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::page::escape;
 
 /// `no-store`, and no framing: a sign-in form must not be clickjacked.
 fn page(status: StatusCode, body: String) -> Response {
