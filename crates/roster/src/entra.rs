@@ -380,8 +380,13 @@ pub enum SimCommand {
     Okta(crate::okta::SimOkta),
 }
 
+/// Serves a simulator, or with a subcommand changes one that is running.
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SimEntra {
+    /// Change a running simulator through its control API (add, edit, disable, delete users ...).
+    #[command(subcommand)]
+    command: Option<crate::sim_entra::SimEntraCommand>,
     #[arg(long, default_value_t = 2000)]
     users: usize,
     #[arg(long, default_value_t = 1)]
@@ -402,6 +407,9 @@ pub async fn sim(cmd: SimCommand) -> anyhow::Result<()> {
         SimCommand::Entra(args) => args,
         SimCommand::Okta(args) => return crate::okta::sim(args).await,
     };
+    if let Some(command) = args.command {
+        return crate::sim_entra::run(command).await;
+    }
     let addr: std::net::SocketAddr = args.listen.parse().with_context(|| format!("'{}' is not an address", args.listen))?;
     let sim =
         EntraSim::generate(TenantSpec { users: args.users, seed: args.seed, photo_ratio: args.photos.clamp(0.0, 1.0), ..TenantSpec::default() });
@@ -422,6 +430,7 @@ pub async fn sim(cmd: SimCommand) -> anyhow::Result<()> {
     println!("  Group ID:    {}", info.top_group_id);
     println!("  Login base:  {base}/");
     println!("  Graph base:  {base}/v1.0/");
+    println!("  Control API: {base}/_sim/ (roster sim entra add-user|edit-user|delete-user|... --sim {base})");
     println!("Press Ctrl+C to stop.");
     tokio::select! {
         served = roster_sim::serve(sim, addr) => served.context("serving the simulator"),

@@ -10,6 +10,7 @@ mod lookup;
 mod okta;
 mod scim;
 mod settings;
+mod sim_entra;
 mod sso;
 mod users;
 mod webhooks;

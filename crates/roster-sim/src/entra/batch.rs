@@ -28,6 +28,7 @@ fn render(id: &str, resp: GraphResponse) -> Value {
         headers.insert(name.clone(), json!(value));
     }
     let body = match resp.body {
+        Body::Empty => Value::Null,
         Body::Json(v) => {
             headers.insert("Content-Type".into(), json!("application/json; odata.metadata=minimal; charset=utf-8"));
             v
@@ -103,7 +104,8 @@ pub fn handle(s: &mut SimState, outer: &Call, caller: &Caller, body: &[u8]) -> G
             Some(Value::Object(h)) => h.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.to_ascii_lowercase(), v.to_string()))).collect(),
             _ => Vec::new(),
         };
-        let call = Call::new(method, path, query, headers, outer.base.clone(), true);
+        let mut call = Call::new(method, path, query, headers, outer.base.clone(), true);
+        call.body = req.get("body").cloned();
         let resp = if call.segments.first().is_some_and(|s| s == "$batch") {
             batch_error("A batch cannot contain another batch.")
         } else {

@@ -12,13 +12,22 @@ pub struct GraphResponse {
 
 #[derive(Debug, Clone)]
 pub enum Body {
+    /// 204 No Content.
+    Empty,
     Json(Value),
-    Binary { content_type: String, bytes: Vec<u8> },
+    Binary {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
 }
 
 impl GraphResponse {
     pub fn json(status: u16, value: Value) -> Self {
         Self { status, headers: Vec::new(), body: Body::Json(value) }
+    }
+
+    pub fn no_content() -> Self {
+        Self { status: 204, headers: Vec::new(), body: Body::Empty }
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {

@@ -21,6 +21,20 @@ pub struct FaultState {
     /// Expire every token after this many more Graph requests.
     pub expire_tokens_after: Option<usize>,
     pub throttling: ThrottleConfig,
+    /// The next delta calls answered 410 Gone with a `Location` to start over from.
+    pub delta_gone: usize,
+    /// The next delta calls answered 400 `resyncRequired`.
+    pub resync_required: usize,
+    /// The next incremental delta rounds leave out the newest change (replication lag).
+    pub delta_lag: usize,
+    /// The next deltaLinks replay their round's changes in the following round.
+    pub delta_replay: usize,
+    /// Send every notification twice, in separate POSTs.
+    pub duplicate_notifications: bool,
+    /// Shuffle the notifications within a POST and send a burst's POSTs newest first.
+    pub reorder_notifications: bool,
+    /// Hold every delivery (changes keep queueing) until switched off.
+    pub pause_notifications: bool,
 }
 
 /// The RU bucket of the reference, off by default so functional tests are not throttled.
@@ -126,6 +140,44 @@ impl Faults {
         self.with(|s| s.faults.empty_pages = on);
     }
 
+    /// The next `n` delta calls get 410 Gone with a `Location` header pointing at the initial
+    /// delta URL (same `$select`): the client must start a full round over.
+    pub fn delta_gone(&self, n: usize) {
+        self.with(|s| s.faults.delta_gone += n);
+    }
+
+    /// The next `n` delta calls get 400 `resyncRequired`.
+    pub fn resync_required(&self, n: usize) {
+        self.with(|s| s.faults.resync_required += n);
+    }
+
+    /// The next `n` incremental delta rounds miss their newest change, which then arrives one
+    /// round late (Graph's replication delay).
+    pub fn delta_lag(&self, n: usize) {
+        self.with(|s| s.faults.delta_lag += n);
+    }
+
+    /// The next `n` deltaLinks lead to a round that replays the changes just served.
+    pub fn delta_replay(&self, n: usize) {
+        self.with(|s| s.faults.delta_replay += n);
+    }
+
+    /// Delivers every change notification twice, in separate POSTs.
+    pub fn duplicate_notifications(&self, on: bool) {
+        self.with(|s| s.faults.duplicate_notifications = on);
+    }
+
+    /// Shuffles the notifications of each POST and sends a burst's POSTs newest first.
+    pub fn reorder_notifications(&self, on: bool) {
+        self.with(|s| s.faults.reorder_notifications = on);
+    }
+
+    /// Holds notification deliveries (they keep queueing) until called with `false`: a way
+    /// to build up a burst.
+    pub fn pause_notifications(&self, on: bool) {
+        self.with(|s| s.faults.pause_notifications = on);
+    }
+
     /// Switches the RU bucket on with the S/M/L limit of the tenant's size.
     pub fn enable_throttling(&self, retry_after: RetryAfterStyle) {
         self.with(|s| {
@@ -160,6 +212,13 @@ impl Faults {
             s.faults.token_endpoint.clear();
             s.faults.empty_pages = false;
             s.faults.expire_tokens_after = None;
+            s.faults.delta_gone = 0;
+            s.faults.resync_required = 0;
+            s.faults.delta_lag = 0;
+            s.faults.delta_replay = 0;
+            s.faults.duplicate_notifications = false;
+            s.faults.reorder_notifications = false;
+            s.faults.pause_notifications = false;
         });
     }
 }

@@ -1,5 +1,7 @@
 //! Graph v1.0 entry point: authentication, injected faults, throttling, then routing. `$batch`
 //! sends each inner request through the same pipeline, so each one is throttled on its own.
+//! Creating a subscription is the one call that lets go of the state midway: it waits for the
+//! client's endpoints to answer the validation requests.
 
 use std::time::Instant;
 
@@ -8,10 +10,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+use super::delta::{self, DeltaKind};
 use super::errors::{graph_error, server_error, too_many_requests, unauthorized, Body, GraphResponse};
 use super::odata::{percent_decode, Query};
 use super::throttle::{request_cost, Charge, RetryAfter, RetryAfterStyle, RuBucket, TenantSize};
-use super::{batch, groups, lock, photo, users, EntraSim, RequestRecord, SimState, MAX_RECORDS};
+use super::{batch, groups, lock, photo, subscription_create, subscriptions, users, EntraSim, RequestRecord, SimState, MAX_RECORDS};
 
 pub const USER_READ: &[&str] = &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
 pub const GROUP_MEMBER_READ: &[&str] =
@@ -35,6 +38,8 @@ pub struct Call {
     /// `http://host:port/v1.0`, for links.
     pub base: String,
     pub in_batch: bool,
+    /// The JSON body, if any (`Some(Null)` when it is not JSON).
+    pub body: Option<serde_json::Value>,
 }
 
 impl Call {
@@ -50,6 +55,7 @@ impl Call {
             headers,
             base,
             in_batch,
+            body: None,
         }
     }
 
@@ -75,7 +81,13 @@ pub async fn entry(State(sim): State<EntraSim>, method: Method, uri: Uri, header
     let pairs: Vec<(String, String)> =
         headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_ascii_lowercase(), v.to_string()))).collect();
     let path = uri.path().strip_prefix("/v1.0").unwrap_or(uri.path());
-    let call = Call::new(method.as_str(), path, uri.query().unwrap_or(""), pairs, format!("http://{host}/v1.0"), false);
+    let mut call = Call::new(method.as_str(), path, uri.query().unwrap_or(""), pairs, format!("http://{host}/v1.0"), false);
+    if !body.is_empty() {
+        call.body = Some(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null));
+    }
+    if subscriptions::is_create(&call) {
+        return into_response(subscription_create::create(&sim, &call).await);
+    }
     let mut s = lock(&sim.state);
     expire_if_due(&mut s);
     let response = match authenticate(&s, &call) {
@@ -159,12 +171,34 @@ pub fn process(s: &mut SimState, call: &Call, caller: &Caller) -> GraphResponse 
 }
 
 fn pipeline(s: &mut SimState, call: &Call, caller: &Caller) -> GraphResponse {
+    let extra_headers = match admit(s, call, caller) {
+        Ok(headers) => headers,
+        Err(refused) => return refused,
+    };
+    let mut resp = route(s, call);
+    resp.headers.extend(extra_headers);
+    resp
+}
+
+/// Authentication, injected faults and throttling for a call served outside [`process`] (one
+/// that must release the lock midway); a refusal is recorded here.
+pub fn admit_direct(s: &mut SimState, call: &Call) -> Result<Vec<(String, String)>, GraphResponse> {
+    expire_if_due(s);
+    let outcome = authenticate(s, call).and_then(|caller| admit(s, call, &caller));
+    if let Err(refused) = &outcome {
+        record(s, call, refused.status);
+    }
+    outcome
+}
+
+/// Injected faults, then the RU bucket: the refusal to answer, or the headers to add.
+fn admit(s: &mut SimState, call: &Call, caller: &Caller) -> Result<Vec<(String, String)>, GraphResponse> {
     if let Some((status, retry_after)) = s.faults.next.pop_front() {
-        return with_retry_after(server_error(status), retry_after);
+        return Err(with_retry_after(server_error(status), retry_after));
     }
     if call.query.has("skiptoken") {
         if let Some(status) = s.faults.next_page.pop_front() {
-            return server_error(status);
+            return Err(server_error(status));
         }
     }
     let mut extra_headers = Vec::new();
@@ -191,7 +225,7 @@ fn pipeline(s: &mut SimState, call: &Call, caller: &Caller) -> GraphResponse {
                     .with_header("x-ms-throttle-information", "ResourceUnitLimitExceeded")
                     .with_header("x-ms-throttle-limit-percentage", format!("{:.1}", usage.clamp(0.8, 1.8)));
                 resp.headers.extend(extra_headers);
-                return resp;
+                return Err(resp);
             }
             Charge::Allowed { usage } => {
                 if usage > 0.8 {
@@ -200,9 +234,7 @@ fn pipeline(s: &mut SimState, call: &Call, caller: &Caller) -> GraphResponse {
             }
         }
     }
-    let mut resp = route(s, call);
-    resp.headers.extend(extra_headers);
-    resp
+    Ok(extra_headers)
 }
 
 fn method_not_allowed() -> GraphResponse {
@@ -210,6 +242,9 @@ fn method_not_allowed() -> GraphResponse {
 }
 
 fn route(s: &mut SimState, call: &Call) -> GraphResponse {
+    if call.segments.first().is_some_and(|p| p.eq_ignore_ascii_case("subscriptions")) {
+        return subscriptions::route(s, call);
+    }
     if call.method != "GET" {
         return method_not_allowed();
     }
@@ -219,6 +254,7 @@ fn route(s: &mut SimState, call: &Call) -> GraphResponse {
     match lower.as_slice() {
         ["organization"] => organization(s),
         ["users"] => users::list_users(s, call),
+        ["users", "delta"] => delta::handle(s, call, DeltaKind::Users),
         ["users", _] => users::get_user(s, call, &segs[1]),
         ["users", _, "manager"] => users::get_manager(s, call, &segs[1]),
         ["users", _, "memberof"] => groups::list_member_of(s, call, &segs[1], false),
@@ -226,6 +262,7 @@ fn route(s: &mut SimState, call: &Call) -> GraphResponse {
         ["users", _, "photo"] => photo::photo_meta(s, call, &segs[1]),
         ["users", _, "photo", "$value"] => photo::photo_value(s, &segs[1]),
         ["groups"] => groups::list_groups(s, call),
+        ["groups", "delta"] => delta::handle(s, call, DeltaKind::Groups),
         ["groups", _] => groups::get_group(s, call, &segs[1]),
         ["groups", _, "members"] => groups::list_members(s, call, &segs[1], false, None),
         ["groups", _, "members", _] => groups::list_members(s, call, &segs[1], false, Some(&segs[3])),
@@ -252,6 +289,7 @@ fn organization(s: &SimState) -> GraphResponse {
 pub fn into_response(resp: GraphResponse) -> Response {
     let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut out = match resp.body {
+        Body::Empty => status.into_response(),
         Body::Json(value) => (status, axum::Json(value)).into_response(),
         Body::Binary { content_type, bytes } => (status, [(axum::http::header::CONTENT_TYPE, content_type)], Bytes::from(bytes)).into_response(),
     };

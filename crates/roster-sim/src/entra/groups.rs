@@ -9,10 +9,10 @@ use super::tenant::ObjectKind;
 use super::users::{is_user_property, project_user};
 use super::SimState;
 
-const DEFAULT_GROUP_PROPERTIES: &[&str] =
+pub const DEFAULT_GROUP_PROPERTIES: &[&str] =
     &["id", "createdDateTime", "description", "displayName", "groupTypes", "mail", "mailEnabled", "mailNickname", "securityEnabled"];
 
-const GROUP_PROPERTIES: &[&str] = &[
+pub const GROUP_PROPERTIES: &[&str] = &[
     "id",
     "classification",
     "createdDateTime",
@@ -29,11 +29,11 @@ const GROUP_PROPERTIES: &[&str] = &[
 
 const OTHER_PROPERTIES: &[&str] = &["id", "displayName", "mail", "accountEnabled", "deviceId", "operatingSystem"];
 
-fn is_group_property(name: &str) -> bool {
+pub fn is_group_property(name: &str) -> bool {
     GROUP_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
-fn project_props(
+pub fn project_props(
     id: &str,
     props: &std::collections::BTreeMap<String, Value>,
     known: &[&str],

@@ -1,21 +1,40 @@
 //! The simulated Entra tenant behind one cloneable handle.
 
 mod batch;
+mod clock;
+mod control;
+mod control_client;
+mod delivery;
+mod delta;
+mod delta_groups;
+mod delta_users;
+mod directory;
 mod errors;
 mod faults;
 mod graph;
 mod groups;
 pub(crate) mod keys;
+mod notify;
 mod odata;
 mod oidc;
 mod oidc_token;
 mod paging;
 mod photo;
+mod subscription_create;
+mod subscriptions;
 mod tenant;
 mod throttle;
 mod token;
 mod users;
 
+#[cfg(test)]
+mod control_tests;
+#[cfg(test)]
+mod delivery_tests;
+#[cfg(test)]
+mod delta_tests;
+#[cfg(test)]
+mod subscription_tests;
 #[cfg(test)]
 mod tests;
 
@@ -30,12 +49,15 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
+pub use control_client::{ControlClient, ControlError};
+pub use delivery::{DeliveryOutcome, DeliveryRecord, NotificationConfig};
 pub use faults::{Faults, ThrottleConfig};
+pub use subscriptions::SubscriptionInfo;
 pub use tenant::{Change, ChangeKind, NoPhotoStyle, ObjectKind, TenantInfo, TenantSpec};
 pub use throttle::{request_cost, RetryAfter, RetryAfterStyle, TenantSize};
 
 use faults::FaultState;
-use tenant::{Photo, Tenant};
+use tenant::Tenant;
 use throttle::RuBucket;
 
 /// What the simulated admin answers on the consent screen.
@@ -76,6 +98,11 @@ pub(crate) struct SimState {
     pub admin_decision: AdminDecision,
     /// Sign-in with Microsoft: signing keys, pending sign-ins and codes.
     pub oidc: oidc::OidcState,
+    /// "Now" for token ages, subscription expiry and retry schedules.
+    pub clock: clock::SimClock,
+    pub delta: delta::DeltaSettings,
+    pub subs: subscriptions::Subscriptions,
+    pub notify: delivery::NotifyState,
 }
 
 /// A poisoned lock only means a test panicked mid-request; the state is still usable.
@@ -92,12 +119,22 @@ pub enum SimError {
     UnknownGroup(String),
     #[error("no directory object with id {0}")]
     UnknownObject(String),
+    #[error("{member} is not a direct member of group {group}")]
+    NotAMember { group: String, member: String },
+    #[error("user {0} is not deleted")]
+    NotDeleted(String),
+    #[error("no subscription with id {0}")]
+    UnknownSubscription(String),
 }
 
 /// A simulated Entra tenant: login endpoints and Graph v1.0 over one shared state.
 #[derive(Clone)]
 pub struct EntraSim {
     state: Arc<Mutex<SimState>>,
+    /// Sends subscription validation requests and notifications.
+    http: reqwest::Client,
+    /// Wakes the delivery task when notifications were queued or the clock moved.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 const MAX_RECORDS: usize = 50_000;
@@ -117,13 +154,27 @@ impl EntraSim {
             page_key,
             admin_decision: AdminDecision::Approve,
             oidc: oidc::OidcState::new(spec.seed),
+            clock: clock::SimClock::default(),
+            delta: delta::DeltaSettings::default(),
+            subs: subscriptions::Subscriptions::default(),
+            notify: delivery::NotifyState::default(),
         };
-        EntraSim { state: Arc::new(Mutex::new(state)) }
+        // No proxy: receivers are on loopback, which a proxy from the environment would break.
+        let http =
+            reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_else(|_| reqwest::Client::new());
+        EntraSim { state: Arc::new(Mutex::new(state)), http, wake: Arc::new(tokio::sync::Notify::new()) }
     }
 
+    /// Runs `f` on the state, then queues the notifications for any change it made.
     fn with<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
         let mut state = lock(&self.state);
-        f(&mut state)
+        let out = f(&mut state);
+        let queued = notify::fanout(&mut state);
+        drop(state);
+        if queued {
+            self.wake.notify_one();
+        }
+        out
     }
 
     /// Routes: `POST /{tenant}/oauth2/v2.0/token`, `GET /{tenant}/adminconsent`, `/v1.0/...`,
@@ -136,7 +187,30 @@ impl EntraSim {
             .route("/{tenant}/discovery/v2.0/keys", get(oidc::jwks))
             .route("/{tenant}/adminconsent", get(token::admin_consent))
             .route("/v1.0/{*rest}", any(graph::entry))
+            .merge(control::routes())
             .with_state(self.clone())
+    }
+
+    /// The simulator's "now": the wall clock plus every [`EntraSim::advance_clock`].
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.with(|s| s.clock.now())
+    }
+
+    /// Moves the simulator's clock forward: delta tokens age, subscriptions expire and
+    /// notification retries come due as if that much time had passed.
+    pub fn advance_clock(&self, by: Duration) {
+        self.with(|s| s.clock.advance(by));
+        self.wake.notify_one();
+    }
+
+    /// Objects per delta page (200 by default).
+    pub fn set_delta_page_size(&self, objects: usize) {
+        self.with(|s| s.delta.page_size = objects.max(1));
+    }
+
+    /// Members per `members@delta` list before a group is split over pages (100 by default).
+    pub fn set_delta_member_chunk(&self, members: usize) {
+        self.with(|s| s.delta.member_chunk = members.max(1));
     }
 
     pub fn faults(&self) -> Faults {
@@ -223,100 +297,27 @@ impl EntraSim {
     pub fn manager_of(&self, user_id: &str) -> Option<String> {
         self.with(|s| s.tenant.users.get(user_id).and_then(|u| u.manager.clone()))
     }
+}
 
-    pub fn add_member(&self, group_id: &str, member_id: &str) -> Result<(), SimError> {
-        self.with(|s| {
-            if s.tenant.kind_of(member_id).is_none() {
-                return Err(SimError::UnknownObject(member_id.into()));
-            }
-            let group = s.tenant.groups.get_mut(group_id).ok_or_else(|| SimError::UnknownGroup(group_id.into()))?;
-            if !group.members.iter().any(|m| m == member_id) {
-                group.members.push(member_id.to_string());
-                s.tenant.record(group_id, ObjectKind::Group, ChangeKind::MemberAdded { member: member_id.into() });
-            }
-            Ok(())
-        })
-    }
+/// Aborts a background task when dropped, so `serve` stops delivering when it stops serving.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
-    pub fn remove_member(&self, group_id: &str, member_id: &str) -> Result<(), SimError> {
-        self.with(|s| {
-            let group = s.tenant.groups.get_mut(group_id).ok_or_else(|| SimError::UnknownGroup(group_id.into()))?;
-            let before = group.members.len();
-            group.members.retain(|m| m != member_id);
-            if group.members.len() != before {
-                s.tenant.record(group_id, ObjectKind::Group, ChangeKind::MemberRemoved { member: member_id.into() });
-            }
-            Ok(())
-        })
-    }
-
-    /// Sets (or with `Value::Null` clears) a user property by its Graph name.
-    pub fn set_user_property(&self, user_id: &str, name: &str, value: Value) -> Result<(), SimError> {
-        self.with(|s| {
-            let user = s.tenant.users.get_mut(user_id).ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
-            user.props.insert(name.to_string(), value);
-            s.tenant.record(user_id, ObjectKind::User, ChangeKind::Updated { properties: vec![name.into()] });
-            Ok(())
-        })
-    }
-
-    pub fn disable_user(&self, user_id: &str) -> Result<(), SimError> {
-        self.set_user_property(user_id, "accountEnabled", Value::Bool(false))
-    }
-
-    pub fn set_photo(&self, user_id: &str, bytes: Vec<u8>) -> Result<(), SimError> {
-        self.with(|s| {
-            let user = s.tenant.users.get_mut(user_id).ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
-            user.photo = Some(Photo::new(bytes));
-            s.tenant.record(user_id, ObjectKind::User, ChangeKind::PhotoChanged);
-            Ok(())
-        })
-    }
-
-    pub fn remove_photo(&self, user_id: &str) -> Result<(), SimError> {
-        self.with(|s| {
-            let user = s.tenant.users.get_mut(user_id).ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
-            if user.photo.take().is_some() {
-                s.tenant.record(user_id, ObjectKind::User, ChangeKind::PhotoChanged);
-            }
-            Ok(())
-        })
-    }
-
-    pub fn set_manager(&self, user_id: &str, manager_id: Option<&str>) -> Result<(), SimError> {
-        self.with(|s| {
-            if let Some(m) = manager_id {
-                if !s.tenant.users.contains_key(m) {
-                    return Err(SimError::UnknownUser(m.into()));
-                }
-            }
-            let user = s.tenant.users.get_mut(user_id).ok_or_else(|| SimError::UnknownUser(user_id.into()))?;
-            user.manager = manager_id.map(str::to_string);
-            s.tenant.record(user_id, ObjectKind::User, ChangeKind::ManagerChanged);
-            Ok(())
-        })
-    }
-
-    /// Creates a user from Graph properties and returns its new id.
-    pub fn create_user(&self, props: serde_json::Map<String, Value>) -> String {
-        self.with(|s| {
-            let id = uuid::Builder::from_random_bytes(s.rng.gen()).into_uuid().to_string();
-            let user = tenant::User { id: id.clone(), props: props.into_iter().collect(), manager: None, photo: None };
-            s.tenant.users.insert(id.clone(), user);
-            s.tenant.user_order.push(id.clone());
-            s.tenant.record(&id, ObjectKind::User, ChangeKind::Created);
-            id
-        })
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
-/// Serves the simulator until the process ends.
+/// Serves the simulator, and delivers its change notifications, until the process ends.
+/// Peers' addresses reach the handlers, so the control API can refuse non-loopback callers.
 pub async fn serve(sim: EntraSim, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, sim.router()).await
+    let _delivery = AbortOnDrop(delivery::spawn(sim.clone()));
+    axum::serve(listener, sim.router().into_make_service_with_connect_info::<SocketAddr>()).await
 }
 
-/// A simulator running in the background on a loopback port (for tests and demos).
+/// A simulator running in the background on a loopback port (for tests and demos); the server
+/// and the notification delivery stop when it is dropped.
 pub struct RunningSim {
     pub addr: SocketAddr,
     /// `http://127.0.0.1:{port}`, the login base and the Graph host at once.
@@ -324,19 +325,22 @@ pub struct RunningSim {
     pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The simulator being served, for its credentials and test controls.
     pub sim: EntraSim,
+    delivery: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for RunningSim {
     fn drop(&mut self) {
         self.handle.abort();
+        self.delivery.abort();
     }
 }
 
-/// Binds 127.0.0.1 on a free port and serves `sim` on a background task.
+/// Binds 127.0.0.1 on a free port, serves `sim` and delivers its notifications in the background.
 pub async fn spawn_loopback(sim: EntraSim) -> std::io::Result<RunningSim> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let addr = listener.local_addr()?;
-    let router = sim.router();
-    let handle = tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok(RunningSim { addr, base_url: format!("http://{addr}"), handle, sim })
+    let service = sim.router().into_make_service_with_connect_info::<SocketAddr>();
+    let handle = tokio::spawn(async move { axum::serve(listener, service).await });
+    let delivery = delivery::spawn(sim.clone());
+    Ok(RunningSim { addr, base_url: format!("http://{addr}"), handle, sim, delivery })
 }

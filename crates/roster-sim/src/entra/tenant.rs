@@ -109,6 +109,14 @@ pub struct Group {
     pub members: Vec<String>,
 }
 
+/// A soft-deleted user: out of every listing and group, kept whole so it can be restored.
+#[derive(Debug, Clone)]
+pub struct DeletedUser {
+    pub user: User,
+    /// The groups it was a direct member of, for the restore to put it back.
+    pub groups: Vec<String>,
+}
+
 /// Objects that can be group members but that Roster never syncs.
 #[derive(Debug, Clone)]
 pub struct OtherObject {
@@ -127,8 +135,8 @@ pub struct AppRegistration {
     pub redirect_uris: Vec<String>,
 }
 
-/// One entry of the change log. Versions grow by one per change, so a future delta endpoint
-/// can encode "everything after version N" in its token.
+/// One entry of the change log. Versions grow by one per change, so a delta token can encode
+/// "everything after version N" and a subscription "every change after its creation".
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub version: u64,
@@ -152,6 +160,13 @@ pub enum ChangeKind {
     ManagerChanged,
     /// Invisible to delta in Graph; kept so tests can assert on it.
     PhotoChanged,
+    /// Soft-deleted: hidden from every read but restorable, so delta reports `@removed`
+    /// with reason `changed`.
+    Deleted,
+    /// Back from the soft-deleted state: delta shows the whole object again.
+    Restored,
+    /// Deleted for good (delta reason `deleted`, notification changeType `deleted`).
+    Purged,
 }
 
 /// Facts about the generated tenant that tests use as independent ground truth.
@@ -190,6 +205,15 @@ pub struct Tenant {
     pub info: TenantInfo,
     pub version: u64,
     pub changes: Vec<Change>,
+    /// Soft-deleted users, by id.
+    pub deleted_users: BTreeMap<String, DeletedUser>,
+    /// Soft-deleted groups, by id (delta reports them as removed with reason `changed`).
+    pub deleted_groups: BTreeMap<String, Group>,
+    /// The manager before each `ManagerChanged` record, by its version: what a removal in
+    /// `manager@delta` names once the manager is gone.
+    pub previous_managers: BTreeMap<u64, Option<String>>,
+    /// Objects deleted for good and their kinds, so a membership removal still has its type.
+    pub purged: BTreeMap<String, ObjectKind>,
 }
 
 const GIVEN: &[&str] = &[
@@ -229,7 +253,7 @@ fn pick<'a>(rng: &mut StdRng, list: &[&'a str]) -> &'a str {
     list[rng.gen_range(0..list.len())]
 }
 
-fn group_props(name: &str, nickname: &str) -> BTreeMap<String, Value> {
+pub fn group_props(name: &str, nickname: &str) -> BTreeMap<String, Value> {
     let mut props = BTreeMap::new();
     props.insert("displayName".into(), json!(name));
     props.insert("description".into(), json!(format!("{name} (simulated)")));
@@ -279,6 +303,10 @@ impl Tenant {
             },
             version: 0,
             changes: Vec::new(),
+            deleted_users: BTreeMap::new(),
+            deleted_groups: BTreeMap::new(),
+            previous_managers: BTreeMap::new(),
+            purged: BTreeMap::new(),
         };
 
         // Managers outside the group come first so in-scope users can point at them.
@@ -426,13 +454,13 @@ impl Tenant {
         }
     }
 
-    /// Finds a user by object id or (case-insensitively) by userPrincipalName, as Graph does.
     /// The organisation's name, as `GET /organization` gives it.
     pub fn display_name(&self) -> String {
         let label = self.domain.split('.').next().unwrap_or(&self.domain);
         format!("Simulated organisation {label}")
     }
 
+    /// Finds a live user by object id or (case-insensitively) by userPrincipalName, as Graph does.
     pub fn find_user(&self, key: &str) -> Option<&User> {
         self.users.get(key).or_else(|| {
             self.users.values().find(|u| u.props.get("userPrincipalName").and_then(Value::as_str).is_some_and(|upn| upn.eq_ignore_ascii_case(key)))
@@ -447,6 +475,38 @@ impl Tenant {
     pub fn record(&mut self, object_id: &str, kind: ObjectKind, what: ChangeKind) {
         self.version += 1;
         self.changes.push(Change { version: self.version, object_id: object_id.to_string(), kind, what });
+    }
+
+    /// Records a manager change together with the manager it replaced.
+    pub fn record_manager_change(&mut self, user_id: &str, previous: Option<String>) {
+        self.record(user_id, ObjectKind::User, ChangeKind::ManagerChanged);
+        self.previous_managers.insert(self.version, previous);
+    }
+
+    /// The changes after `version`, oldest first.
+    pub fn changes_after(&self, version: u64) -> &[Change] {
+        let start = self.changes.partition_point(|c| c.version <= version);
+        self.changes.get(start..).unwrap_or_default()
+    }
+
+    /// The `@odata.type` of a member, also for one that is deleted (soft or for good).
+    pub fn member_kind(&self, id: &str) -> ObjectKind {
+        if let Some(kind) = self.kind_of(id) {
+            return kind;
+        }
+        if self.deleted_groups.contains_key(id) {
+            return ObjectKind::Group;
+        }
+        self.purged.get(id).copied().unwrap_or(ObjectKind::User)
+    }
+
+    /// A user by id or UPN, live or soft-deleted: the id and whether it is soft-deleted.
+    pub fn find_any_user(&self, key: &str) -> Option<(String, bool)> {
+        if let Some(user) = self.find_user(key) {
+            return Some((user.id.clone(), false));
+        }
+        let upn_matches = |u: &User| u.props.get("userPrincipalName").and_then(Value::as_str).is_some_and(|upn| upn.eq_ignore_ascii_case(key));
+        self.deleted_users.values().find(|d| d.user.id == key || upn_matches(&d.user)).map(|d| (d.user.id.clone(), true))
     }
 
     /// All members under `root`, flattened breadth-first, each once, cycles cut, root excluded.

@@ -8,24 +8,24 @@ use tower::ServiceExt;
 
 use super::*;
 
-const HOST: &str = "sim.test";
+pub(super) const HOST: &str = "sim.test";
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    bytes: Vec<u8>,
+pub(super) struct Reply {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) bytes: Vec<u8>,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
     }
-    fn code(&self) -> String {
+    pub(super) fn code(&self) -> String {
         self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
     }
 }
 
-async fn send(sim: &EntraSim, req: Request<Body>) -> Reply {
+pub(super) async fn send(sim: &EntraSim, req: Request<Body>) -> Reply {
     let resp = sim.router().oneshot(req).await.expect("router answers");
     let status = resp.status();
     let headers = resp.headers().clone();
@@ -49,7 +49,7 @@ async fn token_request(sim: &EntraSim, tenant: &str, pairs: &[(&str, &str)]) -> 
     send(sim, req).await
 }
 
-async fn token(sim: &EntraSim) -> String {
+pub(super) async fn token(sim: &EntraSim) -> String {
     let (id, secret) = (sim.client_id(), sim.client_secret());
     let reply = token_request(
         sim,
@@ -61,7 +61,7 @@ async fn token(sim: &EntraSim) -> String {
     reply.json()["access_token"].as_str().expect("token").to_string()
 }
 
-async fn get(sim: &EntraSim, token: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
+pub(super) async fn get(sim: &EntraSim, token: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Reply {
     let uri = path_and_query.strip_prefix(&format!("http://{HOST}")).unwrap_or(path_and_query);
     let mut req = Request::get(uri).header("host", HOST).header("authorization", format!("Bearer {token}"));
     for (k, v) in headers {
@@ -70,7 +70,7 @@ async fn get(sim: &EntraSim, token: &str, path_and_query: &str, headers: &[(&str
     send(sim, req.body(Body::empty()).expect("request")).await
 }
 
-fn sim(users: usize) -> EntraSim {
+pub(super) fn sim(users: usize) -> EntraSim {
     EntraSim::generate(TenantSpec { users, seed: 7, ..TenantSpec::default() })
 }
 
@@ -191,7 +191,7 @@ async fn top_limits_and_missing_permission() {
 }
 
 /// Walks a list to its end, returning every value and the number of pages.
-async fn walk(sim: &EntraSim, t: &str, first: &str, headers: &[(&str, &str)]) -> (Vec<Value>, usize) {
+pub(super) async fn walk(sim: &EntraSim, t: &str, first: &str, headers: &[(&str, &str)]) -> (Vec<Value>, usize) {
     let (mut values, mut pages, mut next) = (Vec::new(), 0, Some(first.to_string()));
     while let Some(url) = next {
         let reply = get(sim, t, &url, headers).await;

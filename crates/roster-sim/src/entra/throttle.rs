@@ -64,9 +64,12 @@ pub const WINDOW: Duration = Duration::from_secs(10);
 
 /// What a read costs, per the documented table: list users 2, group members 3, transitive
 /// members 5, anything else 1; `$select` −1, `$expand` +1, `$top` under 20 −1; never below 1.
+/// A delta page costs like a list of users (2, so 1 with `$select`): the table names no delta
+/// cost, and a page carries as much as a list page. Follow-up links carry only a token, so
+/// they cost 2 whatever the first call selected.
 pub fn request_cost(segments: &[&str], has_select: bool, has_expand: bool, top: Option<usize>) -> u32 {
     let base: i64 = match segments {
-        ["users"] => 2,
+        ["users" | "groups", "delta"] | ["users"] => 2,
         ["groups", _, "members", ..] => 3,
         ["groups", _, "transitiveMembers", ..] => 5,
         _ => 1,
@@ -149,6 +152,8 @@ mod tests {
         assert_eq!(request_cost(&["groups", "g", "transitiveMembers", "microsoft.graph.user"], false, true, Some(5)), 5);
         assert_eq!(request_cost(&["users", "u", "manager"], true, false, Some(1)), 1, "never below 1");
         assert_eq!(request_cost(&["users", "u"], false, true, None), 2);
+        assert_eq!(request_cost(&["users", "delta"], true, false, None), 1);
+        assert_eq!(request_cost(&["groups", "delta"], false, false, None), 2);
     }
 
     #[test]
