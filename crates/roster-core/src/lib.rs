@@ -26,7 +26,7 @@ pub use connection::{Connection, ConnectionKind};
 pub use email::Email;
 pub use ids::{ConnectionId, IdSource, OrgId, RandomIds, RunId, TeamId, UserId};
 pub use person::{Person, Profile, Role, SourceLink, Status};
-pub use plan::{Actor, Change, IssueKind, Plan, RecordIssue, RunReport};
+pub use plan::{Actor, Change, IssueKind, Plan, RecordIssue, RunReport, Via};
 pub use slug::OrgSlug;
 pub use team::{Team, TeamName};
 

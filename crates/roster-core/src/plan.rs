@@ -330,11 +330,58 @@ pub struct Plan {
     pub actor: Actor,
     pub changes: Vec<Change>,
     pub report: RunReport,
+    /// What brought a connection's changes, named in their audit entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
+}
+
+/// What started the run that made a connection's change: the audit log names it, so an admin
+/// can tell a change Entra announced from one the nightly reconciliation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// A change notification from the identity provider, then a delta round.
+    Notification,
+    /// A delta round on the schedule (no notification).
+    DeltaRound,
+    /// A full sync on the schedule.
+    FullSync,
+    /// An admin's "Sync users", from the pages or the command line.
+    Manual,
+    /// An admin provisioning one person on demand.
+    OnDemand,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Notification => "notification",
+            Via::DeltaRound => "delta_round",
+            Via::FullSync => "full_sync",
+            Via::Manual => "manual",
+            Via::OnDemand => "on_demand",
+        }
+    }
+
+    /// The words the audit log shows.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Via::Notification => "change notification",
+            Via::DeltaRound => "delta round",
+            Via::FullSync => "full sync",
+            Via::Manual => "manual sync",
+            Via::OnDemand => "provisioned on demand",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Via> {
+        [Via::Notification, Via::DeltaRound, Via::FullSync, Via::Manual, Via::OnDemand].into_iter().find(|v| v.as_str() == raw)
+    }
 }
 
 impl Plan {
     pub fn new(org: OrgId, actor: Actor) -> Self {
-        Self { org, actor, changes: Vec::new(), report: RunReport::default() }
+        Self { org, actor, changes: Vec::new(), report: RunReport::default(), via: None }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -104,8 +104,10 @@ pub fn describe_audit(detail: &serde_json::Value) -> String {
         return describe_change(&change);
     }
     let Some(fields) = detail.as_object() else { return plain(detail) };
+    // What brought the change is shown beside who made it, not as a changed field.
     let parts: Vec<String> = fields
         .iter()
+        .filter(|(key, _)| key.as_str() != "trigger")
         .map(|(key, value)| match (value.get("before"), value.get("after")) {
             (Some(before), Some(after)) => format!("{}: {} → {}", key.replace('_', " "), plain(before), plain(after)),
             _ => format!("{}: {}", key.replace('_', " "), plain(value)),

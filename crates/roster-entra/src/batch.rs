@@ -55,7 +55,7 @@ impl BatchResponse {
         STANDARD.decode(self.body.as_str()?).ok()
     }
 
-    fn error(&self, purpose: &Purpose, attempts: u32) -> GraphError {
+    pub(crate) fn error(&self, purpose: &Purpose, attempts: u32) -> GraphError {
         let reply = Reply { status: self.status, headers: HeaderMap::new(), body: self.body.to_string().into_bytes(), attempts };
         purpose.error(&reply)
     }
@@ -150,7 +150,7 @@ impl GraphClient {
     /// Runs one GET per user in `$batch`es and keeps only what `read` makes of each answer, a
     /// batch at a time: raw answers (JSON bodies, headers) of 100,000 users never sit in memory
     /// together.
-    async fn per_user<T>(
+    pub(crate) async fn per_user<T>(
         &self,
         user_ids: &[String],
         path: impl Fn(&str) -> String,

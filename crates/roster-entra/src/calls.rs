@@ -3,6 +3,7 @@
 use reqwest::header::{CONTENT_TYPE, ETAG};
 use reqwest::Method;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 use crate::client::{GraphClient, Purpose};
 use crate::model::{GraphUser, GroupMembers, Photo, PhotoMeta, USER_SELECT};
@@ -124,6 +125,26 @@ impl GraphClient {
             _ if reply.ok() => Ok(reply.json()?.get("displayName").and_then(Value::as_str).map(str::to_string)),
             _ => Err(members_purpose(group_id).error(&reply)),
         }
+    }
+
+    /// The managers of `wanted` users, read with the tenant's user listing and
+    /// `$expand=manager` (999 users a request) instead of one request per user. Users the
+    /// listing does not name keep no entry; a user without a manager maps to `None`.
+    pub async fn managers_listed(&self, wanted: &std::collections::HashSet<&str>) -> Result<BTreeMap<String, Option<String>>, GraphError> {
+        let url = self.graph_url(&["users"], &[("$select", "id".into()), ("$expand", "manager($select=id)".into()), ("$top", "999".into())])?;
+        let purpose = user_purpose("read users' managers", "manager");
+        let mut out = BTreeMap::new();
+        self.get_all_pages(url, false, &purpose, |values| {
+            for value in values {
+                let Some(id) = value.get("id").and_then(Value::as_str) else { continue };
+                if wanted.contains(id) {
+                    let manager = value.get("manager").and_then(|m| m.get("id")).and_then(Value::as_str).map(str::to_string);
+                    out.insert(id.to_string(), manager);
+                }
+            }
+        })
+        .await?;
+        Ok(out)
     }
 
     pub async fn manager_id(&self, user_id: &str) -> Result<Option<String>, GraphError> {

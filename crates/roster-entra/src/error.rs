@@ -50,6 +50,11 @@ pub enum GraphError {
     #[error("Could not reach {host}: {detail}. Check the network and proxy settings.")]
     Network { host: String, detail: String },
 
+    /// A delta link Graph no longer honours (older than 7 days, `syncStateNotFound`,
+    /// `resyncRequired`, or 410 Gone): only a full read brings the state back.
+    #[error("Microsoft Graph no longer knows this change history ({code}); a full sync starts over.")]
+    DeltaExpired { code: String },
+
     #[error("Unexpected answer from Microsoft Graph: {0}")]
     InvalidResponse(String),
 
