@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod common;
+mod entra_live;
 mod error;
 mod idempotency;
 mod integrations;
@@ -18,6 +19,7 @@ mod sso;
 mod throttle;
 mod webhooks;
 
+pub use entra_live::*;
 pub use error::*;
 pub use idempotency::*;
 pub use integrations::*;
@@ -263,6 +265,7 @@ pub trait Store:
     + WebhookStore
     + IdempotencyStore
     + OktaHookStore
+    + EntraLiveStore
     + Send
     + Sync
 {

@@ -651,6 +651,15 @@ macro_rules! impl_apply {
             Ok((people, teams))
         }
 
+        /// The audit entry's detail: the change, and what brought it when a connection says.
+        fn audit_detail(detail: &serde_json::Value, via: Option<roster_core::Via>) -> serde_json::Value {
+            let mut detail = detail.clone();
+            if let (Some(via), Some(object)) = (via, detail.as_object_mut()) {
+                object.insert("trigger".into(), serde_json::Value::String(via.as_str().into()));
+            }
+            detail
+        }
+
         async fn flush_log(tx: &mut DbTx, run: &Run<'_>, log: &mut Vec<Logged>) -> $crate::StoreResult<()> {
             if log.is_empty() {
                 return Ok(());
@@ -665,7 +674,7 @@ macro_rules! impl_apply {
                     .push_bind(entry.action)
                     .push_bind(entry.person)
                     .push_bind(entry.team)
-                    .push_bind(sqlx::types::Json(entry.detail.clone()));
+                    .push_bind(sqlx::types::Json(audit_detail(&entry.detail, run.plan.via)));
             });
             qb.build().execute(&mut **tx).await?;
             let (people, teams) = resources(tx, run.org, log).await?;

@@ -158,7 +158,7 @@ macro_rules! impl_connections {
                 .bind(id.as_uuid())
                 .execute(&mut *tx)
                 .await?;
-                for table in ["pending_deactivations", "scim_resources", "scim_tokens", "sso_links", "sso_requests", "okta_hook_events", "okta_hook_users"] {
+                for table in ["pending_deactivations", "scim_resources", "scim_tokens", "sso_links", "sso_requests", "okta_hook_events", "okta_hook_users", "entra_live", "entra_memberships", "entra_subscriptions"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE org_id = $1 AND connection_id = $2"))
                         .bind(org.as_uuid())
                         .bind(id.as_uuid())

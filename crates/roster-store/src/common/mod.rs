@@ -39,6 +39,8 @@ pub(crate) mod webhooks;
 #[macro_use]
 pub(crate) mod idempotency;
 #[macro_use]
+pub(crate) mod entra_live;
+#[macro_use]
 pub(crate) mod okta;
 
 use crate::StoreError;

@@ -97,6 +97,7 @@ impl_team_managers!(PgStore);
 impl_webhooks!(PgStore);
 impl_idempotency!(PgStore);
 impl_okta_hooks!(PgStore);
+impl_entra_live!(PgStore);
 
 #[async_trait::async_trait]
 impl crate::Store for PgStore {

@@ -159,6 +159,7 @@ impl_team_managers!(SqliteStore);
 impl_webhooks!(SqliteStore);
 impl_idempotency!(SqliteStore);
 impl_okta_hooks!(SqliteStore);
+impl_entra_live!(SqliteStore);
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {

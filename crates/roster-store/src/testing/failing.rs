@@ -790,3 +790,62 @@ impl OktaHookStore for FailingStore {
         self.inner.purge_hook_events(before).await
     }
 }
+
+#[async_trait]
+impl EntraLiveStore for FailingStore {
+    async fn entra_live(&self, org: OrgId, connection: ConnectionId) -> StoreResult<EntraLive> {
+        self.check("entra_live")?;
+        self.inner.entra_live(org, connection).await
+    }
+    async fn note_entra_notification(&self, org: OrgId, connection: ConnectionId, at: DateTime<Utc>) -> StoreResult<()> {
+        self.check("note_entra_notification")?;
+        self.inner.note_entra_notification(org, connection, at).await
+    }
+    async fn settle_entra_notification(&self, org: OrgId, connection: ConnectionId, seen: DateTime<Utc>) -> StoreResult<bool> {
+        self.check("settle_entra_notification")?;
+        self.inner.settle_entra_notification(org, connection, seen).await
+    }
+    async fn save_entra_round(
+        &self,
+        org: OrgId,
+        connection: ConnectionId,
+        links: &DeltaLinks,
+        changes: &MembershipChanges,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.check("save_entra_round")?;
+        self.inner.save_entra_round(org, connection, links, changes, at).await
+    }
+    async fn clear_entra_links(&self, org: OrgId, connection: ConnectionId) -> StoreResult<()> {
+        self.check("clear_entra_links")?;
+        self.inner.clear_entra_links(org, connection).await
+    }
+    async fn entra_groups_of(&self, org: OrgId, connection: ConnectionId, members: &[String]) -> StoreResult<Vec<Membership>> {
+        self.check("entra_groups_of")?;
+        self.inner.entra_groups_of(org, connection, members).await
+    }
+    async fn entra_members_of(&self, org: OrgId, connection: ConnectionId, groups: &[String]) -> StoreResult<Vec<Membership>> {
+        self.check("entra_members_of")?;
+        self.inner.entra_members_of(org, connection, groups).await
+    }
+    async fn entra_subscriptions(&self, org: OrgId, connection: ConnectionId) -> StoreResult<Vec<EntraSubscription>> {
+        self.check("entra_subscriptions")?;
+        self.inner.entra_subscriptions(org, connection).await
+    }
+    async fn entra_subscription(&self, id: &str) -> StoreResult<Option<EntraSubscription>> {
+        self.check("entra_subscription")?;
+        self.inner.entra_subscription(id).await
+    }
+    async fn save_entra_subscription(&self, subscription: &EntraSubscription) -> StoreResult<()> {
+        self.check("save_entra_subscription")?;
+        self.inner.save_entra_subscription(subscription).await
+    }
+    async fn delete_entra_subscription(&self, id: &str) -> StoreResult<()> {
+        self.check("delete_entra_subscription")?;
+        self.inner.delete_entra_subscription(id).await
+    }
+    async fn entra_subscriptions_expiring(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<Vec<EntraSubscription>> {
+        self.check("entra_subscriptions_expiring")?;
+        self.inner.entra_subscriptions_expiring(before, limit).await
+    }
+}
