@@ -81,6 +81,8 @@ fn org_routes(state: AppState) -> Router<AppState> {
         .route("/settings/api-keys/{id}/revoke", post(pages::settings::revoke_key))
         .merge(api::routes(state))
         .route("/okta/hooks/{connection}", get(crate::okta_hooks::verify).post(crate::okta_hooks::deliver))
+        .route("/entra/notifications/{connection}", post(crate::graph_notifications::change))
+        .route("/entra/lifecycle/{connection}", post(crate::graph_notifications::lifecycle))
         .merge(pages::entra::routes())
         .merge(pages::okta::routes())
         .layer(middleware::from_fn(crate::error::styled_rejections))

@@ -7,6 +7,7 @@ pub mod app;
 pub mod client_addr;
 pub mod error;
 pub mod flash;
+pub mod graph_notifications;
 pub mod guard;
 pub mod okta_hooks;
 pub mod pages;

@@ -12,6 +12,8 @@ mod api;
 mod api_write;
 #[path = "web/entra.rs"]
 mod entra;
+#[path = "web/entra_live.rs"]
+mod entra_live;
 #[path = "web/events.rs"]
 mod events;
 #[path = "web/failures.rs"]

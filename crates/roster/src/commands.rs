@@ -80,6 +80,21 @@ pub async fn serve_state(settings: &Settings, state: AppState, ready: Option<tok
             std::time::Duration::from_millis(200),
         ),
     );
+    // Two runners, so one organisation's long round never keeps another's notification waiting.
+    for name in ["entra rounds", "entra rounds (second)"] {
+        supervisor.spawn(
+            name,
+            roster_app::jobs::run_forever_every::<roster_app::jobs::entra_live::EntraDelta>(
+                app.clone(),
+                supervisor.signals(),
+                std::time::Duration::from_millis(50),
+            ),
+        );
+    }
+    supervisor.spawn(
+        "entra subscriptions",
+        roster_app::jobs::run_forever::<roster_app::jobs::entra_live::EntraSubscriptions>(app.clone(), supervisor.signals()),
+    );
     supervisor.spawn("daily schedule", roster_app::jobs::scheduler::schedule_forever(app.clone(), supervisor.signals()));
     supervisor.spawn("purge", roster_app::jobs::purge::purge_forever(app.clone(), supervisor.signals()));
     supervisor.spawn("webhooks", roster_app::webhooks::deliver::deliver_forever(app.clone(), supervisor.signals()));

@@ -222,7 +222,8 @@ async fn sigterm_hands_a_running_sync_over(env: &[(&str, &str)], store: std::syn
     let org = store.org_by_slug("acme").await.unwrap().unwrap();
     let connection = roster_app::provision::entra::entra_connection(&app, org.id).await.unwrap().unwrap();
     // The sync's first Graph request is throttled for 30 s: it is running when SIGTERM comes.
-    sim.faults().throttle_next(1, roster_sim::RetryAfter::Integer(30));
+    // Enabling also subscribes to change notifications, whose first request may come first.
+    sim.faults().throttle_next(2, roster_sim::RetryAfter::Integer(30));
     let mut first_env = env.to_vec();
     first_env.push(("ROSTER_SHUTDOWN_GRACE_SECONDS", "1"));
     let (mut first, _) = serve_with(&first_env);

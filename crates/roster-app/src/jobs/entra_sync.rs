@@ -2,14 +2,16 @@
 //! it runs once, and a job whose process died is claimed again when its lease runs out (its
 //! run, left running, is then marked interrupted and a fresh one records the retry).
 
+use crate::jobs::entra_live::EntraDelta;
 use crate::jobs::{Job, JobFailure};
+use crate::provision::entra::live::lock_connection;
 use crate::provision::entra::setup::graph_config;
 use crate::provision::entra::sync::{run_recorded, EntraSettings, SyncOptions};
 use crate::provision::guard::RECENT_RUNS;
 use crate::provision::health::{health, notify_change};
 use crate::App;
 use roster_core::guard::Guard;
-use roster_core::{ConnectionId, RunId};
+use roster_core::{ConnectionId, RunId, Via};
 use roster_store::{RunEnd, RunStatus, StoreError, SyncRun};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -44,6 +46,10 @@ impl Job for EntraSync {
         perform(app, self, claimed).await
     }
 }
+
+/// How long a sync waits for a delta round of its connection to end.
+/// (A lock whose process died lapses within a minute.)
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(75);
 
 /// Claim and perform at most one due sync. Returns how many ran.
 pub async fn run_due_jobs(state: &App) -> Result<usize, StoreError> {
@@ -117,8 +123,26 @@ async fn perform(state: &App, sync: &EntraSync, job: &roster_store::Job) -> Resu
         options.dry_run = true;
         options.photos = false;
     }
+    options.live = connection.enabled && !sync.preview;
+    options.via = match state.store.sync_run(job.org, run).await.map_err(store_failure)?.map(|r| r.trigger) {
+        Some(trigger) if trigger == "manual" => Via::Manual,
+        _ => Via::FullSync,
+    };
+    // One run per connection at a time: a delta round under way ends within moments.
+    let lock = if sync.preview { None } else { Some(lock_connection(state, connection.id, LOCK_WAIT).await.map_err(store_failure)?) };
+    if lock.as_ref().is_some_and(Option::is_none) {
+        return Err(JobFailure::transient("another run of this connection is under way"));
+    }
     let before = health(&connection, &runs_of(state, &connection).await.map_err(store_failure)?);
     let result = run_recorded(state.store.clone(), &connection, config, &options, run, None).await;
+    if let Some(Some(lock)) = lock {
+        lock.release(state).await;
+        // Notifications that came while the sync ran get their round now.
+        if state.store.entra_live(job.org, connection.id).await.map_err(store_failure)?.notified_at.is_some() {
+            let round = EntraDelta { connection: connection.id, via: Via::Notification };
+            crate::jobs::enqueue(state, job.org, &round, state.clock.now()).await.map_err(store_failure)?;
+        }
+    }
     if !sync.preview {
         // Owners and admins hear when the connection starts failing or recovers, not of every run.
         if let Err(error) = notify_change(state, &connection, &before).await {

@@ -7,6 +7,7 @@
 //! stops. Kinds: [`entra_sync::EntraSync`]. Loops: the daily [`scheduler`], e-mail delivery
 //! (`crate::mail::deliver_forever`) and the [`purge`]s.
 
+pub mod entra_live;
 pub mod entra_sync;
 pub mod okta_sync;
 pub mod purge;

@@ -2,16 +2,18 @@
 //! of `roster serve` processes run this loop; only the holder of the scheduler lease queues
 //! syncs, and every process fails the runs whose process died.
 
+use crate::jobs::entra_live::{EntraDelta, EntraSubscriptions};
 use crate::jobs::okta_sync::enqueue_pull;
 use crate::jobs::supervisor::Signals;
+use crate::provision::entra::live::subscriptions::{RENEW_WITHIN_DAYS, RESOURCES};
 use crate::provision::entra::setup::enqueue_sync;
 use crate::provision::entra::sync::EntraSettings;
 use crate::provision::guard::RECENT_RUNS;
 use crate::provision::health;
 use crate::provision::okta::settings::OktaSettings;
 use crate::App;
-use chrono::{DateTime, Duration, NaiveTime, Utc};
-use roster_core::ConnectionKind;
+use chrono::{DateTime, Duration, DurationRound, NaiveTime, Utc};
+use roster_core::{ConnectionKind, Via};
 use roster_store::StoreError;
 use uuid::Uuid;
 
@@ -60,6 +62,11 @@ pub async fn schedule_due(state: &App, holder: &str) -> Result<usize, StoreError
             Err(error) => tracing::warn!(%error, connection = %connection.id, "could not queue the daily sync"),
         }
     }
+    for connection in state.store.enabled_connections(ConnectionKind::Entra).await? {
+        if let Err(error) = keep_live(state, &connection, now).await {
+            tracing::warn!(%error, connection = %connection.id, "could not queue the connection's live upkeep");
+        }
+    }
     for connection in state.store.enabled_connections(ConnectionKind::Okta).await? {
         let Ok(settings) = OktaSettings::from_connection(&connection) else { continue };
         let slot = last_slot(now, settings.daily_time());
@@ -74,6 +81,29 @@ pub async fn schedule_due(state: &App, holder: &str) -> Result<usize, StoreError
         }
     }
     Ok(queued)
+}
+
+/// A delta round when none ran for this long, in case Graph dropped a notification.
+const ROUND_AT_LEAST_EVERY_MINUTES: i64 = 10;
+
+/// Entra's live upkeep: a delta round when none ran lately, and the subscriptions' upkeep when
+/// one is missing or due for renewal (queued for the next full hour, so a failing one is tried
+/// hourly, not on every pass).
+async fn keep_live(state: &App, connection: &roster_core::Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let live = state.store.entra_live(connection.org, connection.id).await?;
+    if live.links.is_some() && live.links_saved_at.is_none_or(|at| now - at >= Duration::minutes(ROUND_AT_LEAST_EVERY_MINUTES)) {
+        let round = EntraDelta { connection: connection.id, via: Via::DeltaRound };
+        crate::jobs::enqueue(state, connection.org, &round, now).await?;
+    }
+    let held = state.store.entra_subscriptions(connection.org, connection.id).await?;
+    let renew_by = now + Duration::days(RENEW_WITHIN_DAYS);
+    let due = held.len() < RESOURCES.len() || held.iter().any(|s| s.expires_at <= renew_by);
+    if due {
+        let next_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now) + Duration::hours(1);
+        let at = if held.iter().any(|s| s.expires_at <= now + Duration::hours(1)) { now } else { next_hour };
+        crate::jobs::enqueue(state, connection.org, &EntraSubscriptions { connection: connection.id }, at).await?;
+    }
+    Ok(())
 }
 
 /// Queue daily syncs until the process stops; one process leads at a time.

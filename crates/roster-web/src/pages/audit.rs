@@ -128,6 +128,16 @@ fn who(actor: &str, names: &HashMap<UserId, String>) -> String {
     actor.strip_prefix("person:").and_then(|id| id.parse::<UserId>().ok()).and_then(|id| names.get(&id).cloned()).unwrap_or_else(|| actor.to_owned())
 }
 
+/// Who made the change, and what brought it when a connection's run says (a notification, a
+/// delta round, a full sync).
+fn by(entry: &AuditEntry, names: &HashMap<UserId, String>) -> String {
+    let via = entry.detail.get("trigger").and_then(|v| v.as_str()).and_then(roster_core::Via::parse);
+    match via {
+        Some(via) => format!("{} via {}", who(&entry.actor, names), via.describe()),
+        None => who(&entry.actor, names),
+    }
+}
+
 fn encode(f: &Filters, before: Option<&str>) -> String {
     let mut pairs = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in [("by", &f.by), ("about", &f.about), ("kind", &f.kind), ("from", &f.from), ("to", &f.to)] {
@@ -168,7 +178,7 @@ pub async fn show(
                 .iter()
                 .map(|e| Row {
                     at: when(e.at),
-                    by: who(&e.actor, &names),
+                    by: by(e, &names),
                     action: e.action.clone(),
                     about: e.person.and_then(|p| names.get(&p).map(|email| (p.to_string(), email.clone()))),
                     detail: describe_audit(&e.detail),
@@ -195,7 +205,7 @@ pub async fn export(
         let names = addresses(&state, ctx.org.id, &entries).await?;
         for e in &entries {
             let about = e.person.and_then(|p| names.get(&p).cloned()).unwrap_or_default();
-            let cells = [e.at.to_rfc3339(), who(&e.actor, &names), e.action.clone(), about, describe_audit(&e.detail)];
+            let cells = [e.at.to_rfc3339(), by(e, &names), e.action.clone(), about, describe_audit(&e.detail)];
             out.row(&cells).map_err(failed)?;
         }
         written += entries.len();

@@ -198,10 +198,21 @@ pub struct OnDemand {
 /// user outside the group is left alone (the next full sync decides), so a mistyped name can
 /// deactivate nobody.
 pub async fn provision_one(state: &App, connection: &Connection, query: &str, actor: &Actor) -> Result<OnDemand, OpsError> {
-    let settings = settings(connection)?;
     if !connection.enabled {
         return Err(OpsError::Invalid("The connection is disabled: enable it first.".into()));
     }
+    // One run per connection: what this reads from Entra is applied before any other run reads.
+    let wait = std::time::Duration::from_secs(10);
+    let Some(lock) = crate::provision::entra::live::lock_connection(state, connection.id, wait).await? else {
+        return Err(OpsError::Conflict("A sync of this connection is running: try again when it has finished.".into()));
+    };
+    let result = provision_locked(state, connection, query, actor).await;
+    lock.release(state).await;
+    result
+}
+
+async fn provision_locked(state: &App, connection: &Connection, query: &str, actor: &Actor) -> Result<OnDemand, OpsError> {
+    let settings = settings(connection)?;
     let graph = client(state, connection)?;
     let mapping = settings.mapping();
     let mut steps = Vec::new();

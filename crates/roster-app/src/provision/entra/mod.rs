@@ -4,6 +4,7 @@
 //! themselves run as jobs (`crate::jobs`).
 
 pub mod consent;
+pub mod live;
 pub mod lookup;
 pub mod setup;
 pub mod sync;

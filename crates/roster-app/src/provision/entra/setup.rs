@@ -189,6 +189,10 @@ pub async fn set_enabled(state: &App, connection: &Connection, actor: &Actor, en
     let now = state.clock.now();
     updated.updated_at = now;
     state.store.update_connection(&updated, actor, now).await?;
+    if updated.kind == ConnectionKind::Entra {
+        // Subscriptions follow the switch: made when enabled, deleted when disabled.
+        jobs::enqueue(state, updated.org, &crate::jobs::entra_live::EntraSubscriptions { connection: updated.id }, now).await?;
+    }
     Ok(updated)
 }
 
@@ -329,6 +333,12 @@ pub async fn delete_connection(state: &App, connection: &Connection, actor: &Act
             }
             Err(ProvisionError::Store(error)) => return Err(error.into()),
             Err(ProvisionError::Refused(_)) => return Err(OpsError::Invalid("the deactivations were refused".into())),
+        }
+    }
+    if connection.kind == ConnectionKind::Entra {
+        // Graph stops notifying; one it cannot delete now lapses by itself.
+        if let Err(error) = crate::provision::entra::live::subscriptions::delete_all(state, connection).await {
+            tracing::warn!(%error, connection = %connection.id, "could not delete the connection's Graph subscriptions");
         }
     }
     let unlinked = state.store.delete_connection(connection.org, connection.id, actor, state.clock.now()).await?;

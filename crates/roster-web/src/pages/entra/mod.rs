@@ -144,6 +144,32 @@ struct SetupPage {
     target: Option<actions::Target>,
     /// How it is doing: (state, why).
     health: Option<(&'static str, String)>,
+    /// Change notifications and delta rounds, once the connection exists.
+    live: Option<LiveView>,
+}
+
+/// What the page says of live updates.
+struct LiveView {
+    status: String,
+    /// (resource, subscription id, expiry)
+    subscriptions: Vec<(String, String, String)>,
+}
+
+async fn live_view(state: &AppState, connection: &roster_core::Connection) -> Result<LiveView, PageError> {
+    let live = state.store.entra_live(connection.org, connection.id).await?;
+    let held = state.store.entra_subscriptions(connection.org, connection.id).await?;
+    let subscriptions = held.iter().map(|s| (s.resource.clone(), s.id.clone(), when(s.expires_at))).collect();
+    let status = match (connection.enabled, held.is_empty(), live.links_saved_at) {
+        (false, _, _) => "Off while the connection is disabled.".to_owned(),
+        (true, true, _) => "Waiting: Microsoft Graph has not accepted a subscription yet. Graph must reach Roster at its public address;                             Roster tries again every hour."
+            .to_owned(),
+        (true, false, None) => "Subscribed. Changes are applied as they are announced once the next full sync has run.".to_owned(),
+        (true, false, Some(at)) => format!(
+            "On: Microsoft Graph announces changes to people and groups, and Roster applies them within seconds. Last delta round {} UTC;              a full sync still runs daily to catch anything Graph did not announce.",
+            when(at)
+        ),
+    };
+    Ok(LiveView { status, subscriptions })
 }
 
 struct Feedback {
@@ -204,6 +230,10 @@ async fn render(state: &AppState, ctx: &OrgCtx, user: &CurrentUser, feedback: Fe
         held_run,
         target: connection.as_ref().and_then(|c| actions::target(state, c)),
         health,
+        live: match &connection {
+            Some(c) => Some(live_view(state, c).await?),
+            None => None,
+        },
     };
     let mut response = page.into_response();
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
