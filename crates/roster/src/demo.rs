@@ -42,6 +42,12 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
             state.config.org_url(org.slug.as_str(), "/settings/integrations/entra"),
             entra_sim.base_url
         );
+        let someone = entra_sim.sim.info().member_user_ids.first().and_then(|id| entra_sim.sim.user_property(id, "userPrincipalName"));
+        println!(
+            "  Live:      once it is enabled, a change in the tenant reaches Roster within a second, e.g. roster sim entra edit-user {} --set jobTitle=Pilot --sim {}",
+            someone.as_ref().and_then(|v| v.as_str()).unwrap_or("<UPN>"),
+            entra_sim.base_url
+        );
         println!("  Microsoft: after Sync users, people can use \"Sign in with {MICROSOFT}\" on the sign-in page with their UPN (simulated)");
         println!("  SCIM URL:  {}", roster_app::admin::scim_tokens::base_url(&state, org.slug.as_str()));
         println!("  SCIM token: {scim_token}");

@@ -478,6 +478,11 @@ pub async fn demo_connection(state: &roster_app::App, org: &roster_core::Org) ->
         // The demo points its own connection at the simulator it has just started.
         confirm_repoint: true,
     };
-    entra_setup::save_setup(state, org.id, &Actor::System, &setup).await?;
+    // Saving starts live updates over (this simulator knows nothing of the last start's
+    // subscriptions or delta links); a full sync records where the delta rounds start.
+    let connection = entra_setup::save_setup(state, org.id, &Actor::System, &setup).await?;
+    if connection.enabled {
+        entra_setup::enqueue_sync(state, &connection, "schedule").await?;
+    }
     Ok(running)
 }

@@ -131,10 +131,14 @@ fn who(actor: &str, names: &HashMap<UserId, String>) -> String {
 /// Who made the change, and what brought it when a connection's run says (a notification, a
 /// delta round, a full sync).
 fn by(entry: &AuditEntry, names: &HashMap<UserId, String>) -> String {
-    let via = entry.detail.get("trigger").and_then(|v| v.as_str()).and_then(roster_core::Via::parse);
-    match via {
-        Some(via) => format!("{} via {}", who(&entry.actor, names), via.describe()),
-        None => who(&entry.actor, names),
+    with_trigger(entry, who(&entry.actor, names))
+}
+
+/// `who`, followed by what brought the change when the entry says.
+pub fn with_trigger(entry: &AuditEntry, who: String) -> String {
+    match entry.detail.get("trigger").and_then(|v| v.as_str()).and_then(roster_core::Via::parse) {
+        Some(via) => format!("{who} via {}", via.describe()),
+        None => who,
     }
 }
 

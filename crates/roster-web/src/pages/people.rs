@@ -443,7 +443,12 @@ pub async fn show(
         provisioning_allowed: matches!(person.role, Role::Owner | Role::Admin).then_some(person.provisioning_allowed),
         audit: audit
             .into_iter()
-            .map(|a| AuditRow { at: when(a.at), action: a.action, actor: a.actor, detail: roster_core::preview::describe_audit(&a.detail) })
+            .map(|a| AuditRow {
+                at: when(a.at),
+                actor: super::audit::with_trigger(&a, a.actor.clone()),
+                action: a.action,
+                detail: roster_core::preview::describe_audit(&a.detail),
+            })
             .collect(),
         avatar,
     }

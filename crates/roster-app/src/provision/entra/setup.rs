@@ -159,10 +159,12 @@ pub async fn save_setup(state: &App, org: OrgId, actor: &Actor, setup: &EntraSet
                     return Err(OpsError::Unconfirmed(warning));
                 }
             }
+            let before = connection.clone();
             connection.settings = settings.to_json();
             connection.sealed = sealed;
             connection.updated_at = now;
             state.store.update_connection(&connection, actor, now).await?;
+            restart_live(state, &before, &connection).await?;
             Ok(connection)
         }
         None => {
@@ -181,6 +183,21 @@ pub async fn save_setup(state: &App, org: OrgId, actor: &Actor, setup: &EntraSet
             Ok(connection)
         }
     }
+}
+
+/// New settings start live updates over, as Entra's own provisioning clears its watermark on
+/// a change of mapping or scope: the subscriptions at the previous target are deleted and made
+/// again, and the delta links dropped, so the next full sync reads everything with the new
+/// settings and records where rounds start.
+async fn restart_live(state: &App, before: &Connection, after: &Connection) -> Result<(), OpsError> {
+    if let Err(error) = crate::provision::entra::live::subscriptions::delete_all(state, before).await {
+        tracing::warn!(%error, connection = %before.id, "could not delete the previous Graph subscriptions; they lapse by themselves");
+    }
+    state.store.clear_entra_links(after.org, after.id).await?;
+    if after.enabled {
+        jobs::enqueue(state, after.org, &crate::jobs::entra_live::EntraSubscriptions { connection: after.id }, state.clock.now()).await?;
+    }
+    Ok(())
 }
 
 pub async fn set_enabled(state: &App, connection: &Connection, actor: &Actor, enabled: bool) -> Result<Connection, OpsError> {

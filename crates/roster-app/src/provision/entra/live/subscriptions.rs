@@ -129,7 +129,11 @@ pub async fn delete_all(app: &App, connection: &Connection) -> Result<usize, Syn
     if stored.is_empty() {
         return Ok(0);
     }
-    let client = client(app, connection).ok();
+    // Best effort, once each: the target may be gone (a re-pointed connection's old tenant).
+    let client = graph_config(app, connection).ok().and_then(|mut config| {
+        config.retry.max_attempts = 1;
+        GraphClient::new(config).ok()
+    });
     for subscription in &stored {
         if let Some(client) = &client {
             if let Err(error) = client.delete_subscription(&subscription.id).await {
