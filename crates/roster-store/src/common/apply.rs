@@ -209,6 +209,20 @@ macro_rules! impl_apply {
             run: uuid::Uuid,
             now: Ts,
             plan: &'p roster_core::Plan,
+            statistics_refreshed: std::sync::atomic::AtomicBool,
+        }
+
+        impl<'p> Run<'p> {
+            fn new(plan: &'p roster_core::Plan, run: uuid::Uuid, now: Ts) -> Self {
+                Run {
+                    org: plan.org.as_uuid(),
+                    actor: plan.actor.label(),
+                    run,
+                    now,
+                    plan,
+                    statistics_refreshed: std::sync::atomic::AtomicBool::new(false),
+                }
+            }
         }
 
         async fn apply_changes<'p>(tx: &mut DbTx, run: &Run<'p>) -> $crate::StoreResult<()> {
@@ -677,6 +691,12 @@ macro_rules! impl_apply {
                     .push_bind(sqlx::types::Json(audit_detail(&entry.detail, run.plan.via)));
             });
             qb.build().execute(&mut **tx).await?;
+            // Reading back what a large plan has just written: the table's statistics may predate
+            // every row (a first sync fills an empty table in this transaction) and the planner
+            // would then fetch the organisation's every row for each chunk of ids. Refreshed once.
+            if !REFRESH_STATISTICS.is_empty() && log.len() >= 100 && !run.statistics_refreshed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                sqlx::query(REFRESH_STATISTICS).execute(&mut **tx).await?;
+            }
             let (people, teams) = resources(tx, run.org, log).await?;
             for entry in log.iter_mut() {
                 let resource = match (entry.person, entry.team) {
@@ -740,7 +760,7 @@ macro_rules! impl_apply {
                 if plan.changes.is_empty() {
                     return Ok(run_id);
                 }
-                let run = Run { org: plan.org.as_uuid(), actor: plan.actor.label(), run: run_id.as_uuid(), now, plan };
+                let run = Run::new(plan, run_id.as_uuid(), now);
                 let mut tx = begin_write(&self.pool).await?;
                 lock_org(&mut tx, plan.org).await?;
                 match apply_changes(&mut tx, &run).await {

@@ -89,7 +89,7 @@ macro_rules! impl_scim {
             if plan.changes.is_empty() {
                 return Ok(());
             }
-            let run = Run { org: plan.org.as_uuid(), actor: plan.actor.label(), run: uuid::Uuid::now_v7(), now, plan };
+            let run = Run::new(plan, uuid::Uuid::now_v7(), now);
             apply_changes(tx, &run).await
         }
 

@@ -26,6 +26,8 @@ const TEXT_JSON: &str = "::jsonb";
 const NULLS_FIRST: &str = " NULLS FIRST";
 const NULLS_LAST: &str = " NULLS LAST";
 const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+/// Run before reading back the rows a large plan has just written (see `flush_log`).
+const REFRESH_STATISTICS: &str = "ANALYZE people";
 /// How SCIM filters reach into stored JSON on this backend.
 const SCIM_DIALECT: crate::common::scim_filter::Dialect = crate::common::scim_filter::Dialect::Postgres;
 

@@ -29,6 +29,8 @@ const TEXT_JSON: &str = "";
 const NULLS_FIRST: &str = "";
 const NULLS_LAST: &str = "";
 const CLAIM_LOCK: &str = "";
+/// SQLite plans those reads with the primary key already.
+const REFRESH_STATISTICS: &str = "";
 /// How SCIM filters reach into stored JSON on this backend.
 const SCIM_DIALECT: crate::common::scim_filter::Dialect = crate::common::scim_filter::Dialect::Sqlite;
 
