@@ -250,6 +250,12 @@ pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
     if args.dry_run {
         return preview(&state, &connection, config, &settings, options, args.json).await;
     }
+    // One run of a connection at a time: a delta round under way ends within moments.
+    let Some(lock) = roster_app::provision::entra::live::lock_connection(&state, connection.id, std::time::Duration::from_secs(75)).await? else {
+        bail!("another run of this connection is under way; try again when it has finished");
+    };
+    options.live = true;
+    options.via = roster_core::Via::Manual;
     // An earlier `roster sync` that was killed left its run "running": say it stopped.
     state.store.fail_abandoned_runs(state.clock.now()).await?;
     let run = SyncRun::queued(RunId::from_uuid(uuid::Uuid::now_v7()), org.id, connection.id, "cli", state.clock.now());
@@ -261,6 +267,7 @@ pub async fn sync(settings: &Settings, args: SyncArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let sink = Bar(bar.clone());
     let result = run_recorded(state.store.clone(), &connection, config, &options, run.id, Some(&sink)).await;
+    lock.release(&state).await;
     bar.finish_and_clear();
     let outcome = result.context("the sync failed and changed nothing")?;
     let elapsed = started.elapsed().as_secs_f64();

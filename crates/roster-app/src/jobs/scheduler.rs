@@ -91,8 +91,13 @@ const ROUND_AT_LEAST_EVERY_MINUTES: i64 = 10;
 /// hourly, not on every pass).
 async fn keep_live(state: &App, connection: &roster_core::Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
     let live = state.store.entra_live(connection.org, connection.id).await?;
-    if live.links.is_some() && live.links_saved_at.is_none_or(|at| now - at >= Duration::minutes(ROUND_AT_LEAST_EVERY_MINUTES)) {
-        let round = EntraDelta { connection: connection.id, via: Via::DeltaRound };
+    let quiet_too_long = live.links_saved_at.is_none_or(|at| now - at >= Duration::minutes(ROUND_AT_LEAST_EVERY_MINUTES));
+    // A notification that came as the round before it was ending found that round's job still
+    // running, so no new one was queued for it: this pass queues it.
+    let notification_waiting = live.notified_at.is_some_and(|at| now - at >= Duration::seconds(5));
+    if live.links.is_some() && (quiet_too_long || notification_waiting) {
+        let via = if notification_waiting { Via::Notification } else { Via::DeltaRound };
+        let round = EntraDelta { connection: connection.id, via };
         crate::jobs::enqueue(state, connection.org, &round, now).await?;
     }
     let held = state.store.entra_subscriptions(connection.org, connection.id).await?;
