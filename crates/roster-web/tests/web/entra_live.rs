@@ -199,6 +199,17 @@ async fn an_expired_link_falls_back_to_a_full_sync_and_a_lost_subscription_comes
     let held = app.state.store.entra_subscriptions(live.org, live.connection.id).await.unwrap();
     assert!(held.iter().all(|s| live.sim().subscriptions().iter().any(|g| g.id == s.id)), "Roster keeps the new ids");
 
+    // Graph asks for a reauthorization: answered 202, and the upkeep renews the subscription.
+    let asked = held[0].clone();
+    live.sim().advance_clock(Duration::from_secs(20 * 24 * 3600));
+    let answer = live.sim().send_lifecycle(&asked.id, "reauthorizationRequired").await.unwrap();
+    assert!(answer.outcome.is_success(), "{answer:?}");
+    assert!(app.state.store.entra_subscription(&asked.id).await.unwrap().unwrap().expires_at <= app.state.clock.now());
+    assert_eq!(roster_app::jobs::run_due::<EntraSubscriptions>(&app.state, &CancellationToken::new()).await.unwrap(), 1);
+    let renewed = app.state.store.entra_subscription(&asked.id).await.unwrap().unwrap();
+    assert_eq!(renewed.expires_at, live.sim().subscriptions().iter().find(|s| s.id == asked.id).unwrap().expiration, "renewed at Graph, same id");
+    assert!(renewed.expires_at > app.state.clock.now() + chrono::Duration::days(14), "pushed out");
+
     // Disabling deletes them at Graph.
     let connection = app.state.store.connection(live.org, live.connection.id).await.unwrap().unwrap();
     set_enabled(&app.state, &connection, &Actor::Cli, false).await.unwrap();
