@@ -155,10 +155,29 @@ async fn forged_and_foreign_notifications_change_nothing(app: &TestApp) {
     assert_eq!(wrong_state.status(), 403);
     let foreign = client.post(&url).json(&body("another-connections-subscription", "guessed")).send().await.unwrap();
     assert_eq!(foreign.status(), 403);
+    // Another organisation's connection, subscribed with its own secret: its genuine
+    // notifications are refused at this connection's address.
+    let globex = app.org("globex").await;
+    let other_sim = spawn_loopback(EntraSim::generate(TenantSpec { users: 5, seed: 12, ..TenantSpec::default() })).await.unwrap();
+    let other = save_setup(&app.state, globex.org.id, &Actor::Cli, &sim_setup(&other_sim)).await.unwrap();
+    let other = set_enabled(&app.state, &other, &Actor::Cli, true).await.unwrap();
+    assert_eq!(roster_app::jobs::run_due::<EntraSubscriptions>(&app.state, &CancellationToken::new()).await.unwrap(), 1);
+    let other = app.state.store.connection(globex.org.id, other.id).await.unwrap().unwrap();
+    let other_state = roster_app::provision::entra::live::subscriptions::client_state(&app.state, &other).unwrap();
+    let other_subscription = app.state.store.entra_subscriptions(globex.org.id, other.id).await.unwrap()[0].id.clone();
+    let theirs = client.post(&url).json(&body(&other_subscription, &other_state)).send().await.unwrap();
+    assert_eq!(theirs.status(), 403, "another connection's subscription is refused here");
+    let own_state = roster_app::provision::entra::live::subscriptions::client_state(&app.state, &live.connection).unwrap();
+    let mixed = client.post(&url).json(&body(&other_subscription, &own_state)).send().await.unwrap();
+    assert_eq!(mixed.status(), 403, "this connection's secret does not make another's subscription its own");
     let garbage = client.post(&url).body("not json").send().await.unwrap();
     assert_eq!(garbage.status(), 400);
     assert_eq!(app.state.store.entra_live(live.org, live.connection.id).await.unwrap().notified_at, None, "nothing was noted");
     assert_eq!(run_rounds(app).await, 0, "no round was asked for");
+    // The genuine one is taken.
+    let genuine = client.post(&url).json(&body(&subscription, &own_state)).send().await.unwrap();
+    assert_eq!(genuine.status(), 202);
+    assert!(app.state.store.entra_live(live.org, live.connection.id).await.unwrap().notified_at.is_some());
     // The handshake echoes the token, decoded, as plain text.
     let echoed = client.post(format!("{url}?validationToken=a%2Bb%20c")).send().await.unwrap();
     assert_eq!(echoed.headers()["content-type"], "text/plain; charset=utf-8");
