@@ -49,15 +49,7 @@ describe('the directory in the browser', () => {
 
   afterEach(() => pages?.closeAll());
 
-  async function signedIn(options = {}) {
-    const page = await pages.open(options);
-    await page.goto(`/o/${ORG}/login`);
-    await page.fill('input[name=email]', owner.email);
-    await page.fill('input[name=password]', owner.password);
-    await page.click('button[type=submit]');
-    await page.waitForURL((url) => !url.pathname.endsWith('/login'));
-    return page;
-  }
+  const signedIn = (options = {}) => pages.signedIn(ORG, owner, options);
 
   /** Filters Individuals by a team's name and waits for the results to change. */
   async function filterByTeam(page, team) {

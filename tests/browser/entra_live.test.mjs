@@ -60,15 +60,7 @@ describe('Entra live updates in the browser', () => {
 
   afterEach(() => pages?.closeAll());
 
-  async function signedIn() {
-    const page = await pages.open();
-    await page.goto(`/o/${ORG}/login`);
-    await page.fill('input[name=email]', owner.email);
-    await page.fill('input[name=password]', owner.password);
-    await page.click('button[type=submit]');
-    await page.waitForURL((url) => !url.pathname.endsWith('/login'));
-    return page;
-  }
+  const signedIn = () => pages.signedIn(ORG, owner);
 
   /** Reloads `url` until `check` passes, for up to `ms`. */
   async function until(page, url, check, ms, what) {

@@ -74,15 +74,7 @@ describe('the deactivation guard in the browser', () => {
 
   afterEach(() => pages?.closeAll());
 
-  async function signedIn() {
-    const page = await pages.open();
-    await page.goto(`/o/${ORG}/login`);
-    await page.fill('input[name=email]', owner.email);
-    await page.fill('input[name=password]', owner.password);
-    await page.click('button[type=submit]');
-    await page.waitForURL((url) => !url.pathname.endsWith('/login'));
-    return page;
-  }
+  const signedIn = () => pages.signedIn(ORG, owner);
 
   /** Presses "Sync users" and waits on the run page until the run has finished. */
   async function syncAndWait(page) {

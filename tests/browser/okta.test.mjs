@@ -52,15 +52,7 @@ describe('Okta (standard) in the browser', () => {
 
   afterEach(() => pages?.closeAll());
 
-  async function signedIn() {
-    const page = await pages.open();
-    await page.goto(`/o/${ORG}/login`);
-    await page.fill('input[name=email]', owner.email);
-    await page.fill('input[name=password]', owner.password);
-    await page.click('button[type=submit]');
-    await page.waitForURL((url) => !url.pathname.endsWith('/login'));
-    return page;
-  }
+  const signedIn = () => pages.signedIn(ORG, owner);
 
   /** An active user assigned to the app, from the simulated Okta's own API. */
   async function activeAssignedUser() {

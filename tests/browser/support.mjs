@@ -114,6 +114,17 @@ export class Pages {
     return context.newPage();
   }
 
+  /** A fresh page signed in to `org` with the login form as `who` ({ email, password }). */
+  async signedIn(org, who, options = {}) {
+    const page = await this.open(options);
+    await page.goto(`/o/${org}/login`);
+    await page.fill('input[name=email]', who.email);
+    await page.fill('input[name=password]', who.password);
+    await page.click('button[type=submit]');
+    await page.waitForURL((url) => !url.pathname.endsWith('/login'));
+    return page;
+  }
+
   async closeAll() {
     while (this.contexts.length) await this.contexts.pop().close().catch(() => {});
   }

@@ -9,6 +9,7 @@ use crate::provision::{log, Batch, Provisioner, Reading};
 use crate::App;
 use chrono::Duration;
 use roster_core::guard::{would_deactivate, Guard, Hold};
+use roster_core::mapping::Mapping;
 use roster_core::plan::{IssueKind, RecordIssue};
 use roster_core::reconcile::{DesiredPerson, ManagerField, ManagerRef, Policy, Scope};
 use roster_core::{Actor, Connection, Person, RunReport, Status, Via};
@@ -97,7 +98,7 @@ pub async fn delta_round(app: &App, connection: &Connection, client: &GraphClien
         let deleted = matches!(entry, Some(UserDelta::Removed { .. }));
         if inside.contains(user_id) && !deleted {
             match entry {
-                Some(UserDelta::Changed { user, manager }) => match record((**user).clone(), manager, &settings) {
+                Some(UserDelta::Changed { user, manager }) => match record((**user).clone(), manager, &mapping, settings.manage_managers) {
                     Ok(desired) => staying.push(desired),
                     Err(issue) => issues.push(issue),
                 },
@@ -114,7 +115,7 @@ pub async fn delta_round(app: &App, connection: &Connection, client: &GraphClien
         for (_, found) in client.users_with_managers(&to_read, &extras).await? {
             let Some((user, manager)) = found else { continue };
             let manager = manager.map_or(ManagerDelta::Cleared, ManagerDelta::Set);
-            match record(user, &manager, &settings) {
+            match record(user, &manager, &mapping, settings.manage_managers) {
                 Ok(desired) => staying.push(desired),
                 Err(issue) => issues.push(issue),
             }
@@ -167,11 +168,11 @@ pub async fn delta_round(app: &App, connection: &Connection, client: &GraphClien
 }
 
 /// The desired person for a user Graph described, with the manager as the round reported it.
-fn record(user: GraphUser, manager: &ManagerDelta, settings: &EntraSettings) -> Result<DesiredPerson, RecordIssue> {
+fn record(user: GraphUser, manager: &ManagerDelta, mapping: &Mapping, manage_managers: bool) -> Result<DesiredPerson, RecordIssue> {
     let shown = user.user_principal_name.as_deref().map_or_else(|| user.id.clone(), |upn| format!("{upn} ({})", user.id));
-    let mut desired = one_record(user, &settings.mapping(), None).map_err(|error| RecordIssue::new(shown, IssueKind::Invalid, error))?;
+    let mut desired = one_record(user, mapping, None).map_err(|error| RecordIssue::new(shown, IssueKind::Invalid, error))?;
     desired.manager = match manager {
-        _ if !settings.manage_managers => ManagerField::Untouched,
+        _ if !manage_managers => ManagerField::Untouched,
         ManagerDelta::NotSent => ManagerField::Untouched,
         ManagerDelta::Set(id) => ManagerField::Set(ManagerRef::ExternalId(id.clone())),
         ManagerDelta::Cleared => ManagerField::Clear,
